@@ -1,0 +1,34 @@
+# Lethe: `make up` runs the whole system on 127.0.0.1, `make test` runs every test.
+# Both install whatever is missing first (tools/setup.sh).
+PY := .venv/bin/python
+PYTEST_ARGS ?=
+
+.PHONY: help setup up test down protos lint
+
+help:
+	@echo "make up      install what is missing, start everything, Ctrl-C stops"
+	@echo "make test    install what is missing, start the infrastructure, run every test"
+	@echo "make down    stop whatever a run of make up or make test left behind"
+	@echo "make protos  regenerate the gRPC code from protos/"
+	@echo "make lint    ruff and mypy"
+
+setup:
+	@tools/setup.sh
+
+up: setup
+	@$(PY) tools/stack.py up
+
+test:
+	@tools/setup.sh --test
+	@$(PY) tools/stack.py test -- $(PYTEST_ARGS)
+
+down:
+	@if [ -x $(PY) ]; then $(PY) tools/stack.py down; else python3 tools/stack.py down; fi
+
+protos: setup
+	@$(PY) tools/gen_protos.py
+	@.venv/bin/pip install -q --no-build-isolation --no-deps --force-reinstall ./protos
+
+lint: setup
+	@.venv/bin/ruff check .
+	@.venv/bin/mypy

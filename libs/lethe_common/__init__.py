@@ -1,0 +1,1 @@
+"""Shared code of every Lethe service. It knows no service."""

@@ -1,0 +1,159 @@
+"""One way to build and run every service's gRPC server.
+
+The server gets the standard ``grpc.health.v1`` health service (NOT_SERVING
+until the store and the bus answer, and again during shutdown), server
+reflection, and one interceptor that counts and times every call, logs it
+and turns :mod:`lethe_common.errors` into gRPC status codes.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent import futures
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from lethe_common import errors
+from lethe_common.metrics import GRPC_HANDLED, GRPC_LATENCY, GRPC_STARTED
+
+log = logging.getLogger(__name__)
+
+STATUS_OF_ERROR: dict[type[errors.DomainError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.FailedPrecondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.TooManyRequests: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Unavailable: grpc.StatusCode.UNAVAILABLE,
+}
+
+
+def status_of(error: errors.DomainError) -> grpc.StatusCode:
+    for kind in type(error).__mro__:
+        if kind in STATUS_OF_ERROR:
+            return STATUS_OF_ERROR[kind]
+    return grpc.StatusCode.INTERNAL
+
+
+def _split_method(full_method: str) -> tuple[str, str]:
+    _, service, method = full_method.split("/", 2)
+    return service, method
+
+
+class ObservingInterceptor(grpc.ServerInterceptor):
+    """Metrics, a log line per call, and domain errors as status codes (unary calls)."""
+
+    def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        service, method = _split_method(details.method)
+        inner = handler.unary_unary
+
+        def observed(request: Any, context: grpc.ServicerContext) -> Any:
+            GRPC_STARTED.labels(service, method).inc()
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            try:
+                log.debug("grpc request", extra={"method": method, "request": str(request)})
+                return inner(request, context)
+            except errors.DomainError as exc:
+                code = status_of(exc)
+                context.abort(code, exc.message)
+            except NotImplementedError:
+                code = grpc.StatusCode.UNIMPLEMENTED
+                context.abort(code, f"{method} is not implemented yet")
+            except Exception as exc:
+                code = context.code() or grpc.StatusCode.UNKNOWN
+                if code == grpc.StatusCode.OK:
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception("grpc handler failed", extra={"method": method})
+                    context.abort(code, "internal error")
+                raise exc
+            finally:
+                elapsed = time.perf_counter() - started
+                GRPC_LATENCY.labels(service, method).observe(elapsed)
+                GRPC_HANDLED.labels(service, method, code.name).inc()
+                log.info("grpc call", extra={"method": method, "code": code.name,
+                                             "ms": round(elapsed * 1000, 2)})
+
+        return grpc.unary_unary_rpc_method_handler(
+            observed, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)
+
+
+@dataclass
+class ServiceBinding:
+    """A servicer, the generated function that adds it, and its full proto name."""
+
+    add_to_server: Callable[[Any, grpc.Server], None]
+    servicer: Any
+    full_name: str
+
+
+class GrpcServer:
+    """A running server whose health follows its dependencies."""
+
+    def __init__(self, bindings: Sequence[ServiceBinding], port: int, *,
+                 readiness: Callable[[], bool], host: str = "127.0.0.1",
+                 max_workers: int = 16, health_interval: float = 2.0) -> None:
+        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
+                                   interceptors=[ObservingInterceptor()])
+        self._health = health.HealthServicer()
+        self._names = [b.full_name for b in bindings]
+        self._readiness = readiness
+        self._interval = health_interval
+        self._stop = threading.Event()
+        for binding in bindings:
+            binding.add_to_server(binding.servicer, self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
+        reflection.enable_server_reflection(
+            [*self._names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME], self._server)
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
+
+    def _set_all(self, status: Any) -> None:
+        for name in ("", *self._names):
+            self._health.set(name, status)
+
+    def _watch_health(self) -> None:
+        serving = None
+        while not self._stop.is_set():
+            ready = bool(self._readiness())
+            if ready != serving:
+                serving = ready
+                self._set_all(health_pb2.HealthCheckResponse.SERVING if ready
+                              else health_pb2.HealthCheckResponse.NOT_SERVING)
+                log.info("health changed", extra={"serving": ready})
+            self._stop.wait(self._interval)
+
+    def start(self) -> None:
+        self._server.start()
+        threading.Thread(target=self._watch_health, name="health", daemon=True).start()
+        log.info("grpc server started", extra={"port": self.port})
+
+    def stop(self, grace: float) -> None:
+        """NOT_SERVING first, so balancers drain us, then finish calls in flight."""
+        self._stop.set()
+        self._health.enter_graceful_shutdown()
+        self._server.stop(grace).wait()
+        log.info("grpc server stopped")
+
+    def serve_until_signal(self, grace: float) -> None:
+        done = threading.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: done.set())
+        self.start()
+        done.wait()
+        self.stop(grace)

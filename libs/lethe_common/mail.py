@@ -1,0 +1,43 @@
+"""The one way a Lethe service sends mail: plain SMTP to the configured relay.
+
+In development the relay is the SMTP sink (``tools/smtp_sink.py``) that
+writes every message into the Maildir ``var/mail/``.
+"""
+
+from __future__ import annotations
+
+import smtplib
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+
+@dataclass(frozen=True)
+class Mail:
+    to: str
+    subject: str
+    text: str
+    html: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def build_message(mail: Mail, sender: str) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.to
+    message["Subject"] = mail.subject
+    message["Message-ID"] = make_msgid(domain="lethe.invalid")
+    for name, value in mail.headers.items():
+        message[name] = value
+    message.set_content(mail.text)
+    if mail.html is not None:
+        message.add_alternative(mail.html, subtype="html")
+    return message
+
+
+def send_mail(mail: Mail, *, host: str, port: int, sender: str, timeout: float = 10.0) -> str:
+    """Send one message; return its Message-ID. Raises ``smtplib.SMTPException``/``OSError``."""
+    message = build_message(mail, sender)
+    with smtplib.SMTP(host, port, timeout=timeout) as client:
+        client.send_message(message)
+    return str(message["Message-ID"])

@@ -1,0 +1,150 @@
+"""Bootstrapping a service's two kinds of process: the API and the worker.
+
+Both build the same :class:`Runtime` (store, publisher, outbox), log JSON and
+serve ``/metrics``. The API process runs the gRPC server; the worker runs the
+event consumer, the outbox relay and the scheduled sweeps, each in a thread,
+until SIGTERM or SIGINT.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.errors import PyMongoError
+
+from lethe_common import mongo
+from lethe_common.config import CommonConfig
+from lethe_common.events.consumer import (
+    PROCESSED_COLLECTION,
+    PROCESSED_INDEX,
+    ConsumerSettings,
+    EventConsumer,
+    Subscription,
+)
+from lethe_common.events.outbox import Outbox, OutboxRelay
+from lethe_common.events.publisher import EventPublisher
+from lethe_common.grpc_server import GrpcServer, ServiceBinding
+from lethe_common.logging import configure_logging
+from lethe_common.metrics import start_metrics_server
+from lethe_common.mongo import Coll, Db, IndexSpec
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """A job the worker runs every ``interval_seconds`` (retention, clean-up)."""
+
+    name: str
+    interval_seconds: float
+    run: Callable[[], Any]
+
+
+class Runtime:
+    """What both processes of a service share: the store, the publisher, the outbox."""
+
+    def __init__(self, config: CommonConfig, process_kind: str) -> None:
+        self.config = config
+        configure_logging(config.service, process_kind, config.log_level)
+        self.client = mongo.connect(config.mongo_url, f"lethe-{config.service}-{process_kind}")
+        self.db: Db = self.client[config.mongo_db]
+        self.publisher = EventPublisher(config.amqp_url)
+        self.outbox = Outbox(self.publisher, config.outbox_publish_grace_seconds)
+        self.bootstrapped = threading.Event()
+
+    def ready(self) -> bool:
+        """Indexes are in place and the store and the bus both answer."""
+        return self.bootstrapped.is_set() and mongo.ping(self.client) and self.publisher.ping()
+
+    def bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event) -> None:
+        """Ensure indexes, retrying until the store answers (the process starts unready)."""
+        delay = 0.5
+        while not stop.is_set():
+            try:
+                mongo.ensure_indexes(self.db, [*specs, PROCESSED_INDEX])
+            except PyMongoError:
+                log.warning("store not reachable yet; retrying", extra={"delay": delay})
+                stop.wait(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            self.bootstrapped.set()
+            return
+
+    def start_bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event) -> None:
+        threading.Thread(target=self.bootstrap, args=(specs, stop), name="bootstrap",
+                         daemon=True).start()
+
+    def close(self) -> None:
+        self.publisher.close()
+        self.client.close()
+
+
+def _wait_for_signal() -> None:
+    done = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: done.set())
+    done.wait()
+
+
+def run_api(runtime: Runtime, bindings: Sequence[ServiceBinding],
+            indexes: Sequence[IndexSpec]) -> None:
+    """Serve gRPC until a signal; health follows the store and the bus."""
+    config = runtime.config
+    stop = threading.Event()
+    start_metrics_server(config.metrics_host, config.api_metrics_port, runtime.ready)
+    server = GrpcServer(bindings, config.grpc_port, readiness=runtime.ready)
+    server.start()
+    runtime.start_bootstrap(indexes, stop)
+    _wait_for_signal()
+    stop.set()
+    log.info("shutting down", extra={"grace_seconds": config.shutdown_grace_seconds})
+    server.stop(config.shutdown_grace_seconds)
+    runtime.close()
+
+
+def _loop_sweep(sweep: Sweep, stop: threading.Event) -> None:
+    while not stop.wait(sweep.interval_seconds):
+        try:
+            result = sweep.run()
+            log.info("sweep ran", extra={"sweep": sweep.name, "result": str(result)})
+        except Exception:
+            log.exception("sweep failed", extra={"sweep": sweep.name})
+
+
+def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
+               outbox_collections: Sequence[Coll], indexes: Sequence[IndexSpec],
+               sweeps: Sequence[Sweep] = ()) -> None:
+    """Consume events, relay the outbox and run sweeps until a signal."""
+    config = runtime.config
+    stop = threading.Event()
+    runtime.start_bootstrap(indexes, stop)
+    consumer = EventConsumer(
+        config.amqp_url,
+        ConsumerSettings(name=config.service, max_attempts=config.consumer_max_attempts,
+                         retry_base_seconds=config.consumer_retry_base_seconds,
+                         queue_type=config.queue_type),
+        subscriptions, runtime.db[PROCESSED_COLLECTION], runtime.publisher)
+    relay = OutboxRelay(runtime.publisher, outbox_collections,
+                        lease_seconds=config.outbox_lease_seconds)
+    start_metrics_server(config.metrics_host, config.worker_metrics_port,
+                         lambda: consumer.ready.is_set() and runtime.ready())
+    threads = [
+        threading.Thread(target=consumer.run, args=(stop,), name="consumer", daemon=True),
+        threading.Thread(target=relay.run_forever, args=(stop,), name="relay", daemon=True),
+        *(threading.Thread(target=_loop_sweep, args=(sweep, stop), name=f"sweep-{sweep.name}",
+                           daemon=True) for sweep in sweeps),
+    ]
+    for thread in threads:
+        thread.start()
+    log.info("worker started", extra={"subscriptions": len(subscriptions)})
+    _wait_for_signal()
+    log.info("worker stopping")
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=config.shutdown_grace_seconds)
+    runtime.close()

@@ -1,0 +1,49 @@
+"""The entry points every backend service shares.
+
+A service's ``api.py`` and ``worker.py`` only say what is theirs (their gRPC
+servicers, their subscriptions, their outbox collections, their sweeps); the
+diagnostic ping, health, metrics and shutdown come from here, the same for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import timedelta
+
+from lethe_common.config import CommonConfig
+from lethe_common.diagnostics import INDEXES as DIAGNOSTIC_INDEXES
+from lethe_common.diagnostics import PINGS, Diagnostics
+from lethe_common.diagnostics_api import diagnostics_binding
+from lethe_common.events.consumer import Subscription
+from lethe_common.grpc_server import ServiceBinding
+from lethe_common.mongo import IndexSpec
+from lethe_common.runtime import Runtime, Sweep, run_api, run_worker
+
+
+def _diagnostics(runtime: Runtime) -> Diagnostics:
+    config = runtime.config
+    return Diagnostics(config.service, runtime.db, runtime.outbox, config.subject_pepper)
+
+
+def api_main(config: CommonConfig, bindings: Callable[[Runtime], Sequence[ServiceBinding]],
+             indexes: Sequence[IndexSpec] = ()) -> None:
+    runtime = Runtime(config, "api")
+    run_api(runtime, [diagnostics_binding(_diagnostics(runtime)), *bindings(runtime)],
+            [*DIAGNOSTIC_INDEXES, *indexes])
+
+
+def worker_main(config: CommonConfig,
+                subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: (),
+                outbox_collections: Sequence[str] = (),
+                sweeps: Callable[[Runtime], Sequence[Sweep]] = lambda _: (),
+                indexes: Sequence[IndexSpec] = ()) -> None:
+    runtime = Runtime(config, "worker")
+    diagnostics = _diagnostics(runtime)
+    run_worker(
+        runtime,
+        [*diagnostics.subscriptions(), *subscriptions(runtime)],
+        [runtime.db[name] for name in (PINGS, *outbox_collections)],
+        [*DIAGNOSTIC_INDEXES, *indexes],
+        [Sweep("diagnostics", 3600, lambda: diagnostics.sweep(timedelta(days=1))),
+         *sweeps(runtime)],
+    )

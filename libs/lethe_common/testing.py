@@ -1,0 +1,151 @@
+"""Helpers for Lethe's tests: real processes on free ports, waiting without sleeping blindly.
+
+Only tests import this module. Everything runs against the real store and
+broker that ``tools/stack.py test`` started (their URLs are in the environment).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
+
+BACKENDS = ("identity", "consent", "shop", "newsletter")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+def wait_for(predicate: Callable[[], T], timeout: float = 20.0, interval: float = 0.1,
+             what: str = "condition") -> T:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=3) as response:  # noqa: S310 - loopback
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+@dataclass
+class ServiceProcess:
+    """One Lethe process (``python -m module``) with its own log file."""
+
+    name: str
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    ready_url: str
+    popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> ServiceProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
+        self.popen = subprocess.Popen([sys.executable, "-m", self.module], env=self.env,
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> ServiceProcess:
+        def ready() -> bool:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited: {self.log()[-2000:]}")
+            return http_status(self.ready_url) == 200
+        wait_for(ready, timeout, what=f"{self.name} to be ready")
+        return self
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.popen is None or self.popen.poll() is not None:
+            return None if self.popen is None else self.popen.returncode
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to clean up."""
+        if self.popen is not None and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class Backend:
+    """The API and worker processes of one backend service, on free ports."""
+
+    service: str
+    api: ServiceProcess
+    worker: ServiceProcess
+    grpc_port: int
+    db_name: str
+
+    @property
+    def grpc_addr(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+
+def backend_env(service: str, run_id: str, base: Mapping[str, str] | None = None,
+                **overrides: str) -> tuple[dict[str, str], int, int, int]:
+    """Environment for one backend on free ports, with its own database and queues."""
+    env = dict(os.environ if base is None else base)
+    prefix = service.upper()
+    grpc_port, api_metrics, worker_metrics = free_port(), free_port(), free_port()
+    env.update({
+        f"{prefix}_GRPC_PORT": str(grpc_port),
+        f"{prefix}_API_METRICS_PORT": str(api_metrics),
+        f"{prefix}_WORKER_METRICS_PORT": str(worker_metrics),
+        f"{prefix}_MONGO_DB": f"test_{run_id}_{service}",
+        "LETHE_OUTBOX_GRACE_SECONDS": "1",
+        "LETHE_OUTBOX_LEASE_SECONDS": "3",
+        "LETHE_CONSUMER_RETRY_BASE_SECONDS": "0.2",
+        **overrides,
+    })
+    return env, grpc_port, api_metrics, worker_metrics
+
+
+def start_backend(service: str, run_id: str, log_dir: Path, *, start_worker: bool = True,
+                  **overrides: str) -> Backend:
+    env, grpc_port, api_metrics, worker_metrics = backend_env(service, run_id, None, **overrides)
+    api = ServiceProcess(f"{service}-api", f"lethe_{service}.api", env,
+                         log_dir / f"{service}-api.log",
+                         f"http://127.0.0.1:{api_metrics}/readyz").start()
+    worker = ServiceProcess(f"{service}-worker", f"lethe_{service}.worker", env,
+                            log_dir / f"{service}-worker.log",
+                            f"http://127.0.0.1:{worker_metrics}/readyz")
+    if start_worker:
+        worker.start()
+    return Backend(service, api, worker, grpc_port, env[f"{service.upper()}_MONGO_DB"])

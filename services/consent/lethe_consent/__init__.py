@@ -1,0 +1,1 @@
+"""Lethe's consent service (SPEC section 1)."""

@@ -1,0 +1,1 @@
+"""Lethe's gateway: the web clients' JSON API over the services' gRPC APIs."""

@@ -1,0 +1,66 @@
+"""The gateway's ASGI application: probes, metrics, the JSON API under /api/v1."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+
+from lethe_gateway.backends import Backends
+from lethe_gateway.config import GatewayConfig
+from lethe_gateway.errors import install_error_handlers
+
+HTTP_REQUESTS = Counter("lethe_http_requests_total", "HTTP requests, by route and status.",
+                        ["method", "route", "status"])
+HTTP_LATENCY = Histogram("lethe_http_request_seconds", "HTTP request latency by route.",
+                         ["method", "route"],
+                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+
+
+def _route_template(request: Request) -> str:
+    """The matched route's path template: bounded label values, no ids or addresses."""
+    route = request.scope.get("route")
+    return getattr(route, "path", "unmatched")
+
+
+def create_app(config: GatewayConfig) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.backends = Backends(config.backends, config.health_timeout_seconds)
+        yield
+        await app.state.backends.close()
+
+    app = FastAPI(title="Lethe API", version="1.0.0", lifespan=lifespan,
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def observe(request: Request,
+                      call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        response = await call_next(request)
+        route = _route_template(request)
+        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        backends = await request.app.state.backends.health()
+        ready = all(status == "SERVING" for status in backends.values())
+        return JSONResponse({"status": "ready" if ready else "unready", "backends": backends},
+                            status_code=200 if ready else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app

@@ -1,0 +1,34 @@
+"""The gateway's configuration, read once from the environment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lethe_common.config import Env
+
+BACKEND_DEFAULT_PORTS = {"identity": 50051, "consent": 50052, "shop": 50053, "newsletter": 50054}
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    host: str
+    port: int
+    log_level: str
+    backends: dict[str, str]
+    health_timeout_seconds: float
+
+
+def load_config() -> GatewayConfig:
+    env = Env()
+    config = GatewayConfig(
+        host=env.str("LETHE_GATEWAY_HOST", "127.0.0.1"),
+        port=env.int("LETHE_GATEWAY_PORT", 8080),
+        log_level=env.str("LETHE_LOG_LEVEL", "INFO").upper(),
+        backends={
+            name: env.str(f"{name.upper()}_GRPC_ADDR", f"127.0.0.1:{port}")
+            for name, port in BACKEND_DEFAULT_PORTS.items()
+        },
+        health_timeout_seconds=env.float("LETHE_GATEWAY_HEALTH_TIMEOUT_SECONDS", 1.0),
+    )
+    env.check()
+    return config

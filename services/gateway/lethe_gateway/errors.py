@@ -1,0 +1,75 @@
+"""Errors as web clients see them: ``{"error": {"code", "message"}}``.
+
+The one table that turns the services' gRPC status codes into HTTP statuses
+lives here. No stack trace and no personal data ever reach a response.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import grpc
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+HTTP_STATUS_OF_GRPC: dict[grpc.StatusCode, tuple[int, str]] = {
+    grpc.StatusCode.INVALID_ARGUMENT: (422, "invalid_argument"),
+    grpc.StatusCode.OUT_OF_RANGE: (422, "out_of_range"),
+    grpc.StatusCode.NOT_FOUND: (404, "not_found"),
+    grpc.StatusCode.ALREADY_EXISTS: (409, "already_exists"),
+    grpc.StatusCode.ABORTED: (409, "conflict"),
+    grpc.StatusCode.FAILED_PRECONDITION: (409, "failed_precondition"),
+    grpc.StatusCode.PERMISSION_DENIED: (403, "forbidden"),
+    grpc.StatusCode.UNAUTHENTICATED: (401, "unauthenticated"),
+    grpc.StatusCode.RESOURCE_EXHAUSTED: (429, "too_many_requests"),
+    grpc.StatusCode.UNIMPLEMENTED: (501, "not_implemented"),
+    grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
+    grpc.StatusCode.DEADLINE_EXCEEDED: (504, "timeout"),
+}
+HTTP_CODE_NAMES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
+                   404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                   422: "invalid_request", 429: "too_many_requests"}
+
+
+def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
+    return {"error": {"code": code, "message": message}}
+
+
+def _field_problems(exc: RequestValidationError) -> str:
+    parts = []
+    for problem in exc.errors():
+        where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body")
+        parts.append(f"{where}: {problem.get('msg', 'invalid')}" if where else problem.get("msg", ""))
+    return "; ".join(parts) or "the request is not valid"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(grpc.aio.AioRpcError)
+    async def grpc_error(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
+        status, code = HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
+        shown = status < 500 or status in (501, 503)
+        message = (exc.details() or "") if shown else ""
+        if status >= 500:
+            log.warning("backend call failed", extra={"grpc_code": exc.code().name})
+        return JSONResponse(error_body(code, message or "the service could not answer"),
+                            status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(error_body("invalid_request", _field_problems(exc)), status_code=422)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
+        code = HTTP_CODE_NAMES.get(exc.status_code, "error")
+        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
+                            headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled error", extra={"error": type(exc).__name__})
+        return JSONResponse(error_body("internal", "something went wrong on our side"),
+                            status_code=500)

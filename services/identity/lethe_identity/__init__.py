@@ -1,0 +1,1 @@
+"""Lethe's identity service (SPEC section 1)."""

@@ -1,0 +1,1 @@
+"""Lethe's newsletter service (SPEC section 1)."""

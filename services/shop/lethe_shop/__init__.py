@@ -1,0 +1,1 @@
+"""Lethe's shop service (SPEC section 1)."""

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Installs everything Lethe's dev stack and tests need, and only what is
+# missing or changed: the virtualenv and pinned Python packages, the generated
+# protobuf code, Debian's rabbitmq-server, the FerretDB launcher and a local
+# subject pepper. `make up` and `make test` call it; running it twice is cheap.
+#   tools/setup.sh          stack and tools
+#   tools/setup.sh --test   also the nameko peer's venv used by the tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+VENV=$ROOT/.venv
+mkdir -p var/bin var/run var/log var/secrets
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+fingerprint() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+find_python() {
+  for candidate in "${PYTHON:-}" python3.11 python3; do
+    [ -n "$candidate" ] || continue
+    if command -v "$candidate" >/dev/null && "$candidate" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))'; then
+      echo "$candidate"; return 0
+    fi
+  done
+  echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)" >&2; return 1
+}
+
+# 1. Python packages, pinned by requirements/constraints.txt.
+PY=$(find_python)
+[ -x "$VENV/bin/python" ] || { say "creating .venv"; "$PY" -m venv "$VENV"; }
+PYPROJECTS=(libs/pyproject.toml services/*/pyproject.toml protos/pyproject.toml)
+want=$(fingerprint requirements/*.txt "${PYPROJECTS[@]}")
+if [ "$(cat "$VENV/.lethe-deps" 2>/dev/null)" != "$want" ]; then
+  say "installing Python packages"
+  "$VENV/bin/pip" install -q --upgrade pip setuptools \
+    -c requirements/constraints.txt
+  "$VENV/bin/pip" install -q -c requirements/constraints.txt -r requirements/dev.txt
+  echo "$want" > "$VENV/.lethe-deps"
+  rm -f "$VENV/.lethe-protos"
+fi
+
+# 2. Generated protobuf code, installed as the lethe-protos package, then the
+#    services (editable) that import it.
+want=$(fingerprint $(find protos/lethe -name '*.proto' | sort) protos/pyproject.toml tools/gen_protos.py)
+if [ "$(cat "$VENV/.lethe-protos" 2>/dev/null)" != "$want" ] || [ ! -d protos/gen/python/lethe ]; then
+  say "generating protobuf code"
+  "$VENV/bin/python" tools/gen_protos.py
+  "$VENV/bin/pip" install -q --no-build-isolation --no-deps --force-reinstall ./protos
+  PYTHONWARNINGS=ignore "$VENV/bin/pip" install -q --no-build-isolation -c requirements/constraints.txt -e libs \
+    $(for s in services/*/; do printf -- '-e %s ' "$s"; done)
+  rm -rf protos/build protos/*.egg-info
+  echo "$want" > "$VENV/.lethe-protos"
+fi
+
+# 3. RabbitMQ from Debian's packages.
+if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+  say "installing rabbitmq-server (apt-get)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
+fi
+
+# 4. The FerretDB launcher (tools/ferretdb), built once per source change.
+want=$(fingerprint tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/*.go)
+if [ ! -x var/bin/lethe-ferretdb ] || [ "$(cat var/bin/.lethe-ferretdb 2>/dev/null)" != "$want" ]; then
+  command -v go >/dev/null || { echo "Go is required to build the FerretDB launcher" >&2; exit 1; }
+  say "building the FerretDB launcher (about a minute the first time)"
+  (cd tools/ferretdb && go build -trimpath -o "$ROOT/var/bin/lethe-ferretdb" .)
+  echo "$want" > var/bin/.lethe-ferretdb
+fi
+
+# 5. A local subject pepper for development (production reads it from a secret).
+if [ ! -s var/secrets/subject_pepper ]; then
+  "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > var/secrets/subject_pepper
+  chmod 600 var/secrets/subject_pepper
+fi
+
+# 6. The nameko peer's own venv (tests only: nameko needs eventlet, which
+#    must never share a process with pymongo or grpcio).
+if [ "${1:-}" = "--test" ]; then
+  NVENV=$ROOT/var/venv-nameko
+  want=$(fingerprint tests/nameko_peer/requirements.txt)
+  if [ "$(cat "$NVENV/.lethe-deps" 2>/dev/null)" != "$want" ]; then
+    say "creating the nameko peer venv"
+    rm -rf "$NVENV"; "$PY" -m venv "$NVENV"
+    "$NVENV/bin/pip" install -q -r tests/nameko_peer/requirements.txt
+    echo "$want" > "$NVENV/.lethe-deps"
+  fi
+fi
+say "ready"

@@ -1,0 +1,350 @@
+"""Lethe's dev stack on 127.0.0.1: infrastructure and every service process.
+
+    stack.py up                  infrastructure + all services, in the foreground; Ctrl-C stops
+    stack.py test -- ARGS        infrastructure, then pytest ARGS with the stack's environment
+    stack.py down                stop everything any run of this script started
+    stack.py env                 print the environment the processes get
+
+Infrastructure (FerretDB, RabbitMQ with its epmd, the SMTP sink) is reused
+when something already answers on its port, and otherwise started with its
+data under var/. Every process this script starts gets a pid file in
+var/run/<owner>/ holding its pid and its start time, and is stopped through
+its process group; nothing is ever found or killed by name.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+RUN = VAR / "run"
+LOGS = VAR / "log"
+VENV_PY = ROOT / ".venv" / "bin" / "python"
+BACKENDS = {"identity": (50051, 9101, 9201), "consent": (50052, 9102, 9202),
+            "shop": (50053, 9103, 9203), "newsletter": (50054, 9104, 9204)}
+
+
+# -- environment -----------------------------------------------------------
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file; comments and blank lines ignored."""
+    values: dict[str, str] = {}
+    if not path.exists():
+        return values
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def stack_env() -> dict[str, str]:
+    """os.environ over .env over the dev defaults: what every process gets."""
+    env = {**read_dotenv(ROOT / ".env"), **os.environ}
+    env.setdefault("LETHE_MONGO_PORT", "27018")
+    env.setdefault("LETHE_AMQP_PORT", "5672")
+    env.setdefault("LETHE_SMTP_PORT", "2525")
+    env.setdefault("LETHE_GATEWAY_PORT", "8080")
+    env.setdefault("LETHE_MONGO_URL", f"mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}/")
+    env.setdefault("LETHE_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}//")
+    env.setdefault("LETHE_MAILDIR", str(VAR / "mail"))
+    if not env.get("LETHE_SUBJECT_PEPPER"):
+        pepper_file = VAR / "secrets" / "subject_pepper"
+        if not pepper_file.exists():
+            pepper_file.parent.mkdir(parents=True, exist_ok=True)
+            pepper_file.write_text(secrets.token_hex(32))
+            pepper_file.chmod(0o600)
+        env["LETHE_SUBJECT_PEPPER"] = pepper_file.read_text().strip()
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+# -- probes ----------------------------------------------------------------
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 - loopback only
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+# -- pid files -------------------------------------------------------------
+def start_time(pid: int) -> str | None:
+    """The kernel's start time of ``pid`` (field 22 of /proc/pid/stat), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def write_pid(owner: str, name: str, pid: int) -> None:
+    folder = RUN / owner
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}.pid").write_text(f"{pid} {start_time(pid) or ''}\n")
+
+
+def _signal_pidfile(pidfile: Path, signum: int) -> tuple[int, str] | None:
+    """Signal the process group recorded in ``pidfile``; return (pid, start time) if it lived."""
+    fields = pidfile.read_text().split()
+    pidfile.unlink(missing_ok=True)
+    if not fields:
+        return None
+    pid, recorded = int(fields[0]), (fields[1] if len(fields) > 1 else "")
+    if start_time(pid) is None or (recorded and start_time(pid) != recorded):
+        return None  # gone already, or the pid now belongs to another process
+    try:
+        os.killpg(pid, signum)
+    except ProcessLookupError:
+        return None
+    return pid, recorded
+
+
+def _alive(pid: int, recorded: str) -> bool:
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False  # our child, now reaped
+    except ChildProcessError:
+        pass
+    return start_time(pid) == recorded
+
+
+def stop_pidfiles(pidfiles: list[Path], timeout: float = 20.0) -> None:
+    """SIGTERM every recorded process group at once; SIGKILL what is left after ``timeout``."""
+    for pidfile in pidfiles:
+        print(f"  stopping {pidfile.stem}")
+    running = [r for r in (_signal_pidfile(p, signal.SIGTERM) for p in pidfiles) if r]
+    deadline = time.monotonic() + timeout
+    while running and time.monotonic() < deadline:
+        running = [(pid, rec) for pid, rec in running if _alive(pid, rec)]
+        time.sleep(0.1)
+    for pid, _ in running:
+        print(f"  pid {pid} did not stop in {timeout:.0f}s; killing it")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+
+
+INFRA_STOP_ORDER = ("smtp-sink", "rabbitmq", "epmd", "ferretdb")
+
+
+def stop_owner(owner: str) -> None:
+    """Stop what ``owner`` started: all services at once, then the infrastructure in order."""
+    folder = RUN / owner
+    if not folder.exists():
+        return
+    pidfiles = {p.stem: p for p in folder.glob("*.pid")}
+    stop_pidfiles([p for name, p in pidfiles.items() if name not in INFRA_STOP_ORDER])
+    for name in INFRA_STOP_ORDER:
+        if name in pidfiles:
+            stop_pidfiles([pidfiles[name]])
+
+
+# -- processes -------------------------------------------------------------
+@dataclass
+class Component:
+    name: str
+    argv: list[str]
+    ready: Callable[[], bool]
+    reuse_port: int | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT
+    popen: subprocess.Popen[bytes] | None = None
+    reused: bool = False
+
+    def start(self, owner: str, env: dict[str, str]) -> None:
+        if self.reuse_port and port_open(self.reuse_port):
+            self.reused = True
+            print(f"  {self.name}: reusing what answers on port {self.reuse_port}")
+            return
+        LOGS.mkdir(parents=True, exist_ok=True)
+        log = open(LOGS / f"{self.name}.log", "ab")  # noqa: SIM115 - the child keeps it
+        self.popen = subprocess.Popen(
+            self.argv, cwd=self.cwd, env={**env, **self.extra_env}, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        write_pid(owner, self.name, self.popen.pid)
+
+    def exited(self) -> int | None:
+        return None if self.popen is None else self.popen.poll()
+
+
+def infrastructure(env: dict[str, str]) -> list[Component]:
+    mongo_port = int(env["LETHE_MONGO_PORT"])
+    amqp_port = int(env["LETHE_AMQP_PORT"])
+    smtp_port = int(env["LETHE_SMTP_PORT"])
+    rabbit = VAR / "rabbitmq"
+    for sub in ("mnesia", "log", "home"):
+        (rabbit / sub).mkdir(parents=True, exist_ok=True)
+    (rabbit / "rabbitmq.conf").write_text(
+        f"listeners.tcp.1 = 127.0.0.1:{amqp_port}\nloopback_users = none\n")
+    (rabbit / "enabled_plugins").write_text("[].\n")
+    rabbit_env = {
+        "HOME": str(rabbit / "home"), "RABBITMQ_NODENAME": "lethe@localhost",
+        "RABBITMQ_MNESIA_BASE": str(rabbit / "mnesia"), "RABBITMQ_LOG_BASE": str(rabbit / "log"),
+        "RABBITMQ_CONFIG_FILE": str(rabbit / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(rabbit / "enabled_plugins"),
+        "RABBITMQ_DIST_PORT": env.get("LETHE_AMQP_DIST_PORT", "25673"),
+        "ERL_EPMD_ADDRESS": "127.0.0.1", "RABBITMQ_LOGS": "-",
+    }
+    return [
+        Component("ferretdb", [str(VAR / "bin" / "lethe-ferretdb"),
+                               "-listen", f"127.0.0.1:{mongo_port}", "-data", str(VAR / "ferretdb")],
+                  lambda: port_open(mongo_port), reuse_port=mongo_port),
+        Component("epmd", ["epmd", "-address", "127.0.0.1", "-port", "4369"],
+                  lambda: port_open(4369), reuse_port=4369),
+        Component("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
+                  lambda: port_open(amqp_port), reuse_port=amqp_port, extra_env=rabbit_env),
+        Component("smtp-sink", [str(VENV_PY), str(ROOT / "tools" / "smtp_sink.py")],
+                  lambda: port_open(smtp_port), reuse_port=smtp_port),
+    ]
+
+
+def _http_probe(url: str) -> Callable[[], bool]:
+    return lambda: http_ok(url)
+
+
+def services(env: dict[str, str]) -> list[Component]:
+    components = []
+    for name, (_, api_metrics, worker_metrics) in BACKENDS.items():
+        api_port = int(env.get(f"{name.upper()}_API_METRICS_PORT", api_metrics))
+        worker_port = int(env.get(f"{name.upper()}_WORKER_METRICS_PORT", worker_metrics))
+        components += [
+            Component(f"{name}-api", [str(VENV_PY), "-m", f"lethe_{name}.api"],
+                      _http_probe(f"http://127.0.0.1:{api_port}/readyz")),
+            Component(f"{name}-worker", [str(VENV_PY), "-m", f"lethe_{name}.worker"],
+                      _http_probe(f"http://127.0.0.1:{worker_port}/readyz")),
+        ]
+    gateway_port = int(env["LETHE_GATEWAY_PORT"])
+    components.append(Component("gateway", [str(VENV_PY), "-m", "lethe_gateway.main"],
+                                lambda: http_ok(f"http://127.0.0.1:{gateway_port}/readyz")))
+    return components
+
+
+def wait_ready(components: list[Component], timeout: float) -> list[str]:
+    """Wait until every component is ready; return the names that are not."""
+    deadline = time.monotonic() + timeout
+    pending = list(components)
+    while pending and time.monotonic() < deadline:
+        for component in list(pending):
+            code = component.exited()
+            if code is not None:
+                print(f"  {component.name} exited with code {code}; see var/log/{component.name}.log")
+                return [c.name for c in pending]
+            if component.ready():
+                pending.remove(component)
+        time.sleep(0.2)
+    return [c.name for c in pending]
+
+
+def start_all(owner: str, groups: list[list[Component]], env: dict[str, str],
+              timeout: float) -> bool:
+    for group in groups:
+        for component in group:
+            component.start(owner, env)
+        not_ready = wait_ready(group, timeout)
+        if not_ready:
+            print(f"not ready after {timeout:.0f}s: {', '.join(not_ready)} (logs in var/log/)")
+            return False
+    return True
+
+
+# -- commands --------------------------------------------------------------
+def _trap_signals() -> list[int]:
+    received: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        received.append(signum)
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return received
+
+
+def cmd_up(timeout: float) -> int:
+    env = stack_env()
+    stop_owner("up")  # leftovers of a run that was killed hard
+    received = _trap_signals()
+    infra, procs = infrastructure(env), services(env)
+    print("starting infrastructure")
+    ok = start_all("up", [infra[:2], infra[2:], procs], env, timeout)
+    if ok:
+        print(f"\nLethe is up: gateway http://127.0.0.1:{env['LETHE_GATEWAY_PORT']}  "
+              f"(/readyz, /metrics, /api/v1/openapi.json)")
+        print(f"  store  mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}   "
+              f"broker amqp://127.0.0.1:{env['LETHE_AMQP_PORT']}   "
+              f"smtp 127.0.0.1:{env['LETHE_SMTP_PORT']} -> {env['LETHE_MAILDIR']}")
+        for name, (grpc_port, api_m, worker_m) in BACKENDS.items():
+            print(f"  {name:<11} gRPC {grpc_port}  metrics api {api_m} worker {worker_m}")
+        print("logs in var/log/; Ctrl-C stops everything\n")
+        reported: set[str] = set()
+        while not received:
+            for component in procs:
+                code = component.exited()
+                if code is not None and component.name not in reported:
+                    reported.add(component.name)
+                    print(f"{component.name} exited with code {code}; see var/log/{component.name}.log")
+            time.sleep(0.5)
+    print("stopping")
+    stop_owner("up")
+    return 0 if ok else 1
+
+
+def cmd_test(pytest_args: list[str], timeout: float) -> int:
+    env = stack_env()
+    stop_owner("test")
+    infra = infrastructure(env)
+    try:
+        if not start_all("test", [infra[:2], infra[2:]], env, timeout):
+            return 1
+        return subprocess.call([str(VENV_PY), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+    finally:
+        stop_owner("test")
+
+
+def cmd_down() -> int:
+    if RUN.exists():
+        for owner in sorted(p.name for p in RUN.iterdir() if p.is_dir()):
+            stop_owner(owner)
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("command", choices=["up", "test", "down", "env"])
+    parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    if args.command == "up":
+        return cmd_up(args.timeout)
+    if args.command == "test":
+        return cmd_test([a for a in args.rest if a != "--"], args.timeout)
+    if args.command == "down":
+        return cmd_down()
+    for key, value in sorted(stack_env().items()):
+        if key.startswith(("LETHE_", "IDENTITY_", "CONSENT_", "SHOP_", "NEWSLETTER_")):
+            print(f"{key}={value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
