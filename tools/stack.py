@@ -149,12 +149,13 @@ def stop_pidfiles(pidfiles: list[Path], timeout: float = 20.0) -> None:
 INFRA_STOP_ORDER = ("smtp-sink", "rabbitmq", "epmd", "ferretdb")
 
 
-def stop_owner(owner: str) -> None:
-    """Stop what ``owner`` started: all services at once, then the infrastructure in order."""
+def stop_owner(owner: str, only: set[str] | None = None) -> None:
+    """Stop what ``owner`` started (or the ``only`` names of it): all services at once,
+    then the infrastructure in order."""
     folder = RUN / owner
     if not folder.exists():
         return
-    pidfiles = {p.stem: p for p in folder.glob("*.pid")}
+    pidfiles = {p.stem: p for p in folder.glob("*.pid") if only is None or p.stem in only}
     stop_pidfiles([p for name, p in pidfiles.items() if name not in INFRA_STOP_ORDER])
     for name in INFRA_STOP_ORDER:
         if name in pidfiles:
@@ -311,14 +312,14 @@ def cmd_up(timeout: float) -> int:
 
 def cmd_test(pytest_args: list[str], timeout: float) -> int:
     env = stack_env()
-    stop_owner("test")
     infra = infrastructure(env)
     try:
         if not start_all("test", [infra[:2], infra[2:]], env, timeout):
             return 1
         return subprocess.call([str(VENV_PY), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
     finally:
-        stop_owner("test")
+        # Only what this run started: another run may be using what it reused.
+        stop_owner("test", {c.name for c in infra if c.popen is not None})
 
 
 def cmd_down() -> int:

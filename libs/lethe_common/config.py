@@ -89,10 +89,25 @@ class Env:
             self._problems.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
         return value
 
+    def problem(self, message: builtins.str) -> None:
+        """Record a problem found by a caller's own check."""
+        self._problems.append(message)
+
     def check(self) -> None:
         """Raise one :class:`ConfigError` naming every problem seen so far."""
         if self._problems:
             raise ConfigError("invalid configuration: " + "; ".join(self._problems))
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(env: Env) -> str:
+    """``LETHE_LOG_LEVEL``, checked at start-up rather than when logging is set up."""
+    level = env.str("LETHE_LOG_LEVEL", "INFO").upper()
+    if level not in LOG_LEVELS:
+        env.problem(f"LETHE_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    return level
 
 
 @dataclass(frozen=True)
@@ -100,8 +115,8 @@ class CommonConfig:
     """What every service process needs, whatever the service.
 
     ``service`` is the service's name (``identity``, ``consent``...). It names
-    the event exchange (``<service>.events``), the consumer queue and the
-    metrics' ``service`` label.
+    the event exchange (``<service>.events``) and, after ``queue_prefix``, the
+    consumer group whose queues all the service's workers share.
     """
 
     service: str
@@ -119,6 +134,7 @@ class CommonConfig:
     consumer_max_attempts: int
     consumer_retry_base_seconds: float
     queue_type: str
+    queue_prefix: str
     smtp_host: str
     smtp_port: int
     mail_from: str
@@ -139,7 +155,7 @@ def load_common(service: str, env: Env, *, grpc_port: int, api_metrics_port: int
         mongo_db=env.str(f"{prefix}_MONGO_DB", f"lethe_{service}"),
         amqp_url=env.str("LETHE_AMQP_URL"),
         subject_pepper=env.str("LETHE_SUBJECT_PEPPER"),
-        log_level=env.str("LETHE_LOG_LEVEL", "INFO").upper(),
+        log_level=log_level(env),
         metrics_host=env.str("LETHE_METRICS_HOST", "127.0.0.1"),
         grpc_port=env.int(f"{prefix}_GRPC_PORT", grpc_port),
         api_metrics_port=env.int(f"{prefix}_API_METRICS_PORT", api_metrics_port),
@@ -148,6 +164,7 @@ def load_common(service: str, env: Env, *, grpc_port: int, api_metrics_port: int
         outbox_lease_seconds=env.float("LETHE_OUTBOX_LEASE_SECONDS", 30.0),
         consumer_max_attempts=env.int("LETHE_CONSUMER_MAX_ATTEMPTS", 5),
         consumer_retry_base_seconds=env.float("LETHE_CONSUMER_RETRY_BASE_SECONDS", 1.0),
+        queue_prefix=env.str("LETHE_QUEUE_PREFIX", ""),
         queue_type=env.choice("LETHE_QUEUE_TYPE", "classic", ("classic", "quorum")),
         smtp_host=env.str("LETHE_SMTP_HOST", "127.0.0.1"),
         smtp_port=env.int("LETHE_SMTP_PORT", 2525),

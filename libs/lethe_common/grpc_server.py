@@ -73,13 +73,14 @@ class ObservingInterceptor(grpc.ServerInterceptor):
             except NotImplementedError:
                 code = grpc.StatusCode.UNIMPLEMENTED
                 context.abort(code, f"{method} is not implemented yet")
-            except Exception as exc:
-                code = context.code() or grpc.StatusCode.UNKNOWN
-                if code == grpc.StatusCode.OK:
+            except Exception:
+                chosen = context.code()
+                if chosen is None or chosen == grpc.StatusCode.OK:
                     code = grpc.StatusCode.INTERNAL
                     log.exception("grpc handler failed", extra={"method": method})
                     context.abort(code, "internal error")
-                raise exc
+                code = chosen
+                raise
             finally:
                 elapsed = time.perf_counter() - started
                 GRPC_LATENCY.labels(service, method).observe(elapsed)

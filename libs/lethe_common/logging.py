@@ -21,11 +21,15 @@ EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za
 # International (+49 / 0049) or national (leading 0) numbers with at least
 # seven digits; ISO dates and plain ids (no leading 0 or +) do not match.
 PHONE_RE = re.compile(
-    r"(?<![\w+.:-])(?:(?:\+|00)\d{1,3}|0\d{1,5}|\(0\d{1,5}\))"
+    r"(?<![\w+.-])(?!\d{2}\.\d{2}\.\d{4}(?!\d))(?:(?:\+|00)\d{1,3}|0\d{1,5}|\(0\d{1,5}\))"
     r"(?:[ \-/.]?\(?\d{1,6}\)?){2,6}(?![\w:.-]*\w)"
 )
 IPV4_RE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
-IPV6_CANDIDATE_RE = re.compile(r"(?<![\w:])[0-9A-Fa-f]{0,4}(?::[0-9A-Fa-f]{0,4}){2,7}(?:%\w+)?(?![\w:])")
+# Hex groups with colons, optionally ending in an embedded IPv4 address
+# (::ffff:203.0.113.7); candidates are confirmed by the ipaddress module.
+IPV6_CANDIDATE_RE = re.compile(
+    r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})"
+    r"(?:%\w+)?(?![\w:.]*\w)")
 
 REDACTED_EMAIL = "[email]"
 REDACTED_PHONE = "[phone]"
@@ -64,7 +68,7 @@ def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {key: _redact_value(item) for key, item in value.items()}
+        return {redact(str(key)): _redact_value(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_redact_value(item) for item in value]
     if isinstance(value, int | float | bool) or value is None:

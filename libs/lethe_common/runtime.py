@@ -125,7 +125,8 @@ def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
     runtime.start_bootstrap(indexes, stop)
     consumer = EventConsumer(
         config.amqp_url,
-        ConsumerSettings(name=config.service, max_attempts=config.consumer_max_attempts,
+        ConsumerSettings(name=f"{config.queue_prefix}{config.service}",
+                         max_attempts=config.consumer_max_attempts,
                          retry_base_seconds=config.consumer_retry_base_seconds,
                          queue_type=config.queue_type),
         subscriptions, runtime.db[PROCESSED_COLLECTION], runtime.publisher)

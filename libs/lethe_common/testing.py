@@ -129,12 +129,25 @@ def backend_env(service: str, run_id: str, base: Mapping[str, str] | None = None
         f"{prefix}_API_METRICS_PORT": str(api_metrics),
         f"{prefix}_WORKER_METRICS_PORT": str(worker_metrics),
         f"{prefix}_MONGO_DB": f"test_{run_id}_{service}",
+        "LETHE_QUEUE_PREFIX": f"{run_id}.",
         "LETHE_OUTBOX_GRACE_SECONDS": "1",
         "LETHE_OUTBOX_LEASE_SECONDS": "3",
         "LETHE_CONSUMER_RETRY_BASE_SECONDS": "0.2",
         **overrides,
     })
     return env, grpc_port, api_metrics, worker_metrics
+
+
+def delete_consumer_queues(amqp_url: str, group: str, max_attempts: int = 5) -> None:
+    """Remove a test consumer group's durable queues from the broker."""
+    from kombu import Connection
+
+    with Connection(amqp_url) as connection:
+        channel = connection.channel()
+        names = [f"{group}.inbox", f"{group}.dead",
+                 *(f"{group}.retry.{n}" for n in range(1, max_attempts))]
+        for name in names:
+            channel.queue_delete(queue=name)
 
 
 def start_backend(service: str, run_id: str, log_dir: Path, *, start_worker: bool = True,
@@ -149,3 +162,45 @@ def start_backend(service: str, run_id: str, log_dir: Path, *, start_worker: boo
     if start_worker:
         worker.start()
     return Backend(service, api, worker, grpc_port, env[f"{service.upper()}_MONGO_DB"])
+
+
+class EventTap:
+    """A private queue bound to ``<source>.events``: what a consumer would receive."""
+
+    def __init__(self, amqp_url: str, source: str, routing_key: str = "#") -> None:
+        from kombu import Connection, Queue
+
+        from lethe_common.events.publisher import events_exchange
+
+        self._connection = Connection(amqp_url)
+        self._channel = self._connection.channel()
+        self.queue = Queue(unique("tap"), exchange=events_exchange(source), routing_key=routing_key,
+                           exclusive=True, auto_delete=True).bind(self._channel)
+        self.queue.declare()
+
+    def drain(self, timeout: float = 0.5) -> list[dict[str, object]]:
+        """Every body that arrives until ``timeout`` passes without a new one."""
+        bodies = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            message = self.queue.get(no_ack=True, accept=["json"])
+            if message is None:
+                time.sleep(0.05)
+                continue
+            bodies.append(message.decode())
+            deadline = time.monotonic() + timeout
+        return bodies
+
+    def wait_for_ids(self, ids: set[str], timeout: float = 20.0) -> list[dict[str, object]]:
+        """Collect bodies until every id in ``ids`` was seen, then a short while longer."""
+        seen: list[dict[str, object]] = []
+
+        def all_seen() -> bool:
+            seen.extend(self.drain(0.2))
+            return ids <= {str(body.get("id")) for body in seen}
+        wait_for(all_seen, timeout, what=f"events {sorted(ids)}")
+        seen.extend(self.drain(0.5))
+        return [body for body in seen if body.get("id") in ids]
+
+    def close(self) -> None:
+        self._connection.release()

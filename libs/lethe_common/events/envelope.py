@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 SCHEMA_VERSION = 1
-_NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+$")
-_SOURCE_RE = re.compile(r"^[a-z][a-z0-9_]*$")
-_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-_SUBJECT_RE = re.compile(r"^(?:[0-9a-f]{64})?$")
+_NAME_RE = re.compile(r"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+")
+_SOURCE_RE = re.compile(r"[a-z][a-z0-9_]*")
+_ID_RE = re.compile(r"[0-9a-f]{32}")
+_SUBJECT_RE = re.compile(r"(?:[0-9a-f]{64})?")
 MAX_PAYLOAD_KEYS = 100
+FIELDS = frozenset({"id", "type", "source", "occurred_at", "subject_key", "payload", "version"})
 
 
 class EnvelopeError(ValueError):
@@ -28,7 +29,10 @@ class EnvelopeError(ValueError):
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    """Now, to the millisecond: what BSON stores, so an envelope read back from an
+    outbox is identical to the one published straight away."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 @dataclass(frozen=True)
@@ -102,20 +106,24 @@ class Envelope:
 
 def _wire_problems(body: dict[str, Any], *, check_time: bool = True) -> list[str]:
     problems = []
-    if not isinstance(body.get("id"), str) or not _ID_RE.match(body["id"]):
+    if not isinstance(body.get("id"), str) or not _ID_RE.fullmatch(body["id"]):
         problems.append("id must be 32 lower-case hex digits")
-    if not isinstance(body.get("type"), str) or not _NAME_RE.match(body["type"]):
+    if not isinstance(body.get("type"), str) or not _NAME_RE.fullmatch(body["type"]):
         problems.append("type must be dotted lower-case words")
-    if not isinstance(body.get("source"), str) or not _SOURCE_RE.match(body["source"]):
+    if not isinstance(body.get("source"), str) or not _SOURCE_RE.fullmatch(body["source"]):
         problems.append("source must be a lower-case word")
-    if not isinstance(body.get("subject_key", ""), str) or not _SUBJECT_RE.match(
+    if not isinstance(body.get("subject_key", ""), str) or not _SUBJECT_RE.fullmatch(
             body.get("subject_key", "")):
         problems.append("subject_key must be empty or 64 hex digits")
     payload = body.get("payload")
     if not isinstance(payload, dict) or len(payload) > MAX_PAYLOAD_KEYS:
         problems.append("payload must be an object of at most 100 keys")
-    if body.get("version", SCHEMA_VERSION) != SCHEMA_VERSION:
+    version = body.get("version", SCHEMA_VERSION)
+    if type(version) is not int or version != SCHEMA_VERSION:
         problems.append(f"version must be {SCHEMA_VERSION}")
+    unknown = set(body) - FIELDS
+    if unknown:
+        problems.append(f"unknown fields: {', '.join(sorted(unknown))}")
     if check_time:
         try:
             parsed = datetime.fromisoformat(str(body.get("occurred_at")))

@@ -7,14 +7,14 @@ once after its write and removes what the broker confirmed, so the normal
 path has no polling delay. If the writer dies or the broker is down, the
 relay finds the document once ``_outbox_due`` has passed.
 
-``_outbox_due`` doubles as the relay's lease: a relay claims a document by
-moving ``_outbox_due`` into the future in one ``find_one_and_update``, so
-several relay replicas never work on the same document at the same time, and
-a relay that dies holding a claim loses it when the lease runs out. Delivery
-is at least once; consumers drop repeats by event id.
-
-Only single-document atomicity is used, so this works unchanged on FerretDB
-and on a MongoDB replica set.
+Several relay replicas claim documents by lease: a claim is an insert into
+``outbox_leases`` whose key is (collection, document id, due time, lease
+period number). A unique key is the one primitive that is atomic on MongoDB
+and on FerretDB alike (FerretDB 1.24 runs ``findAndModify`` and ``update`` as a
+query followed by a replace, so a conditional update cannot arbitrate between
+relays there). Exactly one relay wins each period; one that dies holding a
+claim loses it when the next period begins. The claim writes nothing to the
+document itself. Delivery is at least once; consumers drop repeats by event id.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import PyMongoError
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher, PublishError
@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "_outbox"
 DUE_FIELD = "_outbox_due"
+LEASES = "outbox_leases"
+LEASE_RETENTION = timedelta(days=1)
 
 
 def outbox_index(collection: str) -> IndexSpec:
@@ -127,13 +129,16 @@ class OutboxRelay:
         self._lease = timedelta(seconds=lease_seconds)
         self._batch_size = batch_size
 
-    def _claim(self, collection: Coll, now: datetime) -> dict[str, Any] | None:
-        return collection.find_one_and_update(
-            {DUE_FIELD: {"$lte": now}},
-            {"$set": {DUE_FIELD: now + self._lease}},
-            sort=[(DUE_FIELD, ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+    def _claim(self, collection: Coll, candidate: dict[str, Any], now: datetime) -> bool:
+        """Win the current lease period of ``candidate``, or learn that another relay has."""
+        due: datetime = candidate[DUE_FIELD]
+        period = int((now - due) / self._lease)
+        key = f"{collection.name}/{candidate['_id']!r}/{due.isoformat()}/{period}"
+        try:
+            collection.database[LEASES].insert_one({"_id": key, "claimed_at": now})
+        except DuplicateKeyError:
+            return False
+        return True
 
     def _relay_document(self, collection: Coll, doc: dict[str, Any]) -> int:
         pending = sorted((doc.get(OUTBOX_FIELD) or {}).values(),
@@ -150,20 +155,32 @@ class OutboxRelay:
         return len(sent)
 
     def run_once(self, now: datetime | None = None) -> int:
-        """Relay every due document once; return how many events went out."""
+        """Relay every due document this relay can claim; return how many events went out."""
         published = 0
         for collection in self._collections:
-            for _ in range(self._batch_size):
-                doc = self._claim(collection, now or _utcnow())
-                if doc is None:
-                    break
+            moment = now or _utcnow()
+            due = collection.find({DUE_FIELD: {"$lte": moment}}, projection={DUE_FIELD: 1},
+                                  sort=[(DUE_FIELD, ASCENDING)], limit=self._batch_size)
+            for candidate in list(due):
+                if not self._claim(collection, candidate, moment):
+                    continue
+                doc = collection.find_one({"_id": candidate["_id"]})
+                if doc is None or not doc.get(OUTBOX_FIELD):
+                    _mark_sent(collection, candidate["_id"], ())
+                    continue
                 try:
                     published += self._relay_document(collection, doc)
                 except PublishError:
-                    log.warning("relay publish failed; retrying after the lease",
+                    log.warning("relay publish failed; retrying in the next lease period",
                                 extra={"collection": collection.name})
                     return published
         return published
+
+    def sweep_leases(self) -> int:
+        """Delete claims old enough that no relay can still be working under them."""
+        cutoff = _utcnow() - max(LEASE_RETENTION, self._lease * 10)
+        return sum(collection.database[LEASES].delete_many({"claimed_at": {"$lt": cutoff}}).deleted_count
+                   for collection in self._collections[:1])
 
     def update_backlog_metrics(self) -> None:
         now = _utcnow()
@@ -178,10 +195,14 @@ class OutboxRelay:
             OUTBOX_OLDEST_SECONDS.labels(collection=collection.name).set(max(ages, default=0.0))
 
     def run_forever(self, stop: threading.Event, interval: float = 1.0) -> None:
+        rounds = 0
         while not stop.is_set():
             try:
                 self.run_once()
                 self.update_backlog_metrics()
+                if rounds % 3600 == 0:
+                    self.sweep_leases()
+                rounds += 1
             except PyMongoError:
                 log.warning("outbox relay cannot reach the store", exc_info=True)
             stop.wait(interval)

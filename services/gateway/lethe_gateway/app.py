@@ -42,11 +42,15 @@ def create_app(config: GatewayConfig) -> FastAPI:
     async def observe(request: Request,
                       call_next: Callable[[Request], Awaitable[Response]]) -> Response:
         started = time.perf_counter()
-        response = await call_next(request)
-        route = _route_template(request)
-        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-        return response
+        status = 500  # what the client gets when the handler raises past this point
+        try:
+            response = await call_next(request)
+            status = response.status_code
+            return response
+        finally:
+            route = _route_template(request)
+            HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lethe_common.config import Env
+from lethe_common.config import Env, log_level
 
 BACKEND_DEFAULT_PORTS = {"identity": 50051, "consent": 50052, "shop": 50053, "newsletter": 50054}
 
@@ -23,7 +23,7 @@ def load_config() -> GatewayConfig:
     config = GatewayConfig(
         host=env.str("LETHE_GATEWAY_HOST", "127.0.0.1"),
         port=env.int("LETHE_GATEWAY_PORT", 8080),
-        log_level=env.str("LETHE_LOG_LEVEL", "INFO").upper(),
+        log_level=log_level(env),
         backends={
             name: env.str(f"{name.upper()}_GRPC_ADDR", f"127.0.0.1:{port}")
             for name, port in BACKEND_DEFAULT_PORTS.items()
