@@ -125,7 +125,7 @@ class CommonConfig:
     amqp_url: str
     subject_pepper: str
     log_level: str
-    metrics_host: str
+    bind_host: str
     grpc_port: int
     api_metrics_port: int
     worker_metrics_port: int
@@ -156,7 +156,7 @@ def load_common(service: str, env: Env, *, grpc_port: int, api_metrics_port: int
         amqp_url=env.str("LETHE_AMQP_URL"),
         subject_pepper=env.str("LETHE_SUBJECT_PEPPER"),
         log_level=log_level(env),
-        metrics_host=env.str("LETHE_METRICS_HOST", "127.0.0.1"),
+        bind_host=env.str("LETHE_BIND_HOST", "127.0.0.1"),
         grpc_port=env.int(f"{prefix}_GRPC_PORT", grpc_port),
         api_metrics_port=env.int(f"{prefix}_API_METRICS_PORT", api_metrics_port),
         worker_metrics_port=env.int(f"{prefix}_WORKER_METRICS_PORT", worker_metrics_port),

@@ -107,7 +107,7 @@ class GrpcServer:
 
     def __init__(self, bindings: Sequence[ServiceBinding], port: int, *,
                  readiness: Callable[[], bool], host: str = "127.0.0.1",
-                 max_workers: int = 16, health_interval: float = 2.0) -> None:
+                 max_workers: int = 16, health_interval: float = 1.0) -> None:
         self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
                                    interceptors=[ObservingInterceptor()])
         self._health = health.HealthServicer()
@@ -115,6 +115,7 @@ class GrpcServer:
         self._readiness = readiness
         self._interval = health_interval
         self._stop = threading.Event()
+        self._serving = False
         for binding in bindings:
             binding.add_to_server(binding.servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
@@ -128,12 +129,17 @@ class GrpcServer:
         for name in ("", *self._names):
             self._health.set(name, status)
 
+    @property
+    def serving(self) -> bool:
+        """What the health service currently says (for the HTTP /readyz as well)."""
+        return self._serving and not self._stop.is_set()
+
     def _watch_health(self) -> None:
         serving = None
         while not self._stop.is_set():
             ready = bool(self._readiness())
             if ready != serving:
-                serving = ready
+                serving = self._serving = ready
                 self._set_all(health_pb2.HealthCheckResponse.SERVING if ready
                               else health_pb2.HealthCheckResponse.NOT_SERVING)
                 log.info("health changed", extra={"serving": ready})

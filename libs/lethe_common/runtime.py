@@ -96,8 +96,8 @@ def run_api(runtime: Runtime, bindings: Sequence[ServiceBinding],
     """Serve gRPC until a signal; health follows the store and the bus."""
     config = runtime.config
     stop = threading.Event()
-    start_metrics_server(config.metrics_host, config.api_metrics_port, runtime.ready)
-    server = GrpcServer(bindings, config.grpc_port, readiness=runtime.ready)
+    server = GrpcServer(bindings, config.grpc_port, readiness=runtime.ready, host=config.bind_host)
+    start_metrics_server(config.bind_host, config.api_metrics_port, lambda: server.serving)
     server.start()
     runtime.start_bootstrap(indexes, stop)
     _wait_for_signal()
@@ -132,7 +132,7 @@ def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
         subscriptions, runtime.db[PROCESSED_COLLECTION], runtime.publisher)
     relay = OutboxRelay(runtime.publisher, outbox_collections,
                         lease_seconds=config.outbox_lease_seconds)
-    start_metrics_server(config.metrics_host, config.worker_metrics_port,
+    start_metrics_server(config.bind_host, config.worker_metrics_port,
                          lambda: consumer.ready.is_set() and runtime.ready())
     threads = [
         threading.Thread(target=consumer.run, args=(stop,), name="consumer", daemon=True),

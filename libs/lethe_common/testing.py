@@ -14,7 +14,8 @@ import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
@@ -117,6 +118,10 @@ class Backend:
     def grpc_addr(self) -> str:
         return f"127.0.0.1:{self.grpc_port}"
 
+    @property
+    def queue_group(self) -> str:
+        return f"{self.api.env['LETHE_QUEUE_PREFIX']}{self.service}"
+
 
 def backend_env(service: str, run_id: str, base: Mapping[str, str] | None = None,
                 **overrides: str) -> tuple[dict[str, str], int, int, int]:
@@ -204,3 +209,74 @@ class EventTap:
 
     def close(self) -> None:
         self._connection.release()
+
+
+@dataclass
+class Stack:
+    """Every backend (API and worker) and a gateway, for one test module."""
+
+    run_id: str
+    backends: dict[str, Backend]
+    gateway: ServiceProcess
+    gateway_url: str
+
+    def processes(self) -> list[ServiceProcess]:
+        return [p for b in self.backends.values() for p in (b.api, b.worker)] + [self.gateway]
+
+
+def start_gateway(backends: dict[str, Backend], log_dir: Path,
+                  **overrides: str) -> tuple[ServiceProcess, str]:
+    port = free_port()
+    env = {**os.environ, "LETHE_GATEWAY_PORT": str(port), **overrides}
+    env.update({f"{name.upper()}_GRPC_ADDR": b.grpc_addr for name, b in backends.items()})
+    gateway = ServiceProcess("gateway", "lethe_gateway.main", env, log_dir / "gateway.log",
+                             f"http://127.0.0.1:{port}/healthz").start()
+    return gateway, f"http://127.0.0.1:{port}"
+
+
+def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
+    backends = {name: start_backend(name, run_id, log_dir, start_worker=True, **overrides)
+                for name in BACKENDS}
+    gateway, url = start_gateway(backends, log_dir, **overrides)
+    stack = Stack(run_id, backends, gateway, url)
+    for process in stack.processes():
+        process.wait_ready()
+    return stack
+
+
+def stop_stack(stack: Stack, amqp_url: str, mongo_url: str) -> None:
+    from lethe_common import mongo
+
+    for process in stack.processes():
+        process.stop()
+    client = mongo.connect(mongo_url, "lethe-tests")
+    for name, backend in stack.backends.items():
+        delete_consumer_queues(amqp_url, f"{stack.run_id}.{name}")
+        client.drop_database(backend.db_name)
+    client.close()
+
+
+@contextmanager
+def running_backend(service: str, log_dir: Path, amqp_url: str, mongo_url: str) -> Iterator[Backend]:
+    """One backend's API and worker, ready; stopped and cleaned up afterwards."""
+    from lethe_common import mongo
+
+    backend = start_backend(service, unique("svc"), log_dir)
+    try:
+        backend.api.wait_ready()
+        backend.worker.wait_ready()
+        yield backend
+    finally:
+        backend.api.stop()
+        backend.worker.stop()
+        delete_consumer_queues(amqp_url, f"{backend.queue_group}")
+        client = mongo.connect(mongo_url, "lethe-tests")
+        client.drop_database(backend.db_name)
+        client.close()
+
+
+def worker_metrics(backend: Backend) -> str:
+    """The text of the worker's /metrics."""
+    with urllib.request.urlopen(backend.worker.ready_url.replace("/readyz", "/metrics"),  # noqa: S310
+                                timeout=5) as response:
+        return str(response.read().decode())

@@ -1,0 +1,50 @@
+"""The newsletter service's skeleton: configuration, both processes, its honest contract."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from lethe.common.v1 import subject_pb2
+from lethe.newsletter.v1 import newsletter_pb2_grpc
+from lethe_common.config import ConfigError
+from lethe_common.testing import Backend, running_backend, worker_metrics
+from lethe_newsletter.config import load_config
+
+
+def test_defaults_give_the_newsletter_its_own_ports_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NEWSLETTER_GRPC_PORT", "NEWSLETTER_MONGO_DB"):
+        monkeypatch.delenv(name, raising=False)
+    config = load_config()
+    assert (config.grpc_port, config.api_metrics_port, config.worker_metrics_port) == (50054, 9104, 9204)
+    assert (config.service, config.mongo_db) == ("newsletter", "lethe_newsletter")
+
+
+def test_a_missing_pepper_stops_the_newsletter_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LETHE_SUBJECT_PEPPER", raising=False)
+    with pytest.raises(ConfigError, match="LETHE_SUBJECT_PEPPER"):
+        load_config()
+
+
+@pytest.fixture(scope="module")
+def newsletter(tmp_path_factory: pytest.TempPathFactory, amqp_url: str, mongo_url: str) -> Iterator[Backend]:
+    with running_backend("newsletter", tmp_path_factory.mktemp("newsletter"), amqp_url, mongo_url) as backend:
+        yield backend
+
+
+def test_newsletter_privacy_rpcs_answer_unimplemented_until_implemented(newsletter: Backend) -> None:
+    with grpc.insecure_channel(newsletter.grpc_addr) as channel:
+        stub = newsletter_pb2_grpc.NewsletterServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as export:
+            stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(), timeout=5)
+        with pytest.raises(grpc.RpcError) as erase:
+            stub.EraseSubject(subject_pb2.EraseSubjectRequest(), timeout=5)
+    assert export.value.code() == erase.value.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert "Traceback" not in newsletter.api.log()
+
+
+def test_the_newsletter_worker_consumes_from_its_own_durable_queue(newsletter: Backend) -> None:
+    metric = f'lethe_consumer_queue_depth{{queue="{newsletter.queue_group}.inbox"}}'
+    assert metric in worker_metrics(newsletter)

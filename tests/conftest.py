@@ -1,0 +1,25 @@
+"""Cross-service fixtures: the whole system on free ports, one database set per module."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+import pytest
+
+from lethe_common.testing import Stack, start_stack, stop_stack, unique
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory, amqp_url: str, mongo_url: str) -> Iterator[Stack]:
+    running = start_stack(unique("x"), tmp_path_factory.mktemp("logs"))
+    yield running
+    stop_stack(running, amqp_url, mongo_url)
+
+
+@pytest.fixture(scope="module")
+def channels(stack: Stack) -> Iterator[dict[str, grpc.Channel]]:
+    opened = {name: grpc.insecure_channel(b.grpc_addr) for name, b in stack.backends.items()}
+    yield opened
+    for channel in opened.values():
+        channel.close()
