@@ -92,12 +92,14 @@ def http_ok(url: str) -> bool:
 
 # -- pid files -------------------------------------------------------------
 def start_time(pid: int) -> str | None:
-    """The kernel's start time of ``pid`` (field 22 of /proc/pid/stat), or None."""
+    """The kernel's start time of a live ``pid`` (field 22 of /proc/pid/stat), or None
+    when there is no such process or it has exited and only waits to be reaped."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
         return None
-    return stat.rsplit(")", 1)[1].split()[19]
+    fields = stat.rsplit(")", 1)[1].split()
+    return None if fields[0] == "Z" else fields[19]
 
 
 def write_pid(owner: str, name: str, pid: int) -> None:
@@ -281,10 +283,15 @@ def _trap_signals() -> list[int]:
     return received
 
 
+SUPERVISOR = "supervisor"
+
+
 def cmd_up(timeout: float) -> int:
     env = stack_env()
     stop_owner("up")  # leftovers of a run that was killed hard
     received = _trap_signals()
+    supervisor_pidfile = RUN / SUPERVISOR / "up.pid"
+    write_pid(SUPERVISOR, "up", os.getpid())
     infra, procs = infrastructure(env), services(env)
     print("starting infrastructure")
     ok = start_all("up", [infra[:2], infra[2:], procs], env, timeout)
@@ -307,6 +314,7 @@ def cmd_up(timeout: float) -> int:
             time.sleep(0.5)
     print("stopping")
     stop_owner("up")
+    supervisor_pidfile.unlink(missing_ok=True)
     return 0 if ok else 1
 
 
@@ -323,8 +331,18 @@ def cmd_test(pytest_args: list[str], timeout: float) -> int:
 
 
 def cmd_down() -> int:
+    # A running `make up` stops its own processes in order when told to.
+    supervisor = RUN / SUPERVISOR / "up.pid"
+    if supervisor.exists():
+        fields = supervisor.read_text().split()
+        if fields and start_time(int(fields[0])) == (fields[1] if len(fields) > 1 else None):
+            os.kill(int(fields[0]), signal.SIGTERM)
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline and start_time(int(fields[0])) is not None:
+                time.sleep(0.2)
+        supervisor.unlink(missing_ok=True)
     if RUN.exists():
-        for owner in sorted(p.name for p in RUN.iterdir() if p.is_dir()):
+        for owner in sorted(p.name for p in RUN.iterdir() if p.is_dir() and p.name != SUPERVISOR):
             stop_owner(owner)
     return 0
 
