@@ -56,15 +56,16 @@ class Running:
         return bodies
 
 
-@pytest.fixture
-def start_consumer(amqp_url: str, test_db: Database, run_id: str
+@pytest.fixture(params=["classic", "quorum"])
+def start_consumer(request: pytest.FixtureRequest, amqp_url: str, test_db: Database, run_id: str
                    ) -> Iterator[Callable[[Recorder], Running]]:
+    """A consumer in a thread, with classic (dev) or quorum (production) queues."""
     stop = threading.Event()
     started: list[Running] = []
 
     def start(recorder: Recorder) -> Running:
         settings = ConsumerSettings(name=f"{run_id}.c", max_attempts=MAX_ATTEMPTS,
-                                    retry_base_seconds=0.2)
+                                    retry_base_seconds=0.2, queue_type=request.param)
         publisher = EventPublisher(amqp_url)
         consumer = EventConsumer(amqp_url, settings,
                                  [Subscription("identity", "system.ping", recorder)],
