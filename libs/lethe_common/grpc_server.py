@@ -20,6 +20,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
+from pymongo.errors import ConnectionFailure, ServerSelectionTimeoutError
 
 from lethe_common import errors
 from lethe_common.metrics import GRPC_HANDLED, GRPC_LATENCY, GRPC_STARTED
@@ -70,6 +71,10 @@ class ObservingInterceptor(grpc.ServerInterceptor):
             except errors.DomainError as exc:
                 code = status_of(exc)
                 context.abort(code, exc.message)
+            except (ConnectionFailure, ServerSelectionTimeoutError):
+                code = grpc.StatusCode.UNAVAILABLE
+                log.warning("store unavailable", extra={"method": method})
+                context.abort(code, "the service's store is unavailable; try again shortly")
             except NotImplementedError:
                 code = grpc.StatusCode.UNIMPLEMENTED
                 context.abort(code, f"{method} is not implemented yet")
