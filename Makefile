@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup up test down protos lint
+.PHONY: help setup up test down protos lint bench
 
 help:
 	@echo "make up      install what is missing, start everything, Ctrl-C stops"
@@ -11,6 +11,7 @@ help:
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
 	@echo "make lint    ruff and mypy"
+	@echo "make bench   event-path latency and throughput beside their floors"
 
 setup:
 	@tools/setup.sh
@@ -32,3 +33,6 @@ protos: setup
 lint: setup
 	@.venv/bin/ruff check .
 	@.venv/bin/mypy
+
+bench: setup
+	@$(PY) tools/stack.py run -- $(PY) tools/bench/bench_events.py

@@ -11,10 +11,10 @@ from lethe_common.testing import Stack, start_stack, stop_stack, unique
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory, amqp_url: str, mongo_url: str) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = start_stack(unique("x"), tmp_path_factory.mktemp("logs"))
     yield running
-    stop_stack(running, amqp_url, mongo_url)
+    stop_stack(running)
 
 
 @pytest.fixture(scope="module")

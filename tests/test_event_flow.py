@@ -75,7 +75,7 @@ def test_an_event_written_while_the_broker_was_down_and_the_relay_dead_arrives_o
         with grpc.insecure_channel(cut_off.grpc_addr) as channel:
             reply = diagnostics(channel).Ping(pb.PingRequest(note="survives"), timeout=10)
     finally:
-        cut_off.api.stop()
+        cut_off.api.stop()  # shares the stack's database: nothing of its own to remove
     assert not reply.published
     assert seen_by(channels, reply.ping_id) == set()
 

@@ -16,11 +16,10 @@ PHONE = "+49 30 12345678"
 
 
 @pytest.fixture(scope="module")
-def debug_stack(tmp_path_factory: pytest.TempPathFactory, amqp_url: str,
-                mongo_url: str) -> Iterator[Stack]:
+def debug_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = start_stack(unique("dbg"), tmp_path_factory.mktemp("debug-logs"), LETHE_LOG_LEVEL="DEBUG")
     yield running
-    stop_stack(running, amqp_url, mongo_url)
+    stop_stack(running)
 
 
 def test_handling_an_address_leaves_no_trace_of_it_in_any_log(debug_stack: Stack) -> None:

@@ -17,6 +17,7 @@ from lethe_common.testing import (
     PrivateServer,
     private_broker,
     private_store,
+    remove_backend,
     start_backend,
     unique,
     wait_for,
@@ -48,8 +49,7 @@ def backends() -> Iterator[list[Backend]]:
     started: list[Backend] = []
     yield started
     for backend in started:
-        backend.api.stop()
-        backend.worker.stop()
+        remove_backend(backend)
 
 
 def test_a_store_outage_makes_the_api_unready_and_refuse_with_unavailable(
@@ -76,7 +76,7 @@ def test_a_store_outage_makes_the_api_unready_and_refuse_with_unavailable(
 
 
 def test_a_broker_crash_mid_flow_loses_neither_queued_nor_unpublished_events(
-        tmp_path: Path, log_dir: Path, backends: list[Backend], mongo_url: str) -> None:
+        tmp_path: Path, log_dir: Path, backends: list[Backend]) -> None:
     broker: PrivateServer = private_broker(tmp_path / "broker").start()
     amqp = f"amqp://guest:guest@127.0.0.1:{broker.port}//"
     run_id = unique("bus")

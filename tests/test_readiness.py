@@ -9,7 +9,7 @@ from dataclasses import replace
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from lethe_common.testing import ServiceProcess, Stack, http_status, start_backend, unique, wait_for
+from lethe_common.testing import Stack, http_status, remove_backend, start_backend, unique, wait_for
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -61,7 +61,7 @@ def test_an_api_is_not_serving_while_its_store_does_not_answer(stack: Stack, log
         assert health(lonely.grpc_addr) == NOT_SERVING
         assert http_status(lonely.api.ready_url) == 503
     finally:
-        lonely.api.stop()
+        remove_backend(lonely)
 
 
 def test_an_api_is_not_serving_while_its_broker_does_not_answer(stack: Stack, log_dir) -> None:
@@ -71,7 +71,7 @@ def test_an_api_is_not_serving_while_its_broker_does_not_answer(stack: Stack, lo
         wait_for(lambda: _answers(lonely.grpc_addr), what="the gRPC server to listen")
         assert health(lonely.grpc_addr) == NOT_SERVING
     finally:
-        lonely.api.stop()
+        remove_backend(lonely)
 
 
 def _answers(addr: str) -> bool:
@@ -84,8 +84,9 @@ def _answers(addr: str) -> bool:
 
 def test_stopping_an_api_drains_it_and_exits_cleanly(stack: Stack, log_dir) -> None:
     extra = start_backend("consent", unique("drain"), log_dir, start_worker=False)
-    extra.api.wait_ready()
-
-    assert extra.api.stop() == 0
-    assert isinstance(extra.api, ServiceProcess)
-    assert "grpc server stopped" in extra.api.log()
+    try:
+        extra.api.wait_ready()
+        assert extra.api.stop() == 0
+        assert "grpc server stopped" in extra.api.log()
+    finally:
+        remove_backend(extra)

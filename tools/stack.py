@@ -2,6 +2,7 @@
 
     stack.py up                  infrastructure + all services, in the foreground; Ctrl-C stops
     stack.py test -- ARGS        infrastructure, then pytest ARGS with the stack's environment
+    stack.py run -- CMD ...      infrastructure, then any command with the stack's environment
     stack.py down                stop everything any run of this script started
     stack.py env                 print the environment the processes get
 
@@ -318,13 +319,15 @@ def cmd_up(timeout: float) -> int:
     return 0 if ok else 1
 
 
-def cmd_test(pytest_args: list[str], timeout: float) -> int:
+def cmd_run(argv: list[str], timeout: float) -> int:
+    """Start (or reuse) the infrastructure, run ``argv`` with the stack's environment, stop
+    what this run started."""
     env = stack_env()
     infra = infrastructure(env)
     try:
         if not start_all("test", [infra[:2], infra[2:]], env, timeout):
             return 1
-        return subprocess.call([str(VENV_PY), "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+        return subprocess.call(argv, cwd=ROOT, env=env)
     finally:
         # Only what this run started: another run may be using what it reused.
         stop_owner("test", {c.name for c in infra if c.popen is not None})
@@ -349,14 +352,17 @@ def cmd_down() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("command", choices=["up", "test", "down", "env"])
+    parser.add_argument("command", choices=["up", "test", "run", "down", "env"])
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.command == "up":
         return cmd_up(args.timeout)
+    rest = args.rest[1:] if args.rest[:1] == ["--"] else args.rest
     if args.command == "test":
-        return cmd_test([a for a in args.rest if a != "--"], args.timeout)
+        return cmd_run([str(VENV_PY), "-m", "pytest", *rest], args.timeout)
+    if args.command == "run":
+        return cmd_run(rest, args.timeout)
     if args.command == "down":
         return cmd_down()
     for key, value in sorted(stack_env().items()):

@@ -6,6 +6,7 @@ broker that ``tools/stack.py test`` started (their URLs are in the environment).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -244,35 +245,36 @@ def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
     return stack
 
 
-def stop_stack(stack: Stack, amqp_url: str, mongo_url: str) -> None:
+def stop_stack(stack: Stack) -> None:
+    stack.gateway.stop()
+    for backend in stack.backends.values():
+        remove_backend(backend)
+
+
+def remove_backend(backend: Backend) -> None:
+    """Stop a test backend's processes and delete its database and queues."""
     from lethe_common import mongo
 
-    for process in stack.processes():
-        process.stop()
-    client = mongo.connect(mongo_url, "lethe-tests")
-    for name, backend in stack.backends.items():
-        delete_consumer_queues(amqp_url, f"{stack.run_id}.{name}")
+    backend.api.stop()
+    backend.worker.stop()
+    with contextlib.suppress(Exception):  # its broker may be a private one that is gone
+        delete_consumer_queues(backend.api.env["LETHE_AMQP_URL"], backend.queue_group)
+    client = mongo.connect(backend.api.env["LETHE_MONGO_URL"], "lethe-tests", timeout_ms=1000)
+    with contextlib.suppress(Exception):  # likewise its store
         client.drop_database(backend.db_name)
     client.close()
 
 
 @contextmanager
-def running_backend(service: str, log_dir: Path, amqp_url: str, mongo_url: str) -> Iterator[Backend]:
-    """One backend's API and worker, ready; stopped and cleaned up afterwards."""
-    from lethe_common import mongo
-
-    backend = start_backend(service, unique("svc"), log_dir)
+def running_backend(service: str, log_dir: Path, **overrides: str) -> Iterator[Backend]:
+    """One backend's API and worker, ready; removed afterwards."""
+    backend = start_backend(service, unique("svc"), log_dir, start_worker=True, **overrides)
     try:
         backend.api.wait_ready()
         backend.worker.wait_ready()
         yield backend
     finally:
-        backend.api.stop()
-        backend.worker.stop()
-        delete_consumer_queues(amqp_url, f"{backend.queue_group}")
-        client = mongo.connect(mongo_url, "lethe-tests")
-        client.drop_database(backend.db_name)
-        client.close()
+        remove_backend(backend)
 
 
 def worker_metrics(backend: Backend) -> str:

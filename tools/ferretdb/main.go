@@ -22,7 +22,16 @@ func main() {
 	listen := flag.String("listen", envOr("LETHE_FERRETDB_LISTEN", "127.0.0.1:27017"), "TCP address to listen on")
 	dataDir := flag.String("data", envOr("LETHE_FERRETDB_DATA", "var/ferretdb"), "directory of the SQLite files")
 	logLevel := flag.String("log-level", envOr("LETHE_FERRETDB_LOG_LEVEL", "warn"), "debug, info, warn or error")
+	// WAL with synchronous(normal): a commit survives a crash of this process (the
+	// outage tests kill it with SIGKILL) but not necessarily an OS crash or power
+	// loss, which is the right trade for a development and test store; FerretDB's
+	// default (full) waits for an fsync on every commit. "-sync full" restores it.
+	sync := flag.String("sync", envOr("LETHE_FERRETDB_SYNC", "normal"), "SQLite synchronous pragma: normal or full")
 	flag.Parse()
+
+	if *sync != "normal" && *sync != "full" {
+		fail("bad -sync %q: normal or full", *sync)
+	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
@@ -42,7 +51,7 @@ func main() {
 		Listener:  ferretdb.ListenerConfig{TCP: *listen},
 		Logger:    logger,
 		Handler:   "sqlite",
-		SQLiteURL: "file:" + absData + "/",
+		SQLiteURL: "file:" + absData + "/?_pragma=synchronous(" + *sync + ")",
 	})
 	if err != nil {
 		fail("start: %v", err)
@@ -51,7 +60,7 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	logger.Info("listening", "addr", *listen, "data", absData)
+	logger.Info("listening", "addr", *listen, "data", absData, "sync", *sync)
 	if err = f.Run(ctx); err != nil && ctx.Err() == nil {
 		fail("run: %v", err)
 	}

@@ -10,7 +10,7 @@ import pytest
 from lethe.common.v1 import subject_pb2
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.config import ConfigError
-from lethe_common.testing import Backend, running_backend, worker_metrics
+from lethe_common.testing import Backend, running_backend, wait_for, worker_metrics
 from lethe_consent.config import load_config
 
 
@@ -29,8 +29,8 @@ def test_a_missing_pepper_stops_the_consent_at_start_up(monkeypatch: pytest.Monk
 
 
 @pytest.fixture(scope="module")
-def consent(tmp_path_factory: pytest.TempPathFactory, amqp_url: str, mongo_url: str) -> Iterator[Backend]:
-    with running_backend("consent", tmp_path_factory.mktemp("consent"), amqp_url, mongo_url) as backend:
+def consent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    with running_backend("consent", tmp_path_factory.mktemp("consent")) as backend:
         yield backend
 
 
@@ -46,4 +46,5 @@ def test_consent_privacy_rpcs_answer_unimplemented_until_implemented(consent: Ba
 
 
 def test_the_consent_worker_consumes_from_its_own_durable_queue(consent: Backend) -> None:
-    assert f'lethe_consumer_queue_depth{{queue="{consent.queue_group}.inbox"}}' in worker_metrics(consent)
+    metric = f'lethe_consumer_queue_depth{{queue="{consent.queue_group}.inbox"}}'
+    wait_for(lambda: metric in worker_metrics(consent), 10, what="the queue-depth gauge")

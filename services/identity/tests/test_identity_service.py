@@ -10,7 +10,7 @@ import pytest
 from lethe.common.v1 import subject_pb2
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe_common.config import ConfigError
-from lethe_common.testing import Backend, running_backend, worker_metrics
+from lethe_common.testing import Backend, running_backend, wait_for, worker_metrics
 from lethe_identity.config import load_config
 
 
@@ -29,8 +29,8 @@ def test_a_missing_pepper_stops_the_identity_at_start_up(monkeypatch: pytest.Mon
 
 
 @pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory, amqp_url: str, mongo_url: str) -> Iterator[Backend]:
-    with running_backend("identity", tmp_path_factory.mktemp("identity"), amqp_url, mongo_url) as backend:
+def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    with running_backend("identity", tmp_path_factory.mktemp("identity")) as backend:
         yield backend
 
 
@@ -46,4 +46,5 @@ def test_identity_privacy_rpcs_answer_unimplemented_until_implemented(identity: 
 
 
 def test_the_identity_worker_consumes_from_its_own_durable_queue(identity: Backend) -> None:
-    assert f'lethe_consumer_queue_depth{{queue="{identity.queue_group}.inbox"}}' in worker_metrics(identity)
+    metric = f'lethe_consumer_queue_depth{{queue="{identity.queue_group}.inbox"}}'
+    wait_for(lambda: metric in worker_metrics(identity), 10, what="the queue-depth gauge")

@@ -10,7 +10,7 @@ import pytest
 from lethe.common.v1 import subject_pb2
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common.config import ConfigError
-from lethe_common.testing import Backend, running_backend, worker_metrics
+from lethe_common.testing import Backend, running_backend, wait_for, worker_metrics
 from lethe_newsletter.config import load_config
 
 
@@ -29,8 +29,8 @@ def test_a_missing_pepper_stops_the_newsletter_at_start_up(monkeypatch: pytest.M
 
 
 @pytest.fixture(scope="module")
-def newsletter(tmp_path_factory: pytest.TempPathFactory, amqp_url: str, mongo_url: str) -> Iterator[Backend]:
-    with running_backend("newsletter", tmp_path_factory.mktemp("newsletter"), amqp_url, mongo_url) as backend:
+def newsletter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    with running_backend("newsletter", tmp_path_factory.mktemp("newsletter")) as backend:
         yield backend
 
 
@@ -47,4 +47,4 @@ def test_newsletter_privacy_rpcs_answer_unimplemented_until_implemented(newslett
 
 def test_the_newsletter_worker_consumes_from_its_own_durable_queue(newsletter: Backend) -> None:
     metric = f'lethe_consumer_queue_depth{{queue="{newsletter.queue_group}.inbox"}}'
-    assert metric in worker_metrics(newsletter)
+    wait_for(lambda: metric in worker_metrics(newsletter), 10, what="the queue-depth gauge")

@@ -10,7 +10,7 @@ import pytest
 from lethe.common.v1 import subject_pb2
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.config import ConfigError
-from lethe_common.testing import Backend, running_backend, worker_metrics
+from lethe_common.testing import Backend, running_backend, wait_for, worker_metrics
 from lethe_shop.config import load_config
 
 
@@ -29,8 +29,8 @@ def test_a_missing_pepper_stops_the_shop_at_start_up(monkeypatch: pytest.MonkeyP
 
 
 @pytest.fixture(scope="module")
-def shop(tmp_path_factory: pytest.TempPathFactory, amqp_url: str, mongo_url: str) -> Iterator[Backend]:
-    with running_backend("shop", tmp_path_factory.mktemp("shop"), amqp_url, mongo_url) as backend:
+def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
+    with running_backend("shop", tmp_path_factory.mktemp("shop")) as backend:
         yield backend
 
 
@@ -46,4 +46,5 @@ def test_shop_privacy_rpcs_answer_unimplemented_until_implemented(shop: Backend)
 
 
 def test_the_shop_worker_consumes_from_its_own_durable_queue(shop: Backend) -> None:
-    assert f'lethe_consumer_queue_depth{{queue="{shop.queue_group}.inbox"}}' in worker_metrics(shop)
+    metric = f'lethe_consumer_queue_depth{{queue="{shop.queue_group}.inbox"}}'
+    wait_for(lambda: metric in worker_metrics(shop), 10, what="the queue-depth gauge")
