@@ -319,14 +319,40 @@ def cmd_up(timeout: float) -> int:
     return 0 if ok else 1
 
 
+TEST_VHOST = "lethe-test"
+
+
+def use_test_vhost(env: dict[str, str]) -> None:
+    """Point tests and benchmarks at their own vhost, so that a running `make up` neither
+    consumes their events nor receives the broken messages they publish on purpose.
+
+    Needs rabbitmqctl access to the node, which we have when the broker is ours (started
+    by this script, now or by `make up`); otherwise the default vhost is used as it is.
+    """
+    if "LETHE_AMQP_URL" in os.environ:
+        return  # the caller chose a broker and vhost
+    ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", "lethe@localhost"]
+    ctl_env = {**env, "HOME": str(VAR / "rabbitmq" / "home")}
+    listed = subprocess.run([*ctl, "list_vhosts"], env=ctl_env, capture_output=True, text=True)
+    if listed.returncode != 0:
+        print("  broker is not ours: tests share its default vhost with anything else using it")
+        return
+    if TEST_VHOST not in listed.stdout.split():
+        subprocess.run([*ctl, "add_vhost", TEST_VHOST], env=ctl_env, check=True, capture_output=True)
+    subprocess.run([*ctl, "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"],
+                   env=ctl_env, check=True, capture_output=True)
+    env["LETHE_AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}/{TEST_VHOST}"
+
+
 def cmd_run(argv: list[str], timeout: float) -> int:
-    """Start (or reuse) the infrastructure, run ``argv`` with the stack's environment, stop
-    what this run started."""
+    """Start (or reuse) the infrastructure, run ``argv`` with the stack's environment (on
+    the test vhost), stop what this run started."""
     env = stack_env()
     infra = infrastructure(env)
     try:
         if not start_all("test", [infra[:2], infra[2:]], env, timeout):
             return 1
+        use_test_vhost(env)
         return subprocess.call(argv, cwd=ROOT, env=env)
     finally:
         # Only what this run started: another run may be using what it reused.

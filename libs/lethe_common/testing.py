@@ -236,12 +236,17 @@ def start_gateway(backends: dict[str, Backend], log_dir: Path,
 
 
 def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
+    """Start every backend and a gateway; if any fails to get ready, remove all of them."""
     backends = {name: start_backend(name, run_id, log_dir, start_worker=True, **overrides)
                 for name in BACKENDS}
     gateway, url = start_gateway(backends, log_dir, **overrides)
     stack = Stack(run_id, backends, gateway, url)
-    for process in stack.processes():
-        process.wait_ready()
+    try:
+        for process in stack.processes():
+            process.wait_ready()
+    except BaseException:
+        stop_stack(stack)
+        raise
     return stack
 
 
