@@ -139,6 +139,7 @@ class CommonConfig:
     smtp_port: int
     mail_from: str
     shutdown_grace_seconds: float
+    processed_retention_days: int
 
 
 def load_common(service: str, env: Env, *, grpc_port: int, api_metrics_port: int,
@@ -170,4 +171,5 @@ def load_common(service: str, env: Env, *, grpc_port: int, api_metrics_port: int
         smtp_port=env.int("LETHE_SMTP_PORT", 2525),
         mail_from=env.str("LETHE_MAIL_FROM", "Lethe <no-reply@lethe.invalid>"),
         shutdown_grace_seconds=env.float("LETHE_SHUTDOWN_GRACE_SECONDS", 5.0),
+        processed_retention_days=env.int("LETHE_PROCESSED_RETENTION_DAYS", 30),
     )

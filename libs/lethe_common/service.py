@@ -14,7 +14,7 @@ from lethe_common.config import CommonConfig
 from lethe_common.diagnostics import INDEXES as DIAGNOSTIC_INDEXES
 from lethe_common.diagnostics import PINGS, Diagnostics
 from lethe_common.diagnostics_api import diagnostics_binding
-from lethe_common.events.consumer import Subscription
+from lethe_common.events.consumer import PROCESSED_COLLECTION, Subscription, sweep_processed
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.mongo import IndexSpec
 from lethe_common.runtime import Runtime, Sweep, run_api, run_worker
@@ -45,5 +45,7 @@ def worker_main(config: CommonConfig,
         [runtime.db[name] for name in (PINGS, *outbox_collections)],
         [*DIAGNOSTIC_INDEXES, *indexes],
         [Sweep("diagnostics", 3600, lambda: diagnostics.sweep(timedelta(days=1))),
+         Sweep("processed-events", 3600, lambda: sweep_processed(
+             runtime.db[PROCESSED_COLLECTION], timedelta(days=runtime.config.processed_retention_days))),
          *sweeps(runtime)],
     )

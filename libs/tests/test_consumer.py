@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from kombu import Connection
@@ -17,6 +18,7 @@ from lethe_common.events.consumer import (
     ConsumerSettings,
     EventConsumer,
     Subscription,
+    sweep_processed,
 )
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
@@ -175,3 +177,15 @@ def test_a_message_that_is_not_json_is_parked(
                             {"queue": inbox, "reason": "undecodable"}) == before + 1,
              what="the undecodable message to be parked")
     assert running.recorder.calls == {}
+
+
+def test_the_sweep_forgets_only_event_ids_past_their_retention(test_db: Database) -> None:
+    processed = test_db[PROCESSED_COLLECTION]
+    now = datetime.now(UTC)
+    processed.insert_many([
+        {"consumer": "c", "event_id": "old", "processed_at": now - timedelta(days=31)},
+        {"consumer": "c", "event_id": "recent", "processed_at": now - timedelta(days=29)},
+    ])
+
+    assert sweep_processed(processed, timedelta(days=30), now=now) == 1
+    assert [d["event_id"] for d in processed.find()] == ["recent"]

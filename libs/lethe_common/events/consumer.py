@@ -25,7 +25,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kombu import Connection, Consumer, Queue
@@ -53,6 +53,12 @@ PROCESSED_INDEX = IndexSpec(PROCESSED_COLLECTION, (("consumer", ASCENDING), ("ev
                             unique=True, name="consumer_event_unique")
 
 Handler = Callable[[Envelope], None]
+
+
+def sweep_processed(processed: Coll, older_than: timedelta, now: datetime | None = None) -> int:
+    """Forget handled event ids older than ``older_than``: far past any redelivery."""
+    cutoff = (now or datetime.now(UTC)) - older_than
+    return int(processed.delete_many({"processed_at": {"$lt": cutoff}}).deleted_count)
 
 
 @dataclass(frozen=True)
