@@ -12,7 +12,7 @@ VENV=$ROOT/.venv
 mkdir -p var/bin var/run var/log var/secrets
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
-fingerprint() { cat "$@" 2>/dev/null | sha256sum | cut -d' ' -f1; }
+fingerprint() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -d' ' -f1; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
 find_python() {

@@ -109,44 +109,64 @@ def write_pid(owner: str, name: str, pid: int) -> None:
     (folder / f"{name}.pid").write_text(f"{pid} {start_time(pid) or ''}\n")
 
 
-def _signal_pidfile(pidfile: Path, signum: int) -> tuple[int, str] | None:
-    """Signal the process group recorded in ``pidfile``; return (pid, start time) if it lived."""
+def _read_pidfile(pidfile: Path) -> tuple[int, str] | None:
     fields = pidfile.read_text().split()
-    pidfile.unlink(missing_ok=True)
-    if not fields:
-        return None
-    pid, recorded = int(fields[0]), (fields[1] if len(fields) > 1 else "")
-    if start_time(pid) is None or (recorded and start_time(pid) != recorded):
-        return None  # gone already, or the pid now belongs to another process
+    if len(fields) != 2:
+        return None  # no start time recorded: identity cannot be checked, so never signal
+    return int(fields[0]), fields[1]
+
+
+def _signal_group(pid: int, recorded: str, signum: int) -> bool:
+    """Signal the process group ``pid`` leads, if it is still the one we started.
+
+    A leader that has exited keeps its pid reserved while members of its group
+    live on, so signalling the group then reaches only our leftovers; a pid that
+    now belongs to another process (another start time) is left alone.
+    """
+    current = start_time(pid)
+    if current is not None and current != recorded:
+        return False
     try:
         os.killpg(pid, signum)
     except ProcessLookupError:
-        return None
-    return pid, recorded
+        return False
+    return True
 
 
-def _alive(pid: int, recorded: str) -> bool:
+def _group_alive(pid: int, recorded: str) -> bool:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, os.WNOHANG)  # reap our own child, if it is one
+    current = start_time(pid)
+    if current is not None:
+        return current == recorded
     try:
-        if os.waitpid(pid, os.WNOHANG)[0] == pid:
-            return False  # our child, now reaped
-    except ChildProcessError:
-        pass
-    return start_time(pid) == recorded
+        os.killpg(pid, 0)  # members of the group may outlive their leader
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 def stop_pidfiles(pidfiles: list[Path], timeout: float = 20.0) -> None:
-    """SIGTERM every recorded process group at once; SIGKILL what is left after ``timeout``."""
+    """SIGTERM every recorded process group at once; SIGKILL what is left after ``timeout``.
+    A pid file is removed once its processes are gone."""
+    running: list[tuple[Path, int, str]] = []
     for pidfile in pidfiles:
         print(f"  stopping {pidfile.stem}")
-    running = [r for r in (_signal_pidfile(p, signal.SIGTERM) for p in pidfiles) if r]
+        record = _read_pidfile(pidfile)
+        if record and _signal_group(*record, signal.SIGTERM):
+            running.append((pidfile, *record))
+        else:
+            pidfile.unlink(missing_ok=True)
     deadline = time.monotonic() + timeout
     while running and time.monotonic() < deadline:
-        running = [(pid, rec) for pid, rec in running if _alive(pid, rec)]
+        for entry in [e for e in running if not _group_alive(e[1], e[2])]:
+            entry[0].unlink(missing_ok=True)
+            running.remove(entry)
         time.sleep(0.1)
-    for pid, _ in running:
-        print(f"  pid {pid} did not stop in {timeout:.0f}s; killing it")
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(pid, signal.SIGKILL)
+    for pidfile, pid, recorded in running:
+        print(f"  {pidfile.stem} (pid {pid}) did not stop in {timeout:.0f}s; killing it")
+        _signal_group(pid, recorded, signal.SIGKILL)
+        pidfile.unlink(missing_ok=True)
 
 
 INFRA_STOP_ORDER = ("smtp-sink", "rabbitmq", "epmd", "ferretdb")
@@ -245,11 +265,12 @@ def services(env: dict[str, str]) -> list[Component]:
     return components
 
 
-def wait_ready(components: list[Component], timeout: float) -> list[str]:
+def wait_ready(components: list[Component], timeout: float,
+               interrupted: Callable[[], bool] = lambda: False) -> list[str]:
     """Wait until every component is ready; return the names that are not."""
     deadline = time.monotonic() + timeout
     pending = list(components)
-    while pending and time.monotonic() < deadline:
+    while pending and time.monotonic() < deadline and not interrupted():
         for component in list(pending):
             code = component.exited()
             if code is not None:
@@ -262,11 +283,11 @@ def wait_ready(components: list[Component], timeout: float) -> list[str]:
 
 
 def start_all(owner: str, groups: list[list[Component]], env: dict[str, str],
-              timeout: float) -> bool:
+              timeout: float, interrupted: Callable[[], bool] = lambda: False) -> bool:
     for group in groups:
         for component in group:
             component.start(owner, env)
-        not_ready = wait_ready(group, timeout)
+        not_ready = wait_ready(group, timeout, interrupted)
         if not_ready:
             print(f"not ready after {timeout:.0f}s: {', '.join(not_ready)} (logs in var/log/)")
             return False
@@ -289,13 +310,26 @@ SUPERVISOR = "supervisor"
 
 def cmd_up(timeout: float) -> int:
     env = stack_env()
+    supervisor_pidfile = RUN / SUPERVISOR / "up.pid"
+    running = _read_pidfile(supervisor_pidfile) if supervisor_pidfile.exists() else None
+    if running and start_time(running[0]) == running[1]:
+        print(f"make up is already running (pid {running[0]}); `make down` stops it")
+        return 1
     stop_owner("up")  # leftovers of a run that was killed hard
     received = _trap_signals()
-    supervisor_pidfile = RUN / SUPERVISOR / "up.pid"
     write_pid(SUPERVISOR, "up", os.getpid())
+    try:
+        return _run_up(env, timeout, received)
+    finally:
+        print("stopping")
+        stop_owner("up")
+        supervisor_pidfile.unlink(missing_ok=True)
+
+
+def _run_up(env: dict[str, str], timeout: float, received: list[int]) -> int:
     infra, procs = infrastructure(env), services(env)
     print("starting infrastructure")
-    ok = start_all("up", [infra[:2], infra[2:], procs], env, timeout)
+    ok = start_all("up", [infra[:2], infra[2:], procs], env, timeout, lambda: bool(received))
     if ok:
         print(f"\nLethe is up: gateway http://127.0.0.1:{env['LETHE_GATEWAY_PORT']}  "
               f"(/readyz, /metrics, /api/v1/openapi.json)")
@@ -313,9 +347,6 @@ def cmd_up(timeout: float) -> int:
                     reported.add(component.name)
                     print(f"{component.name} exited with code {code}; see var/log/{component.name}.log")
             time.sleep(0.5)
-    print("stopping")
-    stop_owner("up")
-    supervisor_pidfile.unlink(missing_ok=True)
     return 0 if ok else 1
 
 
@@ -363,11 +394,11 @@ def cmd_down() -> int:
     # A running `make up` stops its own processes in order when told to.
     supervisor = RUN / SUPERVISOR / "up.pid"
     if supervisor.exists():
-        fields = supervisor.read_text().split()
-        if fields and start_time(int(fields[0])) == (fields[1] if len(fields) > 1 else None):
-            os.kill(int(fields[0]), signal.SIGTERM)
+        record = _read_pidfile(supervisor)
+        if record and start_time(record[0]) == record[1]:
+            os.kill(record[0], signal.SIGTERM)
             deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and start_time(int(fields[0])) is not None:
+            while time.monotonic() < deadline and start_time(record[0]) is not None:
                 time.sleep(0.2)
         supervisor.unlink(missing_ok=True)
     if RUN.exists():

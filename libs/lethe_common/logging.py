@@ -17,7 +17,8 @@ import sys
 import time
 from typing import Any
 
-EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# \w is Unicode-aware: internationalised addresses (jürgen@bücher.de) match too.
+EMAIL_RE = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 # International (+49 / 0049) or national (leading 0) numbers with at least
 # seven digits; ISO dates and plain ids (no leading 0 or +) do not match.
 PHONE_RE = re.compile(

@@ -31,6 +31,9 @@ OUTBOX_BACKLOG = Gauge("lethe_outbox_backlog", "Documents whose outbox still hol
                        ["collection"])
 OUTBOX_RELAYED = Counter("lethe_outbox_relayed_total",
                          "Events the relay published because the writer did not.")
+OUTBOX_POISONED = Counter("lethe_outbox_poisoned_total",
+                          "Outbox entries that were no valid envelope, moved to _outbox_poison.",
+                          ["collection"])
 OUTBOX_OLDEST_SECONDS = Gauge("lethe_outbox_oldest_pending_seconds",
                               "Age of the oldest pending outbox entry.", ["collection"])
 

@@ -21,7 +21,7 @@ from lethe_common.events.consumer import (
     sweep_processed,
 )
 from lethe_common.events.envelope import Envelope
-from lethe_common.events.publisher import EventPublisher
+from lethe_common.events.publisher import EventPublisher, PublishError
 from lethe_common.testing import delete_consumer_queues, wait_for
 
 MAX_ATTEMPTS = 3
@@ -189,3 +189,30 @@ def test_the_sweep_forgets_only_event_ids_past_their_retention(test_db: Database
 
     assert sweep_processed(processed, timedelta(days=30), now=now) == 1
     assert [d["event_id"] for d in processed.find()] == ["recent"]
+
+
+def test_a_bad_attempt_header_is_parked_not_looped(
+        start_consumer: Callable[[Recorder], Running]) -> None:
+    running = start_consumer(Recorder())
+    inbox = running.consumer.settings.inbox
+    before = metric("lethe_consumer_dead_letters_total", {"queue": inbox, "reason": "invalid"})
+    event = ping()
+
+    running.publisher.publish_body("identity.events", "system.ping", event.to_wire(),
+                                   headers={"x-lethe-attempt": "many"})
+
+    wait_for(lambda: metric("lethe_consumer_dead_letters_total",
+                            {"queue": inbox, "reason": "invalid"}) == before + 1,
+             what="the message with a bad header to be parked")
+    assert running.recorder.calls == {}
+    assert running.consumer.ready.is_set(), "the consumer must not have dropped its connection"
+
+
+def test_a_mandatory_publish_no_queue_takes_is_not_reported_as_published(amqp_url: str) -> None:
+    publisher = EventPublisher(amqp_url)
+    try:
+        with pytest.raises(PublishError, match="no queue took"):
+            publisher.publish_body("", "no.such.queue", {"x": 1}, declare_topic=False, mandatory=True)
+        publisher.publish_body("", "no.such.queue", {"x": 1}, declare_topic=False)  # not mandatory
+    finally:
+        publisher.close()

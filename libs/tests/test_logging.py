@@ -167,3 +167,12 @@ def test_configure_logging_prints_redacted_json_lines_on_stdout() -> None:
     assert entry["message"] == f"signup {REDACTED_EMAIL}"
     assert (entry["phone"], entry["ip"]) == (REDACTED_PHONE, REDACTED_IP)
     assert entry["service"] == "identity"
+
+
+def test_redact_removes_internationalised_email_addresses() -> None:
+    from lethe_common.logging import redact
+
+    text = redact("from jürgen.müller@bücher.de and ÅSA@exämple.org")
+
+    assert "jürgen" not in text and "bücher" not in text and "exämple" not in text
+    assert text.count("[email]") == 2

@@ -163,3 +163,46 @@ def test_backlog_metric_counts_documents_with_pending_events(
     OutboxRelay(publisher, [things], lease_seconds=30).update_backlog_metrics()
 
     assert REGISTRY.get_sample_value("lethe_outbox_backlog", {"collection": "things"}) == 3
+
+
+def test_an_invalid_entry_is_quarantined_and_the_valid_ones_still_go_out(
+        test_db: Database, publisher: EventPublisher, tap: EventTap) -> None:
+    things = test_db["things"]
+    good = ping_event("good")
+    doc = Outbox(publisher, grace_seconds=0).stage_new({"_id": "a"}, good)
+    doc[OUTBOX_FIELD]["broken"] = {"type": "no envelope"}
+    things.insert_one(doc)
+    poisoned_before = REGISTRY.get_sample_value("lethe_outbox_poisoned_total",
+                                                {"collection": "things"}) or 0.0
+
+    assert OutboxRelay(publisher, [things], lease_seconds=30).run_once() == 1
+
+    assert [b["id"] for b in tap.wait_for_ids({good.id})] == [good.id]
+    stored = things.find_one({"_id": "a"}) or {}
+    assert stored[OUTBOX_FIELD] == {} and DUE_FIELD not in stored
+    assert stored["_outbox_poison"] == {"broken": {"type": "no envelope"}}
+    assert REGISTRY.get_sample_value("lethe_outbox_poisoned_total",
+                                     {"collection": "things"}) == poisoned_before + 1
+
+
+def test_a_later_write_never_pushes_an_earlier_due_time_back(test_db: Database,
+                                                             publisher: EventPublisher) -> None:
+    things = test_db["things"]
+    outbox = Outbox(publisher, grace_seconds=0)
+    things.insert_one({"_id": "a"})
+    things.update_one({"_id": "a"}, outbox.stage({"$set": {"v": 1}}, ping_event("stranded")))
+    first_due = (things.find_one({"_id": "a"}) or {})[DUE_FIELD]
+
+    things.update_one({"_id": "a"}, Outbox(publisher, grace_seconds=60).stage({"$set": {"v": 2}},
+                                                                             ping_event("later")))
+
+    assert (things.find_one({"_id": "a"}) or {})[DUE_FIELD] == first_due
+
+
+def test_an_update_without_events_sets_no_due_time(test_db: Database, publisher: EventPublisher) -> None:
+    things = test_db["things"]
+    things.insert_one({"_id": "a"})
+
+    things.update_one({"_id": "a"}, Outbox(publisher, grace_seconds=0).stage({"$set": {"v": 1}}))
+
+    assert DUE_FIELD not in (things.find_one({"_id": "a"}) or {})

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message
 from pymongo import ASCENDING
@@ -170,23 +171,25 @@ class EventConsumer:
             self._publisher.publish_body(
                 "", self.settings.retry_queue(attempt), body,
                 headers={**(message.headers or {}), ATTEMPT_HEADER: attempt + 1},
-                declare_topic=False)
+                declare_topic=False, mandatory=True, fail_fast=False)
         except PublishError:
-            log.warning("could not schedule a retry; the broker will redeliver",
-                        extra={"event_id": envelope.id})
-            message.requeue()
+            # Parked rather than redelivered at once: a retry path that is broken
+            # would otherwise run the handler in a tight loop. The alert on the
+            # dead-letter queue brings a person to it.
+            log.error("could not schedule a retry; dead-lettered", extra={"event_id": envelope.id})
+            self._dead_letter(message, "retry_unavailable")
             return
         CONSUMER_RETRIES.labels(queue=self.settings.inbox, event_type=envelope.type).inc()
         message.ack()
 
     def handle(self, body: Any, message: Message) -> None:
-        attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
         try:
+            attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
             envelope = Envelope.from_wire(body)
             check_payload(envelope)
             handler = self._routes[(envelope.source, envelope.type)]
-        except (EnvelopeError, KeyError) as exc:
-            log.warning("invalid event dead-lettered", extra={"error": str(exc)})
+        except (EnvelopeError, KeyError, TypeError, ValueError) as exc:
+            log.warning("invalid event dead-lettered", extra={"error": str(exc)[:200]})
             self._dead_letter(message, "invalid")
             return
         queue = self.settings.inbox
@@ -243,9 +246,16 @@ class EventConsumer:
             try:
                 self._consume(stop)
                 delay = 1.0
+            except PreconditionFailed as exc:
+                self.ready.clear()
+                log.error("a queue exists with other arguments (queue type, TTL, dead-letter "
+                          "target) than this configuration declares; migrate or delete it",
+                          extra={"queue": self.settings.inbox, "error": str(exc)[:300]})
             except Exception:
                 self.ready.clear()
                 log.warning("consumer lost its connection; reconnecting",
                             exc_info=True, extra={"queue": self.settings.inbox})
-                stop.wait(delay)
-                delay = min(delay * 2, 30.0)
+            else:
+                continue
+            stop.wait(delay)
+            delay = min(delay * 2, 30.0)

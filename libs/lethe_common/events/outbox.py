@@ -28,14 +28,15 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from lethe_common.events.envelope import Envelope
+from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.events.publisher import EventPublisher, PublishError
-from lethe_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS, OUTBOX_RELAYED
+from lethe_common.metrics import OUTBOX_BACKLOG, OUTBOX_OLDEST_SECONDS, OUTBOX_POISONED, OUTBOX_RELAYED
 from lethe_common.mongo import Coll, IndexSpec
 
 log = logging.getLogger(__name__)
 
 OUTBOX_FIELD = "_outbox"
+POISON_FIELD = "_outbox_poison"
 DUE_FIELD = "_outbox_due"
 LEASES = "outbox_leases"
 LEASE_RETENTION = timedelta(days=1)
@@ -55,14 +56,18 @@ def stage(update: dict[str, Any], events: Sequence[Envelope], *, grace_seconds: 
     """Return ``update`` (a Mongo update document) extended with ``events``.
 
     Use the result in the one ``update_one``/``find_one_and_update`` that makes
-    the change, then call :meth:`Outbox.publish_staged`.
+    the change, then call :meth:`Outbox.publish_staged`. The due time only ever
+    moves earlier (``$min``), so a document written again and again cannot keep
+    pushing an older unpublished event out of the relay's reach.
     """
     now = now or _utcnow()
     staged = {key: dict(value) for key, value in update.items()}
+    if not events:
+        return staged
     sets = staged.setdefault("$set", {})
     for event in events:
         sets[f"{OUTBOX_FIELD}.{event.id}"] = event.to_document()
-    sets[DUE_FIELD] = now + timedelta(seconds=grace_seconds)
+    staged.setdefault("$min", {})[DUE_FIELD] = now + timedelta(seconds=grace_seconds)
     return staged
 
 
@@ -82,7 +87,17 @@ def _mark_sent(collection: Coll, doc_id: Any, event_ids: Iterable[str]) -> None:
     if unset:
         collection.update_one({"_id": doc_id}, {"$unset": unset})
     # Clear the due time only if no writer added an event meanwhile.
-    collection.update_one({"_id": doc_id, OUTBOX_FIELD: {}}, {"$unset": {DUE_FIELD: ""}})
+    collection.update_one({"_id": doc_id, OUTBOX_FIELD: {"$in": [{}, None]}},
+                          {"$unset": {DUE_FIELD: ""}})
+
+
+def _quarantine(collection: Coll, doc_id: Any, key: str, entry: Any) -> None:
+    """Move an entry that is no valid envelope out of the way, so it blocks nothing."""
+    log.error("invalid outbox entry quarantined",
+              extra={"collection": collection.name, "entry": str(key)[:64]})
+    OUTBOX_POISONED.labels(collection=collection.name).inc()
+    collection.update_one({"_id": doc_id}, {"$set": {f"{POISON_FIELD}.{key}": entry},
+                                            "$unset": {f"{OUTBOX_FIELD}.{key}": ""}})
 
 
 class Outbox:
@@ -141,12 +156,17 @@ class OutboxRelay:
         return True
 
     def _relay_document(self, collection: Coll, doc: dict[str, Any]) -> int:
-        pending = sorted((doc.get(OUTBOX_FIELD) or {}).values(),
-                         key=lambda entry: entry.get("occurred_at") or _utcnow())
+        entries = doc.get(OUTBOX_FIELD)
+        pending: list[Envelope] = []
+        for key, entry in (entries.items() if isinstance(entries, dict) else ()):
+            try:
+                pending.append(Envelope.from_document(entry))
+            except (EnvelopeError, TypeError, ValueError):
+                _quarantine(collection, doc["_id"], key, entry)
+        pending.sort(key=lambda envelope: envelope.occurred_at)
         sent: list[str] = []
         try:
-            for entry in pending:
-                envelope = Envelope.from_document(entry)
+            for envelope in pending:
                 self._publisher.publish(envelope)
                 sent.append(envelope.id)
         finally:
@@ -205,4 +225,6 @@ class OutboxRelay:
                 rounds += 1
             except PyMongoError:
                 log.warning("outbox relay cannot reach the store", exc_info=True)
+            except Exception:
+                log.exception("outbox relay round failed")
             stop.wait(interval)

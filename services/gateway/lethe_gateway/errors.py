@@ -51,7 +51,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(grpc.aio.AioRpcError)
     async def grpc_error(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
         status, code = HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
-        shown = status < 500 or status in (501, 503)
+        # 4xx and 501 details are our domain errors' messages; 5xx details may be
+        # gRPC transport text with internal addresses, so they stay in the log.
+        shown = status < 500 or status == 501
         message = (exc.details() or "") if shown else ""
         if status >= 500:
             log.warning("backend call failed", extra={"grpc_code": exc.code().name})
