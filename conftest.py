@@ -11,7 +11,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from lethe_common import mongo
-from lethe_common.testing import unique
+from lethe_common.testing import EventTap, unique
 
 
 def _required(name: str) -> str:
@@ -56,3 +56,11 @@ def log_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "logs"
     folder.mkdir()
     return folder
+
+
+@pytest.fixture
+def tap(amqp_url: str) -> Iterator[EventTap]:
+    """What a consumer of identity's system.ping events would receive."""
+    tap = EventTap(amqp_url, "identity", "system.ping")
+    yield tap
+    tap.close()

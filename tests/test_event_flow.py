@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 
 import grpc
@@ -23,13 +22,6 @@ def diagnostics(channel: grpc.Channel) -> pb_grpc.DiagnosticsStub:
 def seen_by(channels: dict[str, grpc.Channel], ping_id: str) -> set[str]:
     return {name for name, channel in channels.items()
             if diagnostics(channel).CheckPing(pb.CheckPingRequest(ping_id=ping_id), timeout=3).seen}
-
-
-@pytest.fixture
-def tap(amqp_url: str) -> Iterator[EventTap]:
-    tap = EventTap(amqp_url, "identity", "system.ping")
-    yield tap
-    tap.close()
 
 
 def test_an_event_reaches_the_worker_of_every_service(

@@ -9,7 +9,6 @@ and turns :mod:`lethe_common.errors` into gRPC status codes.
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -163,11 +162,3 @@ class GrpcServer:
         self._health.enter_graceful_shutdown()
         self._server.stop(grace).wait()
         log.info("grpc server stopped")
-
-    def serve_until_signal(self, grace: float) -> None:
-        done = threading.Event()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: done.set())
-        self.start()
-        done.wait()
-        self.stop(grace)

@@ -30,13 +30,6 @@ def publisher(amqp_url: str) -> Iterator[EventPublisher]:
     publisher.close()
 
 
-@pytest.fixture
-def tap(amqp_url: str) -> Iterator[EventTap]:
-    tap = EventTap(amqp_url, "identity", "system.ping")
-    yield tap
-    tap.close()
-
-
 def test_writer_publishes_right_after_the_write_and_clears_its_outbox(
         test_db: Database, publisher: EventPublisher, tap: EventTap) -> None:
     outbox, things = Outbox(publisher, grace_seconds=30), test_db["things"]

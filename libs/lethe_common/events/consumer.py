@@ -116,7 +116,6 @@ class EventConsumer:
         dead = Queue(s.dead, routing_key=s.dead, durable=True, queue_arguments=self._queue_args())
         inbox = Queue(
             s.inbox, durable=True, auto_delete=False,
-            bindings=[],
             queue_arguments=self._queue_args(**{
                 "x-dead-letter-exchange": "", "x-dead-letter-routing-key": s.dead}),
         )
