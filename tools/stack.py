@@ -230,6 +230,7 @@ def infrastructure(env: dict[str, str]) -> list[Component]:
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(rabbit / "enabled_plugins"),
         "RABBITMQ_DIST_PORT": env.get("LETHE_AMQP_DIST_PORT", "25673"),
         "ERL_EPMD_ADDRESS": "127.0.0.1", "RABBITMQ_LOGS": "-",
+        "ERL_CRASH_DUMP": str(rabbit / "log" / "erl_crash.dump"),
     }
     return [
         Component("ferretdb", [str(VAR / "bin" / "lethe-ferretdb"),

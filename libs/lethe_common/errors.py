@@ -45,7 +45,13 @@ class Unauthenticated(DomainError):
 
 
 class TooManyRequests(DomainError):
+    """A limit was hit; ``retry_after`` (seconds) travels as ``retry-after`` metadata."""
+
     kind = "resource_exhausted"
+
+    def __init__(self, message: str, *, retry_after: int = 0, reason: str = "") -> None:
+        super().__init__(message, reason=reason)
+        self.retry_after = retry_after
 
 
 class Unavailable(DomainError):

@@ -71,6 +71,8 @@ class ObservingInterceptor(grpc.ServerInterceptor):
                 return inner(request, context)
             except errors.DomainError as exc:
                 code = status_of(exc)
+                if isinstance(exc, errors.TooManyRequests) and exc.retry_after > 0:
+                    context.set_trailing_metadata((("retry-after", str(exc.retry_after)),))
                 context.abort(code, exc.message)
             except (ConnectionFailure, ServerSelectionTimeoutError):
                 code = grpc.StatusCode.UNAVAILABLE

@@ -32,6 +32,20 @@ CATALOGUE: dict[str, EventType] = {
             payload={"ping_id": str, "note": str},
             description="Diagnostic round trip: every worker records that it saw the ping.",
         ),
+        EventType(
+            name="account.verified",
+            sources=("identity",),
+            payload={"account_id": str, "account_consent_version": str},
+            description="An account's e-mail address was verified for the first time; the "
+                        "person agreed to the account consent text of that version.",
+        ),
+        EventType(
+            name="account.portal_access_changed",
+            sources=("identity",),
+            payload={"account_id": str, "status": str, "organisation_id": str},
+            description="Portal access was requested, approved or rejected "
+                        "(status pending, approved or rejected).",
+        ),
     )
 }
 

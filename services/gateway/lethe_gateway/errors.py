@@ -47,6 +47,14 @@ def _field_problems(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
+def _retry_after(exc: grpc.aio.AioRpcError) -> dict[str, str] | None:
+    """A limit's ``retry-after`` trailer as the HTTP header of the same name."""
+    for key, value in exc.trailing_metadata() or ():
+        if key == "retry-after" and str(value).isdigit():
+            return {"Retry-After": str(value)}
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(grpc.aio.AioRpcError)
     async def grpc_error(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
@@ -58,7 +66,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if status >= 500:
             log.warning("backend call failed", extra={"grpc_code": exc.code().name})
         return JSONResponse(error_body(code, message or "the service could not answer"),
-                            status_code=status)
+                            status_code=status, headers=_retry_after(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

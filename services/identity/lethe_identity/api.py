@@ -1,8 +1,4 @@
-"""The identity API process: the gRPC server.
-
-Its domain RPCs arrive with their issue; until then ``IdentityService`` answers
-UNIMPLEMENTED (the generated base class) and the diagnostic ping works.
-"""
+"""The identity API process: the gRPC server."""
 
 from __future__ import annotations
 
@@ -12,17 +8,36 @@ from lethe.identity.v1 import identity_pb2, identity_pb2_grpc
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
-from lethe_identity.config import load_config
+from lethe_identity.accounts import Accounts
+from lethe_identity.config import IdentityConfig, load_config
+from lethe_identity.contact import ContactRequests
+from lethe_identity.grpc_api import IdentityServicer
+from lethe_identity.mailer import Mailer
+from lethe_identity.passwords import Passwords
+from lethe_identity.portal import Portal
+from lethe_identity.repository import INDEXES, IdentityRepository
+from lethe_identity.sessions import Sessions
 
 
-def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
-    return [ServiceBinding(identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-                           identity_pb2_grpc.IdentityServiceServicer(),
-                           identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name)]
+def servicer(runtime: Runtime, config: IdentityConfig) -> IdentityServicer:
+    repo = IdentityRepository(runtime.db, runtime.outbox)
+    passwords = Passwords(config.argon2)
+    mailer = Mailer(config.common, config.public_url)
+    portal = Portal(repo, mailer)
+    return IdentityServicer(Accounts(repo, passwords, mailer, config),
+                            Sessions(repo, passwords, config), portal,
+                            ContactRequests(repo, portal, config))
 
 
 def main() -> None:
-    api_main(load_config(), bindings)
+    config = load_config()
+
+    def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
+        return [ServiceBinding(identity_pb2_grpc.add_IdentityServiceServicer_to_server,
+                               servicer(runtime, config),
+                               identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name)]
+
+    api_main(config.common, bindings, INDEXES)
 
 
 if __name__ == "__main__":

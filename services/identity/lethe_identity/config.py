@@ -2,14 +2,89 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lethe_common.config import CommonConfig, Env, load_common
+from lethe_common.subject import normalise_email
 
 SERVICE = "identity"
 
+# Keycloak's argon2 defaults (its Argon2PasswordHashProviderFactory): argon2id,
+# 5 iterations, 7168 KiB, parallelism 1, 32-byte hash. Ours may only be stronger.
+KEYCLOAK_MIN_TIME_COST = 5
+KEYCLOAK_MIN_MEMORY_KIB = 7168
 
-def load_config() -> CommonConfig:
+
+@dataclass(frozen=True)
+class Argon2Settings:
+    time_cost: int
+    memory_kib: int
+    parallelism: int
+
+
+@dataclass(frozen=True)
+class IdentityConfig:
+    common: CommonConfig
+    public_url: str
+    admin_emails: frozenset[str]
+    argon2: Argon2Settings
+    password_min_length: int
+    verification_ttl_minutes: int
+    session_idle_minutes: int
+    session_absolute_hours: int
+    remember_me_days: int
+    login_max_failures_per_account: int
+    login_max_failures_per_address: int
+    login_window_seconds: int
+    contact_max_per_address: int
+    contact_window_seconds: int
+    contact_retention_days: int
+    sweep_interval_seconds: float
+
+
+def _argon2(env: Env) -> Argon2Settings:
+    settings = Argon2Settings(
+        time_cost=env.int("IDENTITY_ARGON2_TIME_COST", 5),
+        memory_kib=env.int("IDENTITY_ARGON2_MEMORY_KIB", 19456),
+        parallelism=env.int("IDENTITY_ARGON2_PARALLELISM", 1),
+    )
+    if settings.time_cost < KEYCLOAK_MIN_TIME_COST:
+        env.problem(f"IDENTITY_ARGON2_TIME_COST must be at least {KEYCLOAK_MIN_TIME_COST}")
+    if settings.memory_kib < KEYCLOAK_MIN_MEMORY_KIB:
+        env.problem(f"IDENTITY_ARGON2_MEMORY_KIB must be at least {KEYCLOAK_MIN_MEMORY_KIB}")
+    if settings.parallelism < 1:
+        env.problem("IDENTITY_ARGON2_PARALLELISM must be at least 1")
+    return settings
+
+
+def _positive(env: Env, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 1:
+        env.problem(f"{name} must be at least 1")
+    return value
+
+
+def load_config() -> IdentityConfig:
     env = Env()
-    config = load_common(SERVICE, env, grpc_port=50051, api_metrics_port=9101,
+    common = load_common(SERVICE, env, grpc_port=50051, api_metrics_port=9101,
                          worker_metrics_port=9201)
+    config = IdentityConfig(
+        common=common,
+        public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+        admin_emails=frozenset(normalise_email(e) for e in env.list("IDENTITY_ADMIN_EMAILS")),
+        argon2=_argon2(env),
+        password_min_length=max(10, env.int("IDENTITY_PASSWORD_MIN_LENGTH", 10)),
+        verification_ttl_minutes=_positive(env, "IDENTITY_VERIFICATION_TTL_MINUTES", 24 * 60),
+        session_idle_minutes=_positive(env, "IDENTITY_SESSION_IDLE_MINUTES", 30),
+        session_absolute_hours=_positive(env, "IDENTITY_SESSION_ABSOLUTE_HOURS", 12),
+        remember_me_days=_positive(env, "IDENTITY_REMEMBER_ME_DAYS", 30),
+        login_max_failures_per_account=_positive(env, "IDENTITY_LOGIN_MAX_FAILURES_PER_ACCOUNT", 10),
+        login_max_failures_per_address=_positive(env, "IDENTITY_LOGIN_MAX_FAILURES_PER_ADDRESS", 50),
+        login_window_seconds=_positive(env, "IDENTITY_LOGIN_WINDOW_SECONDS", 900),
+        contact_max_per_address=_positive(env, "IDENTITY_CONTACT_MAX_PER_ADDRESS", 5),
+        contact_window_seconds=_positive(env, "IDENTITY_CONTACT_WINDOW_SECONDS", 3600),
+        contact_retention_days=env.int("IDENTITY_CONTACT_RETENTION_DAYS", 90),
+        sweep_interval_seconds=env.float("IDENTITY_SWEEP_INTERVAL_SECONDS", 300.0),
+    )
     env.check()
     return config

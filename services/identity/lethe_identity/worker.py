@@ -1,13 +1,29 @@
-"""The identity worker process: event consumers, outbox relay, sweeps."""
+"""The identity worker process: outbox relay and the retention sweep."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_identity.config import load_config
+from lethe_identity.repository import INDEXES, OUTBOX_COLLECTIONS, IdentityRepository
 
 
 def main() -> None:
-    worker_main(load_config())
+    config = load_config()
+
+    def sweeps(runtime: Runtime) -> Sequence[Sweep]:
+        repo = IdentityRepository(runtime.db, runtime.outbox)
+
+        def expire() -> dict[str, int]:
+            now = datetime.now(UTC)
+            return repo.sweep(now, now - timedelta(days=config.contact_retention_days))
+        return [Sweep("identity-retention", config.sweep_interval_seconds, expire)]
+
+    worker_main(config.common, outbox_collections=OUTBOX_COLLECTIONS, sweeps=sweeps,
+                indexes=INDEXES)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,151 @@
+"""The identity gRPC servicer: it translates messages and delegates, nothing more.
+
+Domain errors raised below become status codes in the shared interceptor.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from lethe.identity.v1 import identity_pb2 as pb
+from lethe.identity.v1 import identity_pb2_grpc
+from lethe_identity.accounts import Accounts
+from lethe_identity.contact import ContactRequests
+from lethe_identity.models import AccountView, ContactView, OrganisationView, PortalAccessView
+from lethe_identity.portal import Portal
+from lethe_identity.sessions import Sessions
+
+
+def _time(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
+
+
+def portal_access_message(view: PortalAccessView) -> pb.PortalAccess:
+    return pb.PortalAccess(status=view.status, organisation_id=view.organisation_id,
+                           organisation_name=view.organisation_name,
+                           requested_at=_time(view.requested_at),
+                           decided_at=_time(view.decided_at), reason=view.reason)
+
+
+def account_message(view: AccountView) -> pb.Account:
+    return pb.Account(id=view.id, email=view.email, name=view.name, phone=view.phone,
+                      email_verified=view.email_verified, roles=list(view.roles),
+                      portal_access=portal_access_message(view.portal_access),
+                      pending_email=view.pending_email,
+                      account_consent_version=view.account_consent_version,
+                      created_at=_time(view.created_at))
+
+
+def organisation_message(view: OrganisationView) -> pb.Organisation:
+    return pb.Organisation(id=view.id, name=view.name, domains=list(view.domains),
+                           created_at=_time(view.created_at))
+
+
+def contact_message(view: ContactView) -> pb.ContactRequest:
+    return pb.ContactRequest(id=view.id, kind=view.kind, name=view.name, email=view.email,
+                             phone=view.phone, message=view.message, status=view.status,
+                             created_at=_time(view.created_at), closed_at=_time(view.closed_at))
+
+
+def _optional(request: Any, field: str) -> str | None:
+    return getattr(request, field) if request.HasField(field) else None
+
+
+class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: ignore[misc]
+    def __init__(self, accounts: Accounts, sessions: Sessions, portal: Portal,
+                 contacts: ContactRequests) -> None:
+        self._accounts = accounts
+        self._sessions = sessions
+        self._portal = portal
+        self._contacts = contacts
+
+    # -- accounts ------------------------------------------------------------------
+    def Register(self, request: pb.RegisterRequest, context: Any) -> pb.RegisterResponse:
+        account_id = self._accounts.register(request.email, request.password, request.name,
+                                             request.phone, request.account_consent_version)
+        return pb.RegisterResponse(account_id=account_id)
+
+    def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Any) -> pb.Account:
+        return account_message(self._accounts.verify(request.token))
+
+    def ResendVerification(self, request: pb.ResendVerificationRequest, context: Any) -> pb.Empty:
+        self._accounts.resend_verification(request.email)
+        return pb.Empty()
+
+    # -- sessions ------------------------------------------------------------------
+    def Login(self, request: pb.LoginRequest, context: Any) -> pb.LoginResponse:
+        result = self._sessions.login(request.email, request.password, request.remember_me,
+                                      request.client_address)
+        return pb.LoginResponse(session_token=result.session_token,
+                                account=account_message(result.account),
+                                cookie_max_age_seconds=result.cookie_max_age_seconds)
+
+    def Authenticate(self, request: pb.AuthenticateRequest, context: Any) -> pb.Account:
+        return account_message(self._sessions.authenticate(request.session_token))
+
+    def Logout(self, request: pb.LogoutRequest, context: Any) -> pb.Empty:
+        self._sessions.logout(request.session_token)
+        return pb.Empty()
+
+    # -- profile -------------------------------------------------------------------
+    def GetProfile(self, request: pb.AccountRef, context: Any) -> pb.Account:
+        return account_message(self._accounts.profile(request.account_id))
+
+    def UpdateProfile(self, request: pb.UpdateProfileRequest, context: Any) -> pb.Account:
+        return account_message(self._accounts.update_profile(
+            request.account_id, name=_optional(request, "name"),
+            phone=_optional(request, "phone"), email=_optional(request, "email")))
+
+    # -- portal access and organisations ---------------------------------------------
+    def RequestPortalAccess(self, request: pb.AccountRef, context: Any) -> pb.PortalAccess:
+        return portal_access_message(self._portal.request_access(request.account_id))
+
+    def GetPortalOrganisation(self, request: pb.AccountRef, context: Any) -> pb.Organisation:
+        return organisation_message(self._portal.organisation_of(request.account_id))
+
+    def CreateOrganisation(self, request: pb.CreateOrganisationRequest,
+                           context: Any) -> pb.Organisation:
+        return organisation_message(self._portal.create_organisation(
+            request.actor_account_id, request.name, list(request.domains)))
+
+    def UpdateOrganisation(self, request: pb.UpdateOrganisationRequest,
+                           context: Any) -> pb.Organisation:
+        domains = list(request.domains) if request.set_domains else None
+        return organisation_message(self._portal.update_organisation(
+            request.actor_account_id, request.organisation_id, _optional(request, "name"), domains))
+
+    def ListOrganisations(self, request: pb.AdminListRequest, context: Any) -> pb.OrganisationList:
+        return pb.OrganisationList(organisations=[
+            organisation_message(o) for o in self._portal.organisations(request.actor_account_id)])
+
+    def ListPortalAccessRequests(self, request: pb.AdminListRequest,
+                                 context: Any) -> pb.PortalAccessRequestList:
+        return pb.PortalAccessRequestList(requests=[
+            pb.PortalAccessRequest(account_id=a.id, name=a.name, email=a.email,
+                                   access=portal_access_message(a.portal_access))
+            for a in self._portal.requests(request.actor_account_id, request.status)])
+
+    def DecidePortalAccess(self, request: pb.DecidePortalAccessRequest,
+                           context: Any) -> pb.PortalAccess:
+        return portal_access_message(self._portal.decide(
+            request.actor_account_id, request.account_id, request.approve, request.reason))
+
+    # -- contact requests ----------------------------------------------------------------
+    def SubmitContactRequest(self, request: pb.SubmitContactRequestRequest,
+                             context: Any) -> pb.ContactRequestRef:
+        contact_id = self._contacts.submit(
+            name=request.name, email=request.email, phone=request.phone,
+            message=request.message, kind=request.kind, client_address=request.client_address)
+        return pb.ContactRequestRef(id=contact_id)
+
+    def ListContactRequests(self, request: pb.AdminListRequest,
+                            context: Any) -> pb.ContactRequestList:
+        return pb.ContactRequestList(requests=[
+            contact_message(c) for c in self._contacts.list(request.actor_account_id,
+                                                            request.status)])
+
+    def CloseContactRequest(self, request: pb.CloseContactRequestRequest,
+                            context: Any) -> pb.ContactRequest:
+        return contact_message(self._contacts.close(request.actor_account_id,
+                                                    request.contact_request_id))

@@ -1,0 +1,107 @@
+"""What the identity service hands out: read-only views of its records.
+
+The repository stores documents; these views are what the domain returns
+and the gRPC layer translates. Nothing here carries a password hash.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+ADMIN = "admin"
+PORTAL_STATUSES = ("none", "pending", "approved", "rejected")
+CONTACT_KINDS = ("contact", "callback")
+CONTACT_STATUSES = ("open", "closed")
+
+
+def _time(value: Any) -> datetime | None:
+    return value if isinstance(value, datetime) else None
+
+
+@dataclass(frozen=True)
+class PortalAccessView:
+    status: str = "none"
+    organisation_id: str = ""
+    organisation_name: str = ""
+    requested_at: datetime | None = None
+    decided_at: datetime | None = None
+    reason: str = ""
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any] | None) -> PortalAccessView:
+        doc = doc or {}
+        return cls(status=doc.get("status", "none"),
+                   organisation_id=doc.get("organisation_id", ""),
+                   organisation_name=doc.get("organisation_name", ""),
+                   requested_at=_time(doc.get("requested_at")),
+                   decided_at=_time(doc.get("decided_at")),
+                   reason=doc.get("reason", ""))
+
+
+@dataclass(frozen=True)
+class AccountView:
+    id: str
+    email: str
+    name: str
+    phone: str
+    email_verified: bool
+    roles: tuple[str, ...]
+    portal_access: PortalAccessView
+    pending_email: str
+    account_consent_version: str
+    created_at: datetime | None
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> AccountView:
+        return cls(id=doc["_id"], email=doc["email"], name=doc.get("name", ""),
+                   phone=doc.get("phone", ""), email_verified=doc.get("status") == "active",
+                   roles=tuple(doc.get("roles", ())),
+                   portal_access=PortalAccessView.from_doc(doc.get("portal_access")),
+                   pending_email=doc.get("pending_email", ""),
+                   account_consent_version=doc.get("account_consent_version", ""),
+                   created_at=_time(doc.get("created_at")))
+
+
+@dataclass(frozen=True)
+class OrganisationView:
+    id: str
+    name: str
+    domains: tuple[str, ...]
+    created_at: datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> OrganisationView:
+        return cls(id=doc["_id"], name=doc["name"], domains=tuple(doc.get("domains", ())),
+                   created_at=_time(doc.get("created_at")))
+
+
+@dataclass(frozen=True)
+class ContactView:
+    id: str
+    kind: str
+    name: str
+    email: str
+    phone: str
+    message: str
+    status: str
+    created_at: datetime | None
+    closed_at: datetime | None = field(default=None)
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> ContactView:
+        return cls(id=doc["_id"], kind=doc["kind"], name=doc["name"], email=doc["email"],
+                   phone=doc.get("phone", ""), message=doc["message"], status=doc["status"],
+                   created_at=_time(doc.get("created_at")), closed_at=_time(doc.get("closed_at")))
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    session_token: str
+    account: AccountView
+    cookie_max_age_seconds: int

@@ -1,0 +1,190 @@
+"""The only code that touches the identity service's collections.
+
+Where two requests may race (one e-mail address, one token, one rate-limit
+slot, one organisation domain), a unique key decides: an insert into a unique
+key is atomic on MongoDB and on FerretDB alike, a conditional update is not
+on FerretDB (docs/architecture.md). Records that lookups find by key use that
+key as their string ``_id``, which FerretDB can fetch without a scan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+from lethe_common.errors import AlreadyExists
+from lethe_common.events.envelope import Envelope
+from lethe_common.events.outbox import Outbox, outbox_index
+from lethe_common.mongo import Db, Document, IndexSpec
+
+ACCOUNTS = "accounts"
+TOKENS = "verification_tokens"
+USED_TOKENS = "used_tokens"
+SESSIONS = "sessions"
+ATTEMPTS = "attempts"
+ORGANISATIONS = "organisations"
+ORG_DOMAINS = "organisation_domains"
+CONTACTS = "contact_requests"
+
+INDEXES = [
+    IndexSpec(ACCOUNTS, (("subject_key", ASCENDING),), unique=True),
+    IndexSpec(ACCOUNTS, (("portal_access.status", ASCENDING),)),
+    outbox_index(ACCOUNTS),
+    IndexSpec(TOKENS, (("expires_at", ASCENDING),)),
+    IndexSpec(USED_TOKENS, (("expires_at", ASCENDING),)),
+    IndexSpec(SESSIONS, (("account_id", ASCENDING),)),
+    IndexSpec(SESSIONS, (("absolute_expires_at", ASCENDING),)),
+    IndexSpec(ATTEMPTS, (("key", ASCENDING), ("at", ASCENDING))),
+    IndexSpec(ATTEMPTS, (("expires_at", ASCENDING),)),
+    IndexSpec(CONTACTS, (("status", ASCENDING), ("created_at", DESCENDING))),
+    IndexSpec(CONTACTS, (("subject_key", ASCENDING),)),
+]
+OUTBOX_COLLECTIONS = (ACCOUNTS,)
+
+
+class IdentityRepository:
+    def __init__(self, db: Db, outbox: Outbox) -> None:
+        self._db = db
+        self._outbox = outbox
+
+    # -- accounts --------------------------------------------------------------
+    def insert_account(self, doc: Document) -> None:
+        try:
+            self._db[ACCOUNTS].insert_one(doc)
+        except DuplicateKeyError:
+            raise AlreadyExists("an account with this e-mail address already exists") from None
+
+    def account(self, account_id: str) -> Document | None:
+        return self._db[ACCOUNTS].find_one({"_id": account_id})
+
+    def account_by_subject_key(self, key: str) -> Document | None:
+        return self._db[ACCOUNTS].find_one({"subject_key": key})
+
+    def update_account(self, account_id: str, set_fields: Document,
+                       unset_fields: Iterable[str] = (), events: Sequence[Envelope] = ()) -> None:
+        """One atomic update of one account, carrying its events through the outbox.
+
+        Raises AlreadyExists when the update would give the account an address
+        another account holds.
+        """
+        update: Document = {"$set": set_fields}
+        if unset_fields:
+            update["$unset"] = {name: "" for name in unset_fields}
+        update = self._outbox.stage(update, *events)
+        try:
+            self._db[ACCOUNTS].update_one({"_id": account_id}, update)
+        except DuplicateKeyError:
+            raise AlreadyExists("an account with this e-mail address already exists") from None
+        if events:
+            self._outbox.publish_staged(self._db[ACCOUNTS], account_id, *events)
+
+    def accounts_by_portal_status(self, status: str, limit: int = 500) -> list[Document]:
+        return list(self._db[ACCOUNTS].find({"portal_access.status": status},
+                                            sort=[("portal_access.requested_at", ASCENDING)],
+                                            limit=limit))
+
+    # -- verification tokens ------------------------------------------------------
+    def insert_token(self, doc: Document) -> None:
+        self._db[TOKENS].insert_one(doc)
+
+    def token(self, digest: str) -> Document | None:
+        return self._db[TOKENS].find_one({"_id": digest})
+
+    def claim_token(self, digest: str, now: datetime, expires_at: datetime) -> bool:
+        """Mark a token used; only the first caller wins (single use under races)."""
+        try:
+            self._db[USED_TOKENS].insert_one({"_id": digest, "used_at": now,
+                                              "expires_at": expires_at})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def delete_tokens_of(self, account_id: str, purpose: str) -> int:
+        return self._db[TOKENS].delete_many({"account_id": account_id,
+                                             "purpose": purpose}).deleted_count
+
+    # -- sessions ---------------------------------------------------------------
+    def insert_session(self, doc: Document) -> None:
+        self._db[SESSIONS].insert_one(doc)
+
+    def session(self, digest: str) -> Document | None:
+        return self._db[SESSIONS].find_one({"_id": digest})
+
+    def touch_session(self, digest: str, now: datetime, idle_expires_at: datetime) -> None:
+        self._db[SESSIONS].update_one({"_id": digest}, {"$set": {
+            "last_seen_at": now, "idle_expires_at": idle_expires_at}})
+
+    def delete_session(self, digest: str) -> None:
+        self._db[SESSIONS].delete_one({"_id": digest})
+
+    # -- attempts (rate limits) ----------------------------------------------------
+    def add_attempt(self, key: str, at: datetime, expires_at: datetime) -> None:
+        self._db[ATTEMPTS].insert_one({"key": key, "at": at, "expires_at": expires_at})
+
+    def attempt_times(self, key: str, since: datetime) -> list[datetime]:
+        """Times of the attempts under ``key`` since ``since``, oldest first."""
+        return [doc["at"] for doc in self._db[ATTEMPTS].find(
+            {"key": key, "at": {"$gte": since}}, projection={"at": 1}, sort=[("at", ASCENDING)])]
+
+    # -- organisations -------------------------------------------------------------
+    def claim_domain(self, domain: str, organisation_id: str) -> bool:
+        try:
+            self._db[ORG_DOMAINS].insert_one({"_id": domain, "organisation_id": organisation_id})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def release_domains(self, domains: Iterable[str], organisation_id: str) -> None:
+        for domain in domains:
+            self._db[ORG_DOMAINS].delete_one({"_id": domain, "organisation_id": organisation_id})
+
+    def organisation_of_domain(self, domain: str) -> Document | None:
+        claim = self._db[ORG_DOMAINS].find_one({"_id": domain})
+        return self.organisation(claim["organisation_id"]) if claim else None
+
+    def insert_organisation(self, doc: Document) -> None:
+        self._db[ORGANISATIONS].insert_one(doc)
+
+    def organisation(self, organisation_id: str) -> Document | None:
+        return self._db[ORGANISATIONS].find_one({"_id": organisation_id})
+
+    def update_organisation(self, organisation_id: str, set_fields: Document) -> None:
+        self._db[ORGANISATIONS].update_one({"_id": organisation_id}, {"$set": set_fields})
+
+    def organisations(self, limit: int = 1000) -> list[Document]:
+        return list(self._db[ORGANISATIONS].find({}, sort=[("name", ASCENDING)], limit=limit))
+
+    # -- contact requests ------------------------------------------------------------
+    def insert_contact(self, doc: Document) -> None:
+        self._db[CONTACTS].insert_one(doc)
+
+    def contact(self, contact_id: str) -> Document | None:
+        return self._db[CONTACTS].find_one({"_id": contact_id})
+
+    def contacts(self, status: str, limit: int = 500) -> list[Document]:
+        return list(self._db[CONTACTS].find({"status": status},
+                                            sort=[("created_at", DESCENDING)], limit=limit))
+
+    def close_contact(self, contact_id: str, now: datetime, actor_id: str) -> None:
+        self._db[CONTACTS].update_one({"_id": contact_id}, {"$set": {
+            "status": "closed", "closed_at": now, "closed_by": actor_id}})
+
+    # -- sweeps --------------------------------------------------------------------------
+    def sweep(self, now: datetime, contact_cutoff: datetime) -> dict[str, int]:
+        """Delete what has outlived its purpose; counts only, never whose."""
+        expired: dict[str, Any] = {"$lt": now}
+        return {
+            "sessions": self._db[SESSIONS].delete_many(
+                {"absolute_expires_at": expired}).deleted_count,
+            "idle_sessions": self._db[SESSIONS].delete_many(
+                {"idle_expires_at": expired}).deleted_count,
+            "tokens": self._db[TOKENS].delete_many({"expires_at": expired}).deleted_count,
+            "used_tokens": self._db[USED_TOKENS].delete_many({"expires_at": expired}).deleted_count,
+            "attempts": self._db[ATTEMPTS].delete_many({"expires_at": expired}).deleted_count,
+            "contact_requests": self._db[CONTACTS].delete_many(
+                {"status": "closed", "closed_at": {"$lt": contact_cutoff}}).deleted_count,
+        }

@@ -1,0 +1,122 @@
+"""Log-in, sessions and log-out.
+
+Failed log-ins are counted per account (a keyed hash of the address, so an
+address without an account is counted and locked exactly like one with an
+account) and per client address. An unknown address costs one argon2
+verification against a decoy hash, like a wrong password does, and both get
+the same error.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from lethe_common.errors import TooManyRequests, Unauthenticated
+from lethe_common.subject import normalise_email, subject_key
+from lethe_identity import tokens
+from lethe_identity.accounts import utcnow
+from lethe_identity.config import IdentityConfig
+from lethe_identity.limiter import AttemptLimiter
+from lethe_identity.models import AccountView, LoginResult
+from lethe_identity.passwords import MAX_LENGTH, Passwords
+from lethe_identity.repository import IdentityRepository
+
+log = logging.getLogger(__name__)
+
+BAD_CREDENTIALS = "the e-mail address or the password is wrong"
+NOT_LOGGED_IN = "you are not logged in, or your session has ended"
+# Refreshing last_seen on every request would be a store write per request;
+# once a minute keeps the idle clock honest to within a minute.
+TOUCH_AFTER = timedelta(seconds=60)
+
+
+class Sessions:
+    def __init__(self, repo: IdentityRepository, passwords: Passwords, config: IdentityConfig,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._repo = repo
+        self._passwords = passwords
+        self._config = config
+        self._pepper = config.common.subject_pepper
+        self._clock = clock
+        self._per_account = AttemptLimiter(repo, "login-account",
+                                           config.login_max_failures_per_account,
+                                           config.login_window_seconds)
+        self._per_address = AttemptLimiter(repo, "login-address",
+                                           config.login_max_failures_per_address,
+                                           config.login_window_seconds)
+
+    def _limit_keys(self, email: str, client_address: str) -> tuple[str, str]:
+        account_key = tokens.keyed(self._pepper, "login", normalise_email(email) or "-")
+        address_key = tokens.keyed(self._pepper, "client", client_address or "-")
+        return account_key, address_key
+
+    def _check_not_locked(self, account_key: str, address_key: str, now: datetime) -> None:
+        waits = [wait for wait in (self._per_account.retry_after(account_key, now),
+                                   self._per_address.retry_after(address_key, now)) if wait]
+        if waits:
+            wait = max(waits)
+            raise TooManyRequests(f"too many failed log-ins; try again in {wait} seconds",
+                                  retry_after=wait)
+
+    def login(self, email: str, password: str, remember_me: bool,
+              client_address: str) -> LoginResult:
+        now = self._clock()
+        account_key, address_key = self._limit_keys(email, client_address)
+        self._check_not_locked(account_key, address_key, now)
+        doc = None
+        if normalise_email(email) and len(password) <= MAX_LENGTH:
+            doc = self._repo.account_by_subject_key(subject_key(self._pepper, email))
+        stored_hash = doc.get("password_hash") if doc else None
+        if not self._passwords.verify(stored_hash, password[:MAX_LENGTH]) or doc is None:
+            self._per_account.record(account_key, now)
+            self._per_address.record(address_key, now)
+            log.info("log-in failed")
+            raise Unauthenticated(BAD_CREDENTIALS)
+        if doc.get("status") != "active":
+            raise Unauthenticated(
+                "please confirm your e-mail address first; we sent you a link")
+        if self._passwords.needs_rehash(str(stored_hash)):
+            self._repo.update_account(doc["_id"], {"password_hash": self._passwords.hash(password)})
+            log.info("password rehashed with the current parameters")
+        return self._open_session(AccountView.from_doc(doc), remember_me, now)
+
+    def _open_session(self, account: AccountView, remember_me: bool, now: datetime) -> LoginResult:
+        token = tokens.new_token()
+        config = self._config
+        if remember_me:
+            lifetime = idle = timedelta(days=config.remember_me_days)
+        else:
+            lifetime = timedelta(hours=config.session_absolute_hours)
+            idle = timedelta(minutes=config.session_idle_minutes)
+        self._repo.insert_session({
+            "_id": tokens.digest(token), "account_id": account.id, "created_at": now,
+            "last_seen_at": now, "idle_seconds": int(idle.total_seconds()),
+            "idle_expires_at": now + idle, "absolute_expires_at": now + lifetime,
+            "persistent": remember_me,
+        })
+        max_age = int(lifetime.total_seconds()) if remember_me else 0
+        return LoginResult(session_token=token, account=account, cookie_max_age_seconds=max_age)
+
+    def authenticate(self, session_token: str) -> AccountView:
+        if not tokens.looks_like_token(session_token):
+            raise Unauthenticated(NOT_LOGGED_IN)
+        digest = tokens.digest(session_token)
+        session = self._repo.session(digest)
+        now = self._clock()
+        if session is None or session["absolute_expires_at"] <= now \
+                or session["idle_expires_at"] <= now:
+            raise Unauthenticated(NOT_LOGGED_IN)
+        doc = self._repo.account(session["account_id"])
+        if doc is None or doc.get("status") != "active":
+            self._repo.delete_session(digest)
+            raise Unauthenticated(NOT_LOGGED_IN)
+        if now - session["last_seen_at"] >= TOUCH_AFTER:
+            self._repo.touch_session(digest, now,
+                                     now + timedelta(seconds=int(session["idle_seconds"])))
+        return AccountView.from_doc(doc)
+
+    def logout(self, session_token: str) -> None:
+        if tokens.looks_like_token(session_token):
+            self._repo.delete_session(tokens.digest(session_token))

@@ -1,0 +1,38 @@
+"""Opaque random tokens (sessions, verification links), stored only as digests.
+
+A token has 256 bits from the OS's CSPRNG, so a plain SHA-256 digest is
+enough to store it: nobody can guess a preimage, and a leaked table of
+digests opens no session and verifies no address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import uuid
+
+_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def looks_like_token(value: str) -> bool:
+    """Cheap shape check before any lookup: a wrong shape is never a valid token."""
+    return bool(_TOKEN_RE.match(value))
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex}"
+
+
+def keyed(pepper: str, purpose: str, value: str) -> str:
+    """A keyed hash of a value (a client address) that must be countable but not readable."""
+    return hmac.new(pepper.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()

@@ -1,0 +1,87 @@
+"""Checks of what callers send, with messages a person understands.
+
+The gateway checks shapes and lengths already; the service checks again
+because it trusts no caller. Messages never repeat the value they reject.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from lethe_common.errors import InvalidArgument
+from lethe_common.subject import normalise_email
+
+MAX_EMAIL = 254
+MAX_NAME = 200
+MAX_MESSAGE = 5000
+_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@(?=[^@\s]{1,253}$)[^@\s.]+(?:\.[^@\s.]+)+$")
+_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}[0-9]$")
+_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
+_DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+_ID_RE = re.compile(r"^[a-z]{2,4}_[0-9a-f]{32}$")
+
+
+def email(value: str, field: str = "email") -> str:
+    """The normalised address, or InvalidArgument."""
+    normalised = normalise_email(value)
+    if not normalised:
+        raise InvalidArgument(f"{field} is required")
+    if len(normalised) > MAX_EMAIL or not _EMAIL_RE.match(normalised):
+        raise InvalidArgument(f"{field} is not a valid e-mail address")
+    return normalised
+
+
+def email_domain(address: str) -> str:
+    return address.rsplit("@", 1)[1]
+
+
+def _has_control_chars(value: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t" for ch in value)
+
+
+def text(value: str, field: str, *, max_length: int, required: bool = True,
+         multiline: bool = False) -> str:
+    cleaned = value.strip()
+    if required and not cleaned:
+        raise InvalidArgument(f"{field} is required")
+    if len(cleaned) > max_length:
+        raise InvalidArgument(f"{field} may be at most {max_length} characters long")
+    if _has_control_chars(cleaned) or (not multiline and ("\n" in cleaned or "\t" in cleaned)):
+        raise InvalidArgument(f"{field} contains characters that are not allowed")
+    return cleaned
+
+
+def name(value: str) -> str:
+    return text(value, "name", max_length=MAX_NAME)
+
+
+def phone(value: str) -> str:
+    """An optional phone number: empty, or digits with the usual separators."""
+    cleaned = value.strip()
+    if cleaned and not _PHONE_RE.match(cleaned):
+        raise InvalidArgument("phone must be a phone number: digits, spaces and + ( ) . / - only")
+    return cleaned
+
+
+def consent_version(value: str) -> str:
+    if not _VERSION_RE.match(value.strip()):
+        raise InvalidArgument(
+            "account_consent_version must be the version of the consent text shown, "
+            "e.g. 2026-01 (letters, digits, dots, dashes; at most 32)")
+    return value.strip()
+
+
+def domain(value: str) -> str:
+    cleaned = value.strip().lower().rstrip(".")
+    labels = cleaned.split(".")
+    if len(cleaned) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL_RE.match(p) for p in labels):
+        raise InvalidArgument("domains must be e-mail domains such as example.com")
+    return cleaned
+
+
+def object_id(value: str, field: str) -> str:
+    """Our ids look like ``acc_<32 hex>``; anything else cannot name a record."""
+    if not _ID_RE.match(value):
+        raise InvalidArgument(f"{field} is not a valid id")
+    return value
