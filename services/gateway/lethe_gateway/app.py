@@ -10,9 +10,11 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from lethe.identity.v1 import identity_pb2_grpc
 from lethe_gateway.backends import Backends
 from lethe_gateway.config import GatewayConfig
 from lethe_gateway.errors import install_error_handlers
+from lethe_gateway.routes import api_router
 
 HTTP_REQUESTS = Counter("lethe_http_requests_total", "HTTP requests, by route and status.",
                         ["method", "route", "status"])
@@ -31,12 +33,16 @@ def create_app(config: GatewayConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = Backends(config.backends, config.health_timeout_seconds)
+        app.state.identity = identity_pb2_grpc.IdentityServiceStub(
+            app.state.backends.channels["identity"])
         yield
         await app.state.backends.close()
 
     app = FastAPI(title="Lethe API", version="1.0.0", lifespan=lifespan,
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+    app.state.config = config
     install_error_handlers(app)
+    app.include_router(api_router())
 
     @app.middleware("http")
     async def observe(request: Request,

@@ -16,6 +16,9 @@ class GatewayConfig:
     log_level: str
     backends: dict[str, str]
     health_timeout_seconds: float
+    rpc_timeout_seconds: float
+    # auto: Secure cookies when the request came over TLS; true/false force it.
+    cookie_secure: str
 
 
 def load_config() -> GatewayConfig:
@@ -29,6 +32,8 @@ def load_config() -> GatewayConfig:
             for name, port in BACKEND_DEFAULT_PORTS.items()
         },
         health_timeout_seconds=env.float("LETHE_GATEWAY_HEALTH_TIMEOUT_SECONDS", 1.0),
+        rpc_timeout_seconds=env.float("LETHE_GATEWAY_RPC_TIMEOUT_SECONDS", 10.0),
+        cookie_secure=env.choice("LETHE_GATEWAY_COOKIE_SECURE", "auto", ("auto", "true", "false")),
     )
     env.check()
     return config

@@ -70,6 +70,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        if any(problem.get("type") == "json_invalid" for problem in exc.errors()):
+            return JSONResponse(error_body("bad_request", "the request body is not valid JSON"),
+                                status_code=400)
         return JSONResponse(error_body("invalid_request", _field_problems(exc)), status_code=422)
 
     @app.exception_handler(HTTPException)

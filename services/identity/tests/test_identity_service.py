@@ -18,8 +18,9 @@ def test_defaults_give_the_identity_its_own_ports_and_database(monkeypatch: pyte
     for name in ("IDENTITY_GRPC_PORT", "IDENTITY_MONGO_DB"):
         monkeypatch.delenv(name, raising=False)
     config = load_config()
-    assert (config.grpc_port, config.api_metrics_port, config.worker_metrics_port) == (50051, 9101, 9201)
-    assert (config.service, config.mongo_db) == ("identity", "lethe_identity")
+    assert (config.common.grpc_port, config.common.api_metrics_port,
+            config.common.worker_metrics_port) == (50051, 9101, 9201)
+    assert (config.common.service, config.common.mongo_db) == ("identity", "lethe_identity")
 
 
 def test_a_missing_pepper_stops_the_identity_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,38 @@
+"""Registration and e-mail verification."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from lethe.identity.v1 import identity_pb2 as pb
+from lethe_gateway.auth import identity, rpc_timeout
+from lethe_gateway.schemas import Accepted, AccountOut, EmailBody, RegisterBody, Registered, TokenBody
+
+router = APIRouter(tags=["accounts"])
+
+
+@router.post("/accounts", status_code=201, response_model=Registered)
+async def register(body: RegisterBody, request: Request) -> Registered:
+    """Open a customer account; a verification link goes to the address."""
+    reply = await identity(request).Register(pb.RegisterRequest(
+        email=body.email, password=body.password, name=body.name, phone=body.phone or "",
+        account_consent_version=body.account_consent_version), timeout=rpc_timeout(request))
+    return Registered(id=reply.account_id,
+                      message="we sent a link to your address; open it to activate your account")
+
+
+@router.post("/accounts/verify", response_model=AccountOut)
+async def verify(body: TokenBody, request: Request) -> AccountOut:
+    """Confirm an address with the token from the mail (activation or an e-mail change)."""
+    account = await identity(request).VerifyEmail(pb.VerifyEmailRequest(token=body.token),
+                                                  timeout=rpc_timeout(request))
+    return AccountOut.of(account)
+
+
+@router.post("/accounts/verify/resend", status_code=202, response_model=Accepted)
+async def resend(body: EmailBody, request: Request) -> Accepted:
+    """Send a new verification link; the answer is the same for every address."""
+    await identity(request).ResendVerification(pb.ResendVerificationRequest(email=body.email),
+                                               timeout=rpc_timeout(request))
+    return Accepted(message="if this address has an account waiting for verification, "
+                            "a new link is on its way")
