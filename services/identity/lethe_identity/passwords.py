@@ -63,6 +63,7 @@ def is_common(password: str) -> bool:
 
 def check_password(password: str, *, email: str, min_length: int) -> None:
     """Raise InvalidArgument, saying what to change, unless the password is acceptable."""
+    min_length = max(10, min_length)
     if len(password) < min_length:
         raise InvalidArgument(f"the password must be at least {min_length} characters long")
     if len(password) > MAX_LENGTH:

@@ -13,7 +13,7 @@ import re
 import secrets
 import uuid
 
-_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
+_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 def new_token() -> str:
@@ -26,7 +26,7 @@ def digest(token: str) -> str:
 
 def looks_like_token(value: str) -> bool:
     """Cheap shape check before any lookup: a wrong shape is never a valid token."""
-    return bool(_TOKEN_RE.match(value))
+    return bool(_TOKEN_RE.fullmatch(value))
 
 
 def new_id(prefix: str) -> str:
@@ -35,4 +35,4 @@ def new_id(prefix: str) -> str:
 
 def keyed(pepper: str, purpose: str, value: str) -> str:
     """A keyed hash of a value (a client address) that must be countable but not readable."""
-    return hmac.new(pepper.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()
+    return hmac.new(pepper.encode(), f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()

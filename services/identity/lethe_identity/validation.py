@@ -15,11 +15,12 @@ from lethe_common.subject import normalise_email
 MAX_EMAIL = 254
 MAX_NAME = 200
 MAX_MESSAGE = 5000
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@(?=[^@\s]{1,253}$)[^@\s.]+(?:\.[^@\s.]+)+$")
-_PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()./-]{3,30}[0-9]$")
-_VERSION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,31}$")
-_DOMAIN_LABEL_RE = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-_ID_RE = re.compile(r"^[a-z]{2,4}_[0-9a-f]{32}$")
+_LOCAL_RE = re.compile(r"[^@\s.]+(?:\.[^@\s.]+)*")
+_EMAIL_DOMAIN_LABEL_RE = re.compile(r"(?!-)[^@\s.]+(?<!-)")
+_PHONE_RE = re.compile(r"\+?[0-9(][0-9 ()./-]{3,30}[0-9]")
+_VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
+_DOMAIN_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+_ID_RE = re.compile(r"[a-z]{2,4}_[0-9a-f]{32}")
 
 
 def email(value: str, field: str = "email") -> str:
@@ -27,7 +28,11 @@ def email(value: str, field: str = "email") -> str:
     normalised = normalise_email(value)
     if not normalised:
         raise InvalidArgument(f"{field} is required")
-    if len(normalised) > MAX_EMAIL or not _EMAIL_RE.match(normalised):
+    local, _, host = normalised.rpartition("@")
+    labels = host.split(".")
+    if (len(normalised) > MAX_EMAIL or len(local) > 64 or _has_control_chars(normalised)
+            or not _LOCAL_RE.fullmatch(local) or len(labels) < 2
+            or not all(_EMAIL_DOMAIN_LABEL_RE.fullmatch(label) for label in labels)):
         raise InvalidArgument(f"{field} is not a valid e-mail address")
     return normalised
 
@@ -37,7 +42,8 @@ def email_domain(address: str) -> str:
 
 
 def _has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf") and ch not in "\n\t" for ch in value)
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp")
+               and ch not in "\n\t" for ch in value)
 
 
 def text(value: str, field: str, *, max_length: int, required: bool = True,
@@ -59,13 +65,13 @@ def name(value: str) -> str:
 def phone(value: str) -> str:
     """An optional phone number: empty, or digits with the usual separators."""
     cleaned = value.strip()
-    if cleaned and not _PHONE_RE.match(cleaned):
+    if cleaned and not _PHONE_RE.fullmatch(cleaned):
         raise InvalidArgument("phone must be a phone number: digits, spaces and + ( ) . / - only")
     return cleaned
 
 
 def consent_version(value: str) -> str:
-    if not _VERSION_RE.match(value.strip()):
+    if not _VERSION_RE.fullmatch(value.strip()):
         raise InvalidArgument(
             "account_consent_version must be the version of the consent text shown, "
             "e.g. 2026-01 (letters, digits, dots, dashes; at most 32)")
@@ -75,13 +81,13 @@ def consent_version(value: str) -> str:
 def domain(value: str) -> str:
     cleaned = value.strip().lower().rstrip(".")
     labels = cleaned.split(".")
-    if len(cleaned) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL_RE.match(p) for p in labels):
+    if len(cleaned) > 253 or len(labels) < 2 or not all(_DOMAIN_LABEL_RE.fullmatch(p) for p in labels):
         raise InvalidArgument("domains must be e-mail domains such as example.com")
     return cleaned
 
 
 def object_id(value: str, field: str) -> str:
     """Our ids look like ``acc_<32 hex>``; anything else cannot name a record."""
-    if not _ID_RE.match(value):
+    if not _ID_RE.fullmatch(value):
         raise InvalidArgument(f"{field} is not a valid id")
     return value

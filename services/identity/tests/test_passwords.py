@@ -105,8 +105,8 @@ def test_common_and_decorated_common_passwords_are_refused(password: str) -> Non
     assert _refusal(password) == "this password is too common; choose one that is harder to guess"
 
 
-@pytest.mark.parametrize("password", ["aaaaaaaaaaaa", "zzzzzzzzzzzzzzzzzzzz", "abababababab",
-                                      "AaAaAaAaAaAa", "1212121212121", "!?!?!?!?!?!?"])
+@pytest.mark.parametrize("password", ["qqqqqqqqqqqq", "zzzzzzzzzzzzzzzzzzzz", "xyxyxyxyxyxy",
+                                      "XxXxXxXxXxXx", "98989898989898", "!?!?!?!?!?!?"])
 def test_one_or_two_repeated_characters_are_refused(password: str) -> None:
     assert is_common(password) is True
     assert "too common" in _refusal(password)

@@ -69,7 +69,7 @@ def test_looks_like_token_refuses_other_shapes(value: str) -> None:
 
 
 def test_keyed_is_hmac_sha256_of_purpose_and_value_under_the_pepper() -> None:
-    expected = hmac.new(b"pepper", b"login:jane@example.com", hashlib.sha256).hexdigest()
+    expected = hmac.new(b"pepper", b"login\x00jane@example.com", hashlib.sha256).hexdigest()
     assert tokens.keyed("pepper", "login", "jane@example.com") == expected
     assert HEX64.match(expected)
 

@@ -1,6 +1,6 @@
 """Benchmark of the event path, each figure beside its floor measured in the same run.
 
-    make bench                      (or: tools/stack.py run -- .venv/bin/python tools/bench/bench_events.py)
+    make bench                      (or: .venv/bin/python tools/stack.py run -- .venv/bin/python bench/bench_events.py)
 
 Floors: a bare insert into the store and a bare confirmed persistent publish.
 Lethe: the diagnostic Ping over gRPC (insert with its outbox event, confirmed publish,
@@ -25,7 +25,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from lethe.diagnostics.v1 import diagnostics_pb2 as pb
 from lethe.diagnostics.v1 import diagnostics_pb2_grpc as pb_grpc
 from lethe_common import mongo
-from lethe_common.testing import start_stack, stop_stack, unique, wait_for
+from lethe_common.testing import Stack, start_stack, stop_stack, unique, wait_for
 
 N = int(os.environ.get("BENCH_N", "300"))
 
@@ -91,7 +91,7 @@ def lethe(mongo_url: str) -> None:
         stop_stack(stack)
 
 
-def end_to_end(stack, mongo_url: str, ids: list[str]) -> None:  # type: ignore[no-untyped-def]
+def end_to_end(stack: Stack, mongo_url: str, ids: list[str]) -> None:
     client = mongo.connect(mongo_url, "lethe-bench")
     dbs = {name: client[b.db_name] for name, b in stack.backends.items()}
     wait_for(lambda: all(db["pings_seen"].count_documents({"ping_id": {"$in": ids}}) == len(ids)
