@@ -11,7 +11,7 @@ help:
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
 	@echo "make lint    ruff and mypy"
-	@echo "make bench   event-path latency and throughput beside their floors"
+	@echo "make bench   event path, logged-in requests and log-in, each beside its floor"
 
 setup:
 	@tools/setup.sh
@@ -35,4 +35,5 @@ lint: setup
 	@.venv/bin/mypy
 
 bench: setup
-	@$(PY) tools/stack.py run -- $(PY) tools/bench/bench_events.py
+	@$(PY) tools/stack.py run -- $(PY) bench/bench_events.py
+	@$(PY) tools/stack.py run -- $(PY) bench/bench_sessions.py

@@ -1,6 +1,7 @@
 """Benchmark of the event path, each figure beside its floor measured in the same run.
 
-    make bench                      (or: .venv/bin/python tools/stack.py run -- .venv/bin/python bench/bench_events.py)
+    make bench
+    .venv/bin/python tools/stack.py run -- .venv/bin/python bench/bench_events.py
 
 Floors: a bare insert into the store and a bare confirmed persistent publish.
 Lethe: the diagnostic Ping over gRPC (insert with its outbox event, confirmed publish,
