@@ -42,7 +42,8 @@ async def _signup(body: Signup) -> dict[str, str]:
 def _app() -> FastAPI:
     config = GatewayConfig(host="127.0.0.1", port=free_port(), log_level="INFO",
                            backends={name: f"127.0.0.1:{free_port()}" for name in BACKENDS},
-                           health_timeout_seconds=1.0)
+                           health_timeout_seconds=1.0, rpc_timeout_seconds=1.0,
+                           cookie_secure="auto")
     app = create_app(config)
     for code in grpc.StatusCode:
         app.add_api_route(f"/test/grpc/{code.name.lower()}", _grpc_failure(code))
@@ -177,11 +178,27 @@ def test_missing_field_is_422_naming_the_field(client: TestClient) -> None:
     assert response.json()["error"] == {"code": "invalid_request", "message": "name: Field required"}
 
 
-def test_malformed_json_is_422_invalid_request(client: TestClient) -> None:
+def test_malformed_json_is_400_bad_request(client: TestClient) -> None:
     response = client.post("/test/signup", content=b'{"name": ',
                            headers={"content-type": "application/json"})
-    assert response.status_code == 422
-    assert response.json()["error"]["code"] == "invalid_request"
+    assert response.status_code == 400
+    assert response.json()["error"] == {"code": "bad_request",
+                                        "message": "the request body is not valid JSON"}
+
+
+def test_a_limit_answers_429_with_retry_after_from_the_grpc_trailer() -> None:
+    app = _app()
+
+    async def limited() -> None:
+        raise grpc.aio.AioRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                                   initial_metadata=grpc.aio.Metadata(),
+                                   trailing_metadata=grpc.aio.Metadata(("retry-after", "42")),
+                                   details="slow down")
+    app.add_api_route("/test/limited", limited)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        response = client.get("/test/limited")
+    assert (response.status_code, response.headers.get("retry-after")) == (429, "42")
+    assert response.json()["error"] == {"code": "too_many_requests", "message": "slow down"}
 
 
 def test_valid_body_reaches_the_route(client: TestClient) -> None:
