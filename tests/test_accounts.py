@@ -60,7 +60,8 @@ def register(c: httpx.Client, email: str, password: str = PASSWORD, **extra: obj
 def verify_from_mail(c: httpx.Client, email: str, count: int = 1) -> httpx.Response:
     token = token_in(wait_for_mail(email, "verification", count))
     SECRETS_SEEN.append(token)
-    return c.post("/api/v1/accounts/verify", json={"token": token}, headers=csrf(c))
+    return c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD},
+                  headers=csrf(c))
 
 
 def login(c: httpx.Client, email: str, password: str = PASSWORD,
@@ -144,8 +145,9 @@ def test_a_used_or_expired_verification_token_is_refused(stack: Stack, identity_
     assert register(c, email).status_code == 201
     token = token_in(wait_for_mail(email, "verification"))
     SECRETS_SEEN.append(token)
-    assert c.post("/api/v1/accounts/verify", json={"token": token}).status_code == 200
-    assert_envelope(c.post("/api/v1/accounts/verify", json={"token": token}), 422)
+    assert c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD}).status_code == 200
+    assert_envelope(c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD}),
+                    422)
 
     other = address(stack)
     assert register(c, other).status_code == 201
@@ -153,10 +155,27 @@ def test_a_used_or_expired_verification_token_is_refused(stack: Stack, identity_
     SECRETS_SEEN.append(late)
     identity_db["verification_tokens"].update_many(
         {"email": other}, {"$set": {"expires_at": datetime(2000, 1, 1, tzinfo=UTC)}})
-    error = assert_envelope(c.post("/api/v1/accounts/verify", json={"token": late}), 422)
+    error = assert_envelope(c.post("/api/v1/accounts/verify",
+                                   json={"token": late, "password": PASSWORD}), 422)
     assert "expired" in error["message"]
     assert_envelope(login(c, other), 401)
     assert_envelope(c.post("/api/v1/accounts/verify", json={"token": "x" * 43}), 422)
+
+
+def test_activation_needs_the_password_so_a_squatter_cannot_hand_over_an_account(
+        stack: Stack) -> None:
+    """Someone registers another person's address; the owner's click alone activates nothing."""
+    squatter = client(stack)
+    email = address(stack)
+    assert register(squatter, email, password="squatters own passphrase").status_code == 201
+    token = token_in(wait_for_mail(email, "verification"))
+    SECRETS_SEEN.append(token)
+    for attempt in ({"token": token}, {"token": token, "password": PASSWORD}):
+        assert_envelope(squatter.post("/api/v1/accounts/verify", json=attempt), 401)
+    assert_envelope(login(squatter, email, "squatters own passphrase"), 401)  # still unverified
+    activated = squatter.post("/api/v1/accounts/verify",
+                              json={"token": token, "password": "squatters own passphrase"})
+    assert activated.status_code == 200  # only with the mailbox AND the password
 
 
 def test_a_second_registration_of_an_address_is_409_whatever_its_case(stack: Stack) -> None:
@@ -182,7 +201,7 @@ def test_resend_answers_alike_for_known_and_unknown_addresses(stack: Stack) -> N
     second = wait_for_mail(email, "verification", count=2)
     old = token_in(wait_for_mail(email, "verification", count=1))
     SECRETS_SEEN.extend([old, token_in(second)])
-    assert_envelope(c.post("/api/v1/accounts/verify", json={"token": old}), 422)
+    assert_envelope(c.post("/api/v1/accounts/verify", json={"token": old, "password": PASSWORD}), 422)
     assert verify_from_mail(c, email, count=2).status_code == 200
 
 

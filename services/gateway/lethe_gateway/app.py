@@ -23,6 +23,9 @@ HTTP_LATENCY = Histogram("lethe_http_request_seconds", "HTTP request latency by 
                          buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
 
 
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
 def _route_template(request: Request) -> str:
     """The matched route's path template: bounded label values, no ids or addresses."""
     route = request.scope.get("route")
@@ -55,8 +58,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
             return response
         finally:
             route = _route_template(request)
-            HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(request.method, route, str(status)).inc()
+            method = request.method if request.method in KNOWN_METHODS else "other"
+            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(method, route, str(status)).inc()
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

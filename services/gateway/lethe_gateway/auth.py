@@ -44,7 +44,9 @@ def _check_csrf(request: Request, session_token: str) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
     cookie = request.cookies.get(CSRF_COOKIE, "")
     expected = csrf_token_for(session_token)
-    if not (sent and hmac.compare_digest(sent, cookie) and hmac.compare_digest(sent, expected)):
+    sent_b, cookie_b, expected_b = (v.encode("utf-8", "replace") for v in (sent, cookie, expected))
+    if not (sent and hmac.compare_digest(sent_b, cookie_b)
+            and hmac.compare_digest(sent_b, expected_b)):
         raise HTTPException(403, f"this request needs the {CSRF_HEADER} header "
                                  f"with the value of the {CSRF_COOKIE} cookie")
 

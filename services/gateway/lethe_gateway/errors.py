@@ -81,6 +81,13 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
                             headers=getattr(exc, "headers", None))
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def unencodable(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # A JSON string may hold a lone surrogate ("\ud800"), which is no text.
+        return JSONResponse(error_body("invalid_request",
+                                       "the request holds characters that are not valid text"),
+                            status_code=422)
+
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", extra={"error": type(exc).__name__})

@@ -33,8 +33,11 @@ class RegisterBody(Strict):
                                                   examples=["2026-01"])]
 
 
-class TokenBody(Strict):
+class VerifyBody(Strict):
     token: Token
+    password: Annotated[str, Field(max_length=1024, description=(
+        "the account's password: required to activate a new account, "
+        "not needed to confirm a changed address"))] = ""
 
 
 class EmailBody(Strict):

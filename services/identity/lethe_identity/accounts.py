@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from lethe_common.events.envelope import Envelope
 from lethe_common.subject import subject_key
 from lethe_identity import tokens, validation
 from lethe_identity.config import IdentityConfig
 from lethe_identity.mailer import Mailer
 from lethe_identity.models import ADMIN, AccountView
-from lethe_identity.passwords import Passwords, check_password
+from lethe_identity.passwords import MAX_LENGTH, Passwords, check_password
 from lethe_identity.repository import IdentityRepository
 
 ACTIVATE = "activate"
@@ -70,7 +70,10 @@ class Accounts:
         if doc is not None and doc.get("status") == "unverified":
             self._send_verification(doc["_id"], address, doc.get("name", ""), ACTIVATE)
 
-    def verify(self, token: str) -> AccountView:
+    def verify(self, token: str, password: str = "") -> AccountView:
+        """Consume a link. Activation also needs the account's password: without it,
+        someone who registered another person's address could have that person
+        activate an account whose password the registrant chose."""
         if not tokens.looks_like_token(token):
             raise InvalidArgument(INVALID_LINK)
         digest = tokens.digest(token)
@@ -80,10 +83,13 @@ class Accounts:
             raise InvalidArgument(INVALID_LINK)
         if record["expires_at"] <= now:
             raise InvalidArgument("this verification link has expired; ask for a new one")
-        if not self._repo.claim_token(digest, now, record["expires_at"]):
-            raise InvalidArgument(INVALID_LINK)
         doc = self._repo.account(record["account_id"])
         if doc is None:
+            raise InvalidArgument(INVALID_LINK)
+        if record["purpose"] == ACTIVATE and not self._passwords.verify(
+                doc.get("password_hash"), password[:MAX_LENGTH]):
+            raise Unauthenticated("to activate your account, enter the password you chose")
+        if not self._repo.claim_token(digest, now, record["expires_at"]):
             raise InvalidArgument(INVALID_LINK)
         if record["purpose"] == CHANGE_EMAIL:
             self._apply_email_change(doc, record["email"], now)
@@ -111,11 +117,15 @@ class Accounts:
     def _apply_email_change(self, doc: dict[str, object], address: str, now: datetime) -> None:
         if doc.get("pending_email") != address:
             raise InvalidArgument(INVALID_LINK)  # superseded by a newer change
+        old_domain = validation.email_domain(str(doc["email"]))
+        # Portal access was granted for the old address's organisation.
+        unset = ("pending_email", "portal_access") \
+            if validation.email_domain(address) != old_domain else ("pending_email",)
         self._repo.update_account(str(doc["_id"]), {
             "email": address, "subject_key": subject_key(self._pepper, address),
             "email_changed_at": now,
             "roles": self._roles_for(address, list(doc.get("roles", []))),  # type: ignore[call-overload]
-        }, unset_fields=("pending_email",))
+        }, unset_fields=unset)
 
     # -- profile ---------------------------------------------------------------------
     def profile(self, account_id: str) -> AccountView:

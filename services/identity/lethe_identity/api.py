@@ -23,7 +23,7 @@ def servicer(runtime: Runtime, config: IdentityConfig) -> IdentityServicer:
     repo = IdentityRepository(runtime.db, runtime.outbox)
     passwords = Passwords(config.argon2)
     mailer = Mailer(config.common, config.public_url)
-    portal = Portal(repo, mailer)
+    portal = Portal(repo, mailer, config.admin_emails)
     return IdentityServicer(Accounts(repo, passwords, mailer, config),
                             Sessions(repo, passwords, config), portal,
                             ContactRequests(repo, portal, config))

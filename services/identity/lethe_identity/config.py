@@ -64,6 +64,13 @@ def _positive(env: Env, name: str, default: int) -> int:
     return value
 
 
+def _at_least_zero(env: Env, name: str, default: int) -> int:
+    value = env.int(name, default)
+    if value < 0:
+        env.problem(f"{name} must not be negative")
+    return value
+
+
 def load_config() -> IdentityConfig:
     env = Env()
     common = load_common(SERVICE, env, grpc_port=50051, api_metrics_port=9101,
@@ -83,7 +90,7 @@ def load_config() -> IdentityConfig:
         login_window_seconds=_positive(env, "IDENTITY_LOGIN_WINDOW_SECONDS", 900),
         contact_max_per_address=_positive(env, "IDENTITY_CONTACT_MAX_PER_ADDRESS", 5),
         contact_window_seconds=_positive(env, "IDENTITY_CONTACT_WINDOW_SECONDS", 3600),
-        contact_retention_days=env.int("IDENTITY_CONTACT_RETENTION_DAYS", 90),
+        contact_retention_days=_at_least_zero(env, "IDENTITY_CONTACT_RETENTION_DAYS", 90),
         sweep_interval_seconds=env.float("IDENTITY_SWEEP_INTERVAL_SECONDS", 300.0),
     )
     env.check()

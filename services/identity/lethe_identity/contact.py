@@ -48,11 +48,10 @@ class ContactRequests:
             raise InvalidArgument("a callback request needs a phone number")
         now = self._clock()
         client_key = tokens.keyed(self._pepper, "client", client_address or "-")
-        wait = self._limiter.retry_after(client_key, now)
+        _, wait = self._limiter.begin(client_key, now)
         if wait:
             raise TooManyRequests(f"too many requests from your network; try again in {wait} "
                                   "seconds", retry_after=wait)
-        self._limiter.record(client_key, now)
         self._repo.insert_contact(doc)
         return str(doc["_id"])
 

@@ -67,7 +67,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         return pb.RegisterResponse(account_id=account_id)
 
     def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Any) -> pb.Account:
-        return account_message(self._accounts.verify(request.token))
+        return account_message(self._accounts.verify(request.token, request.password))
 
     def ResendVerification(self, request: pb.ResendVerificationRequest, context: Any) -> pb.Empty:
         self._accounts.resend_verification(request.email)

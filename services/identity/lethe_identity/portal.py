@@ -23,8 +23,9 @@ NO_ORGANISATION = "your e-mail domain does not belong to a customer organisation
 
 
 class Portal:
-    def __init__(self, repo: IdentityRepository, mailer: Mailer,
+    def __init__(self, repo: IdentityRepository, mailer: Mailer, admin_emails: frozenset[str],
                  clock: Callable[[], datetime] = utcnow) -> None:
+        self._admin_emails = admin_emails
         self._repo = repo
         self._mailer = mailer
         self._clock = clock
@@ -33,7 +34,8 @@ class Portal:
     def require_admin(self, actor_id: str) -> AccountView:
         doc = self._repo.account(validation.object_id(actor_id, "actor_account_id"))
         account = AccountView.from_doc(doc) if doc else None
-        if account is None or not account.is_admin or not account.email_verified:
+        if account is None or not account.is_admin or not account.email_verified \
+                or account.email not in self._admin_emails:
             raise PermissionDenied("this needs the admin role")
         return account
 

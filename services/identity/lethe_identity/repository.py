@@ -9,6 +9,7 @@ key as their string ``_id``, which FerretDB can fetch without a scan.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
@@ -122,8 +123,14 @@ class IdentityRepository:
         self._db[SESSIONS].delete_one({"_id": digest})
 
     # -- attempts (rate limits) ----------------------------------------------------
-    def add_attempt(self, key: str, at: datetime, expires_at: datetime) -> None:
-        self._db[ATTEMPTS].insert_one({"key": key, "at": at, "expires_at": expires_at})
+    def add_attempt(self, key: str, at: datetime, expires_at: datetime) -> str:
+        attempt_id = uuid.uuid4().hex
+        self._db[ATTEMPTS].insert_one({"_id": attempt_id, "key": key, "at": at,
+                                       "expires_at": expires_at})
+        return attempt_id
+
+    def delete_attempt(self, attempt_id: str) -> None:
+        self._db[ATTEMPTS].delete_one({"_id": attempt_id})
 
     def attempt_times(self, key: str, since: datetime) -> list[datetime]:
         """Times of the attempts under ``key`` since ``since``, oldest first."""
@@ -174,7 +181,8 @@ class IdentityRepository:
             "status": "closed", "closed_at": now, "closed_by": actor_id}})
 
     # -- sweeps --------------------------------------------------------------------------
-    def sweep(self, now: datetime, contact_cutoff: datetime) -> dict[str, int]:
+    def sweep(self, now: datetime, contact_cutoff: datetime,
+              unverified_cutoff: datetime) -> dict[str, int]:
         """Delete what has outlived its purpose; counts only, never whose."""
         expired: dict[str, Any] = {"$lt": now}
         return {
@@ -185,6 +193,9 @@ class IdentityRepository:
             "tokens": self._db[TOKENS].delete_many({"expires_at": expired}).deleted_count,
             "used_tokens": self._db[USED_TOKENS].delete_many({"expires_at": expired}).deleted_count,
             "attempts": self._db[ATTEMPTS].delete_many({"expires_at": expired}).deleted_count,
+            # Never verified: the address is free again for whoever owns it.
+            "unverified_accounts": self._db[ACCOUNTS].delete_many(
+                {"status": "unverified", "created_at": {"$lt": unverified_cutoff}}).deleted_count,
             "contact_requests": self._db[CONTACTS].delete_many(
                 {"status": "closed", "closed_at": {"$lt": contact_cutoff}}).deleted_count,
         }

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from lethe_common.errors import TooManyRequests, Unauthenticated
@@ -19,7 +20,7 @@ from lethe_identity import tokens
 from lethe_identity.accounts import utcnow
 from lethe_identity.config import IdentityConfig
 from lethe_identity.limiter import AttemptLimiter
-from lethe_identity.models import AccountView, LoginResult
+from lethe_identity.models import ADMIN, AccountView, LoginResult
 from lethe_identity.passwords import MAX_LENGTH, Passwords
 from lethe_identity.repository import IdentityRepository
 
@@ -52,28 +53,40 @@ class Sessions:
         address_key = tokens.keyed(self._pepper, "client", client_address or "-")
         return account_key, address_key
 
-    def _check_not_locked(self, account_key: str, address_key: str, now: datetime) -> None:
-        waits = [wait for wait in (self._per_account.retry_after(account_key, now),
-                                   self._per_address.retry_after(address_key, now)) if wait]
+    def _begin_attempt(self, account_key: str, address_key: str,
+                       now: datetime) -> tuple[str, str]:
+        """Count this attempt on both limits before checking the password.
+
+        Counted first, so that parallel guesses see one another; a successful
+        log-in withdraws both, so only failures (and attempts in flight) count.
+        """
+        account_attempt, account_wait = self._per_account.begin(account_key, now)
+        address_attempt, address_wait = self._per_address.begin(address_key, now)
+        waits = [wait for wait in (account_wait, address_wait) if wait]
         if waits:
-            wait = max(waits)
-            raise TooManyRequests(f"too many failed log-ins; try again in {wait} seconds",
-                                  retry_after=wait)
+            for limiter, attempt, wait in ((self._per_account, account_attempt, account_wait),
+                                           (self._per_address, address_attempt, address_wait)):
+                if not wait:
+                    limiter.forget(attempt)
+            longest = max(waits)
+            raise TooManyRequests(f"too many failed log-ins; try again in {longest} seconds",
+                                  retry_after=longest)
+        return account_attempt, address_attempt
 
     def login(self, email: str, password: str, remember_me: bool,
               client_address: str) -> LoginResult:
         now = self._clock()
         account_key, address_key = self._limit_keys(email, client_address)
-        self._check_not_locked(account_key, address_key, now)
+        attempts = self._begin_attempt(account_key, address_key, now)
         doc = None
         if normalise_email(email) and len(password) <= MAX_LENGTH:
             doc = self._repo.account_by_subject_key(subject_key(self._pepper, email))
         stored_hash = doc.get("password_hash") if doc else None
         if not self._passwords.verify(stored_hash, password[:MAX_LENGTH]) or doc is None:
-            self._per_account.record(account_key, now)
-            self._per_address.record(address_key, now)
             log.info("log-in failed")
             raise Unauthenticated(BAD_CREDENTIALS)
+        self._per_account.forget(attempts[0])
+        self._per_address.forget(attempts[1])
         if doc.get("status") != "active":
             raise Unauthenticated(
                 "please confirm your e-mail address first; we sent you a link")
@@ -115,7 +128,11 @@ class Sessions:
         if now - session["last_seen_at"] >= TOUCH_AFTER:
             self._repo.touch_session(digest, now,
                                      now + timedelta(seconds=int(session["idle_seconds"])))
-        return AccountView.from_doc(doc)
+        account = AccountView.from_doc(doc)
+        if account.is_admin and account.email not in self._config.admin_emails:
+            # Staff taken off IDENTITY_ADMIN_EMAILS lose the role at once.
+            account = replace(account, roles=tuple(r for r in account.roles if r != ADMIN))
+        return account
 
     def logout(self, session_token: str) -> None:
         if tokens.looks_like_token(session_token):

@@ -15,8 +15,11 @@ from lethe_common.subject import normalise_email
 MAX_EMAIL = 254
 MAX_NAME = 200
 MAX_MESSAGE = 5000
-_LOCAL_RE = re.compile(r"[^@\s.]+(?:\.[^@\s.]+)*")
-_EMAIL_DOMAIN_LABEL_RE = re.compile(r"(?!-)[^@\s.]+(?<!-)")
+# RFC 5321 dot-atom (letters may be any script's): no quotes, commas, colons, angle
+# brackets or parentheses, which mail headers would read as something else.
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_LOCAL_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*")
+_EMAIL_DOMAIN_LABEL_RE = re.compile(r"(?!-)[\w-]{1,63}(?<!-)")
 _PHONE_RE = re.compile(r"\+?[0-9(][0-9 ()./-]{3,30}[0-9]")
 _VERSION_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
 _DOMAIN_LABEL_RE = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")

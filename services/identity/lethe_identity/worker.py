@@ -19,7 +19,8 @@ def main() -> None:
 
         def expire() -> dict[str, int]:
             now = datetime.now(UTC)
-            return repo.sweep(now, now - timedelta(days=config.contact_retention_days))
+            return repo.sweep(now, now - timedelta(days=config.contact_retention_days),
+                              now - timedelta(minutes=config.verification_ttl_minutes))
         return [Sweep("identity-retention", config.sweep_interval_seconds, expire)]
 
     worker_main(config.common, outbox_collections=OUTBOX_COLLECTIONS, sweeps=sweeps,

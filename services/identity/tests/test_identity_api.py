@@ -53,6 +53,13 @@ def stub(identity: Backend) -> Iterator[Stub]:
 
 
 @pytest.fixture(scope="module")
+def admin(stub: Stub, identity: Backend) -> str:
+    """The account of the address listed in IDENTITY_ADMIN_EMAILS, verified."""
+    run = identity.api.env["LETHE_QUEUE_PREFIX"][:-1]
+    return verified(stub, f"admin-{run}@staff.example")
+
+
+@pytest.fixture(scope="module")
 def db(identity: Backend, mongo_client: MongoClient) -> Database:
     return mongo_client[identity.db_name]
 
@@ -61,8 +68,8 @@ def verified(stub: Stub, email: str) -> str:
     account_id = stub.Register(pb.RegisterRequest(
         email=email, password=PASSWORD, name="Test Person", account_consent_version="2026-01"),
         timeout=10).account_id
-    stub.VerifyEmail(pb.VerifyEmailRequest(token=token_in(wait_for_mail(email, "verification"))),
-                     timeout=10)
+    stub.VerifyEmail(pb.VerifyEmailRequest(token=token_in(wait_for_mail(email, "verification")),
+                                           password=PASSWORD), timeout=10)
     return str(account_id)
 
 
@@ -80,7 +87,7 @@ def test_a_verification_token_works_once_even_when_used_concurrently(stub: Stub)
 
     def attempt(_: int) -> str:
         try:
-            stub.VerifyEmail(pb.VerifyEmailRequest(token=token), timeout=10)
+            stub.VerifyEmail(pb.VerifyEmailRequest(token=token, password=PASSWORD), timeout=10)
         except grpc.RpcError as exc:
             return str(exc.code().name)
         return "OK"
@@ -89,7 +96,7 @@ def test_a_verification_token_works_once_even_when_used_concurrently(stub: Stub)
     assert outcomes == ["INVALID_ARGUMENT"] * 7 + ["OK"]
 
 
-def test_admin_rpcs_check_the_role_in_the_service_too(stub: Stub, identity: Backend) -> None:
+def test_admin_rpcs_check_the_role_in_the_service_too(stub: Stub, admin: str) -> None:
     person = verified(stub, f"{unique('p')}@customer.example")
     calls = [
         lambda: stub.ListOrganisations(pb.AdminListRequest(actor_account_id=person), timeout=5),
@@ -100,9 +107,21 @@ def test_admin_rpcs_check_the_role_in_the_service_too(stub: Stub, identity: Back
             actor_account_id=person, account_id=person, approve=True), timeout=5),
     ]
     assert [code_of(call) for call in calls] == [grpc.StatusCode.PERMISSION_DENIED] * len(calls)
-    admin = verified(stub, f"admin-{identity.api.env['LETHE_QUEUE_PREFIX'][:-1]}@staff.example")
     assert stub.ListOrganisations(pb.AdminListRequest(actor_account_id=admin),
                                   timeout=5).organisations is not None
+
+
+def test_a_role_given_in_the_store_is_worthless_unless_the_address_is_listed(
+        stub: Stub, db: Database) -> None:
+    """Staff taken off IDENTITY_ADMIN_EMAILS lose the role at once."""
+    email = f"{unique('former')}@staff.example"
+    former = verified(stub, email)
+    db["accounts"].update_one({"_id": former}, {"$set": {"roles": ["admin"]}})
+    token = stub.Login(pb.LoginRequest(email=email, password=PASSWORD, client_address="192.0.2.5"),
+                       timeout=10).session_token
+    assert list(stub.Authenticate(pb.AuthenticateRequest(session_token=token), timeout=5).roles) == []
+    assert code_of(lambda: stub.ListOrganisations(pb.AdminListRequest(actor_account_id=former),
+                                                  timeout=5)) == grpc.StatusCode.PERMISSION_DENIED
 
 
 def test_sessions_end_when_idle_or_past_their_lifetime(stub: Stub, db: Database) -> None:
@@ -135,9 +154,7 @@ def test_contact_requests_are_limited_per_client_address(stub: Stub) -> None:
 
 
 def test_the_worker_deletes_closed_contact_requests_after_the_retention_period(
-        stub: Stub, db: Database, identity: Backend) -> None:
-    admin = verified(stub, f"admin2-{unique('x')}@staff.example")
-    db["accounts"].update_one({"_id": admin}, {"$set": {"roles": ["admin"]}})
+        stub: Stub, db: Database, identity: Backend, admin: str) -> None:
     kept = stub.SubmitContactRequest(pb.SubmitContactRequestRequest(
         name="Open", email="open@example.org", message="still open", kind="contact",
         client_address="198.51.100.1"), timeout=5).id
@@ -150,6 +167,24 @@ def test_the_worker_deletes_closed_contact_requests_after_the_retention_period(
              what="the closed request swept")
     assert db["contact_requests"].find_one({"_id": kept}) is not None
     assert "identity-retention" in identity.worker.log()
+
+
+def test_parallel_guesses_cannot_outrun_the_log_in_limit(stub: Stub) -> None:
+    email = f"{unique('burst')}@customer.example"
+    verified(stub, email)
+
+    def guess(n: int) -> str:
+        try:
+            stub.Login(pb.LoginRequest(email=email, password=f"guess number {n}",
+                                       client_address=f"198.18.0.{n}"), timeout=30)
+        except grpc.RpcError as exc:
+            return str(exc.code().name)
+        return "OK"
+    with ThreadPoolExecutor(16) as pool:
+        outcomes = list(pool.map(guess, range(16)))
+    assert outcomes.count("UNAUTHENTICATED") <= 10
+    assert outcomes.count("RESOURCE_EXHAUSTED") >= 6
+    assert "OK" not in outcomes
 
 
 def test_failed_log_ins_count_across_replicas(identity: Backend, tmp_path: Path) -> None:

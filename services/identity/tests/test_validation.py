@@ -52,10 +52,10 @@ def test_invalid_email_is_refused_without_repeating_it(value: str) -> None:
 
 
 def test_an_address_of_254_characters_is_accepted_and_255_refused() -> None:
-    longest = "a" * 64 + "@" + "b" * 185 + ".com"
+    longest = "a" * 64 + "@" + "b" * 63 + "." + "b" * 63 + "." + "b" * 57 + ".com"
     assert len(longest) == 254
     assert validation.email(longest) == longest
-    too_long = "a" * 64 + "@" + "b" * 186 + ".com"
+    too_long = "a" * 64 + "@" + "b" * 63 + "." + "b" * 63 + "." + "b" * 58 + ".com"
     assert len(too_long) == 255
     assert _refused(validation.email, too_long) == "email is not a valid e-mail address"
     assert _refused(validation.email, "a" * 64 + "@" + "b" * 400 + ".com") == \

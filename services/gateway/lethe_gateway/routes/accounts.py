@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import identity, rpc_timeout
-from lethe_gateway.schemas import Accepted, AccountOut, EmailBody, RegisterBody, Registered, TokenBody
+from lethe_gateway.schemas import Accepted, AccountOut, EmailBody, RegisterBody, Registered, VerifyBody
 
 router = APIRouter(tags=["accounts"])
 
@@ -22,10 +22,11 @@ async def register(body: RegisterBody, request: Request) -> Registered:
 
 
 @router.post("/accounts/verify", response_model=AccountOut)
-async def verify(body: TokenBody, request: Request) -> AccountOut:
+async def verify(body: VerifyBody, request: Request) -> AccountOut:
     """Confirm an address with the token from the mail (activation or an e-mail change)."""
-    account = await identity(request).VerifyEmail(pb.VerifyEmailRequest(token=body.token),
-                                                  timeout=rpc_timeout(request))
+    account = await identity(request).VerifyEmail(
+        pb.VerifyEmailRequest(token=body.token, password=body.password),
+        timeout=rpc_timeout(request))
     return AccountOut.of(account)
 
 
