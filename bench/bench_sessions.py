@@ -224,8 +224,9 @@ async def enrol(gateway_url: str, run_id: str, n: int) -> tuple[list[str], list[
     for response in registered:
         expect(response, 201, "registration")
     tokens = [token_in(await asyncio.to_thread(wait_for_mail, e, "verification", 1, 60.0)) for e in emails]
-    verified = await asyncio.gather(*(c.post("/api/v1/accounts/verify", json={"token": t})
-                                      for c, t in zip(clients, tokens, strict=True)))
+    verified = await asyncio.gather(*(
+        c.post("/api/v1/accounts/verify", json={"token": t, "password": PASSWORD})
+        for c, t in zip(clients, tokens, strict=True)))
     for response in verified:
         expect(response, 200, "verification")
     logged_in = await asyncio.gather(*(c.post("/api/v1/session", json={
