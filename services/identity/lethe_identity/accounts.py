@@ -11,7 +11,7 @@ from lethe_common.subject import subject_key
 from lethe_identity import tokens, validation
 from lethe_identity.config import IdentityConfig
 from lethe_identity.mailer import Mailer
-from lethe_identity.models import ADMIN, AccountView
+from lethe_identity.models import AccountView
 from lethe_identity.passwords import MAX_LENGTH, Passwords, check_password
 from lethe_identity.repository import IdentityRepository
 
@@ -47,7 +47,7 @@ class Accounts:
             "_id": account_id, "email": address, "subject_key": subject_key(self._pepper, address),
             "name": checked_name, "phone": checked_phone,
             "password_hash": self._passwords.hash(password), "status": "unverified",
-            "roles": [], "account_consent_version": version, "created_at": self._clock(),
+            "account_consent_version": version, "created_at": self._clock(),
         })
         self._send_verification(account_id, address, checked_name, ACTIVATE)
         return account_id
@@ -97,22 +97,15 @@ class Accounts:
             self._activate(doc, now)
         return self.profile(doc["_id"])
 
-    def _roles_for(self, address: str, current: list[str]) -> list[str]:
-        others = [role for role in current if role != ADMIN]
-        return [*others, ADMIN] if address in self._config.admin_emails else others
-
     def _activate(self, doc: dict[str, object], now: datetime) -> None:
         if doc.get("status") == "active":
             return
-        address = str(doc["email"])
         event = Envelope(type="account.verified", source="identity",
                          subject_key=str(doc["subject_key"]),
                          payload={"account_id": doc["_id"],
                                   "account_consent_version": doc.get("account_consent_version", "")})
-        self._repo.update_account(str(doc["_id"]), {
-            "status": "active", "verified_at": now,
-            "roles": self._roles_for(address, list(doc.get("roles", []))),  # type: ignore[call-overload]
-        }, events=[event])
+        self._repo.update_account(str(doc["_id"]), {"status": "active", "verified_at": now},
+                                  events=[event])
 
     def _apply_email_change(self, doc: dict[str, object], address: str, now: datetime) -> None:
         if doc.get("pending_email") != address:
@@ -124,7 +117,6 @@ class Accounts:
         self._repo.update_account(str(doc["_id"]), {
             "email": address, "subject_key": subject_key(self._pepper, address),
             "email_changed_at": now,
-            "roles": self._roles_for(address, list(doc.get("roles", []))),  # type: ignore[call-overload]
         }, unset_fields=unset)
 
     # -- profile ---------------------------------------------------------------------
@@ -132,7 +124,7 @@ class Accounts:
         doc = self._repo.account(validation.object_id(account_id, "account_id"))
         if doc is None:
             raise NotFound("no such account")
-        return AccountView.from_doc(doc)
+        return AccountView.from_doc(doc, self._config.admin_emails)
 
     def update_profile(self, account_id: str, *, name: str | None = None,
                        phone: str | None = None, email: str | None = None) -> AccountView:

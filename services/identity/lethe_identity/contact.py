@@ -47,7 +47,7 @@ class ContactRequests:
         if kind == "callback" and not doc["phone"]:
             raise InvalidArgument("a callback request needs a phone number")
         now = self._clock()
-        client_key = tokens.keyed(self._pepper, "client", client_address or "-")
+        client_key = tokens.client_key(self._pepper, client_address)
         _, wait = self._limiter.begin(client_key, now)
         if wait:
             raise TooManyRequests(f"too many requests from your network; try again in {wait} "

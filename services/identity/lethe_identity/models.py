@@ -58,10 +58,14 @@ class AccountView:
         return ADMIN in self.roles
 
     @classmethod
-    def from_doc(cls, doc: dict[str, Any]) -> AccountView:
+    def from_doc(cls, doc: dict[str, Any], admin_emails: frozenset[str]) -> AccountView:
+        """The account as the service shows it. Roles are not stored: admin is whoever
+        has verified an address listed in IDENTITY_ADMIN_EMAILS, so taking an address
+        off the list revokes the role at once."""
+        verified = doc.get("status") == "active"
         return cls(id=doc["_id"], email=doc["email"], name=doc.get("name", ""),
-                   phone=doc.get("phone", ""), email_verified=doc.get("status") == "active",
-                   roles=tuple(doc.get("roles", ())),
+                   phone=doc.get("phone", ""), email_verified=verified,
+                   roles=(ADMIN,) if verified and doc["email"] in admin_emails else (),
                    portal_access=PortalAccessView.from_doc(doc.get("portal_access")),
                    pending_email=doc.get("pending_email", ""),
                    account_consent_version=doc.get("account_consent_version", ""),

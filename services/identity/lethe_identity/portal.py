@@ -33,9 +33,8 @@ class Portal:
     # -- staff: organisations --------------------------------------------------------
     def require_admin(self, actor_id: str) -> AccountView:
         doc = self._repo.account(validation.object_id(actor_id, "actor_account_id"))
-        account = AccountView.from_doc(doc) if doc else None
-        if account is None or not account.is_admin or not account.email_verified \
-                or account.email not in self._admin_emails:
+        account = AccountView.from_doc(doc, self._admin_emails) if doc else None
+        if account is None or not account.is_admin:
             raise PermissionDenied("this needs the admin role")
         return account
 
@@ -99,7 +98,7 @@ class Portal:
         doc = self._repo.account(validation.object_id(account_id, "account_id"))
         if doc is None:
             raise NotFound("no such account")
-        account = AccountView.from_doc(doc)
+        account = AccountView.from_doc(doc, self._admin_emails)
         if not account.email_verified:
             raise FailedPrecondition("please confirm your e-mail address first")
         if account.portal_access.status in ("pending", "approved"):
@@ -135,7 +134,8 @@ class Portal:
         wanted = status or "pending"
         if wanted not in ("pending", "approved", "rejected"):
             raise InvalidArgument("status must be pending, approved or rejected")
-        return [AccountView.from_doc(doc) for doc in self._repo.accounts_by_portal_status(wanted)]
+        return [AccountView.from_doc(doc, self._admin_emails)
+                for doc in self._repo.accounts_by_portal_status(wanted)]
 
     def decide(self, actor_id: str, account_id: str, approve: bool, reason: str) -> PortalAccessView:
         self.require_admin(actor_id)
@@ -143,7 +143,7 @@ class Portal:
         doc = self._repo.account(validation.object_id(account_id, "account_id"))
         if doc is None:
             raise NotFound("no such account")
-        account = AccountView.from_doc(doc)
+        account = AccountView.from_doc(doc, self._admin_emails)
         if account.portal_access.status != "pending":
             raise FailedPrecondition("this person has no pending portal-access request")
         access = {**doc["portal_access"], "status": "approved" if approve else "rejected",

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime, timedelta
 
 from lethe_common.errors import TooManyRequests, Unauthenticated
@@ -20,7 +19,7 @@ from lethe_identity import tokens
 from lethe_identity.accounts import utcnow
 from lethe_identity.config import IdentityConfig
 from lethe_identity.limiter import AttemptLimiter
-from lethe_identity.models import ADMIN, AccountView, LoginResult
+from lethe_identity.models import AccountView, LoginResult
 from lethe_identity.passwords import MAX_LENGTH, Passwords
 from lethe_identity.repository import IdentityRepository
 
@@ -50,8 +49,7 @@ class Sessions:
 
     def _limit_keys(self, email: str, client_address: str) -> tuple[str, str]:
         account_key = tokens.keyed(self._pepper, "login", normalise_email(email) or "-")
-        address_key = tokens.keyed(self._pepper, "client", client_address or "-")
-        return account_key, address_key
+        return account_key, tokens.client_key(self._pepper, client_address)
 
     def _begin_attempt(self, account_key: str, address_key: str,
                        now: datetime) -> tuple[str, str]:
@@ -93,7 +91,8 @@ class Sessions:
         if self._passwords.needs_rehash(str(stored_hash)):
             self._repo.update_account(doc["_id"], {"password_hash": self._passwords.hash(password)})
             log.info("password rehashed with the current parameters")
-        return self._open_session(AccountView.from_doc(doc), remember_me, now)
+        return self._open_session(AccountView.from_doc(doc, self._config.admin_emails),
+                                  remember_me, now)
 
     def _open_session(self, account: AccountView, remember_me: bool, now: datetime) -> LoginResult:
         token = tokens.new_token()
@@ -128,11 +127,7 @@ class Sessions:
         if now - session["last_seen_at"] >= TOUCH_AFTER:
             self._repo.touch_session(digest, now,
                                      now + timedelta(seconds=int(session["idle_seconds"])))
-        account = AccountView.from_doc(doc)
-        if account.is_admin and account.email not in self._config.admin_emails:
-            # Staff taken off IDENTITY_ADMIN_EMAILS lose the role at once.
-            account = replace(account, roles=tuple(r for r in account.roles if r != ADMIN))
-        return account
+        return AccountView.from_doc(doc, self._config.admin_emails)
 
     def logout(self, session_token: str) -> None:
         if tokens.looks_like_token(session_token):

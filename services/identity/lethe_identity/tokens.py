@@ -34,5 +34,10 @@ def new_id(prefix: str) -> str:
 
 
 def keyed(pepper: str, purpose: str, value: str) -> str:
-    """A keyed hash of a value (a client address) that must be countable but not readable."""
+    """A keyed hash of a value (an address) that must be countable but not readable."""
     return hmac.new(pepper.encode(), f"{purpose}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
+def client_key(pepper: str, client_address: str) -> str:
+    """The key under which a client address's attempts are counted."""
+    return keyed(pepper, "client", client_address or "-")

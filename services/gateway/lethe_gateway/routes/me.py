@@ -21,7 +21,7 @@ async def patch_me(body: ProfilePatch, request: Request,
                    account: LoggedIn) -> AccountOut:
     """Rectify name and phone at once; a new e-mail address waits for its verification."""
     fields = body.model_dump(exclude_unset=True)
-    if any(fields.get(name) is None and name in fields for name in ("name", "email")):
+    if any(name in fields and fields[name] is None for name in ("name", "email")):
         raise HTTPException(422, "name and email cannot be removed, only changed")
     update = pb.UpdateProfileRequest(account_id=account.id, **{
         name: value if value is not None else "" for name, value in fields.items()})

@@ -23,8 +23,7 @@ def client_address(request: Request) -> str:
 
 
 @router.post("/session", response_model=AccountOut)
-async def login(body: LoginBody, request: Request, response: Response,
-                current: MaybeAccount) -> AccountOut:
+async def login(body: LoginBody, request: Request, response: Response) -> AccountOut:
     """Log in. A new session id every time (no fixation); a running session is ended."""
     stub = identity(request)
     reply = await stub.Login(pb.LoginRequest(
