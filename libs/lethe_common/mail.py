@@ -6,10 +6,13 @@ writes every message into the Maildir ``var/mail/``.
 
 from __future__ import annotations
 
+import logging
 import smtplib
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import make_msgid
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -41,3 +44,18 @@ def send_mail(mail: Mail, *, host: str, port: int, sender: str, timeout: float =
     with smtplib.SMTP(host, port, timeout=timeout) as client:
         client.send_message(message)
     return str(message["Message-ID"])
+
+
+def deliver(mail: Mail, *, host: str, port: int, sender: str) -> bool:
+    """Send one message; on failure log the kind (never the address) and return False.
+
+    The record a mail belongs to is stored before it is sent, so a failed mail
+    loses nothing: the person can ask for it again.
+    """
+    kind = mail.headers.get("X-Lethe-Mail", "mail")
+    try:
+        send_mail(mail, host=host, port=port, sender=sender)
+    except (smtplib.SMTPException, OSError) as exc:
+        log.warning("mail not sent", extra={"mail": kind, "error": type(exc).__name__})
+        return False
+    return True

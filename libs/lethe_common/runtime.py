@@ -61,12 +61,16 @@ class Runtime:
         """Indexes are in place and the store and the bus both answer."""
         return self.bootstrapped.is_set() and mongo.ping(self.client) and self.publisher.ping()
 
-    def bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event) -> None:
-        """Ensure indexes, retrying until the store answers (the process starts unready)."""
+    def bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event,
+                  seed: Callable[[], Any] | None = None) -> None:
+        """Ensure indexes and seed data, retrying until the store answers (the process
+        starts unready). ``seed`` must be safe to run from many processes at once."""
         delay = 0.5
         while not stop.is_set():
             try:
                 mongo.ensure_indexes(self.db, [*specs, PROCESSED_INDEX])
+                if seed is not None:
+                    seed()
             except PyMongoError:
                 log.warning("store not reachable yet; retrying", extra={"delay": delay})
                 stop.wait(delay)
@@ -75,8 +79,9 @@ class Runtime:
             self.bootstrapped.set()
             return
 
-    def start_bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event) -> None:
-        threading.Thread(target=self.bootstrap, args=(specs, stop), name="bootstrap",
+    def start_bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event,
+                        seed: Callable[[], Any] | None = None) -> None:
+        threading.Thread(target=self.bootstrap, args=(specs, stop, seed), name="bootstrap",
                          daemon=True).start()
 
     def close(self) -> None:
@@ -92,14 +97,14 @@ def _wait_for_signal() -> None:
 
 
 def run_api(runtime: Runtime, bindings: Sequence[ServiceBinding],
-            indexes: Sequence[IndexSpec]) -> None:
+            indexes: Sequence[IndexSpec], seed: Callable[[], Any] | None = None) -> None:
     """Serve gRPC until a signal; health follows the store and the bus."""
     config = runtime.config
     stop = threading.Event()
     server = GrpcServer(bindings, config.grpc_port, readiness=runtime.ready, host=config.bind_host)
     start_metrics_server(config.bind_host, config.api_metrics_port, lambda: server.serving)
     server.start()
-    runtime.start_bootstrap(indexes, stop)
+    runtime.start_bootstrap(indexes, stop, seed)
     _wait_for_signal()
     stop.set()
     log.info("shutting down", extra={"grace_seconds": config.shutdown_grace_seconds})

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import timedelta
+from typing import Any
 
 from lethe_common.config import CommonConfig
 from lethe_common.diagnostics import INDEXES as DIAGNOSTIC_INDEXES
@@ -26,10 +27,12 @@ def _diagnostics(runtime: Runtime) -> Diagnostics:
 
 
 def api_main(config: CommonConfig, bindings: Callable[[Runtime], Sequence[ServiceBinding]],
-             indexes: Sequence[IndexSpec] = ()) -> None:
+             indexes: Sequence[IndexSpec] = (),
+             seed: Callable[[Runtime], Any] | None = None) -> None:
+    """Serve the service's gRPC API; ``seed(runtime)`` runs once the store answers."""
     runtime = Runtime(config, "api")
     run_api(runtime, [diagnostics_binding(_diagnostics(runtime)), *bindings(runtime)],
-            [*DIAGNOSTIC_INDEXES, *indexes])
+            [*DIAGNOSTIC_INDEXES, *indexes], (lambda: seed(runtime)) if seed else None)
 
 
 def worker_main(config: CommonConfig,

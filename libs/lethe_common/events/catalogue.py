@@ -46,6 +46,42 @@ CATALOGUE: dict[str, EventType] = {
             description="Portal access was requested, approved or rejected "
                         "(status pending, approved or rejected).",
         ),
+        EventType(
+            name="consent.granted",
+            sources=("consent",),
+            payload={"record_id": str, "account_id": str, "purpose": str, "version": str,
+                     "channel": str},
+            description="A person agreed to the consent text of one purpose and version.",
+        ),
+        EventType(
+            name="consent.withdrawn",
+            sources=("consent",),
+            payload={"record_id": str, "account_id": str, "purpose": str, "channel": str,
+                     "reason": str},
+            description="A person withdrew (or refused) a consent; it takes effect for the "
+                        "future at once, in every service.",
+        ),
+        EventType(
+            name="privacy.erasure_requested",
+            sources=("consent",),
+            payload={"request_id": str, "account_id": str},
+            description="A person asked to be forgotten: every data-holding service purges or "
+                        "blocks their data and sends a privacy.receipt.",
+        ),
+        EventType(
+            name="privacy.restriction_changed",
+            sources=("consent",),
+            payload={"request_id": str, "account_id": str, "restricted": bool},
+            description="A person restricted processing of their data (Art. 18) or lifted it.",
+        ),
+        EventType(
+            name="privacy.receipt",
+            sources=ALL_SERVICES,
+            payload={"request_id": str, "kind": str, "outcome": str, "deleted": list,
+                     "blocked": list, "blocked_until": str, "kept": list, "note": str},
+            description="One service's answer to an erasure or restriction: what it deleted, "
+                        "blocked until when, and kept and why.",
+        ),
     )
 }
 

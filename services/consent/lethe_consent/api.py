@@ -1,8 +1,4 @@
-"""The consent API process: the gRPC server.
-
-Its domain RPCs arrive with their issue; until then ``ConsentService`` answers
-UNIMPLEMENTED (the generated base class) and the diagnostic ping works.
-"""
+"""The consent API process: the gRPC server."""
 
 from __future__ import annotations
 
@@ -12,17 +8,27 @@ from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
-from lethe_consent.config import load_config
+from lethe_consent.config import ConsentConfig, load_config
+from lethe_consent.grpc_api import ConsentServicer
+from lethe_consent.parts import ConsentParts, build_parts
+from lethe_consent.repository import INDEXES
 
 
-def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
-    return [ServiceBinding(consent_pb2_grpc.add_ConsentServiceServicer_to_server,
-                           consent_pb2_grpc.ConsentServiceServicer(),
-                           consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name)]
+def servicer(parts: ConsentParts, config: ConsentConfig) -> ConsentServicer:
+    return ConsentServicer(config.common.subject_pepper, parts.texts, parts.ledger,
+                           parts.requests, parts.erasure)
 
 
 def main() -> None:
-    api_main(load_config(), bindings)
+    config = load_config()
+
+    def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
+        return [ServiceBinding(consent_pb2_grpc.add_ConsentServiceServicer_to_server,
+                               servicer(build_parts(runtime, config), config),
+                               consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name)]
+
+    api_main(config.common, bindings, INDEXES,
+             seed=lambda runtime: build_parts(runtime, config).texts.seed())
 
 
 if __name__ == "__main__":

@@ -2,14 +2,63 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from lethe_common.config import CommonConfig, Env, load_common
 
 SERVICE = "consent"
+# The services that answer an erasure or restriction with a receipt. Each
+# service joins this list with the issue that gives it its erasure handling.
+DEFAULT_RECEIPT_SERVICES = ("identity", "consent")
+KNOWN_SERVICES = ("identity", "consent", "shop", "newsletter", "gateway")
 
 
-def load_config() -> CommonConfig:
+@dataclass(frozen=True)
+class ConsentConfig:
+    common: CommonConfig
+    public_url: str
+    receipt_services: tuple[str, ...]
+    request_due_months: int
+    proof_retention_days: int
+    confirmation_ttl_hours: int
+    confirmation_mails_per_address: int
+    confirmation_window_seconds: int
+    sweep_interval_seconds: float
+
+
+def _receipt_services(env: Env) -> tuple[str, ...]:
+    services = env.list("CONSENT_RECEIPT_SERVICES", DEFAULT_RECEIPT_SERVICES)
+    unknown = sorted(set(services) - set(KNOWN_SERVICES))
+    if unknown or not services:
+        env.problem("CONSENT_RECEIPT_SERVICES must name services among "
+                    f"{', '.join(KNOWN_SERVICES)}")
+    return tuple(dict.fromkeys(services))
+
+
+def _bounded(env: Env, name: str, default: int, low: int, high: int) -> int:
+    value = env.int(name, default)
+    if not low <= value <= high:
+        env.problem(f"{name} must be between {low} and {high}")
+    return value
+
+
+def load_config() -> ConsentConfig:
     env = Env()
-    config = load_common(SERVICE, env, grpc_port=50052, api_metrics_port=9102,
+    common = load_common(SERVICE, env, grpc_port=50052, api_metrics_port=9102,
                          worker_metrics_port=9202)
+    config = ConsentConfig(
+        common=common,
+        public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+        receipt_services=_receipt_services(env),
+        # GDPR Art. 12(3): one month. 0 makes every request due at once (for tests).
+        request_due_months=_bounded(env, "CONSENT_REQUEST_DUE_MONTHS", 1, 0, 3),
+        proof_retention_days=_bounded(env, "CONSENT_PROOF_RETENTION_DAYS", 3 * 365, 0, 36500),
+        confirmation_ttl_hours=_bounded(env, "CONSENT_CONFIRMATION_TTL_HOURS", 72, 1, 24 * 30),
+        confirmation_mails_per_address=_bounded(
+            env, "CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 3, 1, 1000),
+        confirmation_window_seconds=_bounded(
+            env, "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7),
+        sweep_interval_seconds=env.float("CONSENT_SWEEP_INTERVAL_SECONDS", 60.0),
+    )
     env.check()
     return config

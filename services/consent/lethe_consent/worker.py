@@ -1,13 +1,96 @@
-"""The consent worker process: event consumers, outbox relay, sweeps."""
+"""The consent worker process: event consumers, outbox relay, sweeps.
+
+It records the account consent when identity reports a verified account,
+does the consent service's own part of an erasure or restriction, files
+every service's receipt in the privacy-request ledger, and keeps the
+overdue-request gauges that the alert watches.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from prometheus_client import Gauge
+
+from lethe_common.events.catalogue import ALL_SERVICES
+from lethe_common.events.consumer import Subscription
+from lethe_common.events.envelope import Envelope
+from lethe_common.privacy import PrivacyEvent, Receipt
+from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
-from lethe_consent.config import load_config
+from lethe_consent.config import ConsentConfig, load_config
+from lethe_consent.parts import ConsentParts, build_parts
+from lethe_consent.records import Subject
+from lethe_consent.repository import INDEXES, OUTBOX_COLLECTIONS
+
+REQUESTS_OVERDUE = Gauge("lethe_privacy_requests_overdue",
+                         "Privacy requests past their due date and not answered, by kind.", ["kind"])
+REQUESTS_PENDING = Gauge("lethe_privacy_requests_pending",
+                         "Privacy requests not closed yet, by kind and status.", ["kind", "status"])
+
+
+def subscriptions(parts: ConsentParts) -> list[Subscription]:
+    def account_verified(event: Envelope) -> None:
+        subject = Subject(str(event.payload["account_id"]), event.subject_key)
+        parts.ledger.record_account_consent(
+            subject, str(event.payload["account_consent_version"]), event.id)
+
+    def privacy_request(event: Envelope) -> None:
+        request = PrivacyEvent.from_envelope(event)
+        if request.kind == "erasure":
+            parts.erasure.erase(request)
+        else:
+            parts.erasure.restrict(request)
+
+    def receipt(event: Envelope) -> None:
+        parts.requests.receive(event.source, Receipt.from_envelope(event))
+
+    return [
+        Subscription("identity", "account.verified", account_verified),
+        Subscription("consent", "privacy.erasure_requested", privacy_request),
+        Subscription("consent", "privacy.restriction_changed", privacy_request),
+        *(Subscription(source, "privacy.receipt", receipt) for source in ALL_SERVICES),
+    ]
+
+
+def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
+    def deadlines() -> dict[str, int]:
+        overdue = parts.requests.overdue_counts()
+        for kind, count in overdue.items():
+            REQUESTS_OVERDUE.labels(kind=kind).set(count)
+        for (kind, status), count in parts.requests.open_counts().items():
+            REQUESTS_PENDING.labels(kind=kind, status=status).set(count)
+        return overdue
+
+    def retention() -> dict[str, int]:
+        now = datetime.now(UTC)
+        proof_cutoff = now - timedelta(days=config.proof_retention_days)
+        return {**parts.erasure.sweep(now),
+                "unconfirmed_requests": parts.requests.forget_expired_confirmations(now),
+                "closed_requests": parts.requests.forget_closed_before(proof_cutoff)}
+
+    return [Sweep("privacy-deadlines", config.sweep_interval_seconds, deadlines),
+            Sweep("consent-retention", max(config.sweep_interval_seconds, 300.0), retention)]
 
 
 def main() -> None:
-    worker_main(load_config())
+    config = load_config()
+    built: dict[str, ConsentParts] = {}
+
+    def parts_of(runtime: Runtime) -> ConsentParts:
+        if "parts" not in built:
+            built["parts"] = build_parts(runtime, config)
+        return built["parts"]
+
+    def subscribe(runtime: Runtime) -> Sequence[Subscription]:
+        return subscriptions(parts_of(runtime))
+
+    def schedule(runtime: Runtime) -> Sequence[Sweep]:
+        return sweeps(parts_of(runtime), config)
+
+    worker_main(config.common, subscriptions=subscribe, outbox_collections=OUTBOX_COLLECTIONS,
+                sweeps=schedule, indexes=INDEXES)
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from lethe_common import tokens
 from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from lethe_common.events.envelope import Envelope
 from lethe_common.subject import subject_key
-from lethe_identity import tokens, validation
+from lethe_identity import validation
 from lethe_identity.config import IdentityConfig
 from lethe_identity.mailer import Mailer
 from lethe_identity.models import AccountView

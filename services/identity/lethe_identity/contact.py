@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from lethe_common import tokens
 from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound, TooManyRequests
 from lethe_common.subject import subject_key
-from lethe_identity import tokens, validation
+from lethe_identity import validation
 from lethe_identity.accounts import utcnow
 from lethe_identity.config import IdentityConfig
 from lethe_identity.limiter import AttemptLimiter

@@ -7,14 +7,10 @@ for the mail again (``ResendVerification``) or staff can decide again.
 
 from __future__ import annotations
 
-import logging
-import smtplib
 from urllib.parse import quote
 
 from lethe_common.config import CommonConfig
-from lethe_common.mail import Mail, send_mail
-
-log = logging.getLogger(__name__)
+from lethe_common.mail import Mail, deliver
 
 
 class Mailer:
@@ -23,13 +19,8 @@ class Mailer:
         self._public_url = public_url
 
     def _send(self, mail: Mail, kind: str) -> bool:
-        try:
-            send_mail(mail, host=self._common.smtp_host, port=self._common.smtp_port,
-                      sender=self._common.mail_from)
-        except (smtplib.SMTPException, OSError) as exc:
-            log.warning("mail not sent", extra={"mail": kind, "error": type(exc).__name__})
-            return False
-        return True
+        return deliver(mail, host=self._common.smtp_host, port=self._common.smtp_port,
+                       sender=self._common.mail_from)
 
     def _link(self, path: str, token: str) -> str:
         return f"{self._public_url}{path}?token={quote(token)}"

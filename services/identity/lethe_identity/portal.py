@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
+from lethe_common import tokens
 from lethe_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from lethe_common.events.envelope import Envelope
-from lethe_identity import tokens, validation
+from lethe_identity import validation
 from lethe_identity.accounts import utcnow
 from lethe_identity.mailer import Mailer
 from lethe_identity.models import AccountView, OrganisationView, PortalAccessView

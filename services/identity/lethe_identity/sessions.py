@@ -13,9 +13,9 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from lethe_common import tokens
 from lethe_common.errors import TooManyRequests, Unauthenticated
 from lethe_common.subject import normalise_email, subject_key
-from lethe_identity import tokens
 from lethe_identity.accounts import utcnow
 from lethe_identity.config import IdentityConfig
 from lethe_identity.limiter import AttemptLimiter

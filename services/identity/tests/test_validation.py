@@ -6,8 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from lethe_common import tokens
 from lethe_common.errors import InvalidArgument
-from lethe_identity import tokens, validation
+from lethe_identity import validation
 
 HEX32 = "0123456789abcdef" * 2
 

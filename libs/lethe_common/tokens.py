@@ -1,4 +1,4 @@
-"""Opaque random tokens (sessions, verification links), stored only as digests.
+"""Opaque random tokens (sessions, links in mails), stored only as digests.
 
 A token has 256 bits from the OS's CSPRNG, so a plain SHA-256 digest is
 enough to store it: nobody can guess a preimage, and a leaked table of
@@ -41,3 +41,8 @@ def keyed(pepper: str, purpose: str, value: str) -> str:
 def client_key(pepper: str, client_address: str) -> str:
     """The key under which a client address's attempts are counted."""
     return keyed(pepper, "client", client_address or "-")
+
+
+def same_digest(token: str, stored_digest: str) -> bool:
+    """Whether ``token`` hashes to ``stored_digest``, compared in constant time."""
+    return hmac.compare_digest(digest(token).encode(), stored_digest.encode())

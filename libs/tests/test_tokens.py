@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from lethe_identity import tokens
+from lethe_common import tokens
 
 URLSAFE_43 = re.compile(r"^[A-Za-z0-9_-]{43}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")

@@ -1,0 +1,146 @@
+"""The fan-out protocol's shared parts (SPEC section 4): requests in, receipts out.
+
+Every data-holding service handles ``privacy.erasure_requested`` and
+``privacy.restriction_changed`` and answers with a ``privacy.receipt``. The
+parsing of those events and the sending of receipts live here once, so every
+service checks the bus the same way and no service sends a receipt twice.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo.errors import DuplicateKeyError
+
+from lethe_common.events.envelope import Envelope, EnvelopeError
+from lethe_common.events.outbox import Outbox, outbox_index
+from lethe_common.mongo import Db
+
+REQUEST_ID = re.compile(r"pr_[0-9a-f]{32}")
+ACCOUNT_ID = re.compile(r"(?:[a-z]{2,4}_[0-9a-f]{32})?")
+SUBJECT_KEY = re.compile(r"[0-9a-f]{64}")
+RECEIPT_KINDS = ("erasure", "restriction", "restriction_lift")
+OUTCOMES = ("done", "deferred")
+MAX_ITEMS = 50
+MAX_ITEM_LENGTH = 300
+# The collection in which each service keeps the receipts it sent (and their outbox).
+RECEIPTS_SENT = "privacy_receipts_sent"
+
+
+@dataclass(frozen=True)
+class PrivacyEvent:
+    """An erasure or restriction request as a service receives it from the bus."""
+
+    kind: str
+    request_id: str
+    account_id: str
+    subject_key: str
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> PrivacyEvent:
+        """Check what the bus brought before acting on it; raise EnvelopeError if it is wrong."""
+        payload = envelope.payload
+        if envelope.type == "privacy.erasure_requested":
+            kind = "erasure"
+        elif envelope.type == "privacy.restriction_changed":
+            kind = "restriction" if payload.get("restricted") is True else "restriction_lift"
+        else:
+            raise EnvelopeError(f"{envelope.type!r} is no privacy request")
+        return cls.checked(kind, payload.get("request_id"), payload.get("account_id"),
+                           envelope.subject_key)
+
+    @classmethod
+    def checked(cls, kind: str, request_id: Any, account_id: Any, subject_key: Any) -> PrivacyEvent:
+        """Raise EnvelopeError unless the ids have the shapes our services give them."""
+        if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
+            raise EnvelopeError("request_id is not a privacy request id")
+        if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
+            raise EnvelopeError("account_id is not an account id")
+        if not isinstance(subject_key, str) or not SUBJECT_KEY.fullmatch(subject_key):
+            raise EnvelopeError("a privacy request needs the subject_key")
+        return cls(kind, request_id, account_id, subject_key)
+
+
+def _texts(value: Any, field: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > MAX_ITEMS or not all(
+            isinstance(item, str) and 0 < len(item) <= MAX_ITEM_LENGTH for item in value):
+        raise EnvelopeError(f"{field} must be a list of at most {MAX_ITEMS} short texts")
+    return tuple(value)
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str) or len(value) > MAX_ITEM_LENGTH:
+        raise EnvelopeError(f"{field} must be a short text")
+    return value
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What one service did for one request (SPEC section 4, step 3).
+
+    ``deferred`` says the service cannot finish yet (an open order: Art.
+    17(3)(b)) and will send a ``done`` receipt once it can.
+    """
+
+    request_id: str
+    kind: str
+    outcome: str = "done"
+    deleted: tuple[str, ...] = ()
+    blocked: tuple[str, ...] = ()
+    blocked_until: str = ""
+    kept: tuple[str, ...] = ()
+    note: str = ""
+
+    def payload(self) -> dict[str, Any]:
+        return {"request_id": self.request_id, "kind": self.kind, "outcome": self.outcome,
+                "deleted": list(self.deleted), "blocked": list(self.blocked),
+                "blocked_until": self.blocked_until, "kept": list(self.kept), "note": self.note}
+
+    @classmethod
+    def from_envelope(cls, envelope: Envelope) -> Receipt:
+        p = envelope.payload
+        receipt = cls(
+            request_id=_text(p.get("request_id"), "request_id"), kind=_text(p.get("kind"), "kind"),
+            outcome=_text(p.get("outcome"), "outcome"), deleted=_texts(p.get("deleted"), "deleted"),
+            blocked=_texts(p.get("blocked"), "blocked"),
+            blocked_until=_text(p.get("blocked_until"), "blocked_until"),
+            kept=_texts(p.get("kept"), "kept"), note=_text(p.get("note"), "note"))
+        if not REQUEST_ID.fullmatch(receipt.request_id):
+            raise EnvelopeError("request_id is not a privacy request id")
+        if receipt.kind not in RECEIPT_KINDS or receipt.outcome not in OUTCOMES:
+            raise EnvelopeError("unknown receipt kind or outcome")
+        return receipt
+
+
+class ReceiptSender:
+    """Sends each (request, outcome) receipt once, through the outbox.
+
+    The receipt and its event are one new document whose key is the request,
+    kind and outcome: handling the same request twice inserts nothing the
+    second time, so no second receipt goes out.
+    """
+
+    def __init__(self, db: Db, outbox: Outbox, service: str) -> None:
+        self._collection = db[RECEIPTS_SENT]
+        self._outbox = outbox
+        self._service = service
+
+    def send(self, receipt: Receipt, subject_key: str) -> bool:
+        """Stage and publish ``receipt``; False when it had been sent before."""
+        event = Envelope(type="privacy.receipt", source=self._service,
+                         subject_key=subject_key, payload=receipt.payload())
+        key = f"{receipt.request_id}/{receipt.kind}/{receipt.outcome}"
+        document = self._outbox.stage_new(
+            {"_id": key, "sent_at": datetime.now(UTC), "receipt": receipt.payload()}, event)
+        try:
+            self._collection.insert_one(document)
+        except DuplicateKeyError:
+            return False
+        self._outbox.publish_staged(self._collection, key, event)
+        return True
+
+
+RECEIPT_INDEXES = [outbox_index(RECEIPTS_SENT)]

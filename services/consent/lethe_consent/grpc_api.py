@@ -1,0 +1,191 @@
+"""The consent gRPC servicer: it translates messages and delegates, nothing more."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from lethe.common.v1 import subject_pb2
+from lethe.consent.v1 import consent_pb2 as pb
+from lethe.consent.v1 import consent_pb2_grpc
+from lethe_common.errors import InvalidArgument
+from lethe_common.events.envelope import EnvelopeError
+from lethe_common.privacy import PrivacyEvent
+from lethe_consent.erasure import ConsentErasure
+from lethe_consent.models import LANGUAGES, Overview, RecordView, RequestView, TextView
+from lethe_consent.records import ConsentLedger, Subject, subject_of
+from lethe_consent.requests import PrivacyRequests
+from lethe_consent.texts import ConsentTexts
+
+SERVICE = "consent"
+
+
+def _time(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
+
+
+def text_message(view: TextView) -> pb.ConsentText:
+    return pb.ConsentText(
+        purpose=view.purpose, version=view.version, published_at=_time(view.published_at),
+        basis=view.basis, direct_marketing=view.direct_marketing,
+        texts=[pb.LocalisedText(language=lang, title=view.texts[lang]["title"],
+                                body=view.texts[lang]["body"])
+               for lang in LANGUAGES if lang in view.texts])
+
+
+def record_message(view: RecordView) -> pb.ConsentRecord:
+    message = pb.ConsentRecord(id=view.id, purpose=view.purpose, action=view.action,
+                               version=view.version, channel=view.channel, reason=view.reason,
+                               recorded_at=_time(view.recorded_at),
+                               client_address=view.client_address,
+                               pseudonymised=view.pseudonymised)
+    if view.text is not None:
+        message.text.CopyFrom(text_message(view.text))
+    return message
+
+
+def overview_message(view: Overview) -> pb.ConsentOverview:
+    return pb.ConsentOverview(
+        states=[pb.PurposeState(purpose=s.purpose, state=s.state, version=s.version,
+                                since=_time(s.since), current_version=s.current_version)
+                for s in view.states],
+        history=[record_message(r) for r in view.history])
+
+
+def request_message(view: RequestView, now: datetime | None = None) -> pb.PrivacyRequest:
+    return pb.PrivacyRequest(
+        id=view.id, kind=view.kind, status=view.status, received_at=_time(view.received_at),
+        due_at=_time(view.due_at), overdue=view.overdue(now or datetime.now(UTC)),
+        purpose=view.purpose, reason=view.reason, decision=view.decision,
+        decided_at=_time(view.decided_at), completed_at=_time(view.completed_at),
+        awaiting_services=view.awaiting_services, account_id=view.account_id,
+        receipts=[pb.ServiceReceipt(service=r.service, outcome=r.outcome, deleted=r.deleted,
+                                    blocked=r.blocked, blocked_until=r.blocked_until, kept=r.kept,
+                                    note=r.note, received_at=_time(r.received_at))
+                  for r in view.receipts])
+
+
+def _texts_of(message: Any) -> dict[str, dict[str, str]]:
+    texts: dict[str, dict[str, str]] = {}
+    for entry in message.texts:
+        if entry.language in texts:
+            raise InvalidArgument(f"the {entry.language[:8]} text is given twice")
+        texts[entry.language] = {"title": entry.title, "body": entry.body}
+    return texts
+
+
+class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[misc]
+    def __init__(self, pepper: str, texts: ConsentTexts, ledger: ConsentLedger,
+                 requests: PrivacyRequests, erasure: ConsentErasure) -> None:
+        self._pepper = pepper
+        self._texts = texts
+        self._ledger = ledger
+        self._requests = requests
+        self._erasure = erasure
+
+    def _subject(self, person: pb.Person) -> Subject:
+        return subject_of(self._pepper, person.account_id, person.email, person.name)
+
+    # -- texts -----------------------------------------------------------------------------
+    def ListCurrentTexts(self, request: pb.Empty, context: Any) -> pb.ConsentTextList:
+        return pb.ConsentTextList(texts=[text_message(t) for t in self._texts.current()])
+
+    def PublishText(self, request: pb.PublishTextRequest, context: Any) -> pb.ConsentText:
+        return text_message(self._texts.publish(request.actor_account_id, request.purpose,
+                                                request.version, _texts_of(request),
+                                                request.direct_marketing))
+
+    # -- records ---------------------------------------------------------------------------
+    def Grant(self, request: pb.GrantRequest, context: Any) -> pb.ConsentRecord:
+        return record_message(self._ledger.grant(
+            self._subject(request.person), request.purpose, request.version, request.channel,
+            request.client_address, request.global_privacy_control))
+
+    def Withdraw(self, request: pb.WithdrawRequest, context: Any) -> pb.WithdrawResponse:
+        record, erasure_id = self._requests.withdraw_consent(
+            self._subject(request.person), request.purpose, request.channel,
+            request.client_address)
+        return pb.WithdrawResponse(record=record_message(record), erasure_request_id=erasure_id)
+
+    def ApplyGlobalPrivacyControl(self, request: pb.GpcRequest, context: Any) -> pb.GpcResponse:
+        record = self._ledger.apply_gpc(self._subject(request.person), request.client_address)
+        if record is None:
+            return pb.GpcResponse(recorded=False)
+        return pb.GpcResponse(recorded=True, record=record_message(record))
+
+    def GetConsents(self, request: pb.Person, context: Any) -> pb.ConsentOverview:
+        return overview_message(self._ledger.overview(self._subject(request)))
+
+    # -- privacy requests --------------------------------------------------------------------
+    def OpenPrivacyRequest(self, request: pb.OpenPrivacyRequestRequest,
+                           context: Any) -> pb.OpenPrivacyRequestResponse:
+        opened = self._requests.open(self._subject(request.person), request.kind,
+                                     purpose=request.purpose, reason=request.reason,
+                                     authenticated=request.authenticated)
+        reply = pb.OpenPrivacyRequestResponse(follow_token=opened.follow_token)
+        if opened.request is not None:
+            reply.request.CopyFrom(request_message(opened.request))
+        return reply
+
+    def ConfirmPrivacyRequest(self, request: pb.TokenRequest, context: Any) -> pb.PrivacyRequest:
+        return request_message(self._requests.confirm(request.token))
+
+    def GetPrivacyRequest(self, request: pb.FollowRequest, context: Any) -> pb.PrivacyRequest:
+        return request_message(self._requests.follow(request.request_id, request.token))
+
+    def ListOwnPrivacyRequests(self, request: pb.Person, context: Any) -> pb.PrivacyRequestList:
+        return pb.PrivacyRequestList(requests=[
+            request_message(r) for r in self._requests.own(self._subject(request))])
+
+    def ListPrivacyRequests(self, request: pb.AdminListRequest,
+                            context: Any) -> pb.PrivacyRequestList:
+        return pb.PrivacyRequestList(requests=[request_message(r) for r in
+                                               self._requests.list_for_staff(
+                                                   request.status, request.kind,
+                                                   request.overdue_only)])
+
+    def UpdatePrivacyRequest(self, request: pb.UpdatePrivacyRequestRequest,
+                             context: Any) -> pb.PrivacyRequest:
+        return request_message(self._requests.update(
+            request.actor_account_id, request.request_id, request.status, request.reason,
+            request.extend_months))
+
+    def DecideObjection(self, request: pb.DecideObjectionRequest, context: Any) -> pb.PrivacyRequest:
+        return request_message(self._requests.decide_objection(
+            request.actor_account_id, request.request_id, request.uphold, request.reason))
+
+    # -- the person's data -------------------------------------------------------------------
+    def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
+                          context: Any) -> subject_pb2.ExportSubjectDataResponse:
+        subject = Subject(request.subject.account_id, request.subject.subject_key)
+        overview = self._ledger.overview(subject)
+        data = {
+            "consents": [{"purpose": s.purpose, "state": s.state, "version": s.version,
+                          "since": _time(s.since)} for s in overview.states],
+            "consent_records": [{"purpose": r.purpose, "action": r.action, "version": r.version,
+                                 "channel": r.channel, "reason": r.reason,
+                                 "recorded_at": _time(r.recorded_at),
+                                 "client_address": r.client_address} for r in overview.history],
+            "privacy_requests": [{"id": r.id, "kind": r.kind, "status": r.status,
+                                  "received_at": _time(r.received_at), "due_at": _time(r.due_at)}
+                                 for r in self._requests.own(subject)],
+        }
+        return subject_pb2.ExportSubjectDataResponse(
+            service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
+            lawful_bases=["Art. 7(1) GDPR: proof of consent",
+                          "Art. 5(2) GDPR: proof that privacy requests were answered"],
+            retention="consent records: 3 years after withdrawal or erasure", recipients=[])
+
+    def EraseSubject(self, request: subject_pb2.EraseSubjectRequest,
+                     context: Any) -> subject_pb2.EraseSubjectResponse:
+        try:
+            event = PrivacyEvent.checked("erasure", request.request_id,
+                                         request.subject.account_id, request.subject.subject_key)
+        except EnvelopeError as exc:
+            raise InvalidArgument(str(exc)) from None
+        receipt = self._erasure.erase(event)
+        return subject_pb2.EraseSubjectResponse(
+            service=SERVICE, request_id=receipt.request_id, deleted=receipt.deleted,
+            blocked=receipt.blocked, blocked_until=receipt.blocked_until,
+            kept_reasons=receipt.kept)

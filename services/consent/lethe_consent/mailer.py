@@ -1,0 +1,61 @@
+"""The mails the consent service sends, in German and English."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from lethe_common.config import CommonConfig
+from lethe_common.mail import Mail, deliver
+
+KIND_NAMES = {
+    "access": ("Auskunft", "access to your data"),
+    "erasure": ("Löschung", "erasure"),
+    "restriction": ("Einschränkung der Verarbeitung", "restriction of processing"),
+    "restriction_lift": ("Aufhebung der Einschränkung", "lifting the restriction"),
+    "objection": ("Widerspruch", "objection"),
+}
+
+
+class Mailer:
+    def __init__(self, common: CommonConfig, public_url: str) -> None:
+        self._common = common
+        self._public_url = public_url
+
+    def _send(self, mail: Mail) -> bool:
+        return deliver(mail, host=self._common.smtp_host, port=self._common.smtp_port,
+                       sender=self._common.mail_from)
+
+    def _follow_link(self, request_id: str, follow: str) -> str:
+        return f"{self._public_url}/privacy-requests/{request_id}?token={quote(follow)}"
+
+    def confirm_request(self, to: str, request_id: str, kind: str, confirm: str, follow: str,
+                        ttl_hours: int) -> bool:
+        de, en = KIND_NAMES[kind]
+        confirm_link = f"{self._public_url}/privacy-requests/confirm?token={quote(confirm)}"
+        text = (
+            f"Guten Tag,\n\nfür diese E-Mail-Adresse wurde ein Datenschutzantrag gestellt: {de}.\n"
+            f"Bitte bestätigen Sie ihn mit diesem Link (gültig {ttl_hours} Stunden):\n"
+            f"{confirm_link}\n\n"
+            f"Hello,\n\na privacy request was made for this e-mail address: {en}.\n"
+            f"Please confirm it with this link (valid for {ttl_hours} hours):\n{confirm_link}\n\n"
+            "Code (API: POST /api/v1/privacy-requests/confirm): " + confirm + "\n\n"
+            "Den Stand verfolgen / Follow its progress:\n"
+            f"{self._follow_link(request_id, follow)}\n\n"
+            "Wenn Sie das nicht waren, ignorieren Sie diese Mail; ohne Bestätigung geschieht "
+            "nichts. / If this was not you, ignore this mail: nothing happens unless you "
+            "confirm.\n")
+        return self._send(Mail(to=to, subject="Bitte Datenschutzantrag bestätigen / "
+                                              "Please confirm your privacy request",
+                               text=text, headers={"X-Lethe-Mail": "privacy-request-confirmation"}))
+
+    def request_opened(self, to: str, request_id: str, kind: str, follow: str) -> bool:
+        de, en = KIND_NAMES[kind]
+        link = self._follow_link(request_id, follow)
+        text = (
+            f"Guten Tag,\n\nwir haben Ihren Antrag erhalten: {de}. Den Stand und die Antwort "
+            f"jedes Dienstes sehen Sie hier:\n{link}\n\n"
+            f"Hello,\n\nwe have received your request: {en}. Its progress and every service's "
+            f"answer are here:\n{link}\n\n"
+            f"Vorgang / Request: {request_id}\n")
+        return self._send(Mail(to=to, subject="Ihr Datenschutzantrag / Your privacy request",
+                               text=text, headers={"X-Lethe-Mail": "privacy-request"}))

@@ -1,0 +1,149 @@
+"""What the consent domain hands out: plain views of stored documents."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from lethe_common.mongo import Document
+
+LANGUAGES = ("de", "en")
+CONSENT_BASIS = "consent"
+
+# A privacy request's life. The rank only grows, so a late writer cannot move a
+# request back (a stale "in progress" after "complete").
+STATUS_RANK = {"awaiting_confirmation": 0, "open": 1, "in_progress": 2, "deferred": 3,
+               "complete": 4, "rejected": 4}
+ACTIVE_STATUSES = ("open", "in_progress")
+FAN_OUT_KINDS = ("erasure", "restriction", "restriction_lift")
+REQUEST_KINDS = ("access", "erasure", "restriction", "restriction_lift", "objection")
+
+
+def aware(value: Any) -> datetime | None:
+    """A stored time as an aware UTC datetime (BSON dates come back naive)."""
+    if not isinstance(value, datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class TextView:
+    purpose: str
+    version: str
+    texts: dict[str, dict[str, str]]
+    published_at: datetime | None
+    basis: str = CONSENT_BASIS
+    direct_marketing: bool = False
+
+    @classmethod
+    def from_doc(cls, doc: Document, purpose: Document | None = None) -> TextView:
+        return cls(purpose=doc["purpose"], version=doc["version"], texts=doc["texts"],
+                   published_at=aware(doc.get("published_at")),
+                   basis=(purpose or {}).get("basis", CONSENT_BASIS),
+                   direct_marketing=bool((purpose or {}).get("direct_marketing", False)))
+
+
+@dataclass(frozen=True)
+class PurposeView:
+    purpose: str
+    basis: str
+    direct_marketing: bool
+    current_version: str
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> PurposeView:
+        return cls(purpose=doc["_id"], basis=doc.get("basis", CONSENT_BASIS),
+                   direct_marketing=bool(doc.get("direct_marketing", False)),
+                   current_version=doc.get("current_version", ""))
+
+
+@dataclass(frozen=True)
+class RecordView:
+    id: str
+    purpose: str
+    action: str
+    version: str
+    channel: str
+    reason: str
+    recorded_at: datetime
+    client_address: str
+    pseudonymised: bool
+    text: TextView | None = None
+
+    @classmethod
+    def from_doc(cls, doc: Document, text: TextView | None = None) -> RecordView:
+        return cls(id=doc["_id"], purpose=doc["purpose"], action=doc["action"],
+                   version=doc.get("version", ""), channel=doc.get("channel", ""),
+                   reason=doc.get("reason", ""), recorded_at=aware(doc["recorded_at"]) or datetime.now(UTC),
+                   client_address=doc.get("client_address", ""),
+                   pseudonymised="pseudonymised_at" in doc, text=text)
+
+
+@dataclass(frozen=True)
+class StateView:
+    purpose: str
+    state: str
+    version: str
+    since: datetime | None
+    current_version: str
+
+
+@dataclass(frozen=True)
+class Overview:
+    states: list[StateView]
+    history: list[RecordView]
+
+
+@dataclass(frozen=True)
+class ReceiptView:
+    service: str
+    outcome: str
+    deleted: list[str]
+    blocked: list[str]
+    blocked_until: str
+    kept: list[str]
+    note: str
+    received_at: datetime | None
+
+    @classmethod
+    def from_doc(cls, doc: Document) -> ReceiptView:
+        return cls(service=doc["service"], outcome=doc["outcome"], deleted=doc.get("deleted", []),
+                   blocked=doc.get("blocked", []), blocked_until=doc.get("blocked_until", ""),
+                   kept=doc.get("kept", []), note=doc.get("note", ""),
+                   received_at=aware(doc.get("received_at")))
+
+
+@dataclass(frozen=True)
+class RequestView:
+    id: str
+    kind: str
+    status: str
+    account_id: str
+    received_at: datetime | None
+    due_at: datetime | None
+    purpose: str
+    reason: str
+    decision: str
+    decided_at: datetime | None
+    completed_at: datetime | None
+    services: list[str]
+    receipts: list[ReceiptView] = field(default_factory=list)
+
+    @property
+    def awaiting_services(self) -> list[str]:
+        done = {r.service for r in self.receipts if r.outcome == "done"}
+        return [s for s in self.services if s not in done] if self.kind in FAN_OUT_KINDS else []
+
+    def overdue(self, now: datetime) -> bool:
+        return self.status in ACTIVE_STATUSES and self.due_at is not None and self.due_at < now
+
+    @classmethod
+    def from_doc(cls, doc: Document, receipts: list[ReceiptView] | None = None) -> RequestView:
+        return cls(id=doc["_id"], kind=doc["kind"], status=doc["status"],
+                   account_id=doc.get("account_id", ""),
+                   received_at=aware(doc.get("received_at")), due_at=aware(doc.get("due_at")),
+                   purpose=doc.get("purpose", ""), reason=doc.get("reason", ""),
+                   decision=doc.get("decision", ""), decided_at=aware(doc.get("decided_at")),
+                   completed_at=aware(doc.get("completed_at")),
+                   services=list(doc.get("services", [])), receipts=receipts or [])

@@ -1,0 +1,33 @@
+"""The consent domain wired together once, for the API and the worker alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lethe_common.privacy import ReceiptSender
+from lethe_common.runtime import Runtime
+from lethe_consent.config import SERVICE, ConsentConfig
+from lethe_consent.erasure import ConsentErasure
+from lethe_consent.mailer import Mailer
+from lethe_consent.records import ConsentLedger
+from lethe_consent.repository import ConsentRepository
+from lethe_consent.requests import PrivacyRequests
+from lethe_consent.texts import ConsentTexts
+
+
+@dataclass(frozen=True)
+class ConsentParts:
+    texts: ConsentTexts
+    ledger: ConsentLedger
+    requests: PrivacyRequests
+    erasure: ConsentErasure
+
+
+def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
+    repo = ConsentRepository(runtime.db, runtime.outbox)
+    texts = ConsentTexts(repo)
+    ledger = ConsentLedger(repo, texts)
+    requests = PrivacyRequests(repo, ledger, texts, Mailer(config.common, config.public_url), config)
+    erasure = ConsentErasure(repo, ledger, ReceiptSender(runtime.db, runtime.outbox, SERVICE),
+                             config.proof_retention_days)
+    return ConsentParts(texts, ledger, requests, erasure)
