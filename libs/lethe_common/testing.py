@@ -211,6 +211,12 @@ class EventTap:
         seen.extend(self.drain(0.5))
         return [body for body in seen if body.get("id") in ids]
 
+    def __enter__(self) -> EventTap:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
     def close(self) -> None:
         self._connection.release()
 

@@ -143,11 +143,11 @@ class PrivacyRequests:
             raise invalid
         digest = tokens.digest(token)
         doc = self._repo.request_by_confirmation(digest)
-        if doc is None or doc["status"] != "awaiting_confirmation" or \
-                doc["confirm_expires_at"] < now:
+        if doc is None or doc["confirm_expires_at"] < now:
             raise invalid
-        if not self._repo.claim_token(digest, now, doc["confirm_expires_at"]):
-            return self.view(doc["_id"])
+        if doc["status"] != "awaiting_confirmation" or \
+                not self._repo.claim_token(digest, now, doc["confirm_expires_at"]):
+            return self.view(doc["_id"])  # confirmed already: a second click changes nothing
         # The month starts when the confirmed request is received.
         doc.update(received_at=now, due_at=add_months(now, self._config.request_due_months))
         events = self._start(doc, now)
@@ -157,7 +157,7 @@ class PrivacyRequests:
             "received_at": now, "due_at": doc["due_at"], "decision": doc.get("decision", ""),
             "history": [*doc.get("history", []), {"status": doc["status"], "at": now,
                                                   "by": "person"}]},
-            unset=("confirm_digest", "email"), events=events)
+            unset=("email",), events=events)
         self._after_start(doc, subject, now)
         log.info("privacy request confirmed", extra={"request_id": doc["_id"], "kind": doc["kind"]})
         return self.view(doc["_id"])
