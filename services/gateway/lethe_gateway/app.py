@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 
+from lethe.consent.v1 import consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe_gateway.backends import Backends
 from lethe_gateway.config import GatewayConfig
@@ -38,6 +39,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
         app.state.backends = Backends(config.backends, config.health_timeout_seconds)
         app.state.identity = identity_pb2_grpc.IdentityServiceStub(
             app.state.backends.channels["identity"])
+        app.state.consent = consent_pb2_grpc.ConsentServiceStub(
+            app.state.backends.channels["consent"])
         yield
         await app.state.backends.close()
 

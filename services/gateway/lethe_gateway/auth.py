@@ -17,6 +17,7 @@ from typing import Annotated, cast
 import grpc
 from fastapi import Depends, HTTPException, Request, Response
 
+from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
 
@@ -29,6 +30,24 @@ _UNSET = object()
 
 def identity(request: Request) -> identity_pb2_grpc.IdentityServiceStub:
     return request.app.state.identity
+
+
+def consent(request: Request) -> consent_pb2_grpc.ConsentServiceStub:
+    return request.app.state.consent
+
+
+def person(account: pb.Account) -> consent_pb2.Person:
+    """The logged-in person as the consent service files them."""
+    return consent_pb2.Person(account_id=account.id, email=account.email, name=account.name)
+
+
+def global_privacy_control(request: Request) -> bool:
+    """The browser sends the Global Privacy Control signal (``Sec-GPC: 1``)."""
+    return request.headers.get("Sec-GPC", "").strip() == "1"
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else ""
 
 
 def rpc_timeout(request: Request) -> float:

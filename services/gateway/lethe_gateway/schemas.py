@@ -116,6 +116,7 @@ class AccountOut(BaseModel):
     pending_email: str | None
     account_consent_version: str
     created_at: str
+    restricted: bool
 
     @classmethod
     def of(cls, msg: pb.Account) -> AccountOut:
@@ -124,7 +125,7 @@ class AccountOut(BaseModel):
                    portal_access=PortalAccessOut.of(msg.portal_access),
                    pending_email=_opt(msg.pending_email),
                    account_consent_version=msg.account_consent_version,
-                   created_at=msg.created_at)
+                   created_at=msg.created_at, restricted=msg.restricted)
 
 
 class Registered(BaseModel):

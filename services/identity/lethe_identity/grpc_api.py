@@ -34,7 +34,7 @@ def account_message(view: AccountView) -> pb.Account:
                       portal_access=portal_access_message(view.portal_access),
                       pending_email=view.pending_email,
                       account_consent_version=view.account_consent_version,
-                      created_at=_time(view.created_at))
+                      created_at=_time(view.created_at), restricted=view.restricted)
 
 
 def organisation_message(view: OrganisationView) -> pb.Organisation:

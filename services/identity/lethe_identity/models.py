@@ -52,6 +52,7 @@ class AccountView:
     pending_email: str
     account_consent_version: str
     created_at: datetime | None
+    restricted: bool = False
 
     @property
     def is_admin(self) -> bool:
@@ -69,7 +70,8 @@ class AccountView:
                    portal_access=PortalAccessView.from_doc(doc.get("portal_access")),
                    pending_email=doc.get("pending_email", ""),
                    account_consent_version=doc.get("account_consent_version", ""),
-                   created_at=_time(doc.get("created_at")))
+                   created_at=_time(doc.get("created_at")),
+                   restricted=bool(doc.get("restricted", False)))
 
 
 @dataclass(frozen=True)

@@ -147,6 +147,9 @@ class Portal:
         account = AccountView.from_doc(doc, self._admin_emails)
         if account.portal_access.status != "pending":
             raise FailedPrecondition("this person has no pending portal-access request")
+        if account.restricted:
+            raise FailedPrecondition("this person has restricted the processing of their data; "
+                                     "staff cannot change their account until it is lifted")
         access = {**doc["portal_access"], "status": "approved" if approve else "rejected",
                   "decided_at": self._clock(), "decided_by": actor_id, "reason": checked_reason}
         self._repo.update_account(account.id, {"portal_access": access},

@@ -9,6 +9,7 @@ key as their string ``_id``, which FerretDB can fetch without a scan.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -21,6 +22,7 @@ from lethe_common.errors import AlreadyExists
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import Outbox, outbox_index
 from lethe_common.mongo import Db, Document, IndexSpec
+from lethe_common.privacy import RECEIPT_INDEXES, RECEIPTS_SENT
 
 ACCOUNTS = "accounts"
 TOKENS = "verification_tokens"
@@ -30,6 +32,7 @@ ATTEMPTS = "attempts"
 ORGANISATIONS = "organisations"
 ORG_DOMAINS = "organisation_domains"
 CONTACTS = "contact_requests"
+TOMBSTONES = "erasure_tombstones"
 
 INDEXES = [
     IndexSpec(ACCOUNTS, (("subject_key", ASCENDING),), unique=True),
@@ -43,8 +46,10 @@ INDEXES = [
     IndexSpec(ATTEMPTS, (("expires_at", ASCENDING),)),
     IndexSpec(CONTACTS, (("status", ASCENDING), ("created_at", DESCENDING))),
     IndexSpec(CONTACTS, (("subject_key", ASCENDING),)),
+    IndexSpec(TOKENS, (("account_id", ASCENDING),)),
+    *RECEIPT_INDEXES,
 ]
-OUTBOX_COLLECTIONS = (ACCOUNTS,)
+OUTBOX_COLLECTIONS = (ACCOUNTS, RECEIPTS_SENT)
 
 
 class IdentityRepository:
@@ -173,12 +178,48 @@ class IdentityRepository:
         return self._db[CONTACTS].find_one({"_id": contact_id})
 
     def contacts(self, status: str, limit: int = 500) -> list[Document]:
-        return list(self._db[CONTACTS].find({"status": status},
+        """Staff's queue: a restricted person's requests are kept but not shown."""
+        return list(self._db[CONTACTS].find({"status": status, "restricted": {"$ne": True}},
                                             sort=[("created_at", DESCENDING)], limit=limit))
 
     def close_contact(self, contact_id: str, now: datetime, actor_id: str) -> None:
         self._db[CONTACTS].update_one({"_id": contact_id}, {"$set": {
             "status": "closed", "closed_at": now, "closed_by": actor_id}})
+
+    # -- erasure and restriction --------------------------------------------------------
+    def erase_subject(self, account_id: str, subject_key: str, request_id: str,
+                      now: datetime) -> dict[str, int]:
+        """Delete the person's account, sessions, links and contact requests; keep a tombstone
+        of subject_key, request id and time only. Idempotent."""
+        owner: list[Document] = [{"subject_key": subject_key}]
+        if account_id:
+            owner.append({"_id": account_id})
+        ids = [doc["_id"] for doc in self._db[ACCOUNTS].find({"$or": owner}, projection={"_id": 1})]
+        counts = {
+            "sessions": self._db[SESSIONS].delete_many(
+                {"account_id": {"$in": ids}}).deleted_count if ids else 0,
+            "verification_links": self._db[TOKENS].delete_many(
+                {"account_id": {"$in": ids}}).deleted_count if ids else 0,
+            "contact_requests": self._db[CONTACTS].delete_many(
+                {"subject_key": subject_key}).deleted_count,
+            "accounts": self._db[ACCOUNTS].delete_many({"_id": {"$in": ids}}).deleted_count
+            if ids else 0,
+        }
+        with contextlib.suppress(DuplicateKeyError):  # a repeat of the same request
+            self._db[TOMBSTONES].insert_one({"_id": request_id, "subject_key": subject_key,
+                                             "erased_at": now})
+        return counts
+
+    def set_restricted(self, account_id: str, subject_key: str, restricted: bool) -> dict[str, int]:
+        owner: list[Document] = [{"subject_key": subject_key}]
+        if account_id:
+            owner.append({"_id": account_id})
+        return {
+            "accounts": self._db[ACCOUNTS].update_many(
+                {"$or": owner}, {"$set": {"restricted": restricted}}).modified_count,
+            "contact_requests": self._db[CONTACTS].update_many(
+                {"subject_key": subject_key}, {"$set": {"restricted": restricted}}).modified_count,
+        }
 
     # -- sweeps --------------------------------------------------------------------------
     def sweep(self, now: datetime, contact_cutoff: datetime,

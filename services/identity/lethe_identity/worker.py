@@ -1,14 +1,33 @@
-"""The identity worker process: outbox relay and the retention sweep."""
+"""The identity worker process: privacy requests, outbox relay and the retention sweep."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from lethe_common.events.consumer import Subscription
+from lethe_common.events.envelope import Envelope
+from lethe_common.privacy import PrivacyEvent, ReceiptSender
 from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
-from lethe_identity.config import load_config
+from lethe_identity.config import SERVICE, load_config
+from lethe_identity.erasure import IdentityErasure
 from lethe_identity.repository import INDEXES, OUTBOX_COLLECTIONS, IdentityRepository
+
+
+def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
+    erasure = IdentityErasure(IdentityRepository(runtime.db, runtime.outbox),
+                              ReceiptSender(runtime.db, runtime.outbox, SERVICE))
+
+    def privacy_request(event: Envelope) -> None:
+        request = PrivacyEvent.from_envelope(event)
+        if request.kind == "erasure":
+            erasure.erase(request)
+        else:
+            erasure.restrict(request)
+
+    return [Subscription("consent", "privacy.erasure_requested", privacy_request),
+            Subscription("consent", "privacy.restriction_changed", privacy_request)]
 
 
 def main() -> None:
@@ -23,8 +42,8 @@ def main() -> None:
                               now - timedelta(minutes=config.verification_ttl_minutes))
         return [Sweep("identity-retention", config.sweep_interval_seconds, expire)]
 
-    worker_main(config.common, outbox_collections=OUTBOX_COLLECTIONS, sweeps=sweeps,
-                indexes=INDEXES)
+    worker_main(config.common, subscriptions=subscriptions, outbox_collections=OUTBOX_COLLECTIONS,
+                sweeps=sweeps, indexes=INDEXES)
 
 
 if __name__ == "__main__":

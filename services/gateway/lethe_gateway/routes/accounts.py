@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 
+from lethe.consent.v1 import consent_pb2
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.auth import identity, rpc_timeout
+from lethe_gateway.auth import consent, identity, rpc_timeout
 from lethe_gateway.schemas import Accepted, AccountOut, EmailBody, RegisterBody, Registered, VerifyBody
 
 router = APIRouter(tags=["accounts"])
 
 
+async def _check_account_text(request: Request, version: str) -> None:
+    texts = await consent(request).ListCurrentTexts(consent_pb2.Empty(), timeout=rpc_timeout(request))
+    current = next((t.version for t in texts.texts if t.purpose == "account"), "")
+    if version != current:
+        raise HTTPException(422, f"account_consent_version must be the current account text "
+                                 f"({current}); see GET /api/v1/consent-texts")
+
+
 @router.post("/accounts", status_code=201, response_model=Registered)
 async def register(body: RegisterBody, request: Request) -> Registered:
-    """Open a customer account; a verification link goes to the address."""
+    """Open a customer account; a verification link goes to the address.
+
+    The account consent must be given to the current text: the consent service
+    records it once the address is verified.
+    """
+    await _check_account_text(request, body.account_consent_version)
     reply = await identity(request).Register(pb.RegisterRequest(
         email=body.email, password=body.password, name=body.name, phone=body.phone or "",
         account_consent_version=body.account_consent_version), timeout=rpc_timeout(request))

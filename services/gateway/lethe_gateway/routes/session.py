@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+
+import grpc
 from fastapi import APIRouter, Request, Response
 
+from lethe.consent.v1 import consent_pb2
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import (
     SESSION_COOKIE,
     MaybeAccount,
     clear_session_cookies,
+    client_address,
+    consent,
+    global_privacy_control,
     identity,
+    person,
     rpc_timeout,
     set_session_cookies,
 )
 from lethe_gateway.schemas import AccountOut, LoginBody
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["session"])
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
 
 
 @router.post("/session", response_model=AccountOut)
@@ -33,7 +38,20 @@ async def login(body: LoginBody, request: Request, response: Response) -> Accoun
     if old:
         await stub.Logout(pb.LogoutRequest(session_token=old), timeout=rpc_timeout(request))
     set_session_cookies(request, response, reply.session_token, int(reply.cookie_max_age_seconds))
+    await _honour_gpc(request, reply.account)
     return AccountOut.of(reply.account)
+
+
+async def _honour_gpc(request: Request, account: pb.Account) -> None:
+    """Sec-GPC: 1 at log-in refuses analytics; a consent outage does not stop the log-in."""
+    if not global_privacy_control(request):
+        return
+    try:
+        await consent(request).ApplyGlobalPrivacyControl(consent_pb2.GpcRequest(
+            person=person(account), client_address=client_address(request)),
+            timeout=rpc_timeout(request))
+    except grpc.aio.AioRpcError as exc:
+        log.warning("GPC signal not recorded at log-in", extra={"grpc_code": exc.code().name})
 
 
 @router.delete("/session", status_code=204)

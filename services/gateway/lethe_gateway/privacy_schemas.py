@@ -1,0 +1,177 @@
+"""The JSON bodies of the consent and privacy-request routes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from lethe.consent.v1 import consent_pb2 as pb
+from lethe_gateway.schemas import Email, Strict, Token
+
+Purpose = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$",
+                               examples=["newsletter"])]
+Version = Annotated[str, Field(min_length=1, max_length=32, examples=["2026-01"])]
+Reason = Annotated[str, Field(max_length=2000)]
+RequestKind = Literal["access", "erasure", "restriction", "restriction_lift", "objection"]
+
+
+def _opt(value: str) -> str | None:
+    return value or None
+
+
+class GrantBody(Strict):
+    purpose: Purpose
+    version: Annotated[Version, Field(description="the version of the text the person was shown")]
+
+
+class LocalisedTextBody(Strict):
+    title: Annotated[str, Field(min_length=1, max_length=200)]
+    body: Annotated[str, Field(min_length=1, max_length=20_000)]
+
+
+class PublishTextBody(Strict):
+    purpose: Purpose
+    version: Version
+    de: LocalisedTextBody
+    en: LocalisedTextBody
+    direct_marketing: bool = Field(default=False,
+                                   description="only used when the purpose is new")
+
+
+class ObjectionBody(Strict):
+    purpose: Purpose
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class ErasureBody(Strict):
+    reason: Reason = ""
+
+
+class PrivacyRequestBody(Strict):
+    email: Email
+    kind: RequestKind
+    purpose: Purpose | None = Field(default=None, description="objections only")
+    reason: Reason = ""
+
+
+class ConfirmBody(Strict):
+    token: Token
+
+
+class StaffUpdateBody(Strict):
+    status: Literal["in_progress", "deferred", "complete", "rejected"]
+    reason: Reason = ""
+    extend_months: Annotated[int, Field(ge=0, le=2)] = 0
+
+
+class ObjectionDecisionBody(Strict):
+    uphold: bool
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+# -- responses -------------------------------------------------------------------------
+class ConsentTextOut(BaseModel):
+    purpose: str
+    version: str
+    published_at: str
+    direct_marketing: bool
+    texts: dict[str, dict[str, str]]
+
+    @classmethod
+    def of(cls, msg: pb.ConsentText) -> ConsentTextOut:
+        return cls(purpose=msg.purpose, version=msg.version, published_at=msg.published_at,
+                   direct_marketing=msg.direct_marketing,
+                   texts={t.language: {"title": t.title, "body": t.body} for t in msg.texts})
+
+
+class ConsentRecordOut(BaseModel):
+    id: str
+    purpose: str
+    action: str
+    version: str | None
+    channel: str
+    reason: str | None
+    recorded_at: str
+    client_address: str | None
+    pseudonymised: bool
+    text: ConsentTextOut | None
+
+    @classmethod
+    def of(cls, msg: pb.ConsentRecord) -> ConsentRecordOut:
+        return cls(id=msg.id, purpose=msg.purpose, action=msg.action, version=_opt(msg.version),
+                   channel=msg.channel, reason=_opt(msg.reason), recorded_at=msg.recorded_at,
+                   client_address=_opt(msg.client_address), pseudonymised=msg.pseudonymised,
+                   text=ConsentTextOut.of(msg.text) if msg.HasField("text") else None)
+
+
+class PurposeStateOut(BaseModel):
+    purpose: str
+    state: str
+    version: str | None
+    since: str | None
+    current_version: str
+
+
+class ConsentsOut(BaseModel):
+    states: list[PurposeStateOut]
+    history: list[ConsentRecordOut]
+
+    @classmethod
+    def of(cls, msg: pb.ConsentOverview) -> ConsentsOut:
+        return cls(states=[PurposeStateOut(purpose=s.purpose, state=s.state,
+                                           version=_opt(s.version), since=_opt(s.since),
+                                           current_version=s.current_version)
+                           for s in msg.states],
+                   history=[ConsentRecordOut.of(r) for r in msg.history])
+
+
+class WithdrawnOut(BaseModel):
+    record: ConsentRecordOut
+    erasure_request_id: str | None
+
+
+class ReceiptOut(BaseModel):
+    service: str
+    outcome: str
+    deleted: list[str]
+    blocked: list[str]
+    blocked_until: str | None
+    kept: list[str]
+    note: str | None
+    received_at: str
+
+
+class PrivacyRequestOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    received_at: str
+    due_at: str
+    overdue: bool
+    purpose: str | None
+    reason: str | None
+    decision: str | None
+    decided_at: str | None
+    completed_at: str | None
+    awaiting_services: list[str]
+    receipts: list[ReceiptOut]
+
+    @classmethod
+    def of(cls, msg: pb.PrivacyRequest) -> PrivacyRequestOut:
+        return cls(id=msg.id, kind=msg.kind, status=msg.status, received_at=msg.received_at,
+                   due_at=msg.due_at, overdue=msg.overdue, purpose=_opt(msg.purpose),
+                   reason=_opt(msg.reason), decision=_opt(msg.decision),
+                   decided_at=_opt(msg.decided_at), completed_at=_opt(msg.completed_at),
+                   awaiting_services=list(msg.awaiting_services),
+                   receipts=[ReceiptOut(service=r.service, outcome=r.outcome,
+                                        deleted=list(r.deleted), blocked=list(r.blocked),
+                                        blocked_until=_opt(r.blocked_until), kept=list(r.kept),
+                                        note=_opt(r.note), received_at=r.received_at)
+                             for r in msg.receipts])
+
+
+class OpenedOut(BaseModel):
+    request: PrivacyRequestOut
+    follow_token: str = Field(description="with the id, lets the person follow the request "
+                                          "without logging in; shown once and mailed")

@@ -1,0 +1,77 @@
+"""Consent texts and the logged-in person's own consents.
+
+A request that carries ``Sec-GPC: 1`` refuses (or withdraws) analytics: the
+consent service records the signal as the reason.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+
+from lethe.consent.v1 import consent_pb2 as pb
+from lethe_gateway.auth import (
+    LoggedIn,
+    client_address,
+    consent,
+    global_privacy_control,
+    person,
+    rpc_timeout,
+)
+from lethe_gateway.privacy_schemas import (
+    ConsentRecordOut,
+    ConsentsOut,
+    ConsentTextOut,
+    GrantBody,
+    WithdrawnOut,
+)
+
+router = APIRouter(tags=["consents"])
+PurposePath = Annotated[str, Path(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+
+
+@router.get("/consent-texts", response_model=list[ConsentTextOut])
+async def consent_texts(request: Request) -> list[ConsentTextOut]:
+    """The current text of every consent purpose, in German and English."""
+    reply = await consent(request).ListCurrentTexts(pb.Empty(), timeout=rpc_timeout(request))
+    return [ConsentTextOut.of(text) for text in reply.texts]
+
+
+async def honour_gpc(request: Request, account: LoggedIn) -> None:
+    if global_privacy_control(request):
+        await consent(request).ApplyGlobalPrivacyControl(pb.GpcRequest(
+            person=person(account), client_address=client_address(request)),
+            timeout=rpc_timeout(request))
+
+
+@router.get("/me/consents", response_model=ConsentsOut)
+async def my_consents(request: Request, account: LoggedIn) -> ConsentsOut:
+    """Current state per purpose and the full history, with the exact text of every grant."""
+    await honour_gpc(request, account)
+    reply = await consent(request).GetConsents(person(account), timeout=rpc_timeout(request))
+    return ConsentsOut.of(reply)
+
+
+@router.post("/me/consents", status_code=201, response_model=ConsentRecordOut)
+async def grant(body: GrantBody, request: Request, account: LoggedIn) -> ConsentRecordOut:
+    """Agree to the current text of a purpose (with Sec-GPC: 1, analytics is refused instead)."""
+    await honour_gpc(request, account)
+    reply = await consent(request).Grant(pb.GrantRequest(
+        person=person(account), purpose=body.purpose, version=body.version, channel="web_form",
+        client_address=client_address(request),
+        global_privacy_control=global_privacy_control(request)), timeout=rpc_timeout(request))
+    return ConsentRecordOut.of(reply)
+
+
+@router.delete("/me/consents/{purpose}", response_model=WithdrawnOut)
+async def withdraw(purpose: PurposePath, request: Request, account: LoggedIn) -> WithdrawnOut:
+    """Withdraw for the future: a new record; the grant stays as proof.
+
+    Withdrawing the ``account`` consent erases the account.
+    """
+    reply = await consent(request).Withdraw(pb.WithdrawRequest(
+        person=person(account), purpose=purpose, channel="web_form",
+        client_address=client_address(request)), timeout=rpc_timeout(request))
+    return WithdrawnOut(record=ConsentRecordOut.of(reply.record),
+                        erasure_request_id=reply.erasure_request_id or None)
