@@ -149,7 +149,8 @@ class PrivacyRequests:
                 not self._repo.claim_token(digest, now, doc["confirm_expires_at"]):
             return self.view(doc["_id"])  # confirmed already: a second click changes nothing
         # The month starts when the confirmed request is received.
-        doc.update(received_at=now, due_at=add_months(now, self._config.request_due_months))
+        doc.update(status="open", status_rank=STATUS_RANK["open"], received_at=now,
+                   due_at=add_months(now, self._config.request_due_months))
         events = self._start(doc, now)
         subject = Subject(doc.get("account_id", ""), doc["subject_key"], doc.get("email", ""))
         self._repo.update_request(doc["_id"], {
