@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,8 +16,12 @@ from pymongo.database import Database
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
+from lethe_common.events.envelope import Envelope
+from lethe_common.events.publisher import EventPublisher
+from lethe_common.subject import subject_key
 from lethe_common.testing import (
     Backend,
+    EventTap,
     ServiceProcess,
     backend_env,
     remove_backend,
@@ -211,3 +217,73 @@ def test_failed_log_ins_count_across_replicas(identity: Backend, tmp_path: Path)
                     timeout=10)) == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         replica.stop()
+
+
+# -- privacy requests from the bus ----------------------------------------------------------
+def privacy_event(event_type: str, account_id: str, key: str, request_id: str,
+                  **payload: object) -> Envelope:
+    return Envelope(type=event_type, source="consent", subject_key=key,
+                    payload={"request_id": request_id, "account_id": account_id, **payload})
+
+
+def test_an_erasure_deletes_the_account_keeps_a_bare_tombstone_and_answers_once(
+        stub: Stub, db: Database, identity: Backend, amqp_url: str) -> None:
+    email = f"{unique('er')}@customer.example"
+    account_id = verified(stub, email)
+    session = stub.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10).session_token
+    stub.SubmitContactRequest(pb.SubmitContactRequestRequest(
+        name="Test Person", email=email, message="call me", kind="contact",
+        client_address="192.0.2.1"), timeout=10)
+    key = subject_key(identity.api.env["LETHE_SUBJECT_PEPPER"], email)
+    request_id = f"pr_{uuid.uuid4().hex}"
+    publisher = EventPublisher(amqp_url)
+    try:
+        with EventTap(amqp_url, "identity", "privacy.receipt") as tap:
+            for _ in range(2):  # the same request, delivered as two events
+                publisher.publish(privacy_event("privacy.erasure_requested", account_id, key,
+                                                request_id))
+            wait_for(lambda: db.accounts.find_one({"_id": account_id}) is None, 15,
+                     what="the account to be deleted")
+            time.sleep(1.5)
+            receipts = [e for e in tap.drain() if e["payload"]["request_id"] == request_id]  # type: ignore[index]
+    finally:
+        publisher.close()
+    assert len(receipts) == 1
+    assert receipts[0]["payload"]["outcome"] == "done" and email not in str(receipts[0])  # type: ignore[index]
+    assert code_of(lambda: stub.Authenticate(pb.AuthenticateRequest(session_token=session),
+                                             timeout=5)) == grpc.StatusCode.UNAUTHENTICATED
+    assert db.contact_requests.count_documents({"subject_key": key}) == 0
+    assert db.sessions.count_documents({"account_id": account_id}) == 0
+    tombstone = db.erasure_tombstones.find_one({"_id": request_id})
+    assert tombstone is not None and set(tombstone) == {"_id", "subject_key", "erased_at"}
+
+
+def test_a_restriction_hides_contact_requests_and_stops_staff_decisions(
+        stub: Stub, db: Database, identity: Backend, admin: str, amqp_url: str) -> None:
+    email = f"{unique('rs')}@customer.example"
+    account_id = verified(stub, email)
+    contact_id = stub.SubmitContactRequest(pb.SubmitContactRequestRequest(
+        name="Test Person", email=email, message="hello", kind="contact",
+        client_address="192.0.2.2"), timeout=10).id
+    key = subject_key(identity.api.env["LETHE_SUBJECT_PEPPER"], email)
+    publisher = EventPublisher(amqp_url)
+    try:
+        publisher.publish(privacy_event("privacy.restriction_changed", account_id, key,
+                                        f"pr_{uuid.uuid4().hex}", restricted=True))
+        wait_for(lambda: stub.GetProfile(pb.AccountRef(account_id=account_id),
+                                         timeout=5).restricted, 15, what="the restriction")
+        queue = stub.ListContactRequests(pb.AdminListRequest(actor_account_id=admin), timeout=5)
+        assert contact_id not in [c.id for c in queue.requests]
+        db.accounts.update_one({"_id": account_id}, {"$set": {"portal_access": {
+            "status": "pending", "organisation_id": "org_x", "organisation_name": "X"}}})
+        assert code_of(lambda: stub.DecidePortalAccess(pb.DecidePortalAccessRequest(
+            actor_account_id=admin, account_id=account_id, approve=True), timeout=5)) == \
+            grpc.StatusCode.FAILED_PRECONDITION
+        publisher.publish(privacy_event("privacy.restriction_changed", account_id, key,
+                                        f"pr_{uuid.uuid4().hex}", restricted=False))
+        wait_for(lambda: not stub.GetProfile(pb.AccountRef(account_id=account_id),
+                                             timeout=5).restricted, 15, what="the lifting")
+    finally:
+        publisher.close()
+    queue = stub.ListContactRequests(pb.AdminListRequest(actor_account_id=admin), timeout=5)
+    assert contact_id in [c.id for c in queue.requests]
