@@ -92,3 +92,9 @@ def test_new_id_is_prefix_and_32_hex_digits_and_unique() -> None:
     made = {tokens.new_id("acc") for _ in range(500)}
     assert len(made) == 500
     assert all(re.fullmatch(r"acc_[0-9a-f]{32}", value) for value in made)
+
+
+def test_ordered_ids_sort_as_created_and_look_like_every_other_id() -> None:
+    ids = [tokens.new_ordered_id("cr") for _ in range(200)]
+    assert ids == sorted(ids) and len(set(ids)) == 200
+    assert all(re.fullmatch(r"cr_[0-9a-f]{32}", i) for i in ids)

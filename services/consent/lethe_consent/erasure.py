@@ -59,8 +59,8 @@ class ConsentErasure:
         """Delete records whose proof period has passed; counts only, never whose."""
         now = now or datetime.now(UTC)
         cutoff = now - timedelta(days=self._proof_days)
+        pseudonymised = self._repo.delete_pseudonymised_before(cutoff)
         chains = 0
         for withdrawal in self._repo.withdrawals_before(cutoff):
             chains += self._repo.delete_chain_until(withdrawal)
-        return {"pseudonymised_records": self._repo.delete_pseudonymised_before(cutoff),
-                "withdrawn_records": chains}
+        return {"pseudonymised_records": pseudonymised, "withdrawn_records": chains}

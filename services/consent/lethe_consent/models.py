@@ -36,13 +36,6 @@ class TextView:
     basis: str = CONSENT_BASIS
     direct_marketing: bool = False
 
-    @classmethod
-    def from_doc(cls, doc: Document, purpose: Document | None = None) -> TextView:
-        return cls(purpose=doc["purpose"], version=doc["version"], texts=doc["texts"],
-                   published_at=aware(doc.get("published_at")),
-                   basis=(purpose or {}).get("basis", CONSENT_BASIS),
-                   direct_marketing=bool((purpose or {}).get("direct_marketing", False)))
-
 
 @dataclass(frozen=True)
 class PurposeView:

@@ -77,7 +77,7 @@ class ConsentLedger:
                 now: datetime | None = None) -> RecordView:
         now = now or datetime.now(UTC)
         doc: Document = {
-            "_id": record_id or tokens.new_id("cr"), "purpose": purpose, "action": action,
+            "_id": record_id or tokens.new_ordered_id("cr"), "purpose": purpose, "action": action,
             "version": version, "channel": channel, "reason": reason, "recorded_at": now,
             "client_address": truncate_address(client_address), **subject.fields()}
         events = [self._event(doc, subject)] if publish and action != "refusal" else []

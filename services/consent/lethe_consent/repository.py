@@ -95,9 +95,6 @@ class ConsentRepository:
         ids = sorted({text_id(purpose, version) for purpose, version in keys})
         return list(self._db[TEXTS].find({"_id": {"$in": ids}})) if ids else []
 
-    def text_versions(self, purpose: str) -> list[Document]:
-        return list(self._db[TEXTS].find({"purpose": purpose}, sort=[("published_at", DESCENDING)]))
-
     # -- consent records ---------------------------------------------------------------
     def insert_record(self, doc: Document, events: Sequence[Envelope] = ()) -> bool:
         """Append a record (with its events); False when a record with this id exists."""

@@ -354,6 +354,7 @@ class PrivacyRequests:
 
     def forget_expired_confirmations(self, now: datetime) -> int:
         """Unconfirmed requests hold an address; once their link expired they go."""
+        self._repo.delete_used_tokens_before(now)
         return len(self._repo.delete_requests({"status": "awaiting_confirmation",
                                                "confirm_expires_at": {"$lt": now}}))
 

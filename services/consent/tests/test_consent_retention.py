@@ -1,0 +1,76 @@
+"""The proof period: consent records go once it has passed after a withdrawal or an erasure.
+
+Domain and repository against the real store and broker, with the clock moved
+forward by passing ``now`` (no sleeping).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pymongo.database import Database
+
+from lethe_common.events.outbox import Outbox
+from lethe_common.events.publisher import EventPublisher
+from lethe_common.privacy import PrivacyEvent, ReceiptSender
+from lethe_consent.erasure import ConsentErasure
+from lethe_consent.records import ConsentLedger, Subject
+from lethe_consent.repository import ConsentRepository
+from lethe_consent.texts import ConsentTexts
+
+PROOF_DAYS = 30
+
+
+@pytest.fixture
+def parts(test_db: Database, amqp_url: str) -> Iterator[tuple[ConsentLedger, ConsentErasure]]:
+    publisher = EventPublisher(amqp_url)
+    outbox = Outbox(publisher, 1.0)
+    repo = ConsentRepository(test_db, outbox)
+    texts = ConsentTexts(repo)
+    texts.seed()
+    ledger = ConsentLedger(repo, texts)
+    yield ledger, ConsentErasure(repo, ledger, ReceiptSender(test_db, outbox, "consent"), PROOF_DAYS)
+    publisher.close()
+
+
+def someone() -> Subject:
+    return Subject(f"acc_{uuid.uuid4().hex}", uuid.uuid4().hex * 2, f"{uuid.uuid4().hex}@x.example",
+                   "Someone")
+
+
+def test_records_go_once_the_proof_period_after_withdrawal_or_erasure_has_passed(
+        parts: tuple[ConsentLedger, ConsentErasure], test_db: Database) -> None:
+    ledger, erasure = parts
+    withdrawn, erased, active = someone(), someone(), someone()
+    for subject in (withdrawn, erased, active):
+        ledger.grant(subject, "newsletter", "2026-01", "web_form")
+    ledger.withdraw(withdrawn, "newsletter", "web_form")
+    erasure.erase(PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", erased.account_id,
+                               erased.subject_key))
+    now = datetime.now(UTC)
+
+    assert erasure.sweep(now + timedelta(days=PROOF_DAYS - 1)) == {
+        "pseudonymised_records": 0, "withdrawn_records": 0}
+    assert test_db.consent_records.count_documents({}) == 5
+
+    assert erasure.sweep(now + timedelta(days=PROOF_DAYS + 1)) == {
+        "pseudonymised_records": 2, "withdrawn_records": 2}
+    left = list(test_db.consent_records.find({}))
+    assert [(d["account_id"], d["action"]) for d in left] == [(active.account_id, "grant")]
+
+
+def test_a_later_grant_outlives_the_chain_before_it(
+        parts: tuple[ConsentLedger, ConsentErasure], test_db: Database) -> None:
+    ledger, erasure = parts
+    subject = someone()
+    long_ago = datetime.now(UTC) - timedelta(days=PROOF_DAYS + 5)
+    for days, record in enumerate((ledger.grant(subject, "analytics", "2026-01", "web_form"),
+                                   ledger.withdraw(subject, "analytics", "web_form"))):
+        test_db.consent_records.update_one({"_id": record.id}, {"$set": {
+            "recorded_at": long_ago + timedelta(days=days)}})
+    assert ledger.grant(subject, "analytics", "2026-01", "web_form").recorded_at > long_ago
+    assert erasure.sweep()["withdrawn_records"] == 2
+    assert [d["action"] for d in test_db.consent_records.find({})] == ["grant"]
