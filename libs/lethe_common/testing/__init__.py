@@ -1,0 +1,41 @@
+"""Helpers for Lethe's tests, one module per concern; only tests import them.
+
+- :mod:`.waiting`: free ports, unique names, waiting for a condition;
+- :mod:`.processes`: service processes on free ports, one backend or the whole stack;
+- :mod:`.bus`: what a consumer would receive from the bus (``EventTap``);
+- :mod:`.servers`: a private store or broker that a test may kill;
+- :mod:`.maildir`: mails in the SMTP sink's Maildir and the tokens in their links;
+- :mod:`.web`: a web client of the gateway (``Browser``).
+
+Everything runs against the real store and broker that ``tools/stack.py test``
+started (their URLs are in the environment).
+"""
+
+from lethe_common.testing.bus import EventTap
+from lethe_common.testing.maildir import mail_text, mails_to, token_in, wait_for_mail
+from lethe_common.testing.processes import (
+    BACKENDS,
+    Backend,
+    ServiceProcess,
+    Stack,
+    backend_env,
+    delete_consumer_queues,
+    remove_backend,
+    running_backend,
+    start_backend,
+    start_gateway,
+    start_stack,
+    stop_stack,
+    worker_metrics,
+)
+from lethe_common.testing.servers import PrivateServer, private_broker, private_store
+from lethe_common.testing.waiting import free_port, http_status, unique, wait_for
+from lethe_common.testing.web import Browser
+
+__all__ = [
+    "BACKENDS", "Backend", "Browser", "EventTap", "PrivateServer", "ServiceProcess", "Stack",
+    "backend_env", "delete_consumer_queues", "free_port", "http_status", "mail_text", "mails_to",
+    "private_broker", "private_store", "remove_backend", "running_backend", "start_backend",
+    "start_gateway", "start_stack", "stop_stack", "token_in", "unique", "wait_for",
+    "wait_for_mail", "worker_metrics",
+]

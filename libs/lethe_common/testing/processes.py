@@ -1,0 +1,209 @@
+"""Real service processes on free ports: one backend, or the whole stack with its gateway.
+
+Everything runs against the real store and broker that ``tools/stack.py test``
+started (their URLs are in the environment)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lethe_common.testing.waiting import free_port, http_status, unique, wait_for
+
+BACKENDS = ("identity", "consent", "shop", "newsletter")
+
+
+@dataclass
+class ServiceProcess:
+    """One Lethe process (``python -m module``) with its own log file."""
+
+    name: str
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    ready_url: str
+    popen: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    def start(self) -> ServiceProcess:
+        log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
+        self.popen = subprocess.Popen([sys.executable, "-m", self.module], env=self.env,
+                                      stdout=log, stderr=subprocess.STDOUT,
+                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        return self
+
+    def wait_ready(self, timeout: float = 30.0) -> ServiceProcess:
+        def ready() -> bool:
+            if self.popen is not None and self.popen.poll() is not None:
+                raise AssertionError(f"{self.name} exited: {self.log()[-2000:]}")
+            return http_status(self.ready_url) == 200
+        wait_for(ready, timeout, what=f"{self.name} to be ready")
+        return self
+
+    def stop(self, timeout: float = 15.0) -> int | None:
+        if self.popen is None or self.popen.poll() is not None:
+            return None if self.popen is None else self.popen.returncode
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to clean up."""
+        if self.popen is not None and self.popen.poll() is None:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+            self.popen.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+@dataclass
+class Backend:
+    """The API and worker processes of one backend service, on free ports."""
+
+    service: str
+    api: ServiceProcess
+    worker: ServiceProcess
+    grpc_port: int
+    db_name: str
+
+    @property
+    def grpc_addr(self) -> str:
+        return f"127.0.0.1:{self.grpc_port}"
+
+    @property
+    def queue_group(self) -> str:
+        return f"{self.api.env['LETHE_QUEUE_PREFIX']}{self.service}"
+
+
+def backend_env(service: str, run_id: str, base: Mapping[str, str] | None = None,
+                **overrides: str) -> tuple[dict[str, str], int, int, int]:
+    """Environment for one backend on free ports, with its own database and queues."""
+    env = dict(os.environ if base is None else base)
+    prefix = service.upper()
+    grpc_port, api_metrics, worker_metrics = free_port(), free_port(), free_port()
+    env.update({
+        f"{prefix}_GRPC_PORT": str(grpc_port),
+        f"{prefix}_API_METRICS_PORT": str(api_metrics),
+        f"{prefix}_WORKER_METRICS_PORT": str(worker_metrics),
+        f"{prefix}_MONGO_DB": f"test_{run_id}_{service}",
+        "LETHE_QUEUE_PREFIX": f"{run_id}.",
+        "LETHE_OUTBOX_GRACE_SECONDS": "1",
+        "LETHE_OUTBOX_LEASE_SECONDS": "3",
+        "LETHE_CONSUMER_RETRY_BASE_SECONDS": "0.2",
+        **overrides,
+    })
+    return env, grpc_port, api_metrics, worker_metrics
+
+
+def delete_consumer_queues(amqp_url: str, group: str, max_attempts: int = 5) -> None:
+    """Remove a test consumer group's durable queues from the broker."""
+    from kombu import Connection
+
+    with Connection(amqp_url) as connection:
+        channel = connection.channel()
+        names = [f"{group}.inbox", f"{group}.dead",
+                 *(f"{group}.retry.{n}" for n in range(1, max_attempts))]
+        for name in names:
+            channel.queue_delete(queue=name)
+
+
+def start_backend(service: str, run_id: str, log_dir: Path, *, start_worker: bool = True,
+                  **overrides: str) -> Backend:
+    env, grpc_port, api_metrics, worker_metrics = backend_env(service, run_id, None, **overrides)
+    api = ServiceProcess(f"{service}-api", f"lethe_{service}.api", env,
+                         log_dir / f"{service}-api.log",
+                         f"http://127.0.0.1:{api_metrics}/readyz").start()
+    worker = ServiceProcess(f"{service}-worker", f"lethe_{service}.worker", env,
+                            log_dir / f"{service}-worker.log",
+                            f"http://127.0.0.1:{worker_metrics}/readyz")
+    if start_worker:
+        worker.start()
+    return Backend(service, api, worker, grpc_port, env[f"{service.upper()}_MONGO_DB"])
+
+
+@dataclass
+class Stack:
+    """Every backend (API and worker) and a gateway, for one test module."""
+
+    run_id: str
+    backends: dict[str, Backend]
+    gateway: ServiceProcess
+    gateway_url: str
+
+    def processes(self) -> list[ServiceProcess]:
+        return [p for b in self.backends.values() for p in (b.api, b.worker)] + [self.gateway]
+
+
+def start_gateway(backends: dict[str, Backend], log_dir: Path,
+                  **overrides: str) -> tuple[ServiceProcess, str]:
+    port = free_port()
+    env = {**os.environ, "LETHE_GATEWAY_PORT": str(port), **overrides}
+    env.update({f"{name.upper()}_GRPC_ADDR": b.grpc_addr for name, b in backends.items()})
+    gateway = ServiceProcess("gateway", "lethe_gateway.main", env, log_dir / "gateway.log",
+                             f"http://127.0.0.1:{port}/healthz").start()
+    return gateway, f"http://127.0.0.1:{port}"
+
+
+def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
+    """Start every backend and a gateway; if any fails to get ready, remove all of them."""
+    backends = {name: start_backend(name, run_id, log_dir, start_worker=True, **overrides)
+                for name in BACKENDS}
+    gateway, url = start_gateway(backends, log_dir, **overrides)
+    stack = Stack(run_id, backends, gateway, url)
+    try:
+        for process in stack.processes():
+            process.wait_ready()
+    except BaseException:
+        stop_stack(stack)
+        raise
+    return stack
+
+
+def stop_stack(stack: Stack) -> None:
+    stack.gateway.stop()
+    for backend in stack.backends.values():
+        remove_backend(backend)
+
+
+def remove_backend(backend: Backend) -> None:
+    """Stop a test backend's processes and delete its database and queues."""
+    from lethe_common import mongo
+
+    backend.api.stop()
+    backend.worker.stop()
+    with contextlib.suppress(Exception):  # its broker may be a private one that is gone
+        delete_consumer_queues(backend.api.env["LETHE_AMQP_URL"], backend.queue_group)
+    client = mongo.connect(backend.api.env["LETHE_MONGO_URL"], "lethe-tests", timeout_ms=1000)
+    with contextlib.suppress(Exception):  # likewise its store
+        client.drop_database(backend.db_name)
+    client.close()
+
+
+@contextmanager
+def running_backend(service: str, log_dir: Path, **overrides: str) -> Iterator[Backend]:
+    """One backend's API and worker, ready; removed afterwards."""
+    backend = start_backend(service, unique("svc"), log_dir, start_worker=True, **overrides)
+    try:
+        backend.api.wait_ready()
+        backend.worker.wait_ready()
+        yield backend
+    finally:
+        remove_backend(backend)
+
+
+def worker_metrics(backend: Backend) -> str:
+    """The text of the worker's /metrics."""
+    with urllib.request.urlopen(backend.worker.ready_url.replace("/readyz", "/metrics"),  # noqa: S310
+                                timeout=5) as response:
+        return str(response.read().decode())
