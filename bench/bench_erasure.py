@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import statistics
 import sys
 import tempfile
 import threading
@@ -26,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+from figures import report
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from lethe.consent.v1 import consent_pb2 as pb
@@ -34,14 +34,6 @@ from lethe_common import mongo
 from lethe_common.testing import start_stack, stop_stack, unique, wait_for
 
 N = int(os.environ.get("BENCH_N", "100"))
-
-
-def report(name: str, samples_ms: list[float], wall_s: float | None = None) -> None:
-    ordered = sorted(samples_ms)
-    p95 = ordered[max(0, int(len(ordered) * 0.95) - 1)]
-    rate = f"{len(ordered) / wall_s:8.1f}/s" if wall_s else " " * 10
-    print(f"{name:<52} n={len(ordered):<4} p50={statistics.median(ordered):8.2f} ms  "
-          f"p95={p95:8.2f} ms  max={ordered[-1]:8.2f} ms  {rate}")
 
 
 def floor(amqp_url: str) -> None:

@@ -12,7 +12,6 @@ until the worker of every service has handled the event. Prints figures; asserts
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -21,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import grpc
+from figures import report
 from kombu import Connection, Exchange, Producer, Queue
 
 from lethe.diagnostics.v1 import diagnostics_pb2 as pb
@@ -29,14 +29,6 @@ from lethe_common import mongo
 from lethe_common.testing import Stack, start_stack, stop_stack, unique, wait_for
 
 N = int(os.environ.get("BENCH_N", "300"))
-
-
-def report(name: str, samples_ms: list[float], wall_s: float | None = None) -> None:
-    ordered = sorted(samples_ms)
-    p95 = ordered[int(len(ordered) * 0.95) - 1]
-    rate = f"{len(ordered) / wall_s:8.0f}/s" if wall_s else " " * 10
-    print(f"{name:<48} n={len(ordered):<5} p50={statistics.median(ordered):7.2f} ms  "
-          f"p95={p95:7.2f} ms  max={ordered[-1]:7.2f} ms  {rate}")
 
 
 def timed(call: Callable[[], object], n: int) -> tuple[list[float], float]:

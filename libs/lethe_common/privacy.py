@@ -17,7 +17,7 @@ from pymongo.errors import DuplicateKeyError
 
 from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.events.outbox import Outbox, outbox_index
-from lethe_common.mongo import Db
+from lethe_common.mongo import Db, Document
 
 REQUEST_ID = re.compile(r"pr_[0-9a-f]{32}")
 ACCOUNT_ID = re.compile(r"(?:[a-z]{2,4}_[0-9a-f]{32})?")
@@ -28,6 +28,18 @@ MAX_ITEMS = 50
 MAX_ITEM_LENGTH = 300
 # The collection in which each service keeps the receipts it sent (and their outbox).
 RECEIPTS_SENT = "privacy_receipts_sent"
+
+
+def subject_filter(account_id: str, subject_key: str, id_field: str = "account_id") -> Document:
+    """A person's documents: by account id where they have one, always by subject_key.
+
+    ``id_field`` names the field holding the account id (``_id`` in the accounts
+    collection itself). With neither given, the filter matches nothing.
+    """
+    clauses: list[Document] = [{"subject_key": subject_key}] if subject_key else []
+    if account_id:
+        clauses.append({id_field: account_id})
+    return {"$or": clauses} if clauses else {"_id": {"$exists": False}}
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
@@ -22,13 +23,16 @@ def servicer(parts: ConsentParts, config: ConsentConfig) -> ConsentServicer:
 def main() -> None:
     config = load_config()
 
+    @functools.cache
+    def parts_of(runtime: Runtime) -> ConsentParts:
+        return build_parts(runtime, config)
+
     def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
         return [ServiceBinding(consent_pb2_grpc.add_ConsentServiceServicer_to_server,
-                               servicer(build_parts(runtime, config), config),
+                               servicer(parts_of(runtime), config),
                                consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name)]
 
-    api_main(config.common, bindings, INDEXES,
-             seed=lambda runtime: build_parts(runtime, config).texts.seed())
+    api_main(config.common, bindings, INDEXES, seed=lambda runtime: parts_of(runtime).texts.seed())
 
 
 if __name__ == "__main__":

@@ -3,28 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from lethe_common.mongo import Document
 
 LANGUAGES = ("de", "en")
 CONSENT_BASIS = "consent"
 
-# A privacy request's life. The rank only grows, so a late writer cannot move a
-# request back (a stale "in progress" after "complete").
+# A privacy request's life. Its status only moves to a higher rank, so a late
+# writer cannot move a request back (a stale "in progress" after "complete").
 STATUS_RANK = {"awaiting_confirmation": 0, "open": 1, "in_progress": 2, "deferred": 3,
                "complete": 4, "rejected": 4}
 ACTIVE_STATUSES = ("open", "in_progress")
 FAN_OUT_KINDS = ("erasure", "restriction", "restriction_lift")
 REQUEST_KINDS = ("access", "erasure", "restriction", "restriction_lift", "objection")
-
-
-def aware(value: Any) -> datetime | None:
-    """A stored time as an aware UTC datetime (BSON dates come back naive)."""
-    if not isinstance(value, datetime):
-        return None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -68,7 +60,7 @@ class RecordView:
     def from_doc(cls, doc: Document, text: TextView | None = None) -> RecordView:
         return cls(id=doc["_id"], purpose=doc["purpose"], action=doc["action"],
                    version=doc.get("version", ""), channel=doc.get("channel", ""),
-                   reason=doc.get("reason", ""), recorded_at=aware(doc["recorded_at"]) or datetime.now(UTC),
+                   reason=doc.get("reason", ""), recorded_at=doc["recorded_at"],
                    client_address=doc.get("client_address", ""),
                    pseudonymised="pseudonymised_at" in doc, text=text)
 
@@ -104,7 +96,7 @@ class ReceiptView:
         return cls(service=doc["service"], outcome=doc["outcome"], deleted=doc.get("deleted", []),
                    blocked=doc.get("blocked", []), blocked_until=doc.get("blocked_until", ""),
                    kept=doc.get("kept", []), note=doc.get("note", ""),
-                   received_at=aware(doc.get("received_at")))
+                   received_at=doc.get("received_at"))
 
 
 @dataclass(frozen=True)
@@ -135,8 +127,8 @@ class RequestView:
     def from_doc(cls, doc: Document, receipts: list[ReceiptView] | None = None) -> RequestView:
         return cls(id=doc["_id"], kind=doc["kind"], status=doc["status"],
                    account_id=doc.get("account_id", ""),
-                   received_at=aware(doc.get("received_at")), due_at=aware(doc.get("due_at")),
+                   received_at=doc.get("received_at"), due_at=doc.get("due_at"),
                    purpose=doc.get("purpose", ""), reason=doc.get("reason", ""),
-                   decision=doc.get("decision", ""), decided_at=aware(doc.get("decided_at")),
-                   completed_at=aware(doc.get("completed_at")),
+                   decision=doc.get("decision", ""), decided_at=doc.get("decided_at"),
+                   completed_at=doc.get("completed_at"),
                    services=list(doc.get("services", [])), receipts=receipts or [])

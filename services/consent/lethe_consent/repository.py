@@ -21,7 +21,7 @@ from lethe_common.errors import AlreadyExists
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import Outbox, outbox_index
 from lethe_common.mongo import Db, Document, IndexSpec
-from lethe_common.privacy import RECEIPT_INDEXES, RECEIPTS_SENT
+from lethe_common.privacy import RECEIPT_INDEXES, RECEIPTS_SENT, subject_filter
 
 PURPOSES = "purposes"
 TEXTS = "consent_texts"
@@ -47,14 +47,6 @@ INDEXES = [
     *RECEIPT_INDEXES,
 ]
 OUTBOX_COLLECTIONS = (RECORDS, REQUESTS, RECEIPTS_SENT)
-
-
-def subject_filter(account_id: str, subject_key: str) -> Document:
-    """A person's documents: by account id where they have one, always by subject_key."""
-    clauses: list[Document] = [{"subject_key": subject_key}] if subject_key else []
-    if account_id:
-        clauses.append({"account_id": account_id})
-    return {"$or": clauses} if clauses else {"_id": {"$exists": False}}
 
 
 class ConsentRepository:
@@ -148,15 +140,15 @@ class ConsentRepository:
         return self._db[REQUESTS].find_one({"confirm_digest": digest}, projection={"_outbox": 0})
 
     def update_request(self, request_id: str, set_fields: Document, *, unset: Iterable[str] = (),
-                       events: Sequence[Envelope] = (), below_rank: int | None = None) -> bool:
-        """Change a request; with ``below_rank`` only while its status ranks lower.
+                       events: Sequence[Envelope] = (), only_from: Sequence[str] = ()) -> bool:
+        """Change a request; with ``only_from`` only while it has one of those statuses.
 
-        On MongoDB the rank condition is atomic, so a late writer cannot move a
-        request back; FerretDB applies it as a read followed by a write.
+        On MongoDB the condition is atomic, so a late writer cannot move a request
+        back; FerretDB applies it as a read followed by a write.
         """
         query: Document = {"_id": request_id}
-        if below_rank is not None:
-            query["status_rank"] = {"$lt": below_rank}
+        if only_from:
+            query["status"] = {"$in": list(only_from)}
         update: dict[str, Any] = {"$set": set_fields}
         if unset:
             update["$unset"] = {name: "" for name in unset}

@@ -21,7 +21,7 @@ from lethe_common import tokens
 from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
-from lethe_common.privacy import Receipt
+from lethe_common.privacy import Receipt, subject_filter
 from lethe_common.validation import object_id, text
 from lethe_consent.config import ConsentConfig
 from lethe_consent.mailer import Mailer
@@ -35,7 +35,7 @@ from lethe_consent.models import (
     RequestView,
 )
 from lethe_consent.records import ConsentLedger, Subject
-from lethe_consent.repository import ConsentRepository, subject_filter
+from lethe_consent.repository import ConsentRepository
 from lethe_consent.texts import ConsentTexts
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,11 @@ def add_months(moment: datetime, months: int) -> datetime:
     year, month = moment.year + month_index // 12, month_index % 12 + 1
     day = min(moment.day, calendar.monthrange(year, month)[1])
     return moment.replace(year=year, month=month, day=day)
+
+
+def statuses_before(status: str) -> list[str]:
+    """The statuses a request may move on from to ``status``: those ranked lower."""
+    return [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
 
 
 def status_after_receipts(services: list[str], receipts: list[ReceiptView]) -> tuple[str, str]:
@@ -108,7 +113,7 @@ class PrivacyRequests:
     def _new_doc(self, subject: Subject, kind: str, purpose: str, reason: str, follow: str,
                  now: datetime) -> Document:
         return {"_id": tokens.new_id("pr"), "kind": kind, "status": "open",
-                "status_rank": STATUS_RANK["open"], "received_at": now,
+                "received_at": now,
                 "due_at": add_months(now, self._config.request_due_months),
                 "account_id": subject.account_id, "subject_key": subject.subject_key,
                 "purpose": purpose, "reason": reason, "follow_digest": tokens.digest(follow),
@@ -126,8 +131,7 @@ class PrivacyRequests:
             return Opened(None, "")
         confirm, follow = tokens.new_token(), tokens.new_token()
         doc = self._new_doc(subject, kind, purpose, reason, follow, now)
-        doc.update(status="awaiting_confirmation", status_rank=STATUS_RANK["awaiting_confirmation"],
-                   email=subject.email, confirm_digest=tokens.digest(confirm),
+        doc.update(status="awaiting_confirmation", email=subject.email, confirm_digest=tokens.digest(confirm),
                    confirm_expires_at=now + timedelta(hours=self._config.confirmation_ttl_hours),
                    history=[{"status": "awaiting_confirmation", "at": now, "by": "person"}])
         self._repo.insert_request(doc)
@@ -149,13 +153,12 @@ class PrivacyRequests:
                 not self._repo.claim_token(digest, now, doc["confirm_expires_at"]):
             return self.view(doc["_id"])  # confirmed already: a second click changes nothing
         # The month starts when the confirmed request is received.
-        doc.update(status="open", status_rank=STATUS_RANK["open"], received_at=now,
-                   due_at=add_months(now, self._config.request_due_months))
+        doc.update(status="open", received_at=now, due_at=add_months(now, self._config.request_due_months))
         events = self._start(doc, now)
         subject = Subject(doc.get("account_id", ""), doc["subject_key"], doc.get("email", ""))
         self._repo.update_request(doc["_id"], {
-            "status": doc["status"], "status_rank": STATUS_RANK[doc["status"]],
-            "received_at": now, "due_at": doc["due_at"], "decision": doc.get("decision", ""),
+            "status": doc["status"], "received_at": now, "due_at": doc["due_at"],
+            "decision": doc.get("decision", ""),
             "history": [*doc.get("history", []), {"status": doc["status"], "at": now,
                                                   "by": "person"}]},
             unset=("email",), events=events)
@@ -167,7 +170,7 @@ class PrivacyRequests:
         """Set a freshly received request going; returns the events to publish with it."""
         kind = doc["kind"]
         if kind in FAN_OUT_KINDS:
-            doc.update(status="in_progress", status_rank=STATUS_RANK["in_progress"])
+            doc.update(status="in_progress")
             if kind == "erasure":
                 return [Envelope(type="privacy.erasure_requested", source="consent",
                                  subject_key=doc["subject_key"],
@@ -178,7 +181,7 @@ class PrivacyRequests:
                              payload={"request_id": doc["_id"], "account_id": doc.get("account_id", ""),
                                       "restricted": kind == "restriction"})]
         if kind == "objection" and self._texts.purpose(doc["purpose"]).direct_marketing:
-            doc.update(status="complete", status_rank=STATUS_RANK["complete"], completed_at=now,
+            doc.update(status="complete", completed_at=now,
                        decided_at=now, decision="upheld: direct marketing stops at once "
                                                 "(Art. 21(3) GDPR)")
         return []
@@ -237,13 +240,13 @@ class PrivacyRequests:
             return False
         receipts = [ReceiptView.from_doc(r) for r in self._repo.receipts_of([receipt.request_id])]
         status, note = status_after_receipts(list(doc.get("services", [])), receipts)
-        if STATUS_RANK[status] > doc.get("status_rank", 0):
-            changes: dict[str, Any] = {"status": status, "status_rank": STATUS_RANK[status]}
+        if STATUS_RANK[status] > STATUS_RANK[doc["status"]]:
+            changes: dict[str, Any] = {"status": status}
             if status == "complete":
                 changes["completed_at"] = now
             if status == "deferred":
                 changes.update(decision=note, decided_at=now)
-            self._repo.update_request(receipt.request_id, changes, below_rank=STATUS_RANK[status])
+            self._repo.update_request(receipt.request_id, changes, only_from=statuses_before(status))
             log.info("privacy request moved on", extra={"request_id": receipt.request_id,
                                                         "status": status})
         return True
@@ -283,7 +286,7 @@ class PrivacyRequests:
             raise FailedPrecondition("this request completes by itself once every service has "
                                      "sent its receipt")
         changes: dict[str, Any] = {
-            "status": status, "status_rank": STATUS_RANK[status], "decided_by": actor,
+            "status": status, "decided_by": actor,
             "history": [*doc.get("history", []), {"status": status, "at": now, "by": actor}]}
         if reason:
             changes.update(decision=reason, decided_at=now)
@@ -308,7 +311,7 @@ class PrivacyRequests:
         status = "complete" if uphold else "rejected"
         decision = f"{'upheld' if uphold else 'rejected'}: {reason}"
         self._repo.update_request(request_id, {
-            "status": status, "status_rank": STATUS_RANK[status], "decision": decision,
+            "status": status, "decision": decision,
             "decided_at": now, "decided_by": actor, "completed_at": now,
             "history": [*doc.get("history", []), {"status": status, "at": now, "by": actor}]})
         if uphold and self._texts.purpose(doc["purpose"]).basis == "consent":

@@ -8,7 +8,7 @@ overdue-request gauges that the alert watches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 from datetime import UTC, datetime, timedelta
 
 from prometheus_client import Gauge
@@ -76,21 +76,15 @@ def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
 
 def main() -> None:
     config = load_config()
-    built: dict[str, ConsentParts] = {}
 
+    @functools.cache
     def parts_of(runtime: Runtime) -> ConsentParts:
-        if "parts" not in built:
-            built["parts"] = build_parts(runtime, config)
-        return built["parts"]
+        return build_parts(runtime, config)
 
-    def subscribe(runtime: Runtime) -> Sequence[Subscription]:
-        return subscriptions(parts_of(runtime))
-
-    def schedule(runtime: Runtime) -> Sequence[Sweep]:
-        return sweeps(parts_of(runtime), config)
-
-    worker_main(config.common, subscriptions=subscribe, outbox_collections=OUTBOX_COLLECTIONS,
-                sweeps=schedule, indexes=INDEXES)
+    worker_main(config.common,
+                subscriptions=lambda runtime: subscriptions(parts_of(runtime)),
+                outbox_collections=OUTBOX_COLLECTIONS,
+                sweeps=lambda runtime: sweeps(parts_of(runtime), config), indexes=INDEXES)
 
 
 if __name__ == "__main__":

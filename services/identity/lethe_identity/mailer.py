@@ -18,7 +18,7 @@ class Mailer:
         self._common = common
         self._public_url = public_url
 
-    def _send(self, mail: Mail, kind: str) -> bool:
+    def _send(self, mail: Mail) -> bool:
         return deliver(mail, host=self._common.smtp_host, port=self._common.smtp_port,
                        sender=self._common.mail_from)
 
@@ -40,7 +40,7 @@ class Mailer:
             "If this was not you, ignore this mail.\n")
         subject = "Bitte E-Mail-Adresse bestätigen / Please confirm your e-mail address"
         return self._send(Mail(to=to, subject=subject, text=text,
-                               headers={"X-Lethe-Mail": "verification"}), "verification")
+                               headers={"X-Lethe-Mail": "verification"}))
 
     def portal_decision(self, to: str, name: str, approved: bool, organisation: str,
                         reason: str) -> bool:
@@ -56,4 +56,4 @@ class Mailer:
                     f"\nHello {name},\n\nyour request for access to the customer portal was "
                     f"declined.\n{why}")
         return self._send(Mail(to=to, subject=subject, text=body,
-                               headers={"X-Lethe-Mail": "portal-access"}), "portal-access")
+                               headers={"X-Lethe-Mail": "portal-access"}))

@@ -22,7 +22,7 @@ from lethe_common.errors import AlreadyExists
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import Outbox, outbox_index
 from lethe_common.mongo import Db, Document, IndexSpec
-from lethe_common.privacy import RECEIPT_INDEXES, RECEIPTS_SENT
+from lethe_common.privacy import RECEIPT_INDEXES, RECEIPTS_SENT, subject_filter
 
 ACCOUNTS = "accounts"
 TOKENS = "verification_tokens"
@@ -191,10 +191,8 @@ class IdentityRepository:
                       now: datetime) -> dict[str, int]:
         """Delete the person's account, sessions, links and contact requests; keep a tombstone
         of subject_key, request id and time only. Idempotent."""
-        owner: list[Document] = [{"subject_key": subject_key}]
-        if account_id:
-            owner.append({"_id": account_id})
-        ids = [doc["_id"] for doc in self._db[ACCOUNTS].find({"$or": owner}, projection={"_id": 1})]
+        owner = subject_filter(account_id, subject_key, id_field="_id")
+        ids = [doc["_id"] for doc in self._db[ACCOUNTS].find(owner, projection={"_id": 1})]
         counts = {
             "sessions": self._db[SESSIONS].delete_many(
                 {"account_id": {"$in": ids}}).deleted_count if ids else 0,
@@ -211,12 +209,10 @@ class IdentityRepository:
         return counts
 
     def set_restricted(self, account_id: str, subject_key: str, restricted: bool) -> dict[str, int]:
-        owner: list[Document] = [{"subject_key": subject_key}]
-        if account_id:
-            owner.append({"_id": account_id})
         return {
             "accounts": self._db[ACCOUNTS].update_many(
-                {"$or": owner}, {"$set": {"restricted": restricted}}).modified_count,
+                subject_filter(account_id, subject_key, id_field="_id"),
+                {"$set": {"restricted": restricted}}).modified_count,
             "contact_requests": self._db[CONTACTS].update_many(
                 {"subject_key": subject_key}, {"$set": {"restricted": restricted}}).modified_count,
         }

@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request
 
 from lethe.consent.v1 import consent_pb2 as pb
+from lethe.identity.v1 import identity_pb2
 from lethe_gateway.auth import (
     LoggedIn,
     client_address,
@@ -38,7 +39,8 @@ async def consent_texts(request: Request) -> list[ConsentTextOut]:
     return [ConsentTextOut.of(text) for text in reply.texts]
 
 
-async def honour_gpc(request: Request, account: LoggedIn) -> None:
+async def honour_gpc(request: Request, account: identity_pb2.Account) -> None:
+    """Record the Global Privacy Control signal, if the request carries it."""
     if global_privacy_control(request):
         await consent(request).ApplyGlobalPrivacyControl(pb.GpcRequest(
             person=person(account), client_address=client_address(request)),

@@ -7,20 +7,17 @@ import logging
 import grpc
 from fastapi import APIRouter, Request, Response
 
-from lethe.consent.v1 import consent_pb2
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import (
     SESSION_COOKIE,
     MaybeAccount,
     clear_session_cookies,
     client_address,
-    consent,
-    global_privacy_control,
     identity,
-    person,
     rpc_timeout,
     set_session_cookies,
 )
+from lethe_gateway.routes.consents import honour_gpc
 from lethe_gateway.schemas import AccountOut, LoginBody
 
 log = logging.getLogger(__name__)
@@ -42,18 +39,6 @@ async def login(body: LoginBody, request: Request, response: Response) -> Accoun
     return AccountOut.of(reply.account)
 
 
-async def _honour_gpc(request: Request, account: pb.Account) -> None:
-    """Sec-GPC: 1 at log-in refuses analytics; a consent outage does not stop the log-in."""
-    if not global_privacy_control(request):
-        return
-    try:
-        await consent(request).ApplyGlobalPrivacyControl(consent_pb2.GpcRequest(
-            person=person(account), client_address=client_address(request)),
-            timeout=rpc_timeout(request))
-    except grpc.aio.AioRpcError as exc:
-        log.warning("GPC signal not recorded at log-in", extra={"grpc_code": exc.code().name})
-
-
 @router.delete("/session", status_code=204)
 async def logout(request: Request, current: MaybeAccount) -> Response:
     """Log out: the session is revoked on the server, the cookies are removed."""
@@ -64,3 +49,11 @@ async def logout(request: Request, current: MaybeAccount) -> Response:
     response = Response(status_code=204)
     clear_session_cookies(request, response)
     return response
+
+
+async def _honour_gpc(request: Request, account: pb.Account) -> None:
+    """Sec-GPC: 1 at log-in refuses analytics; a consent outage does not stop the log-in."""
+    try:
+        await honour_gpc(request, account)
+    except grpc.aio.AioRpcError as exc:
+        log.warning("GPC signal not recorded at log-in", extra={"grpc_code": exc.code().name})
