@@ -6,11 +6,15 @@ writes every message into the Maildir ``var/mail/``.
 
 from __future__ import annotations
 
+import contextlib
+import email.policy
 import logging
+import re
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import make_msgid, parseaddr
 
 log = logging.getLogger(__name__)
 
@@ -24,14 +28,20 @@ class Mail:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+# Long header values (a List-Unsubscribe URL) stay one line up to RFC 5322's 998
+# characters: folded, the default policy would turn a URL into encoded words.
+POLICY = email.policy.default.clone(max_line_length=998)
+
+
 def build_message(mail: Mail, sender: str) -> EmailMessage:
-    message = EmailMessage()
+    message = EmailMessage(policy=POLICY)
     message["From"] = sender
     message["To"] = mail.to
     message["Subject"] = mail.subject
-    message["Message-ID"] = make_msgid(domain="lethe.invalid")
+    message["Message-ID"] = mail.headers.get("Message-ID") or make_msgid(domain="lethe.invalid")
     for name, value in mail.headers.items():
-        message[name] = value
+        if name != "Message-ID":
+            message[name] = value
     message.set_content(mail.text)
     if mail.html is not None:
         message.add_alternative(mail.html, subtype="html")
@@ -59,3 +69,94 @@ def deliver(mail: Mail, *, host: str, port: int, sender: str) -> bool:
         log.warning("mail not sent", extra={"mail": kind, "error": type(exc).__name__})
         return False
     return True
+
+
+_LONE_LINE_ENDS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _data_bytes(message: EmailMessage, utf8: bool) -> bytes:
+    """The DATA section of ``message``: CRLF lines, leading dots doubled, ending in CRLF."""
+    policy = (email.policy.SMTPUTF8 if utf8 else email.policy.SMTP).clone(max_line_length=998)
+    data = message.as_bytes(policy=policy)
+    data = _LEADING_DOT.sub(b"..", _LONE_LINE_ENDS.sub(b"\r\n", data))
+    return data if data.endswith(b"\r\n") else data + b"\r\n"
+
+
+class MailSession:
+    """One SMTP connection for many messages, each committed by the caller before it goes.
+
+    ``send`` runs the SMTP transaction up to the end of the message data and
+    then asks ``commit()``. Only if that returns True does it send the final
+    dot, on which the server takes the message; otherwise it drops the
+    connection, and an SMTP server discards a message whose data did not end
+    (RFC 5321, section 4.1.1.4). So a sender that records each message in
+    ``commit`` before it goes never has a message out that it did not record.
+    """
+
+    def __init__(self, host: str, port: int, sender: str, timeout: float = 30.0) -> None:
+        self._host = host
+        self._port = port
+        self._sender = sender
+        self._envelope_sender = parseaddr(sender)[1]
+        self._timeout = timeout
+        self._client: smtplib.SMTP | None = None
+        # Set when the last send failed after its final dot went out: the relay may have
+        # taken the message, so it must count as sent and never go again.
+        self.in_doubt = False
+
+    def _connected(self) -> smtplib.SMTP:
+        if self._client is None:
+            client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+            client.ehlo_or_helo_if_needed()
+            self._client = client
+        return self._client
+
+    def send(self, mail: Mail, commit: Callable[[], bool]) -> bool:
+        """Send ``mail`` if ``commit()`` agrees; False when it did not.
+
+        Raises ``smtplib.SMTPRecipientsRefused`` for a refused address,
+        ``smtplib.SMTPResponseException``/``OSError`` for other failures (the
+        connection is dropped then, and opened again by the next call).
+        """
+        message = build_message(mail, self._sender)
+        self.in_doubt = False
+        try:
+            return self._transaction(self._connected(), mail.to, message, commit)
+        except (smtplib.SMTPException, OSError):
+            self.close()
+            raise
+
+    def _transaction(self, client: smtplib.SMTP, to: str, message: EmailMessage,
+                     commit: Callable[[], bool]) -> bool:
+        utf8 = not (to.isascii() and self._envelope_sender.isascii())
+        if utf8 and not client.has_extn("smtputf8"):
+            raise smtplib.SMTPNotSupportedError("the relay cannot take international addresses")
+        options = ["SMTPUTF8", "BODY=8BITMIME"] if utf8 else []
+        code, reply = client.mail(self._envelope_sender, options)
+        if code != 250:
+            raise smtplib.SMTPSenderRefused(code, reply, self._envelope_sender)
+        code, reply = client.rcpt(to)
+        if code not in (250, 251):
+            client.rset()
+            raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+        code, reply = client.docmd("DATA")
+        if code != 354:
+            raise smtplib.SMTPDataError(code, reply)
+        client.send(_data_bytes(message, utf8))
+        if not commit():
+            self.close()  # no final dot: the server discards the message
+            return False
+        client.send(b".\r\n")
+        self.in_doubt = True
+        code, reply = client.getreply()
+        self.in_doubt = False
+        if code != 250:
+            raise smtplib.SMTPDataError(code, reply)
+        return True
+
+    def close(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            with contextlib.suppress(OSError):
+                client.close()

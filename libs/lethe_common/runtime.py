@@ -45,6 +45,14 @@ class Sweep:
     run: Callable[[], Any]
 
 
+@dataclass(frozen=True)
+class Loop:
+    """A long job the worker runs in its own thread until ``stop`` is set (a campaign sender)."""
+
+    name: str
+    run: Callable[[threading.Event], None]
+
+
 class Runtime:
     """What both processes of a service share: the store, the publisher, the outbox."""
 
@@ -121,10 +129,20 @@ def _loop_sweep(sweep: Sweep, stop: threading.Event) -> None:
             log.exception("sweep failed", extra={"sweep": sweep.name})
 
 
+def _run_loop(loop: Loop, stop: threading.Event) -> None:
+    """Run ``loop`` until stop; if it fails, log it and start it again after a pause."""
+    while not stop.is_set():
+        try:
+            loop.run(stop)
+        except Exception:
+            log.exception("loop failed; restarting it", extra={"loop": loop.name})
+            stop.wait(5.0)
+
+
 def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
                outbox_collections: Sequence[Coll], indexes: Sequence[IndexSpec],
-               sweeps: Sequence[Sweep] = ()) -> None:
-    """Consume events, relay the outbox and run sweeps until a signal."""
+               sweeps: Sequence[Sweep] = (), loops: Sequence[Loop] = ()) -> None:
+    """Consume events, relay the outbox, run sweeps and loops until a signal."""
     config = runtime.config
     stop = threading.Event()
     runtime.start_bootstrap(indexes, stop)
@@ -144,6 +162,8 @@ def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
         threading.Thread(target=relay.run_forever, args=(stop,), name="relay", daemon=True),
         *(threading.Thread(target=_loop_sweep, args=(sweep, stop), name=f"sweep-{sweep.name}",
                            daemon=True) for sweep in sweeps),
+        *(threading.Thread(target=_run_loop, args=(loop, stop), name=f"loop-{loop.name}",
+                           daemon=True) for loop in loops),
     ]
     for thread in threads:
         thread.start()

@@ -18,7 +18,7 @@ from lethe_common.diagnostics_api import diagnostics_binding
 from lethe_common.events.consumer import PROCESSED_COLLECTION, Subscription, sweep_processed
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.mongo import IndexSpec
-from lethe_common.runtime import Runtime, Sweep, run_api, run_worker
+from lethe_common.runtime import Loop, Runtime, Sweep, run_api, run_worker
 
 
 def _diagnostics(runtime: Runtime) -> Diagnostics:
@@ -39,7 +39,8 @@ def worker_main(config: CommonConfig,
                 subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: (),
                 outbox_collections: Sequence[str] = (),
                 sweeps: Callable[[Runtime], Sequence[Sweep]] = lambda _: (),
-                indexes: Sequence[IndexSpec] = ()) -> None:
+                indexes: Sequence[IndexSpec] = (),
+                loops: Callable[[Runtime], Sequence[Loop]] = lambda _: ()) -> None:
     runtime = Runtime(config, "worker")
     diagnostics = _diagnostics(runtime)
     run_worker(
@@ -51,4 +52,5 @@ def worker_main(config: CommonConfig,
          Sweep("processed-events", 3600, lambda: sweep_processed(
              runtime.db[PROCESSED_COLLECTION], timedelta(days=runtime.config.processed_retention_days))),
          *sweeps(runtime)],
+        loops(runtime),
     )

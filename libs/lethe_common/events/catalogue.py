@@ -62,6 +62,14 @@ CATALOGUE: dict[str, EventType] = {
                         "future at once, in every service.",
         ),
         EventType(
+            name="newsletter.confirmation_requested",
+            sources=("newsletter",),
+            payload={"subscriber_id": str},
+            description="Someone asked to subscribe (or to subscribe again): the newsletter "
+                        "worker mails the double opt-in link. Internal to the newsletter "
+                        "service; the address is never in the event.",
+        ),
+        EventType(
             name="privacy.erasure_requested",
             sources=("consent",),
             payload={"request_id": str, "account_id": str},

@@ -157,8 +157,11 @@ def start_gateway(backends: dict[str, Backend], log_dir: Path,
 
 def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
     """Start every backend and a gateway; if any fails to get ready, remove all of them."""
-    backends = {name: start_backend(name, run_id, log_dir, start_worker=True, **overrides)
-                for name in BACKENDS}
+    backends: dict[str, Backend] = {}
+    for name in BACKENDS:  # each learns where the ones before it listen (newsletter → consent)
+        peers = {f"{n.upper()}_GRPC_ADDR": b.grpc_addr for n, b in backends.items()}
+        backends[name] = start_backend(name, run_id, log_dir, start_worker=True,
+                                       **{**peers, **overrides})
     gateway, url = start_gateway(backends, log_dir, **overrides)
     stack = Stack(run_id, backends, gateway, url)
     try:

@@ -6,6 +6,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,3 +70,11 @@ def private_broker(folder: Path) -> PrivateServer:
            "RABBITMQ_DIST_PORT": str(dist_port), "ERL_EPMD_ADDRESS": "127.0.0.1", "RABBITMQ_LOGS": "-"}
     return PrivateServer("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], port, env,
                          folder / "rabbitmq.log")
+
+
+def private_smtp_sink(folder: Path) -> PrivateServer:
+    """An SMTP sink of a test's own, writing into ``folder / "mail"`` (a Maildir)."""
+    port = free_port()
+    env = {**os.environ, "LETHE_SMTP_PORT": str(port), "LETHE_MAILDIR": str(folder / "mail")}
+    return PrivateServer("smtp-sink", [sys.executable, str(ROOT / "tools" / "smtp_sink.py")],
+                         port, env, folder / "smtp-sink.log")

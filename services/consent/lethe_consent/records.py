@@ -27,6 +27,9 @@ from lethe_consent.texts import ConsentTexts
 log = logging.getLogger(__name__)
 
 CHANNELS = ("web_form", "double_opt_in", "admin")
+# Channels a withdrawal may come through besides those: the erasure itself, and the
+# link in every newsletter.
+WITHDRAWAL_CHANNELS = (*CHANNELS, "erasure", "unsubscribe_link")
 GPC = "global_privacy_control"
 ANALYTICS = "analytics"
 STATE_OF_ACTION = {"grant": "granted", "withdrawal": "withdrawn", "refusal": "refused"}
@@ -136,8 +139,8 @@ class ConsentLedger:
     def withdraw(self, subject: Subject, purpose: str, channel: str, client_address: str = "",
                  reason: str = "") -> RecordView:
         """Withdraw for the future: a new record beside the grant, which stays as proof."""
-        if channel not in (*CHANNELS, "erasure"):
-            raise InvalidArgument(f"channel must be one of {', '.join(CHANNELS)}")
+        if channel not in WITHDRAWAL_CHANNELS:
+            raise InvalidArgument(f"channel must be one of {', '.join(WITHDRAWAL_CHANNELS)}")
         self._texts.consent_purpose(purpose)
         latest = self._latest(subject, purpose)
         if latest is None:

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2_grpc
+from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_gateway.backends import Backends
 from lethe_gateway.config import GatewayConfig
 from lethe_gateway.errors import install_error_handlers
@@ -41,6 +42,8 @@ def create_app(config: GatewayConfig) -> FastAPI:
             app.state.backends.channels["identity"])
         app.state.consent = consent_pb2_grpc.ConsentServiceStub(
             app.state.backends.channels["consent"])
+        app.state.newsletter = newsletter_pb2_grpc.NewsletterServiceStub(
+            app.state.backends.channels["newsletter"])
         yield
         await app.state.backends.close()
 

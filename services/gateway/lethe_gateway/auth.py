@@ -20,6 +20,7 @@ from fastapi import Depends, HTTPException, Request, Response
 from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
+from lethe.newsletter.v1 import newsletter_pb2_grpc
 
 SESSION_COOKIE = "lethe_session"
 CSRF_COOKIE = "lethe_csrf"
@@ -34,6 +35,10 @@ def identity(request: Request) -> identity_pb2_grpc.IdentityServiceStub:
 
 def consent(request: Request) -> consent_pb2_grpc.ConsentServiceStub:
     return request.app.state.consent
+
+
+def newsletter(request: Request) -> newsletter_pb2_grpc.NewsletterServiceStub:
+    return request.app.state.newsletter
 
 
 def person(account: pb.Account) -> consent_pb2.Person:

@@ -1,8 +1,4 @@
-"""The newsletter API process: the gRPC server.
-
-Its domain RPCs arrive with their issue; until then ``NewsletterService`` answers
-UNIMPLEMENTED (the generated base class) and the diagnostic ping works.
-"""
+"""The newsletter API process: the gRPC server."""
 
 from __future__ import annotations
 
@@ -13,16 +9,22 @@ from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_newsletter.config import load_config
-
-
-def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
-    return [ServiceBinding(newsletter_pb2_grpc.add_NewsletterServiceServicer_to_server,
-                           newsletter_pb2_grpc.NewsletterServiceServicer(),
-                           newsletter_pb2.DESCRIPTOR.services_by_name["NewsletterService"].full_name)]
+from lethe_newsletter.grpc_api import NewsletterServicer
+from lethe_newsletter.parts import build_parts
+from lethe_newsletter.repository import INDEXES
 
 
 def main() -> None:
-    api_main(load_config(), bindings)
+    config = load_config()
+
+    def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
+        parts = build_parts(runtime, config)
+        return [ServiceBinding(newsletter_pb2_grpc.add_NewsletterServiceServicer_to_server,
+                               NewsletterServicer(parts.subscriptions, parts.campaigns,
+                                                  parts.erasure),
+                               newsletter_pb2.DESCRIPTOR.services_by_name["NewsletterService"].full_name)]
+
+    api_main(config.common, bindings, INDEXES)
 
 
 if __name__ == "__main__":

@@ -1,13 +1,115 @@
-"""The newsletter worker process: event consumers, outbox relay, sweeps."""
+"""The newsletter worker process: event consumers, outbox relay, sweeps, the campaign sender.
+
+It mails double opt-in links, ends subscriptions whose consent was withdrawn
+elsewhere, does the newsletter's part of erasures and restrictions, sends
+campaigns, retries withdrawals the consent service could not take at once,
+and forgets requests that were never confirmed.
+"""
 
 from __future__ import annotations
 
+import functools
+import smtplib
+from datetime import timedelta
+
+from lethe_common import tokens
+from lethe_common.events.consumer import Subscription
+from lethe_common.events.envelope import Envelope, EnvelopeError
+from lethe_common.mail import MailSession, send_mail
+from lethe_common.privacy import ACCOUNT_ID, SUBJECT_KEY, PrivacyEvent
+from lethe_common.runtime import Loop, Runtime, Sweep
 from lethe_common.service import worker_main
-from lethe_newsletter.config import load_config
+from lethe_newsletter.config import NewsletterConfig, load_config
+from lethe_newsletter.parts import NewsletterParts, build_parts
+from lethe_newsletter.repository import INDEXES, OUTBOX_COLLECTIONS
+from lethe_newsletter.sender import CampaignSender, SenderSettings
+
+
+class MailNotSent(RuntimeError):
+    """The relay did not take a mail; the consumer retries the event with back-off."""
+
+
+def _checked_person(event: Envelope) -> tuple[str, str]:
+    account_id = event.payload.get("account_id")
+    if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
+        raise EnvelopeError("account_id is not an account id")
+    if not SUBJECT_KEY.fullmatch(event.subject_key):
+        raise EnvelopeError("the event needs the subject_key")
+    return account_id, event.subject_key
+
+
+def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subscription]:
+    common = config.common
+    ttl = timedelta(hours=config.confirmation_ttl_hours)
+
+    def confirmation_requested(event: Envelope) -> None:
+        subscriber_id = event.payload.get("subscriber_id")
+        if not isinstance(subscriber_id, str):
+            raise EnvelopeError("subscriber_id is missing")
+        found = parts.subscriptions.confirmation_token(subscriber_id)
+        if found is None:
+            return  # confirmed or gone meanwhile: nothing to mail
+        pending, token = found
+        mail = parts.messages.confirmation(pending["email"], pending.get("name", ""), token, ttl)
+        try:
+            send_mail(mail, host=common.smtp_host, port=common.smtp_port, sender=common.mail_from)
+        except (smtplib.SMTPException, OSError):
+            raise MailNotSent("the confirmation mail was not taken by the relay") from None
+
+    def consent_withdrawn(event: Envelope) -> None:
+        if event.payload.get("purpose") == "newsletter":
+            account_id, key = _checked_person(event)
+            parts.subscriptions.consent_withdrawn(account_id, key, event.occurred_at)
+
+    def privacy_request(event: Envelope) -> None:
+        request = PrivacyEvent.from_envelope(event)
+        if request.kind == "erasure":
+            parts.erasure.erase(request)
+        else:
+            parts.erasure.restrict(request)
+
+    return [
+        Subscription("newsletter", "newsletter.confirmation_requested", confirmation_requested),
+        Subscription("consent", "consent.withdrawn", consent_withdrawn),
+        Subscription("consent", "privacy.erasure_requested", privacy_request),
+        Subscription("consent", "privacy.restriction_changed", privacy_request),
+    ]
+
+
+def sweeps(parts: NewsletterParts, config: NewsletterConfig) -> list[Sweep]:
+    def tidy() -> dict[str, int]:
+        return {"withdrawals_recorded": parts.subscriptions.retry_withdrawals(),
+                "unconfirmed_forgotten": parts.subscriptions.forget_unconfirmed()}
+
+    return [Sweep("newsletter-tidy", config.sweep_interval_seconds, tidy)]
+
+
+def loops(parts: NewsletterParts, config: NewsletterConfig) -> list[Loop]:
+    common = config.common
+    sender = CampaignSender(
+        parts.repo, parts.messages,
+        lambda: MailSession(common.smtp_host, common.smtp_port, common.mail_from),
+        SenderSettings(rate_per_second=config.send_rate_per_second,
+                       batch_size=config.batch_size,
+                       lease=timedelta(seconds=config.send_lease_seconds),
+                       max_passes=config.max_send_passes),
+        owner=tokens.new_id("wrk"))
+    return [Loop("campaign-sender", sender.run)]
 
 
 def main() -> None:
-    worker_main(load_config())
+    config = load_config()
+
+    @functools.cache
+    def parts_of(runtime: Runtime) -> NewsletterParts:
+        return build_parts(runtime, config)
+
+    worker_main(config.common,
+                subscriptions=lambda runtime: subscriptions(parts_of(runtime), config),
+                outbox_collections=OUTBOX_COLLECTIONS,
+                sweeps=lambda runtime: sweeps(parts_of(runtime), config),
+                indexes=INDEXES,
+                loops=lambda runtime: loops(parts_of(runtime), config))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,56 @@
+"""Staff routes (role admin): newsletter campaigns."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+
+from lethe.newsletter.v1 import newsletter_pb2 as pb
+from lethe_gateway.auth import Admin, newsletter, rpc_timeout
+from lethe_gateway.newsletter_schemas import CampaignBody, CampaignOut
+
+router = APIRouter(prefix="/admin/newsletter", tags=["admin"])
+CampaignId = Annotated[str, Path(pattern=r"^cmp_[0-9a-f]{32}$")]
+
+
+@router.post("/campaigns", status_code=201, response_model=CampaignOut)
+async def create_campaign(body: CampaignBody, request: Request, admin: Admin) -> CampaignOut:
+    """A draft: nothing is sent until it is sent explicitly."""
+    reply = await newsletter(request).CreateCampaign(pb.CreateCampaignRequest(
+        actor_account_id=admin.id, subject=body.subject, text_body=body.text_body,
+        html_body=body.html_body, greeting=body.greeting), timeout=rpc_timeout(request))
+    return CampaignOut.of(reply)
+
+
+@router.get("/campaigns", response_model=list[CampaignOut])
+async def list_campaigns(request: Request, admin: Admin) -> list[CampaignOut]:
+    reply = await newsletter(request).ListCampaigns(
+        pb.ListCampaignsRequest(actor_account_id=admin.id), timeout=rpc_timeout(request))
+    return [CampaignOut.of(c) for c in reply.campaigns]
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignOut)
+async def get_campaign(campaign_id: CampaignId, request: Request, admin: Admin) -> CampaignOut:
+    """The campaign and its progress: recipients, sent, failed, dropped."""
+    reply = await newsletter(request).GetCampaign(
+        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id),
+        timeout=rpc_timeout(request))
+    return CampaignOut.of(reply)
+
+
+@router.post("/campaigns/{campaign_id}/send", status_code=202, response_model=CampaignOut)
+async def send_campaign(campaign_id: CampaignId, request: Request, admin: Admin) -> CampaignOut:
+    """Send to everyone subscribed now; the worker sends it in batches at the set rate."""
+    reply = await newsletter(request).SendCampaign(
+        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id),
+        timeout=rpc_timeout(request))
+    return CampaignOut.of(reply)
+
+
+@router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignOut)
+async def cancel_campaign(campaign_id: CampaignId, request: Request, admin: Admin) -> CampaignOut:
+    reply = await newsletter(request).CancelCampaign(
+        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id),
+        timeout=rpc_timeout(request))
+    return CampaignOut.of(reply)

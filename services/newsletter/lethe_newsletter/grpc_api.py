@@ -1,0 +1,131 @@
+"""The newsletter gRPC servicer: it translates messages and delegates, nothing more."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from lethe.common.v1 import subject_pb2
+from lethe.newsletter.v1 import newsletter_pb2 as pb
+from lethe.newsletter.v1 import newsletter_pb2_grpc
+from lethe_common.errors import InvalidArgument
+from lethe_common.events.envelope import EnvelopeError
+from lethe_common.privacy import PrivacyEvent
+from lethe_common.validation import object_id
+from lethe_newsletter.campaigns import Campaigns
+from lethe_newsletter.erasure import NewsletterErasure
+from lethe_newsletter.models import CampaignView, SubscriptionView
+from lethe_newsletter.subscriptions import Subscriptions, checked_applicant
+
+SERVICE = "newsletter"
+
+
+def _time(value: datetime | None) -> str:
+    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
+
+
+def subscription_message(view: SubscriptionView) -> pb.Subscription:
+    return pb.Subscription(status=view.status, consent_version=view.consent_version,
+                           subscribed_at=_time(view.subscribed_at),
+                           confirmed_at=_time(view.confirmed_at), restricted=view.restricted)
+
+
+def campaign_message(view: CampaignView) -> pb.Campaign:
+    p = view.progress
+    return pb.Campaign(id=view.id, subject=view.subject, text_body=view.text_body,
+                       html_body=view.html_body, greeting=view.greeting, status=view.status,
+                       created_at=_time(view.created_at), started_at=_time(view.started_at),
+                       finished_at=_time(view.finished_at),
+                       progress=pb.CampaignProgress(recipients=p.recipients, sent=p.sent,
+                                                    failed=p.failed, dropped=p.dropped))
+
+
+def _actor(actor_account_id: str) -> str:
+    return object_id(actor_account_id, "actor_account_id")
+
+
+class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type: ignore[misc]
+    def __init__(self, subscriptions: Subscriptions, campaigns: Campaigns,
+                 erasure: NewsletterErasure) -> None:
+        self._subscriptions = subscriptions
+        self._campaigns = campaigns
+        self._erasure = erasure
+
+    # -- subscribers ----------------------------------------------------------------------
+    def Subscribe(self, request: pb.SubscribeRequest, context: Any) -> pb.Accepted:
+        person = request.person
+        applicant = checked_applicant(person.email, person.name, person.account_id)
+        return pb.Accepted(message=self._subscriptions.subscribe(
+            applicant, request.consent_version, request.client_address))
+
+    def Confirm(self, request: pb.TokenRequest, context: Any) -> pb.Subscription:
+        return subscription_message(self._subscriptions.confirm(request.token,
+                                                                request.client_address))
+
+    def Unsubscribe(self, request: pb.TokenRequest, context: Any) -> pb.Accepted:
+        return pb.Accepted(message=self._subscriptions.unsubscribe_with_token(request.token))
+
+    def CheckUnsubscribeToken(self, request: pb.TokenRequest, context: Any) -> pb.Accepted:
+        self._subscriptions.check_unsubscribe_token(request.token)
+        return pb.Accepted(message="this link unsubscribes from the newsletter")
+
+    def GetSubscription(self, request: pb.Person, context: Any) -> pb.Subscription:
+        applicant = checked_applicant(request.email, "", request.account_id)
+        return subscription_message(self._subscriptions.subscription_of(applicant.account_id,
+                                                                        applicant.email))
+
+    def UnsubscribePerson(self, request: pb.Person, context: Any) -> pb.Subscription:
+        applicant = checked_applicant(request.email, "", request.account_id)
+        return subscription_message(self._subscriptions.unsubscribe_person(applicant.account_id,
+                                                                           applicant.email))
+
+    # -- campaigns ------------------------------------------------------------------------
+    def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Any) -> pb.Campaign:
+        return campaign_message(self._campaigns.create(
+            _actor(request.actor_account_id), request.subject, request.text_body,
+            request.html_body, request.greeting))
+
+    def ListCampaigns(self, request: pb.ListCampaignsRequest, context: Any) -> pb.CampaignList:
+        _actor(request.actor_account_id)
+        return pb.CampaignList(campaigns=[campaign_message(c) for c in self._campaigns.list()])
+
+    def GetCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
+        _actor(request.actor_account_id)
+        return campaign_message(self._campaigns.get(request.campaign_id))
+
+    def SendCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
+        return campaign_message(self._campaigns.send(request.campaign_id,
+                                                     _actor(request.actor_account_id)))
+
+    def CancelCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
+        return campaign_message(self._campaigns.cancel(request.campaign_id,
+                                                       _actor(request.actor_account_id)))
+
+    # -- privacy --------------------------------------------------------------------------
+    def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
+                          context: Any) -> subject_pb2.ExportSubjectDataResponse:
+        subject = request.subject
+        if subject.account_id:
+            object_id(subject.account_id, "account_id")
+        if not subject.account_id and not subject.subject_key:
+            raise InvalidArgument("an account id or a subject key is required")
+        data = self._erasure.export(subject.account_id, subject.subject_key)
+        return subject_pb2.ExportSubjectDataResponse(
+            service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
+            lawful_bases=["Art. 6(1)(a) GDPR: consent to the newsletter (double opt-in)"],
+            retention="until unsubscribing or withdrawing the consent; unconfirmed requests "
+                      "until their link expires", recipients=[])
+
+    def EraseSubject(self, request: subject_pb2.EraseSubjectRequest,
+                     context: Any) -> subject_pb2.EraseSubjectResponse:
+        try:
+            event = PrivacyEvent.checked("erasure", request.request_id,
+                                         request.subject.account_id, request.subject.subject_key)
+        except EnvelopeError as exc:
+            raise InvalidArgument(str(exc)) from None
+        receipt = self._erasure.erase(event)
+        return subject_pb2.EraseSubjectResponse(
+            service=SERVICE, request_id=receipt.request_id, deleted=receipt.deleted,
+            blocked=receipt.blocked, blocked_until=receipt.blocked_until,
+            kept_reasons=receipt.kept)

@@ -1,0 +1,74 @@
+"""The newsletter's two kinds of link, signed so nobody can forge or alter them.
+
+- Confirmation: subscriber id, the start of their pending period and an expiry.
+  It is single-use because confirming ends the pending period it names.
+- Unsubscribe: the subscriber id alone. It never expires (RFC 8058 clients
+  may use it years later) and stops working only when the subscriber is gone,
+  where unsubscribing again has nothing left to do anyway.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
+from lethe_common.errors import InvalidArgument
+from lethe_common.signing import BadSignature, sign, verify
+
+CONFIRM = "newsletter-confirm"
+UNSUBSCRIBE = "newsletter-unsubscribe"
+INVALID_CONFIRMATION = "this confirmation link is not valid; please use the link from the mail"
+INVALID_UNSUBSCRIBE = "this unsubscribe link is not valid; please use the link from the newsletter"
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    subscriber_id: str
+    pending_since: int
+    expires_at: datetime
+
+
+class Links:
+    def __init__(self, key: bytes, public_url: str) -> None:
+        self._key = key
+        self._public_url = public_url
+
+    # -- confirmation ---------------------------------------------------------------------
+    def confirmation_token(self, subscriber_id: str, pending_since: int, now: datetime,
+                           ttl: timedelta) -> str:
+        expires = int((now + ttl).timestamp())
+        return sign(self._key, CONFIRM, (subscriber_id, str(pending_since), str(expires)))
+
+    def confirmation(self, token: str, now: datetime) -> Confirmation:
+        """What a confirmation token says, once its signature and expiry are checked."""
+        try:
+            subscriber_id, pending_since, expires = verify(self._key, CONFIRM, token, 3)
+        except BadSignature:
+            raise InvalidArgument(INVALID_CONFIRMATION) from None
+        if not (pending_since.isdigit() and expires.isdigit()):
+            raise InvalidArgument(INVALID_CONFIRMATION)
+        expires_at = datetime.fromtimestamp(int(expires), UTC)
+        if expires_at <= now:
+            raise InvalidArgument("this confirmation link has expired; please subscribe again "
+                                  "to get a new one", reason="expired")
+        return Confirmation(subscriber_id, int(pending_since), expires_at)
+
+    def confirmation_url(self, token: str) -> str:
+        return f"{self._public_url}/newsletter/confirm?token={quote(token)}"
+
+    # -- unsubscribe ----------------------------------------------------------------------
+    def unsubscribe_token(self, subscriber_id: str) -> str:
+        return sign(self._key, UNSUBSCRIBE, (subscriber_id,))
+
+    def unsubscribed_id(self, token: str) -> str:
+        try:
+            (subscriber_id,) = verify(self._key, UNSUBSCRIBE, token, 1)
+        except BadSignature:
+            raise InvalidArgument(INVALID_UNSUBSCRIBE) from None
+        return subscriber_id
+
+    def unsubscribe_url(self, subscriber_id: str) -> str:
+        """The link in every newsletter: a GET shows a page, a POST unsubscribes (RFC 8058)."""
+        token = quote(self.unsubscribe_token(subscriber_id))
+        return f"{self._public_url}/api/v1/newsletter/unsubscribe?token={token}"

@@ -1,0 +1,73 @@
+"""The mails the newsletter sends: the double opt-in mail and campaign messages.
+
+Every campaign message carries the unsubscribe link in its body and in the
+``List-Unsubscribe`` and ``List-Unsubscribe-Post`` headers (RFC 2369, RFC
+8058), so a mail client can offer one-click unsubscribing. Its Message-ID
+is derived from campaign and subscriber, so the same message sent again
+would be recognisably the same.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import timedelta
+
+from lethe_common.mail import Mail
+from lethe_common.mongo import Document
+from lethe_newsletter.links import Links
+
+CONFIRMATION_KIND = "newsletter-confirmation"
+CAMPAIGN_KIND = "newsletter-campaign"
+
+
+def _greeting(name: str) -> tuple[str, str]:
+    return (f"Hallo {name},", f"Hello {name},") if name else ("Hallo,", "Hello,")
+
+
+class Messages:
+    def __init__(self, links: Links) -> None:
+        self._links = links
+
+    def confirmation(self, to: str, name: str, token: str, ttl: timedelta) -> Mail:
+        link = self._links.confirmation_url(token)
+        hours = int(ttl.total_seconds() // 3600)
+        de, en = _greeting(name)
+        text = (
+            f"{de}\n\nbitte bestätigen Sie Ihre Anmeldung zum Newsletter mit diesem Link "
+            f"(gültig {hours} Stunden):\n{link}\n\n"
+            f"{en}\n\nplease confirm your newsletter subscription with this link "
+            f"(valid for {hours} hours):\n{link}\n\n"
+            f"Code (API: POST /api/v1/newsletter/confirm): {token}\n\n"
+            "Wenn Sie das nicht waren, ignorieren Sie diese Mail: ohne Bestätigung erhalten Sie "
+            "nichts von uns. / If this was not you, ignore this mail: without confirmation you "
+            "get nothing from us.\n")
+        return Mail(to=to, subject="Bitte Newsletter-Anmeldung bestätigen / "
+                                   "Please confirm your newsletter subscription",
+                    text=text, headers={"X-Lethe-Mail": CONFIRMATION_KIND})
+
+    def campaign(self, campaign: Document, subscriber: Document) -> Mail:
+        link = self._links.unsubscribe_url(subscriber["_id"])
+        name = subscriber.get("name", "") if campaign.get("greeting") else ""
+        text = campaign["text_body"]
+        if campaign.get("greeting"):
+            de, en = _greeting(name)
+            text = f"{de} / {en}\n\n{text}"
+        text += ("\n\n-- \nNewsletter abbestellen / Unsubscribe (one click):\n" + link + "\n")
+        body_html = None
+        if campaign.get("html_body"):
+            greeting = ""
+            if campaign.get("greeting"):
+                de, en = _greeting(name)
+                greeting = f"<p>{html.escape(de)} / {html.escape(en)}</p>\n"
+            body_html = (f"{greeting}{campaign['html_body']}\n<hr>\n<p><a href=\""
+                         f"{html.escape(link, quote=True)}\">Newsletter abbestellen / "
+                         "Unsubscribe</a></p>\n")
+        return Mail(to=subscriber["email"], subject=campaign["subject"], text=text,
+                    html=body_html, headers={
+                        "Message-ID": f"<{campaign['_id']}.{subscriber['_id']}@lethe.invalid>",
+                        "List-Unsubscribe": f"<{link}>",
+                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                        "List-Id": "Lethe newsletter <newsletter.lethe.invalid>",
+                        "Precedence": "bulk",
+                        "X-Lethe-Mail": CAMPAIGN_KIND,
+                        "X-Lethe-Campaign": campaign["_id"]})
