@@ -11,6 +11,7 @@ import email.policy
 import logging
 import re
 import smtplib
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -108,6 +109,10 @@ class MailSession:
     def _connected(self) -> smtplib.SMTP:
         if self._client is None:
             client = smtplib.SMTP(self._host, self._port, timeout=self._timeout)
+            # The final dot is a small write right after the data: with Nagle's algorithm
+            # and the relay's delayed ACK it would wait ~40 ms for every message.
+            if client.sock is not None:
+                client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             client.ehlo_or_helo_if_needed()
             self._client = client
         return self._client

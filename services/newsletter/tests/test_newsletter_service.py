@@ -1,30 +1,57 @@
-"""The newsletter service's skeleton: configuration, both processes, its honest contract."""
+"""The newsletter service over gRPC and the bus, against the real store and broker.
+
+The flows that need the consent service and the gateway (subscribe, confirm,
+unsubscribe, campaigns) are in ``tests/test_newsletter.py``; a crash in the
+middle of a campaign is in ``test_campaign_crash.py``.
+"""
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
 
 from lethe.common.v1 import subject_pb2
+from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
+from lethe_common import tokens
 from lethe_common.config import ConfigError
-from lethe_common.testing import Backend, running_backend, wait_for, worker_metrics
+from lethe_common.events.envelope import Envelope
+from lethe_common.events.publisher import EventPublisher
+from lethe_common.subject import subject_key
+from lethe_common.testing import Backend, EventTap, running_backend, unique, wait_for, worker_metrics
 from lethe_newsletter.config import load_config
+
+ACTOR = "acc_" + "d" * 32
+Stub = newsletter_pb2_grpc.NewsletterServiceStub
 
 
 def test_defaults_give_the_newsletter_its_own_ports_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("NEWSLETTER_GRPC_PORT", "NEWSLETTER_MONGO_DB"):
+    for name in ("NEWSLETTER_GRPC_PORT", "NEWSLETTER_MONGO_DB", "NEWSLETTER_LINK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     config = load_config()
-    assert (config.grpc_port, config.api_metrics_port, config.worker_metrics_port) == (50054, 9104, 9204)
-    assert (config.service, config.mongo_db) == ("newsletter", "lethe_newsletter")
+    assert (config.common.grpc_port, config.common.api_metrics_port,
+            config.common.worker_metrics_port) == (50054, 9104, 9204)
+    assert (config.common.service, config.common.mongo_db) == ("newsletter", "lethe_newsletter")
+    assert len(config.link_key) == 32 and config.send_rate_per_second == 50.0
 
 
-def test_a_missing_pepper_stops_the_newsletter_at_start_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("LETHE_SUBJECT_PEPPER", raising=False)
-    with pytest.raises(ConfigError, match="LETHE_SUBJECT_PEPPER"):
+@pytest.mark.parametrize(("name", "value", "problem"), [
+    ("LETHE_SUBJECT_PEPPER", "", "LETHE_SUBJECT_PEPPER"),
+    ("NEWSLETTER_LINK_SECRET", "short", "at least 32"),
+    ("NEWSLETTER_SEND_RATE", "-1", "NEWSLETTER_SEND_RATE"),
+    ("NEWSLETTER_BATCH_SIZE", "0", "NEWSLETTER_BATCH_SIZE"),
+])
+def test_a_bad_setting_stops_the_newsletter_at_start_up(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                       value: str, problem: str) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=problem):
         load_config()
 
 
@@ -34,15 +61,127 @@ def newsletter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
         yield backend
 
 
-def test_newsletter_privacy_rpcs_answer_unimplemented_until_implemented(newsletter: Backend) -> None:
+@pytest.fixture(scope="module")
+def stub(newsletter: Backend) -> Iterator[Stub]:
     with grpc.insecure_channel(newsletter.grpc_addr) as channel:
-        stub = newsletter_pb2_grpc.NewsletterServiceStub(channel)
-        with pytest.raises(grpc.RpcError) as export:
-            stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(), timeout=5)
-        with pytest.raises(grpc.RpcError) as erase:
-            stub.EraseSubject(subject_pb2.EraseSubjectRequest(), timeout=5)
-    assert export.value.code() == erase.value.code() == grpc.StatusCode.UNIMPLEMENTED
-    assert "Traceback" not in newsletter.api.log()
+        yield Stub(channel)
+
+
+@pytest.fixture(scope="module")
+def db(newsletter: Backend, mongo_client: MongoClient) -> Database:
+    return mongo_client[newsletter.db_name]
+
+
+def active_subscriber(db: Database, backend: Backend, account_id: str = "") -> tuple[str, str]:
+    """An active subscriber with one newsletter in its send log; (subscriber id, subject_key)."""
+    email = f"{unique('s')}@reader.example"
+    key = subject_key(backend.api.env["LETHE_SUBJECT_PEPPER"], email)
+    subscriber_id = tokens.new_id("sub")
+    confirmed = datetime.now(UTC) - timedelta(days=1)
+    db.subscribers.insert_one({
+        "_id": subscriber_id, "subject_key": key, "email": email, "name": "Ada",
+        "account_id": account_id, "status": "active", "consent_version": "2026-01",
+        "requested_at": confirmed, "confirmed_at": confirmed, "restricted": False})
+    db.send_log.insert_one({"_id": f"cmp_{'0' * 32}:{subscriber_id}", "campaign_id": f"cmp_{'0' * 32}",
+                            "subscriber_id": subscriber_id, "outcome": "sent", "at": confirmed})
+    return subscriber_id, key
+
+
+def code_of(call: object) -> grpc.StatusCode:
+    with pytest.raises(grpc.RpcError) as failed:
+        call()  # type: ignore[operator]
+    return failed.value.code()  # type: ignore[no-any-return]
+
+
+def test_an_erasure_delivered_twice_deletes_suppresses_and_answers_once(
+        newsletter: Backend, db: Database, amqp_url: str) -> None:
+    account_id = tokens.new_id("acc")
+    subscriber_id, key = active_subscriber(db, newsletter, account_id)
+    request_id = tokens.new_id("pr")
+    event = Envelope(type="privacy.erasure_requested", source="consent", subject_key=key,
+                     payload={"request_id": request_id, "account_id": account_id})
+    publisher = EventPublisher(amqp_url)
+    try:
+        with EventTap(amqp_url, "newsletter", "privacy.receipt") as tap:
+            publisher.publish(event)
+            publisher.publish(Envelope(type=event.type, source="consent", subject_key=key,
+                                       payload=event.payload))
+            wait_for(lambda: db.subscribers.find_one({"_id": subscriber_id}) is None, 15,
+                     what="the subscriber to be deleted")
+            time.sleep(1.5)
+            receipts = [e for e in tap.drain() if e["payload"]["request_id"] == request_id]  # type: ignore[index]
+    finally:
+        publisher.close()
+    assert len(receipts) == 1
+    payload = receipts[0]["payload"]
+    assert payload["outcome"] == "done" and payload["deleted"]  # type: ignore[index]
+    assert db.send_log.count_documents({"subscriber_id": subscriber_id}) == 0
+    assert db.suppression.find_one({"_id": key}) is not None
+    assert not any(key in str(v) or "reader.example" in str(v) for v in payload.values())  # type: ignore[union-attr]
+
+
+def test_export_shows_the_subscription_and_what_was_sent(newsletter: Backend, db: Database,
+                                                         stub: Stub) -> None:
+    _, key = active_subscriber(db, newsletter)
+    reply = stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(
+        subject=subject_pb2.Subject(subject_key=key)), timeout=10)
+    data = json.loads(reply.data_json)
+    assert reply.service == "newsletter" and reply.lawful_bases
+    assert [s["status"] for s in data["subscriptions"]] == ["active"]
+    assert data["subscriptions"][0]["name"] == "Ada"
+    assert [s["outcome"] for s in data["newsletters_sent"]] == ["sent"]
+    assert data["suppressed"] is False
+
+
+def test_a_restriction_event_marks_the_subscriber_and_lifting_it_clears_the_mark(
+        newsletter: Backend, db: Database, amqp_url: str) -> None:
+    account_id = tokens.new_id("acc")
+    subscriber_id, key = active_subscriber(db, newsletter, account_id)
+    publisher = EventPublisher(amqp_url)
+    try:
+        for restricted in (True, False):
+            publisher.publish(Envelope(type="privacy.restriction_changed", source="consent",
+                                       subject_key=key, payload={
+                                           "request_id": tokens.new_id("pr"),
+                                           "account_id": account_id, "restricted": restricted}))
+            wait_for(lambda r=restricted: db.subscribers.find_one(  # type: ignore[misc]
+                {"_id": subscriber_id})["restricted"] is r, 15, what="the restriction mark")
+    finally:
+        publisher.close()
+
+
+def test_bad_input_is_refused_with_a_status_and_a_message_without_the_value(stub: Stub) -> None:
+    def subscribe(email: str, account_id: str = "") -> object:
+        return lambda: stub.Subscribe(pb.SubscribeRequest(
+            person=pb.Person(email=email, account_id=account_id), consent_version="2026-01"),
+            timeout=10)
+    assert code_of(subscribe("no-at-sign")) == grpc.StatusCode.INVALID_ARGUMENT
+    assert code_of(subscribe("a@example.com", "acc_x")) == grpc.StatusCode.INVALID_ARGUMENT
+    for call in (stub.Confirm, stub.Unsubscribe, stub.CheckUnsubscribeToken):
+        with pytest.raises(grpc.RpcError) as refused:
+            call(pb.TokenRequest(token="sub_1.forged-token-value"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "forged" not in (refused.value.details() or "")
+    ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id="cmp_" + "9" * 32)
+    assert code_of(lambda: stub.GetCampaign(ref, timeout=10)) == grpc.StatusCode.NOT_FOUND
+    assert code_of(lambda: stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id="x"),
+                                            timeout=10)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert code_of(lambda: stub.CreateCampaign(pb.CreateCampaignRequest(
+        actor_account_id=ACTOR, subject="two\nlines", text_body="t"), timeout=10)) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_campaign_is_sent_once_and_cannot_be_sent_again(stub: Stub) -> None:
+    created = stub.CreateCampaign(pb.CreateCampaignRequest(
+        actor_account_id=ACTOR, subject="Once", text_body="Only once."), timeout=10)
+    assert created.status == "draft"
+    ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id)
+    assert stub.SendCampaign(ref, timeout=10).status == "sending"
+    assert code_of(lambda: stub.SendCampaign(ref, timeout=10)) == grpc.StatusCode.FAILED_PRECONDITION
+    finished = wait_for(lambda: (c := stub.GetCampaign(ref, timeout=10)).status == "sent" and c,
+                        20, what="the campaign to finish")
+    assert finished.finished_at
+    assert code_of(lambda: stub.CancelCampaign(ref, timeout=10)) == grpc.StatusCode.FAILED_PRECONDITION
 
 
 def test_the_newsletter_worker_consumes_from_its_own_durable_queue(newsletter: Backend) -> None:
