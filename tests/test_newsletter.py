@@ -33,6 +33,7 @@ PASSWORD = "copper kettle marmalade 9"
 CONFIRMATION = "newsletter-confirmation"
 CAMPAIGN = "newsletter-campaign"
 LINK_TOKEN = re.compile(r"token=([A-Za-z0-9_.%-]+)")
+SEEN: list[str] = []  # addresses and link tokens used: none may reach a log
 
 
 @pytest.fixture(scope="module")
@@ -71,12 +72,15 @@ def anonymous(stack: Stack) -> Iterator[Browser]:
 
 
 def address(stack: Stack) -> str:
-    return f"{unique('n')}-{stack.run_id}@reader.example".lower()
+    email = f"{unique('n')}-{stack.run_id}@reader.example".lower()
+    SEEN.append(email)
+    return email
 
 
 def link_token(message: EmailMessage) -> str:
     found = LINK_TOKEN.search(mail_text(message))
     assert found is not None, "no link with a token in the mail"
+    SEEN.append(unquote(found.group(1)))
     return unquote(found.group(1))
 
 
@@ -289,3 +293,10 @@ def test_campaign_routes_are_for_staff_only(stack: Stack, anonymous: Browser) ->
     assert member.post("/api/v1/admin/newsletter/campaigns", json=body).status_code == 403
     assert member.get("/api/v1/admin/newsletter/campaigns").status_code == 403
     member.close()
+
+
+def test_no_address_name_or_link_token_reaches_any_log(stack: Stack) -> None:
+    logs = "".join(process.log() for process in stack.processes())
+    assert len(SEEN) > 10 and not [value for value in SEEN if value in logs]
+    assert "Grace Hopper" not in logs and "Hedy Lamarr" not in logs
+    assert "Traceback" not in logs
