@@ -39,8 +39,8 @@ log = logging.getLogger(__name__)
 MESSAGES = Counter("lethe_newsletter_messages_total",
                    "Campaign messages by outcome (sent, failed, dropped, retried).", ["outcome"])
 CAMPAIGN_MESSAGES = Gauge("lethe_newsletter_campaign_messages",
-                          "Progress of the campaigns this worker sends: recipients, sent, failed, "
-                          "dropped and remaining messages.", ["campaign", "state"])
+                          "Progress of the campaign this worker sends or sent last: recipients, "
+                          "sent, failed, dropped and remaining messages.", ["state"])
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ class _CampaignRun:
         for state, value in (("recipients", self.tally.recipients), ("sent", self.tally.sent),
                              ("failed", self.tally.failed), ("dropped", self.tally.dropped),
                              ("remaining", self.remaining)):
-            CAMPAIGN_MESSAGES.labels(campaign=self.id, state=state).set(value)
+            CAMPAIGN_MESSAGES.labels(state=state).set(value)
 
     def send(self) -> None:
         logged = self.repo.logged_subscribers(self.id)

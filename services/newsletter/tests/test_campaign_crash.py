@@ -101,4 +101,5 @@ def test_killing_the_worker_mid_campaign_delivers_every_message_exactly_once(
     assert (done.progress.recipients, done.progress.sent, done.progress.failed) == (RECIPIENTS,
                                                                                    RECIPIENTS, 0)
     metrics = worker_metrics(newsletter)
-    assert f'lethe_newsletter_campaign_messages{{campaign="{campaign.id}",state="sent"}}' in metrics
+    assert f'lethe_newsletter_campaign_messages{{state="sent"}} {RECIPIENTS}.0' in metrics
+    assert 'lethe_newsletter_campaign_messages{state="remaining"} 0.0' in metrics
