@@ -1,7 +1,7 @@
 """Consents and privacy requests through the gateway (issue 4).
 
-Real gateway, identity and consent (API and worker each), store, broker and
-SMTP sink. The erasure fans out to identity and consent, the services that
+Real gateway and services (API and worker each), store, broker and SMTP sink.
+The erasure fans out to identity, consent and newsletter, the services that
 have their erasure handling so far (CONSENT_RECEIPT_SERVICES).
 """
 
@@ -214,7 +214,7 @@ def test_erasure_from_the_portal_fans_out_and_completes_with_every_receipt(
     assert "pr_" in mail_text(wait_for_mail(me["email"], "privacy-request"))
     done = wait_for(lambda: (r := follow(stack, request_id, token))["status"] == "complete" and r,
                     20, what="the erasure to complete")
-    assert sorted(r["service"] for r in done["receipts"]) == ["consent", "identity"]
+    assert sorted(r["service"] for r in done["receipts"]) == ["consent", "identity", "newsletter"]
     identity_receipt = next(r for r in done["receipts"] if r["service"] == "identity")
     assert any("account" in item for item in identity_receipt["deleted"])
     assert browser.get("/api/v1/me").status_code == 401
