@@ -59,7 +59,9 @@ def load_config() -> NewsletterConfig:
         confirmation_resend_seconds=_bounded(
             env, "NEWSLETTER_CONFIRMATION_RESEND_SECONDS", 600, 0, 86400 * 7),
         send_rate_per_second=rate,
-        batch_size=_bounded(env, "NEWSLETTER_BATCH_SIZE", 200, 1, 10_000),
+        # Subscribers are read again before each batch: at the default rate, someone who
+        # leaves mid-campaign is passed by within about a second.
+        batch_size=_bounded(env, "NEWSLETTER_BATCH_SIZE", 50, 1, 10_000),
         send_lease_seconds=env.float("NEWSLETTER_SEND_LEASE_SECONDS", 30.0),
         max_send_passes=_bounded(env, "NEWSLETTER_MAX_SEND_PASSES", 5, 1, 100),
         sweep_interval_seconds=env.float("NEWSLETTER_SWEEP_INTERVAL_SECONDS", 60.0),
