@@ -9,8 +9,9 @@ open, just before the final dot on which the relay takes it (see
 - dying before the record: no dot was sent, the relay dropped the message,
   and the next holder sends it;
 - a record exists already: the message went (or is going) and is not sent again;
-- dying in the microseconds between the record and the dot loses that one
-  message rather than sending it twice.
+- dying after the store committed the record but before the dot left (the
+  store's reply, its decoding) loses that one message rather than sending it
+  twice: a plain SMTP relay cannot be asked afterwards what it took.
 
 Before each batch the worker reads its subscribers again, so someone who
 unsubscribed, was erased, restricted or suppressed meanwhile is dropped.

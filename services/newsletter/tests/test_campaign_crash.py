@@ -1,13 +1,13 @@
-"""A campaign survives its worker being killed mid-send: every message arrives exactly once.
+"""A campaign survives its worker stopping or crashing mid-send.
 
 The newsletter backend sends into an SMTP sink of this test's own, so the
-Maildir holds exactly this campaign's messages and can be counted.
+Maildir holds only these campaigns' messages and can be counted.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.policy import default as default_policy
@@ -71,8 +71,12 @@ def seed_subscribers(client: MongoClient, backend: Backend, count: int) -> list[
     return addresses
 
 
-def test_killing_the_worker_mid_campaign_delivers_every_message_exactly_once(
-        newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient) -> None:
+def run_campaign_with_a_stop(newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient,
+                             stop_worker: Callable[[], object]) -> tuple[Counter[str], list[str],
+                                                                        pb.Campaign]:
+    """Seed, send, stop the worker a third of the way, restart it; what the Maildir holds."""
+    before = {path.name for path in delivered(sink)}
+    mongo_client[newsletter.db_name]["subscribers"].delete_many({})  # the audience: these alone
     addresses = seed_subscribers(mongo_client, newsletter, RECIPIENTS)
     with grpc.insecure_channel(newsletter.grpc_addr) as channel:
         stub = newsletter_pb2_grpc.NewsletterServiceStub(channel)
@@ -80,11 +84,12 @@ def test_killing_the_worker_mid_campaign_delivers_every_message_exactly_once(
             actor_account_id=ACTOR, subject="Crash test", text_body="One of a thousand."), timeout=10)
         stub.SendCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign.id), timeout=10)
 
-        wait_for(lambda: len(delivered(sink)) >= RECIPIENTS // 3, 60, interval=0.02,
+        def ours() -> list[Path]:
+            return [path for path in delivered(sink) if path.name not in before]
+        wait_for(lambda: len(ours()) >= RECIPIENTS // 3, 60, interval=0.02,
                  what="a third of the campaign to be delivered")
-        newsletter.worker.kill()  # SIGKILL: no clean-up, mid-batch
-        at_kill = len(delivered(sink))
-        assert at_kill < RECIPIENTS, "the campaign finished before the kill; it proves nothing"
+        stop_worker()
+        assert len(ours()) < RECIPIENTS, "the campaign finished before the stop; it proves nothing"
         newsletter.worker.start().wait_ready()
 
         def finished() -> pb.Campaign | None:
@@ -92,14 +97,38 @@ def test_killing_the_worker_mid_campaign_delivers_every_message_exactly_once(
                                                       campaign_id=campaign.id), timeout=10)
             return current if current.status == "sent" else None
         done = wait_for(finished, 90, what="the restarted worker to finish the campaign")
-
     recipients = Counter(str(message_from_bytes(path.read_bytes(), policy=default_policy)["To"])
-                         for path in delivered(sink))
-    assert sum(recipients.values()) == RECIPIENTS
+                         for path in ours())
+    return recipients, addresses, done
+
+
+def test_a_worker_stopped_mid_campaign_and_restarted_delivers_every_message_exactly_once(
+        newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient) -> None:
+    """SIGTERM (a deployment, a scale-down): the message in flight is finished first."""
+    recipients, addresses, done = run_campaign_with_a_stop(newsletter, sink, mongo_client,
+                                                           newsletter.worker.stop)
     assert set(recipients) == set(addresses)
-    assert max(recipients.values()) == 1
-    assert (done.progress.recipients, done.progress.sent, done.progress.failed) == (RECIPIENTS,
-                                                                                   RECIPIENTS, 0)
+    assert sum(recipients.values()) == RECIPIENTS
+    assert (done.progress.recipients, done.progress.sent, done.progress.failed) == (
+        RECIPIENTS, RECIPIENTS, 0)
     metrics = worker_metrics(newsletter)
     assert f'lethe_newsletter_campaign_messages{{state="sent"}} {RECIPIENTS}.0' in metrics
     assert 'lethe_newsletter_campaign_messages{state="remaining"} 0.0' in metrics
+
+
+def test_a_worker_killed_mid_campaign_never_sends_twice_and_loses_at_most_the_one_in_flight(
+        newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient) -> None:
+    """SIGKILL (a crash): nobody gets the campaign twice, and everyone gets it, except,
+    when the kill falls between a message's send-log entry and its final dot, that one
+    recipient (docs/newsletter.md: a plain SMTP relay cannot be asked what it took)."""
+    recipients, addresses, done = run_campaign_with_a_stop(newsletter, sink, mongo_client,
+                                                           newsletter.worker.kill)
+    assert max(recipients.values()) == 1
+    missing = set(addresses) - set(recipients)
+    assert len(missing) <= 1 and set(recipients) <= set(addresses)
+    assert done.progress.sent == RECIPIENTS and done.progress.failed == 0
+    if missing:  # it is recorded as sent: the window, not a message that was never tried
+        pepper = newsletter.api.env["LETHE_SUBJECT_PEPPER"]
+        db = mongo_client[newsletter.db_name]
+        lost = db.subscribers.find_one({"subject_key": subject_key(pepper, missing.pop())})
+        assert db.send_log.find_one({"subscriber_id": lost["_id"]})["outcome"] == "sent"
