@@ -9,12 +9,14 @@ service checks the bus the same way and no service sends a receipt twice.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pymongo.errors import DuplicateKeyError
 
+from lethe_common.events.consumer import Subscription
 from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.events.outbox import Outbox, outbox_index
 from lethe_common.mongo import Db, Document
@@ -74,6 +76,17 @@ class PrivacyEvent:
         if not isinstance(subject_key, str) or not SUBJECT_KEY.fullmatch(subject_key):
             raise EnvelopeError("a privacy request needs the subject_key")
         return cls(kind, request_id, account_id, subject_key)
+
+
+def privacy_subscriptions(erase: Callable[[PrivacyEvent], Any],
+                          restrict: Callable[[PrivacyEvent], Any]) -> list[Subscription]:
+    """A service's consumers of consent's erasure and restriction events, checked first."""
+    def handle(event: Envelope) -> None:
+        request = PrivacyEvent.from_envelope(event)
+        (erase if request.kind == "erasure" else restrict)(request)
+
+    return [Subscription("consent", "privacy.erasure_requested", handle),
+            Subscription("consent", "privacy.restriction_changed", handle)]
 
 
 def _texts(value: Any, field: str) -> tuple[str, ...]:

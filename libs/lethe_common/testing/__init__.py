@@ -28,6 +28,7 @@ from lethe_common.testing.processes import (
     stop_stack,
     worker_metrics,
 )
+from lethe_common.testing.rpc import code_of
 from lethe_common.testing.servers import (
     PrivateServer,
     private_broker,
@@ -39,7 +40,7 @@ from lethe_common.testing.web import Browser
 
 __all__ = [
     "BACKENDS", "Backend", "Browser", "EventTap", "PrivateServer", "ServiceProcess", "Stack",
-    "backend_env", "delete_consumer_queues", "free_port", "http_status", "mail_text", "mails_to",
+    "backend_env", "code_of", "delete_consumer_queues", "free_port", "http_status", "mail_text", "mails_to",
     "private_broker", "private_smtp_sink", "private_store", "remove_backend", "running_backend",
     "start_backend", "start_gateway", "start_stack", "stop_stack", "token_in", "unique", "wait_for",
     "wait_for_mail", "worker_metrics",

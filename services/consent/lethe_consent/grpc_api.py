@@ -10,8 +10,7 @@ from lethe.common.v1 import subject_pb2
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.errors import InvalidArgument
-from lethe_common.events.envelope import EnvelopeError
-from lethe_common.privacy import PrivacyEvent
+from lethe_common.privacy_api import erase_subject, wire_time
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.models import LANGUAGES, Overview, RecordView, RequestView, TextView
 from lethe_consent.records import ConsentLedger, Subject, subject_of
@@ -21,13 +20,9 @@ from lethe_consent.texts import ConsentTexts
 SERVICE = "consent"
 
 
-def _time(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
-
-
 def text_message(view: TextView) -> pb.ConsentText:
     return pb.ConsentText(
-        purpose=view.purpose, version=view.version, published_at=_time(view.published_at),
+        purpose=view.purpose, version=view.version, published_at=wire_time(view.published_at),
         basis=view.basis, direct_marketing=view.direct_marketing,
         texts=[pb.LocalisedText(language=lang, title=view.texts[lang]["title"],
                                 body=view.texts[lang]["body"])
@@ -37,7 +32,7 @@ def text_message(view: TextView) -> pb.ConsentText:
 def record_message(view: RecordView) -> pb.ConsentRecord:
     message = pb.ConsentRecord(id=view.id, purpose=view.purpose, action=view.action,
                                version=view.version, channel=view.channel, reason=view.reason,
-                               recorded_at=_time(view.recorded_at),
+                               recorded_at=wire_time(view.recorded_at),
                                client_address=view.client_address,
                                pseudonymised=view.pseudonymised)
     if view.text is not None:
@@ -48,21 +43,21 @@ def record_message(view: RecordView) -> pb.ConsentRecord:
 def overview_message(view: Overview) -> pb.ConsentOverview:
     return pb.ConsentOverview(
         states=[pb.PurposeState(purpose=s.purpose, state=s.state, version=s.version,
-                                since=_time(s.since), current_version=s.current_version)
+                                since=wire_time(s.since), current_version=s.current_version)
                 for s in view.states],
         history=[record_message(r) for r in view.history])
 
 
 def request_message(view: RequestView, now: datetime | None = None) -> pb.PrivacyRequest:
     return pb.PrivacyRequest(
-        id=view.id, kind=view.kind, status=view.status, received_at=_time(view.received_at),
-        due_at=_time(view.due_at), overdue=view.overdue(now or datetime.now(UTC)),
+        id=view.id, kind=view.kind, status=view.status, received_at=wire_time(view.received_at),
+        due_at=wire_time(view.due_at), overdue=view.overdue(now or datetime.now(UTC)),
         purpose=view.purpose, reason=view.reason, decision=view.decision,
-        decided_at=_time(view.decided_at), completed_at=_time(view.completed_at),
+        decided_at=wire_time(view.decided_at), completed_at=wire_time(view.completed_at),
         awaiting_services=view.awaiting_services, account_id=view.account_id,
         receipts=[pb.ServiceReceipt(service=r.service, outcome=r.outcome, deleted=r.deleted,
                                     blocked=r.blocked, blocked_until=r.blocked_until, kept=r.kept,
-                                    note=r.note, received_at=_time(r.received_at))
+                                    note=r.note, received_at=wire_time(r.received_at))
                   for r in view.receipts])
 
 
@@ -162,13 +157,13 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         overview = self._ledger.overview(subject)
         data = {
             "consents": [{"purpose": s.purpose, "state": s.state, "version": s.version,
-                          "since": _time(s.since)} for s in overview.states],
+                          "since": wire_time(s.since)} for s in overview.states],
             "consent_records": [{"purpose": r.purpose, "action": r.action, "version": r.version,
                                  "channel": r.channel, "reason": r.reason,
-                                 "recorded_at": _time(r.recorded_at),
+                                 "recorded_at": wire_time(r.recorded_at),
                                  "client_address": r.client_address} for r in overview.history],
             "privacy_requests": [{"id": r.id, "kind": r.kind, "status": r.status,
-                                  "received_at": _time(r.received_at), "due_at": _time(r.due_at)}
+                                  "received_at": wire_time(r.received_at), "due_at": wire_time(r.due_at)}
                                  for r in self._requests.own(subject)],
         }
         return subject_pb2.ExportSubjectDataResponse(
@@ -179,13 +174,4 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
 
     def EraseSubject(self, request: subject_pb2.EraseSubjectRequest,
                      context: Any) -> subject_pb2.EraseSubjectResponse:
-        try:
-            event = PrivacyEvent.checked("erasure", request.request_id,
-                                         request.subject.account_id, request.subject.subject_key)
-        except EnvelopeError as exc:
-            raise InvalidArgument(str(exc)) from None
-        receipt = self._erasure.erase(event)
-        return subject_pb2.EraseSubjectResponse(
-            service=SERVICE, request_id=receipt.request_id, deleted=receipt.deleted,
-            blocked=receipt.blocked, blocked_until=receipt.blocked_until,
-            kept_reasons=receipt.kept)
+        return erase_subject(SERVICE, request, self._erasure.erase)

@@ -16,7 +16,7 @@ from prometheus_client import Gauge
 from lethe_common.events.catalogue import ALL_SERVICES
 from lethe_common.events.consumer import Subscription
 from lethe_common.events.envelope import Envelope
-from lethe_common.privacy import PrivacyEvent, Receipt
+from lethe_common.privacy import Receipt, privacy_subscriptions
 from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_consent.config import ConsentConfig, load_config
@@ -36,20 +36,12 @@ def subscriptions(parts: ConsentParts) -> list[Subscription]:
         parts.ledger.record_account_consent(
             subject, str(event.payload["account_consent_version"]), event.id)
 
-    def privacy_request(event: Envelope) -> None:
-        request = PrivacyEvent.from_envelope(event)
-        if request.kind == "erasure":
-            parts.erasure.erase(request)
-        else:
-            parts.erasure.restrict(request)
-
     def receipt(event: Envelope) -> None:
         parts.requests.receive(event.source, Receipt.from_envelope(event))
 
     return [
         Subscription("identity", "account.verified", account_verified),
-        Subscription("consent", "privacy.erasure_requested", privacy_request),
-        Subscription("consent", "privacy.restriction_changed", privacy_request),
+        *privacy_subscriptions(parts.erasure.erase, parts.erasure.restrict),
         *(Subscription(source, "privacy.receipt", receipt) for source in ALL_SERVICES),
     ]
 

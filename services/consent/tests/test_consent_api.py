@@ -27,6 +27,7 @@ from lethe_common.subject import subject_key
 from lethe_common.testing import (
     Backend,
     EventTap,
+    code_of,
     mail_text,
     mails_to,
     remove_backend,
@@ -86,11 +87,6 @@ def current(stub: Stub, purpose: str) -> str:
     texts = stub.ListCurrentTexts(pb.Empty(), timeout=5).texts
     return next(t.version for t in texts if t.purpose == purpose)
 
-
-def code_of(call: object) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as raised:
-        call()  # type: ignore[operator]
-    return raised.value.code()
 
 
 # -- texts -------------------------------------------------------------------------------------

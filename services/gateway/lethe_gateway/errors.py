@@ -55,18 +55,24 @@ def _retry_after(exc: grpc.aio.AioRpcError) -> dict[str, str] | None:
     return None
 
 
+def http_error_of(exc: grpc.aio.AioRpcError) -> tuple[int, str, str]:
+    """A failed backend call as the web client sees it: status, code, message."""
+    status, code = HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
+    # 4xx and 501 details are our domain errors' messages; 5xx details may be
+    # gRPC transport text with internal addresses, so they stay in the log.
+    shown = status < 500 or status == 501
+    message = (exc.details() or "") if shown else ""
+    if status >= 500:
+        log.warning("backend call failed", extra={"grpc_code": exc.code().name})
+    return status, code, message or "the service could not answer"
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(grpc.aio.AioRpcError)
     async def grpc_error(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
-        status, code = HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
-        # 4xx and 501 details are our domain errors' messages; 5xx details may be
-        # gRPC transport text with internal addresses, so they stay in the log.
-        shown = status < 500 or status == 501
-        message = (exc.details() or "") if shown else ""
-        if status >= 500:
-            log.warning("backend call failed", extra={"grpc_code": exc.code().name})
-        return JSONResponse(error_body(code, message or "the service could not answer"),
-                            status_code=status, headers=_retry_after(exc))
+        status, code, message = http_error_of(exc)
+        return JSONResponse(error_body(code, message), status_code=status,
+                            headers=_retry_after(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

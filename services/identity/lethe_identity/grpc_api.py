@@ -5,11 +5,11 @@ Domain errors raised below become status codes in the shared interceptor.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
+from lethe_common.privacy_api import wire_time
 from lethe_identity.accounts import Accounts
 from lethe_identity.contact import ContactRequests
 from lethe_identity.models import AccountView, ContactView, OrganisationView, PortalAccessView
@@ -17,15 +17,11 @@ from lethe_identity.portal import Portal
 from lethe_identity.sessions import Sessions
 
 
-def _time(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
-
-
 def portal_access_message(view: PortalAccessView) -> pb.PortalAccess:
     return pb.PortalAccess(status=view.status, organisation_id=view.organisation_id,
                            organisation_name=view.organisation_name,
-                           requested_at=_time(view.requested_at),
-                           decided_at=_time(view.decided_at), reason=view.reason)
+                           requested_at=wire_time(view.requested_at),
+                           decided_at=wire_time(view.decided_at), reason=view.reason)
 
 
 def account_message(view: AccountView) -> pb.Account:
@@ -34,18 +30,19 @@ def account_message(view: AccountView) -> pb.Account:
                       portal_access=portal_access_message(view.portal_access),
                       pending_email=view.pending_email,
                       account_consent_version=view.account_consent_version,
-                      created_at=_time(view.created_at), restricted=view.restricted)
+                      created_at=wire_time(view.created_at), restricted=view.restricted)
 
 
 def organisation_message(view: OrganisationView) -> pb.Organisation:
     return pb.Organisation(id=view.id, name=view.name, domains=list(view.domains),
-                           created_at=_time(view.created_at))
+                           created_at=wire_time(view.created_at))
 
 
 def contact_message(view: ContactView) -> pb.ContactRequest:
     return pb.ContactRequest(id=view.id, kind=view.kind, name=view.name, email=view.email,
                              phone=view.phone, message=view.message, status=view.status,
-                             created_at=_time(view.created_at), closed_at=_time(view.closed_at))
+                             created_at=wire_time(view.created_at),
+                             closed_at=wire_time(view.closed_at))
 
 
 def _optional(request: Any, field: str) -> str | None:

@@ -6,8 +6,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from lethe_common.events.consumer import Subscription
-from lethe_common.events.envelope import Envelope
-from lethe_common.privacy import PrivacyEvent, ReceiptSender
+from lethe_common.privacy import ReceiptSender, privacy_subscriptions
 from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_identity.config import SERVICE, load_config
@@ -19,15 +18,7 @@ def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
     erasure = IdentityErasure(IdentityRepository(runtime.db, runtime.outbox),
                               ReceiptSender(runtime.db, runtime.outbox, SERVICE))
 
-    def privacy_request(event: Envelope) -> None:
-        request = PrivacyEvent.from_envelope(event)
-        if request.kind == "erasure":
-            erasure.erase(request)
-        else:
-            erasure.restrict(request)
-
-    return [Subscription("consent", "privacy.erasure_requested", privacy_request),
-            Subscription("consent", "privacy.restriction_changed", privacy_request)]
+    return privacy_subscriptions(erasure.erase, erasure.restrict)
 
 
 def main() -> None:

@@ -24,6 +24,7 @@ from lethe_common.testing import (
     EventTap,
     ServiceProcess,
     backend_env,
+    code_of,
     remove_backend,
     start_backend,
     token_in,
@@ -78,11 +79,6 @@ def verified(stub: Stub, email: str) -> str:
                                            password=PASSWORD), timeout=10)
     return str(account_id)
 
-
-def code_of(call: object) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as error:
-        call()  # type: ignore[operator]
-    return error.value.code()  # type: ignore[no-any-return]
 
 
 def test_a_verification_token_works_once_even_when_used_concurrently(stub: Stub) -> None:

@@ -13,14 +13,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.privacy_api import wire_time
 from lethe_newsletter.models import SubscriptionView
 from lethe_newsletter.repository import NewsletterRepository
 
 log = logging.getLogger(__name__)
-
-
-def _time(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
 
 
 class NewsletterErasure:
@@ -78,10 +75,10 @@ class NewsletterErasure:
                 "email": s.get("email", ""), "name": s.get("name", ""),
                 "status": SubscriptionView.of(s).status,
                 "consent_version": s.get("consent_version", ""),
-                "requested_at": _time(s.get("requested_at")),
-                "confirmed_at": _time(s.get("confirmed_at")),
+                "requested_at": wire_time(s.get("requested_at")),
+                "confirmed_at": wire_time(s.get("confirmed_at")),
                 "restricted": bool(s.get("restricted"))} for s in subscribers],
             "newsletters_sent": [{"campaign_id": d["campaign_id"], "outcome": d["outcome"],
-                                  "at": _time(d.get("at"))} for d in sends],
+                                  "at": wire_time(d.get("at"))} for d in sends],
             "suppressed": self._repo.is_suppressed(subject_key) if subject_key else False,
         }

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
 
 from lethe.common.v1 import subject_pb2
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common.errors import InvalidArgument
-from lethe_common.events.envelope import EnvelopeError
-from lethe_common.privacy import PrivacyEvent
+from lethe_common.privacy_api import erase_subject, wire_time
 from lethe_common.validation import object_id
 from lethe_newsletter.campaigns import Campaigns
 from lethe_newsletter.erasure import NewsletterErasure
@@ -21,22 +19,18 @@ from lethe_newsletter.subscriptions import Subscriptions, checked_applicant
 SERVICE = "newsletter"
 
 
-def _time(value: datetime | None) -> str:
-    return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
-
-
 def subscription_message(view: SubscriptionView) -> pb.Subscription:
     return pb.Subscription(status=view.status, consent_version=view.consent_version,
-                           subscribed_at=_time(view.subscribed_at),
-                           confirmed_at=_time(view.confirmed_at), restricted=view.restricted)
+                           subscribed_at=wire_time(view.subscribed_at),
+                           confirmed_at=wire_time(view.confirmed_at), restricted=view.restricted)
 
 
 def campaign_message(view: CampaignView) -> pb.Campaign:
     p = view.progress
     return pb.Campaign(id=view.id, subject=view.subject, text_body=view.text_body,
                        html_body=view.html_body, greeting=view.greeting, status=view.status,
-                       created_at=_time(view.created_at), started_at=_time(view.started_at),
-                       finished_at=_time(view.finished_at),
+                       created_at=wire_time(view.created_at), started_at=wire_time(view.started_at),
+                       finished_at=wire_time(view.finished_at),
                        progress=pb.CampaignProgress(recipients=p.recipients, sent=p.sent,
                                                     failed=p.failed, dropped=p.dropped))
 
@@ -119,13 +113,4 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
 
     def EraseSubject(self, request: subject_pb2.EraseSubjectRequest,
                      context: Any) -> subject_pb2.EraseSubjectResponse:
-        try:
-            event = PrivacyEvent.checked("erasure", request.request_id,
-                                         request.subject.account_id, request.subject.subject_key)
-        except EnvelopeError as exc:
-            raise InvalidArgument(str(exc)) from None
-        receipt = self._erasure.erase(event)
-        return subject_pb2.EraseSubjectResponse(
-            service=SERVICE, request_id=receipt.request_id, deleted=receipt.deleted,
-            blocked=receipt.blocked, blocked_until=receipt.blocked_until,
-            kept_reasons=receipt.kept)
+        return erase_subject(SERVICE, request, self._erasure.erase)

@@ -7,9 +7,6 @@ from datetime import datetime
 
 from lethe_common.mongo import Document
 
-SUBSCRIBER_STATUSES = ("pending", "active", "unsubscribing")
-CAMPAIGN_STATUSES = ("draft", "sending", "sent", "cancelled")
-
 
 @dataclass(frozen=True)
 class SubscriptionView:

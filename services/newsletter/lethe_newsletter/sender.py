@@ -90,22 +90,22 @@ class Tally:
 class CampaignSender:
     def __init__(self, repo: NewsletterRepository, messages: Messages,
                  session: Callable[[], MailSession], settings: SenderSettings, owner: str) -> None:
-        self._repo = repo
-        self._messages = messages
-        self._new_session = session
-        self._settings = settings
-        self._owner = owner
+        self.repo = repo
+        self.messages = messages
+        self.new_session = session
+        self.settings = settings
+        self.owner = owner
 
     def run(self, stop: threading.Event) -> None:
         """The worker's loop: send whatever campaign is waiting, until stopped."""
         while not stop.is_set():
             if not self.send_next(stop):
-                stop.wait(self._settings.poll_seconds)
+                stop.wait(self.settings.poll_seconds)
 
     def send_next(self, stop: threading.Event) -> bool:
         """Take one campaign that is being sent and nobody holds, and send it; False if none."""
         now = datetime.now(UTC)
-        campaign = self._repo.lease_campaign(self._owner, now, now + self._settings.lease)
+        campaign = self.repo.lease_campaign(self.owner, now, now + self.settings.lease)
         if campaign is None:
             return False
         log.info("sending campaign", extra={"campaign_id": campaign["_id"]})
@@ -118,8 +118,8 @@ class _CampaignRun:
 
     def __init__(self, sender: CampaignSender, campaign: Document, stop: threading.Event) -> None:
         self.sender = sender
-        self.repo = sender._repo
-        self.settings = sender._settings
+        self.repo = sender.repo
+        self.settings = sender.settings
         self.campaign = campaign
         self.id = campaign["_id"]
         self.cutoff = campaign["started_at"]
@@ -134,7 +134,7 @@ class _CampaignRun:
             return True
         self.renewed = time.monotonic()
         until = datetime.now(UTC) + self.settings.lease
-        return self.repo.renew_lease(self.id, self.sender._owner, until,
+        return self.repo.renew_lease(self.id, self.sender.owner, until,
                                      self.tally.progress().doc())
 
     def _show(self) -> None:
@@ -150,13 +150,13 @@ class _CampaignRun:
         outcomes = list(logged.values())
         self.tally = Tally(max(before.recipients, len(logged) + len(todo)),
                            outcomes.count("sent"), outcomes.count("failed"), before.dropped)
-        session = self.sender._new_session()
+        session = self.sender.new_session()
         try:
             self._passes(todo, session)
         finally:
             session.close()
             if self.stop.is_set():  # a clean stop hands the campaign on at once
-                self.repo.release_lease(self.id, self.sender._owner)
+                self.repo.release_lease(self.id, self.sender.owner)
 
     def _passes(self, todo: list[str], session: MailSession) -> None:
         for attempt in range(self.settings.max_passes):
@@ -178,7 +178,7 @@ class _CampaignRun:
                     self.tally.failed += 1
         self.remaining = 0
         self._show()
-        self.repo.update_campaign(self.id, {"status": "sending", "lease_owner": self.sender._owner}, {
+        self.repo.update_campaign(self.id, {"status": "sending", "lease_owner": self.sender.owner}, {
             "status": "sent", "finished_at": datetime.now(UTC),
             "progress": self.tally.progress().doc()})
         log.info("campaign sent", extra={"campaign_id": self.id, **self.tally.progress().doc()})
@@ -221,7 +221,7 @@ class _CampaignRun:
             return committed
 
         try:
-            went = session.send(self.sender._messages.campaign(self.campaign, subscriber), commit)
+            went = session.send(self.sender.messages.campaign(self.campaign, subscriber), commit)
         except smtplib.SMTPRecipientsRefused as exc:
             code = next(iter(exc.recipients.values()))[0]
             return self._refused(sid, code)

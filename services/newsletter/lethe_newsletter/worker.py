@@ -16,7 +16,7 @@ from lethe_common import tokens
 from lethe_common.events.consumer import Subscription
 from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.mail import MailSession, send_mail
-from lethe_common.privacy import ACCOUNT_ID, SUBJECT_KEY, PrivacyEvent
+from lethe_common.privacy import ACCOUNT_ID, SUBJECT_KEY, privacy_subscriptions
 from lethe_common.runtime import Loop, Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_newsletter.config import NewsletterConfig, load_config
@@ -61,18 +61,10 @@ def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subs
             account_id, key = _checked_person(event)
             parts.subscriptions.consent_withdrawn(account_id, key, event.occurred_at)
 
-    def privacy_request(event: Envelope) -> None:
-        request = PrivacyEvent.from_envelope(event)
-        if request.kind == "erasure":
-            parts.erasure.erase(request)
-        else:
-            parts.erasure.restrict(request)
-
     return [
         Subscription("newsletter", "newsletter.confirmation_requested", confirmation_requested),
         Subscription("consent", "consent.withdrawn", consent_withdrawn),
-        Subscription("consent", "privacy.erasure_requested", privacy_request),
-        Subscription("consent", "privacy.restriction_changed", privacy_request),
+        *privacy_subscriptions(parts.erasure.erase, parts.erasure.restrict),
     ]
 
 

@@ -25,7 +25,7 @@ from lethe_common.config import ConfigError
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.subject import subject_key
-from lethe_common.testing import Backend, EventTap, running_backend, unique, wait_for, worker_metrics
+from lethe_common.testing import Backend, EventTap, code_of, running_backend, unique, wait_for, worker_metrics
 from lethe_newsletter.config import load_config
 
 ACTOR = "acc_" + "d" * 32
@@ -86,11 +86,6 @@ def active_subscriber(db: Database, backend: Backend, account_id: str = "") -> t
                             "subscriber_id": subscriber_id, "outcome": "sent", "at": confirmed})
     return subscriber_id, key
 
-
-def code_of(call: object) -> grpc.StatusCode:
-    with pytest.raises(grpc.RpcError) as failed:
-        call()  # type: ignore[operator]
-    return failed.value.code()  # type: ignore[no-any-return]
 
 
 def test_an_erasure_delivered_twice_deletes_suppresses_and_answers_once(

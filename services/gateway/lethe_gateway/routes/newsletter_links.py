@@ -16,11 +16,12 @@ from urllib.parse import quote
 
 import grpc
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe_gateway.auth import client_address, newsletter, rpc_timeout
-from lethe_gateway.errors import HTTP_STATUS_OF_GRPC, error_body
+from lethe_gateway.errors import error_body, http_error_of
 from lethe_gateway.newsletter_schemas import LinkTokenBody, SubscriptionOut
 from lethe_gateway.pages import page
 from lethe_gateway.schemas import Accepted
@@ -59,20 +60,19 @@ def _link(path: str, token: str) -> str:
     return f"/api/v1/newsletter/{path}?token={quote(token)}"
 
 
-def _failure(request: Request, exc: grpc.aio.AioRpcError, title: str) -> Response:
-    status, code = HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
-    message = exc.details() if status < 500 else "the service could not answer; please try later"
+def _answer(request: Request, title: str, status: int, code: str, message: str) -> Response:
+    """An error as JSON to API clients, as a page to browsers and mail clients."""
     if _is_json(request):
-        return Response(json.dumps(error_body(code, message or "")), status_code=status,
-                        media_type="application/json")
-    return page(title, [message or ""], status_code=status)
+        return JSONResponse(error_body(code, message), status_code=status)
+    return page(title, [message], status_code=status)
+
+
+def _failure(request: Request, exc: grpc.aio.AioRpcError, title: str) -> Response:
+    return _answer(request, title, *http_error_of(exc))
 
 
 def _bad_link(request: Request, title: str) -> Response:
-    if _is_json(request):
-        return Response(json.dumps(error_body("invalid_request", INVALID_LINK)), status_code=422,
-                        media_type="application/json")
-    return page(title, [INVALID_LINK], status_code=422)
+    return _answer(request, title, 422, "invalid_request", INVALID_LINK)
 
 
 @router.get("/confirm", include_in_schema=False)
