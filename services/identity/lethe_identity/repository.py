@@ -209,13 +209,14 @@ class IdentityRepository:
         return counts
 
     def set_restricted(self, account_id: str, subject_key: str, restricted: bool) -> dict[str, int]:
-        return {
-            "accounts": self._db[ACCOUNTS].update_many(
-                subject_filter(account_id, subject_key, id_field="_id"),
-                {"$set": {"restricted": restricted}}).modified_count,
-            "contact_requests": self._db[CONTACTS].update_many(
-                {"subject_key": subject_key}, {"$set": {"restricted": restricted}}).modified_count,
-        }
+        """Contact requests first, the account last: once the account (what the profile shows)
+        says restricted or lifted, the staff queue already agrees."""
+        contacts = self._db[CONTACTS].update_many(
+            {"subject_key": subject_key}, {"$set": {"restricted": restricted}}).modified_count
+        accounts = self._db[ACCOUNTS].update_many(
+            subject_filter(account_id, subject_key, id_field="_id"),
+            {"$set": {"restricted": restricted}}).modified_count
+        return {"accounts": accounts, "contact_requests": contacts}
 
     # -- sweeps --------------------------------------------------------------------------
     def sweep(self, now: datetime, contact_cutoff: datetime,
