@@ -214,7 +214,8 @@ def test_erasure_from_the_portal_fans_out_and_completes_with_every_receipt(
     assert "pr_" in mail_text(wait_for_mail(me["email"], "privacy-request"))
     done = wait_for(lambda: (r := follow(stack, request_id, token))["status"] == "complete" and r,
                     20, what="the erasure to complete")
-    assert sorted(r["service"] for r in done["receipts"]) == ["consent", "identity", "newsletter"]
+    assert sorted(r["service"] for r in done["receipts"]) == ["consent", "identity", "newsletter",
+                                                              "shop"]
     identity_receipt = next(r for r in done["receipts"] if r["service"] == "identity")
     assert any("account" in item for item in identity_receipt["deleted"])
     assert browser.get("/api/v1/me").status_code == 401

@@ -6,7 +6,8 @@
     stack.py down                stop everything any run of this script started
     stack.py env                 print the environment the processes get
 
-Infrastructure (FerretDB, RabbitMQ with its epmd, the SMTP sink) is reused
+Infrastructure (FerretDB, RabbitMQ with its epmd, the SMTP sink, and the fake
+payment provider and supplier of tools/fakes/) is reused
 when something already answers on its port, and otherwise started with its
 data under var/. Every process this script starts gets a pid file in
 var/run/<owner>/ holding its pid and its start time, and is stopped through
@@ -63,15 +64,29 @@ def stack_env() -> dict[str, str]:
     env.setdefault("LETHE_MONGO_URL", f"mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}/")
     env.setdefault("LETHE_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}//")
     env.setdefault("LETHE_MAILDIR", str(VAR / "mail"))
-    if not env.get("LETHE_SUBJECT_PEPPER"):
-        pepper_file = VAR / "secrets" / "subject_pepper"
-        if not pepper_file.exists():
-            pepper_file.parent.mkdir(parents=True, exist_ok=True)
-            pepper_file.write_text(secrets.token_hex(32))
-            pepper_file.chmod(0o600)
-        env["LETHE_SUBJECT_PEPPER"] = pepper_file.read_text().strip()
+    env.setdefault("LETHE_PAYMENT_PORT", "8090")
+    env.setdefault("LETHE_SUPPLIER_PORT", "8091")
+    env.setdefault("SHOP_PAYMENT_URL", f"http://127.0.0.1:{env['LETHE_PAYMENT_PORT']}")
+    env.setdefault("SHOP_SUPPLIER_URL", f"http://127.0.0.1:{env['LETHE_SUPPLIER_PORT']}")
+    env.setdefault("SHOP_DOWNLOADS_DIR", str(VAR / "downloads"))
+    for name, file in (("LETHE_SUBJECT_PEPPER", "subject_pepper"),
+                       ("SHOP_PAYMENT_API_KEY", "payment_api_key"),
+                       ("SHOP_PAYMENT_WEBHOOK_SECRET", "payment_webhook_secret"),
+                       ("SHOP_SUPPLIER_API_KEY", "supplier_api_key")):
+        if not env.get(name):
+            env[name] = local_secret(file)
     env.setdefault("PYTHONUNBUFFERED", "1")
     return env
+
+
+def local_secret(name: str) -> str:
+    """A secret of this checkout, made once under var/secrets/ (never committed)."""
+    path = VAR / "secrets" / name
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
 
 
 # -- probes ----------------------------------------------------------------
@@ -242,7 +257,16 @@ def infrastructure(env: dict[str, str]) -> list[Component]:
                   lambda: port_open(amqp_port), reuse_port=amqp_port, extra_env=rabbit_env),
         Component("smtp-sink", [str(VENV_PY), str(ROOT / "tools" / "smtp_sink.py")],
                   lambda: port_open(smtp_port), reuse_port=smtp_port),
+        *(Component(name, [str(VENV_PY), str(ROOT / "tools" / "fakes" / f"{script}.py")],
+                    _port_probe(port), reuse_port=port)
+          for name, script, port in (
+              ("payment-sandbox", "payment_sandbox", int(env["LETHE_PAYMENT_PORT"])),
+              ("supplier", "supplier", int(env["LETHE_SUPPLIER_PORT"])))),
     ]
+
+
+def _port_probe(port: int) -> Callable[[], bool]:
+    return lambda: port_open(port)
 
 
 def _http_probe(url: str) -> Callable[[], bool]:
@@ -334,6 +358,7 @@ def _run_up(env: dict[str, str], timeout: float, received: list[int]) -> int:
     if ok:
         print(f"\nLethe is up: gateway http://127.0.0.1:{env['LETHE_GATEWAY_PORT']}  "
               f"(/readyz, /metrics, /api/v1/openapi.json)")
+        print(f"  payment sandbox {env['SHOP_PAYMENT_URL']}   supplier {env['SHOP_SUPPLIER_URL']}")
         print(f"  store  mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}   "
               f"broker amqp://127.0.0.1:{env['LETHE_AMQP_PORT']}   "
               f"smtp 127.0.0.1:{env['LETHE_SMTP_PORT']} -> {env['LETHE_MAILDIR']}")

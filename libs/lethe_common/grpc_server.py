@@ -8,10 +8,11 @@ and turns :mod:`lethe_common.errors` into gRPC status codes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent import futures
 from dataclasses import dataclass
 from typing import Any
@@ -50,55 +51,82 @@ def _split_method(full_method: str) -> tuple[str, str]:
     return service, method
 
 
+@contextlib.contextmanager
+def _observing(service: str, method: str, request: Any,
+               context: grpc.ServicerContext) -> Iterator[None]:
+    """Count, time and log one call; turn domain and store errors into status codes."""
+    GRPC_STARTED.labels(service, method).inc()
+    started = time.perf_counter()
+    code = grpc.StatusCode.OK
+    try:
+        # Field names only: values may be personal data in any spelling.
+        log.debug("grpc request", extra={"method": method, "fields": [
+            field.name for field, _ in request.ListFields()]})
+        yield
+    except errors.DomainError as exc:
+        code = status_of(exc)
+        metadata = [("reason", exc.reason)]
+        if isinstance(exc, errors.TooManyRequests) and exc.retry_after > 0:
+            metadata.append(("retry-after", str(exc.retry_after)))
+        context.set_trailing_metadata(tuple(metadata))
+        context.abort(code, exc.message)
+    except (ConnectionFailure, ServerSelectionTimeoutError):
+        code = grpc.StatusCode.UNAVAILABLE
+        log.warning("store unavailable", extra={"method": method})
+        context.abort(code, "the service's store is unavailable; try again shortly")
+    except NotImplementedError:
+        code = grpc.StatusCode.UNIMPLEMENTED
+        context.abort(code, f"{method} is not implemented yet")
+    except Exception:
+        chosen = context.code()
+        if chosen is None or chosen == grpc.StatusCode.OK:
+            code = grpc.StatusCode.INTERNAL
+            log.exception("grpc handler failed", extra={"method": method})
+            context.abort(code, "internal error")
+        code = chosen
+        raise
+    finally:
+        elapsed = time.perf_counter() - started
+        GRPC_LATENCY.labels(service, method).observe(elapsed)
+        GRPC_HANDLED.labels(service, method, code.name).inc()
+        log.info("grpc call", extra={"method": method, "code": code.name,
+                                     "ms": round(elapsed * 1000, 2)})
+
+
 class ObservingInterceptor(grpc.ServerInterceptor):
-    """Metrics, a log line per call, and domain errors as status codes (unary calls)."""
+    """Metrics, a log line per call, and domain errors as status codes.
+
+    Unary calls and server streams (a download's chunks); a domain error also
+    travels as the ``reason`` trailer, so the gateway can tell, say, a declined
+    payment from another failed precondition.
+    """
 
     def intercept_service(self, continuation: Callable[[Any], Any], details: Any) -> Any:
         handler = continuation(details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None:
             return handler
         service, method = _split_method(details.method)
-        inner = handler.unary_unary
+        if handler.unary_unary is not None:
+            unary = handler.unary_unary
 
-        def observed(request: Any, context: grpc.ServicerContext) -> Any:
-            GRPC_STARTED.labels(service, method).inc()
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            try:
-                # Field names only: values may be personal data in any spelling.
-                log.debug("grpc request", extra={"method": method, "fields": [
-                    field.name for field, _ in request.ListFields()]})
-                return inner(request, context)
-            except errors.DomainError as exc:
-                code = status_of(exc)
-                if isinstance(exc, errors.TooManyRequests) and exc.retry_after > 0:
-                    context.set_trailing_metadata((("retry-after", str(exc.retry_after)),))
-                context.abort(code, exc.message)
-            except (ConnectionFailure, ServerSelectionTimeoutError):
-                code = grpc.StatusCode.UNAVAILABLE
-                log.warning("store unavailable", extra={"method": method})
-                context.abort(code, "the service's store is unavailable; try again shortly")
-            except NotImplementedError:
-                code = grpc.StatusCode.UNIMPLEMENTED
-                context.abort(code, f"{method} is not implemented yet")
-            except Exception:
-                chosen = context.code()
-                if chosen is None or chosen == grpc.StatusCode.OK:
-                    code = grpc.StatusCode.INTERNAL
-                    log.exception("grpc handler failed", extra={"method": method})
-                    context.abort(code, "internal error")
-                code = chosen
-                raise
-            finally:
-                elapsed = time.perf_counter() - started
-                GRPC_LATENCY.labels(service, method).observe(elapsed)
-                GRPC_HANDLED.labels(service, method, code.name).inc()
-                log.info("grpc call", extra={"method": method, "code": code.name,
-                                             "ms": round(elapsed * 1000, 2)})
+            def observed(request: Any, context: grpc.ServicerContext) -> Any:
+                with _observing(service, method, request, context):
+                    return unary(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            observed, request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer)
+            return grpc.unary_unary_rpc_method_handler(
+                observed, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
+
+            def observed_stream(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+                with _observing(service, method, request, context):
+                    yield from stream(request, context)
+
+            return grpc.unary_stream_rpc_method_handler(
+                observed_stream, request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer)
+        return handler
 
 
 @dataclass

@@ -70,6 +70,28 @@ CATALOGUE: dict[str, EventType] = {
                         "service; the address is never in the event.",
         ),
         EventType(
+            name="order.placed",
+            sources=("shop",),
+            payload={"order_id": str, "account_id": str, "currency": str, "gross_cents": int},
+            description="A customer placed an order and the payment provider took the charge "
+                        "(pending). No address and no payment details in the event.",
+        ),
+        EventType(
+            name="order.paid",
+            sources=("shop",),
+            payload={"order_id": str, "account_id": str},
+            description="The provider confirmed an order's payment: the shop worker hands "
+                        "physical goods to the supplier and grants downloads. Internal to the "
+                        "shop service.",
+        ),
+        EventType(
+            name="order.completed",
+            sources=("shop",),
+            payload={"order_id": str, "account_id": str},
+            description="An order was completed: it is blocked from now on and kept only for "
+                        "the statutory retention period. The last event about the order.",
+        ),
+        EventType(
             name="privacy.erasure_requested",
             sources=("consent",),
             payload={"request_id": str, "account_id": str},

@@ -145,9 +145,9 @@ class Stack:
         return [p for b in self.backends.values() for p in (b.api, b.worker)] + [self.gateway]
 
 
-def start_gateway(backends: dict[str, Backend], log_dir: Path,
+def start_gateway(backends: dict[str, Backend], log_dir: Path, port: int = 0,
                   **overrides: str) -> tuple[ServiceProcess, str]:
-    port = free_port()
+    port = port or free_port()
     env = {**os.environ, "LETHE_GATEWAY_PORT": str(port), **overrides}
     env.update({f"{name.upper()}_GRPC_ADDR": b.grpc_addr for name, b in backends.items()})
     gateway = ServiceProcess("gateway", "lethe_gateway.main", env, log_dir / "gateway.log",
@@ -158,11 +158,13 @@ def start_gateway(backends: dict[str, Backend], log_dir: Path,
 def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
     """Start every backend and a gateway; if any fails to get ready, remove all of them."""
     backends: dict[str, Backend] = {}
+    gateway_port = free_port()  # known first: links and the payment provider's calls point to it
+    overrides = {"LETHE_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", **overrides}
     for name in BACKENDS:  # each learns where the ones before it listen (newsletter → consent)
         peers = {f"{n.upper()}_GRPC_ADDR": b.grpc_addr for n, b in backends.items()}
         backends[name] = start_backend(name, run_id, log_dir, start_worker=True,
                                        **{**peers, **overrides})
-    gateway, url = start_gateway(backends, log_dir, **overrides)
+    gateway, url = start_gateway(backends, log_dir, gateway_port, **overrides)
     stack = Stack(run_id, backends, gateway, url)
     try:
         for process in stack.processes():

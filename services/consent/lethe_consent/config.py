@@ -9,7 +9,7 @@ from lethe_common.config import CommonConfig, Env, load_common
 SERVICE = "consent"
 # The services that answer an erasure or restriction with a receipt. Each
 # service joins this list with the issue that gives it its erasure handling.
-DEFAULT_RECEIPT_SERVICES = ("identity", "consent", "newsletter")
+DEFAULT_RECEIPT_SERVICES = ("identity", "consent", "shop", "newsletter")
 KNOWN_SERVICES = ("identity", "consent", "shop", "newsletter", "gateway")
 
 

@@ -13,6 +13,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
+from lethe.shop.v1 import shop_pb2_grpc
 from lethe_gateway.backends import Backends
 from lethe_gateway.config import GatewayConfig
 from lethe_gateway.errors import install_error_handlers
@@ -44,6 +45,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
             app.state.backends.channels["consent"])
         app.state.newsletter = newsletter_pb2_grpc.NewsletterServiceStub(
             app.state.backends.channels["newsletter"])
+        app.state.shop = shop_pb2_grpc.ShopServiceStub(app.state.backends.channels["shop"])
         yield
         await app.state.backends.close()
 

@@ -21,6 +21,7 @@ from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
+from lethe.shop.v1 import shop_pb2_grpc
 
 SESSION_COOKIE = "lethe_session"
 CSRF_COOKIE = "lethe_csrf"
@@ -39,6 +40,10 @@ def consent(request: Request) -> consent_pb2_grpc.ConsentServiceStub:
 
 def newsletter(request: Request) -> newsletter_pb2_grpc.NewsletterServiceStub:
     return request.app.state.newsletter
+
+
+def shop(request: Request) -> shop_pb2_grpc.ShopServiceStub:
+    return request.app.state.shop
 
 
 def person(account: pb.Account) -> consent_pb2.Person:

@@ -30,7 +30,14 @@ HTTP_STATUS_OF_GRPC: dict[grpc.StatusCode, tuple[int, str]] = {
     grpc.StatusCode.UNAVAILABLE: (503, "unavailable"),
     grpc.StatusCode.DEADLINE_EXCEEDED: (504, "timeout"),
 }
-HTTP_CODE_NAMES = {400: "bad_request", 401: "unauthenticated", 403: "forbidden",
+# Domain errors whose reason (the ``reason`` trailer) needs a status of its own.
+HTTP_STATUS_OF_REASON: dict[str, tuple[int, str]] = {
+    "payment_declined": (402, "payment_declined"),
+    "idempotency_key_reused": (409, "idempotency_key_reused"),
+    "link_expired": (410, "link_expired"),
+}
+HTTP_CODE_NAMES = {400: "bad_request", 401: "unauthenticated", 402: "payment_required",
+                   403: "forbidden",
                    404: "not_found", 405: "method_not_allowed", 409: "conflict",
                    422: "invalid_request", 429: "too_many_requests"}
 
@@ -47,17 +54,23 @@ def _field_problems(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "the request is not valid"
 
 
+def _trailer(exc: grpc.aio.AioRpcError, name: str) -> str:
+    for key, value in exc.trailing_metadata() or ():
+        if key == name:
+            return str(value)
+    return ""
+
+
 def _retry_after(exc: grpc.aio.AioRpcError) -> dict[str, str] | None:
     """A limit's ``retry-after`` trailer as the HTTP header of the same name."""
-    for key, value in exc.trailing_metadata() or ():
-        if key == "retry-after" and str(value).isdigit():
-            return {"Retry-After": str(value)}
-    return None
+    value = _trailer(exc, "retry-after")
+    return {"Retry-After": value} if value.isdigit() else None
 
 
 def http_error_of(exc: grpc.aio.AioRpcError) -> tuple[int, str, str]:
     """A failed backend call as the web client sees it: status, code, message."""
-    status, code = HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
+    status, code = HTTP_STATUS_OF_REASON.get(_trailer(exc, "reason")) or \
+        HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
     # 4xx and 501 details are our domain errors' messages; 5xx details may be
     # gRPC transport text with internal addresses, so they stay in the log.
     shown = status < 500 or status == 501

@@ -1,11 +1,8 @@
-"""The shop API process: the gRPC server.
-
-Its domain RPCs arrive with their issue; until then ``ShopService`` answers
-UNIMPLEMENTED (the generated base class) and the diagnostic ping works.
-"""
+"""The shop API process: the gRPC server (and the demo catalogue, when asked for)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 from lethe.shop.v1 import shop_pb2, shop_pb2_grpc
@@ -13,16 +10,29 @@ from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_shop.config import load_config
-
-
-def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
-    return [ServiceBinding(shop_pb2_grpc.add_ShopServiceServicer_to_server,
-                           shop_pb2_grpc.ShopServiceServicer(),
-                           shop_pb2.DESCRIPTOR.services_by_name["ShopService"].full_name)]
+from lethe_shop.grpc_api import ShopServicer
+from lethe_shop.parts import ShopParts, build_parts
+from lethe_shop.repository import INDEXES
+from lethe_shop.seed import seed_catalogue
 
 
 def main() -> None:
-    api_main(load_config(), bindings)
+    config = load_config()
+
+    @functools.cache
+    def parts_of(runtime: Runtime) -> ShopParts:
+        return build_parts(runtime, config)
+
+    def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
+        return [ServiceBinding(shop_pb2_grpc.add_ShopServiceServicer_to_server,
+                               ShopServicer(parts_of(runtime), config.common.subject_pepper),
+                               shop_pb2.DESCRIPTOR.services_by_name["ShopService"].full_name)]
+
+    def seed(runtime: Runtime) -> None:
+        if config.seed_catalogue:
+            seed_catalogue(parts_of(runtime).catalogue, config.downloads_dir)
+
+    api_main(config.common, bindings, INDEXES, seed=seed)
 
 
 if __name__ == "__main__":

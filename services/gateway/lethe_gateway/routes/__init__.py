@@ -2,7 +2,9 @@
 
 Every router checks sessions and CSRF, except the newsletter's link routes,
 whose only credential is the signed token in the link (see
-:mod:`lethe_gateway.routes.newsletter_links`).
+:mod:`lethe_gateway.routes.newsletter_links`), and the payment provider's
+notifications, whose credential is their signature (see
+:mod:`lethe_gateway.routes.payments`).
 """
 
 from __future__ import annotations
@@ -15,22 +17,26 @@ from lethe_gateway.routes import (
     admin,
     admin_newsletter,
     admin_privacy,
+    admin_shop,
     consents,
     contact,
     me,
     newsletter,
     newsletter_links,
+    payments,
     privacy,
     session,
+    shop,
 )
 
 
 def api_router() -> APIRouter:
     router = APIRouter(prefix="/api/v1")
     with_session = APIRouter(dependencies=[Depends(session_account)])
-    for module in (accounts, session, me, consents, privacy, newsletter, contact, admin,
-                   admin_privacy, admin_newsletter):
+    for module in (accounts, session, me, consents, privacy, newsletter, shop, contact, admin,
+                   admin_privacy, admin_newsletter, admin_shop):
         with_session.include_router(module.router)
     router.include_router(with_session)
     router.include_router(newsletter_links.router)
+    router.include_router(payments.router)
     return router

@@ -1,0 +1,28 @@
+"""The payment provider's notifications (its webhook).
+
+The provider calls this with no session and no CSRF token: its credential is
+the signature over the body, which only the shop can check (it holds the
+secret). The gateway passes body and signature through unread.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from lethe.shop.v1 import shop_pb2 as pb
+from lethe_gateway.auth import rpc_timeout, shop
+from lethe_gateway.schemas import Accepted
+
+router = APIRouter(tags=["payments"])
+MAX_NOTIFICATION_BYTES = 64 * 1024
+
+
+@router.post("/payments/notifications", response_model=Accepted)
+async def payment_notification(request: Request) -> Accepted:
+    body = await request.body()
+    if len(body) > MAX_NOTIFICATION_BYTES:
+        body = b""  # the shop refuses an empty body like any unsigned one
+    reply = await shop(request).PaymentNotification(pb.PaymentNotificationRequest(
+        body=body, signature=request.headers.get("Sandbox-Signature", "")[:300]),
+        timeout=rpc_timeout(request))
+    return Accepted(message=reply.message)

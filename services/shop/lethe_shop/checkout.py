@@ -1,0 +1,108 @@
+"""What a customer sends to place an order, checked: the customer, lines, addresses, key.
+
+Prices never come from the client: a line is a product id and a quantity, and
+the price is the catalogue's at the moment of ordering.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from lethe_common import validation
+from lethe_common.errors import InvalidArgument
+from lethe_common.subject import subject_key
+from lethe_shop.models import MAX_LINES
+
+ADDRESS_FIELDS = ("name", "company", "street", "extra", "postcode", "city", "country", "phone",
+                  "vat_id")
+REQUIRED_ADDRESS_FIELDS = ("name", "street", "postcode", "city", "country")
+_COUNTRY = re.compile(r"[A-Z]{2}")
+_POSTCODE = re.compile(r"[A-Za-z0-9 -]{2,12}")
+_PHONE = re.compile(r"\+?[0-9 ()/-]{5,30}")
+_VAT_ID = re.compile(r"[A-Z]{2}[A-Z0-9]{2,13}")
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,100}")
+
+
+@dataclass(frozen=True)
+class Customer:
+    account_id: str
+    subject_key: str
+    email: str
+
+
+def checked_customer(account_id: str, email: str, pepper: str) -> Customer:
+    validation.object_id(account_id, "account_id")
+    address = validation.email(email)
+    return Customer(account_id, subject_key(pepper, address), address)
+
+
+def checked_address(fields: Mapping[str, str], what: str) -> dict[str, str]:
+    """An address with its required fields; optional ones kept only when given."""
+    address: dict[str, str] = {}
+    for name in ADDRESS_FIELDS:
+        value = validation.text(fields.get(name, ""), f"{what}.{name}", max_length=200,
+                                required=name in REQUIRED_ADDRESS_FIELDS)
+        if value:
+            address[name] = value
+    if not _COUNTRY.fullmatch(address["country"]):
+        raise InvalidArgument(f"{what}.country must be a two-letter country code (ISO 3166)")
+    if not _POSTCODE.fullmatch(address["postcode"]):
+        raise InvalidArgument(f"{what}.postcode is not a postcode")
+    if "phone" in address and not _PHONE.fullmatch(address["phone"]):
+        raise InvalidArgument(f"{what}.phone is not a phone number")
+    if "vat_id" in address and not _VAT_ID.fullmatch(address["vat_id"]):
+        raise InvalidArgument(f"{what}.vat_id is not a VAT identification number")
+    return address
+
+
+def checked_lines(lines: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
+    """(product id, quantity) pairs, one per product, at least one."""
+    wanted: dict[str, int] = {}
+    for product_id, quantity in lines:
+        validation.object_id(product_id, "product_id")
+        if quantity < 1:
+            raise InvalidArgument("quantity must be at least 1")
+        wanted[product_id] = wanted.get(product_id, 0) + quantity
+    if not wanted:
+        raise InvalidArgument("an order needs at least one product")
+    if len(wanted) > MAX_LINES:
+        raise InvalidArgument(f"an order may hold at most {MAX_LINES} different products")
+    return list(wanted.items())
+
+
+def checked_idempotency_key(key: str) -> str:
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidArgument("an Idempotency-Key of 8 to 100 letters, digits or _.:- is "
+                              "required, so that a retried order is never placed twice")
+    return key
+
+
+def order_id_for(account_id: str, idempotency_key: str) -> str:
+    """The same customer and key always name the same order."""
+    digest = hashlib.sha256(f"{account_id}\x00{idempotency_key}".encode()).hexdigest()
+    return f"ord_{digest[:32]}"
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    customer: Customer
+    idempotency_key: str
+    lines: list[tuple[str, int]]
+    billing: dict[str, str]
+    delivery: dict[str, str] | None
+    delivery_note: str
+    payment_token: str
+
+    def fingerprint(self) -> str:
+        """What makes two requests the same order (the payment token may differ on a retry)."""
+        content = {"lines": sorted(self.lines), "billing": self.billing,
+                   "delivery": self.delivery, "note": self.delivery_note}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def checked_note(note: str) -> str:
+    return validation.text(note, "delivery_note", max_length=500, required=False, multiline=True)

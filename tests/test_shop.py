@@ -1,0 +1,349 @@
+"""The shop through the gateway (issue 6).
+
+Real gateway, identity, consent, shop and newsletter (API and worker each),
+store, broker and SMTP sink, and the fakes of what is outside Lethe: the
+payment provider's sandbox and the supplier (tools/fakes/), started by
+``tools/stack.py`` like the rest of the infrastructure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from pymongo import MongoClient
+from pymongo.database import Database
+
+from lethe_common import signing
+from lethe_common.events.outbox import Outbox
+from lethe_common.events.publisher import EventPublisher
+from lethe_common.testing import Browser, Stack, start_stack, stop_stack, unique, wait_for
+from lethe_shop.repository import ShopRepository
+from lethe_shop.retention import Retention
+
+PASSWORD = "copper kettle marmalade 9"
+CARD = "4242424242424242"
+DECLINED_CARD = "4000000000000002"
+PHONE = "+49 30 5550199"
+NOTE = "ring twice, side entrance"
+SEEN: list[str] = [CARD, DECLINED_CARD, PHONE, NOTE]  # none may reach a log
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run = unique("sh")
+    running = start_stack(run, tmp_path_factory.mktemp("logs"),
+                          IDENTITY_ADMIN_EMAILS=f"clerk-{run}@staff.example",
+                          SHOP_SWEEP_INTERVAL_SECONDS="1")
+    yield running
+    stop_stack(running)
+
+
+@pytest.fixture(scope="module")
+def shop_db(stack: Stack, mongo_client: MongoClient) -> Database:
+    return mongo_client[stack.backends["shop"].db_name]
+
+
+@pytest.fixture(scope="module")
+def clerk(stack: Stack) -> Iterator[Browser]:
+    browser = Browser(stack.gateway_url)
+    browser.sign_up(f"clerk-{stack.run_id}@staff.example", PASSWORD, name="Cleo Clerk")
+    yield browser
+    browser.close()
+
+
+def customer(stack: Stack, name: str = "Grace Hopper") -> tuple[Browser, dict[str, Any]]:
+    email = f"{unique('c')}-{stack.run_id}@buyer.example".lower()
+    SEEN.append(email)
+    browser = Browser(stack.gateway_url)
+    return browser, browser.sign_up(email, PASSWORD, name=name)
+
+
+def products(browser: Browser) -> dict[str, dict[str, Any]]:
+    listed = browser.get("/api/v1/products")
+    assert listed.status_code == 200, listed.text
+    return {p["sku"]: p for p in listed.json()}
+
+
+def payment_token(card: str = CARD) -> str:
+    """What the browser gets from the provider for the card; Lethe never sees the card."""
+    reply = httpx.post(f"{os.environ['SHOP_PAYMENT_URL']}/v1/tokens", json={
+        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    assert reply.status_code == 201, reply.text
+    return str(reply.json()["id"])
+
+
+def address(name: str, **extra: str) -> dict[str, str]:
+    return {"name": name, "company": "Analytical Engines GmbH", "street": "Hauptstraße 1",
+            "postcode": "10115", "city": "Berlin", "country": "DE", **extra}
+
+
+def order_body(lines: list[dict[str, Any]], physical: bool = True,
+               card: str = CARD) -> dict[str, Any]:
+    body: dict[str, Any] = {"lines": lines, "billing": address("Grace Hopper", phone=PHONE,
+                                                               vat_id="DE123456789"),
+                            "payment_token": payment_token(card)}
+    if physical:
+        body["delivery"] = address("Grace Hopper", phone=PHONE)
+        body["delivery_note"] = NOTE
+    return body
+
+
+def place(browser: Browser, body: dict[str, Any], key: str = "") -> Any:
+    return browser.post("/api/v1/orders", json=body,
+                        headers={"Idempotency-Key": key or f"key-{uuid.uuid4().hex}"})
+
+
+def paid_order(browser: Browser, lines: list[dict[str, Any]], physical: bool = True) -> str:
+    placed = place(browser, order_body(lines, physical))
+    assert placed.status_code == 201, placed.text
+    order_id = str(placed.json()["id"])
+    wait_for(lambda: browser.get(f"/api/v1/orders/{order_id}").json()["status"] == "paid", 15,
+             what="the provider's notification to mark the order paid")
+    return order_id
+
+
+def move(clerk: Browser, order_id: str, *statuses: str) -> dict[str, Any]:
+    reply: dict[str, Any] = {}
+    for status in statuses:
+        moved = clerk.post(f"/api/v1/admin/orders/{order_id}/status", json={"status": status})
+        assert moved.status_code == 200, moved.text
+        reply = moved.json()
+    return reply
+
+
+def supplier_received(order_id: str) -> dict[str, Any] | None:
+    reply = httpx.get(f"{os.environ['SHOP_SUPPLIER_URL']}/v1/deliveries/{order_id}", headers={
+        "Authorization": f"Bearer {os.environ['SHOP_SUPPLIER_API_KEY']}"})
+    return dict(reply.json()) if reply.status_code == 200 else None
+
+
+def staff_ids(clerk: Browser, status: str = "") -> list[str]:
+    listed = clerk.get("/api/v1/admin/orders", params={"status": status} if status else {})
+    assert listed.status_code == 200, listed.text
+    return [o["id"] for o in listed.json()]
+
+
+def everything_in(db: Database) -> str:
+    return "\n".join(str(doc) for name in db.list_collection_names() for doc in db[name].find())
+
+
+def test_an_order_is_paid_handed_to_the_supplier_completed_blocked_and_swept(
+        stack: Stack, clerk: Browser, shop_db: Database) -> None:
+    browser, me = customer(stack)
+    catalogue = products(browser)
+    key, analyzer = catalogue["LETHE-KEY-01"], catalogue["LETHE-ANALYZER-32"]
+    order_id = paid_order(browser, [{"product_id": key["id"], "quantity": 2},
+                                    {"product_id": analyzer["id"]}])
+    order = browser.get(f"/api/v1/orders/{order_id}").json()
+    net = 2 * key["price_cents"] + analyzer["price_cents"]
+    vat = round(2 * key["price_cents"] * 0.19) + round(analyzer["price_cents"] * 0.19)
+    assert order["totals"] == {"currency": "EUR", "net_cents": net, "vat_cents": vat,
+                               "gross_cents": net + vat}
+    assert order["payment"]["provider"] == "sandbox"
+    assert order["payment"]["reference"].startswith("ch_")
+
+    received = wait_for(lambda: supplier_received(order_id), 15, what="the supplier hand-off")
+    assert received == {
+        "reference": order_id,
+        "recipient": {"name": "Grace Hopper", "company": "Analytical Engines GmbH",
+                      "street": "Hauptstraße 1", "postcode": "10115", "city": "Berlin",
+                      "country": "DE"},
+        "items": [{"sku": "LETHE-KEY-01", "name": key["name"], "quantity": 2}]}
+
+    assert order_id in staff_ids(clerk)
+    completed = move(clerk, order_id, "shipped", "delivered", "completed")
+    year = datetime.now(UTC).year
+    assert completed["blocked"] is True
+    assert completed["retain_until"] == f"{year + 8}-12-31T23:59:59+00:00"
+    assert order_id not in staff_ids(clerk) + staff_ids(clerk, "completed")
+    assert order_id not in [o["id"] for o in browser.get("/api/v1/orders").json()]
+    assert browser.get(f"/api/v1/orders/{order_id}").status_code == 404
+    assert clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}").status_code == 422
+
+    held = clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}",
+                     params={"reason": "tax audit 2026"})
+    assert held.status_code == 200, held.text
+    assert held.json()["retain_until"] == completed["retain_until"]
+    reads = clerk.get("/api/v1/admin/legal-hold/reads").json()
+    assert any(r["order_id"] == order_id and r["reason"] == "tax audit 2026" for r in reads)
+    assert browser.get(f"/api/v1/admin/legal-hold/orders/{order_id}",
+                       params={"reason": "curious"}).status_code == 403
+
+    stored = everything_in(shop_db)
+    assert CARD not in stored and CARD[-4:] + "'" not in stored
+    handoff = shop_db.supplier_handoffs.find_one({"order_id": order_id})
+    assert handoff is not None and handoff["recipient"]
+
+    retention = Retention(ShopRepository(shop_db, Outbox(EventPublisher("amqp://unused"), 1)))
+    retain_until = datetime(year + 8, 12, 31, 23, 59, 59, tzinfo=UTC)
+    assert retention.sweep(now=retain_until - timedelta(days=1))["orders"] == 0
+    assert shop_db.orders.find_one({"_id": order_id}) is not None
+    deleted = retention.sweep(now=retain_until + timedelta(seconds=1))
+    assert deleted["orders"] >= 1 and deleted["supplier_handoffs"] >= 1
+    assert shop_db.orders.find_one({"_id": order_id}) is None
+    audit = shop_db.retention_audit.find_one({"at": retain_until + timedelta(seconds=1)})
+    assert audit is not None and set(audit) == {"_id", "at", "deleted"}
+    assert set(audit["deleted"]) == {"orders", "supplier_handoffs"}
+    assert me["email"] not in str(audit) and order_id not in str(audit)
+
+
+def test_prices_come_from_the_catalogue_and_bad_orders_are_refused(stack: Stack) -> None:
+    browser, _ = customer(stack)
+    manual = products(browser)["LETHE-MANUAL"]
+    body = order_body([{"product_id": manual["id"], "quantity": 3, "unit_cents": 1,
+                        "gross_cents": 3}])
+    body["totals"] = {"currency": "EUR", "gross_cents": 3}
+    key = f"key-{uuid.uuid4().hex}"
+    first = place(browser, body, key)
+    assert first.status_code == 201, first.text
+    assert first.json()["lines"][0]["unit_cents"] == manual["price_cents"] == 2900
+    assert first.json()["totals"] == {"currency": "EUR", "net_cents": 8700, "vat_cents": 609,
+                                      "gross_cents": 9309}
+    again = place(browser, {**body, "payment_token": payment_token()}, key)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert [o["id"] for o in browser.get("/api/v1/orders").json()] == [first.json()["id"]]
+    other = place(browser, order_body([{"product_id": manual["id"], "quantity": 1}]), key)
+    assert other.status_code == 409
+    assert other.json()["error"]["code"] == "idempotency_key_reused"
+
+    unknown = place(browser, order_body([{"product_id": f"prd_{uuid.uuid4().hex}"}]))
+    assert unknown.status_code == 422
+    assert "not in the catalogue" in unknown.json()["error"]["message"]
+    for quantity in (-1, 0):
+        refused = place(browser, order_body([{"product_id": manual["id"], "quantity": quantity}]))
+        assert refused.status_code == 422, refused.text
+    no_delivery = order_body([{"product_id": manual["id"]}], physical=False)
+    assert place(browser, no_delivery).status_code == 422
+    assert browser.post("/api/v1/orders", json=order_body(
+        [{"product_id": manual["id"]}])).status_code == 422  # no Idempotency-Key
+
+    declined = place(browser, order_body([{"product_id": manual["id"]}], card=DECLINED_CARD))
+    assert declined.status_code == 402, declined.text
+    used = place(browser, {**order_body([{"product_id": manual["id"]}]),
+                           "payment_token": "tok_" + "0" * 24})
+    assert used.status_code == 422
+    assert len(browser.get("/api/v1/orders").json()) == 1
+
+    anonymous = Browser(stack.gateway_url)
+    assert place(anonymous, order_body([{"product_id": manual["id"]}])).status_code == 401
+
+
+def test_customers_reach_only_their_own_orders_and_downloads(stack: Stack) -> None:
+    buyer, _ = customer(stack)
+    other, _ = customer(stack, name="Alan Turing")
+    analyzer = products(buyer)["LETHE-ANALYZER-32"]
+    order_id = paid_order(buyer, [{"product_id": analyzer["id"]}], physical=False)
+    offers = wait_for(lambda: buyer.get("/api/v1/downloads").json(), 15,
+                      what="the download right")
+    assert [o["file"] for o in offers] == analyzer["files"]
+    fetched = buyer.get(offers[0]["url"])
+    assert fetched.status_code == 200, fetched.text
+    folder = Path(os.environ["SHOP_DOWNLOADS_DIR"])
+    assert fetched.content == (folder / analyzer["files"][0]).read_bytes()
+    assert "attachment" in fetched.headers["content-disposition"]
+
+    assert other.get(f"/api/v1/orders/{order_id}").status_code == 404
+    assert other.get("/api/v1/orders").json() == []
+    assert other.get("/api/v1/downloads").json() == []
+    assert other.get(offers[0]["url"]).status_code == 404
+    assert Browser(stack.gateway_url).get(offers[0]["url"]).status_code == 401
+
+    token = offers[0]["url"].split("token=", 1)[1]
+    entitlement_id, index, _ = token.split(".")[:3]
+    key = signing.derive_key(os.environ["LETHE_SUBJECT_PEPPER"], "shop-download")
+    past = str(int((datetime.now(UTC) - timedelta(minutes=1)).timestamp()))
+    expired = signing.sign(key, "download", [entitlement_id, index, past])
+    gone = buyer.get(f"/api/v1/downloads/file?token={expired}")
+    assert gone.status_code == 410 and "expired" in gone.json()["error"]["message"]
+    altered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert buyer.get(f"/api/v1/downloads/file?token={altered}").status_code == 422
+
+
+def test_an_erasure_during_an_open_order_waits_and_then_completes(
+        stack: Stack, clerk: Browser, shop_db: Database) -> None:
+    browser, me = customer(stack)
+    key = products(browser)["LETHE-KEY-01"]
+    browser.request("PUT", "/api/v1/cart", json={"lines": [{"product_id": key["id"]}]})
+    order_id = paid_order(browser, [{"product_id": key["id"]}])
+    opened = browser.post("/api/v1/me/erasure", json={})
+    assert opened.status_code == 202, opened.text
+    request_id, token = opened.json()["request"]["id"], opened.json()["follow_token"]
+
+    def shop_receipt(outcome: str) -> dict[str, Any] | None:
+        state = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}",
+                                               params={"token": token}).json()
+        return next((r for r in state["receipts"]
+                     if r["service"] == "shop" and r["outcome"] == outcome), None)
+
+    deferred = wait_for(lambda: shop_receipt("deferred"), 20, what="the shop's deferred receipt")
+    assert "17(3)(b)" in deferred["note"] + " ".join(deferred["kept"])
+    assert shop_db.carts.count_documents({"_id": me["id"]}) == 0
+    assert shop_db.orders.find_one({"_id": order_id})["delivery"]["phone"] == PHONE
+
+    move(clerk, order_id, "shipped", "delivered", "completed")
+    done = wait_for(lambda: shop_receipt("done"), 20, what="the shop's follow-up receipt")
+    assert str(datetime.now(UTC).year + 8) in done["blocked_until"]
+    state = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}",
+                                           params={"token": token}).json()
+    assert state["status"] == "complete"
+    stored = shop_db.orders.find_one({"_id": order_id})
+    assert stored["blocked"] and "phone" not in stored["delivery"]
+    assert "phone" not in stored["billing"] and not stored.get("delivery_note")
+
+
+def test_a_restriction_keeps_orders_out_of_staff_lists_until_lifted(
+        stack: Stack, clerk: Browser) -> None:
+    browser, _ = customer(stack)
+    manual = products(browser)["LETHE-MANUAL"]
+    order_id = paid_order(browser, [{"product_id": manual["id"]}])
+    assert order_id in staff_ids(clerk)
+    assert browser.post("/api/v1/me/restriction", json={}).status_code in (200, 202)
+    wait_for(lambda: order_id not in staff_ids(clerk), 20, what="the order to leave staff lists")
+    blocked = clerk.post(f"/api/v1/admin/orders/{order_id}/status", json={"status": "shipped"})
+    assert blocked.status_code == 409
+    assert browser.delete("/api/v1/me/restriction").status_code in (200, 202)
+    wait_for(lambda: order_id in staff_ids(clerk), 20, what="the order to come back")
+
+
+def test_staff_routes_need_the_admin_role_and_products_are_checked(
+        stack: Stack, clerk: Browser) -> None:
+    browser, _ = customer(stack)
+    assert browser.get("/api/v1/admin/orders").status_code == 403
+    assert Browser(stack.gateway_url).get("/api/v1/admin/orders").status_code == 401
+    sku = f"T-{uuid.uuid4().hex[:8].upper()}"
+    created = clerk.post("/api/v1/admin/products", json={
+        "sku": sku, "name": "Test cable", "kind": "physical", "price_cents": 999})
+    assert created.status_code == 201, created.text
+    assert clerk.post("/api/v1/admin/products", json={
+        "sku": sku, "name": "Again", "kind": "physical", "price_cents": 1}).status_code == 409
+    assert clerk.post("/api/v1/admin/products", json={
+        "sku": f"{sku}-D", "name": "No file", "kind": "download", "price_cents": 1,
+        "files": ["../../etc/passwd"]}).status_code == 422
+    product_id = created.json()["id"]
+    hidden = clerk.request("PATCH", f"/api/v1/admin/products/{product_id}", json={"active": False})
+    assert hidden.status_code == 200 and hidden.json()["active"] is False
+    assert sku not in products(browser)
+    assert place(browser, order_body([{"product_id": product_id}])).status_code == 422
+
+
+def test_the_payment_notification_needs_the_providers_signature(stack: Stack) -> None:
+    body = json.dumps({"type": "charge.succeeded", "charge": {
+        "id": "ch_" + "1" * 24, "status": "succeeded", "reference": "ord_" + "2" * 32}})
+    forged = httpx.post(f"{stack.gateway_url}/api/v1/payments/notifications", content=body,
+                        headers={"Sandbox-Signature": "t=1,v1=00"})
+    assert forged.status_code == 422
+
+
+def test_no_card_number_phone_or_address_in_any_log(stack: Stack) -> None:
+    logs = "".join(process.log() for process in stack.processes())
+    assert logs
+    for value in SEEN:
+        assert value not in logs
