@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from lethe_common.errors import InvalidArgument
+from lethe_common.errors import FailedPrecondition, InvalidArgument
 
 KINDS = ("physical", "download", "subscription")
 MAX_QUANTITY = 1000
@@ -64,13 +64,15 @@ def end_of_retention(created: datetime, years: int) -> datetime:
 
 
 def check_move(current: str, wanted: str, lines: Iterable[Mapping[str, Any]]) -> None:
-    """Raise InvalidArgument unless staff may move an order from ``current`` to ``wanted``."""
+    """Raise unless staff may move an order from ``current`` to ``wanted``: InvalidArgument
+    for a status that does not exist, FailedPrecondition for one the order cannot take now."""
     if wanted not in STATUSES:
         raise InvalidArgument(f"status must be one of {', '.join(STATUSES)}")
     if wanted not in STAFF_MOVES.get(current, ()):
-        raise InvalidArgument(f"an order that is {current} cannot become {wanted}")
+        raise FailedPrecondition(f"an order that is {current} cannot become {wanted}")
     physical = has_physical(lines)
     if current == PAID and wanted == SHIPPED and not physical:
-        raise InvalidArgument("an order without physical goods is not shipped; mark it delivered")
+        raise FailedPrecondition("an order without physical goods is not shipped; "
+                                 "mark it delivered")
     if current == PAID and wanted == DELIVERED and physical:
-        raise InvalidArgument("an order with physical goods is shipped before it is delivered")
+        raise FailedPrecondition("an order with physical goods is shipped before it is delivered")

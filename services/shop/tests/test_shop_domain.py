@@ -1,0 +1,151 @@
+"""The shop's rules without any server: prices, statuses, retention dates, what leaves us."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from lethe_common.errors import FailedPrecondition, InvalidArgument
+from lethe_shop.checkout import (
+    Customer,
+    OrderRequest,
+    checked_address,
+    checked_idempotency_key,
+    checked_lines,
+    order_id_for,
+)
+from lethe_shop.fulfilment import delivery_data
+from lethe_shop.models import check_move, end_of_retention, line_of, totals_of
+from lethe_shop.payment import BadNotification, SandboxProvider
+
+MANUAL = {"_id": "prd_" + "1" * 32, "sku": "MANUAL", "name": "Manual", "kind": "physical",
+          "price_cents": 2900, "currency": "EUR", "vat_rate_bp": 700, "term_months": 0}
+FEED = {"_id": "prd_" + "2" * 32, "sku": "FEED", "name": "Feed", "kind": "subscription",
+        "price_cents": 99000, "currency": "EUR", "vat_rate_bp": 1900, "term_months": 12}
+
+
+def test_a_line_is_priced_from_the_catalogue_with_vat_rounded_half_up() -> None:
+    line = line_of(MANUAL, 3)
+    assert (line["net_cents"], line["vat_cents"], line["gross_cents"]) == (8700, 609, 9309)
+    odd = line_of({**MANUAL, "price_cents": 50, "vat_rate_bp": 1900}, 1)  # 9.5 cents of VAT
+    assert odd["vat_cents"] == 10
+    assert totals_of([line, line_of(FEED, 1)]) == {
+        "currency": "EUR", "net_cents": 8700 + 99000, "vat_cents": 609 + 18810,
+        "gross_cents": 9309 + 117810}
+
+
+@pytest.mark.parametrize("quantity", [0, -1, 1001])
+def test_quantities_out_of_range_are_refused(quantity: int) -> None:
+    with pytest.raises(InvalidArgument, match="quantity"):
+        line_of(MANUAL, quantity)
+
+
+def test_subscriptions_come_one_at_a_time_and_currencies_do_not_mix() -> None:
+    with pytest.raises(InvalidArgument, match="one at a time"):
+        line_of(FEED, 2)
+    with pytest.raises(InvalidArgument, match="currency"):
+        totals_of([line_of(MANUAL, 1), line_of({**FEED, "currency": "USD"}, 1)])
+
+
+@pytest.mark.parametrize(("made", "years", "until"), [
+    (datetime(2026, 3, 1, tzinfo=UTC), 8, datetime(2034, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), 8, datetime(2034, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    (datetime(2027, 1, 1, tzinfo=UTC), 6, datetime(2033, 12, 31, 23, 59, 59, tzinfo=UTC)),
+])
+def test_retention_runs_from_the_end_of_the_calendar_year(made: datetime, years: int,
+                                                         until: datetime) -> None:
+    assert end_of_retention(made, years) == until
+
+
+def test_staff_moves_follow_the_order_of_things() -> None:
+    physical, digital = [line_of(MANUAL, 1)], [line_of(FEED, 1)]
+    check_move("paid", "shipped", physical)
+    check_move("paid", "delivered", digital)
+    check_move("delivered", "completed", physical)
+    for current, wanted, lines in (("placed", "shipped", physical), ("paid", "shipped", digital),
+                                   ("paid", "delivered", physical), ("completed", "cancelled",
+                                                                     physical),
+                                   ("shipped", "paid", physical)):
+        with pytest.raises(FailedPrecondition):
+            check_move(current, wanted, lines)
+    with pytest.raises(InvalidArgument, match="status must be one of"):
+        check_move("paid", "lost", physical)
+
+
+def test_the_supplier_gets_name_delivery_address_and_items_only() -> None:
+    order: dict[str, Any] = {
+        "_id": "ord_" + "3" * 32, "email": "ada@example.com",
+        "lines": [line_of(MANUAL, 2), line_of(FEED, 1)],
+        "billing": {"name": "Billing Person", "vat_id": "DE123456789"},
+        "delivery": {"name": "Ada", "street": "Hauptstraße 1", "postcode": "10115",
+                     "city": "Berlin", "country": "DE", "phone": "+49 30 1"},
+        "delivery_note": "ring twice", "totals": totals_of([line_of(MANUAL, 2)])}
+    sent = delivery_data(order)
+    assert sent == {"reference": order["_id"],
+                    "recipient": {"name": "Ada", "street": "Hauptstraße 1", "postcode": "10115",
+                                  "city": "Berlin", "country": "DE"},
+                    "items": [{"sku": "MANUAL", "name": "Manual", "quantity": 2}]}
+
+
+def test_one_key_names_one_order_per_customer_and_a_retry_is_the_same_request() -> None:
+    a, b = "acc_" + "a" * 32, "acc_" + "b" * 32
+    assert order_id_for(a, "key-12345678") == order_id_for(a, "key-12345678")
+    assert order_id_for(a, "key-12345678") != order_id_for(b, "key-12345678")
+    customer = Customer(a, "0" * 64, "ada@example.com")
+    billing = checked_address({"name": "Ada", "street": "S 1", "postcode": "10115",
+                               "city": "Berlin", "country": "DE"}, "billing")
+    first = OrderRequest(customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 1)]),
+                         billing, None, "", "tok_one")
+    retry = OrderRequest(customer, "key-12345678", first.lines, billing, None, "", "tok_two")
+    other = OrderRequest(customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 2)]),
+                         billing, None, "", "tok_one")
+    assert first.fingerprint() == retry.fingerprint() != other.fingerprint()
+
+
+@pytest.mark.parametrize(("fields", "problem"), [
+    ({"street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE"}, "name"),
+    ({"name": "A", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "Germany"},
+     "country"),
+    ({"name": "A", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE",
+      "phone": "call me"}, "phone"),
+    ({"name": "A\x00", "street": "S 1", "postcode": "10115", "city": "B", "country": "DE"}, "name"),
+])
+def test_addresses_are_checked_field_by_field(fields: dict[str, str], problem: str) -> None:
+    with pytest.raises(InvalidArgument, match=problem) as raised:
+        checked_address(fields, "delivery")
+    assert "call me" not in str(raised.value) and "Germany" not in str(raised.value)
+
+
+def test_lines_and_keys_are_checked() -> None:
+    assert checked_lines([("prd_" + "1" * 32, 1), ("prd_" + "1" * 32, 2)]) == [("prd_" + "1" * 32, 3)]
+    with pytest.raises(InvalidArgument, match="at least one"):
+        checked_lines([])
+    with pytest.raises(InvalidArgument, match="Idempotency-Key"):
+        checked_idempotency_key("short")
+
+
+def _signed(secret: bytes, body: bytes, at: int) -> str:
+    return f"t={at},v1={hmac.new(secret, f'{at}.'.encode() + body, hashlib.sha256).hexdigest()}"
+
+
+def test_only_the_providers_signed_recent_notifications_are_believed() -> None:
+    provider = SandboxProvider("http://127.0.0.1:1", "key", "webhook-secret", 1.0)
+    body = json.dumps({"type": "charge.succeeded", "charge": {
+        "id": "ch_" + "a" * 24, "status": "succeeded", "reference": "ord_" + "3" * 32}}).encode()
+    now = int(time.time())
+    charge = provider.notification(body, _signed(b"webhook-secret", body, now))
+    assert (charge.reference, charge.status, charge.order_id) == ("ch_" + "a" * 24, "succeeded",
+                                                                  "ord_" + "3" * 32)
+    for signature in (_signed(b"another-secret", body, now),
+                      _signed(b"webhook-secret", body, now - 3600), "t=,v1=", ""):
+        with pytest.raises(BadNotification):
+            provider.notification(body, signature)
+    with pytest.raises(BadNotification):
+        provider.notification(body.replace(b"succeeded", b"refunded"),
+                              _signed(b"webhook-secret", body, now))
