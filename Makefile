@@ -11,7 +11,7 @@ help:
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
 	@echo "make lint    ruff and mypy"
-	@echo "make bench   event path, logged-in requests, log-in, erasure fan-out and a newsletter campaign, each beside its floor"
+	@echo "make bench   event path, logged-in requests, log-in, erasure fan-out, a newsletter campaign and orders, each beside its floor"
 
 setup:
 	@tools/setup.sh
@@ -39,3 +39,4 @@ bench: setup
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_sessions.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_erasure.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_newsletter.py
+	@$(PY) tools/stack.py run -- $(PY) bench/bench_shop.py

@@ -88,7 +88,11 @@ class Idempotency:
             self._answers[key] = (status, body)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default listen backlog (5) drops bursts of connections
+    daemon_threads = True
+
+
 def serve(handler: type[JsonHandler], port: int) -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", port), handler)
     server.serve_forever()
