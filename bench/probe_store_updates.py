@@ -33,19 +33,20 @@ def main() -> None:
                 collection.insert_many([{**DOC, "_id": uuid.uuid4().hex} for _ in range(500)])
             ids = [d["_id"] for d in collection.find({}, projection={"_id": 1}).limit(30)]
 
-            def timed(what: str, call: Callable[[str], object]) -> None:
+            calls: dict[str, Callable[[str], object]] = {
+                "find_one by _id": lambda i: collection.find_one({"_id": i}),
+                "update_one by _id": lambda i: collection.update_one(
+                    {"_id": i}, {"$set": {"seen": True}}),
+                "replace_one by _id": lambda i: collection.replace_one({"_id": i}, DOC),
+                "count_documents by _id": lambda i: collection.count_documents({"_id": i}),
+                "insert_one": lambda i: collection.insert_one({**DOC, "_id": uuid.uuid4().hex}),
+            }
+            for what, call in calls.items():
                 started = time.perf_counter()
                 for doc_id in ids:
                     call(doc_id)
                 each = (time.perf_counter() - started) / len(ids) * 1000
                 print(f"{size:>5} documents  {what:<28} {each:8.2f} ms")
-
-            timed("find_one by _id", lambda i: collection.find_one({"_id": i}))
-            timed("update_one by _id", lambda i: collection.update_one(
-                {"_id": i}, {"$set": {"seen": True}}))
-            timed("replace_one by _id", lambda i: collection.replace_one({"_id": i}, DOC))
-            timed("count_documents by _id", lambda i: collection.count_documents({"_id": i}))
-            timed("insert_one", lambda i: collection.insert_one({**DOC, "_id": uuid.uuid4().hex}))
     finally:
         client.drop_database(name)
 
