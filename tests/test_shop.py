@@ -16,11 +16,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from lethe.common.v1 import subject_pb2
+from lethe.shop.v1.shop_pb2_grpc import ShopServiceStub
 from lethe_common import signing
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
@@ -136,7 +139,8 @@ def everything_in(db: Database) -> str:
 
 
 def test_an_order_is_paid_handed_to_the_supplier_completed_blocked_and_swept(
-        stack: Stack, clerk: Browser, shop_db: Database) -> None:
+        stack: Stack, clerk: Browser, shop_db: Database,
+        channels: dict[str, grpc.Channel]) -> None:
     browser, me = customer(stack)
     catalogue = products(browser)
     key, analyzer = catalogue["LETHE-KEY-01"], catalogue["LETHE-ANALYZER-32"]
@@ -176,6 +180,15 @@ def test_an_order_is_paid_handed_to_the_supplier_completed_blocked_and_swept(
     assert any(r["order_id"] == order_id and r["reason"] == "tax audit 2026" for r in reads)
     assert browser.get(f"/api/v1/admin/legal-hold/orders/{order_id}",
                        params={"reason": "curious"}).status_code == 403
+
+    exported = ShopServiceStub(channels["shop"]).ExportSubjectData(
+        subject_pb2.ExportSubjectDataRequest(subject=subject_pb2.Subject(account_id=me["id"])),
+        timeout=10)
+    handoffs = json.loads(exported.data_json)["supplier_handoffs"]
+    assert [(h["order_id"], h["recipient"]) for h in handoffs] == [
+        (order_id, "Sandbox Logistics (fake supplier)")]
+    assert "items" in handoffs[0]["fields"] and "recipient.phone" not in handoffs[0]["fields"]
+    assert any("supplier" in r for r in exported.recipients)
 
     stored = everything_in(shop_db)
     assert CARD not in stored and CARD[-4:] + "'" not in stored
@@ -278,7 +291,9 @@ def test_an_erasure_during_an_open_order_waits_and_then_completes(
         stack: Stack, clerk: Browser, shop_db: Database) -> None:
     browser, me = customer(stack)
     key = products(browser)["LETHE-KEY-01"]
-    browser.request("PUT", "/api/v1/cart", json={"lines": [{"product_id": key["id"]}]})
+    cart = browser.request("PUT", "/api/v1/cart", json={"lines": [{"product_id": key["id"]}]})
+    assert cart.status_code == 200 and cart.json()["totals"]["net_cents"] == key["price_cents"]
+    assert shop_db.carts.count_documents({"_id": me["id"]}) == 1
     order_id = paid_order(browser, [{"product_id": key["id"]}])
     opened = browser.post("/api/v1/me/erasure", json={})
     assert opened.status_code == 202, opened.text
