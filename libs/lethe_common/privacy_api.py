@@ -9,11 +9,21 @@ from lethe.common.v1 import subject_pb2
 from lethe_common.errors import InvalidArgument
 from lethe_common.events.envelope import EnvelopeError
 from lethe_common.privacy import PrivacyEvent, Receipt
+from lethe_common.validation import object_id
 
 
 def wire_time(value: datetime | None) -> str:
     """A time as our contracts carry it: ISO 8601 in UTC, to the second; empty when unset."""
     return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
+
+
+def export_subject(subject: subject_pb2.Subject) -> tuple[str, str]:
+    """``ExportSubjectData``'s subject, checked: (account id, subject key), one of them set."""
+    if subject.account_id:
+        object_id(subject.account_id, "account_id")
+    if not subject.account_id and not subject.subject_key:
+        raise InvalidArgument("an account id or a subject key is required")
+    return subject.account_id, subject.subject_key
 
 
 def erase_subject(service: str, request: subject_pb2.EraseSubjectRequest,

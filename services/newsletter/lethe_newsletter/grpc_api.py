@@ -8,8 +8,7 @@ from typing import Any
 from lethe.common.v1 import subject_pb2
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
-from lethe_common.errors import InvalidArgument
-from lethe_common.privacy_api import erase_subject, wire_time
+from lethe_common.privacy_api import erase_subject, export_subject, wire_time
 from lethe_common.validation import object_id
 from lethe_newsletter.campaigns import Campaigns
 from lethe_newsletter.erasure import NewsletterErasure
@@ -99,12 +98,7 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
     # -- privacy --------------------------------------------------------------------------
     def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
                           context: Any) -> subject_pb2.ExportSubjectDataResponse:
-        subject = request.subject
-        if subject.account_id:
-            object_id(subject.account_id, "account_id")
-        if not subject.account_id and not subject.subject_key:
-            raise InvalidArgument("an account id or a subject key is required")
-        data = self._erasure.export(subject.account_id, subject.subject_key)
+        data = self._erasure.export(*export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
             lawful_bases=["Art. 6(1)(a) GDPR: consent to the newsletter (double opt-in)"],

@@ -19,6 +19,7 @@ from lethe_common import signing, tokens
 from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound, PermissionDenied
 from lethe_common.mongo import Document
 from lethe_shop.checkout import Customer
+from lethe_shop.models import aware
 from lethe_shop.repository import ShopRepository
 
 PURPOSE = "download"
@@ -49,10 +50,6 @@ class OpenedFile:
                 yield block
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 class Downloads:
     def __init__(self, repo: ShopRepository, folder: Path, key: bytes,
                  link_lifetime: timedelta) -> None:
@@ -66,7 +63,7 @@ class Downloads:
         expires = now + self._lifetime
         offers = []
         for entitlement in self._repo.entitlements_of(customer.account_id):
-            if _aware(entitlement["until"]) <= now:
+            if aware(entitlement["until"]) <= now:
                 continue
             product = self._repo.products_by_id([entitlement["product_id"]]).get(
                 entitlement["product_id"])
@@ -94,7 +91,7 @@ class Downloads:
         entitlement = self._repo.entitlement(entitlement_id)
         if entitlement is None or entitlement["account_id"] != customer.account_id:
             raise NotFound("no such download")  # another's link: the same answer as none
-        if _aware(entitlement["until"]) <= now:
+        if aware(entitlement["until"]) <= now:
             raise PermissionDenied("the right to download this product has ended")
         product = self._repo.products_by_id([entitlement["product_id"]]).get(
             entitlement["product_id"])

@@ -19,6 +19,7 @@ from typing import Any
 from lethe_common.mongo import Document
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
 from lethe_common.privacy_api import wire_time
+from lethe_shop.models import aware
 from lethe_shop.repository import ShopRepository
 
 log = logging.getLogger(__name__)
@@ -28,10 +29,6 @@ LEGAL_BASIS = ("orders and invoices: HGB §257 and AO §147 (booking documents a
 DEFERRED_NOTE = ("{count} open order(s) are kept until the contract is fulfilled (Art. 17(3)(b) "
                  "GDPR: the contract and the legal obligations it brings); a second receipt "
                  "follows once they are completed")
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 class ShopErasure:
@@ -72,7 +69,7 @@ class ShopErasure:
             return Receipt(request_id=request_id, kind="erasure",
                            deleted=("shopping cart, unpaid orders, download rights and history",),
                            note="no order of this person is held any more")
-        last = max(_aware(o["retain_until"]) for o in blocked)
+        last = max(aware(o["retain_until"]) for o in blocked)
         return Receipt(
             request_id=request_id, kind="erasure",
             deleted=("shopping cart", "phone numbers and delivery notes of the orders",

@@ -10,7 +10,7 @@ from lethe.common.v1 import subject_pb2
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.errors import InvalidArgument
-from lethe_common.privacy_api import erase_subject, wire_time
+from lethe_common.privacy_api import erase_subject, export_subject, wire_time
 from lethe_common.validation import object_id
 from lethe_shop.catalogue import EDITABLE
 from lethe_shop.checkout import (
@@ -201,12 +201,7 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
     # -- privacy ----------------------------------------------------------------------------
     def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
                           context: Any) -> subject_pb2.ExportSubjectDataResponse:
-        subject = request.subject
-        if subject.account_id:
-            object_id(subject.account_id, "account_id")
-        if not subject.account_id and not subject.subject_key:
-            raise InvalidArgument("an account id or a subject key is required")
-        data = self._parts.erasure.export(subject.account_id, subject.subject_key)
+        data = self._parts.erasure.export(*export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
             lawful_bases=["Art. 6(1)(b) GDPR: the purchase contract",

@@ -57,6 +57,11 @@ def has_physical(lines: Iterable[Mapping[str, Any]]) -> bool:
     return any(line["kind"] == "physical" for line in lines)
 
 
+def aware(value: datetime) -> datetime:
+    """A time read back from the store (naive, in UTC) as an aware one."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 def end_of_retention(created: datetime, years: int) -> datetime:
     """The last second of the retention period: it starts at the end of the calendar year
     the document was made in (HGB §257(5), AO §147(4)) and lasts ``years`` full years."""
