@@ -37,9 +37,8 @@ HTTP_STATUS_OF_REASON: dict[str, tuple[int, str]] = {
     "link_expired": (410, "link_expired"),
 }
 HTTP_CODE_NAMES = {400: "bad_request", 401: "unauthenticated", 402: "payment_required",
-                   403: "forbidden",
-                   404: "not_found", 405: "method_not_allowed", 409: "conflict",
-                   422: "invalid_request", 429: "too_many_requests"}
+                   403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
+                   413: "too_large", 422: "invalid_request", 429: "too_many_requests"}
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:

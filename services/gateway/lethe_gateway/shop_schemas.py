@@ -66,27 +66,36 @@ class CartIn(Strict):
     lines: Annotated[list[LineIn], Field(max_length=50)]
 
 
+ProductName = Annotated[str, Field(min_length=1, max_length=200)]
+Description = Annotated[str, Field(max_length=2000)]
+PriceCents = Annotated[int, Field(gt=0, le=100_000_000)]
+Currency = Annotated[str, Field(pattern=r"^[A-Z]{3}$")]
+VatRate = Annotated[int, Field(ge=0, le=5000, description="basis points: 1900 = 19 %")]
+TermMonths = Annotated[int, Field(ge=0, le=120)]
+Files = Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20)]
+
+
 class ProductIn(Strict):
     sku: Annotated[str, Field(pattern=r"^[A-Z0-9][A-Z0-9-]{1,39}$")]
-    name: Annotated[str, Field(min_length=1, max_length=200)]
-    description: Annotated[str, Field(max_length=2000)] = ""
+    name: ProductName
+    description: Description = ""
     kind: Kind
-    price_cents: Annotated[int, Field(gt=0, le=100_000_000)]
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "EUR"
-    vat_rate_bp: Annotated[int, Field(ge=0, le=5000)] = 1900
-    term_months: Annotated[int, Field(ge=0, le=120)] = 0
-    files: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20)] = []
+    price_cents: PriceCents
+    currency: Currency = "EUR"
+    vat_rate_bp: VatRate = 1900
+    term_months: TermMonths = 0
+    files: Files = []
     active: bool = True
 
 
 class ProductPatch(Strict):
-    name: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    description: Annotated[str, Field(max_length=2000)] | None = None
-    price_cents: Annotated[int, Field(gt=0, le=100_000_000)] | None = None
-    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] | None = None
-    vat_rate_bp: Annotated[int, Field(ge=0, le=5000)] | None = None
-    term_months: Annotated[int, Field(ge=0, le=120)] | None = None
-    files: Annotated[list[Annotated[str, Field(max_length=100)]], Field(max_length=20)] | None = None
+    name: ProductName | None = None
+    description: Description | None = None
+    price_cents: PriceCents | None = None
+    currency: Currency | None = None
+    vat_rate_bp: VatRate | None = None
+    term_months: TermMonths | None = None
+    files: Files | None = None
     active: bool | None = None
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lethe_common import validation
 from lethe_common.errors import InvalidArgument
 from lethe_common.subject import subject_key
-from lethe_shop.models import MAX_LINES
+from lethe_shop.models import MAX_LINES, derived_id
 
 ADDRESS_FIELDS = ("name", "company", "street", "extra", "postcode", "city", "country", "phone",
                   "vat_id")
@@ -83,8 +83,7 @@ def checked_idempotency_key(key: str) -> str:
 
 def order_id_for(account_id: str, idempotency_key: str) -> str:
     """The same customer and key always name the same order."""
-    digest = hashlib.sha256(f"{account_id}\x00{idempotency_key}".encode()).hexdigest()
-    return f"ord_{digest[:32]}"
+    return derived_id("ord", account_id, idempotency_key)
 
 
 @dataclass(frozen=True)

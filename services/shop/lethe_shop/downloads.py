@@ -61,12 +61,12 @@ class Downloads:
     def offers(self, customer: Customer, now: datetime | None = None) -> list[Offer]:
         now = now or datetime.now(UTC)
         expires = now + self._lifetime
+        entitlements = [e for e in self._repo.entitlements_of(customer.account_id)
+                        if aware(e["until"]) > now]
+        products = self._repo.products_by_id({e["product_id"] for e in entitlements})
         offers = []
-        for entitlement in self._repo.entitlements_of(customer.account_id):
-            if aware(entitlement["until"]) <= now:
-                continue
-            product = self._repo.products_by_id([entitlement["product_id"]]).get(
-                entitlement["product_id"])
+        for entitlement in entitlements:
+            product = products.get(entitlement["product_id"])
             for index, name in enumerate(product["files"] if product else []):
                 path = self._path(name)
                 if path is None:

@@ -95,7 +95,7 @@ class ShopErasure:
 
     def finish_all_waiting(self) -> int:
         """The worker's safety net for a follow-up the API did not get to send."""
-        return self.finish_waiting("", "")
+        return self.finish_waiting("", "")  # no person given: every waiting erasure
 
     def restrict(self, request: PrivacyEvent) -> Receipt:
         restricted = request.kind == "restriction"
@@ -138,7 +138,7 @@ class ShopErasure:
 def _order_export(order: Document) -> dict[str, Any]:
     return {
         "id": order["_id"], "status": order["status"], "placed_at": wire_time(order["placed_at"]),
-        "lines": [{k: v for k, v in line.items()} for line in order["lines"]],
+        "lines": [dict(line) for line in order["lines"]],
         "totals": order["totals"], "billing": order["billing"], "delivery": order.get("delivery"),
         "delivery_note": order.get("delivery_note", ""),
         "payment": {"provider": order["payment"]["provider"],

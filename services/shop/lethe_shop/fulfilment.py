@@ -9,15 +9,14 @@ so the event may arrive twice.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lethe_common.mongo import Document
-from lethe_shop.http_json import ProviderUnavailable, call, error_code
-from lethe_shop.models import DELIVERED, PAID, SHIPPED, has_physical
+from lethe_shop.http_json import call, error_code
+from lethe_shop.models import CANCELLED, derived_id, has_physical
 from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import RetentionRules
 
@@ -49,10 +48,6 @@ def delivery_data(order: Document) -> dict[str, Any]:
     }
 
 
-def _derived_id(prefix: str, *parts: str) -> str:
-    return f"{prefix}_{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:32]}"
-
-
 class Fulfilment:
     def __init__(self, repo: ShopRepository, supplier: Supplier, rules: RetentionRules,
                  entitlement_days: int) -> None:
@@ -63,8 +58,8 @@ class Fulfilment:
 
     def order_paid(self, order_id: str) -> None:
         order = self._repo.order(order_id)
-        if order is None or order["status"] not in (PAID, SHIPPED, DELIVERED):
-            return  # gone, cancelled, or not paid after all
+        if order is None or not order.get("paid_at") or order["status"] == CANCELLED:
+            return  # gone, never paid, or cancelled (and refunded) meanwhile
         self._grant_downloads(order)
         if order.get("delivery") and has_physical(order["lines"]):
             self._hand_off(order)
@@ -78,7 +73,7 @@ class Fulfilment:
             until = paid_at + (timedelta(days=31 * months) if months
                                else timedelta(days=self._entitlement_days))
             self._repo.add_entitlement({
-                "_id": _derived_id("ent", order["_id"], line["product_id"]),
+                "_id": derived_id("ent", order["_id"], line["product_id"]),
                 "account_id": order["account_id"], "subject_key": order["subject_key"],
                 "order_id": order["_id"], "product_id": line["product_id"],
                 "product_name": line["name"], "granted_at": paid_at, "until": until})
@@ -91,7 +86,7 @@ class Fulfilment:
             raise HandOffRefused(f"the supplier refused the delivery ({error_code(answer)})")
         now = datetime.now(UTC)
         self._repo.insert_handoff({
-            "_id": _derived_id("hof", order["_id"], "supplier"),
+            "_id": derived_id("hof", order["_id"], "supplier"),
             "order_id": order["_id"], "account_id": order["account_id"],
             "subject_key": order["subject_key"], "recipient": self._supplier.name,
             "purpose": "delivery of the ordered goods (Art. 6(1)(b) GDPR)",
@@ -101,4 +96,3 @@ class Fulfilment:
         log.info("handed to the supplier", extra={"order_id": order["_id"]})
 
 
-__all__ = ["Fulfilment", "HandOffRefused", "ProviderUnavailable", "Supplier", "delivery_data"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +25,11 @@ STAFF_MOVES: dict[str, tuple[str, ...]] = {
     SHIPPED: (DELIVERED,),
     DELIVERED: (COMPLETED,),
 }
+
+
+def derived_id(prefix: str, *parts: str) -> str:
+    """An id like ``ord_<32 hex>`` that the same parts always give (idempotent writes)."""
+    return f"{prefix}_{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:32]}"
 
 
 def line_of(product: Mapping[str, Any], quantity: int) -> dict[str, Any]:

@@ -77,6 +77,8 @@ class SandboxProvider:
             "notify_url": notify_url}, idempotency_key=f"charge-{order_id}")
         if status == 402:
             raise PaymentDeclined(error_code(answer) or "declined")
+        if status in (401, 403):  # our API key: a configuration fault, not the customer's
+            raise ProviderUnavailable("the provider refused our API key")
         if status != 201:
             raise InvalidPaymentToken(error_code(answer) or f"status {status}")
         return self._charge_of(answer)

@@ -63,12 +63,16 @@ class ShopRepository:
     def products_by_id(self, ids: Iterable[str]) -> dict[str, Document]:
         return {doc["_id"]: doc for doc in self._db[PRODUCTS].find({"_id": {"$in": list(ids)}})}
 
-    def insert_product(self, doc: Document) -> bool:
+    def _insert_new(self, collection: str, doc: Document) -> bool:
+        """Insert ``doc``; False when its ``_id`` (or another unique key) exists already."""
         try:
-            self._db[PRODUCTS].insert_one(doc)
+            self._db[collection].insert_one(doc)
         except DuplicateKeyError:
             return False
         return True
+
+    def insert_product(self, doc: Document) -> bool:
+        return self._insert_new(PRODUCTS, doc)
 
     def update_product(self, product_id: str, changes: Document) -> Document | None:
         return self._db[PRODUCTS].find_one_and_update(
@@ -94,11 +98,7 @@ class ShopRepository:
     # -- orders -----------------------------------------------------------------------------
     def insert_order(self, doc: Document) -> bool:
         """False when an order with this id (the same idempotency key) exists already."""
-        try:
-            self._db[ORDERS].insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return self._insert_new(ORDERS, doc)
 
     def order(self, order_id: str) -> Document | None:
         return self._db[ORDERS].find_one({"_id": order_id}, projection=HIDDEN)
@@ -161,11 +161,7 @@ class ShopRepository:
 
     # -- supplier hand-offs -------------------------------------------------------------------
     def insert_handoff(self, doc: Document) -> bool:
-        try:
-            self._db[HANDOFFS].insert_one(doc)
-        except DuplicateKeyError:
-            return False
-        return True
+        return self._insert_new(HANDOFFS, doc)
 
     def handoffs_of(self, account_id: str, subject_key: str) -> list[Document]:
         return list(self._db[HANDOFFS].find(subject_filter(account_id, subject_key),
@@ -226,10 +222,10 @@ class ShopRepository:
     def add_erasure_wait(self, doc: Document) -> None:
         self._db[ERASURE_WAITS].replace_one({"_id": doc["_id"]}, doc, upsert=True)
 
-    def erasure_waits(self, account_id: str | None = None, subject_key: str | None = None,
+    def erasure_waits(self, account_id: str = "", subject_key: str = "",
                       limit: int = 200) -> list[Document]:
-        query = subject_filter(account_id or "", subject_key or "") \
-            if account_id or subject_key else {}
+        """The person's waiting erasures; everyone's when neither is given."""
+        query = subject_filter(account_id, subject_key) if account_id or subject_key else {}
         return list(self._db[ERASURE_WAITS].find(query, limit=limit))
 
     def delete_erasure_wait(self, request_id: str) -> None:
