@@ -5,6 +5,7 @@
 # subject pepper. `make up` and `make test` call it; running it twice is cheap.
 #   tools/setup.sh          stack and tools
 #   tools/setup.sh --test   also the nameko peer's venv used by the tests
+#   tools/setup.sh --bench  also Debian's wrk, for the benchmarks
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -59,12 +60,13 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
 fi
 
-# 4. The FerretDB launcher (tools/ferretdb), built once per source change.
-want=$(fingerprint tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/*.go)
+# 4. The FerretDB launcher (tools/ferretdb): FerretDB v1.24.0 with our patches,
+#    built once per change of the launcher, its module pins or the patches.
+want=$(fingerprint tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/*.go \
+  tools/ferretdb/build.sh tools/ferretdb/patches/*.patch)
 if [ ! -x var/bin/lethe-ferretdb ] || [ "$(cat var/bin/.lethe-ferretdb 2>/dev/null)" != "$want" ]; then
-  command -v go >/dev/null || { echo "Go is required to build the FerretDB launcher" >&2; exit 1; }
   say "building the FerretDB launcher (about a minute the first time)"
-  (cd tools/ferretdb && go build -trimpath -o "$ROOT/var/bin/lethe-ferretdb" .)
+  tools/ferretdb/build.sh var/bin/lethe-ferretdb
   echo "$want" > var/bin/.lethe-ferretdb
 fi
 
@@ -85,5 +87,12 @@ if [ "${1:-}" = "--test" ]; then
     "$NVENV/bin/pip" install -q -r tests/nameko_peer/requirements.txt
     echo "$want" > "$NVENV/.lethe-deps"
   fi
+fi
+# 7. Benchmarks only: Debian's wrk, a load generator that is not bound to one Python core.
+if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null; then
+  say "installing wrk (apt-get)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
+    || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 fi
 say "ready"

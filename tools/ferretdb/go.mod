@@ -66,3 +66,6 @@ require (
 	modernc.org/strutil v1.2.0 // indirect
 	modernc.org/token v1.1.0 // indirect
 )
+
+// FerretDB v1.24.0 with our patches (tools/ferretdb/patches), prepared by build.sh.
+replace github.com/FerretDB/FerretDB => ../../var/build/ferretdb-src
