@@ -36,6 +36,12 @@ class FailedPrecondition(DomainError):
     kind = "failed_precondition"
 
 
+class Aborted(DomainError):
+    """Others changed the same thing at the same moment, again and again; try again."""
+
+    kind = "aborted"
+
+
 class PermissionDenied(DomainError):
     kind = "permission_denied"
 

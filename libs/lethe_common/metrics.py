@@ -27,13 +27,15 @@ EVENTS_PUBLISHED = Counter("lethe_events_published_total", "Events confirmed by 
                            ["event_type"])
 PUBLISH_FAILURES = Counter("lethe_event_publish_failures_total",
                            "Publishes the broker did not confirm.")
-OUTBOX_BACKLOG = Gauge("lethe_outbox_backlog", "Documents whose outbox still holds events.",
+OUTBOX_BACKLOG = Gauge("lethe_outbox_backlog", "Events waiting in the outbox (not yet confirmed).",
                        ["collection"])
 OUTBOX_RELAYED = Counter("lethe_outbox_relayed_total",
                          "Events the relay published because the writer did not.")
 OUTBOX_POISONED = Counter("lethe_outbox_poisoned_total",
-                          "Outbox entries that were no valid envelope, moved to _outbox_poison.",
+                          "Outbox intents that were no valid envelope, moved to outbox_poison.",
                           ["collection"])
+OUTBOX_ABANDONED = Counter("lethe_outbox_abandoned_total",
+                           "Outbox intents dropped because the change they announced never happened.")
 OUTBOX_OLDEST_SECONDS = Gauge("lethe_outbox_oldest_pending_seconds",
                               "Age of the oldest pending outbox entry.", ["collection"])
 

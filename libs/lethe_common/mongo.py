@@ -7,6 +7,7 @@ no change streams, no TTL indexes (SPEC section 6).
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +34,16 @@ class IndexSpec:
     name: str = field(default="")
 
 
+@dataclass(frozen=True)
+class RetiredIndex:
+    """An index an earlier version created and no code uses any more. It is dropped at
+    start-up: every index costs each insert, and a unique one on fields that new documents
+    lack would refuse the second of them."""
+
+    collection: str
+    name: str
+
+
 def connect(url: str, app_name: str, *, timeout_ms: int = 3000) -> Client:
     """A client with UTC-aware datetimes and short time-outs, so health checks answer fast."""
     return MongoClient(
@@ -42,9 +53,17 @@ def connect(url: str, app_name: str, *, timeout_ms: int = 3000) -> Client:
     )
 
 
-def ensure_indexes(db: Db, specs: list[IndexSpec]) -> None:
-    """Create the indexes a service relies on; creating an existing one is a no-op."""
+def ensure_indexes(db: Db, specs: Sequence[IndexSpec | RetiredIndex]) -> None:
+    """Create the indexes a service relies on (creating an existing one is a no-op) and
+    drop the retired ones that exist."""
+    existing = set(db.list_collection_names())
     for spec in specs:
+        if isinstance(spec, RetiredIndex):
+            if spec.collection in existing and spec.name in db[spec.collection].index_information():
+                db[spec.collection].drop_index(spec.name)
+                log.info("retired index dropped", extra={"collection": spec.collection,
+                                                         "index": spec.name})
+            continue
         options: dict[str, Any] = {"unique": spec.unique}
         if spec.name:
             options["name"] = spec.name

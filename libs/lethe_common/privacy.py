@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,8 +18,8 @@ from pymongo.errors import DuplicateKeyError
 
 from lethe_common.events.consumer import Subscription
 from lethe_common.events.envelope import Envelope, EnvelopeError
-from lethe_common.events.outbox import Outbox, outbox_index
-from lethe_common.mongo import Db, Document
+from lethe_common.events.outbox import Outbox
+from lethe_common.mongo import Db, Document, RetiredIndex
 
 REQUEST_ID = re.compile(r"pr_[0-9a-f]{32}")
 ACCOUNT_ID = re.compile(r"(?:[a-z]{2,4}_[0-9a-f]{32})?")
@@ -46,12 +46,16 @@ def subject_filter(account_id: str, subject_key: str, id_field: str = "account_i
 
 @dataclass(frozen=True)
 class PrivacyEvent:
-    """An erasure or restriction request as a service receives it from the bus."""
+    """An erasure or restriction request as a service receives it from the bus.
+
+    ``occurred_at`` is when consent published it: a restriction and its lift are ordered by
+    it, never by when a worker happened to handle them (a retry, another replica)."""
 
     kind: str
     request_id: str
     account_id: str
     subject_key: str
+    occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> PrivacyEvent:
@@ -64,10 +68,11 @@ class PrivacyEvent:
         else:
             raise EnvelopeError(f"{envelope.type!r} is no privacy request")
         return cls.checked(kind, payload.get("request_id"), payload.get("account_id"),
-                           envelope.subject_key)
+                           envelope.subject_key, envelope.occurred_at)
 
     @classmethod
-    def checked(cls, kind: str, request_id: Any, account_id: Any, subject_key: Any) -> PrivacyEvent:
+    def checked(cls, kind: str, request_id: Any, account_id: Any, subject_key: Any,
+                occurred_at: datetime | None = None) -> PrivacyEvent:
         """Raise EnvelopeError unless the ids have the shapes our services give them."""
         if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
             raise EnvelopeError("request_id is not a privacy request id")
@@ -75,7 +80,7 @@ class PrivacyEvent:
             raise EnvelopeError("account_id is not an account id")
         if not isinstance(subject_key, str) or not SUBJECT_KEY.fullmatch(subject_key):
             raise EnvelopeError("a privacy request needs the subject_key")
-        return cls(kind, request_id, account_id, subject_key)
+        return cls(kind, request_id, account_id, subject_key, occurred_at or datetime.now(UTC))
 
 
 def privacy_subscriptions(erase: Callable[[PrivacyEvent], Any],
@@ -158,14 +163,12 @@ class ReceiptSender:
         event = Envelope(type="privacy.receipt", source=self._service,
                          subject_key=subject_key, payload=receipt.payload())
         key = f"{receipt.request_id}/{receipt.kind}/{receipt.outcome}"
-        document = self._outbox.stage_new(
-            {"_id": key, "sent_at": datetime.now(UTC), "receipt": receipt.payload()}, event)
         try:
-            self._collection.insert_one(document)
+            self._outbox.insert(self._collection, {"_id": key, "sent_at": datetime.now(UTC),
+                                                   "receipt": receipt.payload()}, event)
         except DuplicateKeyError:
             return False
-        self._outbox.publish_staged(self._collection, key, event)
         return True
 
 
-RECEIPT_INDEXES = [outbox_index(RECEIPTS_SENT)]
+RECEIPT_INDEXES = [RetiredIndex(RECEIPTS_SENT, "_outbox_due_1")]

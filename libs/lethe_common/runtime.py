@@ -21,7 +21,6 @@ from lethe_common import mongo
 from lethe_common.config import CommonConfig
 from lethe_common.events.consumer import (
     PROCESSED_COLLECTION,
-    PROCESSED_INDEX,
     ConsumerSettings,
     EventConsumer,
     Subscription,
@@ -31,9 +30,14 @@ from lethe_common.events.publisher import EventPublisher
 from lethe_common.grpc_server import GrpcServer, ServiceBinding
 from lethe_common.logging import configure_logging
 from lethe_common.metrics import start_metrics_server
-from lethe_common.mongo import Coll, Db, IndexSpec
+from lethe_common.mongo import Db, IndexSpec, RetiredIndex
 
 log = logging.getLogger(__name__)
+
+# What the library's own collections no longer use (their keys say it all now).
+LIBRARY_RETIRED_INDEXES = (
+    RetiredIndex("processed_events", "consumer_event_unique"),
+)
 
 
 @dataclass(frozen=True)
@@ -62,21 +66,21 @@ class Runtime:
         self.client = mongo.connect(config.mongo_url, f"lethe-{config.service}-{process_kind}")
         self.db: Db = self.client[config.mongo_db]
         self.publisher = EventPublisher(config.amqp_url)
-        self.outbox = Outbox(self.publisher, config.outbox_publish_grace_seconds)
+        self.outbox = Outbox(self.publisher, self.db, config.outbox_publish_grace_seconds)
         self.bootstrapped = threading.Event()
 
     def ready(self) -> bool:
         """Indexes are in place and the store and the bus both answer."""
         return self.bootstrapped.is_set() and mongo.ping(self.client) and self.publisher.ping()
 
-    def bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event,
+    def bootstrap(self, specs: Sequence[IndexSpec | RetiredIndex], stop: threading.Event,
                   seed: Callable[[], Any] | None = None) -> None:
         """Ensure indexes and seed data, retrying until the store answers (the process
         starts unready). ``seed`` must be safe to run from many processes at once."""
         delay = 0.5
         while not stop.is_set():
             try:
-                mongo.ensure_indexes(self.db, [*specs, PROCESSED_INDEX])
+                mongo.ensure_indexes(self.db, [*specs, *LIBRARY_RETIRED_INDEXES])
                 if seed is not None:
                     seed()
             except PyMongoError:
@@ -87,7 +91,7 @@ class Runtime:
             self.bootstrapped.set()
             return
 
-    def start_bootstrap(self, specs: Sequence[IndexSpec], stop: threading.Event,
+    def start_bootstrap(self, specs: Sequence[IndexSpec | RetiredIndex], stop: threading.Event,
                         seed: Callable[[], Any] | None = None) -> None:
         threading.Thread(target=self.bootstrap, args=(specs, stop, seed), name="bootstrap",
                          daemon=True).start()
@@ -105,7 +109,7 @@ def _wait_for_signal() -> None:
 
 
 def run_api(runtime: Runtime, bindings: Sequence[ServiceBinding],
-            indexes: Sequence[IndexSpec], seed: Callable[[], Any] | None = None) -> None:
+            indexes: Sequence[IndexSpec | RetiredIndex], seed: Callable[[], Any] | None = None) -> None:
     """Serve gRPC until a signal; health follows the store and the bus."""
     config = runtime.config
     stop = threading.Event()
@@ -140,8 +144,8 @@ def _run_loop(loop: Loop, stop: threading.Event) -> None:
 
 
 def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
-               outbox_collections: Sequence[Coll], indexes: Sequence[IndexSpec],
-               sweeps: Sequence[Sweep] = (), loops: Sequence[Loop] = ()) -> None:
+               indexes: Sequence[IndexSpec | RetiredIndex], sweeps: Sequence[Sweep] = (),
+               loops: Sequence[Loop] = ()) -> None:
     """Consume events, relay the outbox, run sweeps and loops until a signal."""
     config = runtime.config
     stop = threading.Event()
@@ -153,8 +157,7 @@ def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
                          retry_base_seconds=config.consumer_retry_base_seconds,
                          queue_type=config.queue_type),
         subscriptions, runtime.db[PROCESSED_COLLECTION], runtime.publisher)
-    relay = OutboxRelay(runtime.publisher, outbox_collections,
-                        lease_seconds=config.outbox_lease_seconds)
+    relay = OutboxRelay(runtime.publisher, runtime.db, lease_seconds=config.outbox_lease_seconds)
     start_metrics_server(config.bind_host, config.worker_metrics_port,
                          lambda: consumer.ready.is_set() and runtime.ready())
     threads = [

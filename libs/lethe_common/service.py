@@ -13,11 +13,11 @@ from typing import Any
 
 from lethe_common.config import CommonConfig
 from lethe_common.diagnostics import INDEXES as DIAGNOSTIC_INDEXES
-from lethe_common.diagnostics import PINGS, Diagnostics
+from lethe_common.diagnostics import Diagnostics
 from lethe_common.diagnostics_api import diagnostics_binding
 from lethe_common.events.consumer import PROCESSED_COLLECTION, Subscription, sweep_processed
 from lethe_common.grpc_server import ServiceBinding
-from lethe_common.mongo import IndexSpec
+from lethe_common.mongo import IndexSpec, RetiredIndex
 from lethe_common.runtime import Loop, Runtime, Sweep, run_api, run_worker
 
 
@@ -27,7 +27,7 @@ def _diagnostics(runtime: Runtime) -> Diagnostics:
 
 
 def api_main(config: CommonConfig, bindings: Callable[[Runtime], Sequence[ServiceBinding]],
-             indexes: Sequence[IndexSpec] = (),
+             indexes: Sequence[IndexSpec | RetiredIndex] = (),
              seed: Callable[[Runtime], Any] | None = None) -> None:
     """Serve the service's gRPC API; ``seed(runtime)`` runs once the store answers."""
     runtime = Runtime(config, "api")
@@ -37,16 +37,14 @@ def api_main(config: CommonConfig, bindings: Callable[[Runtime], Sequence[Servic
 
 def worker_main(config: CommonConfig,
                 subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: (),
-                outbox_collections: Sequence[str] = (),
                 sweeps: Callable[[Runtime], Sequence[Sweep]] = lambda _: (),
-                indexes: Sequence[IndexSpec] = (),
+                indexes: Sequence[IndexSpec | RetiredIndex] = (),
                 loops: Callable[[Runtime], Sequence[Loop]] = lambda _: ()) -> None:
     runtime = Runtime(config, "worker")
     diagnostics = _diagnostics(runtime)
     run_worker(
         runtime,
         [*diagnostics.subscriptions(), *subscriptions(runtime)],
-        [runtime.db[name] for name in (PINGS, *outbox_collections)],
         [*DIAGNOSTIC_INDEXES, *indexes],
         [Sweep("diagnostics", 3600, lambda: diagnostics.sweep(timedelta(days=1))),
          Sweep("processed-events", 3600, lambda: sweep_processed(

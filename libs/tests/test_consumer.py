@@ -18,6 +18,7 @@ from lethe_common.events.consumer import (
     ConsumerSettings,
     EventConsumer,
     Subscription,
+    processed_key,
     sweep_processed,
 )
 from lethe_common.events.envelope import Envelope
@@ -108,7 +109,8 @@ def test_an_event_delivered_twice_is_handled_once(
                             {"queue": inbox, "event_type": "system.ping", "outcome": "duplicate"}) >= 1,
              what="the repeat to be dropped")
     assert len(running.recorder.calls[event.id]) == 1
-    assert test_db[PROCESSED_COLLECTION].count_documents({"event_id": event.id}) == 1
+    assert [d["_id"] for d in test_db[PROCESSED_COLLECTION].find()] == [
+        processed_key(running.consumer.settings.name, event)]
 
 
 def test_a_failing_handler_is_retried_with_growing_back_off(
@@ -182,13 +184,12 @@ def test_a_message_that_is_not_json_is_parked(
 def test_the_sweep_forgets_only_event_ids_past_their_retention(test_db: Database) -> None:
     processed = test_db[PROCESSED_COLLECTION]
     now = datetime.now(UTC)
-    processed.insert_many([
-        {"consumer": "c", "event_id": "old", "processed_at": now - timedelta(days=31)},
-        {"consumer": "c", "event_id": "recent", "processed_at": now - timedelta(days=29)},
-    ])
+    old, recent = (Envelope(type="system.ping", source="identity", occurred_at=now - timedelta(days=days),
+                            payload={"ping_id": "0" * 32, "note": ""}) for days in (31, 29))
+    processed.insert_many([{"_id": processed_key("c", old)}, {"_id": processed_key("c", recent)}])
 
     assert sweep_processed(processed, timedelta(days=30), now=now) == 1
-    assert [d["event_id"] for d in processed.find()] == ["recent"]
+    assert [d["_id"] for d in processed.find()] == [processed_key("c", recent)]
 
 
 def test_a_bad_attempt_header_is_parked_not_looped(

@@ -14,8 +14,9 @@ Topology for a consumer group ``<name>`` (usually the service's name):
 
 A failed message is republished to the retry queue with publisher confirms
 before the original is acked, so it cannot be lost in between. A handled
-event's id is recorded in a collection with a unique index on
-(consumer, event id); a repeat is acked without calling the handler again.
+event is recorded under the key ``<day it occurred>/<consumer>/<event id>``:
+a repeat finds that key and is acked without calling the handler again, and
+the sweep deletes old days as one ``_id`` range.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,8 +33,7 @@ from typing import Any
 from amqp.exceptions import PreconditionFailed
 from kombu import Connection, Consumer, Queue
 from kombu.message import Message
-from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import ConnectionFailure, DuplicateKeyError
 
 from lethe_common.events.catalogue import check_payload
 from lethe_common.events.envelope import Envelope, EnvelopeError
@@ -44,22 +45,26 @@ from lethe_common.metrics import (
     DEAD_LETTERS,
     EVENTS_CONSUMED,
 )
-from lethe_common.mongo import Coll, IndexSpec
+from lethe_common.mongo import Coll
 
 log = logging.getLogger(__name__)
 
 ATTEMPT_HEADER = "x-lethe-attempt"
 PROCESSED_COLLECTION = "processed_events"
-PROCESSED_INDEX = IndexSpec(PROCESSED_COLLECTION, (("consumer", ASCENDING), ("event_id", ASCENDING)),
-                            unique=True, name="consumer_event_unique")
 
 Handler = Callable[[Envelope], None]
 
 
+def processed_key(consumer: str, envelope: Envelope) -> str:
+    """Where a handled event is recorded: by the day it occurred, so old days go as a range."""
+    return f"{envelope.occurred_at.astimezone(UTC):%Y-%m-%d}/{consumer}/{envelope.id}"
+
+
 def sweep_processed(processed: Coll, older_than: timedelta, now: datetime | None = None) -> int:
-    """Forget handled event ids older than ``older_than``: far past any redelivery."""
+    """Forget handled events that occurred before the day ``older_than`` ago: far past any
+    redelivery (a retry is hours at most)."""
     cutoff = (now or datetime.now(UTC)) - older_than
-    return int(processed.delete_many({"processed_at": {"$lt": cutoff}}).deleted_count)
+    return int(processed.delete_many({"_id": {"$lt": f"{cutoff:%Y-%m-%d}/"}}).deleted_count)
 
 
 @dataclass(frozen=True)
@@ -105,6 +110,7 @@ class EventConsumer:
         self._routes = {(s.source, s.event_type): s.handler for s in subscriptions}
         self._processed = processed
         self._publisher = publisher
+        self._store_backoff = 0.0
         self.ready = threading.Event()
 
     # -- topology ---------------------------------------------------------
@@ -149,14 +155,14 @@ class EventConsumer:
         log.warning("undecodable message dead-lettered", extra={"error": type(exc).__name__})
         self._dead_letter(message, "undecodable")
 
-    def _already_processed(self, event_id: str) -> bool:
-        return self._processed.count_documents(
-            {"consumer": self.settings.name, "event_id": event_id}, limit=1) > 0
+    def _already_processed(self, envelope: Envelope) -> bool:
+        return self._processed.find_one({"_id": processed_key(self.settings.name, envelope)},
+                                        projection={"_id": 1}) is not None
 
     def _mark_processed(self, envelope: Envelope) -> None:
         with contextlib.suppress(DuplicateKeyError):
             self._processed.insert_one({
-                "consumer": self.settings.name, "event_id": envelope.id,
+                "_id": processed_key(self.settings.name, envelope),
                 "event_type": envelope.type, "processed_at": datetime.now(UTC)})
 
     def _retry(self, body: dict[str, Any], message: Message, envelope: Envelope, attempt: int) -> None:
@@ -181,6 +187,18 @@ class EventConsumer:
         CONSUMER_RETRIES.labels(queue=self.settings.inbox, event_type=envelope.type).inc()
         message.ack()
 
+    def _wait_for_store(self, message: Message, envelope: Envelope) -> None:
+        """The store does not answer: that says nothing about the message, so it goes back to
+        the queue without using up an attempt, and this consumer pauses (1 s, doubling to
+        30 s) before it takes the next one. An outage of any length parks nothing."""
+        self._store_backoff = min(max(self._store_backoff * 2, 1.0), 30.0)
+        log.warning("the store does not answer; event requeued",
+                    extra={"event_id": envelope.id, "pause_seconds": self._store_backoff})
+        EVENTS_CONSUMED.labels(queue=self.settings.inbox, event_type=envelope.type,
+                               outcome="requeued").inc()
+        message.requeue()
+        time.sleep(self._store_backoff)
+
     def handle(self, body: Any, message: Message) -> None:
         try:
             attempt = int((message.headers or {}).get(ATTEMPT_HEADER, 1))
@@ -192,12 +210,16 @@ class EventConsumer:
             self._dead_letter(message, "invalid")
             return
         queue = self.settings.inbox
-        if self._already_processed(envelope.id):
-            EVENTS_CONSUMED.labels(queue=queue, event_type=envelope.type, outcome="duplicate").inc()
-            message.ack()
-            return
         try:
+            if self._already_processed(envelope):
+                EVENTS_CONSUMED.labels(queue=queue, event_type=envelope.type, outcome="duplicate").inc()
+                message.ack()
+                return
             handler(envelope)
+            self._mark_processed(envelope)
+        except ConnectionFailure:
+            self._wait_for_store(message, envelope)
+            return
         except Exception:
             log.warning("event handler failed", exc_info=True,
                         extra={"event_id": envelope.id, "event_type": envelope.type,
@@ -205,7 +227,7 @@ class EventConsumer:
             EVENTS_CONSUMED.labels(queue=queue, event_type=envelope.type, outcome="failed").inc()
             self._retry(body, message, envelope, attempt)
             return
-        self._mark_processed(envelope)
+        self._store_backoff = 0.0
         message.ack()
         EVENTS_CONSUMED.labels(queue=queue, event_type=envelope.type, outcome="handled").inc()
         CONSUMER_LAG.labels(queue=queue).observe(

@@ -13,9 +13,12 @@ import sys
 import urllib.request
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import grpc
+
+from lethe_common.grpc_client import channel_options, target
 from lethe_common.testing.waiting import free_port, http_status, unique, wait_for
 
 BACKENDS = ("identity", "consent", "shop", "newsletter")
@@ -67,19 +70,72 @@ class ServiceProcess:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
 
+# Every test backend runs this many API and worker processes, so every test exercises
+# replicas: calls spread round-robin over the APIs, events over the workers.
+REPLICAS = int(os.environ.get("LETHE_TEST_REPLICAS", "2"))
+
+
 @dataclass
 class Backend:
-    """The API and worker processes of one backend service, on free ports."""
+    """The API and worker processes of one backend service (``replicas`` of each), on free
+    ports, sharing one database and one consumer group."""
 
     service: str
-    api: ServiceProcess
-    worker: ServiceProcess
-    grpc_port: int
+    apis: list[ServiceProcess]
+    workers: list[ServiceProcess]
+    grpc_ports: list[int]
     db_name: str
 
     @property
+    def api(self) -> ServiceProcess:
+        """The first API replica (tests that stop or read one process)."""
+        return self.apis[0]
+
+    @api.setter
+    def api(self, process: ServiceProcess) -> None:
+        self.apis[0] = process
+
+    @property
+    def worker(self) -> ServiceProcess:
+        """The first worker replica."""
+        return self.workers[0]
+
+    @worker.setter
+    def worker(self, process: ServiceProcess) -> None:
+        self.workers[0] = process
+
+    def kill_workers(self) -> None:
+        """SIGKILL every worker replica: no consumer, no relay, no sweep of this service runs."""
+        for worker in self.workers:
+            worker.kill()
+
+    def restart_workers(self) -> None:
+        """Start every worker replica again (after :meth:`kill_workers`) and wait for them."""
+        self.workers = [replace(worker).start() for worker in self.workers]
+        for worker in self.workers:
+            worker.wait_ready()
+
+    def stop_apis(self) -> None:
+        for api in self.apis:
+            api.stop()
+
+    def restart_apis(self) -> None:
+        self.apis = [replace(api).start() for api in self.apis]
+        for api in self.apis:
+            api.wait_ready()
+
+    @property
+    def grpc_port(self) -> int:
+        return self.grpc_ports[0]
+
+    @property
     def grpc_addr(self) -> str:
-        return f"127.0.0.1:{self.grpc_port}"
+        """Every API replica, as the gateway and peers are told of them (comma-separated)."""
+        return ",".join(f"127.0.0.1:{port}" for port in self.grpc_ports)
+
+    def channel(self) -> grpc.Channel:
+        """A channel that spreads calls round-robin over the API replicas that serve."""
+        return grpc.insecure_channel(target(self.grpc_addr), options=channel_options())
 
     @property
     def queue_group(self) -> str:
@@ -88,7 +144,8 @@ class Backend:
 
 def backend_env(service: str, run_id: str, base: Mapping[str, str] | None = None,
                 **overrides: str) -> tuple[dict[str, str], int, int, int]:
-    """Environment for one backend on free ports, with its own database and queues."""
+    """Environment for one backend process on free ports, with its own database and queues
+    (the same for every replica of one run)."""
     env = dict(os.environ if base is None else base)
     prefix = service.upper()
     grpc_port, api_metrics, worker_metrics = free_port(), free_port(), free_port()
@@ -119,17 +176,23 @@ def delete_consumer_queues(amqp_url: str, group: str, max_attempts: int = 5) -> 
 
 
 def start_backend(service: str, run_id: str, log_dir: Path, *, start_worker: bool = True,
-                  **overrides: str) -> Backend:
-    env, grpc_port, api_metrics, worker_metrics = backend_env(service, run_id, None, **overrides)
-    api = ServiceProcess(f"{service}-api", f"lethe_{service}.api", env,
-                         log_dir / f"{service}-api.log",
-                         f"http://127.0.0.1:{api_metrics}/readyz").start()
-    worker = ServiceProcess(f"{service}-worker", f"lethe_{service}.worker", env,
-                            log_dir / f"{service}-worker.log",
-                            f"http://127.0.0.1:{worker_metrics}/readyz")
+                  replicas: int = 0, **overrides: str) -> Backend:
+    """Start ``replicas`` (default :data:`REPLICAS`) API and worker processes of ``service``."""
+    apis, workers, ports = [], [], []
+    for n in range(1, (replicas or REPLICAS) + 1):
+        env, grpc_port, api_metrics, worker_metrics = backend_env(service, run_id, None, **overrides)
+        suffix = "" if n == 1 else f"-{n}"
+        apis.append(ServiceProcess(f"{service}-api{suffix}", f"lethe_{service}.api", env,
+                                   log_dir / f"{service}-api{suffix}.log",
+                                   f"http://127.0.0.1:{api_metrics}/readyz").start())
+        workers.append(ServiceProcess(f"{service}-worker{suffix}", f"lethe_{service}.worker", env,
+                                      log_dir / f"{service}-worker{suffix}.log",
+                                      f"http://127.0.0.1:{worker_metrics}/readyz"))
+        ports.append(grpc_port)
     if start_worker:
-        worker.start()
-    return Backend(service, api, worker, grpc_port, env[f"{service.upper()}_MONGO_DB"])
+        for worker in workers:
+            worker.start()
+    return Backend(service, apis, workers, ports, apis[0].env[f"{service.upper()}_MONGO_DB"])
 
 
 @dataclass
@@ -142,7 +205,7 @@ class Stack:
     gateway_url: str
 
     def processes(self) -> list[ServiceProcess]:
-        return [p for b in self.backends.values() for p in (b.api, b.worker)] + [self.gateway]
+        return [p for b in self.backends.values() for p in (*b.apis, *b.workers)] + [self.gateway]
 
 
 def start_gateway(backends: dict[str, Backend], log_dir: Path, port: int = 0,
@@ -162,7 +225,7 @@ def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
     overrides = {"LETHE_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", **overrides}
     for name in BACKENDS:  # each learns where the ones before it listen (newsletter → consent)
         peers = {f"{n.upper()}_GRPC_ADDR": b.grpc_addr for n, b in backends.items()}
-        backends[name] = start_backend(name, run_id, log_dir, start_worker=True,
+        backends[name] = start_backend(name, run_id, log_dir, start_worker=True, replicas=REPLICAS,
                                        **{**peers, **overrides})
     gateway, url = start_gateway(backends, log_dir, gateway_port, **overrides)
     stack = Stack(run_id, backends, gateway, url)
@@ -185,8 +248,8 @@ def remove_backend(backend: Backend) -> None:
     """Stop a test backend's processes and delete its database and queues."""
     from lethe_common import mongo
 
-    backend.api.stop()
-    backend.worker.stop()
+    for process in (*backend.apis, *backend.workers):
+        process.stop()
     with contextlib.suppress(Exception):  # its broker may be a private one that is gone
         delete_consumer_queues(backend.api.env["LETHE_AMQP_URL"], backend.queue_group)
     client = mongo.connect(backend.api.env["LETHE_MONGO_URL"], "lethe-tests", timeout_ms=1000)
@@ -198,17 +261,23 @@ def remove_backend(backend: Backend) -> None:
 @contextmanager
 def running_backend(service: str, log_dir: Path, **overrides: str) -> Iterator[Backend]:
     """One backend's API and worker, ready; removed afterwards."""
-    backend = start_backend(service, unique("svc"), log_dir, start_worker=True, **overrides)
+    backend = start_backend(service, unique("svc"), log_dir, start_worker=True,
+                            replicas=REPLICAS, **overrides)
     try:
-        backend.api.wait_ready()
-        backend.worker.wait_ready()
+        for process in (*backend.apis, *backend.workers):
+            process.wait_ready()
         yield backend
     finally:
         remove_backend(backend)
 
 
 def worker_metrics(backend: Backend) -> str:
-    """The text of the worker's /metrics."""
-    with urllib.request.urlopen(backend.worker.ready_url.replace("/readyz", "/metrics"),  # noqa: S310
-                                timeout=5) as response:
-        return str(response.read().decode())
+    """The text of every worker replica's /metrics, one after the other."""
+    texts = []
+    for worker in backend.workers:
+        if worker.popen is None or worker.popen.poll() is not None:
+            continue
+        with urllib.request.urlopen(worker.ready_url.replace("/readyz", "/metrics"),  # noqa: S310
+                                    timeout=5) as response:
+            texts.append(str(response.read().decode()))
+    return "\n".join(texts)
