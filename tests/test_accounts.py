@@ -7,17 +7,20 @@ read from the sink's Maildir.
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
 from argon2 import PasswordHasher
-from pymongo import MongoClient
+from pymongo import DESCENDING, MongoClient
 from pymongo.database import Database
 
+from lethe_common.store.keys import under
 from lethe_common.testing import EventTap, Stack, start_stack, stop_stack, token_in, unique, wait_for_mail
 
 PASSWORD = "violet tractor umbrella 42"
@@ -314,14 +317,19 @@ def test_rectification_and_an_email_change_that_waits_for_verification(stack: St
 def test_passwords_are_argon2id_and_rehashed_when_parameters_change(stack: Stack,
                                                                      identity_db: Database) -> None:
     c, email = member(stack)
-    accounts = identity_db["accounts"]
-    stored = accounts.find_one({"email": email})["password_hash"]
-    assert stored.startswith("$argon2id$v=19$m=19456,t=5,p=1$")
+    account_id = c.get("/api/v1/me").json()["id"]
+    credentials = identity_db["credentials"]  # versions <account>/<n>: the newest holds
+
+    def stored() -> dict[str, object]:
+        found = credentials.find_one({"_id": under(account_id)}, sort=[("_id", DESCENDING)])
+        assert found is not None
+        return found
+    assert str(stored()["password_hash"]).startswith("$argon2id$v=19$m=19456,t=5,p=1$")
     weaker = PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1).hash(PASSWORD)
-    accounts.update_one({"email": email}, {"$set": {"password_hash": weaker}})
+    credentials.update_one({"_id": stored()["_id"]}, {"$set": {"password_hash": weaker}})
     assert login(c, email).status_code == 200
-    assert accounts.find_one({"email": email})["password_hash"].startswith(
-        "$argon2id$v=19$m=19456,t=5,p=1$")
+    assert str(stored()["password_hash"]).startswith("$argon2id$v=19$m=19456,t=5,p=1$")
+    assert credentials.count_documents({"_id": under(account_id), "password_hash": weaker}) == 0
 
 
 # -- admin role and portal access --------------------------------------------------------------
@@ -375,6 +383,41 @@ def test_portal_access_rejected_pending_approved_with_mail_and_event(stack: Stac
         assert all(email not in str(e) for e in events)
     finally:
         tap.close()
+
+
+def test_two_staff_deciding_at_once_one_wins_the_other_gets_409_and_lists_page(
+        stack: Stack) -> None:
+    first, second = admin_client(stack), admin_client(stack)  # two staff sessions
+    domain = f"duel-{stack.run_id}.example".replace("_", "-")
+    assert first.post("/api/v1/admin/organisations", json={"name": "Duel", "domains": [domain]},
+                      headers=csrf(first)).status_code == 201
+    people = [member(stack, domain=domain)[0] for _ in range(3)]
+    ids = []
+    for person in people:
+        assert person.post("/api/v1/me/portal-access", headers=csrf(person)).json()["status"] == \
+            "pending"
+        ids.append(person.get("/api/v1/me").json()["id"])
+    for account_id in ids:
+        barrier = threading.Barrier(2)
+
+        def decide(boss: httpx.Client, approve: bool, account_id: str = account_id,
+                   barrier: threading.Barrier = barrier) -> int:
+            barrier.wait()
+            return boss.post(f"/api/v1/admin/portal-access-requests/{account_id}/decision",
+                             json={"approve": approve}, headers=csrf(boss)).status_code
+        with ThreadPoolExecutor(2) as pool:
+            codes = list(pool.map(decide, (first, second), (True, False)))
+        assert sorted(codes) == [200, 409]
+    # The staff list in pages of one: a Link to the next page, every request once.
+    seen, url = [], "/api/v1/admin/portal-access-requests?status=approved&limit=1"
+    while url:
+        page = first.get(url)
+        assert page.status_code == 200 and len(page.json()) <= 1
+        seen += [r["account_id"] for r in page.json()]
+        url = page.links.get("next", {}).get("url", "")
+    rejected = [r["account_id"] for r in first.get(
+        "/api/v1/admin/portal-access-requests", params={"status": "rejected"}).json()]
+    assert sorted(i for i in seen + rejected if i in ids) == sorted(ids)
 
 
 def test_verification_publishes_account_verified_without_the_address(stack: Stack,

@@ -289,6 +289,26 @@ def test_objections_direct_marketing_at_once_others_by_staff(stack: Stack, admin
     assert "security logs" in mine[request_id]["decision"]
 
 
+def test_staff_read_the_ledger_a_page_at_a_time(stack: Stack, admin: Browser) -> None:
+    for _ in range(3):
+        browser, _ = member(stack)
+        assert browser.post("/api/v1/me/objections", json={
+            "purpose": "access_logs", "reason": "paging"}).status_code == 202
+    seen: list[dict[str, Any]] = []
+    url = "/api/v1/admin/privacy-requests?kind=objection&status=open&limit=2"
+    while url:
+        page = admin.get(url)
+        assert page.status_code == 200, page.text
+        assert len(page.json()) <= 2
+        seen += page.json()
+        link = page.headers.get("Link", "")
+        url = re.match(r'<(/api/v1/admin/privacy-requests\?[^>]+)>; rel="next"', link).group(1) \
+            if link else ""  # type: ignore[union-attr]
+    assert len(seen) >= 3 and len({r["id"] for r in seen}) == len(seen)
+    assert [r["due_at"] for r in seen] == sorted(r["due_at"] for r in seen)
+    error(admin.get("/api/v1/admin/privacy-requests", params={"page_token": "?!"}), 422)
+
+
 def test_staff_routes_are_for_staff_only(stack: Stack) -> None:
     browser, _ = member(stack)
     anonymous = Browser(stack.gateway_url)

@@ -27,7 +27,11 @@ from lethe.shop.v1.shop_pb2_grpc import ShopServiceStub
 from lethe_common import signing
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
+from lethe_common.store.keys import under
 from lethe_common.testing import Browser, Stack, start_stack, stop_stack, unique, wait_for
+from lethe_shop.models import handoff_id
+from lethe_shop.order_book import OrderBook
+from lethe_shop.payment import SandboxProvider
 from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import Retention
 
@@ -134,6 +138,12 @@ def staff_ids(clerk: Browser, status: str = "") -> list[str]:
     return [o["id"] for o in listed.json()]
 
 
+def retention_of(db: Database) -> Retention:
+    """The worker's retention sweep, run by the test at a time of its choosing."""
+    repo = ShopRepository(db, Outbox(EventPublisher("amqp://unused"), db, 1))
+    return Retention(repo, OrderBook(repo, SandboxProvider("http://unused", "k", "s", 1.0)))
+
+
 def everything_in(db: Database) -> str:
     return "\n".join(str(doc) for name in db.list_collection_names() for doc in db[name].find())
 
@@ -192,22 +202,23 @@ def test_an_order_is_paid_handed_to_the_supplier_completed_blocked_and_swept(
 
     stored = everything_in(shop_db)
     assert CARD not in stored and CARD[-4:] + "'" not in stored
-    handoff = shop_db.supplier_handoffs.find_one({"order_id": order_id})
+    handoff = shop_db.supplier_handoffs.find_one({"_id": handoff_id(order_id)})
     assert handoff is not None and handoff["recipient"]
 
-    retention = Retention(ShopRepository(shop_db, Outbox(EventPublisher("amqp://unused"), 1)))
+    retention = retention_of(shop_db)
     letters_until = datetime(year + 6, 12, 31, 23, 59, 59, tzinfo=UTC)
     retain_until = datetime(year + 8, 12, 31, 23, 59, 59, tzinfo=UTC)
     assert handoff["retain_until"].replace(tzinfo=UTC) == letters_until
     retention.sweep(now=letters_until - timedelta(days=1))
-    assert shop_db.supplier_handoffs.find_one({"order_id": order_id}) is not None
+    assert shop_db.supplier_handoffs.find_one({"_id": handoff_id(order_id)}) is not None
     retention.sweep(now=letters_until + timedelta(seconds=1))
-    assert shop_db.supplier_handoffs.find_one({"order_id": order_id}) is None
+    assert shop_db.supplier_handoffs.find_one({"_id": handoff_id(order_id)}) is None
     retention.sweep(now=retain_until - timedelta(days=1))
     assert shop_db.orders.find_one({"_id": order_id}) is not None
     deleted = retention.sweep(now=retain_until + timedelta(seconds=1))
     assert deleted["orders"] >= 1
     assert shop_db.orders.find_one({"_id": order_id}) is None
+    assert shop_db.order_steps.count_documents({"_id": under(order_id)}) == 0
     audit = shop_db.retention_audit.find_one({"at": retain_until + timedelta(seconds=1)})
     assert audit is not None and set(audit) == {"_id", "at", "deleted"}
     assert set(audit["deleted"]) == {"orders", "supplier_handoffs"}
@@ -305,20 +316,34 @@ def test_an_erasure_during_an_open_order_waits_and_then_completes(
         return next((r for r in state["receipts"]
                      if r["service"] == "shop" and r["outcome"] == outcome), None)
 
-    deferred = wait_for(lambda: shop_receipt("deferred"), 20, what="the shop's deferred receipt")
-    assert "17(3)(b)" in deferred["note"] + " ".join(deferred["kept"])
+    def sent(outcome: str) -> dict[str, Any] | None:
+        """The receipt as this shop sent it. (Other test stacks on the same broker get the
+        same erasure event and answer it too, "done: no order held"; consent keeps the
+        first receipt per service, so its copy may be theirs.)"""
+        doc = shop_db.privacy_receipts_sent.find_one({"_id": f"{request_id}/erasure/{outcome}"})
+        return dict(doc["receipt"]) if doc else None
+
+    wait_for(lambda: shop_receipt("deferred"), 20, what="the shop's deferred receipt")
+    deferred = sent("deferred")
+    assert deferred is not None and "17(3)(b)" in deferred["note"] + " ".join(deferred["kept"])
+    assert sent("done") is None
     assert shop_db.carts.count_documents({"_id": me["id"]}) == 0
-    assert shop_db.orders.find_one({"_id": order_id})["delivery"]["phone"] == PHONE
+    assert shop_db.order_contacts.find_one({"_id": order_id})["delivery_phone"] == PHONE
 
     move(clerk, order_id, "shipped", "delivered", "completed")
-    done = wait_for(lambda: shop_receipt("done"), 20, what="the shop's follow-up receipt")
+    done = wait_for(lambda: sent("done"), 20, what="the shop's follow-up receipt")
     assert str(datetime.now(UTC).year + 8) in done["blocked_until"]
-    state = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}",
-                                           params={"token": token}).json()
-    assert state["status"] == "complete"
-    stored = shop_db.orders.find_one({"_id": order_id})
+    wait_for(lambda: Browser(stack.gateway_url).get(
+        f"/api/v1/privacy-requests/{request_id}", params={"token": token}).json()["status"]
+        == "complete", 20, what="the request to complete")
+    held = clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}",
+                     params={"reason": "erasure check"})
+    assert held.status_code == 200, held.text
+    stored = held.json()
     assert stored["blocked"] and "phone" not in stored["delivery"]
-    assert "phone" not in stored["billing"] and not stored.get("delivery_note")
+    assert "phone" not in stored["billing"] and not stored["delivery_note"]
+    assert stored["delivery"]["street"] == "Hauptstraße 1"  # kept for accounting
+    assert shop_db.order_contacts.find_one({"_id": order_id}) is None
 
 
 def test_a_restriction_keeps_orders_out_of_staff_lists_until_lifted(
@@ -354,6 +379,27 @@ def test_staff_routes_need_the_admin_role_and_products_are_checked(
     assert hidden.status_code == 200 and hidden.json()["active"] is False
     assert sku not in products(browser)
     assert place(browser, order_body([{"product_id": product_id}])).status_code == 422
+
+
+def test_staff_lists_come_in_pages_newest_first(stack: Stack, clerk: Browser) -> None:
+    browser, _ = customer(stack)
+    manual = products(browser)["LETHE-MANUAL"]
+    mine = [paid_order(browser, [{"product_id": manual["id"]}]) for _ in range(3)]
+    seen: list[str] = []
+    url = "/api/v1/admin/orders?status=paid&limit=2"
+    while url:
+        listed = clerk.get(url)
+        assert listed.status_code == 200, listed.text
+        assert len(listed.json()) <= 2
+        seen += [o["id"] for o in listed.json()]
+        link = listed.headers.get("link", "")
+        url = link[1:link.index(">")] if link else ""
+    assert len(seen) == len(set(seen))
+    assert [order_id for order_id in seen if order_id in mine] == mine[::-1]
+    junk = clerk.get("/api/v1/admin/orders", params={"page_token": "not-ours"})
+    assert junk.status_code == 422
+    reads = clerk.get("/api/v1/admin/legal-hold/reads", params={"limit": 1})
+    assert reads.status_code == 200 and len(reads.json()) <= 1
 
 
 def test_the_payment_notification_needs_the_providers_signature(stack: Stack) -> None:

@@ -17,7 +17,7 @@ from lethe_consent.repository import INDEXES
 
 def servicer(parts: ConsentParts, config: ConsentConfig) -> ConsentServicer:
     return ConsentServicer(config.common.subject_pepper, parts.texts, parts.ledger,
-                           parts.requests, parts.erasure)
+                           parts.requests, parts.staff, parts.erasure)
 
 
 def main() -> None:

@@ -3,7 +3,14 @@
 On erasure the person's consent records are pseudonymised: e-mail, name and
 client address go; subject_key, purpose, text version and times stay as
 proof of what was agreed when (Art. 7(1)). Records are deleted once the
-proof period after the withdrawal or erasure has passed.
+proof period after the withdrawal or erasure has passed: every withdrawal and
+every pseudonymisation puts an entry in the expiries queue, and the sweep reads
+only the entries that are due.
+
+The erasure runs in the worker (the bus event) and in the API (``EraseSubject``),
+possibly at once: each step is idempotent. Withdrawals are appended to the
+person's record logs (one wins per purpose), pseudonymisation removes the same
+fields whoever does it, and the receipt is sent once (``ReceiptSender``).
 """
 
 from __future__ import annotations
@@ -12,7 +19,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
-from lethe_consent.records import ConsentLedger, Subject
+from lethe_consent.expiries import due_entries
+from lethe_consent.records import MARK_EXPIRIES, RECORD_EXPIRIES, ConsentLedger, Subject
 from lethe_consent.repository import ConsentRepository
 
 log = logging.getLogger(__name__)
@@ -21,7 +29,8 @@ log = logging.getLogger(__name__)
 class ConsentErasure:
     def __init__(self, repo: ConsentRepository, ledger: ConsentLedger, receipts: ReceiptSender,
                  proof_retention_days: int) -> None:
-        self._repo = repo
+        self._requests = repo.requests
+        self._expiries = repo.expiries
         self._ledger = ledger
         self._receipts = receipts
         self._proof_days = proof_retention_days
@@ -30,9 +39,12 @@ class ConsentErasure:
         """Pseudonymise the person's records; idempotent, so a repeat sends no second receipt."""
         now = now or datetime.now(UTC)
         subject = Subject(request.account_id, request.subject_key)
+        self._ledger.mark_erased(subject, now)
         ended = self._ledger.end_all(subject, "erasure", now)
-        changed = self._repo.pseudonymise_records(request.account_id, request.subject_key, now)
-        self._repo.forget_request_contacts(request.account_id, request.subject_key)
+        self._ledger.schedule_pseudonymised_expiry(subject.subject_key, subject.account_id,
+                                                   request.request_id, now)
+        changed = self._ledger.pseudonymise(subject, now)
+        self._forget_request_contacts(subject)
         until = (now + timedelta(days=self._proof_days)).date().isoformat()
         receipt = Receipt(
             request_id=request.request_id, kind="erasure",
@@ -47,6 +59,12 @@ class ConsentErasure:
                                            "records": changed})
         return receipt
 
+    def _forget_request_contacts(self, subject: Subject) -> None:
+        """The address of every unconfirmed request of the person goes (the request stays)."""
+        owned = {*self._requests.owned(subject.subject_key), *self._requests.owned(subject.account_id)}
+        for request_id in sorted(owned):
+            self._requests.delete_contact(request_id)
+
     def restrict(self, request: PrivacyEvent) -> Receipt:
         """Consent records are only kept as proof: there is no processing to restrict."""
         receipt = Receipt(request_id=request.request_id, kind=request.kind,
@@ -58,9 +76,17 @@ class ConsentErasure:
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
         """Delete records whose proof period has passed; counts only, never whose."""
         now = now or datetime.now(UTC)
-        cutoff = now - timedelta(days=self._proof_days)
-        pseudonymised = self._repo.delete_pseudonymised_before(cutoff)
-        chains = 0
-        for withdrawal in self._repo.withdrawals_before(cutoff):
-            chains += self._repo.delete_chain_until(withdrawal)
+        pseudonymised = chains = 0
+        for entry in due_entries(self._expiries, RECORD_EXPIRIES, now):
+            if entry.get("what") == "chain":
+                chains += self._ledger.expire_chain(entry["subject_key"], entry["purpose"],
+                                                    entry["item"])
+            else:
+                pseudonymised += self._ledger.expire_pseudonymised(
+                    Subject(entry.get("account_id", ""), entry["subject_key"]), now)
+            self._expiries.remove(entry["_id"])
+        for entry in due_entries(self._expiries, MARK_EXPIRIES, now):
+            self._ledger.forget_mark(list(entry.get("owners", [])), str(entry.get("mark", "")))
+            self._expiries.remove(entry["_id"])
         return {"pseudonymised_records": pseudonymised, "withdrawn_records": chains}
+

@@ -10,11 +10,12 @@ from lethe.common.v1 import subject_pb2
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.errors import InvalidArgument
-from lethe_common.privacy_api import erase_subject, wire_time
+from lethe_common.privacy_api import erase_subject, export_subject, wire_time
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.models import LANGUAGES, Overview, RecordView, RequestView, TextView
 from lethe_consent.records import ConsentLedger, Subject, subject_of
 from lethe_consent.requests import PrivacyRequests
+from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
 
 SERVICE = "consent"
@@ -72,11 +73,12 @@ def _texts_of(message: Any) -> dict[str, dict[str, str]]:
 
 class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[misc]
     def __init__(self, pepper: str, texts: ConsentTexts, ledger: ConsentLedger,
-                 requests: PrivacyRequests, erasure: ConsentErasure) -> None:
+                 requests: PrivacyRequests, staff: StaffDesk, erasure: ConsentErasure) -> None:
         self._pepper = pepper
         self._texts = texts
         self._ledger = ledger
         self._requests = requests
+        self._staff = staff
         self._erasure = erasure
 
     def _subject(self, person: pb.Person) -> Subject:
@@ -135,25 +137,26 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
 
     def ListPrivacyRequests(self, request: pb.AdminListRequest,
                             context: Any) -> pb.PrivacyRequestList:
-        return pb.PrivacyRequestList(requests=[request_message(r) for r in
-                                               self._requests.list_for_staff(
-                                                   request.status, request.kind,
-                                                   request.overdue_only)])
+        views, next_token = self._staff.listing(request.status, request.kind, request.overdue_only,
+                                             page_size=request.page_size,
+                                             page_token=request.page_token)
+        return pb.PrivacyRequestList(requests=[request_message(r) for r in views],
+                                     next_page_token=next_token)
 
     def UpdatePrivacyRequest(self, request: pb.UpdatePrivacyRequestRequest,
                              context: Any) -> pb.PrivacyRequest:
-        return request_message(self._requests.update(
+        return request_message(self._staff.update(
             request.actor_account_id, request.request_id, request.status, request.reason,
             request.extend_months))
 
     def DecideObjection(self, request: pb.DecideObjectionRequest, context: Any) -> pb.PrivacyRequest:
-        return request_message(self._requests.decide_objection(
+        return request_message(self._staff.decide_objection(
             request.actor_account_id, request.request_id, request.uphold, request.reason))
 
     # -- the person's data -------------------------------------------------------------------
     def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
                           context: Any) -> subject_pb2.ExportSubjectDataResponse:
-        subject = Subject(request.subject.account_id, request.subject.subject_key)
+        subject = Subject(*export_subject(request.subject))
         overview = self._ledger.overview(subject)
         data = {
             "consents": [{"purpose": s.purpose, "state": s.state, "version": s.version,

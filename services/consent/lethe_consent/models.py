@@ -15,6 +15,11 @@ CONSENT_BASIS = "consent"
 STATUS_RANK = {"awaiting_confirmation": 0, "open": 1, "in_progress": 2, "deferred": 3,
                "complete": 4, "rejected": 4}
 ACTIVE_STATUSES = ("open", "in_progress")
+# Statuses in which the person and staff see a request (an unconfirmed one is not shown).
+LISTED_STATUSES = ("open", "in_progress", "deferred", "complete", "rejected")
+CLOSED_STATUSES = ("complete", "rejected")
+# An unconfirmed request whose link expired: the sweep's last step before it deletes it.
+EXPIRED = "expired"
 FAN_OUT_KINDS = ("erasure", "restriction", "restriction_lift")
 REQUEST_KINDS = ("access", "erasure", "restriction", "restriction_lift", "objection")
 
@@ -37,10 +42,13 @@ class PurposeView:
     current_version: str
 
     @classmethod
-    def from_doc(cls, doc: Document) -> PurposeView:
-        return cls(purpose=doc["_id"], basis=doc.get("basis", CONSENT_BASIS),
-                   direct_marketing=bool(doc.get("direct_marketing", False)),
-                   current_version=doc.get("current_version", ""))
+    def from_steps(cls, purpose: str, steps: list[Document]) -> PurposeView:
+        """A purpose from its publication log: the first step says what the purpose is,
+        the last one which text is current."""
+        first = steps[0]
+        return cls(purpose=purpose, basis=first.get("basis", CONSENT_BASIS),
+                   direct_marketing=bool(first.get("direct_marketing", False)),
+                   current_version=steps[-1].get("version", ""))
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ class RecordView:
 
     @classmethod
     def from_doc(cls, doc: Document, text: TextView | None = None) -> RecordView:
-        return cls(id=doc["_id"], purpose=doc["purpose"], action=doc["action"],
+        return cls(id=doc["id"], purpose=doc["purpose"], action=doc["action"],
                    version=doc.get("version", ""), channel=doc.get("channel", ""),
                    reason=doc.get("reason", ""), recorded_at=doc["recorded_at"],
                    client_address=doc.get("client_address", ""),

@@ -12,6 +12,7 @@ from lethe_consent.mailer import Mailer
 from lethe_consent.records import ConsentLedger
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.requests import PrivacyRequests
+from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
 
 
@@ -20,14 +21,16 @@ class ConsentParts:
     texts: ConsentTexts
     ledger: ConsentLedger
     requests: PrivacyRequests
+    staff: StaffDesk
     erasure: ConsentErasure
 
 
 def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
     repo = ConsentRepository(runtime.db, runtime.outbox)
     texts = ConsentTexts(repo)
-    ledger = ConsentLedger(repo, texts)
+    ledger = ConsentLedger(repo, texts, config.proof_retention_days)
     requests = PrivacyRequests(repo, ledger, texts, Mailer(config.common, config.public_url), config)
+    staff = StaffDesk(repo, requests.book, ledger, texts)
     erasure = ConsentErasure(repo, ledger, ReceiptSender(runtime.db, runtime.outbox, SERVICE),
                              config.proof_retention_days)
-    return ConsentParts(texts, ledger, requests, erasure)
+    return ConsentParts(texts, ledger, requests, staff, erasure)

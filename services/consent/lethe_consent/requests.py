@@ -1,73 +1,62 @@
-"""The privacy-request ledger (SPEC section 4): requests, deadlines, receipts.
+"""The privacy-request ledger (SPEC section 4): requests, confirmation, receipts, expiry.
 
 A request from a logged-in person is open at once; anyone else's waits until
 the link mailed to the address is followed, so nobody can act on another
 person's data by typing their address. Erasure and restriction fan out as
 events and complete when every service in the request's list has sent its
-``done`` receipt; access requests and objections go to staff, except an
-objection to direct marketing, which stops it at once (Art. 21(3)).
+``done`` receipt; access requests and objections go to staff (:mod:`staff`),
+except an objection to direct marketing, which stops it at once (Art. 21(3)).
+
+Every move of a request after it is written is a step (:mod:`request_book`): two
+clicks on one link, receipts handled by two workers at once, and the expiry sweep
+racing a confirmation each end with exactly one step and one announcement.
 """
 
 from __future__ import annotations
 
-import calendar
-import contextlib
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from lethe_common import tokens
-from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound
+from lethe_common.errors import InvalidArgument, NotFound
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
-from lethe_common.privacy import Receipt, subject_filter
-from lethe_common.validation import object_id, text
+from lethe_common.privacy import Receipt
+from lethe_common.store.steps import Step
+from lethe_common.validation import text
 from lethe_consent.config import ConsentConfig
+from lethe_consent.expiries import due_entries
 from lethe_consent.mailer import Mailer
 from lethe_consent.models import (
-    ACTIVE_STATUSES,
+    EXPIRED,
     FAN_OUT_KINDS,
+    LISTED_STATUSES,
     REQUEST_KINDS,
     STATUS_RANK,
-    ReceiptView,
     RecordView,
     RequestView,
 )
 from lethe_consent.records import ConsentLedger, Subject
 from lethe_consent.repository import ConsentRepository
+from lethe_consent.request_book import CLOSED_EXPIRIES, TOMBSTONES, RequestBook
+from lethe_consent.request_state import (
+    MAX_REASON,
+    add_months,
+    status_after_receipts,
+    stored_time,
+)
 from lethe_consent.texts import ConsentTexts
+
+__all__ = ["Opened", "PrivacyRequests", "add_months", "status_after_receipts"]
 
 log = logging.getLogger(__name__)
 
-MAX_REASON = 2000
-STAFF_STATUSES = ("in_progress", "deferred", "complete", "rejected")
-MAX_EXTENSION_MONTHS = 2
-
-
-def add_months(moment: datetime, months: int) -> datetime:
-    """The same day ``months`` later, or the month's last day when it has no such day."""
-    month_index = moment.month - 1 + months
-    year, month = moment.year + month_index // 12, month_index % 12 + 1
-    day = min(moment.day, calendar.monthrange(year, month)[1])
-    return moment.replace(year=year, month=month, day=day)
-
-
-def statuses_before(status: str) -> list[str]:
-    """The statuses a request may move on from to ``status``: those ranked lower."""
-    return [s for s, rank in STATUS_RANK.items() if rank < STATUS_RANK[status]]
-
-
-def status_after_receipts(services: list[str], receipts: list[ReceiptView]) -> tuple[str, str]:
-    """The status a fan-out request has once these receipts arrived, and why it is deferred."""
-    done = {r.service for r in receipts if r.outcome == "done"}
-    deferred = {r.service: r for r in receipts if r.outcome == "deferred" and r.service not in done}
-    if all(service in done for service in services):
-        return "complete", ""
-    if all(service in done or service in deferred for service in services):
-        notes = "; ".join(f"{s}: {r.note or 'deferred'}" for s, r in sorted(deferred.items()))
-        return "deferred", notes[:MAX_REASON]
-    return "in_progress", ""
+AWAITING = "awaiting_confirmation"
+CONFIRM_EXPIRIES = "confirm"
+ATTEMPT_EXPIRIES = "attempts"
+RECEIVING_STATUSES = ("open", "in_progress", "deferred")
 
 
 @dataclass(frozen=True)
@@ -76,10 +65,18 @@ class Opened:
     follow_token: str
 
 
+def erasure_id_for(record: RecordView) -> str:
+    """The erasure request a withdrawal of the account consent opens: derived from the
+    withdrawal, so callers racing on one withdrawal open one request between them."""
+    return "pr_" + hashlib.sha256(f"erasure-after/{record.id}".encode()).hexdigest()[:32]
+
+
 class PrivacyRequests:
     def __init__(self, repo: ConsentRepository, ledger: ConsentLedger, texts: ConsentTexts,
                  mailer: Mailer, config: ConsentConfig) -> None:
-        self._repo = repo
+        self._store = repo.requests
+        self._expiries = repo.expiries
+        self.book = RequestBook(repo, config.proof_retention_days)
         self._ledger = ledger
         self._texts = texts
         self._mailer = mailer
@@ -87,7 +84,8 @@ class PrivacyRequests:
 
     # -- opening ------------------------------------------------------------------------
     def open(self, subject: Subject, kind: str, *, purpose: str = "", reason: str = "",
-             authenticated: bool, now: datetime | None = None) -> Opened:
+             authenticated: bool, now: datetime | None = None, request_id: str = "") -> Opened:
+        """Open a request; with ``request_id`` given and taken already, answer that one."""
         now = now or datetime.now(UTC)
         if kind not in REQUEST_KINDS:
             raise InvalidArgument(f"kind must be one of {', '.join(REQUEST_KINDS)}")
@@ -102,42 +100,62 @@ class PrivacyRequests:
             anonymous = Subject("", subject.subject_key, subject.email)
             return self._await_confirmation(anonymous, kind, purpose, reason, now)
         follow = tokens.new_token()
-        doc = self._new_doc(subject, kind, purpose, reason, follow, now)
-        events = self._start(doc, now)
-        self._repo.insert_request(doc, events)
-        self._after_start(doc, subject, now)
+        doc = self._new_doc(subject, kind, purpose, reason, follow, now, request_id)
+        fields, events = self._start(doc, now)
+        doc.update(fields)
+        if not self.book.insert(doc, events, now):
+            return Opened(self.view(doc["_id"]), "")
+        self._after_start(doc, subject)
         log.info("privacy request opened", extra={"request_id": doc["_id"], "kind": kind})
         self._mailer.request_opened(subject.email, doc["_id"], kind, follow)
         return Opened(self.view(doc["_id"]), follow)
 
     def _new_doc(self, subject: Subject, kind: str, purpose: str, reason: str, follow: str,
-                 now: datetime) -> Document:
-        return {"_id": tokens.new_id("pr"), "kind": kind, "status": "open",
-                "received_at": now,
-                "due_at": add_months(now, self._config.request_due_months),
+                 now: datetime, request_id: str = "") -> Document:
+        return {"_id": request_id or tokens.new_id("pr"), "kind": kind, "status": "open",
+                "received_at": now, "due_at": add_months(now, self._config.request_due_months),
                 "account_id": subject.account_id, "subject_key": subject.subject_key,
-                "purpose": purpose, "reason": reason, "follow_digest": tokens.digest(follow),
-                "services": list(self._config.receipt_services) if kind in FAN_OUT_KINDS else [],
-                "history": [{"status": "open", "at": now, "by": "person"}]}
+                "purpose": purpose, "reason": reason, "decision": "",
+                "follow_digest": tokens.digest(follow), "created_at": now,
+                "services": list(self._config.receipt_services) if kind in FAN_OUT_KINDS else []}
 
     def _await_confirmation(self, subject: Subject, kind: str, purpose: str, reason: str,
                             now: datetime) -> Opened:
         """Store the request and mail the link; the answer is the same whatever happens."""
-        since = now - timedelta(seconds=self._config.confirmation_window_seconds)
-        recent = self._repo.count_requests({"subject_key": subject.subject_key,
-                                            "received_at": {"$gte": since}})
-        if recent >= self._config.confirmation_mails_per_address:
+        request_id = tokens.new_id("pr")
+        if not self._admit(subject.subject_key, request_id, now):
             log.info("privacy request not sent: too many for one address in the window")
             return Opened(None, "")
         confirm, follow = tokens.new_token(), tokens.new_token()
-        doc = self._new_doc(subject, kind, purpose, reason, follow, now)
-        doc.update(status="awaiting_confirmation", email=subject.email, confirm_digest=tokens.digest(confirm),
-                   confirm_expires_at=now + timedelta(hours=self._config.confirmation_ttl_hours),
-                   history=[{"status": "awaiting_confirmation", "at": now, "by": "person"}])
-        self._repo.insert_request(doc)
-        self._mailer.confirm_request(subject.email, doc["_id"], kind, confirm, follow,
+        digest = tokens.digest(confirm)
+        expires = now + timedelta(hours=self._config.confirmation_ttl_hours)
+        doc = self._new_doc(subject, kind, purpose, reason, follow, now, request_id)
+        doc.update(status=AWAITING, confirm_digest=digest, confirm_expires_at=expires)
+        # What points to the request first, the link last: each piece is swept by the expiry.
+        self._expiries.schedule(CONFIRM_EXPIRIES, expires, request_id, digest=digest,
+                                subject_key=subject.subject_key)
+        self._store.add_contact(request_id, subject.email, now)
+        self.book.insert(doc, [], now)
+        self._store.add_confirmation(digest, request_id, expires)
+        if self._ledger.erased_around(subject.subject_key, "", now):
+            self._store.delete_contact(request_id)
+        self._mailer.confirm_request(subject.email, request_id, kind, confirm, follow,
                                      self._config.confirmation_ttl_hours)
         return Opened(None, "")
+
+    def _admit(self, subject_key: str, request_id: str, now: datetime) -> bool:
+        """At most ``confirmation_mails_per_address`` unconfirmed requests per address in the
+        window: insert this attempt, then count the address's range. Of attempts racing,
+        each counts every one inserted before its count, so the limit is never exceeded."""
+        window = timedelta(seconds=self._config.confirmation_window_seconds)
+        attempt = self._store.attempt_id(subject_key, now, request_id)
+        self._expiries.schedule(ATTEMPT_EXPIRIES, now + window, request_id, attempt=attempt)
+        self._store.add_attempt(attempt)
+        if self._store.count_attempts(subject_key, now - window) > \
+                self._config.confirmation_mails_per_address:
+            self._store.delete_attempt(attempt)
+            return False
+        return True
 
     def confirm(self, token: str, now: datetime | None = None) -> RequestView:
         now = now or datetime.now(UTC)
@@ -145,188 +163,121 @@ class PrivacyRequests:
                                   "please file the request again")
         if not tokens.looks_like_token(token):
             raise invalid
-        digest = tokens.digest(token)
-        doc = self._repo.request_by_confirmation(digest)
-        if doc is None or doc["confirm_expires_at"] < now:
+        link = self._store.confirmation(tokens.digest(token))
+        doc = self._store.get(link["request_id"]) if link and link["expires_at"] >= now else None
+        if doc is None:
             raise invalid
-        if doc["status"] != "awaiting_confirmation" or \
-                not self._repo.claim_token(digest, now, doc["confirm_expires_at"]):
-            return self.view(doc["_id"])  # confirmed already: a second click changes nothing
-        # The month starts when the confirmed request is received.
-        doc.update(status="open", received_at=now, due_at=add_months(now, self._config.request_due_months))
-        events = self._start(doc, now)
-        subject = Subject(doc.get("account_id", ""), doc["subject_key"], doc.get("email", ""))
-        self._repo.update_request(doc["_id"], {
-            "status": doc["status"], "received_at": now, "due_at": doc["due_at"],
-            "decision": doc.get("decision", ""),
-            "history": [*doc.get("history", []), {"status": doc["status"], "at": now,
-                                                  "by": "person"}]},
-            unset=("email",), events=events)
-        self._after_start(doc, subject, now)
-        log.info("privacy request confirmed", extra={"request_id": doc["_id"], "kind": doc["kind"]})
-        return self.view(doc["_id"])
+        contact = self._store.contact(doc["_id"]) or {}
 
-    def _start(self, doc: Document, now: datetime) -> list[Envelope]:
-        """Set a freshly received request going; returns the events to publish with it."""
-        kind = doc["kind"]
+        def decide(state: Document) -> Step | None:
+            if state["status"] == EXPIRED:
+                raise invalid
+            if state["status"] != AWAITING:
+                return None  # confirmed already: a second click changes nothing
+            fields, events = self._start(state, now)
+            # The month starts when the confirmed request is received.
+            return Step({"received_at": now,
+                         "due_at": add_months(now, self._config.request_due_months),
+                         **fields, "by": "person", "at": now}, events)
+        moved = self.book.move(doc, decide)
+        if moved.moved:
+            self._store.delete_contact(doc["_id"])
+            self._after_start(moved.state, Subject(doc.get("account_id", ""), doc["subject_key"],
+                                                   contact.get("email", "")))
+            log.info("privacy request confirmed",
+                     extra={"request_id": doc["_id"], "kind": doc["kind"]})
+        return self.book.view(moved.state)
+
+    def _start(self, request: Document, now: datetime) -> tuple[Document, list[Envelope]]:
+        """How a freshly received request starts: its status fields and the events to
+        publish with them."""
+        kind = request["kind"]
+        payload = {"request_id": request["_id"], "account_id": request.get("account_id", "")}
+        if kind == "erasure":
+            return {"status": "in_progress"}, [Envelope(
+                type="privacy.erasure_requested", source="consent",
+                subject_key=request["subject_key"], payload=payload)]
         if kind in FAN_OUT_KINDS:
-            doc.update(status="in_progress")
-            if kind == "erasure":
-                return [Envelope(type="privacy.erasure_requested", source="consent",
-                                 subject_key=doc["subject_key"],
-                                 payload={"request_id": doc["_id"],
-                                          "account_id": doc.get("account_id", "")})]
-            return [Envelope(type="privacy.restriction_changed", source="consent",
-                             subject_key=doc["subject_key"],
-                             payload={"request_id": doc["_id"], "account_id": doc.get("account_id", ""),
-                                      "restricted": kind == "restriction"})]
-        if kind == "objection" and self._texts.purpose(doc["purpose"]).direct_marketing:
-            doc.update(status="complete", completed_at=now,
-                       decided_at=now, decision="upheld: direct marketing stops at once "
-                                                "(Art. 21(3) GDPR)")
-        return []
+            return {"status": "in_progress"}, [Envelope(
+                type="privacy.restriction_changed", source="consent",
+                subject_key=request["subject_key"],
+                payload={**payload, "restricted": kind == "restriction"})]
+        if kind == "objection" and self._texts.purpose(request["purpose"]).direct_marketing:
+            return {"status": "complete", "completed_at": now, "decided_at": now,
+                    "decision": "upheld: direct marketing stops at once (Art. 21(3) GDPR)"}, []
+        return {"status": "open"}, []
 
-    def _after_start(self, doc: Document, subject: Subject, now: datetime) -> None:
+    def _after_start(self, state: Document, subject: Subject) -> None:
         """An upheld objection to direct marketing withdraws that consent, which all services obey."""
-        if doc["kind"] == "objection" and doc["status"] == "complete":
-            self._withdraw_for_objection(subject, doc["purpose"])
-
-    def _withdraw_for_objection(self, subject: Subject, purpose: str) -> None:
-        # Nothing granted under this purpose means nothing to stop.
-        with contextlib.suppress(FailedPrecondition, InvalidArgument):
-            self._ledger.withdraw(subject, purpose, "web_form", reason="objection")
+        if state["kind"] == "objection" and state["status"] == "complete":
+            self._ledger.withdraw_for_objection(subject, state["purpose"])
 
     # -- following -----------------------------------------------------------------------
     def view(self, request_id: str) -> RequestView:
-        doc = self._repo.request(request_id)
-        if doc is None:
+        state = self.book.state(request_id)
+        if state is None or state["status"] == EXPIRED:
             raise NotFound("no privacy request with this id")
-        return self._views([doc])[0]
-
-    def _views(self, docs: list[Document]) -> list[RequestView]:
-        receipts: dict[str, list[ReceiptView]] = {}
-        for receipt in self._repo.receipts_of([d["_id"] for d in docs]):
-            receipts.setdefault(receipt["request_id"], []).append(ReceiptView.from_doc(receipt))
-        return [RequestView.from_doc(d, receipts.get(d["_id"], [])) for d in docs]
+        return self.book.view(state)
 
     def follow(self, request_id: str, token: str) -> RequestView:
         """The request, for whoever holds its follow token; NOT_FOUND tells nothing else."""
         not_found = NotFound("no privacy request with this id and token")
         if not tokens.looks_like_token(token):
             raise not_found
-        doc = self._repo.request(request_id) if len(request_id) <= 64 else None
-        if doc is None or not tokens.same_digest(token, doc.get("follow_digest", "")):
+        state = self.book.state(request_id) if len(request_id) <= 64 else None
+        if state is None or state["status"] == EXPIRED or \
+                not tokens.same_digest(token, state.get("follow_digest", "")):
             raise not_found
-        return self._views([doc])[0]
+        return self.book.view(state)
 
-    def own(self, subject: Subject) -> list[RequestView]:
-        return self._views(self._repo.requests_of(subject.account_id, subject.subject_key))
+    def _own_states(self, subject: Subject) -> list[Document]:
+        """The person's requests that anyone sees (not unconfirmed ones), newest first."""
+        owned = {*self._store.owned(subject.subject_key), *self._store.owned(subject.account_id)}
+        states = [s for s in self.book.states(sorted(owned)).values()
+                  if s["status"] in LISTED_STATUSES]
+        return sorted(states, key=lambda s: s["received_at"], reverse=True)
+
+    def own(self, subject: Subject, limit: int = 200) -> list[RequestView]:
+        return [self.book.view(state) for state in self._own_states(subject)[:limit]]
 
     # -- receipts ------------------------------------------------------------------------
     def receive(self, service: str, receipt: Receipt, now: datetime | None = None) -> bool:
-        """File a service's receipt and move the request on; a repeat changes nothing."""
+        """File a service's receipt and move the request on; a repeat changes nothing.
+
+        The status is decided from every receipt read after this one was filed, so of
+        two receipts filed at once the later reader sees both; the step log keeps either
+        from moving the request back.
+        """
         now = now or datetime.now(UTC)
-        doc = self._repo.request(receipt.request_id)
+        doc = self._store.get(receipt.request_id)
         expected = {"restriction": "restriction", "restriction_lift": "restriction_lift"}
         if doc is None or expected.get(doc["kind"], doc["kind"]) != receipt.kind:
             log.warning("receipt for no matching privacy request ignored",
                         extra={"request_id": receipt.request_id, "service": service})
             return False
-        stored = self._repo.insert_receipt({
+        stored = self._store.insert_receipt({
             "_id": f"{receipt.request_id}/{service}/{receipt.outcome}",
             "request_id": receipt.request_id, "service": service, "received_at": now,
             **{k: v for k, v in receipt.payload().items() if k not in ("request_id", "kind")}})
-        if not stored:
-            return False
-        receipts = [ReceiptView.from_doc(r) for r in self._repo.receipts_of([receipt.request_id])]
-        status, note = status_after_receipts(list(doc.get("services", [])), receipts)
-        if STATUS_RANK[status] > STATUS_RANK[doc["status"]]:
-            changes: dict[str, Any] = {"status": status}
+
+        def decide(state: Document) -> Step | None:
+            if state["status"] not in RECEIVING_STATUSES:
+                return None
+            status, note = status_after_receipts(list(doc.get("services", [])),
+                                                 self.book.receipts(doc["_id"]))
+            if STATUS_RANK[status] <= STATUS_RANK[state["status"]]:
+                return None
+            fields: Document = {"status": status, "by": service, "at": now}
             if status == "complete":
-                changes["completed_at"] = now
+                fields["completed_at"] = now
             if status == "deferred":
-                changes.update(decision=note, decided_at=now)
-            self._repo.update_request(receipt.request_id, changes, only_from=statuses_before(status))
-            log.info("privacy request moved on", extra={"request_id": receipt.request_id,
-                                                        "status": status})
-        return True
-
-    # -- staff ---------------------------------------------------------------------------
-    def list_for_staff(self, status: str = "", kind: str = "", overdue_only: bool = False,
-                       now: datetime | None = None) -> list[RequestView]:
-        now = now or datetime.now(UTC)
-        query: Document = {"status": {"$ne": "awaiting_confirmation"}}
-        if status:
-            if status not in STATUS_RANK:
-                raise InvalidArgument(f"status must be one of {', '.join(STATUS_RANK)}")
-            query["status"] = status
-        if kind:
-            if kind not in REQUEST_KINDS:
-                raise InvalidArgument(f"kind must be one of {', '.join(REQUEST_KINDS)}")
-            query["kind"] = kind
-        if overdue_only:
-            query.update(status={"$in": list(ACTIVE_STATUSES)}, due_at={"$lt": now})
-        return self._views(self._repo.requests(query))
-
-    def update(self, actor: str, request_id: str, status: str, reason: str = "",
-               extend_months: int = 0, now: datetime | None = None) -> RequestView:
-        """Staff move a request on; deferral and rejection need a reason the person will read."""
-        now = now or datetime.now(UTC)
-        doc = self._staff_doc(request_id)
-        if status not in STAFF_STATUSES:
-            raise InvalidArgument(f"status must be one of {', '.join(STAFF_STATUSES)}")
-        reason = text(reason, "reason", max_length=MAX_REASON, required=status in (
-            "deferred", "rejected") or extend_months > 0, multiline=True)
-        extended = doc.get("extended_months", 0) + extend_months
-        if extend_months < 0 or extended > MAX_EXTENSION_MONTHS:
-            raise InvalidArgument("the deadline can be extended by two further months at most "
-                                  "(Art. 12(3) GDPR)")
-        if doc["kind"] in FAN_OUT_KINDS and status == "complete" and \
-                self.view(request_id).awaiting_services:
-            raise FailedPrecondition("this request completes by itself once every service has "
-                                     "sent its receipt")
-        changes: dict[str, Any] = {
-            "status": status, "decided_by": actor,
-            "history": [*doc.get("history", []), {"status": status, "at": now, "by": actor}]}
-        if reason:
-            changes.update(decision=reason, decided_at=now)
-        if extend_months:
-            changes.update(extended_months=extended,
-                           due_at=add_months(doc["due_at"], extend_months))
-        if status in ("complete", "rejected"):
-            changes["completed_at"] = now
-        self._repo.update_request(request_id, changes)
-        log.info("privacy request updated by staff", extra={"request_id": request_id,
-                                                            "status": status})
-        return self.view(request_id)
-
-    def decide_objection(self, actor: str, request_id: str, uphold: bool, reason: str,
-                         now: datetime | None = None) -> RequestView:
-        """The data-protection officer's decision; the person sees it and its reasons."""
-        now = now or datetime.now(UTC)
-        doc = self._staff_doc(request_id)
-        if doc["kind"] != "objection":
-            raise FailedPrecondition("only objections are decided this way")
-        reason = text(reason, "reason", max_length=MAX_REASON, multiline=True)
-        status = "complete" if uphold else "rejected"
-        decision = f"{'upheld' if uphold else 'rejected'}: {reason}"
-        self._repo.update_request(request_id, {
-            "status": status, "decision": decision,
-            "decided_at": now, "decided_by": actor, "completed_at": now,
-            "history": [*doc.get("history", []), {"status": status, "at": now, "by": actor}]})
-        if uphold and self._texts.purpose(doc["purpose"]).basis == "consent":
-            self._withdraw_for_objection(
-                Subject(doc.get("account_id", ""), doc["subject_key"]), doc["purpose"])
-        return self.view(request_id)
-
-    def _staff_doc(self, request_id: str) -> Document:
-        object_id(request_id, "request id")
-        doc = self._repo.request(request_id)
-        if doc is None or doc["status"] == "awaiting_confirmation":
-            raise NotFound("no privacy request with this id")
-        if doc["status"] in ("complete", "rejected"):
-            raise FailedPrecondition("this request is closed already")
-        return doc
+                fields.update(decision=note, decided_at=now)
+            return Step(fields)
+        moved = self.book.move(doc, decide)
+        log.info("receipt filed", extra={"request_id": receipt.request_id, "from": service,
+                                         "outcome": receipt.outcome, "new": stored,
+                                         "status": moved.state["status"]})
+        return stored or moved.moved
 
     # -- the person's consents, where a withdrawal is also a request --------------------
     def withdraw_consent(self, subject: Subject, purpose: str, channel: str,
@@ -335,32 +286,57 @@ class PrivacyRequests:
         record = self._ledger.withdraw(subject, purpose, channel, client_address)
         if purpose != "account" or not subject.account_id:
             return record, ""
-        existing = self._repo.requests({**subject_filter(subject.account_id, ""),
-                                        "kind": "erasure",
-                                        "status": {"$in": ["in_progress", "deferred"]}}, limit=1)
-        if existing:
-            return record, str(existing[0]["_id"])
+        running = [s for s in self._own_states(Subject(subject.account_id, ""))
+                   if s["kind"] == "erasure" and s["status"] in ("in_progress", "deferred")]
+        if running:
+            return record, str(running[0]["_id"])
+        request_id = erasure_id_for(record)
+        if self._store.get(request_id) is not None:
+            return record, request_id
+        # Received when the consent was withdrawn: callers racing write the same request.
         opened = self.open(subject, "erasure", reason="account consent withdrawn",
-                           authenticated=True)
+                           authenticated=True, now=stored_time(record.recorded_at),
+                           request_id=request_id)
         return record, opened.request.id if opened.request else ""
 
-    # -- metrics and retention -----------------------------------------------------------
-    def overdue_counts(self, now: datetime | None = None) -> dict[str, int]:
-        now = now or datetime.now(UTC)
-        return {kind: self._repo.count_requests({"kind": kind, "status": {"$in": list(ACTIVE_STATUSES)},
-                                                 "due_at": {"$lt": now}})
-                for kind in REQUEST_KINDS}
-
-    def open_counts(self) -> dict[tuple[str, str], int]:
-        return {(kind, status): self._repo.count_requests({"kind": kind, "status": status})
-                for kind in REQUEST_KINDS for status in (*ACTIVE_STATUSES, "deferred")}
-
+    # -- retention -----------------------------------------------------------------------
     def forget_expired_confirmations(self, now: datetime) -> int:
-        """Unconfirmed requests hold an address; once their link expired they go."""
-        self._repo.delete_used_tokens_before(now)
-        return len(self._repo.delete_requests({"status": "awaiting_confirmation",
-                                               "confirm_expires_at": {"$lt": now}}))
+        """Unconfirmed requests hold an address; once their link expired they go. The
+        expiry is a step, so it and a last-second confirmation cannot both happen."""
+        expired = 0
+        for entry in due_entries(self._expiries, CONFIRM_EXPIRIES, now):
+            request_id = entry["item"]
+            doc = self._store.get(request_id)
+            if doc is not None and self._expire(doc, now):
+                self.book.delete(doc, now)
+                expired += 1
+            self._store.delete_confirmation(entry.get("digest", ""))
+            self._store.delete_contact(request_id)
+            if doc is None:
+                self._store.remove_owner_entries([entry.get("subject_key", "")], request_id)
+            self._expiries.remove(entry["_id"])
+        for entry in due_entries(self._expiries, ATTEMPT_EXPIRIES, now):
+            self._store.delete_attempt(entry["attempt"])
+            self._expiries.remove(entry["_id"])
+        return expired
 
-    def forget_closed_before(self, cutoff: datetime) -> int:
-        return len(self._repo.delete_requests({"status": {"$in": ["complete", "rejected"]},
-                                               "completed_at": {"$lt": cutoff}}))
+    def _expire(self, doc: Document, now: datetime) -> bool:
+        def decide(state: Document) -> Step | None:
+            if state["status"] != AWAITING:
+                return None
+            return Step({"status": EXPIRED, "by": "sweep", "at": now})
+        return bool(self.book.move(doc, decide).state["status"] == EXPIRED)
+
+    def forget_closed(self, now: datetime) -> int:
+        """Closed requests go once the proof period after their closing has passed."""
+        deleted = 0
+        for entry in due_entries(self._expiries, CLOSED_EXPIRIES, now):
+            doc = self._store.get(entry["item"])
+            if doc is not None and self.book.closed_long_enough(self.book.state_of(doc), now):
+                self.book.delete(doc, now)
+                deleted += 1
+            self._expiries.remove(entry["_id"])
+        for entry in due_entries(self._expiries, TOMBSTONES, now):
+            self.book.forget_tombstone(entry["item"])
+            self._expiries.remove(entry["_id"])
+        return deleted

@@ -2,7 +2,8 @@
 
 A purpose exists once it is in the store; new purposes come from staff
 (``publish``) or from the seed file, never from code. A purpose's current
-version is the one published last.
+version is the one published last: each purpose keeps its publications as a
+step log, so concurrent publications and seeds all land, in one order.
 """
 
 from __future__ import annotations
@@ -10,12 +11,15 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
-from lethe_common.errors import InvalidArgument
+from lethe_common.errors import AlreadyExists, InvalidArgument
+from lethe_common.mongo import Document
+from lethe_common.store.steps import Step
 from lethe_common.validation import has_control_chars, text
 from lethe_consent.models import CONSENT_BASIS, LANGUAGES, PurposeView, TextView
 from lethe_consent.repository import ConsentRepository, text_id
@@ -76,46 +80,50 @@ def seed_purposes() -> list[SeedPurpose]:
 
 class ConsentTexts:
     def __init__(self, repo: ConsentRepository) -> None:
-        self._repo = repo
+        self._store = repo.texts
 
     def seed(self, now: datetime | None = None) -> int:
         """Give every seeded purpose its first text when it has none; returns how many were new.
 
-        Safe to run from every process at once: purposes and texts are inserted
-        under unique keys, and an existing text is never replaced.
+        Safe to run from every process at once: a text is inserted under its unique key
+        (an existing one is never replaced), and the purpose's first step is a unique
+        insert that exactly one process wins; the others find it there and move on.
         """
         now = now or datetime.now(UTC)
         added = 0
         for seed in seed_purposes():
-            if self._repo.purpose(seed.purpose) is not None:
+            if self._store.purpose(seed.purpose):
                 continue
             if seed.version:
                 self._store_text(seed.purpose, seed.version, check_texts(seed.texts), "seed", now)
-            added += self._repo.insert_purpose({
-                "_id": seed.purpose, "basis": seed.basis, "direct_marketing": seed.direct_marketing,
-                "current_version": seed.version, "created_at": now, "updated_at": now})
+            first = Step({"basis": seed.basis, "direct_marketing": seed.direct_marketing,
+                          "version": seed.version, "at": now, "by": "seed"})
+            added += self._store.log.append_after(seed.purpose, _first_only(first)) is not None
         return added
 
     def _store_text(self, purpose: str, version: str, texts: dict[str, dict[str, str]],
-                    actor: str, now: datetime) -> None:
-        existing = self._repo.text(purpose, version)
-        if existing is not None:
-            if existing["texts"] != texts:
-                log.warning("seed text differs from the published one; the published one stays",
-                            extra={"purpose": purpose, "version": version})
-            return
-        self._repo.insert_text({"_id": text_id(purpose, version), "purpose": purpose,
-                                "version": version, "texts": texts, "published_at": now,
-                                "published_by": actor})
+                    actor: str, now: datetime) -> bool:
+        """Insert a text; when the version exists, True if it says the same."""
+        if self._store.insert_text({"_id": text_id(purpose, version), "purpose": purpose,
+                                    "version": version, "texts": texts, "published_at": now,
+                                    "published_by": actor}):
+            return True
+        existing = self._store.text(purpose, version)
+        if existing is not None and existing["texts"] != texts:
+            log.warning("text differs from the published one; the published one stays",
+                        extra={"purpose": purpose, "version": version})
+            return False
+        return True
 
     def purposes(self) -> list[PurposeView]:
-        return [PurposeView.from_doc(doc) for doc in self._repo.purposes()]
+        return [PurposeView.from_steps(name, steps)
+                for name, steps in sorted(self._store.purposes().items())]
 
     def purpose(self, name: str) -> PurposeView:
-        doc = self._repo.purpose(check_purpose(name))
-        if doc is None:
+        steps = self._store.purpose(check_purpose(name))
+        if not steps:
             raise InvalidArgument(f"there is no purpose called {name}")
-        return PurposeView.from_doc(doc)
+        return PurposeView.from_steps(name, steps)
 
     def consent_purpose(self, name: str) -> PurposeView:
         purpose = self.purpose(name)
@@ -126,13 +134,18 @@ class ConsentTexts:
     def current(self) -> list[TextView]:
         purposes = [p for p in self.purposes() if p.basis == CONSENT_BASIS and p.current_version]
         by_purpose = {p.purpose: p for p in purposes}
-        docs = self._repo.texts((p.purpose, p.current_version) for p in purposes)
+        docs = self._store.texts((p.purpose, p.current_version) for p in purposes)
         return sorted((self._view(doc, by_purpose) for doc in docs), key=lambda t: t.purpose)
 
     def texts_for(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], TextView]:
+        if not keys:
+            return {}
         by_purpose = {p.purpose: p for p in self.purposes()}
         return {(doc["purpose"], doc["version"]): self._view(doc, by_purpose)
-                for doc in self._repo.texts(keys)}
+                for doc in self._store.texts(keys)}
+
+    def has_text(self, purpose: str, version: str) -> bool:
+        return bool(self._store.texts([(purpose, version)]))
 
     @staticmethod
     def _view(doc: dict[str, Any], by_purpose: dict[str, PurposeView]) -> TextView:
@@ -144,24 +157,46 @@ class ConsentTexts:
 
     def publish(self, actor: str, purpose: str, version: str, texts: dict[str, dict[str, str]],
                 direct_marketing: bool = False, now: datetime | None = None) -> TextView:
-        """A new version becomes the current text at once; grants of older ones keep theirs."""
+        """A new version becomes the current text at once; grants of older ones keep theirs.
+
+        The text is inserted first, then appended to the purpose's log; the version
+        appended last is current. A retry after a crash between the two (the same text
+        again) finishes the publication instead of failing.
+        """
         now = now or datetime.now(UTC)
         check_purpose(purpose)
         check_version(version)
         checked = check_texts(texts)
-        existing = self._repo.purpose(purpose)
-        if existing is not None and existing.get("basis", CONSENT_BASIS) != CONSENT_BASIS:
-            raise InvalidArgument(f"{purpose} is not processed on the basis of consent")
-        self._repo.insert_text({"_id": text_id(purpose, version), "purpose": purpose,
-                                "version": version, "texts": checked, "published_at": now,
-                                "published_by": actor})
-        if existing is None:
-            self._repo.insert_purpose({"_id": purpose, "basis": CONSENT_BASIS,
-                                       "direct_marketing": direct_marketing,
-                                       "current_version": version, "created_at": now,
-                                       "updated_at": now})
-        self._repo.set_current_version(purpose, version, now)
+        steps = self._store.purpose(purpose)
+        _check_consent_basis(purpose, steps)
+        exists = AlreadyExists("this version of the text is published already; "
+                               "a published text never changes, publish a new version")
+        if any(step.get("version") == version for step in steps) or \
+                not self._store_text(purpose, version, checked, actor, now):
+            raise exists
+
+        def decide(current: list[Document]) -> Step | None:
+            _check_consent_basis(purpose, current)
+            if any(step.get("version") == version for step in current):
+                raise exists
+            fields: Document = {"version": version, "at": now, "by": actor}
+            if not current:
+                fields.update(basis=CONSENT_BASIS, direct_marketing=direct_marketing)
+            return Step(fields)
+        self._store.log.append_after(purpose, decide)
         log.info("consent text published", extra={"purpose": purpose, "version": version})
-        doc = self._repo.purpose(purpose) or {}
-        return TextView(purpose=purpose, version=version, texts=checked, published_at=now,
-                        basis=CONSENT_BASIS, direct_marketing=bool(doc.get("direct_marketing")))
+        view = PurposeView.from_steps(purpose, self._store.purpose(purpose))
+        text_doc = self._store.text(purpose, version) or {}
+        return TextView(purpose=purpose, version=version, texts=checked,
+                        published_at=text_doc.get("published_at", now),
+                        basis=CONSENT_BASIS, direct_marketing=view.direct_marketing)
+
+
+def _check_consent_basis(purpose: str, steps: list[Document]) -> None:
+    if steps and steps[0].get("basis", CONSENT_BASIS) != CONSENT_BASIS:
+        raise InvalidArgument(f"{purpose} is not processed on the basis of consent")
+
+
+def _first_only(step: Step) -> Callable[[list[Document]], Step | None]:
+    """Decide ``step`` only as the first step of a log (a seed never adds to a purpose)."""
+    return lambda steps: None if steps else step

@@ -9,10 +9,12 @@ overdue-request gauges that the alert watches.
 from __future__ import annotations
 
 import functools
-from datetime import UTC, datetime, timedelta
+import logging
+from datetime import UTC, datetime
 
 from prometheus_client import Gauge
 
+from lethe_common.errors import InvalidArgument
 from lethe_common.events.catalogue import ALL_SERVICES
 from lethe_common.events.consumer import Subscription
 from lethe_common.events.envelope import Envelope
@@ -22,7 +24,9 @@ from lethe_common.service import worker_main
 from lethe_consent.config import ConsentConfig, load_config
 from lethe_consent.parts import ConsentParts, build_parts
 from lethe_consent.records import Subject
-from lethe_consent.repository import INDEXES, OUTBOX_COLLECTIONS
+from lethe_consent.repository import INDEXES
+
+log = logging.getLogger(__name__)
 
 REQUESTS_OVERDUE = Gauge("lethe_privacy_requests_overdue",
                          "Privacy requests past their due date and not answered, by kind.", ["kind"])
@@ -33,8 +37,12 @@ REQUESTS_PENDING = Gauge("lethe_privacy_requests_pending",
 def subscriptions(parts: ConsentParts) -> list[Subscription]:
     def account_verified(event: Envelope) -> None:
         subject = Subject(str(event.payload["account_id"]), event.subject_key)
-        parts.ledger.record_account_consent(
-            subject, str(event.payload["account_consent_version"]), event.id)
+        try:
+            parts.ledger.record_account_consent(
+                subject, str(event.payload["account_consent_version"]), event.id)
+        except InvalidArgument as exc:  # retrying cannot make an unknown text version exist
+            log.warning("account consent not recorded", extra={"event_id": event.id,
+                                                               "reason": str(exc)})
 
     def receipt(event: Envelope) -> None:
         parts.requests.receive(event.source, Receipt.from_envelope(event))
@@ -48,19 +56,18 @@ def subscriptions(parts: ConsentParts) -> list[Subscription]:
 
 def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
     def deadlines() -> dict[str, int]:
-        overdue = parts.requests.overdue_counts()
+        overdue, pending = parts.staff.deadline_counts()
         for kind, count in overdue.items():
             REQUESTS_OVERDUE.labels(kind=kind).set(count)
-        for (kind, status), count in parts.requests.open_counts().items():
+        for (kind, status), count in pending.items():
             REQUESTS_PENDING.labels(kind=kind, status=status).set(count)
         return overdue
 
     def retention() -> dict[str, int]:
         now = datetime.now(UTC)
-        proof_cutoff = now - timedelta(days=config.proof_retention_days)
         return {**parts.erasure.sweep(now),
                 "unconfirmed_requests": parts.requests.forget_expired_confirmations(now),
-                "closed_requests": parts.requests.forget_closed_before(proof_cutoff)}
+                "closed_requests": parts.requests.forget_closed(now)}
 
     return [Sweep("privacy-deadlines", config.sweep_interval_seconds, deadlines),
             Sweep("consent-retention", max(config.sweep_interval_seconds, 300.0), retention)]
@@ -75,7 +82,6 @@ def main() -> None:
 
     worker_main(config.common,
                 subscriptions=lambda runtime: subscriptions(parts_of(runtime)),
-                outbox_collections=OUTBOX_COLLECTIONS,
                 sweeps=lambda runtime: sweeps(parts_of(runtime), config), indexes=INDEXES)
 
 

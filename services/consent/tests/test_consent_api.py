@@ -1,16 +1,22 @@
 """The consent API and worker over gRPC, against the real store, broker and SMTP sink.
 
-The shop and newsletter have no erasure handling yet; here the test plays
-them: it receives the erasure event from the bus like their consumers would
-and answers with their receipts.
+Two API and two worker processes share one database and one queue. The requests
+here fan out to consent itself and to "gateway", which the test plays: it answers
+with the gateway's receipts. (No real process answers as the gateway, whereas the
+identity, shop and newsletter workers of other test stacks on the same broker see
+this one's erasure events too and answer them; their receipts are left out below.)
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import TypeVar
 
 import grpc
 import pytest
@@ -38,7 +44,10 @@ from lethe_common.testing import (
     wait_for_mail,
     worker_metrics,
 )
+from lethe_consent.texts import seed_purposes
 
+T = TypeVar("T")
+PLAYED = ("consent", "gateway")
 Stub = consent_pb2_grpc.ConsentServiceStub
 ADMIN = "acc_" + "a" * 32
 TEXTS = [pb.LocalisedText(language="de", title="Titel", body="Deutscher Text"),
@@ -48,7 +57,7 @@ TEXTS = [pb.LocalisedText(language="de", title="Titel", body="Deutscher Text"),
 @pytest.fixture(scope="module")
 def consent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     backend = start_backend("consent", unique("cns"), tmp_path_factory.mktemp("consent"),
-                            CONSENT_RECEIPT_SERVICES="consent,shop,newsletter",
+                            CONSENT_RECEIPT_SERVICES=",".join(PLAYED),
                             CONSENT_REQUEST_DUE_MONTHS="0",
                             CONSENT_SWEEP_INTERVAL_SECONDS="0.5",
                             CONSENT_CONFIRMATION_MAILS_PER_ADDRESS="2")
@@ -62,7 +71,7 @@ def consent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 @pytest.fixture(scope="module")
 def stub(consent: Backend) -> Iterator[Stub]:
-    with grpc.insecure_channel(consent.grpc_addr) as channel:
+    with consent.channel() as channel:
         yield Stub(channel)
 
 
@@ -236,27 +245,25 @@ def test_an_erasure_completes_when_the_last_receipt_arrives_and_repeats_change_n
     assert opened.request.status == "in_progress" and who.email not in str(event)
 
     def receipts() -> list[pb.ServiceReceipt]:
-        return list(stub.GetPrivacyRequest(pb.FollowRequest(request_id=request_id, token=token),
-                                           timeout=5).receipts)
+        return [r for r in stub.GetPrivacyRequest(pb.FollowRequest(
+            request_id=request_id, token=token), timeout=5).receipts if r.service in PLAYED]
     wait_for(lambda: [r.service for r in receipts()] == ["consent"], 15,
              what="consent's own receipt")
     follow = stub.GetPrivacyRequest(pb.FollowRequest(request_id=request_id, token=token), timeout=5)
-    assert (follow.status, list(follow.awaiting_services)) == ("in_progress", ["shop", "newsletter"])
+    assert (follow.status, list(follow.awaiting_services)) == ("in_progress", ["gateway"])
 
-    receipt(publisher, "shop", request_id, key)
-    receipt(publisher, "shop", request_id, key)  # the shop handled the event twice
-    wait_for(lambda: len(receipts()) == 2, 10, what="the shop's receipt")
-    receipt(publisher, "newsletter", request_id, key, "deferred", "a campaign is being sent")
+    receipt(publisher, "gateway", request_id, key, "deferred", "a campaign is being sent")
     deferred = wait_status(stub, request_id, token, "deferred")
-    assert "newsletter: a campaign is being sent" in deferred.decision
-    receipt(publisher, "newsletter", request_id, key)
+    assert "gateway: a campaign is being sent" in deferred.decision
+    receipt(publisher, "gateway", request_id, key)
+    receipt(publisher, "gateway", request_id, key)  # the gateway handled the event twice
     done = wait_status(stub, request_id, token, "complete")
     assert done.completed_at and list(done.awaiting_services) == []
-    assert sorted((r.service, r.outcome) for r in done.receipts) == [
-        ("consent", "done"), ("newsletter", "deferred"), ("newsletter", "done"), ("shop", "done")]
-    receipt(publisher, "shop", request_id, key)
+    assert sorted((r.service, r.outcome) for r in done.receipts if r.service in PLAYED) == [
+        ("consent", "done"), ("gateway", "deferred"), ("gateway", "done")]
+    receipt(publisher, "gateway", request_id, key)
     time.sleep(1)
-    assert len(receipts()) == 4
+    assert len(receipts()) == 3
     assert stub.GetPrivacyRequest(pb.FollowRequest(request_id=request_id, token=token),
                                   timeout=5).completed_at == done.completed_at
 
@@ -402,6 +409,130 @@ def test_export_lists_records_and_requests(stub: Stub, consent: Backend) -> None
         subject=subject_pb2.Subject(account_id=who.account_id, subject_key=key)), timeout=5)
     assert export.service == "consent" and '"analytics"' in export.data_json
     assert who.email not in export.data_json
+
+
+# -- replicas racing (2 API and 2 worker processes) ----------------------------------------------
+def at_once(calls: list[Callable[[], T]]) -> list[T | grpc.RpcError]:
+    """Every call in its own thread, released together; each one's reply or gRPC error."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T | grpc.RpcError:
+        barrier.wait()
+        try:
+            return call()
+        except grpc.RpcError as exc:
+            return exc
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_two_staff_deciding_one_objection_at_once_exactly_one_wins(
+        stub: Stub, amqp_url: str) -> None:
+    for _ in range(3):
+        who = person()
+        stub.Grant(pb.GrantRequest(person=who, purpose="analytics",
+                                   version=current(stub, "analytics"), channel="web_form"),
+                   timeout=5)
+        opened = stub.OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
+            person=who, kind="objection", purpose="analytics", reason="no tracking",
+            authenticated=True), timeout=5)
+        assert opened.request.status == "open"
+        with EventTap(amqp_url, "consent", "consent.withdrawn") as tap:
+            replies = at_once([partial(stub.DecideObjection, pb.DecideObjectionRequest(
+                actor_account_id=f"acc_{i:032x}", request_id=opened.request.id, uphold=uphold,
+                reason="decided"), timeout=10) for i, uphold in enumerate((True, False) * 2)])
+            won = [r for r in replies if isinstance(r, pb.PrivacyRequest)]
+            assert len(won) == 1, replies
+            assert {r.code() for r in replies if isinstance(r, grpc.RpcError)} == {
+                grpc.StatusCode.FAILED_PRECONDITION}
+            time.sleep(1)
+            withdrawn = [e for e in tap.drain()
+                         if e["payload"]["account_id"] == who.account_id]  # type: ignore[index]
+        assert len(withdrawn) == (1 if won[0].status == "complete" else 0)
+        follow = stub.ListOwnPrivacyRequests(who, timeout=5).requests
+        assert [(r.status, r.decision) for r in follow] == [(won[0].status, won[0].decision)]
+
+
+def test_parallel_grants_and_gpc_signals_record_once_and_announce_once(
+        stub: Stub, amqp_url: str, db: Database) -> None:
+    who = person()
+    version = current(stub, "analytics")
+    with EventTap(amqp_url, "consent", "consent.*") as tap:
+        grants = at_once([lambda: stub.Grant(pb.GrantRequest(
+            person=who, purpose="analytics", version=version, channel="web_form"), timeout=10)
+            for _ in range(6)])
+        assert len({g.id for g in grants if isinstance(g, pb.ConsentRecord)}) == 1, grants
+        signals = at_once([lambda: stub.ApplyGlobalPrivacyControl(pb.GpcRequest(person=who),
+                                                                  timeout=10)
+                           for _ in range(6)])
+        assert [s.recorded for s in signals if isinstance(s, pb.GpcResponse)].count(True) == 1
+        time.sleep(1)
+        events = [e["type"] for e in tap.drain()
+                  if e["payload"]["account_id"] == who.account_id]  # type: ignore[index]
+    assert sorted(events) == ["consent.granted", "consent.withdrawn"]
+    assert [r.action for r in stub.GetConsents(who, timeout=5).history] == ["withdrawal", "grant"]
+    assert db.consent_records.count_documents({"account_id": who.account_id}) == 2
+
+
+def test_receipts_filed_at_once_and_again_by_two_workers_complete_once(
+        stub: Stub, publisher: EventPublisher, db: Database) -> None:
+    who = person()
+    opened = stub.OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
+        person=who, kind="erasure", authenticated=True), timeout=5)
+    request_id, token = opened.request.id, opened.follow_token
+    key = str(db.privacy_requests.find_one({"_id": request_id})["subject_key"])
+    for _ in range(3):  # two workers take them from the queue at once
+        receipt(publisher, "gateway", request_id, key, "deferred", "busy")
+        receipt(publisher, "gateway", request_id, key)
+    done = wait_status(stub, request_id, token, "complete")
+
+    def filed() -> list[tuple[str, str]]:  # the other worker may still hold a deferral
+        return sorted((r.service, r.outcome) for r in stub.GetPrivacyRequest(pb.FollowRequest(
+            request_id=request_id, token=token), timeout=5).receipts if r.service in PLAYED)
+    wait_for(lambda: filed() == [("consent", "done"), ("gateway", "deferred"),
+                                 ("gateway", "done")], 10, what="every receipt")
+    time.sleep(1)
+    steps = list(db.privacy_request_steps.find(
+        {"_id": {"$gte": f"{request_id}/", "$lt": f"{request_id}0"}}))
+    assert [s["status"] for s in steps].count("complete") == 1 and steps[-1]["status"] == "complete"
+    assert stub.GetPrivacyRequest(pb.FollowRequest(request_id=request_id, token=token),
+                                  timeout=5).completed_at == done.completed_at
+
+
+def test_staff_lists_come_in_pages_soonest_due_first(stub: Stub) -> None:
+    opened = [stub.OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
+        person=person(), kind="access", authenticated=True), timeout=5).request.id
+        for _ in range(3)]
+    seen: list[pb.PrivacyRequest] = []
+    token = ""
+    while True:
+        page = stub.ListPrivacyRequests(pb.AdminListRequest(
+            actor_account_id=ADMIN, kind="access", page_size=2, page_token=token), timeout=5)
+        assert len(page.requests) <= 2
+        seen += page.requests
+        token = page.next_page_token
+        if not token:
+            break
+    ids = [r.id for r in seen]
+    assert set(opened) <= set(ids) and len(ids) == len(set(ids))
+    assert [r.due_at for r in seen] == sorted(r.due_at for r in seen)
+    assert code_of(lambda: stub.ListPrivacyRequests(pb.AdminListRequest(
+        actor_account_id=ADMIN, page_token="not a token!"), timeout=5)) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_api_replicas_seeding_an_empty_store_at_once_all_become_ready(
+        tmp_path_factory: pytest.TempPathFactory, mongo_client: MongoClient) -> None:
+    backend = start_backend("consent", unique("seed"), tmp_path_factory.mktemp("seed"),
+                            start_worker=False, replicas=4)
+    try:
+        for api in backend.apis:
+            api.wait_ready()
+        steps = list(mongo_client[backend.db_name].consent_purposes.find({}))
+        assert sorted(s["_id"] for s in steps) == sorted(
+            f"{p.purpose}/00000000" for p in seed_purposes())
+    finally:
+        remove_backend(backend)
 
 
 def test_no_address_or_name_reaches_the_logs(consent: Backend) -> None:

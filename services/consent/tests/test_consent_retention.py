@@ -27,11 +27,11 @@ PROOF_DAYS = 30
 @pytest.fixture
 def parts(test_db: Database, amqp_url: str) -> Iterator[tuple[ConsentLedger, ConsentErasure]]:
     publisher = EventPublisher(amqp_url)
-    outbox = Outbox(publisher, 1.0)
+    outbox = Outbox(publisher, test_db, 1.0)
     repo = ConsentRepository(test_db, outbox)
     texts = ConsentTexts(repo)
     texts.seed()
-    ledger = ConsentLedger(repo, texts)
+    ledger = ConsentLedger(repo, texts, PROOF_DAYS)
     yield ledger, ConsentErasure(repo, ledger, ReceiptSender(test_db, outbox, "consent"), PROOF_DAYS)
     publisher.close()
 
@@ -66,11 +66,33 @@ def test_a_later_grant_outlives_the_chain_before_it(
         parts: tuple[ConsentLedger, ConsentErasure], test_db: Database) -> None:
     ledger, erasure = parts
     subject = someone()
-    long_ago = datetime.now(UTC) - timedelta(days=PROOF_DAYS + 5)
-    for days, record in enumerate((ledger.grant(subject, "analytics", "2026-01", "web_form"),
-                                   ledger.withdraw(subject, "analytics", "web_form"))):
-        test_db.consent_records.update_one({"_id": record.id}, {"$set": {
-            "recorded_at": long_ago + timedelta(days=days)}})
-    assert ledger.grant(subject, "analytics", "2026-01", "web_form").recorded_at > long_ago
-    assert erasure.sweep()["withdrawn_records"] == 2
-    assert [d["action"] for d in test_db.consent_records.find({})] == ["grant"]
+    ledger.grant(subject, "analytics", "2026-01", "web_form")
+    ledger.withdraw(subject, "analytics", "web_form")
+    later = ledger.grant(subject, "analytics", "2026-01", "web_form")
+    now = datetime.now(UTC)
+    assert erasure.sweep(now + timedelta(days=PROOF_DAYS - 1))["withdrawn_records"] == 0
+    assert erasure.sweep(now + timedelta(days=PROOF_DAYS + 1))["withdrawn_records"] == 2
+    assert [(d["id"], d["action"]) for d in test_db.consent_records.find({})] == [
+        (later.id, "grant")]
+    # The log goes on after the chain that was deleted: the next record follows the grant.
+    ledger.withdraw(subject, "analytics", "web_form")
+    assert [r.action for r in ledger.overview(subject).history] == ["withdrawal", "grant"]
+
+
+def test_a_refusal_expires_alone_and_an_erasure_sweeps_the_records_it_pseudonymised(
+        parts: tuple[ConsentLedger, ConsentErasure], test_db: Database) -> None:
+    ledger, erasure = parts
+    refused, erased = someone(), someone()
+    assert ledger.apply_gpc(refused) is not None
+    ledger.grant(erased, "newsletter", "2026-01", "web_form")
+    request = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", erased.account_id,
+                           erased.subject_key)
+    erasure.erase(request)
+    erasure.erase(request)  # the API's EraseSubject and the worker's consumer both erase
+    records = list(test_db.consent_records.find({"subject_key": erased.subject_key}))
+    assert sorted(d["action"] for d in records) == ["grant", "withdrawal"]
+    assert all("pseudonymised_at" in d and "email" not in d for d in records)
+    assert erasure.sweep(datetime.now(UTC) + timedelta(days=PROOF_DAYS + 1)) == {
+        "pseudonymised_records": 2, "withdrawn_records": 1}
+    assert test_db.consent_records.count_documents({}) == 0
+    assert test_db.consent_expiries.count_documents({}) == 0

@@ -1,39 +1,80 @@
-"""Accounts: registration, e-mail verification, the profile and its rectification."""
+"""Accounts: registration, e-mail verification, the profile and its rectification.
+
+Who may change what, and how races end (docs/identity.md, "Storage"):
+
+- an address belongs to one account: registration claims it before the account exists
+  (a compare-and-set on the address's versions), an e-mail change claims the new one
+  before switching and frees the old one after;
+- an account's fate is decided once: its activation link (``verified``, which publishes
+  ``account.verified``) or the unverified-account sweep (``expired``), by one unique key;
+- the profile is versioned: two edits at once both survive, and an e-mail change whose
+  link was superseded by a newer request loses against it;
+- only the newest link of each purpose works (its digest is the head of the account's
+  link versions); a link works once (``used_tokens``).
+"""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from lethe_common import tokens
-from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from lethe_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
 from lethe_common.events.envelope import Envelope
+from lethe_common.mongo import Document
+from lethe_common.store.keys import key
+from lethe_common.store.steps import Step
 from lethe_common.subject import subject_key
 from lethe_identity import validation
 from lethe_identity.config import IdentityConfig
 from lethe_identity.mailer import Mailer
-from lethe_identity.models import AccountView
+from lethe_identity.models import ACTIVATE, CHANGE_EMAIL, AccountView, utcnow
 from lethe_identity.passwords import MAX_LENGTH, Passwords, check_password
+from lethe_identity.portal import Portal
+from lethe_identity.repo_accounts import UNVERIFIED_QUEUE, VERIFIED
+from lethe_identity.repo_addresses import TAKEN
 from lethe_identity.repository import IdentityRepository
 
-ACTIVATE = "activate"
-CHANGE_EMAIL = "change_email"
 INVALID_LINK = "this verification link is invalid or has already been used"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+PROFILE_FIELDS = ("email", "subject_key", "name", "phone", "pending_email", "email_changed_at")
+# A claim on an address whose account never came, or has moved to another address, is
+# taken over after this long (a registration or e-mail change takes milliseconds).
+CLAIM_GRACE = timedelta(minutes=10)
 
 
 class Accounts:
     def __init__(self, repo: IdentityRepository, passwords: Passwords, mailer: Mailer,
-                 config: IdentityConfig, clock: Callable[[], datetime] = utcnow) -> None:
+                 config: IdentityConfig, portal: Portal,
+                 clock: Callable[[], datetime] = utcnow) -> None:
         self._repo = repo
         self._passwords = passwords
         self._mailer = mailer
         self._config = config
+        self._portal = portal
         self._pepper = config.common.subject_pepper
         self._clock = clock
+        self._ttl = timedelta(minutes=config.verification_ttl_minutes)
+
+    # -- the address an account holds ---------------------------------------------------
+    def _stale(self, address_key: str) -> Callable[[Document], bool]:
+        """Whether a claim on ``address_key`` may be taken over: old enough, and its
+        account is gone or holds another address now."""
+        def stale(claim: Document) -> bool:
+            if self._clock() - claim["claimed_at"] < CLAIM_GRACE:
+                return False
+            holder = self._repo.accounts.account(str(claim["account_id"]))
+            return holder is None or holder["subject_key"] != address_key
+        return stale
+
+    def by_address(self, address: str) -> Document | None:
+        """The account that holds ``address`` (two or three reads by key), or None."""
+        address_key = subject_key(self._pepper, address)
+        claim = self._repo.addresses.holder(address_key)
+        if claim is None:
+            return None
+        doc = self._repo.accounts.account(str(claim["account_id"]))
+        return doc if doc is not None and doc["subject_key"] == address_key else None
 
     # -- registration and verification ------------------------------------------------
     def register(self, email: str, password: str, name: str, phone: str,
@@ -43,31 +84,56 @@ class Accounts:
         checked_phone = validation.phone(phone)
         version = validation.consent_version(consent_version)
         check_password(password, email=address, min_length=self._config.password_min_length)
-        account_id = tokens.new_id("acc")
-        self._repo.insert_account({
-            "_id": account_id, "email": address, "subject_key": subject_key(self._pepper, address),
-            "name": checked_name, "phone": checked_phone,
-            "password_hash": self._passwords.hash(password), "status": "unverified",
-            "account_consent_version": version, "created_at": self._clock(),
-        })
+        password_hash = self._passwords.hash(password)
+        account_id, address_key, now = tokens.new_id("acc"), subject_key(self._pepper, address), \
+            self._clock()
+        # The sweep's entry comes first: whatever happens next, it cleans up after it.
+        self._repo.expiries.schedule(UNVERIFIED_QUEUE, now + self._ttl, account_id,
+                                     subject_key=address_key)
+        try:
+            self._repo.addresses.claim(address_key, account_id, now, self._stale(address_key))
+        except AlreadyExists:
+            self._repo.expiries.remove_item(UNVERIFIED_QUEUE, now + self._ttl, account_id)
+            raise
+        self._repo.accounts.register(
+            account_id, {"created_at": now, "account_consent_version": version},
+            {"email": address, "subject_key": address_key, "name": checked_name,
+             "phone": checked_phone}, password_hash)
+        claim = self._repo.addresses.holder(address_key)
+        if claim is None or claim["account_id"] != account_id:  # taken over as stale meanwhile
+            self._repo.delete_account(account_id)
+            raise AlreadyExists(TAKEN)
         self._send_verification(account_id, address, checked_name, ACTIVATE)
         return account_id
 
     def _send_verification(self, account_id: str, address: str, name: str, purpose: str) -> None:
-        token = tokens.new_token()
-        ttl = timedelta(minutes=self._config.verification_ttl_minutes)
-        self._repo.delete_tokens_of(account_id, purpose)  # only the newest link works
-        self._repo.insert_token({
-            "_id": tokens.digest(token), "account_id": account_id, "purpose": purpose,
-            "email": address, "created_at": self._clock(), "expires_at": self._clock() + ttl,
-        })
-        self._mailer.verification(address, name, token, ttl.total_seconds() / 3600,
+        """Issue a link that replaces every earlier one of its purpose, and mail it."""
+        token, now = tokens.new_token(), self._clock()
+        digest, expires_at = tokens.digest(token), now + self._ttl
+        self._repo.tokens.issue({"_id": digest, "account_id": account_id, "purpose": purpose,
+                                 "email": address, "created_at": now, "expires_at": expires_at})
+        replaced: dict[str, Document | None] = {}
+
+        def newest(head: Document | None) -> Step:
+            replaced["link"] = head
+            return Step({"digest": digest, "expires_at": expires_at})
+
+        link, _ = self._repo.accounts.links.write(key(account_id, purpose), newest)
+        old = replaced.get("link")
+        if old is not None and old.get("digest"):  # it works no more: its address goes now
+            self._repo.tokens.delete(str(old["digest"]), account_id)
+        if not self._repo.accounts.exists(account_id):  # erased meanwhile: take it all back
+            if link is not None:
+                self._repo.accounts.links.delete_version(key(account_id, purpose), int(link["n"]))
+            self._repo.tokens.delete(digest, account_id)
+            raise NotFound("no such account")
+        self._mailer.verification(address, name, token, self._ttl.total_seconds() / 3600,
                                   change=purpose == CHANGE_EMAIL)
 
     def resend_verification(self, email: str) -> None:
         """Send a fresh link to an unverified account; silent for any other address."""
         address = validation.email(email)
-        doc = self._repo.account_by_subject_key(subject_key(self._pepper, address))
+        doc = self.by_address(address)
         if doc is not None and doc.get("status") == "unverified":
             self._send_verification(doc["_id"], address, doc.get("name", ""), ACTIVATE)
 
@@ -77,52 +143,87 @@ class Accounts:
         activate an account whose password the registrant chose."""
         if not tokens.looks_like_token(token):
             raise InvalidArgument(INVALID_LINK)
-        digest = tokens.digest(token)
-        record = self._repo.token(digest)
-        now = self._clock()
+        digest, now = tokens.digest(token), self._clock()
+        record = self._repo.tokens.get(digest)
         if record is None:
             raise InvalidArgument(INVALID_LINK)
         if record["expires_at"] <= now:
             raise InvalidArgument("this verification link has expired; ask for a new one")
-        doc = self._repo.account(record["account_id"])
-        if doc is None:
-            raise InvalidArgument(INVALID_LINK)
-        if record["purpose"] == ACTIVATE and not self._passwords.verify(
-                doc.get("password_hash"), password[:MAX_LENGTH]):
-            raise Unauthenticated("to activate your account, enter the password you chose")
-        if not self._repo.claim_token(digest, now, record["expires_at"]):
-            raise InvalidArgument(INVALID_LINK)
-        if record["purpose"] == CHANGE_EMAIL:
-            self._apply_email_change(doc, record["email"], now)
+        account_id, purpose = str(record["account_id"]), str(record["purpose"])
+        doc = self._repo.accounts.account(account_id)
+        link = self._repo.accounts.links.head(key(account_id, purpose))
+        if doc is None or link is None or link.get("digest") != digest:
+            raise InvalidArgument(INVALID_LINK)  # unknown, or superseded by a newer link
+        if purpose == CHANGE_EMAIL:
+            self._change_email(doc, str(record["email"]), digest, record["expires_at"], now)
         else:
-            self._activate(doc, now)
-        return self.profile(doc["_id"])
+            self._activate(doc, password, digest, record["expires_at"], now)
+        return self.profile(account_id)
 
-    def _activate(self, doc: dict[str, object], now: datetime) -> None:
-        if doc.get("status") == "active":
-            return
+    def _password_hash(self, account_id: str) -> str | None:
+        head = self._repo.accounts.credentials.head(account_id)
+        return str(head["password_hash"]) if head and head.get("password_hash") else None
+
+    def _activate(self, doc: Document, password: str, digest: str, expires_at: datetime,
+                  now: datetime) -> None:
+        if not self._passwords.verify(self._password_hash(doc["_id"]), password[:MAX_LENGTH]):
+            raise Unauthenticated("to activate your account, enter the password you chose")
+        if not self._repo.tokens.claim(digest, now, expires_at):
+            raise InvalidArgument(INVALID_LINK)
         event = Envelope(type="account.verified", source="identity",
                          subject_key=str(doc["subject_key"]),
                          payload={"account_id": doc["_id"],
                                   "account_consent_version": doc.get("account_consent_version", "")})
-        self._repo.update_account(str(doc["_id"]), {"status": "active", "verified_at": now},
-                                  events=[event])
+        # One fate per account: two links used at once publish one event; the sweep that
+        # expired the account first makes the link invalid.
+        if self._repo.accounts.settle(doc["_id"], VERIFIED, now, [event]) != VERIFIED:
+            raise InvalidArgument(INVALID_LINK)
+        if not self._repo.accounts.exists(doc["_id"]):  # erased meanwhile
+            self._repo.accounts.delete_part(key(doc["_id"], "activation"))
+            raise InvalidArgument(INVALID_LINK)
 
-    def _apply_email_change(self, doc: dict[str, object], address: str, now: datetime) -> None:
+    def _change_email(self, doc: Document, address: str, digest: str, expires_at: datetime,
+                      now: datetime) -> None:
+        """Claim the new address, spend the link, switch the profile, free the old address."""
+        account_id, new_key = str(doc["_id"]), subject_key(self._pepper, address)
         if doc.get("pending_email") != address:
             raise InvalidArgument(INVALID_LINK)  # superseded by a newer change
-        old_domain = validation.email_domain(str(doc["email"]))
-        # Portal access was granted for the old address's organisation.
-        unset = ("pending_email", "portal_access") \
-            if validation.email_domain(address) != old_domain else ("pending_email",)
-        self._repo.update_account(str(doc["_id"]), {
-            "email": address, "subject_key": subject_key(self._pepper, address),
-            "email_changed_at": now,
-        }, unset_fields=unset)
+        self._repo.addresses.claim(new_key, account_id, now, self._stale(new_key))
+        if not self._repo.tokens.claim(digest, now, expires_at):
+            raise InvalidArgument(INVALID_LINK)  # used at this moment by another request
+        switched: dict[str, Document] = {}
+
+        def switch(head: Document | None) -> Step:
+            if head is None:
+                raise NotFound("no such account")
+            if head.get("pending_email") != address:
+                raise InvalidArgument(INVALID_LINK)
+            switched["from"] = head
+            kept: Document = {name: head[name] for name in ("name", "phone") if name in head}
+            return Step({**kept, "email": address, "subject_key": new_key,
+                         "email_changed_at": now})
+
+        try:
+            version, _ = self._repo.accounts.write_profile(account_id, switch)
+        except InvalidArgument:
+            head = self._repo.accounts.profiles.head(account_id)
+            if head is None or head.get("subject_key") != new_key:
+                self._repo.addresses.release(new_key, account_id)
+            raise
+        old_key = str(switched["from"]["subject_key"])
+        if old_key != new_key:
+            self._repo.addresses.release(old_key, account_id)
+        with contextlib.suppress(NotFound):  # erased meanwhile: handled just below
+            self._portal.address_changed(account_id, validation.email_domain(address), now)
+        if not self._repo.accounts.exists(account_id):  # erased meanwhile: take it back
+            if version is not None:
+                self._repo.accounts.profiles.delete_version(account_id, int(version["n"]))
+            self._repo.addresses.release(new_key, account_id)
+            raise NotFound("no such account")
 
     # -- profile ---------------------------------------------------------------------
     def profile(self, account_id: str) -> AccountView:
-        doc = self._repo.account(validation.object_id(account_id, "account_id"))
+        doc = self._repo.accounts.account(validation.object_id(account_id, "account_id"))
         if doc is None:
             raise NotFound("no such account")
         return AccountView.from_doc(doc, self._config.admin_emails)
@@ -136,14 +237,44 @@ class Accounts:
         if phone is not None:
             changes["phone"] = validation.phone(phone)
         new_address = validation.email(email) if email is not None else None
-        if new_address is not None and new_address != current.email:
-            taken = self._repo.account_by_subject_key(subject_key(self._pepper, new_address))
-            if taken is not None:
+        if new_address == current.email:
+            new_address = None
+        if new_address is not None:
+            new_key = subject_key(self._pepper, new_address)
+            claim = self._repo.addresses.holder(new_key)
+            if claim is not None and claim["account_id"] != account_id \
+                    and not self._stale(new_key)(claim):
                 raise FailedPrecondition("this e-mail address cannot be used for your account")
-            changes["pending_email"] = new_address
-        if changes:
-            self._repo.update_account(account_id, changes)
-        if "pending_email" in changes:
-            self._send_verification(account_id, str(changes["pending_email"]),
+
+        def edit(head: Document | None) -> Step | None:
+            if head is None:
+                raise NotFound("no such account")
+            before = {name: head[name] for name in PROFILE_FIELDS if name in head}
+            after = {**before, **changes}
+            if new_address is not None and new_address != head["email"]:
+                after["pending_email"] = new_address
+            elif after == before:
+                return None
+            return Step(after)
+
+        doc, written = self._repo.accounts.write_profile(account_id, edit)
+        if written and doc is not None and not self._repo.accounts.exists(account_id):
+            self._repo.accounts.profiles.delete_version(account_id, int(doc["n"]))
+            raise NotFound("no such account")  # erased meanwhile: nothing of it stays
+        if written and new_address is not None:
+            self._send_verification(account_id, new_address,
                                     str(changes.get("name", current.name)), CHANGE_EMAIL)
         return self.profile(account_id)
+
+    def rehash(self, account_id: str, verified_hash: str, password: str) -> None:
+        """Store the password under the current parameters (log-in), unless it changed."""
+        new_hash = self._passwords.hash(password)
+
+        def replace(head: Document | None) -> Step | None:
+            if head is None or head.get("password_hash") != verified_hash:
+                return None
+            return Step({"password_hash": new_hash})
+
+        doc, written = self._repo.accounts.credentials.write(account_id, replace)
+        if written and doc is not None and not self._repo.accounts.exists(account_id):
+            self._repo.accounts.credentials.delete_version(account_id, int(doc["n"]))

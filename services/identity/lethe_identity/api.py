@@ -24,8 +24,8 @@ def servicer(runtime: Runtime, config: IdentityConfig) -> IdentityServicer:
     passwords = Passwords(config.argon2)
     mailer = Mailer(config.common, config.public_url)
     portal = Portal(repo, mailer, config.admin_emails)
-    return IdentityServicer(Accounts(repo, passwords, mailer, config),
-                            Sessions(repo, passwords, config), portal,
+    accounts = Accounts(repo, passwords, mailer, config, portal)
+    return IdentityServicer(accounts, Sessions(repo, accounts, passwords, config), portal,
                             ContactRequests(repo, portal, config))
 
 

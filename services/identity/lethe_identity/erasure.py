@@ -4,28 +4,61 @@ Erasure deletes the account, its sessions and links, and the person's contact
 requests at once; a tombstone keeps only subject_key, request id and time.
 Restriction marks the account: log-in still works, staff cannot change it,
 and the person's contact requests leave staff queues until it is lifted.
+
+Everything is found by key: the account from the event's account id and from the
+address's holder (``addresses/<subject_key>``), its items through the owner index,
+contact requests through ``owned/<subject_key>/contact/...``. Both handlers are
+idempotent (a repeated event changes nothing and sends no second receipt).
+A restriction and its lift are recorded at the time consent published them, and the
+latest by that time holds: whichever of the two events arrives last (a retry, another
+worker replica), the state is the one the person asked for last.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from lethe_common.errors import NotFound
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_identity.portal import Portal
 from lethe_identity.repository import IdentityRepository
 
 log = logging.getLogger(__name__)
 
 
 class IdentityErasure:
-    def __init__(self, repo: IdentityRepository, receipts: ReceiptSender) -> None:
+    def __init__(self, repo: IdentityRepository, receipts: ReceiptSender, portal: Portal) -> None:
         self._repo = repo
         self._receipts = receipts
+        self._portal = portal
+
+    def _accounts_of(self, request: PrivacyEvent) -> list[str]:
+        """The person's accounts: the one the request names and the one holding the address."""
+        found = {request.account_id} if request.account_id else set()
+        claim = self._repo.addresses.holder(request.subject_key)
+        if claim is not None:
+            found.add(str(claim["account_id"]))
+        return sorted(found)
 
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         now = now or datetime.now(UTC)
-        counts = self._repo.erase_subject(request.account_id, request.subject_key,
-                                          request.request_id, now)
+        counts = {"accounts": 0, "sessions": 0, "verification_links": 0, "contact_requests": 0}
+        keys = {request.subject_key}
+        for account_id in self._accounts_of(request):
+            profile = self._repo.accounts.profiles.head(account_id)
+            held = {request.subject_key, str((profile or {}).get("subject_key") or "")} - {""}
+            for what, count in self._repo.delete_account(account_id).items():
+                counts[what] += count
+            for address_key in held:
+                self._repo.addresses.release(address_key, account_id)
+            keys |= held
+        for subject in keys:
+            counts["contact_requests"] += self._repo.contacts.erase_of(subject)
+            self._repo.contacts.forget_restrictions(subject)
+        self._repo.tombstone(request.request_id, request.subject_key, now)
         receipt = Receipt(
             request_id=request.request_id, kind="erasure",
             deleted=("account (e-mail address, name, phone, password hash, portal access)",
@@ -39,17 +72,38 @@ class IdentityErasure:
         return receipt
 
     def restrict(self, request: PrivacyEvent) -> Receipt:
+        """Record the restriction (or lift) at the time consent published it."""
+        at = request.occurred_at
         restricted = request.kind == "restriction"
-        counts = self._repo.set_restricted(request.account_id, request.subject_key, restricted)
+        # Contact requests first, the account last: once the account (what the profile
+        # shows) says restricted or lifted, the staff queue already agrees.
+        self._repo.contacts.restrict(request.subject_key, at, request.request_id, restricted)
+        accounts = self._restrict_accounts(self._accounts_of(request), at, request.request_id,
+                                           restricted)
         if restricted:
             receipt = Receipt(request_id=request.request_id, kind=request.kind,
                               blocked=("account: no marketing, no profiling, no changes by staff; "
                                        "log-in still allowed",
                                        "contact and callback requests: hidden from staff queues"),
                               blocked_until="until the person lifts the restriction",
-                              note=", ".join(f"{n} {what}" for what, n in counts.items()))
+                              note=f"{accounts} accounts")
         else:
             receipt = Receipt(request_id=request.request_id, kind=request.kind,
                               note="restriction lifted: account and contact requests as before")
         self._receipts.send(receipt, request.subject_key)
         return receipt
+
+    def _restrict_accounts(self, account_ids: Sequence[str], at: datetime, request_id: str,
+                           restricted: bool) -> int:
+        done = 0
+        for account_id in account_ids:
+            if not self._repo.accounts.exists(account_id):
+                continue
+            self._repo.accounts.add_restriction(account_id, at, request_id, restricted)
+            with contextlib.suppress(NotFound):  # erased meanwhile: see below
+                self._portal.restriction_changed(account_id, restricted, at)
+            if not self._repo.accounts.exists(account_id):  # erased meanwhile
+                self._repo.accounts.delete_rest(account_id)
+                continue
+            done += 1
+        return done

@@ -103,25 +103,29 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     def CreateOrganisation(self, request: pb.CreateOrganisationRequest,
                            context: Any) -> pb.Organisation:
-        return organisation_message(self._portal.create_organisation(
+        return organisation_message(self._portal.organisations.create(
             request.actor_account_id, request.name, list(request.domains)))
 
     def UpdateOrganisation(self, request: pb.UpdateOrganisationRequest,
                            context: Any) -> pb.Organisation:
         domains = list(request.domains) if request.set_domains else None
-        return organisation_message(self._portal.update_organisation(
+        return organisation_message(self._portal.organisations.update(
             request.actor_account_id, request.organisation_id, _optional(request, "name"), domains))
 
     def ListOrganisations(self, request: pb.AdminListRequest, context: Any) -> pb.OrganisationList:
-        return pb.OrganisationList(organisations=[
-            organisation_message(o) for o in self._portal.organisations(request.actor_account_id)])
+        organisations, token = self._portal.organisations.page(
+            request.actor_account_id, request.page_size, request.page_token)
+        return pb.OrganisationList(organisations=[organisation_message(o) for o in organisations],
+                                   next_page_token=token)
 
     def ListPortalAccessRequests(self, request: pb.AdminListRequest,
                                  context: Any) -> pb.PortalAccessRequestList:
+        accounts, token = self._portal.requests(request.actor_account_id, request.status,
+                                                request.page_size, request.page_token)
         return pb.PortalAccessRequestList(requests=[
             pb.PortalAccessRequest(account_id=a.id, name=a.name, email=a.email,
                                    access=portal_access_message(a.portal_access))
-            for a in self._portal.requests(request.actor_account_id, request.status)])
+            for a in accounts], next_page_token=token)
 
     def DecidePortalAccess(self, request: pb.DecidePortalAccessRequest,
                            context: Any) -> pb.PortalAccess:
@@ -138,9 +142,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     def ListContactRequests(self, request: pb.AdminListRequest,
                             context: Any) -> pb.ContactRequestList:
-        return pb.ContactRequestList(requests=[
-            contact_message(c) for c in self._contacts.list(request.actor_account_id,
-                                                            request.status)])
+        contacts, token = self._contacts.list(request.actor_account_id, request.status,
+                                              request.page_size, request.page_token)
+        return pb.ContactRequestList(requests=[contact_message(c) for c in contacts],
+                                     next_page_token=token)
 
     def CloseContactRequest(self, request: pb.CloseContactRequestRequest,
                             context: Any) -> pb.ContactRequest:

@@ -1,8 +1,8 @@
 """Counting attempts in a sliding window, shared by every replica through the store.
 
-Each attempt is one record (a keyed hash, never an address, and its time);
-"how many in the last window" is a count over the store, so every gateway
-and identity replica sees the same figure. Two replicas counting at the same
+Each attempt is one record keyed ``<limiter>/<keyed hash>/<time>/<random>`` (never an
+address); "how many in the last window" is one ``_id`` range of that key in the store,
+so every gateway and identity replica sees the same figure. Two replicas counting at the same
 instant both count both attempts: an attempt is recorded *before* the work it
 guards (:meth:`begin`), so a burst of parallel requests cannot all pass the
 check while none has been counted yet. An attempt that turns out not to count
@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 from datetime import datetime, timedelta
 
-from lethe_identity.repository import IdentityRepository
+from lethe_identity.repo_access import AttemptStore
 
 
 class AttemptLimiter:
-    def __init__(self, repo: IdentityRepository, name: str, limit: int, window_seconds: int) -> None:
-        self._repo = repo
+    def __init__(self, attempts: AttemptStore, name: str, limit: int, window_seconds: int) -> None:
+        self._attempts = attempts
         self._name = name
         self.limit = limit
         self._window = timedelta(seconds=window_seconds)
@@ -27,9 +27,8 @@ class AttemptLimiter:
     def begin(self, key: str, now: datetime) -> tuple[str, int | None]:
         """Record an attempt, then check it: (its id, None) when within the limit,
         else (id, seconds to wait) with the attempt already withdrawn."""
-        full_key = f"{self._name}:{key}"
-        attempt_id = self._repo.add_attempt(full_key, now, now + self._window)
-        times = self._repo.attempt_times(full_key, now - self._window)
+        attempt_id = self._attempts.add(self._name, key, now, now + self._window)
+        times = self._attempts.times(self._name, key, now - self._window)
         if len(times) <= self.limit:
             return attempt_id, None
         self.forget(attempt_id)
@@ -37,4 +36,4 @@ class AttemptLimiter:
         return attempt_id, max(1, math.ceil((frees_at - now).total_seconds()))
 
     def forget(self, attempt_id: str) -> None:
-        self._repo.delete_attempt(attempt_id)
+        self._attempts.delete(attempt_id)

@@ -7,17 +7,45 @@ and the gRPC layer translates. Nothing here carries a password hash.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 ADMIN = "admin"
 PORTAL_STATUSES = ("none", "pending", "approved", "rejected")
 CONTACT_KINDS = ("contact", "callback")
 CONTACT_STATUSES = ("open", "closed")
+# The purposes of verification links.
+ACTIVATE = "activate"
+CHANGE_EMAIL = "change_email"
 
 
 def _time(value: Any) -> datetime | None:
     return value if isinstance(value, datetime) else None
+
+
+def millis(moment: datetime) -> datetime:
+    """A time to the millisecond, as the store keeps it: keys made from a time before it
+    is stored and after it is read back are then the same."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def utcnow() -> datetime:
+    return millis(datetime.now(UTC))
+
+
+# Portal-access steps (an account's log ``<account>/portal/<n>``): an ``access`` step carries
+# the whole state; a ``marker`` step changes nothing but orders itself among the others (a
+# restriction, an address change), so that a decision made on an older view loses the race.
+ACCESS = "access"
+MARKER = "marker"
+
+
+def portal_step(steps: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The step holding the current portal access (None: never asked, or reset)."""
+    for step in reversed(steps):
+        if step.get("kind") == ACCESS:
+            return step if step.get("status", "none") != "none" else None
+    return None
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ from datetime import datetime, timedelta
 
 from lethe_common import tokens
 from lethe_common.errors import TooManyRequests, Unauthenticated
-from lethe_common.subject import normalise_email, subject_key
-from lethe_identity.accounts import utcnow
+from lethe_common.subject import normalise_email
+from lethe_identity.accounts import Accounts
 from lethe_identity.config import IdentityConfig
 from lethe_identity.limiter import AttemptLimiter
-from lethe_identity.models import AccountView, LoginResult
+from lethe_identity.models import AccountView, LoginResult, utcnow
 from lethe_identity.passwords import MAX_LENGTH, Passwords
 from lethe_identity.repository import IdentityRepository
 
@@ -33,17 +33,18 @@ TOUCH_AFTER = timedelta(seconds=60)
 
 
 class Sessions:
-    def __init__(self, repo: IdentityRepository, passwords: Passwords, config: IdentityConfig,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(self, repo: IdentityRepository, accounts: Accounts, passwords: Passwords,
+                 config: IdentityConfig, clock: Callable[[], datetime] = utcnow) -> None:
         self._repo = repo
+        self._accounts = accounts
         self._passwords = passwords
         self._config = config
         self._pepper = config.common.subject_pepper
         self._clock = clock
-        self._per_account = AttemptLimiter(repo, "login-account",
+        self._per_account = AttemptLimiter(repo.attempts, "login-account",
                                            config.login_max_failures_per_account,
                                            config.login_window_seconds)
-        self._per_address = AttemptLimiter(repo, "login-address",
+        self._per_address = AttemptLimiter(repo.attempts, "login-address",
                                            config.login_max_failures_per_address,
                                            config.login_window_seconds)
 
@@ -76,10 +77,11 @@ class Sessions:
         now = self._clock()
         account_key, address_key = self._limit_keys(email, client_address)
         attempts = self._begin_attempt(account_key, address_key, now)
-        doc = None
+        doc, stored_hash = None, None
         if normalise_email(email) and len(password) <= MAX_LENGTH:
-            doc = self._repo.account_by_subject_key(subject_key(self._pepper, email))
-        stored_hash = doc.get("password_hash") if doc else None
+            doc = self._accounts.by_address(email)
+            credentials = self._repo.accounts.credentials.head(doc["_id"]) if doc else None
+            stored_hash = (credentials or {}).get("password_hash")
         if not self._passwords.verify(stored_hash, password[:MAX_LENGTH]) or doc is None:
             log.info("log-in failed")
             raise Unauthenticated(BAD_CREDENTIALS)
@@ -89,7 +91,7 @@ class Sessions:
             raise Unauthenticated(
                 "please confirm your e-mail address first; we sent you a link")
         if self._passwords.needs_rehash(str(stored_hash)):
-            self._repo.update_account(doc["_id"], {"password_hash": self._passwords.hash(password)})
+            self._accounts.rehash(doc["_id"], str(stored_hash), password)
             log.info("password rehashed with the current parameters")
         return self._open_session(AccountView.from_doc(doc, self._config.admin_emails),
                                   remember_me, now)
@@ -102,33 +104,43 @@ class Sessions:
         else:
             lifetime = timedelta(hours=config.session_absolute_hours)
             idle = timedelta(minutes=config.session_idle_minutes)
-        self._repo.insert_session({
-            "_id": tokens.digest(token), "account_id": account.id, "created_at": now,
+        digest = tokens.digest(token)
+        self._repo.sessions.open({
+            "_id": digest, "account_id": account.id, "created_at": now,
             "last_seen_at": now, "idle_seconds": int(idle.total_seconds()),
             "idle_expires_at": now + idle, "absolute_expires_at": now + lifetime,
             "persistent": remember_me,
         })
+        if not self._repo.accounts.exists(account.id):  # erased while logging in
+            self._repo.sessions.end(digest, account.id)
+            raise Unauthenticated(NOT_LOGGED_IN)
         max_age = int(lifetime.total_seconds()) if remember_me else 0
         return LoginResult(session_token=token, account=account, cookie_max_age_seconds=max_age)
 
     def authenticate(self, session_token: str) -> AccountView:
+        """The hot path of every logged-in request: the session and the account, three
+        reads by key (a write once a minute)."""
         if not tokens.looks_like_token(session_token):
             raise Unauthenticated(NOT_LOGGED_IN)
         digest = tokens.digest(session_token)
-        session = self._repo.session(digest)
+        session = self._repo.sessions.get(digest)
         now = self._clock()
         if session is None or session["absolute_expires_at"] <= now \
                 or session["idle_expires_at"] <= now:
             raise Unauthenticated(NOT_LOGGED_IN)
-        doc = self._repo.account(session["account_id"])
+        doc = self._repo.accounts.account(session["account_id"])
         if doc is None or doc.get("status") != "active":
-            self._repo.delete_session(digest)
+            self._repo.sessions.end(digest, str(session["account_id"]))
             raise Unauthenticated(NOT_LOGGED_IN)
         if now - session["last_seen_at"] >= TOUCH_AFTER:
-            self._repo.touch_session(digest, now,
-                                     now + timedelta(seconds=int(session["idle_seconds"])))
+            self._repo.sessions.touch(digest, now,
+                                      now + timedelta(seconds=int(session["idle_seconds"])))
         return AccountView.from_doc(doc, self._config.admin_emails)
 
     def logout(self, session_token: str) -> None:
-        if tokens.looks_like_token(session_token):
-            self._repo.delete_session(tokens.digest(session_token))
+        if not tokens.looks_like_token(session_token):
+            return
+        digest = tokens.digest(session_token)
+        session = self._repo.sessions.get(digest)
+        if session is not None:
+            self._repo.sessions.end(digest, str(session["account_id"]))

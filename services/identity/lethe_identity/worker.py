@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 
 from lethe_common.events.consumer import Subscription
 from lethe_common.privacy import ReceiptSender, privacy_subscriptions
 from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
-from lethe_identity.config import SERVICE, load_config
+from lethe_identity.config import SERVICE, IdentityConfig, load_config
 from lethe_identity.erasure import IdentityErasure
-from lethe_identity.repository import INDEXES, OUTBOX_COLLECTIONS, IdentityRepository
+from lethe_identity.mailer import Mailer
+from lethe_identity.portal import Portal
+from lethe_identity.repository import INDEXES, IdentityRepository
+from lethe_identity.retention import Retention
 
 
-def subscriptions(runtime: Runtime) -> Sequence[Subscription]:
-    erasure = IdentityErasure(IdentityRepository(runtime.db, runtime.outbox),
-                              ReceiptSender(runtime.db, runtime.outbox, SERVICE))
-
+def subscriptions(runtime: Runtime, config: IdentityConfig) -> Sequence[Subscription]:
+    repo = IdentityRepository(runtime.db, runtime.outbox)
+    portal = Portal(repo, Mailer(config.common, config.public_url), config.admin_emails)
+    erasure = IdentityErasure(repo, ReceiptSender(runtime.db, runtime.outbox, SERVICE), portal)
     return privacy_subscriptions(erasure.erase, erasure.restrict)
 
 
@@ -25,15 +27,10 @@ def main() -> None:
     config = load_config()
 
     def sweeps(runtime: Runtime) -> Sequence[Sweep]:
-        repo = IdentityRepository(runtime.db, runtime.outbox)
+        retention = Retention(IdentityRepository(runtime.db, runtime.outbox), config)
+        return [Sweep("identity-retention", config.sweep_interval_seconds, retention.run)]
 
-        def expire() -> dict[str, int]:
-            now = datetime.now(UTC)
-            return repo.sweep(now, now - timedelta(days=config.contact_retention_days),
-                              now - timedelta(minutes=config.verification_ttl_minutes))
-        return [Sweep("identity-retention", config.sweep_interval_seconds, expire)]
-
-    worker_main(config.common, subscriptions=subscriptions, outbox_collections=OUTBOX_COLLECTIONS,
+    worker_main(config.common, subscriptions=lambda runtime: subscriptions(runtime, config),
                 sweeps=sweeps, indexes=INDEXES)
 
 

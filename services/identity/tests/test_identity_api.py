@@ -1,84 +1,47 @@
-"""The identity API and worker against the real store, broker and SMTP sink, over gRPC."""
+"""The identity API and worker against the real store, broker and SMTP sink, over gRPC.
+
+Fixtures (a backend of two API and two worker replicas, a round-robin stub, verified
+accounts, the admin) are in conftest.py; the races are in test_identity_races.py.
+"""
 
 from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
 import pytest
-from pymongo import MongoClient
+from argon2 import PasswordHasher
+from pymongo import DESCENDING
 from pymongo.database import Database
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
+from lethe_common import tokens
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
-from lethe_common.subject import subject_key
+from lethe_common.store.index import TimeQueue
+from lethe_common.store.keys import under
 from lethe_common.testing import (
     Backend,
     EventTap,
     ServiceProcess,
     backend_env,
     code_of,
-    remove_backend,
-    start_backend,
     token_in,
     unique,
     wait_for,
     wait_for_mail,
 )
+from lethe_identity.seeding import Person, seed_verified
 
 PASSWORD = "lantern orchard seventeen"
 Stub = identity_pb2_grpc.IdentityServiceStub
-
-
-@pytest.fixture(scope="module")
-def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    run = unique("ida")
-    backend = start_backend("identity", run, tmp_path_factory.mktemp("identity"),
-                            IDENTITY_ADMIN_EMAILS=f"admin-{run}@staff.example",
-                            IDENTITY_CONTACT_RETENTION_DAYS="0",
-                            IDENTITY_SWEEP_INTERVAL_SECONDS="1",
-                            IDENTITY_CONTACT_MAX_PER_ADDRESS="3")
-    try:
-        backend.api.wait_ready()
-        backend.worker.wait_ready()
-        yield backend
-    finally:
-        remove_backend(backend)
-
-
-@pytest.fixture(scope="module")
-def stub(identity: Backend) -> Iterator[Stub]:
-    with grpc.insecure_channel(identity.grpc_addr) as channel:
-        yield Stub(channel)
-
-
-@pytest.fixture(scope="module")
-def admin(stub: Stub, identity: Backend) -> str:
-    """The account of the address listed in IDENTITY_ADMIN_EMAILS, verified."""
-    run = identity.api.env["LETHE_QUEUE_PREFIX"][:-1]
-    return verified(stub, f"admin-{run}@staff.example")
-
-
-@pytest.fixture(scope="module")
-def db(identity: Backend, mongo_client: MongoClient) -> Database:
-    return mongo_client[identity.db_name]
-
-
-def verified(stub: Stub, email: str) -> str:
-    account_id = stub.Register(pb.RegisterRequest(
-        email=email, password=PASSWORD, name="Test Person", account_consent_version="2026-01"),
-        timeout=10).account_id
-    stub.VerifyEmail(pb.VerifyEmailRequest(token=token_in(wait_for_mail(email, "verification")),
-                                           password=PASSWORD), timeout=10)
-    return str(account_id)
-
+Verified = Callable[[str], str]
 
 
 def test_a_verification_token_works_once_even_when_used_concurrently(stub: Stub) -> None:
@@ -98,8 +61,9 @@ def test_a_verification_token_works_once_even_when_used_concurrently(stub: Stub)
     assert outcomes == ["INVALID_ARGUMENT"] * 7 + ["OK"]
 
 
-def test_admin_rpcs_check_the_role_in_the_service_too(stub: Stub, admin: str) -> None:
-    person = verified(stub, f"{unique('p')}@customer.example")
+def test_admin_rpcs_check_the_role_in_the_service_too(stub: Stub, admin: str,
+                                                      verified: Verified) -> None:
+    person = verified(f"{unique('p')}@customer.example")
     calls = [
         lambda: stub.ListOrganisations(pb.AdminListRequest(actor_account_id=person), timeout=5),
         lambda: stub.CreateOrganisation(pb.CreateOrganisationRequest(
@@ -114,11 +78,13 @@ def test_admin_rpcs_check_the_role_in_the_service_too(stub: Stub, admin: str) ->
 
 
 def test_a_role_given_in_the_store_is_worthless_unless_the_address_is_listed(
-        stub: Stub, db: Database) -> None:
+        stub: Stub, db: Database, verified: Verified) -> None:
     """Staff taken off IDENTITY_ADMIN_EMAILS lose the role at once."""
     email = f"{unique('former')}@staff.example"
-    former = verified(stub, email)
-    db["accounts"].update_one({"_id": former}, {"$set": {"roles": ["admin"]}})
+    former = verified(email)
+    for collection in ("accounts", "profiles"):
+        assert db[collection].update_many({"_id": under(former)},
+                                          {"$set": {"roles": ["admin"]}}).modified_count
     token = stub.Login(pb.LoginRequest(email=email, password=PASSWORD, client_address="192.0.2.5"),
                        timeout=10).session_token
     assert list(stub.Authenticate(pb.AuthenticateRequest(session_token=token), timeout=5).roles) == []
@@ -126,19 +92,100 @@ def test_a_role_given_in_the_store_is_worthless_unless_the_address_is_listed(
                                                   timeout=5)) == grpc.StatusCode.PERMISSION_DENIED
 
 
-def test_sessions_end_when_idle_or_past_their_lifetime(stub: Stub, db: Database) -> None:
+def test_sessions_end_when_idle_or_past_their_lifetime(stub: Stub, db: Database,
+                                                       verified: Verified) -> None:
     email = f"{unique('s')}@customer.example"
-    verified(stub, email)
+    account_id = verified(email)
+    digests = []
     for field in ("idle_expires_at", "absolute_expires_at"):
         token = stub.Login(pb.LoginRequest(email=email, password=PASSWORD, client_address="192.0.2.1"),
                            timeout=10).session_token
         assert stub.Authenticate(pb.AuthenticateRequest(session_token=token), timeout=5).email == email
-        db["sessions"].update_many({field: {"$gt": datetime(2001, 1, 1, tzinfo=UTC)}},
-                                   {"$set": {field: datetime(2001, 1, 1, tzinfo=UTC)}})
+        digest = tokens.digest(token)
+        digests.append(digest)
+        # Time passes: the session's clock runs out; a sweep entry for that time (the one
+        # made at log-in is for the real expiry) and one stale entry that is not due yet.
+        db["sessions"].update_one({"_id": digest}, {"$set": {field: datetime(2001, 1, 1, tzinfo=UTC)}})
+        TimeQueue(db["expiries"]).schedule("session", datetime(2001, 1, 1, tzinfo=UTC), digest,
+                                           account_id=account_id)
         assert code_of(lambda t=token: stub.Authenticate(pb.AuthenticateRequest(session_token=t),
                                                          timeout=5)) == grpc.StatusCode.UNAUTHENTICATED
-    # The worker's sweep removes them.
-    wait_for(lambda: db["sessions"].count_documents({}) == 0, 15, what="expired sessions swept")
+    # The worker's sweep removes them, and their index entries.
+    wait_for(lambda: db["sessions"].count_documents({"_id": {"$in": digests}}) == 0, 15,
+             what="expired sessions swept")
+    wait_for(lambda: not [e for e in db["owned"].find({"_id": under(account_id, "session")})
+                          if e["_id"].rsplit("/", 1)[1] in digests], 15, what="index entries gone")
+
+
+def test_a_session_in_use_is_rescheduled_not_swept(stub: Stub, db: Database,
+                                                   verified: Verified) -> None:
+    """A stale sweep entry (the session was used since) moves the expiry on."""
+    email = f"{unique('s')}@customer.example"
+    account_id = verified(email)
+    token = stub.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10).session_token
+    digest = tokens.digest(token)
+    stale = TimeQueue(db["expiries"]).schedule("session", datetime(2001, 1, 1, tzinfo=UTC), digest,
+                                               account_id=account_id)
+    wait_for(lambda: db["expiries"].find_one({"_id": stale}) is None, 15, what="the stale entry")
+    assert stub.Authenticate(pb.AuthenticateRequest(session_token=token), timeout=5).id == account_id
+    assert db["expiries"].count_documents({"_id": under("session"), "item": digest}) >= 1
+
+
+def test_an_unverified_account_goes_when_its_link_expired_and_frees_the_address(
+        stub: Stub, db: Database, key_of: Callable[[str], str]) -> None:
+    email = f"{unique('late')}@customer.example"
+    account_id = stub.Register(pb.RegisterRequest(email=email, password=PASSWORD, name="Late",
+                                                  account_consent_version="1"), timeout=10).account_id
+    token = token_in(wait_for_mail(email, "verification"))
+    # Time passes: the link expires, and the sweep's entry falls due.
+    long_ago = datetime(2001, 1, 1, tzinfo=UTC)
+    db["verification_links"].update_many({"_id": under(account_id)},
+                                         {"$set": {"expires_at": long_ago}})
+    TimeQueue(db["expiries"]).schedule("unverified", long_ago, account_id,
+                                       subject_key=key_of(email))
+    wait_for(lambda: db["accounts"].find_one({"_id": f"{account_id}/base"}) is None, 15,
+             what="the unverified account swept")
+    assert code_of(lambda: stub.VerifyEmail(pb.VerifyEmailRequest(token=token, password=PASSWORD),
+                                            timeout=10)) == grpc.StatusCode.INVALID_ARGUMENT
+    assert db["profiles"].count_documents({"_id": under(account_id)}) == 0
+    assert stub.Register(pb.RegisterRequest(email=email, password=PASSWORD, name="On time",
+                                            account_consent_version="1"), timeout=10).account_id
+
+
+def test_a_claim_whose_account_never_came_blocks_an_address_only_for_a_while(
+        stub: Stub, db: Database, key_of: Callable[[str], str]) -> None:
+    """A registration that died between claiming the address and writing the account."""
+    def register(email: str) -> grpc.StatusCode:
+        try:
+            stub.Register(pb.RegisterRequest(email=email, password=PASSWORD, name="Heir",
+                                             account_consent_version="1"), timeout=10)
+        except grpc.RpcError as exc:
+            return exc.code()
+        return grpc.StatusCode.OK
+    for claimed_at, expected in ((datetime.now(UTC), grpc.StatusCode.ALREADY_EXISTS),
+                                 (datetime(2001, 1, 1, tzinfo=UTC), grpc.StatusCode.OK)):
+        email = f"{unique('orphan')}@customer.example"
+        db["addresses"].insert_one({"_id": f"{key_of(email)}/00000000", "n": 0,
+                                    "account_id": f"acc_{uuid.uuid4().hex}",
+                                    "claimed_at": claimed_at})
+        assert register(email) == expected
+
+
+def test_seeded_accounts_are_accounts_like_any_other(stub: Stub, identity: Backend,
+                                                    db: Database) -> None:
+    """The bench's seeding (lethe_identity.seeding) writes what registration writes."""
+    run = unique("seed")
+    people = [Person(f"seeded{n}-{run}@bench.example") for n in range(50)]
+    password_hash = PasswordHasher(time_cost=5, memory_cost=19456, parallelism=1).hash(PASSWORD)
+    ids = seed_verified(db, identity.api.env["LETHE_SUBJECT_PEPPER"], people, password_hash,
+                        datetime.now(UTC))
+    login = stub.Login(pb.LoginRequest(email=people[7].email, password=PASSWORD), timeout=10)
+    assert login.account.id == ids[7] and login.account.email_verified
+    assert stub.Authenticate(pb.AuthenticateRequest(session_token=login.session_token),
+                             timeout=5).email == people[7].email
+    assert code_of(lambda: stub.Register(pb.RegisterRequest(
+        email=people[3].email, password=PASSWORD, name="Copy", account_consent_version="1"),
+        timeout=10)) == grpc.StatusCode.ALREADY_EXISTS
 
 
 def test_contact_requests_are_limited_per_client_address(stub: Stub) -> None:
@@ -168,12 +215,34 @@ def test_the_worker_deletes_closed_contact_requests_after_the_retention_period(
     wait_for(lambda: db["contact_requests"].find_one({"_id": closed}) is None, 15,
              what="the closed request swept")
     assert db["contact_requests"].find_one({"_id": kept}) is not None
+    assert db["contact_closures"].find_one({"_id": closed}) is None
     assert "identity-retention" in identity.worker.log()
 
 
-def test_parallel_guesses_cannot_outrun_the_log_in_limit(stub: Stub) -> None:
+def test_staff_lists_come_in_pages(stub: Stub, admin: str) -> None:
+    sent = [stub.SubmitContactRequest(pb.SubmitContactRequestRequest(
+        name="Pager", email=f"{unique('pg')}@example.org", message=f"number {n}", kind="contact",
+        client_address=f"198.51.100.{20 + n}"), timeout=5).id for n in range(5)]
+    seen: list[str] = []
+    token = ""
+    for _ in range(20):
+        page = stub.ListContactRequests(pb.AdminListRequest(
+            actor_account_id=admin, page_size=2, page_token=token), timeout=5)
+        assert len(page.requests) <= 2
+        seen.extend(r.id for r in page.requests)
+        token = page.next_page_token
+        if not token:
+            break
+    assert [i for i in seen if i in sent] == list(reversed(sent))  # newest first, each once
+    assert len(seen) == len(set(seen))
+    assert code_of(lambda: stub.ListContactRequests(pb.AdminListRequest(
+        actor_account_id=admin, page_token="not a token!"), timeout=5)) == \
+        grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_parallel_guesses_cannot_outrun_the_log_in_limit(stub: Stub, verified: Verified) -> None:
     email = f"{unique('burst')}@customer.example"
-    verified(stub, email)
+    verified(email)
 
     def guess(n: int) -> str:
         try:
@@ -189,19 +258,20 @@ def test_parallel_guesses_cannot_outrun_the_log_in_limit(stub: Stub) -> None:
     assert "OK" not in outcomes
 
 
-def test_failed_log_ins_count_across_replicas(identity: Backend, tmp_path: Path) -> None:
-    """A second API process on the same store sees the first one's failures."""
+def test_failed_log_ins_count_across_replicas(identity: Backend, tmp_path: Path,
+                                              verified: Verified) -> None:
+    """A third API process on the same store sees the others' failures."""
     env, port, metrics_port, _ = backend_env("identity", "unused", identity.api.env)
     env["IDENTITY_MONGO_DB"] = identity.db_name
-    replica = ServiceProcess("identity-api-2", "lethe_identity.api", env, tmp_path / "replica.log",
+    replica = ServiceProcess("identity-api-3", "lethe_identity.api", env, tmp_path / "replica.log",
                              f"http://127.0.0.1:{metrics_port}/readyz").start()
     try:
         replica.wait_ready()
-        with grpc.insecure_channel(identity.grpc_addr) as a, \
+        with identity.channel() as a, \
                 grpc.insecure_channel(f"127.0.0.1:{port}") as b:
             first, second = Stub(a), Stub(b)
             email = f"{unique('r')}@customer.example"
-            verified(first, email)
+            verified(email)
             for n in range(10):
                 stub = first if n % 2 else second
                 assert code_of(lambda s=stub, n=n: s.Login(pb.LoginRequest(
@@ -216,21 +286,26 @@ def test_failed_log_ins_count_across_replicas(identity: Backend, tmp_path: Path)
 
 
 # -- privacy requests from the bus ----------------------------------------------------------
-def privacy_event(event_type: str, account_id: str, key: str, request_id: str,
-                  **payload: object) -> Envelope:
-    return Envelope(type=event_type, source="consent", subject_key=key,
-                    payload={"request_id": request_id, "account_id": account_id, **payload})
+def everything_under(db: Database, owner: str) -> dict[str, int]:
+    """How many documents of every collection are keyed under ``owner``."""
+    counts = {name: db[name].count_documents({"_id": under(owner)})
+              for name in db.list_collection_names()}
+    return {name: count for name, count in counts.items() if count}
 
 
 def test_an_erasure_deletes_the_account_keeps_a_bare_tombstone_and_answers_once(
-        stub: Stub, db: Database, identity: Backend, amqp_url: str) -> None:
+        stub: Stub, db: Database, amqp_url: str, verified: Verified,
+        key_of: Callable[[str], str], privacy_event: Callable[..., Envelope]) -> None:
     email = f"{unique('er')}@customer.example"
-    account_id = verified(stub, email)
+    account_id = verified(email)
     session = stub.Login(pb.LoginRequest(email=email, password=PASSWORD), timeout=10).session_token
+    stub.UpdateProfile(pb.UpdateProfileRequest(account_id=account_id, name="Renamed",
+                                               email=f"new-{email}"), timeout=10)
     stub.SubmitContactRequest(pb.SubmitContactRequestRequest(
         name="Test Person", email=email, message="call me", kind="contact",
         client_address="192.0.2.1"), timeout=10)
-    key = subject_key(identity.api.env["LETHE_SUBJECT_PEPPER"], email)
+    key = key_of(email)
+    assert everything_under(db, account_id) and everything_under(db, key)
     request_id = f"pr_{uuid.uuid4().hex}"
     publisher = EventPublisher(amqp_url)
     try:
@@ -238,48 +313,66 @@ def test_an_erasure_deletes_the_account_keeps_a_bare_tombstone_and_answers_once(
             for _ in range(2):  # the same request, delivered as two events
                 publisher.publish(privacy_event("privacy.erasure_requested", account_id, key,
                                                 request_id))
-            wait_for(lambda: db.accounts.find_one({"_id": account_id}) is None, 15,
-                     what="the account to be deleted")
+            sent = wait_for(lambda: list(db.privacy_receipts_sent.find({"_id": under(request_id)})),
+                            15, what="the receipt")
             time.sleep(1.5)
-            receipts = [e for e in tap.drain() if e["payload"]["request_id"] == request_id]  # type: ignore[index]
+            # Other identity backends on this broker answer the same event: ours is the one
+            # whose id this backend recorded.
+            ours = set(sent[0]["_events"])
+            receipts = [e for e in tap.drain() if e["id"] in ours]
     finally:
         publisher.close()
-    assert len(receipts) == 1
+    assert len(sent) == 1 and len(ours) == 1 and receipts
+    assert list(db.privacy_receipts_sent.find({"_id": under(request_id)})) == sent
     assert receipts[0]["payload"]["outcome"] == "done" and email not in str(receipts[0])  # type: ignore[index]
     assert code_of(lambda: stub.Authenticate(pb.AuthenticateRequest(session_token=session),
                                              timeout=5)) == grpc.StatusCode.UNAUTHENTICATED
     assert db.contact_requests.count_documents({"subject_key": key}) == 0
     assert db.sessions.count_documents({"account_id": account_id}) == 0
+    assert db.verification_tokens.count_documents({"account_id": account_id}) == 0
+    assert everything_under(db, account_id) == {}
+    assert set(everything_under(db, key)) <= {"addresses"}  # the released claim only
+    head = db.addresses.find_one({"_id": under(key)}, sort=[("_id", DESCENDING)])
+    assert head is not None and head.get("released") and "account_id" not in head
     tombstone = db.erasure_tombstones.find_one({"_id": request_id})
     assert tombstone is not None and set(tombstone) == {"_id", "subject_key", "erased_at"}
+    # The address is free again.
+    assert stub.Register(pb.RegisterRequest(email=email, password=PASSWORD, name="Again",
+                                            account_consent_version="1"), timeout=10).account_id
 
 
 def test_a_restriction_hides_contact_requests_and_stops_staff_decisions(
-        stub: Stub, db: Database, identity: Backend, admin: str, amqp_url: str) -> None:
-    email = f"{unique('rs')}@customer.example"
-    account_id = verified(stub, email)
+        stub: Stub, admin: str, amqp_url: str, verified: Verified,
+        key_of: Callable[[str], str], privacy_event: Callable[..., Envelope]) -> None:
+    domain = f"{unique('rs')}.example".replace("_", "-")
+    stub.CreateOrganisation(pb.CreateOrganisationRequest(
+        actor_account_id=admin, name="Restricted Ltd", domains=[domain]), timeout=5)
+    email = f"person@{domain}"
+    account_id = verified(email)
+    assert stub.RequestPortalAccess(pb.AccountRef(account_id=account_id), timeout=5).status == \
+        "pending"
     contact_id = stub.SubmitContactRequest(pb.SubmitContactRequestRequest(
         name="Test Person", email=email, message="hello", kind="contact",
         client_address="192.0.2.2"), timeout=10).id
-    key = subject_key(identity.api.env["LETHE_SUBJECT_PEPPER"], email)
+    key = key_of(email)
     publisher = EventPublisher(amqp_url)
     try:
         publisher.publish(privacy_event("privacy.restriction_changed", account_id, key,
-                                        f"pr_{uuid.uuid4().hex}", restricted=True))
+                                        restricted=True))
         wait_for(lambda: stub.GetProfile(pb.AccountRef(account_id=account_id),
                                          timeout=5).restricted, 15, what="the restriction")
         queue = stub.ListContactRequests(pb.AdminListRequest(actor_account_id=admin), timeout=5)
         assert contact_id not in [c.id for c in queue.requests]
-        db.accounts.update_one({"_id": account_id}, {"$set": {"portal_access": {
-            "status": "pending", "organisation_id": "org_x", "organisation_name": "X"}}})
         assert code_of(lambda: stub.DecidePortalAccess(pb.DecidePortalAccessRequest(
             actor_account_id=admin, account_id=account_id, approve=True), timeout=5)) == \
             grpc.StatusCode.FAILED_PRECONDITION
         publisher.publish(privacy_event("privacy.restriction_changed", account_id, key,
-                                        f"pr_{uuid.uuid4().hex}", restricted=False))
+                                        restricted=False))
         wait_for(lambda: not stub.GetProfile(pb.AccountRef(account_id=account_id),
                                              timeout=5).restricted, 15, what="the lifting")
     finally:
         publisher.close()
     queue = stub.ListContactRequests(pb.AdminListRequest(actor_account_id=admin), timeout=5)
     assert contact_id in [c.id for c in queue.requests]
+    assert stub.DecidePortalAccess(pb.DecidePortalAccessRequest(
+        actor_account_id=admin, account_id=account_id, approve=True), timeout=5).status == "approved"

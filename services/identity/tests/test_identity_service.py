@@ -36,7 +36,7 @@ def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 
 def test_identity_privacy_rpcs_answer_unimplemented_until_implemented(identity: Backend) -> None:
-    with grpc.insecure_channel(identity.grpc_addr) as channel:
+    with identity.channel() as channel:
         stub = identity_pb2_grpc.IdentityServiceStub(channel)
         with pytest.raises(grpc.RpcError) as export:
             stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(), timeout=5)

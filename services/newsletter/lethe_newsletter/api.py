@@ -20,8 +20,7 @@ def main() -> None:
     def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
         parts = build_parts(runtime, config)
         return [ServiceBinding(newsletter_pb2_grpc.add_NewsletterServiceServicer_to_server,
-                               NewsletterServicer(parts.subscriptions, parts.campaigns,
-                                                  parts.erasure),
+                               NewsletterServicer(parts),
                                newsletter_pb2.DESCRIPTOR.services_by_name["NewsletterService"].full_name)]
 
     api_main(config.common, bindings, INDEXES)

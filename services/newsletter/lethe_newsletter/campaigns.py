@@ -1,63 +1,120 @@
-"""Staff's campaigns: written as drafts, sent once, never edited after sending starts."""
+"""Staff's campaigns: written as drafts, sent once, never edited after sending starts.
+
+Sending and cancelling are steps appended after reading the campaign's steps: when two
+staff press send at once, or cancel races the sender finishing, exactly one move wins
+and the other sees it (a clear FailedPrecondition).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lethe_common import tokens
 from lethe_common.errors import FailedPrecondition, NotFound
+from lethe_common.mongo import Document
+from lethe_common.store.paging import decode_cursor, encode_cursor
+from lethe_common.store.paging import page_size as checked_page_size
+from lethe_common.store.steps import Step
 from lethe_common.validation import object_id, text
-from lethe_newsletter.models import CampaignView, Progress
-from lethe_newsletter.repository import NewsletterRepository
+from lethe_newsletter.campaign_repository import CampaignRepository
+from lethe_newsletter.campaign_state import (
+    CANCELLED,
+    CREATED,
+    DRAFT,
+    SENDING,
+    CampaignState,
+    campaign_state,
+)
+from lethe_newsletter.models import CampaignView, to_millis
 
 MAX_SUBJECT = 200
 MAX_BODY = 200_000
+NOT_A_DRAFT = "only a draft can be sent; this campaign has been sent or cancelled already"
+FINISHED = "this campaign has finished already"
+
+
+@dataclass(frozen=True)
+class CampaignPage:
+    campaigns: list[CampaignView]
+    next_page_token: str
 
 
 class Campaigns:
-    def __init__(self, repo: NewsletterRepository) -> None:
+    def __init__(self, repo: CampaignRepository) -> None:
         self._repo = repo
 
     def create(self, actor: str, subject: str, text_body: str, html_body: str, greeting: bool,
                now: datetime | None = None) -> CampaignView:
         now = now or datetime.now(UTC)
-        doc = {"_id": tokens.new_id("cmp"), "subject": text(subject, "subject", max_length=MAX_SUBJECT),
-               "text_body": text(text_body, "text_body", max_length=MAX_BODY, multiline=True),
-               "html_body": text(html_body, "html_body", max_length=MAX_BODY, required=False,
-                                 multiline=True),
-               "greeting": bool(greeting), "status": "draft", "created_at": now,
-               "created_by": actor, "progress": Progress().doc()}
-        self._repo.insert_campaign(doc)
-        return CampaignView.of(doc)
+        campaign_id = tokens.new_ordered_id("cmp")
+        fields: Document = {
+            "kind": CREATED, "subject": text(subject, "subject", max_length=MAX_SUBJECT),
+            "text_body": text(text_body, "text_body", max_length=MAX_BODY, multiline=True),
+            "html_body": text(html_body, "html_body", max_length=MAX_BODY, required=False,
+                              multiline=True),
+            "greeting": bool(greeting), "created_at": now, "created_by": actor}
+        self._repo.create(campaign_id, now, fields)
+        return self.get(campaign_id)
 
-    def list(self) -> list[CampaignView]:
-        return [CampaignView.of(doc) for doc in self._repo.campaigns()]
+    def state(self, campaign_id: str) -> CampaignState | None:
+        return campaign_state(campaign_id, self._repo.steps(campaign_id))
+
+    def view(self, state: CampaignState) -> CampaignView:
+        progress = None if state.final_progress is not None else \
+            self._repo.latest_progress(state.id)
+        return CampaignView.of(state, progress)
+
+    def list(self, page_size: int = 0, page_token: str = "") -> CampaignPage:
+        """Newest first, a page at a time (one ``_id`` range, then each campaign by id)."""
+        limit = checked_page_size(max(page_size, 0))
+        found = self._repo.page(decode_cursor(page_token), limit)
+        views = []
+        for entry in found.items:
+            state = self.state(str(entry["item"]))
+            if state is not None:  # an entry whose campaign was never written
+                views.append(self.view(state))
+        return CampaignPage(views, encode_cursor(found.next_cursor))
 
     def get(self, campaign_id: str) -> CampaignView:
-        doc = self._repo.campaign(object_id(campaign_id, "campaign_id"))
-        if doc is None:
+        state = self.state(object_id(campaign_id, "campaign_id"))
+        if state is None:
             raise NotFound("there is no such campaign")
-        return CampaignView.of(doc)
+        return self.view(state)
 
     def send(self, campaign_id: str, actor: str, now: datetime | None = None) -> CampaignView:
         """Start sending: the audience is everyone active at this moment."""
-        now = now or datetime.now(UTC)
+        now = to_millis(now or datetime.now(UTC))
         self.get(campaign_id)
-        started = self._repo.update_campaign(campaign_id, {"status": "draft"}, {
-            "status": "sending", "started_at": now, "started_by": actor,
-            "lease_until": datetime.fromtimestamp(0, UTC)})
-        if started is None:
-            raise FailedPrecondition("only a draft can be sent; this campaign has been sent "
-                                     "or cancelled already")
-        return CampaignView.of(started)
+        # Listed for the senders first; a send that loses takes its entry out again.
+        self._repo.list_sending(now, campaign_id)
+
+        def decide(steps: list[Document]) -> Step:
+            state = campaign_state(campaign_id, steps)
+            if state is None or state.status != DRAFT:
+                raise FailedPrecondition(NOT_A_DRAFT)
+            return Step({"kind": SENDING, "at": now, "by": actor})
+
+        try:
+            self._repo.append_after(campaign_id, decide)
+        except FailedPrecondition:
+            self._repo.unlist_sending(now, campaign_id)
+            raise
+        return self.get(campaign_id)
 
     def cancel(self, campaign_id: str, actor: str, now: datetime | None = None) -> CampaignView:
         """Stop a draft or a campaign being sent; what went out stays in the send log."""
         now = now or datetime.now(UTC)
         self.get(campaign_id)
-        cancelled = self._repo.update_campaign(
-            campaign_id, {"status": {"$in": ["draft", "sending"]}},
-            {"status": "cancelled", "finished_at": now, "cancelled_by": actor})
-        if cancelled is None:
-            raise FailedPrecondition("this campaign has finished already")
-        return CampaignView.of(cancelled)
+
+        def decide(steps: list[Document]) -> Step:
+            state = campaign_state(campaign_id, steps)
+            if state is None or state.status not in (DRAFT, SENDING):
+                raise FailedPrecondition(FINISHED)
+            return Step({"kind": CANCELLED, "at": now, "by": actor})
+
+        self._repo.append_after(campaign_id, decide)
+        cancelled = self.get(campaign_id)
+        if cancelled.started_at is not None:  # the sender sees the cancel before its next batch
+            self._repo.unlist_sending(cancelled.started_at, campaign_id)
+        return cancelled

@@ -11,6 +11,7 @@ import grpc
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.errors import InvalidArgument, Unavailable
+from lethe_common.grpc_client import channel_options, target
 
 PURPOSE = "newsletter"
 UNREACHABLE = "the consent service cannot be reached; please try again shortly"
@@ -18,7 +19,7 @@ UNREACHABLE = "the consent service cannot be reached; please try again shortly"
 
 class ConsentClient:
     def __init__(self, address: str, timeout: float) -> None:
-        self._channel = grpc.insecure_channel(address)
+        self._channel = grpc.insecure_channel(target(address), options=channel_options())
         self._stub = consent_pb2_grpc.ConsentServiceStub(self._channel)
         self._timeout = timeout
 

@@ -1,9 +1,11 @@
 """The newsletter's part of an erasure or restriction, and its data export.
 
-Erasure deletes the subscriber and their send log and puts the subject_key on
-the suppression list, so the address is never mailed again unless the
-person subscribes and confirms anew. Restriction stops every send to the
-person until it is lifted.
+Erasure ends the person's subscriptions (their steps, send log and address go), and puts
+the subject_key on the suppression list, so the address is never mailed again unless
+the person subscribes and confirms anew. The suppression is written after the end,
+with that time: a confirmation that won before the erasure is older than it and cannot
+lift it. Restriction stops every send to the person until it is lifted: each event is
+one entry per person, and the latest event (by the time consent recorded it) counts.
 """
 
 from __future__ import annotations
@@ -14,25 +16,27 @@ from typing import Any
 
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
 from lethe_common.privacy_api import wire_time
-from lethe_newsletter.models import SubscriptionView
+from lethe_newsletter.lifecycle import Life
+from lethe_newsletter.people import Subscribers
 from lethe_newsletter.repository import NewsletterRepository
 
 log = logging.getLogger(__name__)
 
 
 class NewsletterErasure:
-    def __init__(self, repo: NewsletterRepository, receipts: ReceiptSender) -> None:
+    def __init__(self, subscribers: Subscribers, repo: NewsletterRepository,
+                 receipts: ReceiptSender) -> None:
+        self._subscribers = subscribers
         self._repo = repo
         self._receipts = receipts
 
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
-        """Idempotent: a repeat finds nothing left and sends no second receipt."""
-        now = now or datetime.now(UTC)
-        subscribers = self._repo.subscribers_of(request.account_id, request.subject_key)
-        for subscriber in subscribers:
-            self._repo.suppress(subscriber["subject_key"], "erasure", now)
-            self._repo.delete_subscriber(subscriber["_id"])
-        if subscribers:
+        """Idempotent: a repeat ends nothing new and sends no second receipt."""
+        erased = sum(self._erase_one(subscriber, request, now)
+                     for subscriber in self._subscribers.of(request.account_id,
+                                                            request.subject_key))
+        self._repo.forget_restrictions([request.subject_key, request.account_id])
+        if erased:
             receipt = Receipt(
                 request_id=request.request_id, kind="erasure",
                 deleted=("newsletter subscription (e-mail address, name, status, consent "
@@ -40,18 +44,36 @@ class NewsletterErasure:
                 kept=("a keyed hash of the address on the suppression list, so that it is "
                       "never mailed again (no address, no name); it goes if the person "
                       "subscribes and confirms anew",),
-                note=f"{len(subscribers)} subscription(s) deleted")
+                note=f"{erased} subscription(s) deleted")
         else:
             receipt = Receipt(request_id=request.request_id, kind="erasure",
                               note="no newsletter subscription held for this person")
         self._receipts.send(receipt, request.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id,
-                                           "subscriptions": len(subscribers)})
+                                           "subscriptions": erased})
         return receipt
 
+    def _erase_one(self, subscriber: str, request: PrivacyEvent, now: datetime | None) -> bool:
+        """End one subscription for this request (or find it ended by it before) and
+        suppress its address; False when there was nothing."""
+        ended = self._subscribers.end(subscriber, lambda life: True, "erasure",
+                                      request_id=request.request_id, keep_key=True, now=now)
+        if ended.step is not None:
+            key = ended.before.subject_key
+        elif ended.before.ended_request == request.request_id:
+            key = ended.before.ended_key  # a repeat after a crash: suppress again
+        else:
+            return False
+        self._repo.suppress(key, datetime.now(UTC), "erasure")
+        self._repo.forget_restrictions(ended.before.owners())
+        return True
+
     def restrict(self, request: PrivacyEvent) -> Receipt:
+        """Recorded at the time consent published it: the latest by that time holds."""
         restricted = request.kind == "restriction"
-        count = self._repo.set_restricted(request.account_id, request.subject_key, restricted)
+        self._repo.record_restriction([request.subject_key, request.account_id], request.occurred_at,
+                                      request.request_id, restricted)
+        count = len(self._subscribers.lives_of(request.account_id, request.subject_key))
         if not count:
             note = "no newsletter subscription held for this person"
             receipt = Receipt(request_id=request.request_id, kind=request.kind, note=note)
@@ -68,17 +90,20 @@ class NewsletterErasure:
 
     def export(self, account_id: str, subject_key: str) -> dict[str, Any]:
         """Everything held about the person: subscription and which campaigns reached them."""
-        subscribers = self._repo.subscribers_of(account_id, subject_key)
-        sends = self._repo.sends_of([s["_id"] for s in subscribers])
+        lives = self._subscribers.lives_of(account_id, subject_key)
+        suppressed = bool(self._repo.suppressions([subject_key])) if subject_key else False
         return {
-            "subscriptions": [{
-                "email": s.get("email", ""), "name": s.get("name", ""),
-                "status": SubscriptionView.of(s).status,
-                "consent_version": s.get("consent_version", ""),
-                "requested_at": wire_time(s.get("requested_at")),
-                "confirmed_at": wire_time(s.get("confirmed_at")),
-                "restricted": bool(s.get("restricted"))} for s in subscribers],
+            "subscriptions": [self._subscription(life) for life in lives],
             "newsletters_sent": [{"campaign_id": d["campaign_id"], "outcome": d["outcome"],
-                                  "at": wire_time(d.get("at"))} for d in sends],
-            "suppressed": self._repo.is_suppressed(subject_key) if subject_key else False,
+                                  "at": wire_time(d.get("at"))}
+                                 for life in lives
+                                 for d in self._repo.sends_of(life.subscriber_id)],
+            "suppressed": suppressed,
         }
+
+    def _subscription(self, life: Life) -> dict[str, Any]:
+        view = self._subscribers.view(life)
+        return {"email": life.email, "name": life.name, "status": view.status,
+                "consent_version": life.consent_version,
+                "requested_at": wire_time(life.requested_at),
+                "confirmed_at": wire_time(life.confirmed_at), "restricted": view.restricted}

@@ -10,10 +10,9 @@ from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common.privacy_api import erase_subject, export_subject, wire_time
 from lethe_common.validation import object_id
-from lethe_newsletter.campaigns import Campaigns
-from lethe_newsletter.erasure import NewsletterErasure
 from lethe_newsletter.models import CampaignView, SubscriptionView
-from lethe_newsletter.subscriptions import Subscriptions, checked_applicant
+from lethe_newsletter.parts import NewsletterParts
+from lethe_newsletter.subscriptions import checked_applicant
 
 SERVICE = "newsletter"
 
@@ -39,11 +38,11 @@ def _actor(actor_account_id: str) -> str:
 
 
 class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type: ignore[misc]
-    def __init__(self, subscriptions: Subscriptions, campaigns: Campaigns,
-                 erasure: NewsletterErasure) -> None:
-        self._subscriptions = subscriptions
-        self._campaigns = campaigns
-        self._erasure = erasure
+    def __init__(self, parts: NewsletterParts) -> None:
+        self._subscriptions = parts.subscriptions
+        self._leaving = parts.leaving
+        self._campaigns = parts.campaigns
+        self._erasure = parts.erasure
 
     # -- subscribers ----------------------------------------------------------------------
     def Subscribe(self, request: pb.SubscribeRequest, context: Any) -> pb.Accepted:
@@ -57,7 +56,7 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
                                                                 request.client_address))
 
     def Unsubscribe(self, request: pb.TokenRequest, context: Any) -> pb.Accepted:
-        return pb.Accepted(message=self._subscriptions.unsubscribe_with_token(request.token))
+        return pb.Accepted(message=self._leaving.unsubscribe_with_token(request.token))
 
     def CheckUnsubscribeToken(self, request: pb.TokenRequest, context: Any) -> pb.Accepted:
         self._subscriptions.check_unsubscribe_token(request.token)
@@ -70,8 +69,8 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
 
     def UnsubscribePerson(self, request: pb.Person, context: Any) -> pb.Subscription:
         applicant = checked_applicant(request.email, "", request.account_id)
-        return subscription_message(self._subscriptions.unsubscribe_person(applicant.account_id,
-                                                                           applicant.email))
+        return subscription_message(self._leaving.unsubscribe_person(
+            applicant.account_id, self._subscriptions.key_of(applicant.email)))
 
     # -- campaigns ------------------------------------------------------------------------
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Any) -> pb.Campaign:
@@ -81,7 +80,9 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
 
     def ListCampaigns(self, request: pb.ListCampaignsRequest, context: Any) -> pb.CampaignList:
         _actor(request.actor_account_id)
-        return pb.CampaignList(campaigns=[campaign_message(c) for c in self._campaigns.list()])
+        found = self._campaigns.list(request.page_size, request.page_token)
+        return pb.CampaignList(campaigns=[campaign_message(c) for c in found.campaigns],
+                               next_page_token=found.next_page_token)
 
     def GetCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
         _actor(request.actor_account_id)

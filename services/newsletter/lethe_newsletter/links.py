@@ -1,10 +1,12 @@
 """The newsletter's two kinds of link, signed so nobody can forge or alter them.
 
 - Confirmation: subscriber id, the start of their pending period and an expiry.
-  It is single-use because confirming ends the pending period it names.
-- Unsubscribe: the subscriber id alone. It never expires (RFC 8058 clients
-  may use it years later) and stops working only when the subscriber is gone,
-  where unsubscribing again has nothing left to do anyway.
+  It confirms that one pending period: once confirmed, it answers with the
+  confirmed subscription again (a double click), and a new request starts a
+  new period it does not name.
+- Unsubscribe: the subscriber id alone (derived from the address). It never
+  expires (RFC 8058 clients may use it years later) and ends whatever
+  subscription the address has; with none, unsubscribing has nothing to do.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""What the newsletter's domain hands out: plain views of its documents."""
+"""What the newsletter's domain hands out: plain views of its state."""
 
 from __future__ import annotations
 
@@ -6,6 +6,14 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from lethe_common.mongo import Document
+from lethe_newsletter.campaign_state import CampaignState
+from lethe_newsletter.lifecycle import ACTIVE, LEAVING, Life
+
+
+def to_millis(moment: datetime) -> datetime:
+    """``moment`` as the store keeps it (milliseconds), so keys made of it can be made again
+    from what is read back."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 @dataclass(frozen=True)
@@ -17,12 +25,12 @@ class SubscriptionView:
     restricted: bool = False
 
     @classmethod
-    def of(cls, doc: Document | None) -> SubscriptionView:
-        if doc is None:
+    def of(cls, life: Life | None, restricted: bool = False) -> SubscriptionView:
+        if life is None or not life.live:
             return cls("none")
-        status = "unsubscribed" if doc["status"] == "unsubscribing" else doc["status"]
-        return cls(status, doc.get("consent_version", ""), doc.get("requested_at"),
-                   doc.get("confirmed_at"), bool(doc.get("restricted")))
+        status = {ACTIVE: "active", LEAVING: "unsubscribed"}.get(life.status, "pending")
+        return cls(status, life.consent_version, life.requested_at, life.confirmed_at,
+                   restricted)
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,9 @@ class CampaignView:
     progress: Progress
 
     @classmethod
-    def of(cls, doc: Document) -> CampaignView:
-        return cls(doc["_id"], doc["subject"], doc["text_body"], doc.get("html_body", ""),
-                   bool(doc.get("greeting")), doc["status"], doc["created_at"],
-                   doc.get("started_at"), doc.get("finished_at"), Progress.of(doc.get("progress")))
+    def of(cls, state: CampaignState, progress: Document | None = None) -> CampaignView:
+        """The campaign; its progress is the final one once sent, else the latest run's."""
+        final = state.final_progress if state.final_progress is not None else progress
+        return cls(state.id, state.subject, state.text_body, state.html_body, state.greeting,
+                   state.status, state.created_at, state.started_at, state.finished_at,
+                   Progress.of(final))

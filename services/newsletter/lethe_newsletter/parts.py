@@ -7,33 +7,44 @@ from datetime import timedelta
 
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
+from lethe_newsletter.campaign_repository import CampaignRepository
 from lethe_newsletter.campaigns import Campaigns
 from lethe_newsletter.config import SERVICE, NewsletterConfig
 from lethe_newsletter.consent_client import ConsentClient
 from lethe_newsletter.erasure import NewsletterErasure
+from lethe_newsletter.leaving import Leaving
 from lethe_newsletter.links import Links
 from lethe_newsletter.messages import Messages
+from lethe_newsletter.people import Subscribers
 from lethe_newsletter.repository import NewsletterRepository
-from lethe_newsletter.subscriptions import Subscriptions
+from lethe_newsletter.subscriptions import Subscriptions, Timing
 
 
 @dataclass(frozen=True)
 class NewsletterParts:
     repo: NewsletterRepository
+    campaign_repo: CampaignRepository
     messages: Messages
     subscriptions: Subscriptions
+    leaving: Leaving
     campaigns: Campaigns
     erasure: NewsletterErasure
 
 
 def build_parts(runtime: Runtime, config: NewsletterConfig) -> NewsletterParts:
     repo = NewsletterRepository(runtime.db, runtime.outbox)
+    campaign_repo = CampaignRepository(runtime.db)
     links = Links(config.link_key, config.public_url)
     consent = ConsentClient(config.consent_grpc_addr, config.rpc_timeout_seconds)
-    subscriptions = Subscriptions(
-        repo, consent, links, config.common.subject_pepper,
-        timedelta(hours=config.confirmation_ttl_hours),
-        timedelta(seconds=config.confirmation_resend_seconds))
-    return NewsletterParts(repo, Messages(links), subscriptions, Campaigns(repo),
-                           NewsletterErasure(repo, ReceiptSender(runtime.db, runtime.outbox,
-                                                                 SERVICE)))
+    ttl = timedelta(hours=config.confirmation_ttl_hours)
+    subscribers = Subscribers(repo)
+    leaving = Leaving(subscribers, repo, consent, links, ttl)
+    timing = Timing(ttl, timedelta(seconds=config.confirmation_resend_seconds),
+                    confirm_wait_seconds=min(config.rpc_timeout_seconds, 5.0),
+                    claim_timeout=timedelta(seconds=max(30.0, 3 * config.rpc_timeout_seconds)))
+    subscriptions = Subscriptions(repo, subscribers, leaving, consent, links,
+                                  config.common.subject_pepper, timing)
+    receipts = ReceiptSender(runtime.db, runtime.outbox, SERVICE)
+    return NewsletterParts(repo, campaign_repo, Messages(links), subscriptions, leaving,
+                           Campaigns(campaign_repo),
+                           NewsletterErasure(subscribers, repo, receipts))

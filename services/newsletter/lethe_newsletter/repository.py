@@ -1,187 +1,258 @@
-"""The only code that touches the newsletter service's collections.
+"""The only code that touches the newsletter's subscriber collections (campaigns: see
+:mod:`lethe_newsletter.campaign_repository`).
 
-- ``subscribers``: one document per address (unique ``subject_key``), pending,
-  active or unsubscribing; deleted once the person leaves.
-- ``campaigns``: staff's campaigns, with the sending worker's lease and progress.
-- ``send_log``: one document per campaign and subscriber, inserted when the
-  message is committed (``_id`` = ``<campaign>:<subscriber>``). The unique id
-  is what makes a send happen once, on MongoDB and FerretDB alike.
-- ``suppression``: subject_keys that never receive a campaign.
+Every read and write names documents by ``_id`` (docs/architecture.md, "Every query" lists each):
+
+- ``subscriber_steps``: each address's step log ``<subscriber id>/<number>``
+  (:mod:`lethe_newsletter.lifecycle`); the subscriber id is derived from the subject_key.
+- ``subscriber_index``: ``<account id>/sub/<subscriber id>``, an account's subscriptions
+  (an address may have changed since it subscribed).
+- ``suppression``: ``_id`` = subject_key (a keyed hash) of an erased address.
+- ``restrictions``: per restriction event ``<owner>/<event time>/<request id>`` and a
+  marker ``<owner>``, for owner = subject_key and account id; the latest event counts.
+- ``send_log``: ``<subscriber id>/<campaign id>``, one per message: the unique insert
+  before the final dot is what makes a message go once.
+- ``confirmation_mails``: ``<subscriber id>/<event id>``, one confirmation mail per event.
+- ``queues``: ``unconfirmed/<expiry>/<subscriber id>`` and
+  ``withdrawals/<due>/<subscriber id>``, what the sweep looks at (TimeQueue).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
-from lethe_common.events.envelope import Envelope
-from lethe_common.events.outbox import Outbox, outbox_index
-from lethe_common.mongo import Db, Document, IndexSpec
-from lethe_common.privacy import RECEIPT_INDEXES, RECEIPTS_SENT, subject_filter
+from lethe_common.events.outbox import Outbox
+from lethe_common.mongo import Coll, Db, Document, RetiredIndex
+from lethe_common.privacy import RECEIPT_INDEXES
+from lethe_common.store.index import OwnerIndex, TimeQueue
+from lethe_common.store.keys import key, timekey, under
+from lethe_common.store.paging import page, scan
+from lethe_common.store.steps import MAX_ATTEMPTS, Contended, Step, StepLog
+from lethe_newsletter.lifecycle import Life, fold
 
-SUBSCRIBERS = "subscribers"
-CAMPAIGNS = "campaigns"
-SEND_LOG = "send_log"
+SUBSCRIBER_STEPS = "subscriber_steps"
+SUBSCRIBER_INDEX = "subscriber_index"
 SUPPRESSION = "suppression"
+RESTRICTIONS = "restrictions"
+SEND_LOG = "send_log"
+CONFIRMATION_MAILS = "confirmation_mails"
+QUEUES = "queues"
+ACCOUNT_KIND = "sub"
+# Every subscriber id starts with "sub_": the whole log is this one _id range.
+ALL_SUBSCRIBERS = {"$gte": "sub_", "$lt": "sub`"}
 
+# Indexes of the layout before issue 12: dropped at start-up (every lookup is by _id now).
 INDEXES = [
-    IndexSpec(SUBSCRIBERS, (("subject_key", ASCENDING),), unique=True),
-    IndexSpec(SUBSCRIBERS, (("account_id", ASCENDING),)),
-    IndexSpec(SUBSCRIBERS, (("status", ASCENDING), ("_id", ASCENDING))),
-    outbox_index(SUBSCRIBERS),
-    IndexSpec(CAMPAIGNS, (("status", ASCENDING), ("created_at", DESCENDING))),
-    IndexSpec(SEND_LOG, (("campaign_id", ASCENDING),)),
-    IndexSpec(SEND_LOG, (("subscriber_id", ASCENDING),)),
+    RetiredIndex("subscribers", "subject_key_1"),
+    RetiredIndex("subscribers", "account_id_1"),
+    RetiredIndex("subscribers", "status_1__id_1"),
+    RetiredIndex("subscribers", "_outbox_due_1"),
+    RetiredIndex("campaigns", "status_1_created_at_-1"),
+    RetiredIndex(SEND_LOG, "campaign_id_1"),
+    RetiredIndex(SEND_LOG, "subscriber_id_1"),
     *RECEIPT_INDEXES,
 ]
-OUTBOX_COLLECTIONS = (SUBSCRIBERS, RECEIPTS_SENT)
+
+Decide = Callable[[Life], Step | None]
+
+
+@dataclass(frozen=True)
+class Appended:
+    """A move of a subscriber: the life it was decided on and the step appended (or None)."""
+
+    before: Life
+    step: Document | None
+
+
+def _insert_once(collection: Coll, doc: Document) -> bool:
+    try:
+        collection.insert_one(doc)
+    except DuplicateKeyError:
+        return False
+    return True
+
+
+def _grouped(docs: Iterable[Document]) -> Iterator[tuple[str, list[Document]]]:
+    """Steps in ``_id`` order, as (subscriber id, its steps)."""
+    current, steps = "", list[Document]()
+    for doc in docs:
+        thing = str(doc["_id"]).split("/", 1)[0]
+        if thing != current and steps:
+            yield current, steps
+            steps = []
+        current = thing
+        steps.append(doc)
+    if steps:
+        yield current, steps
 
 
 class NewsletterRepository:
     def __init__(self, db: Db, outbox: Outbox) -> None:
-        self._db = db
-        self._outbox = outbox
+        self._steps = db[SUBSCRIBER_STEPS]
+        self._log = StepLog(self._steps, outbox)
+        self._accounts = OwnerIndex(db[SUBSCRIBER_INDEX])
+        self._suppression = db[SUPPRESSION]
+        self._restrictions = db[RESTRICTIONS]
+        self._send_log = db[SEND_LOG]
+        self._mails = db[CONFIRMATION_MAILS]
+        self._queues = TimeQueue(db[QUEUES])
 
     # -- subscribers ----------------------------------------------------------------------
-    def subscriber(self, subscriber_id: str) -> Document | None:
-        return self._db[SUBSCRIBERS].find_one({"_id": subscriber_id}, projection={"_outbox": 0})
+    def life(self, subscriber: str) -> Life:
+        return fold(subscriber, self._log.steps(subscriber))
 
-    def subscriber_by_key(self, subject_key: str) -> Document | None:
-        return self._db[SUBSCRIBERS].find_one({"subject_key": subject_key},
-                                              projection={"_outbox": 0})
+    def append(self, subscriber: str, decide: Decide) -> Appended:
+        """Read the subscriber, let ``decide`` name the next step (None: nothing to do) and
+        append it; when another writer got there first, read and decide again.
 
-    def subscribers_of(self, account_id: str, subject_key: str) -> list[Document]:
-        return list(self._db[SUBSCRIBERS].find(subject_filter(account_id, subject_key),
-                                               projection={"_outbox": 0}))
+        A writer whose read predates the end of a life could put its step where the
+        deleted steps were: it finds the step before its own gone, and takes its step out.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            life = self.life(subscriber)
+            chosen = decide(life)
+            if chosen is None:
+                return Appended(life, None)
+            number = life.last_n + 1
+            if not self._log.append(subscriber, number, chosen):
+                continue
+            step_id = StepLog.step_id(subscriber, number)
+            if number and not self._exists(StepLog.step_id(subscriber, number - 1)):
+                self._steps.delete_one({"_id": step_id})
+                continue
+            return Appended(replace(life), {**chosen.fields, "_id": step_id, "n": number})
+        raise Contended("this subscription was changed by others many times at once; "
+                        "please try again")
 
-    def insert_subscriber(self, doc: Document, *events: Envelope) -> bool:
-        """A new subscriber (with its events); False when the address has one already."""
-        try:
-            self._db[SUBSCRIBERS].insert_one(self._outbox.stage_new(doc, *events))
-        except DuplicateKeyError:
-            return False
-        self._outbox.publish_staged(self._db[SUBSCRIBERS], doc["_id"], *events)
-        return True
+    def _exists(self, step_id: str) -> bool:
+        return self._steps.find_one({"_id": step_id}, projection={"_id": 1}) is not None
 
-    def update_subscriber(self, subscriber_id: str, condition: Document, changes: Document,
-                          *events: Envelope, unset: Iterable[str] = ()) -> Document | None:
-        """Change a subscriber if it still matches ``condition``; the new document or None."""
-        update: Document = {"$set": changes}
-        if unset:
-            update["$unset"] = {name: "" for name in unset}
-        doc = self._db[SUBSCRIBERS].find_one_and_update(
-            {"_id": subscriber_id, **condition}, self._outbox.stage(update, *events),
-            return_document=ReturnDocument.AFTER)  # FerretDB: no projection here
-        if doc is not None and events:
-            self._outbox.publish_staged(self._db[SUBSCRIBERS], subscriber_id, *events)
-        return doc
+    def changed_since(self, subscriber: str, last_n: int) -> bool:
+        """Whether a step was appended after step ``last_n`` (one read by ``_id``)."""
+        return self._exists(StepLog.step_id(subscriber, last_n + 1))
 
-    def set_restricted(self, account_id: str, subject_key: str, restricted: bool) -> int:
-        return self._db[SUBSCRIBERS].update_many(subject_filter(account_id, subject_key),
-                                                 {"$set": {"restricted": restricted}}).matched_count
+    def purge(self, subscriber: str, tombstone_n: int, account_ids: Iterable[str]) -> None:
+        """What a life leaves behind once it ended: its steps before the tombstone, its
+        send log, its confirmation-mail claims and its account index entries."""
+        self._mails.delete_many({"_id": under(subscriber)})
+        self._send_log.delete_many({"_id": under(subscriber)})
+        self._steps.delete_many({"_id": {"$gte": f"{subscriber}/",
+                                         "$lt": StepLog.step_id(subscriber, tombstone_n)}})
+        for account_id in account_ids:
+            if account_id:
+                self._accounts.remove(account_id, ACCOUNT_KIND, subscriber)
 
-    def delete_subscriber(self, subscriber_id: str) -> int:
-        """The subscriber and its send log: what the person gave us goes when they leave."""
-        self._db[SEND_LOG].delete_many({"subscriber_id": subscriber_id})
-        return self._db[SUBSCRIBERS].delete_one({"_id": subscriber_id}).deleted_count
+    def lives_between(self, first: str, last: str) -> dict[str, Life]:
+        """Every subscriber from ``first`` to ``last`` (ids, inclusive): one ``_id`` range."""
+        docs = scan(self._steps, {"$gte": f"{first}/", "$lt": f"{last}0"})
+        return {thing: fold(thing, steps) for thing, steps in _grouped(docs)}
 
-    def withdrawals_pending(self, limit: int = 100) -> list[Document]:
-        return list(self._db[SUBSCRIBERS].find({"status": "unsubscribing"},
-                                               projection={"_outbox": 0}, limit=limit))
+    def walk(self) -> Iterator[Life]:
+        """Every subscriber in id order, read in pages of the ``_id`` index."""
+        for thing, steps in _grouped(scan(self._steps, ALL_SUBSCRIBERS, batch=500)):
+            yield fold(thing, steps)
 
-    def delete_pending_before(self, cutoff: datetime) -> int:
-        return self._db[SUBSCRIBERS].delete_many(
-            {"status": "pending", "requested_at": {"$lt": cutoff}}).deleted_count
+    # -- an account's subscriptions -------------------------------------------------------
+    def link_account(self, account_id: str, subscriber: str) -> None:
+        if account_id:
+            self._accounts.add(account_id, ACCOUNT_KIND, subscriber)
 
-    def audience(self, cutoff: datetime) -> list[str]:
-        """Ids of the subscribers a campaign started at ``cutoff`` is for, in id order."""
-        return [doc["_id"] for doc in self._db[SUBSCRIBERS].find(
-            {"status": "active", "confirmed_at": {"$lte": cutoff}}, projection={"_id": 1},
-            sort=[("_id", ASCENDING)])]
-
-    def sendable(self, first_id: str, last_id: str, cutoff: datetime) -> dict[str, Document]:
-        """The subscribers between two ids (inclusive) who may receive mail right now."""
-        return {doc["_id"]: doc for doc in self._db[SUBSCRIBERS].find(
-            {"_id": {"$gte": first_id, "$lte": last_id}, "status": "active",
-             "restricted": {"$ne": True}, "confirmed_at": {"$lte": cutoff}},
-            projection={"_outbox": 0})}
+    def subscribers_of_account(self, account_id: str) -> list[str]:
+        return self._accounts.items(account_id, ACCOUNT_KIND) if account_id else []
 
     # -- suppression ----------------------------------------------------------------------
-    def suppress(self, subject_key: str, reason: str, now: datetime) -> None:
-        self._db[SUPPRESSION].update_one({"_id": subject_key},
-                                         {"$setOnInsert": {"since": now, "reason": reason}},
-                                         upsert=True)
+    def suppress(self, subject_key: str, since: datetime, reason: str) -> None:
+        _insert_once(self._suppression, {"_id": subject_key, "since": since, "reason": reason})
 
-    def lift_suppression(self, subject_key: str) -> int:
-        return self._db[SUPPRESSION].delete_one({"_id": subject_key}).deleted_count
+    def lift_suppression(self, subject_key: str, confirmed_at: datetime) -> bool:
+        """Only a suppression older than the confirmation goes (not an erasure after it)."""
+        return bool(self._suppression.delete_one(
+            {"_id": subject_key, "since": {"$lt": confirmed_at}}).deleted_count)
 
-    def suppressed(self, subject_keys: Sequence[str]) -> set[str]:
-        if not subject_keys:
-            return set()
-        return {doc["_id"] for doc in self._db[SUPPRESSION].find(
-            {"_id": {"$in": list(subject_keys)}}, projection={"_id": 1})}
+    def suppressions(self, subject_keys: Sequence[str]) -> dict[str, datetime]:
+        """subject_key → since, for those of ``subject_keys`` that are suppressed."""
+        keys = sorted({k for k in subject_keys if k})
+        if not keys:
+            return {}
+        return {doc["_id"]: doc["since"] for doc in self._suppression.find(
+            {"_id": {"$in": keys}}, projection={"since": 1})}
 
-    def is_suppressed(self, subject_key: str) -> bool:
-        return self._db[SUPPRESSION].find_one({"_id": subject_key}, projection={"_id": 1}) is not None
+    # -- restrictions ---------------------------------------------------------------------
+    def record_restriction(self, owners: Iterable[str], at: datetime, request_id: str,
+                           restricted: bool) -> None:
+        """One entry per owner and event; the same event again changes nothing."""
+        for owner in {o for o in owners if o}:
+            _insert_once(self._restrictions, {"_id": owner})
+            _insert_once(self._restrictions, {"_id": key(owner, timekey(at), request_id),
+                                              "restricted": restricted, "at": at})
 
-    # -- campaigns ------------------------------------------------------------------------
-    def insert_campaign(self, doc: Document) -> None:
-        self._db[CAMPAIGNS].insert_one(doc)
+    def latest_restrictions(self, owners: Iterable[str]) -> dict[str, Document]:
+        """owner → its latest restriction entry, for the owners that have any: one read of
+        the markers, then one of each marked owner's entries."""
+        wanted = sorted({o for o in owners if o})
+        if not wanted:
+            return {}
+        marked = [doc["_id"] for doc in self._restrictions.find({"_id": {"$in": wanted}},
+                                                                projection={"_id": 1})]
+        latest = {}
+        for owner in marked:
+            found = page(self._restrictions, under(owner), limit=1, descending=True).items
+            if found:
+                latest[owner] = found[0]
+        return latest
 
-    def campaign(self, campaign_id: str) -> Document | None:
-        return self._db[CAMPAIGNS].find_one({"_id": campaign_id})
-
-    def campaigns(self, limit: int = 200) -> list[Document]:
-        return list(self._db[CAMPAIGNS].find({}, sort=[("created_at", DESCENDING)], limit=limit))
-
-    def update_campaign(self, campaign_id: str, condition: Document,
-                        changes: Document) -> Document | None:
-        return self._db[CAMPAIGNS].find_one_and_update(
-            {"_id": campaign_id, **condition}, {"$set": changes},
-            return_document=ReturnDocument.AFTER)
-
-    def lease_campaign(self, owner: str, now: datetime, until: datetime) -> Document | None:
-        """A sending campaign nobody holds (or whose holder stopped renewing), now ours."""
-        return self._db[CAMPAIGNS].find_one_and_update(
-            {"status": "sending", "$or": [{"lease_until": {"$lt": now}}, {"lease_owner": owner}]},
-            {"$set": {"lease_owner": owner, "lease_until": until}},
-            sort=[("started_at", ASCENDING)], return_document=ReturnDocument.AFTER)
-
-    def renew_lease(self, campaign_id: str, owner: str, until: datetime,
-                    progress: Document) -> bool:
-        """Keep the lease and save progress; False when the campaign is no longer ours to send."""
-        return self._db[CAMPAIGNS].update_one(
-            {"_id": campaign_id, "status": "sending", "lease_owner": owner},
-            {"$set": {"lease_until": until, "progress": progress}}).matched_count == 1
-
-    def release_lease(self, campaign_id: str, owner: str) -> None:
-        self._db[CAMPAIGNS].update_one({"_id": campaign_id, "lease_owner": owner},
-                                       {"$set": {"lease_until": datetime.fromtimestamp(0, UTC)}})
+    def forget_restrictions(self, owners: Iterable[str]) -> None:
+        for owner in {o for o in owners if o}:
+            self._restrictions.delete_many({"_id": under(owner)})
+            self._restrictions.delete_one({"_id": owner})
 
     # -- send log -------------------------------------------------------------------------
-    def log_send(self, campaign_id: str, subscriber_id: str, outcome: str, now: datetime) -> bool:
+    def log_send(self, subscriber: str, campaign_id: str, outcome: str, at: datetime,
+                 owner: str) -> bool:
         """Record a message; False when one is recorded already (it must not go again)."""
-        try:
-            self._db[SEND_LOG].insert_one({"_id": f"{campaign_id}:{subscriber_id}",
-                                           "campaign_id": campaign_id,
-                                           "subscriber_id": subscriber_id,
-                                           "outcome": outcome, "at": now})
-        except DuplicateKeyError:
-            return False
-        return True
+        return _insert_once(self._send_log, {
+            "_id": key(subscriber, campaign_id), "campaign_id": campaign_id,
+            "subscriber_id": subscriber, "outcome": outcome, "at": at, "owner": owner})
 
-    def unlog_send(self, campaign_id: str, subscriber_id: str) -> None:
-        """Forget a record whose message the relay did not take, so it can go again."""
-        self._db[SEND_LOG].delete_one({"_id": f"{campaign_id}:{subscriber_id}"})
+    def unlog_send(self, subscriber: str, campaign_id: str) -> None:
+        """Forget a record whose message did not go, so it can go again."""
+        self._send_log.delete_one({"_id": key(subscriber, campaign_id)})
 
-    def logged_subscribers(self, campaign_id: str) -> dict[str, str]:
-        """Subscriber id → outcome for every message of a campaign recorded so far."""
-        return {doc["subscriber_id"]: doc["outcome"] for doc in self._db[SEND_LOG].find(
-            {"campaign_id": campaign_id}, projection={"subscriber_id": 1, "outcome": 1})}
+    def logged(self, campaign_id: str, subscribers: Sequence[str]) -> dict[str, str]:
+        """Subscriber → outcome for those of ``subscribers`` the campaign has a record of."""
+        found: dict[str, str] = {}
+        for start in range(0, len(subscribers), 200):
+            ids = [key(s, campaign_id) for s in subscribers[start:start + 200]]
+            for doc in self._send_log.find({"_id": {"$in": ids}},
+                                           projection={"subscriber_id": 1, "outcome": 1}):
+                found[doc["subscriber_id"]] = doc["outcome"]
+        return found
 
-    def sends_of(self, subscriber_ids: Sequence[str]) -> list[Document]:
-        return list(self._db[SEND_LOG].find({"subscriber_id": {"$in": list(subscriber_ids)}},
-                                            sort=[("at", ASCENDING)]))
+    def sends_of(self, subscriber: str) -> list[Document]:
+        return list(scan(self._send_log, under(subscriber)))
+
+    # -- confirmation mails ---------------------------------------------------------------
+    def claim_mail(self, subscriber: str, event_id: str) -> bool:
+        """Whether this event's confirmation mail is ours to send (once per event)."""
+        return _insert_once(self._mails, {"_id": key(subscriber, event_id)})
+
+    def release_mail(self, subscriber: str, event_id: str) -> None:
+        self._mails.delete_one({"_id": key(subscriber, event_id)})
+
+    # -- the sweep's queues ---------------------------------------------------------------
+    def schedule(self, queue: str, at: datetime, subscriber: str) -> str:
+        return self._queues.schedule(queue, at, subscriber)
+
+    def due(self, queue: str, now: datetime, limit: int = 200) -> list[Document]:
+        return self._queues.due(queue, now, limit)
+
+    def unschedule(self, entry_id: str) -> None:
+        self._queues.remove(entry_id)
+
+    def take(self, entry_id: str) -> bool:
+        """Take an entry out of its queue: True for exactly one of several sweeps."""
+        return self._queues.remove(entry_id)

@@ -1,30 +1,50 @@
-"""Subscribing with double opt-in, confirming, and leaving (SPEC section 3, newsletter row).
+"""Subscribing with double opt-in and confirming (SPEC section 3, newsletter row).
 
-Nothing goes to an address before it is confirmed except the one confirmation
-mail the person asked for, at most once per resend interval. Every answer to
-a subscription request is the same, whatever the address's state, so the
-form tells nobody who subscribes. Leaving takes effect at once: the
-subscriber stops being sendable in the same write, the consent service
-records the withdrawal, and then the address, name and send log are deleted.
+Nothing goes to an address before it is confirmed except the one confirmation mail the
+person asked for, at most once per resend interval. Every answer to a subscription
+request is the same, whatever the address's state, so the form tells nobody who
+subscribes.
+
+Every move is a step appended after reading the subscriber's steps (see
+:mod:`lethe_newsletter.lifecycle`): two requests for one address at once start one
+subscription and mail once; a confirmation first appends a ``confirming`` claim and only
+its winner asks consent to record the grant, so a double click records one grant.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
 
 from lethe_common import tokens
 from lethe_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from lethe_common.events.envelope import Envelope
-from lethe_common.mongo import Document
 from lethe_common.netaddr import truncate_address
+from lethe_common.store.steps import Step
 from lethe_common.subject import subject_key
 from lethe_common.validation import email as checked_email
 from lethe_common.validation import object_id, text
+from lethe_newsletter.leaving import UNCONFIRMED, Leaving
+from lethe_newsletter.lifecycle import (
+    ACTIVE,
+    CONFIRM_FAILED,
+    CONFIRMED,
+    CONFIRMING,
+    LEAVING,
+    PENDING,
+    REMINDED,
+    REQUESTED,
+    Life,
+    after,
+    step,
+    subscriber_id,
+)
 from lethe_newsletter.links import Links
-from lethe_newsletter.models import SubscriptionView
+from lethe_newsletter.models import SubscriptionView, to_millis
+from lethe_newsletter.people import Subscribers
+from lethe_newsletter.ports import ConsentRecorder
 from lethe_newsletter.repository import NewsletterRepository
 
 log = logging.getLogger(__name__)
@@ -33,15 +53,9 @@ ACCEPTED = ("thank you: if this address can subscribe, a confirmation link is on
             "the subscription starts once you confirm it")
 USED_OR_UNKNOWN = ("this confirmation link has been used already or is no longer valid; "
                    "subscribe again to get a new one")
-
-
-class ConsentRecorder(Protocol):
-    def current_version(self) -> str: ...
-
-    def grant(self, account_id: str, email: str, name: str, version: str,
-              client_address: str) -> str: ...
-
-    def withdraw(self, account_id: str, email: str) -> None: ...
+BEING_CONFIRMED = "this subscription is being confirmed right now; please try again in a moment"
+# Steps one subscription may take: repeated requests change it at most this often.
+MAX_LIFE_STEPS = 50
 
 
 @dataclass(frozen=True)
@@ -51,6 +65,16 @@ class Applicant:
     email: str
     name: str = ""
     account_id: str = ""
+
+
+@dataclass(frozen=True)
+class Timing:
+    confirmation_ttl: timedelta
+    resend_interval: timedelta
+    # How long a confirmation waits for another one of the same link under way, and after
+    # how long a claim whose holder never finished (a crash) may be taken over.
+    confirm_wait_seconds: float = 5.0
+    claim_timeout: timedelta = timedelta(seconds=30)
 
 
 def checked_applicant(email: str, name: str, account_id: str) -> Applicant:
@@ -64,171 +88,201 @@ def _millis(now: datetime) -> int:
     return int(now.timestamp() * 1000)
 
 
+def _now(now: datetime | None = None) -> datetime:
+    return to_millis(now or datetime.now(UTC))
+
+
+def _confirmation_event(subscriber: str, key: str) -> Envelope:
+    return Envelope(type="newsletter.confirmation_requested", source="newsletter",
+                    subject_key=key, payload={"subscriber_id": subscriber})
+
+
 class Subscriptions:
-    def __init__(self, repo: NewsletterRepository, consent: ConsentRecorder, links: Links,
-                 pepper: str, confirmation_ttl: timedelta, resend_interval: timedelta) -> None:
+    def __init__(self, repo: NewsletterRepository, subscribers: Subscribers, leaving: Leaving,
+                 consent: ConsentRecorder, links: Links, pepper: str, timing: Timing) -> None:
         self._repo = repo
+        self._subscribers = subscribers
+        self._leaving = leaving
         self._consent = consent
         self._links = links
         self._pepper = pepper
-        self._ttl = confirmation_ttl
-        self._resend = resend_interval
+        self._timing = timing
 
     # -- subscribing ----------------------------------------------------------------------
     def subscribe(self, applicant: Applicant, consent_version: str, client_address: str = "",
                   now: datetime | None = None) -> str:
         """Ask for a confirmation mail; the same answer for every address."""
-        now = now or datetime.now(UTC)
+        at = _now(now)
         version = text(consent_version, "consent_version", max_length=32)
         current = self._consent.current_version()
         if version != current:
             raise InvalidArgument(f"version {version} of the newsletter text is not the current "
                                   f"one ({current}); please agree to the current text")
         key = subject_key(self._pepper, applicant.email)
-        existing = self._repo.subscriber_by_key(key)
-        if existing is not None and existing["status"] == "unsubscribing":
-            existing = None if self.finish_withdrawal(existing) else existing
-        if existing is None:
-            self._start(applicant, key, version, client_address, now)
-        elif existing["status"] == "pending":
-            self._remind(existing, applicant, version, now)
+        subscriber = subscriber_id(key)
+        if self._subscribers.life(subscriber).status == LEAVING \
+                and not self._leaving.finish_withdrawal(subscriber):
+            return ACCEPTED  # still unsubscribing: consent is down, the worker retries
+        self._repo.link_account(applicant.account_id, subscriber)  # the index before the item
+        request = _Request(applicant, key, version, truncate_address(client_address), at)
+        self._repo.append(subscriber, lambda life: self._request_step(life, request))
         return ACCEPTED
 
-    def _confirmation_event(self, subscriber_id: str, key: str) -> Envelope:
-        return Envelope(type="newsletter.confirmation_requested", source="newsletter",
-                        subject_key=key, payload={"subscriber_id": subscriber_id})
+    def _mailing(self, subscriber: str, at: datetime) -> None:
+        """Queue the end of the request the mail about to go is for (before the step)."""
+        self._repo.schedule(UNCONFIRMED, at + self._timing.confirmation_ttl, subscriber)
 
-    def _start(self, applicant: Applicant, key: str, version: str, client_address: str,
-               now: datetime) -> None:
-        subscriber_id = tokens.new_id("sub")
-        doc: Document = {
-            "_id": subscriber_id, "subject_key": key, "email": applicant.email,
-            "name": applicant.name, "account_id": applicant.account_id, "status": "pending",
-            "consent_version": version, "pending_since": _millis(now), "requested_at": now,
-            "confirmation_requested_at": now, "restricted": False,
-            "client_address": truncate_address(client_address)}
-        if not self._repo.insert_subscriber(doc, self._confirmation_event(subscriber_id, key)):
-            log.info("subscription raced with another for the same address")
+    def _request_step(self, life: Life, request: _Request) -> Step | None:
+        if not life.live:
+            self._mailing(life.subscriber_id, request.at)
+            applicant = request.applicant
+            return Step(step(REQUESTED, subject_key=request.key, email=applicant.email,
+                             name=applicant.name, account_id=applicant.account_id,
+                             consent_version=request.version, pending_since=_millis(request.at),
+                             requested_at=request.at, confirmation_requested_at=request.at,
+                             client_address=request.client_address),
+                        [_confirmation_event(life.subscriber_id, request.key)])
+        if life.status == PENDING and life.steps < MAX_LIFE_STEPS:
+            return self._reminder(life, request)
+        return None  # confirmed, being confirmed or leaving: nothing to do
 
-    def _remind(self, pending: Document, applicant: Applicant, version: str,
-                now: datetime) -> None:
+    def _reminder(self, life: Life, request: _Request) -> Step | None:
         """Another request while pending: a new mail only once the resend interval passed."""
-        changes: Document = {"consent_version": version, "requested_at": now}
-        if applicant.name:
-            changes["name"] = applicant.name
-        if applicant.account_id:
-            changes["account_id"] = applicant.account_id
-        last = pending.get("confirmation_requested_at")
-        if last is not None and last.replace(tzinfo=UTC) > now - self._resend:
-            self._repo.update_subscriber(pending["_id"], {"status": "pending"}, changes)
-            return
-        changes["confirmation_requested_at"] = now
-        self._repo.update_subscriber(pending["_id"], {"status": "pending"}, changes,
-                                     self._confirmation_event(pending["_id"], pending["subject_key"]))
-
-    def confirmation_token(self, subscriber_id: str, now: datetime | None = None) -> \
-            tuple[Document, str] | None:
-        """For the worker: the pending subscriber and a fresh link token, or None."""
-        now = now or datetime.now(UTC)
-        pending = self._repo.subscriber(subscriber_id)
-        if pending is None or pending["status"] != "pending":
+        changes: dict[str, object] = {}
+        if request.version != life.consent_version:
+            changes["consent_version"] = request.version
+        if request.applicant.name and request.applicant.name != life.name:
+            changes["name"] = request.applicant.name
+        if request.applicant.account_id and request.applicant.account_id != life.account_id:
+            changes["account_id"] = request.applicant.account_id
+        last = life.confirmation_requested_at
+        events = []
+        if last is None or last <= request.at - self._timing.resend_interval:
+            self._mailing(life.subscriber_id, request.at)
+            changes.update(requested_at=request.at, confirmation_requested_at=request.at)
+            events.append(_confirmation_event(life.subscriber_id, life.subject_key))
+        if not changes:
             return None
-        return pending, self._links.confirmation_token(subscriber_id, pending["pending_since"],
-                                                       now, self._ttl)
+        return Step(step(REMINDED, at=request.at, **changes), events)
+
+    # -- the confirmation mail (worker) ---------------------------------------------------
+    def confirmation_to_mail(self, subscriber: str, event_id: str,
+                             now: datetime | None = None) -> tuple[Life, str] | None:
+        """The pending subscriber and the link token of the mail this event asks for; None
+        when there is nothing to mail (confirmed, gone, expired, or mailed already)."""
+        at = now or datetime.now(UTC)
+        if not self._repo.claim_mail(subscriber, event_id):
+            return None  # another worker has this event's mail
+        life = self._subscribers.life(subscriber)
+        mailed = life.confirmation_requested_at or life.requested_at
+        if life.status != PENDING or mailed is None \
+                or mailed + self._timing.confirmation_ttl <= at:
+            return None
+        token = self._links.confirmation_token(subscriber, life.pending_since, mailed,
+                                               self._timing.confirmation_ttl)
+        return life, token
+
+    def mail_failed(self, subscriber: str, event_id: str) -> None:
+        """The relay did not take the mail: the event's next attempt may send it."""
+        self._repo.release_mail(subscriber, event_id)
 
     # -- confirming -----------------------------------------------------------------------
     def confirm(self, token: str, client_address: str = "",
                 now: datetime | None = None) -> SubscriptionView:
-        """Record the consent, lift any suppression, and make the subscriber active."""
-        now = now or datetime.now(UTC)
-        claim = self._links.confirmation(token, now)
-        pending = self._repo.subscriber(claim.subscriber_id)
-        if pending is None or pending["status"] != "pending" \
-                or pending.get("pending_since") != claim.pending_since:
+        """Record the consent, make the subscriber active, lift any suppression."""
+        at = _now(now)
+        claim = self._links.confirmation(token, at)
+        subscriber = object_id(claim.subscriber_id, "subscriber_id")
+        mine = tokens.new_id("cc")
+        life = self._claim(subscriber, claim.pending_since, mine, at)
+        if life.status == ACTIVE:
+            return self._subscribers.view(life)  # confirmed already: the link's second click
+        record_id = self._grant(life, mine, client_address)
+        confirmed_at = _now()
+
+        def decide(current: Life) -> Step | None:
+            if current.status == CONFIRMING and current.claim == mine:
+                return Step(step(CONFIRMED, at=confirmed_at, claim=mine,
+                                 consent_record_id=record_id))
+            return None
+
+        appended = self._repo.append(subscriber, decide)
+        if appended.step is None:
+            self._undo_grant(life)
             raise FailedPrecondition(USED_OR_UNKNOWN, reason="link_used")
-        record_id = self._consent.grant(pending.get("account_id", ""), pending["email"],
-                                        pending.get("name", ""), pending["consent_version"],
-                                        client_address)
         # Only the person's own confirmation lifts a suppression (an earlier erasure).
-        self._repo.lift_suppression(pending["subject_key"])
-        active = self._repo.update_subscriber(
-            pending["_id"], {"status": "pending", "pending_since": claim.pending_since},
-            {"status": "active", "confirmed_at": now, "consent_record_id": record_id},
-            unset=("pending_since", "confirmation_requested_at", "client_address"))
-        if active is None:
-            raise FailedPrecondition(USED_OR_UNKNOWN, reason="link_used")
-        log.info("subscription confirmed", extra={"subscriber_id": pending["_id"]})
-        return SubscriptionView.of(active)
+        self._repo.lift_suppression(life.subject_key, confirmed_at)
+        log.info("subscription confirmed", extra={"subscriber_id": subscriber})
+        return self._subscribers.view(after(appended.before, appended.step))
 
-    # -- leaving --------------------------------------------------------------------------
-    def unsubscribe_with_token(self, token: str, now: datetime | None = None) -> str:
-        """One click from any newsletter: effective at once, whatever else is down."""
-        subscriber = self._repo.subscriber(self._links.unsubscribed_id(token))
-        if subscriber is not None:
-            self._leave(subscriber, record_withdrawal=True, now=now)
-        return "you are unsubscribed: you will not receive the newsletter any more"
+    def _claim(self, subscriber: str, pending_since: int, mine: str, at: datetime) -> Life:
+        """Append our ``confirming`` claim, or wait for a claim under way to finish."""
+        deadline = time.monotonic() + self._timing.confirm_wait_seconds
+        while True:
+            busy = False
 
-    def unsubscribe_person(self, account_id: str, email: str,
-                           now: datetime | None = None) -> SubscriptionView:
-        """From the portal: the logged-in person's subscription ends."""
-        for subscriber in self._repo.subscribers_of(account_id, self._key_of(email)):
-            self._leave(subscriber, record_withdrawal=True, now=now)
-        return SubscriptionView("unsubscribed")
+            def decide(life: Life) -> Step | None:
+                nonlocal busy
+                if not life.live or life.pending_since != pending_since or life.status == LEAVING:
+                    raise FailedPrecondition(USED_OR_UNKNOWN, reason="link_used")
+                if life.status == ACTIVE:
+                    return None
+                claimed = life.claimed_at
+                if life.status == CONFIRMING and claimed is not None \
+                        and claimed > at - self._timing.claim_timeout:
+                    busy = True
+                    return None
+                return Step(step(CONFIRMING, at=at, claim=mine))
 
-    def consent_withdrawn(self, account_id: str, key: str, withdrawn_at: datetime) -> int:
-        """The consent ended elsewhere (portal, objection): stop at once, delete the data.
+            appended = self._repo.append(subscriber, decide)
+            if appended.step is not None:
+                return after(appended.before, appended.step)
+            if not busy:
+                return appended.before
+            if time.monotonic() > deadline:
+                raise Unavailable(BEING_CONFIRMED)
+            time.sleep(0.05)
 
-        A subscription asked for or confirmed after the withdrawal was recorded is
-        a new wish and stays.
-        """
-        left = 0
-        for subscriber in self._repo.subscribers_of(account_id, key):
-            since = subscriber.get("confirmed_at") or subscriber.get("requested_at")
-            if since is not None and since.replace(tzinfo=UTC) > withdrawn_at:
-                continue
-            self._leave(subscriber, record_withdrawal=False)
-            left += 1
-        return left
-
-    def _leave(self, subscriber: Document, *, record_withdrawal: bool,
-               now: datetime | None = None) -> None:
-        """Stop mail at once; record the withdrawal where it is ours to record; delete."""
-        if not record_withdrawal or subscriber["status"] == "pending":
-            self._repo.delete_subscriber(subscriber["_id"])
-            return
-        marked = self._repo.update_subscriber(
-            subscriber["_id"], {"status": {"$in": ["active", "unsubscribing"]}},
-            {"status": "unsubscribing", "unsubscribed_at": now or datetime.now(UTC)})
-        if marked is not None:
-            self.finish_withdrawal(marked)
-
-    def finish_withdrawal(self, subscriber: Document) -> bool:
-        """Record the withdrawal with consent, then delete; False if consent is unreachable."""
+    def _grant(self, life: Life, mine: str, client_address: str) -> str:
+        """Record the grant with consent; on failure give the claim back."""
         try:
-            self._consent.withdraw(subscriber.get("account_id", ""), subscriber["email"])
+            return self._consent.grant(life.account_id, life.email, life.name,
+                                       life.consent_version, client_address)
+        except (InvalidArgument, Unavailable):
+            failed_at = _now()
+            self._repo.append(life.subscriber_id, lambda current: Step(
+                step(CONFIRM_FAILED, at=failed_at, claim=mine))
+                if current.status == CONFIRMING and current.claim == mine else None)
+            raise
+
+    def _undo_grant(self, life: Life) -> None:
+        """The subscription ended (unsubscribed, erased) while the grant was recorded: the
+        newest consent record must say withdrawn (unless a newer confirmation holds)."""
+        if self._subscribers.life(life.subscriber_id).status in (ACTIVE, CONFIRMING):
+            return
+        try:
+            self._consent.withdraw(life.account_id, life.email)
         except Unavailable:
-            log.warning("withdrawal not recorded yet; the worker retries",
-                        extra={"subscriber_id": subscriber["_id"]})
-            return False
-        self._repo.delete_subscriber(subscriber["_id"])
-        return True
-
-    def retry_withdrawals(self) -> int:
-        return sum(self.finish_withdrawal(doc) for doc in self._repo.withdrawals_pending())
-
-    def forget_unconfirmed(self, now: datetime | None = None) -> int:
-        """Unconfirmed requests hold an address: they go once their link could have expired."""
-        now = now or datetime.now(UTC)
-        return self._repo.delete_pending_before(now - self._ttl)
+            log.warning("a grant recorded while the subscription ended could not be withdrawn",
+                        extra={"subscriber_id": life.subscriber_id})
 
     # -- reading --------------------------------------------------------------------------
-    def _key_of(self, email: str) -> str:
+    def key_of(self, email: str) -> str:
         return subject_key(self._pepper, checked_email(email)) if email else ""
 
     def subscription_of(self, account_id: str, email: str) -> SubscriptionView:
-        found = self._repo.subscribers_of(account_id, self._key_of(email))
-        return SubscriptionView.of(found[0] if found else None)
+        lives = self._subscribers.lives_of(account_id, self.key_of(email))
+        return self._subscribers.view(lives[0] if lives else None)
 
     def check_unsubscribe_token(self, token: str) -> None:
         """Raise InvalidArgument unless the token is ours (the page shows nothing else)."""
         self._links.unsubscribed_id(token)
+
+
+@dataclass(frozen=True)
+class _Request:
+    applicant: Applicant
+    key: str
+    version: str
+    client_address: str
+    at: datetime

@@ -9,6 +9,7 @@ and forgets requests that were never confirmed.
 from __future__ import annotations
 
 import functools
+import re
 import smtplib
 from datetime import timedelta
 
@@ -21,8 +22,10 @@ from lethe_common.runtime import Loop, Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_newsletter.config import NewsletterConfig, load_config
 from lethe_newsletter.parts import NewsletterParts, build_parts
-from lethe_newsletter.repository import INDEXES, OUTBOX_COLLECTIONS
+from lethe_newsletter.repository import INDEXES
 from lethe_newsletter.sender import CampaignSender, SenderSettings
+
+SUBSCRIBER_ID = re.compile(r"sub_[0-9a-f]{32}")
 
 
 class MailNotSent(RuntimeError):
@@ -44,22 +47,23 @@ def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subs
 
     def confirmation_requested(event: Envelope) -> None:
         subscriber_id = event.payload.get("subscriber_id")
-        if not isinstance(subscriber_id, str):
-            raise EnvelopeError("subscriber_id is missing")
-        found = parts.subscriptions.confirmation_token(subscriber_id)
+        if not isinstance(subscriber_id, str) or not SUBSCRIBER_ID.fullmatch(subscriber_id):
+            raise EnvelopeError("subscriber_id is not a subscriber id")
+        found = parts.subscriptions.confirmation_to_mail(subscriber_id, event.id)
         if found is None:
-            return  # confirmed or gone meanwhile: nothing to mail
+            return  # confirmed, gone, expired, or another worker mails it
         pending, token = found
-        mail = parts.messages.confirmation(pending["email"], pending.get("name", ""), token, ttl)
+        mail = parts.messages.confirmation(pending.email, pending.name, token, ttl)
         try:
             send_mail(mail, host=common.smtp_host, port=common.smtp_port, sender=common.mail_from)
         except (smtplib.SMTPException, OSError):
+            parts.subscriptions.mail_failed(subscriber_id, event.id)
             raise MailNotSent("the confirmation mail was not taken by the relay") from None
 
     def consent_withdrawn(event: Envelope) -> None:
         if event.payload.get("purpose") == "newsletter":
             account_id, key = _checked_person(event)
-            parts.subscriptions.consent_withdrawn(account_id, key, event.occurred_at)
+            parts.leaving.consent_withdrawn(account_id, key, event.occurred_at)
 
     return [
         Subscription("newsletter", "newsletter.confirmation_requested", confirmation_requested),
@@ -70,8 +74,8 @@ def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subs
 
 def sweeps(parts: NewsletterParts, config: NewsletterConfig) -> list[Sweep]:
     def tidy() -> dict[str, int]:
-        return {"withdrawals_recorded": parts.subscriptions.retry_withdrawals(),
-                "unconfirmed_forgotten": parts.subscriptions.forget_unconfirmed()}
+        return {"withdrawals_recorded": parts.leaving.retry_withdrawals(),
+                "unconfirmed_forgotten": parts.leaving.forget_unconfirmed()}
 
     return [Sweep("newsletter-tidy", config.sweep_interval_seconds, tidy)]
 
@@ -79,7 +83,7 @@ def sweeps(parts: NewsletterParts, config: NewsletterConfig) -> list[Sweep]:
 def loops(parts: NewsletterParts, config: NewsletterConfig) -> list[Loop]:
     common = config.common
     sender = CampaignSender(
-        parts.repo, parts.messages,
+        parts.repo, parts.campaign_repo, parts.messages,
         lambda: MailSession(common.smtp_host, common.smtp_port, common.mail_from),
         SenderSettings(rate_per_second=config.send_rate_per_second,
                        batch_size=config.batch_size,
@@ -98,7 +102,6 @@ def main() -> None:
 
     worker_main(config.common,
                 subscriptions=lambda runtime: subscriptions(parts_of(runtime), config),
-                outbox_collections=OUTBOX_COLLECTIONS,
                 sweeps=lambda runtime: sweeps(parts_of(runtime), config),
                 indexes=INDEXES,
                 loops=lambda runtime: loops(parts_of(runtime), config))

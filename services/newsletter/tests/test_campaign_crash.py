@@ -13,13 +13,11 @@ from email import message_from_bytes
 from email.policy import default as default_policy
 from pathlib import Path
 
-import grpc
 import pytest
 from pymongo import MongoClient
 
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
-from lethe_common import tokens
 from lethe_common.subject import subject_key
 from lethe_common.testing import (
     Backend,
@@ -30,6 +28,8 @@ from lethe_common.testing import (
     wait_for,
     worker_metrics,
 )
+from lethe_newsletter.lifecycle import subscriber_id
+from lethe_newsletter.seeding import Reader, seed_active
 
 RECIPIENTS = 1000
 ACTOR = "acc_" + "e" * 32
@@ -63,11 +63,7 @@ def seed_subscribers(client: MongoClient, backend: Backend, count: int) -> list[
     pepper = backend.api.env["LETHE_SUBJECT_PEPPER"]
     confirmed = datetime.now(UTC) - timedelta(minutes=5)
     addresses = [f"{unique('r')}@crash.example" for _ in range(count)]
-    client[backend.db_name]["subscribers"].insert_many([{
-        "_id": tokens.new_id("sub"), "subject_key": subject_key(pepper, email), "email": email,
-        "name": "", "account_id": "", "status": "active", "consent_version": "2026-01",
-        "requested_at": confirmed, "confirmed_at": confirmed, "restricted": False,
-        "consent_record_id": tokens.new_id("cr")} for email in addresses])
+    seed_active(client[backend.db_name], pepper, [Reader(email) for email in addresses], confirmed)
     return addresses
 
 
@@ -76,9 +72,9 @@ def run_campaign_with_a_stop(newsletter: Backend, sink: PrivateServer, mongo_cli
                                                                         pb.Campaign]:
     """Seed, send, stop the worker a third of the way, restart it; what the Maildir holds."""
     before = {path.name for path in delivered(sink)}
-    mongo_client[newsletter.db_name]["subscribers"].delete_many({})  # the audience: these alone
+    mongo_client[newsletter.db_name]["subscriber_steps"].delete_many({})  # the audience: these alone
     addresses = seed_subscribers(mongo_client, newsletter, RECIPIENTS)
-    with grpc.insecure_channel(newsletter.grpc_addr) as channel:
+    with newsletter.channel() as channel:
         stub = newsletter_pb2_grpc.NewsletterServiceStub(channel)
         campaign = stub.CreateCampaign(pb.CreateCampaignRequest(
             actor_account_id=ACTOR, subject="Crash test", text_body="One of a thousand."), timeout=10)
@@ -130,5 +126,5 @@ def test_a_worker_killed_mid_campaign_never_sends_twice_and_loses_at_most_the_on
     if missing:  # it is recorded as sent: the window, not a message that was never tried
         pepper = newsletter.api.env["LETHE_SUBJECT_PEPPER"]
         db = mongo_client[newsletter.db_name]
-        lost = db.subscribers.find_one({"subject_key": subject_key(pepper, missing.pop())})
-        assert db.send_log.find_one({"subscriber_id": lost["_id"]})["outcome"] == "sent"
+        lost = subscriber_id(subject_key(pepper, missing.pop()))
+        assert db.send_log.find_one({"_id": f"{lost}/{done.id}"})["outcome"] == "sent"

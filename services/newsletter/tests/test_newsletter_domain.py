@@ -1,7 +1,8 @@
-"""Pure rules of the newsletter: links, messages, pacing."""
+"""Pure rules of the newsletter: links, messages, pacing, and the states steps fold into."""
 
 from __future__ import annotations
 
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -9,6 +10,19 @@ import pytest
 
 from lethe_common.errors import InvalidArgument
 from lethe_common.signing import derive_key
+from lethe_newsletter.campaign_state import campaign_state
+from lethe_newsletter.lifecycle import (
+    CONFIRM_FAILED,
+    CONFIRMED,
+    CONFIRMING,
+    ENDED,
+    LEFT,
+    REQUESTED,
+    fold,
+    is_restricted,
+    step,
+    subscriber_id,
+)
 from lethe_newsletter.links import Links
 from lethe_newsletter.messages import Messages
 from lethe_newsletter.sender import Pacer, chunks
@@ -102,3 +116,58 @@ def test_a_bad_applicant_is_refused_with_a_message_naming_the_field(email: str, 
     with pytest.raises(InvalidArgument) as refused:
         checked_applicant(email, name, account_id)
     assert email not in refused.value.message or email == "a@example.com"
+
+
+def steps(*fields: dict[str, object]) -> list[dict[str, object]]:
+    return [{**f, "_id": f"{SUBSCRIBER}/{n:08d}", "n": n} for n, f in enumerate(fields)]
+
+
+def requested(at: datetime = NOW) -> dict[str, object]:
+    return step(REQUESTED, subject_key="k" * 64, email="ada@example.com", name="Ada",
+                account_id="", consent_version="2026-01", pending_since=7, requested_at=at,
+                confirmation_requested_at=at)
+
+
+def test_a_life_runs_from_request_to_tombstone_and_the_next_one_starts_afresh() -> None:
+    log = steps(requested(), step(CONFIRMING, at=NOW, claim="c1"),
+                step(CONFIRMED, at=NOW, claim="c1", consent_record_id="cr_1"),
+                step(LEFT, at=NOW), step(ENDED, at=NOW, reason="unsubscribed"),
+                step(CONFIRMED, at=NOW, claim="c1"))  # a stray step of the life that ended
+    assert [fold(SUBSCRIBER, log[:n]).status for n in range(1, 7)] == [
+        "pending", "confirming", "active", "leaving", "none", "none"]
+    again = fold(SUBSCRIBER, [*log, {**requested(NOW + timedelta(days=1)), "n": 6}])
+    assert (again.status, again.ended_n, again.last_n, again.steps) == ("pending", 4, 6, 1)
+
+
+def test_only_the_claim_that_won_confirms_and_a_failed_claim_gives_the_request_back() -> None:
+    log = steps(requested(), step(CONFIRMING, at=NOW, claim="c1"),
+                step(CONFIRMED, at=NOW, claim="c0"))  # a claim that lost: ignored
+    assert fold(SUBSCRIBER, log).status == "confirming"
+    failed = steps(requested(), step(CONFIRMING, at=NOW, claim="c1"),
+                   step(CONFIRM_FAILED, at=NOW, claim="c1"))
+    assert fold(SUBSCRIBER, failed).status == "pending"
+
+
+def test_the_latest_restriction_event_counts_whichever_owner_it_names() -> None:
+    life = fold(SUBSCRIBER, steps({**requested(), "account_id": "acc_" + "1" * 32}))
+    key, account = "k" * 64, "acc_" + "1" * 32
+    older = {"_id": f"{key}/2026-01-01T00:00:00.000000Z/pr_1", "restricted": True}
+    newer = {"_id": f"{account}/2026-02-01T00:00:00.000000Z/pr_2", "restricted": False}
+    assert is_restricted(life, {key: older}) is True
+    assert is_restricted(life, {key: older, account: newer}) is False
+    assert is_restricted(life, {}) is False
+
+
+def test_a_cancel_is_final_and_a_late_sent_changes_nothing() -> None:
+    created = {"kind": "created", "subject": "S", "text_body": "T", "created_at": NOW}
+    log = [{**created, "n": 0}, {"kind": "sending", "at": NOW, "n": 1},
+           {"kind": "cancelled", "at": NOW, "n": 2},
+           {"kind": "sent", "at": NOW, "n": 3, "progress": {"sent": 9}}]
+    state = campaign_state("cmp_1", log)
+    assert state is not None and (state.status, state.final_progress) == ("cancelled", None)
+    assert campaign_state("cmp_1", []) is None
+
+
+def test_a_subscriber_id_is_derived_from_the_address_key_alone() -> None:
+    assert subscriber_id("k" * 64) == subscriber_id("k" * 64) != subscriber_id("j" * 64)
+    assert re.fullmatch(r"sub_[0-9a-f]{32}", subscriber_id("k" * 64))

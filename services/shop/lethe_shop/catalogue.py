@@ -1,7 +1,9 @@
 """The catalogue: products with net prices in cents, a currency and a VAT rate.
 
 Staff create and change products; nobody deletes one (orders refer to it),
-they set it inactive and it leaves the shop window.
+they set it inactive and it leaves the shop window. A change is an edit step of
+the product (``product_edits``), so two staff changing one product at once both
+keep their change.
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from typing import Any
 from lethe_common import tokens
 from lethe_common.errors import AlreadyExists, InvalidArgument, NotFound
 from lethe_common.mongo import Document
+from lethe_common.store.steps import Step
 from lethe_common.validation import object_id, text
 from lethe_shop.models import KINDS
+from lethe_shop.repo_catalogue import apply_edits
 from lethe_shop.repository import ShopRepository
 
 _SKU = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
@@ -61,7 +65,9 @@ class Catalogue:
         self._downloads_dir = downloads_dir
 
     def products(self, include_inactive: bool = False) -> list[Document]:
-        return self._repo.products(include_inactive)
+        """By name; only active ones unless staff ask for all."""
+        products = [p for p in self._repo.catalogue.all() if include_inactive or p["active"]]
+        return sorted(products, key=lambda p: (p["name"], p["_id"]))
 
     def create(self, sku: str, fields: Mapping[str, Any]) -> Document:
         if not _SKU.fullmatch(sku):
@@ -69,7 +75,7 @@ class Catalogue:
         now = datetime.now(UTC)
         doc = {"_id": tokens.new_id("prd"), "sku": sku,
                **check_product(fields, self._downloads_dir), "created_at": now, "updated_at": now}
-        if not self._repo.insert_product(doc):
+        if not self._repo.catalogue.insert(doc):
             raise AlreadyExists("a product with this sku exists already")
         return doc
 
@@ -78,12 +84,17 @@ class Catalogue:
         unknown = set(changes) - set(EDITABLE)
         if unknown or not changes:
             raise InvalidArgument(f"only these fields can be changed: {', '.join(EDITABLE)}")
-        current = self._repo.products_by_id([product_id]).get(product_id)
-        if current is None:
+        created = self._repo.catalogue.get(product_id)
+        if created is None:
             raise NotFound("no such product")
-        checked = check_product({**current, **changes}, self._downloads_dir)
-        doc = self._repo.update_product(product_id, {
-            **{name: checked[name] for name in changes}, "updated_at": datetime.now(UTC)})
+        now = datetime.now(UTC)
+
+        def decide(edits: list[Document]) -> Step:
+            """Checked against the product as its edits left it, each time it is decided."""
+            checked = check_product({**apply_edits(created, edits), **changes}, self._downloads_dir)
+            return Step({"changes": {name: checked[name] for name in changes}, "at": now})
+
+        doc = self._repo.catalogue.edit(product_id, decide)
         if doc is None:
             raise NotFound("no such product")
         return doc
@@ -91,7 +102,7 @@ class Catalogue:
     def priced(self, product_ids: list[str]) -> dict[str, Document]:
         """The active products among ``product_ids`` (ids checked by ``checked_lines``);
         an unknown one is an InvalidArgument."""
-        found = self._repo.products_by_id(set(product_ids))
+        found = self._repo.catalogue.by_id(product_ids)
         missing = [p for p in product_ids if p not in found or not found[p]["active"]]
         if missing:
             raise InvalidArgument("the order names a product that is not in the catalogue")

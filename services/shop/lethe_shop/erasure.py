@@ -7,19 +7,26 @@ of them is completed or cancelled. Blocked orders lose what retention does
 not need (phone numbers, delivery notes) and the download history goes; the
 rest stays blocked until its retention ends, and the receipt says until when.
 
-Restriction keeps the person's orders out of every staff list until lifted.
+Restriction keeps the person's orders out of every staff list until lifted: it is
+recorded once per request for the person (by account id and by subject_key), and read
+where an order is listed or moved, instead of flagging every order.
+
+Everything is found by ``_id`` from the account id and the subject_key: the person's
+index entries (orders, download rights and history, hand-offs, waiting erasures).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lethe_common.errors import InvalidArgument
 from lethe_common.mongo import Document
-from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.privacy import SUBJECT_KEY, PrivacyEvent, Receipt, ReceiptSender
 from lethe_common.privacy_api import wire_time
-from lethe_shop.models import aware
+from lethe_shop.models import CANCELLED, aware
+from lethe_shop.order_book import OrderBook
 from lethe_shop.repository import ShopRepository
 
 log = logging.getLogger(__name__)
@@ -29,47 +36,65 @@ LEGAL_BASIS = ("orders and invoices: HGB §257 and AO §147 (booking documents a
 DEFERRED_NOTE = ("{count} open order(s) are kept until the contract is fulfilled (Art. 17(3)(b) "
                  "GDPR: the contract and the legal obligations it brings); a second receipt "
                  "follows once they are completed")
+RECHECK = timedelta(minutes=1)
 
 
 class ShopErasure:
-    def __init__(self, repo: ShopRepository, receipts: ReceiptSender) -> None:
-        self._repo = repo
+    def __init__(self, repo: ShopRepository, book: OrderBook, receipts: ReceiptSender) -> None:
+        self._store = repo.orders
+        self._people = repo.people
+        self._book = book
         self._receipts = receipts
 
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         """Idempotent: a repeat deletes nothing more and sends no second receipt."""
         now = now or datetime.now(UTC)
         account_id, key = request.account_id, request.subject_key
-        carts = self._repo.delete_carts(account_id, key)
-        open_orders = self._repo.open_order_count(account_id, key)
-        if open_orders:
-            self._repo.add_erasure_wait({"_id": request.request_id, "account_id": account_id,
-                                         "subject_key": key, "opened_at": now})
-            receipt = Receipt(
-                request_id=request.request_id, kind="erasure", outcome="deferred",
-                deleted=("shopping cart",) if carts else (),
-                kept=("open orders (addresses, items, payment reference) until fulfilled: "
-                      "Art. 17(3)(b) GDPR",),
-                note=DEFERRED_NOTE.format(count=open_orders))
-        else:
+        carts = self._people.delete_cart(account_id)
+        open_orders = [o for o in self._book.of_person(account_id, key) if o.state.open]
+        if not open_orders:
             receipt = self._finish(request.request_id, account_id, key)
+            self._receipts.send(receipt, key)
+            log.info("erasure handled", extra={"request_id": request.request_id,
+                                               "outcome": receipt.outcome})
+            return receipt
+        self._people.add_wait({"_id": request.request_id, "account_id": account_id,
+                               "subject_key": key, "opened_at": now})
+        receipt = Receipt(
+            request_id=request.request_id, kind="erasure", outcome="deferred",
+            deleted=("shopping cart",) if carts else (),
+            kept=("open orders (addresses, items, payment reference) until fulfilled: "
+                  "Art. 17(3)(b) GDPR",),
+            note=DEFERRED_NOTE.format(count=len(open_orders)))
         self._receipts.send(receipt, key)
         log.info("erasure handled", extra={"request_id": request.request_id,
                                            "outcome": receipt.outcome})
+        # The last open order may have closed while the wait was written. Whoever closes an
+        # order looks for waits after its step, and this looks at the orders after writing
+        # the wait: one of the two sees the other.
+        self.finish_waiting(account_id, key)
         return receipt
 
     def _finish(self, request_id: str, account_id: str, key: str) -> Receipt:
         """Everything the shop can do once no order of the person is open."""
-        self._repo.delete_carts(account_id, key)
-        self._repo.delete_unpaid_cancelled(account_id, key)
-        self._repo.strip_blocked_orders(account_id, key)
-        self._repo.delete_downloads_and_entitlements(account_id, key)
-        blocked = [o for o in self._repo.orders_of_person(account_id, key) if o.get("blocked")]
+        people = [account_id, key]
+        self._people.delete_cart(account_id)
+        blocked = []
+        for loaded in self._book.of_person(account_id, key):
+            state = loaded.state
+            if state.blocked:
+                self._store.delete_contacts(loaded.id)
+                blocked.append(state)
+            elif state.status == CANCELLED:
+                self._store.delete(loaded.order)
+        self._people.delete_entitlements_of(people)
+        self._people.delete_downloads_of(people)
+        self._people.delete_restrictions(people)
         if not blocked:
             return Receipt(request_id=request_id, kind="erasure",
                            deleted=("shopping cart, unpaid orders, download rights and history",),
                            note="no order of this person is held any more")
-        last = max(aware(o["retain_until"]) for o in blocked)
+        last = max(aware(state.retain_until) for state in blocked if state.retain_until)
         return Receipt(
             request_id=request_id, kind="erasure",
             deleted=("shopping cart", "phone numbers and delivery notes of the orders",
@@ -82,24 +107,44 @@ class ShopErasure:
             note=f"{len(blocked)} order(s) blocked until their retention ends")
 
     def finish_waiting(self, account_id: str, subject_key: str) -> int:
-        """Send the follow-up receipt of every waiting erasure whose orders are all closed."""
+        """Send the follow-up receipt of the person's waiting erasures if none of their
+        orders is open any more (called after a move closed one of their orders)."""
+        return sum(self._finish_wait(wait)
+                   for wait in self._people.waits_of([account_id, subject_key]))
+
+    def _finish_wait(self, wait: Document) -> int:
+        if any(o.state.open for o in self._book.of_person(wait["account_id"],
+                                                          wait["subject_key"])):
+            return 0
+        receipt = self._finish(wait["_id"], wait["account_id"], wait["subject_key"])
+        self._receipts.send(receipt, wait["subject_key"])  # once per request: a unique insert
+        self._people.delete_wait(wait)
+        return 1
+
+    def finish_all_waiting(self, now: datetime | None = None) -> int:
+        """The worker's safety net for a follow-up the API did not get to send: the waits
+        due in ``queues/erasure-waits``; one still waiting is looked at again later."""
+        now = now or datetime.now(UTC)
         finished = 0
-        for wait in self._repo.erasure_waits(account_id, subject_key):
-            if self._repo.open_order_count(wait["account_id"], wait["subject_key"]):
-                continue
-            receipt = self._finish(wait["_id"], wait["account_id"], wait["subject_key"])
-            self._receipts.send(receipt, wait["subject_key"])
-            self._repo.delete_erasure_wait(wait["_id"])
-            finished += 1
+        for entry in self._people.due_waits(now):
+            wait = self._people.wait(entry["item"])
+            if wait is not None:
+                done = self._finish_wait(wait)
+                finished += done
+                if not done:
+                    self._people.schedule_wait_check(wait, now + RECHECK)
+            self._people.remove_entry(entry["_id"])
         return finished
 
-    def finish_all_waiting(self) -> int:
-        """The worker's safety net for a follow-up the API did not get to send."""
-        return self.finish_waiting("", "")  # no person given: every waiting erasure
-
     def restrict(self, request: PrivacyEvent) -> Receipt:
+        """Record the restriction (or its lift) for the person, once per request; staff lists
+        and moves read it for each order."""
         restricted = request.kind == "restriction"
-        count = self._repo.set_restricted(request.account_id, request.subject_key, restricted)
+        for owner in (request.account_id, request.subject_key):
+            if owner:
+                self._people.record_restriction(owner, request.request_id, restricted,
+                                                request.occurred_at)
+        count = len(self._book.of_person(request.account_id, request.subject_key))
         if not count:
             receipt = Receipt(request_id=request.request_id, kind=request.kind,
                               note="no order held for this person")
@@ -116,22 +161,27 @@ class ShopErasure:
 
     def export(self, account_id: str, subject_key: str) -> dict[str, Any]:
         """Everything held about the person, blocked orders and hand-offs included."""
-        cart = self._repo.cart(account_id) if account_id else None
+        if subject_key and not SUBJECT_KEY.fullmatch(subject_key):
+            raise InvalidArgument("subject_key is not a subject key")
+        people = [account_id, subject_key]
+        cart = self._people.cart(account_id) if account_id else None
         return {
             "cart": [dict(line) for line in cart["lines"]] if cart else [],
-            "orders": [_order_export(o) for o in self._repo.orders_of_person(account_id,
+            "orders": [_order_export(o.view()) for o in self._book.of_person(account_id,
                                                                              subject_key)],
             "supplier_handoffs": [{
                 "order_id": h["order_id"], "recipient": h["recipient"], "purpose": h["purpose"],
                 "fields": h["fields"], "at": wire_time(h["at"]),
                 "retain_until": wire_time(h.get("retain_until"))}
-                for h in self._repo.handoffs_of(account_id, subject_key)],
+                for h in sorted(self._people.handoffs_of(people), key=lambda h: aware(h["at"]))],
             "download_rights": [{
                 "product_id": e["product_id"], "product_name": e["product_name"],
                 "order_id": e["order_id"], "until": wire_time(e["until"])}
-                for e in self._repo.entitlements_of_person(account_id, subject_key)],
+                for e in sorted(self._people.entitlements_of(people),
+                                key=lambda e: aware(e["granted_at"]))],
             "download_history": [{"file": d["file"], "at": wire_time(d["at"])}
-                                 for d in self._repo.downloads_of(account_id, subject_key)],
+                                 for d in sorted(self._people.downloads_of(people),
+                                                 key=lambda d: aware(d["at"]))],
         }
 
 

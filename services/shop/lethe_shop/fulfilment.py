@@ -16,7 +16,10 @@ from typing import Any
 
 from lethe_common.mongo import Document
 from lethe_shop.http_json import call, error_code
-from lethe_shop.models import CANCELLED, derived_id, has_physical
+from lethe_shop.models import CANCELLED, entitlement_id, handoff_id, has_physical
+from lethe_shop.order_book import Loaded, OrderBook
+from lethe_shop.order_state import handoff_step
+from lethe_shop.repo_orders import owners
 from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import RetentionRules
 
@@ -49,34 +52,63 @@ def delivery_data(order: Document) -> dict[str, Any]:
 
 
 class Fulfilment:
-    def __init__(self, repo: ShopRepository, supplier: Supplier, rules: RetentionRules,
-                 entitlement_days: int) -> None:
-        self._repo = repo
+    """The handler of ``order.paid``, in the worker. The event goes out once, from the step
+    that made the order paid, but may arrive twice: every step here is idempotent.
+
+    A cancellation may land at any moment. The hand-off is claimed by a step in the
+    order's log, which never follows a cancellation, so goods leave only for an order
+    that was not cancelled first; download rights are granted and then the order is read
+    again, and revoked if it was cancelled meanwhile (the cancellation revokes after its
+    step, so one of the two always sees the other).
+    """
+
+    def __init__(self, repo: ShopRepository, book: OrderBook, supplier: Supplier,
+                 rules: RetentionRules, entitlement_days: int) -> None:
+        self._people = repo.people
+        self._book = book
         self._supplier = supplier
         self._rules = rules
         self._entitlement_days = entitlement_days
 
     def order_paid(self, order_id: str) -> None:
-        order = self._repo.order(order_id)
-        if order is None or not order.get("paid_at") or order["status"] == CANCELLED:
+        loaded = self._book.load(order_id)
+        if loaded is None or not self._live(loaded):
             return  # gone, never paid, or cancelled (and refunded) meanwhile
-        self._grant_downloads(order)
+        order = loaded.order
+        self._grant_downloads(loaded)
         if order.get("delivery") and has_physical(order["lines"]):
-            self._hand_off(order)
+            now = datetime.now(UTC)
+            loaded, _ = self._book.append(loaded, lambda state: handoff_step(state, now))
+            if loaded.state.handed_off:
+                self._hand_off(order)
+        again = self._book.load(order_id)
+        if again is None or again.state.status == CANCELLED:
+            self._revoke(order)
 
-    def _grant_downloads(self, order: Document) -> None:
-        paid_at: datetime = order["paid_at"]
+    @staticmethod
+    def _live(loaded: Loaded) -> bool:
+        state = loaded.state
+        return state.paid_at is not None and state.status != CANCELLED and not state.voided
+
+    def _grant_downloads(self, loaded: Loaded) -> None:
+        order, paid_at = loaded.order, loaded.state.paid_at
+        assert paid_at is not None
         for line in order["lines"]:
             if line["kind"] == "physical":
                 continue
             months = line.get("term_months") or 0
             until = paid_at + (timedelta(days=31 * months) if months
                                else timedelta(days=self._entitlement_days))
-            self._repo.add_entitlement({
-                "_id": derived_id("ent", order["_id"], line["product_id"]),
+            self._people.add_entitlement({
+                "_id": entitlement_id(order["_id"], line["product_id"]),
                 "account_id": order["account_id"], "subject_key": order["subject_key"],
                 "order_id": order["_id"], "product_id": line["product_id"],
                 "product_name": line["name"], "granted_at": paid_at, "until": until})
+
+    def _revoke(self, order: Document) -> None:
+        self._people.revoke_entitlements(
+            [entitlement_id(order["_id"], line["product_id"]) for line in order["lines"]
+             if line["kind"] != "physical"], owners(order))
 
     def _hand_off(self, order: Document) -> None:
         data = delivery_data(order)
@@ -85,8 +117,8 @@ class Fulfilment:
         if status not in (200, 201):
             raise HandOffRefused(f"the supplier refused the delivery ({error_code(answer)})")
         now = datetime.now(UTC)
-        self._repo.insert_handoff({
-            "_id": derived_id("hof", order["_id"], "supplier"),
+        self._people.insert_handoff({
+            "_id": handoff_id(order["_id"]),
             "order_id": order["_id"], "account_id": order["account_id"],
             "subject_key": order["subject_key"], "recipient": self._supplier.name,
             "purpose": "delivery of the ordered goods (Art. 6(1)(b) GDPR)",
@@ -94,5 +126,3 @@ class Fulfilment:
             "supplier_reference": str(answer.get("id", ""))[:64], "at": now,
             "retain_until": self._rules.letter_until(now)})
         log.info("handed to the supplier", extra={"order_id": order["_id"]})
-
-

@@ -181,12 +181,14 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
     # -- staff ------------------------------------------------------------------------------
     def ListOrdersForStaff(self, request: pb.StaffOrdersRequest, context: Any) -> pb.OrderList:
         _actor(request.actor_account_id)
-        return pb.OrderList(orders=[order_message(o) for o in
-                                    self._parts.orders.for_staff(request.status)])
+        orders, next_token = self._parts.staff.page(request.status, request.page_size,
+                                                    request.page_token)
+        return pb.OrderList(orders=[order_message(o) for o in orders],
+                            next_page_token=next_token)
 
     def MoveOrder(self, request: pb.MoveOrderRequest, context: Any) -> pb.Order:
-        return order_message(self._parts.orders.move(request.actor_account_id, request.order_id,
-                                                     request.status))
+        return order_message(self._parts.staff.move(request.actor_account_id, request.order_id,
+                                                    request.status))
 
     def ReadBlockedOrder(self, request: pb.LegalHoldRequest, context: Any) -> pb.Order:
         return order_message(self._parts.retention.read_blocked(
@@ -194,9 +196,11 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
 
     def ListLegalHoldReads(self, request: pb.StaffRequest, context: Any) -> pb.LegalHoldReadList:
         _actor(request.actor_account_id)
+        reads, next_token = self._parts.retention.reads(request.page_size, request.page_token)
         return pb.LegalHoldReadList(reads=[pb.LegalHoldRead(
-            id=r["_id"], actor_account_id=r["actor_account_id"], order_id=r["order_id"],
-            reason=r["reason"], at=wire_time(r["at"])) for r in self._parts.retention.reads()])
+            id=r["read_id"], actor_account_id=r["actor_account_id"], order_id=r["order_id"],
+            reason=r["reason"], at=wire_time(r["at"])) for r in reads],
+            next_page_token=next_token)
 
     # -- privacy ----------------------------------------------------------------------------
     def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,

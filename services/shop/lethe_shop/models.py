@@ -17,6 +17,7 @@ PLACED, PAID, SHIPPED, DELIVERED, COMPLETED, CANCELLED = (
     "placed", "paid", "shipped", "delivered", "completed", "cancelled")
 STATUSES = (PLACED, PAID, SHIPPED, DELIVERED, COMPLETED, CANCELLED)
 OPEN_STATUSES = (PLACED, PAID, SHIPPED, DELIVERED)
+FINAL_STATUSES = (COMPLETED, CANCELLED)
 # Where staff may move an order from each status. Payment moves placed → paid;
 # an order without physical goods goes from paid straight to delivered.
 STAFF_MOVES: dict[str, tuple[str, ...]] = {
@@ -27,9 +28,26 @@ STAFF_MOVES: dict[str, tuple[str, ...]] = {
 }
 
 
+def passed(current: str, status: str) -> bool:
+    """Whether an order in ``current`` can never be in ``status`` again: statuses only move
+    forward, and completed and cancelled are final."""
+    if current == status:
+        return False
+    return current in FINAL_STATUSES or STATUSES.index(current) > STATUSES.index(status)
+
+
 def derived_id(prefix: str, *parts: str) -> str:
     """An id like ``ord_<32 hex>`` that the same parts always give (idempotent writes)."""
     return f"{prefix}_{hashlib.sha256(chr(0).join(parts).encode()).hexdigest()[:32]}"
+
+
+def entitlement_id(order_id: str, product_id: str) -> str:
+    """The right to download what one line of a paid order bought."""
+    return derived_id("ent", order_id, product_id)
+
+
+def handoff_id(order_id: str) -> str:
+    return derived_id("hof", order_id, "supplier")
 
 
 def line_of(product: Mapping[str, Any], quantity: int) -> dict[str, Any]:
@@ -66,6 +84,12 @@ def has_physical(lines: Iterable[Mapping[str, Any]]) -> bool:
 def aware(value: datetime) -> datetime:
     """A time read back from the store (naive, in UTC) as an aware one."""
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def to_millis(moment: datetime) -> datetime:
+    """``moment`` as the store keeps it (to the millisecond), so a key made of it matches
+    the time read back."""
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
 
 def end_of_retention(created: datetime, years: int) -> datetime:

@@ -1,39 +1,42 @@
 """Orders: placing one (priced by the server, paid by a provider token), the customer's own
-view, the provider's notifications, and staff moving orders along to completion.
+view, and what the payment provider says about the charge.
 
-Placing is idempotent: the order's id comes from the customer and their
-Idempotency-Key, so a retry meets the first order. The order is written before
-the charge; a declined or invalid token removes it again (nothing was bought),
-an unreachable provider leaves it unpaid for the retry to charge (the charge's
-own idempotency key is the order id, so nobody pays twice).
+Placing is idempotent: the order's id comes from the customer and their Idempotency-Key,
+so a retry meets the first order's unique ``_id``. The order is written before the
+charge; a declined or invalid token voids and removes it (nothing was bought), an
+unreachable provider leaves it unpaid for the retry to charge (the charge's own
+idempotency key is the order id, so nobody pays twice).
+
+The charge's answer and the provider's signed notification may arrive at the same moment
+in two API replicas. Each appends what it learnt to the order's step log, decided on the
+steps it read: exactly one records the charge (``order.placed``) and exactly one makes
+the order paid (``order.paid``); the other finds nothing left to do.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 
 from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound, Unavailable
-from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
+from lethe_common.store.keys import timekey
+from lethe_common.store.steps import Step
 from lethe_common.validation import object_id
 from lethe_shop.catalogue import Catalogue
 from lethe_shop.checkout import Customer, OrderRequest, order_id_for
 from lethe_shop.models import (
     CANCELLED,
-    COMPLETED,
-    OPEN_STATUSES,
     PAID,
     PLACED,
-    STATUSES,
-    check_move,
+    aware,
     has_physical,
     line_of,
+    to_millis,
     totals_of,
 )
+from lethe_shop.order_book import Loaded, OrderBook
+from lethe_shop.order_state import OrderState, payment_step, void_step
 from lethe_shop.payment import (
     BadNotification,
     Charge,
@@ -42,73 +45,91 @@ from lethe_shop.payment import (
     PaymentProvider,
     ProviderUnavailable,
 )
+from lethe_shop.repo_orders import OPEN_QUEUE, person_item_order, status_queue
 from lethe_shop.repository import ShopRepository
-from lethe_shop.retention import RetentionRules
 
 log = logging.getLogger(__name__)
-SERVICE = "shop"
+CONTACT_FIELDS = ("billing_phone", "delivery_phone", "delivery_note")
 
 
-def _event(name: str, order: Document, **extra: Any) -> Envelope:
-    return Envelope(type=name, source=SERVICE, subject_key=order["subject_key"],
-                    payload={"order_id": order["_id"], "account_id": order["account_id"], **extra})
-
-
-def _history(status: str, at: datetime, by: str) -> Document:
-    return {"$push": {"history": {"status": status, "at": at, "by": by}}}
+def split_contacts(order_id: str, billing: dict[str, str], delivery: dict[str, str] | None,
+                   note: str) -> tuple[dict[str, str], dict[str, str] | None, Document | None]:
+    """Billing and delivery without phones, and the phones and note as their own document
+    (what an erasure deletes from an order that must be kept)."""
+    contacts = {"billing_phone": billing.get("phone", ""),
+                "delivery_phone": (delivery or {}).get("phone", ""), "delivery_note": note}
+    bare_billing = {k: v for k, v in billing.items() if k != "phone"}
+    bare_delivery = {k: v for k, v in delivery.items() if k != "phone"} if delivery else None
+    kept = {k: v for k, v in contacts.items() if v}
+    return bare_billing, bare_delivery, ({"_id": order_id, **kept} if kept else None)
 
 
 class Orders:
-    def __init__(self, repo: ShopRepository, catalogue: Catalogue, provider: PaymentProvider,
-                 rules: RetentionRules, notify_url: str,
-                 order_closed: Callable[[str, str], object]) -> None:
-        self._repo = repo
+    def __init__(self, repo: ShopRepository, book: OrderBook, catalogue: Catalogue,
+                 provider: PaymentProvider, notify_url: str) -> None:
+        self._store = repo.orders
+        self._book = book
         self._catalogue = catalogue
         self._provider = provider
-        self._rules = rules
         self._notify_url = notify_url
-        self._order_closed = order_closed
-        self._locks = [threading.Lock() for _ in range(64)]
 
-    # -- customers --------------------------------------------------------------------------
+    # -- placing ------------------------------------------------------------------------------
     def place(self, request: OrderRequest, now: datetime | None = None) -> Document:
-        now = now or datetime.now(UTC)
-        order = self._new_order(request, now)
-        if not self._repo.insert_order(order):
-            order = self._replayed(order["_id"], request)
-            if order["payment"]["status"] != "not_charged":
-                return order  # the first request went through: its order, unchanged
+        order, contacts = self._new_order(request, to_millis(now or datetime.now(UTC)))
+        self._index(order)
+        if self._store.insert(order):
+            if contacts:  # by the request that placed it only: a late retry never restores
+                self._store.insert_contacts(contacts)  # what an erasure deleted
+        else:
+            loaded = self._replayed(order, request)
+            state = loaded.state
+            if state.payment_status != "not_charged" or state.status != PLACED:
+                return loaded.view()  # the first request went through: its order, unchanged
+            order = loaded.order
         return self._charge(order, request.payment_token)
 
-    def _new_order(self, request: OrderRequest, now: datetime) -> Document:
+    def _new_order(self, request: OrderRequest, now: datetime) -> tuple[Document, Document | None]:
         products = self._catalogue.priced([product_id for product_id, _ in request.lines])
         lines = [line_of(products[product_id], quantity) for product_id, quantity in request.lines]
-        totals = totals_of(lines)
         physical = has_physical(lines)
         if physical and request.delivery is None:
             raise InvalidArgument("physical goods need a delivery address")
         customer = request.customer
+        order_id = order_id_for(customer.account_id, request.idempotency_key)
+        billing, delivery, contacts = split_contacts(
+            order_id, request.billing, request.delivery if physical else None,
+            request.delivery_note if physical else "")
         return {
-            "_id": order_id_for(customer.account_id, request.idempotency_key),
-            "account_id": customer.account_id, "subject_key": customer.subject_key,
-            "email": customer.email, "fingerprint": request.fingerprint(),
-            "status": PLACED, "placed_at": now, "lines": lines, "totals": totals,
-            "billing": request.billing, "delivery": request.delivery if physical else None,
-            "delivery_note": request.delivery_note if physical else "",
-            "payment": {"provider": self._provider.name, "reference": "", "status": "not_charged"},
-            "history": [{"status": PLACED, "at": now, "by": customer.account_id}],
-            "blocked": False, "restricted": False,
-        }
+            "_id": order_id, "account_id": customer.account_id,
+            "subject_key": customer.subject_key, "email": customer.email,
+            "fingerprint": request.fingerprint(), "placed_at": now, "lines": lines,
+            "totals": totals_of(lines), "billing": billing, "delivery": delivery,
+            "provider": self._provider.name,
+        }, contacts
 
-    def _replayed(self, order_id: str, request: OrderRequest) -> Document:
-        order = self._repo.order(order_id)
-        if order is None:  # removed a moment ago (declined): the client may retry
+    def _index(self, order: Document) -> None:
+        """Where the order will be found, written before it: the person's index and the
+        staff lists of open and of placed orders."""
+        self._store.index_for_person(order)
+        self._store.schedule(OPEN_QUEUE, order["placed_at"], order["_id"])
+        self._store.schedule(status_queue(PLACED), order["placed_at"], order["_id"])
+
+    def _unindex(self, order: Document) -> None:
+        self._store.unindex_for_person(order)
+        self._store.unschedule(OPEN_QUEUE, order["placed_at"], order["_id"])
+        self._store.unschedule(status_queue(PLACED), order["placed_at"], order["_id"])
+
+    def _replayed(self, mine: Document, request: OrderRequest) -> Loaded:
+        loaded = self._book.load(mine["_id"])
+        if loaded is None or loaded.order["placed_at"] != mine["placed_at"]:
+            self._unindex(mine)  # entries for a time that is not the order's
+        if loaded is None or loaded.state.voided:  # removed a moment ago (declined)
             raise Unavailable("the order is being changed; send the request again")
-        if order["fingerprint"] != request.fingerprint():
+        if loaded.order["fingerprint"] != request.fingerprint():
             raise FailedPrecondition("this Idempotency-Key was used for a different order; "
                                      "use a new key for a new order",
                                      reason="idempotency_key_reused")
-        return order
+        return loaded
 
     def _charge(self, order: Document, token: str) -> Document:
         totals = order["totals"]
@@ -116,124 +137,90 @@ class Orders:
             charge = self._provider.charge(token, totals["gross_cents"], totals["currency"],
                                            order["_id"], self._notify_url)
         except PaymentDeclined:
-            self._repo.delete_unpaid_order(order["_id"])
+            self._void(order)
             raise FailedPrecondition("the payment was declined; no order was placed",
                                      reason="payment_declined") from None
         except InvalidPaymentToken:
-            self._repo.delete_unpaid_order(order["_id"])
+            self._void(order)
             raise InvalidArgument("the payment token is not valid or was used already; "
                                   "get a new one from the payment provider") from None
         except (ProviderUnavailable, BadNotification):
             raise Unavailable("the payment provider did not answer; send the same request "
                               "again with the same Idempotency-Key") from None
-        recorded = self._record_charge(order["_id"], charge)
+        loaded = self.record_charge(order["_id"], charge)
         log.info("order placed", extra={"order_id": order["_id"], "payment": charge.status})
-        return recorded
+        return loaded.view()
 
-    def _record_charge(self, order_id: str, charge: Charge) -> Document:
-        """The provider's reference, once, with ``order.placed``; then paid if it succeeded.
-
-        The answer to the charge and the provider's notification race for the same order;
-        one lock per order in this process lets one of them write at a time. On MongoDB the
-        update conditions alone would arbitrate; FerretDB 1.24 runs an update as a read and
-        a replace, so two at once could lose one (measured: 10 of 80 orders stayed unpaid).
-        """
-        with self._locks[hash(order_id) % len(self._locks)]:
-            return self._record_charge_locked(order_id, charge)
-
-    def _record_charge_locked(self, order_id: str, charge: Charge) -> Document:
-        order = self._repo.order(order_id)
-        if order is None:
-            raise NotFound("no such order")
-        if order["payment"]["status"] == "not_charged":
-            payment = {**order["payment"], "reference": charge.reference, "status": "pending"}
-            order = self._repo.update_order(
-                order_id, {"payment.status": "not_charged"}, {"$set": {"payment": payment}},
-                _event("order.placed", order, currency=order["totals"]["currency"],
-                       gross_cents=order["totals"]["gross_cents"])) or self._repo.order(order_id)
-        if order is not None and charge.status == "succeeded":
-            return self._mark_paid(order, charge.reference)
-        if order is not None and charge.status == "failed":
-            order = self._repo.update_order(order_id, {"status": PLACED},
-                                            {"$set": {"payment.status": "failed"}}) or order
-        if order is None:
-            raise NotFound("no such order")
-        return order
-
-    def _mark_paid(self, order: Document, reference: str) -> Document:
-        if order["status"] != PLACED or order["payment"]["reference"] != reference:
-            return order
+    def _void(self, order: Document) -> None:
+        """Nothing was bought: void the order (unless a charge was recorded), then remove it."""
+        loaded = self._book.load(order["_id"])
+        if loaded is None:
+            return
         now = datetime.now(UTC)
-        paid = self._repo.update_order(
-            order["_id"], {"status": PLACED, "payment.reference": reference},
-            {"$set": {"status": PAID, "paid_at": now, "payment.status": "succeeded"},
-             **_history(PAID, now, self._provider.name)},
-            _event("order.paid", order))
-        return paid or self._repo.order(order["_id"]) or order
+        loaded, _ = self._book.append(loaded, lambda state: void_step(state, now))
+        if loaded.state.voided:
+            self._store.delete(loaded.order)
+
+    # -- what the provider says -------------------------------------------------------------
+    def record_charge(self, order_id: str, charge: Charge) -> Loaded:
+        """Append what the charge's answer or notification adds (see ``payment_step``); a
+        payment for an order cancelled meanwhile goes back at once."""
+        loaded = self._book.load(order_id)
+        if loaded is None:
+            raise NotFound("no such order")
+        order, now = loaded.order, datetime.now(UTC)
+        if charge.status == "succeeded" and loaded.state.status == PLACED:
+            self._book.before_status(order, PAID, blocked=False)
+        refund_entries: list[str] = []
+
+        def decide(state: OrderState) -> Step | None:
+            step = payment_step(order, state, charge.reference, charge.status,
+                                self._provider.name, now)
+            if step is not None and state.status == CANCELLED and not refund_entries:
+                refund_entries.append(self._book.schedule_refund(order))
+            return step
+
+        loaded, _ = self._book.append(loaded, decide)
+        if loaded.state.refund_due:
+            entry = refund_entries[0] if refund_entries else self._book.schedule_refund(order)
+            loaded = self._book.settle_refund(loaded, entry)
+        elif refund_entries:
+            self._book.remove_entry(refund_entries[0])
+        return loaded
 
     def payment_notification(self, body: bytes, signature: str) -> str:
         """Take the provider's signed notification; BadNotification if it is not genuine."""
         charge = self._provider.notification(body, signature)
         try:
             object_id(charge.order_id, "reference")
-            self._record_charge(charge.order_id, charge)
+            self.record_charge(charge.order_id, charge)
         except (InvalidArgument, NotFound):
             log.warning("payment notification for no known order")
         return "received"
 
+    # -- the customer's own ---------------------------------------------------------------------
     def own(self, customer: Customer) -> list[Document]:
-        return self._repo.orders_of_account(customer.account_id)
+        """The customer's orders, newest first; blocked ones are for accounting only."""
+        items = [person_item_order(item) for item in self._store.person_items(customer.account_id)]
+        loaded = self._book.load_many(order_id for _, order_id in items)
+        own = []
+        for placed, order_id in reversed(items):
+            found = loaded.get(order_id)
+            if found is None or found.order["account_id"] != customer.account_id:
+                continue
+            if timekey(aware(found.order["placed_at"])) != placed:
+                continue  # an entry of a retried request, for a time that is not the order's
+            state = found.state
+            if not state.blocked and not state.voided:
+                own.append(found.view())
+        return own
 
     def own_one(self, customer: Customer, order_id: str) -> Document:
         object_id(order_id, "order id")
-        order = self._repo.order(order_id)
-        if order is None or order["account_id"] != customer.account_id or order["blocked"]:
+        loaded = self._book.load(order_id)
+        if loaded is None or loaded.order["account_id"] != customer.account_id:
             raise NotFound("no such order")  # another's order: the same answer as none
-        return order
-
-    # -- staff ------------------------------------------------------------------------------
-    def for_staff(self, status: str) -> list[Document]:
-        if status and status not in STATUSES:
-            raise InvalidArgument(f"status must be one of {', '.join(STATUSES)}")
-        return self._repo.orders_for_staff([status] if status else OPEN_STATUSES)
-
-    def move(self, actor_id: str, order_id: str, wanted: str,
-             now: datetime | None = None) -> Document:
-        """Staff move an order one step; completion (or cancelling a paid one) blocks it."""
-        object_id(actor_id, "actor_account_id")
-        object_id(order_id, "order id")
-        now = now or datetime.now(UTC)
-        order = self._repo.order(order_id)
-        if order is None or order["blocked"]:
-            raise NotFound("no such order in fulfilment")
-        if order.get("restricted"):
-            raise FailedPrecondition("the customer restricted the processing of their data; "
-                                     "the order waits until the restriction is lifted")
-        check_move(order["status"], wanted, order["lines"])
-        changes: Document = {"status": wanted, f"{wanted}_at": now}
-        events: list[Envelope] = []
-        if wanted == CANCELLED and order["payment"]["status"] in ("pending", "succeeded"):
-            changes["payment.status"] = self._refund(order)
-        paid = order["status"] != PLACED
-        if wanted == COMPLETED or (wanted == CANCELLED and paid):
-            changes.update(blocked=True, blocked_at=now,
-                           retain_until=self._rules.invoice_until(now))
-        if wanted == COMPLETED:
-            events.append(_event("order.completed", order))
-        moved = self._repo.update_order(order_id, {"status": order["status"]},
-                                        {"$set": changes, **_history(wanted, now, actor_id)},
-                                        *events)
-        if moved is None:
-            raise FailedPrecondition("the order changed meanwhile; load it again")
-        if wanted == CANCELLED:
-            self._repo.revoke_entitlements(order_id)
-        if moved["status"] not in OPEN_STATUSES:
-            self._order_closed(moved["account_id"], moved["subject_key"])
-        return moved
-
-    def _refund(self, order: Document) -> str:
-        try:
-            return self._provider.refund(order["payment"]["reference"], order["_id"]).status
-        except (ProviderUnavailable, BadNotification):
-            raise Unavailable("the payment provider did not take the refund; the order is "
-                              "not cancelled, try again shortly") from None
+        state = loaded.state
+        if state.blocked or state.voided:
+            raise NotFound("no such order")
+        return loaded.view()

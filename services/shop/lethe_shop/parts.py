@@ -13,10 +13,12 @@ from lethe_shop.config import SERVICE, ShopConfig
 from lethe_shop.downloads import Downloads
 from lethe_shop.erasure import ShopErasure
 from lethe_shop.fulfilment import Fulfilment, Supplier
+from lethe_shop.order_book import OrderBook
 from lethe_shop.orders import Orders
 from lethe_shop.payment import SandboxProvider
 from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import Retention, RetentionRules
+from lethe_shop.staff import StaffOrders
 
 PAYMENT_NOTIFICATION_PATH = "/api/v1/payments/notifications"
 
@@ -27,6 +29,7 @@ class ShopParts:
     catalogue: Catalogue
     carts: Carts
     orders: Orders
+    staff: StaffOrders
     downloads: Downloads
     retention: Retention
     erasure: ShopErasure
@@ -37,17 +40,18 @@ def build_parts(runtime: Runtime, config: ShopConfig) -> ShopParts:
     repo = ShopRepository(runtime.db, runtime.outbox)
     rules = RetentionRules(config.invoice_retention_years, config.letter_retention_years)
     catalogue = Catalogue(repo, config.downloads_dir)
-    erasure = ShopErasure(repo, ReceiptSender(runtime.db, runtime.outbox, SERVICE))
     provider = SandboxProvider(config.payment_url, config.payment_api_key,
                                config.payment_webhook_secret, config.http_timeout_seconds)
-    orders = Orders(repo, catalogue, provider, rules,
-                    notify_url=config.public_url + PAYMENT_NOTIFICATION_PATH,
-                    order_closed=erasure.finish_waiting)
+    book = OrderBook(repo, provider)
+    erasure = ShopErasure(repo, book, ReceiptSender(runtime.db, runtime.outbox, SERVICE))
     supplier = Supplier(config.supplier_name, config.supplier_url, config.supplier_api_key,
                         config.http_timeout_seconds)
     return ShopParts(
-        repo, catalogue, Carts(repo, catalogue), orders,
+        repo, catalogue, Carts(repo, catalogue),
+        Orders(repo, book, catalogue, provider,
+               notify_url=config.public_url + PAYMENT_NOTIFICATION_PATH),
+        StaffOrders(repo, book, rules, order_closed=erasure.finish_waiting),
         Downloads(repo, config.downloads_dir, config.download_key,
                   timedelta(minutes=config.download_link_minutes)),
-        Retention(repo), erasure,
-        Fulfilment(repo, supplier, rules, config.download_entitlement_days))
+        Retention(repo, book), erasure,
+        Fulfilment(repo, book, supplier, rules, config.download_entitlement_days))

@@ -5,6 +5,8 @@ document: it is blocked at once, out of every list, and kept until the end of
 the calendar year ``SHOP_RETENTION_INVOICE_YEARS`` (8) years on. A supplier
 hand-off is a business letter, kept ``SHOP_RETENTION_LETTER_YEARS`` (6). The
 worker's sweep deletes what is past its date and records how many, never whose.
+It finds them as ``queues/retention/...`` and ``queues/letters/...`` entries by the
+time their retention ends, so each run reads only what is due.
 """
 
 from __future__ import annotations
@@ -16,8 +18,11 @@ from datetime import UTC, datetime
 from lethe_common import tokens
 from lethe_common.errors import NotFound
 from lethe_common.mongo import Document
+from lethe_common.store.paging import decode_cursor, encode_cursor, page_size
 from lethe_common.validation import object_id, text
-from lethe_shop.models import end_of_retention
+from lethe_shop.models import aware, end_of_retention, to_millis
+from lethe_shop.order_book import OrderBook
+from lethe_shop.repo_orders import RETENTION_QUEUE, queue_item_order
 from lethe_shop.repository import ShopRepository
 
 log = logging.getLogger(__name__)
@@ -36,8 +41,11 @@ class RetentionRules:
 
 
 class Retention:
-    def __init__(self, repo: ShopRepository) -> None:
+    def __init__(self, repo: ShopRepository, book: OrderBook) -> None:
         self._repo = repo
+        self._store = repo.orders
+        self._people = repo.people
+        self._book = book
 
     def read_blocked(self, actor_id: str, order_id: str, reason: str,
                      now: datetime | None = None) -> Document:
@@ -45,23 +53,55 @@ class Retention:
         object_id(actor_id, "actor_account_id")
         object_id(order_id, "order id")
         why = text(reason, "reason", max_length=300)
-        order = self._repo.blocked_order(order_id)
-        if order is None:
+        loaded = self._book.load(order_id)
+        if loaded is None or not loaded.state.blocked:
             raise NotFound("no blocked order with this id")
         self._repo.insert_legal_hold_read({
-            "_id": tokens.new_id("lhr"), "actor_account_id": actor_id, "order_id": order_id,
-            "reason": why, "at": now or datetime.now(UTC)})
+            "read_id": tokens.new_id("lhr"), "actor_account_id": actor_id, "order_id": order_id,
+            "reason": why, "at": to_millis(now or datetime.now(UTC))})
         log.info("legal-hold read", extra={"order_id": order_id})
-        return order
+        return loaded.view()
 
-    def reads(self) -> list[Document]:
-        return self._repo.legal_hold_reads()
+    def reads(self, size: int = 0, token: str = "") -> tuple[list[Document], str]:
+        """Who read which blocked order, newest first, one page; and the next page's token."""
+        current = self._repo.legal_hold_reads(decode_cursor(token), page_size(size))
+        return current.items, encode_cursor(current.next_cursor)
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
-        """Delete what is past ``retain_until``; the audit record holds counts and times only."""
+        """Delete what is past its retention (found by the time it ends); the audit record
+        holds counts and times only."""
         now = now or datetime.now(UTC)
-        deleted = self._repo.delete_expired(now)
+        deleted = {"orders": self._expire_orders(now), "supplier_handoffs": self._expire_letters(now)}
         if any(deleted.values()):
             self._repo.record_retention_run({"_id": tokens.new_id("ret"), "at": now,
                                              "deleted": deleted})
         return deleted
+
+    def _expire_orders(self, now: datetime) -> int:
+        deleted = 0
+        while entries := self._store.due(RETENTION_QUEUE, now):
+            for entry in entries:
+                order_id = queue_item_order(entry["item"])
+                loaded = self._book.load(order_id)
+                if loaded is None:
+                    self._store.delete_remains(order_id)
+                elif loaded.state.blocked and _ended(loaded.state.retain_until, now):
+                    deleted += int(self._store.delete(loaded.order))
+                # else: the entry of a move that lost; the order's own entry is elsewhere
+                self._store.remove_entry(entry["_id"])
+        return deleted
+
+    def _expire_letters(self, now: datetime) -> int:
+        deleted = 0
+        while entries := self._people.due_letters(now):
+            for entry in entries:
+                handoff = self._people.handoff(entry["item"])
+                if handoff is not None and aware(handoff["retain_until"]) <= now:
+                    deleted += int(self._people.delete_handoff(handoff))
+                self._people.remove_entry(entry["_id"])
+        return deleted
+
+
+def _ended(retain_until: datetime | None, now: datetime) -> bool:
+    return retain_until is not None and aware(retain_until) <= now
+

@@ -2,7 +2,9 @@
 
 It hands paid physical orders to the supplier and grants downloads, does the
 shop's part of erasures and restrictions, deletes orders whose retention has
-ended, and sends the follow-up receipt of erasures that waited for open orders.
+ended, sends the follow-up receipt of erasures that waited for open orders, and
+makes refunds whose writer stopped before making them. Each sweep reads only its
+due entries (``queues/<queue>/<time>/...``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from lethe_common.service import worker_main
 from lethe_common.validation import object_id
 from lethe_shop.config import ShopConfig, load_config
 from lethe_shop.parts import ShopParts, build_parts
-from lethe_shop.repository import INDEXES, OUTBOX_COLLECTIONS
+from lethe_shop.repository import INDEXES
 
 
 def subscriptions(parts: ShopParts) -> list[Subscription]:
@@ -38,7 +40,8 @@ def sweeps(parts: ShopParts, config: ShopConfig) -> list[Sweep]:
     def tidy() -> dict[str, int]:
         deleted = parts.retention.sweep()
         return {**{f"deleted_{name}": count for name, count in deleted.items()},
-                "erasures_finished": parts.erasure.finish_all_waiting()}
+                "erasures_finished": parts.erasure.finish_all_waiting(),
+                "refunds_settled": parts.staff.retry_refunds()}
 
     return [Sweep("shop-retention", config.sweep_interval_seconds, tidy)]
 
@@ -52,7 +55,6 @@ def main() -> None:
 
     worker_main(config.common,
                 subscriptions=lambda runtime: subscriptions(parts_of(runtime)),
-                outbox_collections=OUTBOX_COLLECTIONS,
                 sweeps=lambda runtime: sweeps(parts_of(runtime), config),
                 indexes=INDEXES)
 

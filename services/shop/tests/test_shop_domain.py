@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from lethe_common.errors import FailedPrecondition, InvalidArgument
+from lethe_common.errors import Aborted, FailedPrecondition, InvalidArgument
+from lethe_common.store.steps import Step
 from lethe_shop.checkout import (
     Customer,
     OrderRequest,
@@ -21,7 +22,16 @@ from lethe_shop.checkout import (
     order_id_for,
 )
 from lethe_shop.fulfilment import delivery_data
-from lethe_shop.models import check_move, end_of_retention, line_of, totals_of
+from lethe_shop.models import (
+    CANCELLED,
+    PAID,
+    check_move,
+    end_of_retention,
+    line_of,
+    passed,
+    totals_of,
+)
+from lethe_shop.order_state import fold, move_step, payment_step
 from lethe_shop.payment import BadNotification, SandboxProvider
 
 MANUAL = {"_id": "prd_" + "1" * 32, "sku": "MANUAL", "name": "Manual", "kind": "physical",
@@ -149,3 +159,66 @@ def test_only_the_providers_signed_recent_notifications_are_believed() -> None:
     with pytest.raises(BadNotification):
         provider.notification(body.replace(b"succeeded", b"refunded"),
                               _signed(b"webhook-secret", body, now))
+
+
+def _order() -> dict[str, Any]:
+    return {"_id": "ord_" + "4" * 32, "account_id": "acc_" + "a" * 32, "subject_key": "0" * 64,
+            "placed_at": datetime(2026, 3, 1, tzinfo=UTC), "lines": [line_of(MANUAL, 1)],
+            "totals": totals_of([line_of(MANUAL, 1)])}
+
+
+def _append(steps: list[dict[str, Any]], step: Step | None) -> None:
+    assert step is not None
+    steps.append({**step.fields, "n": len(steps)})
+
+
+def test_whoever_says_succeeded_first_makes_the_order_paid_and_the_other_finds_nothing_to_do() -> None:
+    order, steps = _order(), list[dict[str, Any]]()
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    first = payment_step(order, fold(order, steps), "ch_1", "succeeded", "sandbox", now)
+    assert first is not None
+    assert [e.type for e in first.events] == ["order.placed", "order.paid"]
+    _append(steps, first)
+    # the charge's answer (pending) and a repeated notification come after: nothing to add
+    assert payment_step(order, fold(order, steps), "ch_1", "pending", "sandbox", now) is None
+    assert payment_step(order, fold(order, steps), "ch_1", "succeeded", "sandbox", now) is None
+    state = fold(order, steps)
+    assert (state.status, state.payment_status, state.paid_at) == (PAID, "succeeded", now)
+    assert [h["status"] for h in state.history] == ["placed", "paid"]
+
+
+def test_the_charge_answer_first_records_the_reference_then_the_notification_pays() -> None:
+    order, steps = _order(), list[dict[str, Any]]()
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    answer = payment_step(order, fold(order, steps), "ch_1", "pending", "sandbox", now)
+    assert answer is not None and [e.type for e in answer.events] == ["order.placed"]
+    _append(steps, answer)
+    paid = payment_step(order, fold(order, steps), "ch_1", "succeeded", "sandbox", now)
+    assert paid is not None and [e.type for e in paid.events] == ["order.paid"]
+    assert payment_step(order, fold(order, steps), "ch_2", "succeeded", "sandbox", now) is None
+
+
+def test_a_move_decided_on_a_status_that_changed_meanwhile_is_refused() -> None:
+    order, steps = _order(), list[dict[str, Any]]()
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    _append(steps, payment_step(order, fold(order, steps), "ch_1", "succeeded", "x", now))
+    until = datetime(2034, 12, 31, 23, 59, 59, tzinfo=UTC)
+    shipped = move_step(order, fold(order, steps), PAID, "shipped", "acc_" + "b" * 32, now, None)
+    cancelled = move_step(order, fold(order, steps), PAID, CANCELLED, "acc_" + "c" * 32, now, until)
+    assert cancelled.fields["blocked"] is True and "blocked" not in shipped.fields
+    _append(steps, shipped)  # the shipping clerk won
+    with pytest.raises(Aborted):
+        move_step(order, fold(order, steps), PAID, CANCELLED, "acc_" + "c" * 32, now, until)
+    assert passed("shipped", PAID) and passed(CANCELLED, "shipped") and not passed(PAID, CANCELLED)
+
+
+def test_a_payment_for_a_cancelled_order_is_recorded_without_paying_it_and_goes_back() -> None:
+    order, steps = _order(), list[dict[str, Any]]()
+    now = datetime(2026, 3, 1, 12, tzinfo=UTC)
+    _append(steps, move_step(order, fold(order, steps), "placed", CANCELLED, "acc_" + "b" * 32,
+                                    now, None))
+    late = payment_step(order, fold(order, steps), "ch_1", "succeeded", "sandbox", now)
+    assert late is not None and [e.type for e in late.events] == ["order.placed"]
+    _append(steps, late)
+    state = fold(order, steps)
+    assert state.status == CANCELLED and state.refund_due and state.paid_at is None

@@ -60,7 +60,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
 
 @pytest.fixture(scope="module")
 def stub(shop: Backend) -> Iterator[Stub]:
-    with grpc.insecure_channel(shop.grpc_addr) as channel:
+    with shop.channel() as channel:
         yield Stub(channel)
 
 

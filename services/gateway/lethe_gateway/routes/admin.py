@@ -1,13 +1,17 @@
-"""Staff routes (role admin): organisations, portal-access decisions, contact requests."""
+"""Staff routes (role admin): organisations, portal-access decisions, contact requests.
+
+Lists come in pages (``?limit=&page_token=``; the next page is in the ``Link`` header).
+"""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import Admin, identity, rpc_timeout
+from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.schemas import (
     ContactOut,
     DecisionBody,
@@ -25,9 +29,14 @@ RecordId = Annotated[str, Path(max_length=64, pattern=r"^[a-z]{2,4}_[0-9a-f]{32}
 
 
 @router.get("/organisations", response_model=list[OrganisationOut])
-async def list_organisations(request: Request, admin: Admin) -> list[OrganisationOut]:
-    reply = await identity(request).ListOrganisations(
-        pb.AdminListRequest(actor_account_id=admin.id), timeout=rpc_timeout(request))
+async def list_organisations(request: Request, response: Response, admin: Admin,
+                             limit: PageLimit = DEFAULT_LIMIT,
+                             page_token: PageToken = "") -> list[OrganisationOut]:
+    """Customer organisations, newest first."""
+    reply = await identity(request).ListOrganisations(pb.AdminListRequest(
+        actor_account_id=admin.id, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request))
+    link_next_page(request, response, reply.next_page_token)
     return [OrganisationOut.of(o) for o in reply.organisations]
 
 
@@ -54,10 +63,14 @@ async def update_organisation(body: OrganisationPatch, request: Request, admin: 
 
 
 @router.get("/portal-access-requests", response_model=list[PortalRequestOut])
-async def list_portal_requests(request: Request, admin: Admin, status: PortalStatus = "pending",
-                               ) -> list[PortalRequestOut]:
-    reply = await identity(request).ListPortalAccessRequests(
-        pb.AdminListRequest(actor_account_id=admin.id, status=status), timeout=rpc_timeout(request))
+async def list_portal_requests(request: Request, response: Response, admin: Admin,
+                               status: PortalStatus = "pending", limit: PageLimit = DEFAULT_LIMIT,
+                               page_token: PageToken = "") -> list[PortalRequestOut]:
+    """Portal-access requests of one status, oldest request first."""
+    reply = await identity(request).ListPortalAccessRequests(pb.AdminListRequest(
+        actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request))
+    link_next_page(request, response, reply.next_page_token)
     return [PortalRequestOut(account_id=r.account_id, name=r.name, email=r.email,
                              access=PortalAccessOut.of(r.access)) for r in reply.requests]
 
@@ -65,6 +78,8 @@ async def list_portal_requests(request: Request, admin: Admin, status: PortalSta
 @router.post("/portal-access-requests/{account_id}/decision", response_model=PortalAccessOut)
 async def decide_portal_access(body: DecisionBody, request: Request, admin: Admin,
                                account_id: RecordId) -> PortalAccessOut:
+    """Approve or reject a pending request; 409 when it is no longer pending (someone
+    decided it first)."""
     reply = await identity(request).DecidePortalAccess(pb.DecidePortalAccessRequest(
         actor_account_id=admin.id, account_id=account_id, approve=body.approve,
         reason=body.reason), timeout=rpc_timeout(request))
@@ -72,10 +87,14 @@ async def decide_portal_access(body: DecisionBody, request: Request, admin: Admi
 
 
 @router.get("/contact-requests", response_model=list[ContactOut])
-async def list_contact_requests(request: Request, admin: Admin,
-                                status: ContactStatus = "open") -> list[ContactOut]:
-    reply = await identity(request).ListContactRequests(
-        pb.AdminListRequest(actor_account_id=admin.id, status=status), timeout=rpc_timeout(request))
+async def list_contact_requests(request: Request, response: Response, admin: Admin,
+                                status: ContactStatus = "open", limit: PageLimit = DEFAULT_LIMIT,
+                                page_token: PageToken = "") -> list[ContactOut]:
+    """Contact and callback requests of one status, newest first."""
+    reply = await identity(request).ListContactRequests(pb.AdminListRequest(
+        actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request))
+    link_next_page(request, response, reply.next_page_token)
     return [ContactOut.of(c) for c in reply.requests]
 
 

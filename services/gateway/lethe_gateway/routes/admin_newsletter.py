@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe_gateway.auth import Admin, newsletter, rpc_timeout
 from lethe_gateway.newsletter_schemas import CampaignBody, CampaignOut
+from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 
 router = APIRouter(prefix="/admin/newsletter", tags=["admin"])
 CampaignId = Annotated[str, Path(pattern=r"^cmp_[0-9a-f]{32}$")]
@@ -24,9 +25,14 @@ async def create_campaign(body: CampaignBody, request: Request, admin: Admin) ->
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
-async def list_campaigns(request: Request, admin: Admin) -> list[CampaignOut]:
+async def list_campaigns(request: Request, response: Response, admin: Admin,
+                         limit: PageLimit = DEFAULT_LIMIT,
+                         page_token: PageToken = "") -> list[CampaignOut]:
+    """Newest first, a page at a time; the next page's address is in the Link header."""
     reply = await newsletter(request).ListCampaigns(
-        pb.ListCampaignsRequest(actor_account_id=admin.id), timeout=rpc_timeout(request))
+        pb.ListCampaignsRequest(actor_account_id=admin.id, page_size=limit,
+                                page_token=page_token), timeout=rpc_timeout(request))
+    link_next_page(request, response, reply.next_page_token)
     return [CampaignOut.of(c) for c in reply.campaigns]
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Request, Response
 
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe_gateway.auth import Admin, consent, rpc_timeout
+from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.privacy_schemas import (
     ConsentTextOut,
     ObjectionDecisionBody,
@@ -35,13 +36,16 @@ async def publish_text(body: PublishTextBody, request: Request, admin: Admin) ->
 
 
 @router.get("/privacy-requests", response_model=list[PrivacyRequestOut])
-async def list_requests(request: Request, admin: Admin, status: Status | None = None,
-                        kind: RequestKind | None = None,
-                        overdue: bool = False) -> list[PrivacyRequestOut]:
-    """The ledger, soonest deadline first; ``overdue=true`` shows what is late."""
+async def list_requests(request: Request, response: Response, admin: Admin,
+                        status: Status | None = None, kind: RequestKind | None = None,
+                        overdue: bool = False, limit: PageLimit = DEFAULT_LIMIT,
+                        page_token: PageToken = "") -> list[PrivacyRequestOut]:
+    """The ledger, soonest deadline first, a page at a time (the next page is in the
+    ``Link`` header); ``overdue=true`` shows what is late."""
     reply = await consent(request).ListPrivacyRequests(pb.AdminListRequest(
-        actor_account_id=admin.id, status=status or "", kind=kind or "", overdue_only=overdue),
-        timeout=rpc_timeout(request))
+        actor_account_id=admin.id, status=status or "", kind=kind or "", overdue_only=overdue,
+        page_size=limit, page_token=page_token), timeout=rpc_timeout(request))
+    link_next_page(request, response, reply.next_page_token)
     return [PrivacyRequestOut.of(r) for r in reply.requests]
 
 

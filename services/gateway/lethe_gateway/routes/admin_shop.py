@@ -2,17 +2,19 @@
 
 Blocked orders (completed, or cancelled after payment) are in no list; they
 are read one at a time through the legal-hold route, with a reason, and every
-such read is recorded.
+such read is recorded. Staff lists come in pages (``?limit=&page_token=``, the
+next page in the ``Link`` header).
 """
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe_gateway.auth import Admin, rpc_timeout, shop
+from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.shop_schemas import (
     LegalHoldReadOut,
     MoveIn,
@@ -55,13 +57,17 @@ async def change_product(product_id: ProductId, body: ProductPatch, request: Req
 
 
 @router.get("/orders", response_model=list[StaffOrderOut])
-async def orders(request: Request, admin: Admin,
+async def orders(request: Request, response: Response, admin: Admin,
                  status: Annotated[str, Query(pattern=r"^[a-z]{0,20}$",
-                                              description="one status; all open ones if empty")] = ""
+                                              description="one status; all open ones if empty")] = "",
+                 limit: PageLimit = DEFAULT_LIMIT, page_token: PageToken = ""
                  ) -> list[StaffOrderOut]:
-    """Orders in fulfilment; never blocked ones, never those of a person who restricted."""
+    """Orders in fulfilment, newest first, one page (the next one is in the ``Link``
+    header); never blocked ones, never those of a person who restricted."""
     reply = await shop(request).ListOrdersForStaff(pb.StaffOrdersRequest(
-        actor_account_id=admin.id, status=status), timeout=rpc_timeout(request))
+        actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request))
+    link_next_page(request, response, reply.next_page_token)
     return [StaffOrderOut.of(o) for o in reply.orders]
 
 
@@ -87,8 +93,13 @@ async def read_blocked_order(order_id: OrderId, request: Request, admin: Admin,
 
 
 @router.get("/legal-hold/reads", response_model=list[LegalHoldReadOut])
-async def legal_hold_reads(request: Request, admin: Admin) -> list[LegalHoldReadOut]:
-    """Who read which blocked order, when and why."""
-    reply = await shop(request).ListLegalHoldReads(pb.StaffRequest(actor_account_id=admin.id),
-                                                   timeout=rpc_timeout(request))
+async def legal_hold_reads(request: Request, response: Response, admin: Admin,
+                           limit: PageLimit = DEFAULT_LIMIT, page_token: PageToken = ""
+                           ) -> list[LegalHoldReadOut]:
+    """Who read which blocked order, when and why; newest first, one page (the next one is
+    in the ``Link`` header)."""
+    reply = await shop(request).ListLegalHoldReads(pb.StaffRequest(
+        actor_account_id=admin.id, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request))
+    link_next_page(request, response, reply.next_page_token)
     return [LegalHoldReadOut.of(r) for r in reply.reads]

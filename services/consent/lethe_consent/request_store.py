@@ -1,0 +1,168 @@
+"""The privacy requests and what finds them: part of the repository.
+
+- ``privacy_requests/<request id>``: what was asked, by whom, and the state it started
+  in; written once, never changed.
+- ``privacy_request_steps/<request id>/<n>``: every later move (confirmation, each
+  receipt that moves it on, staff updates and decisions, expiry); the current state is
+  the document with its steps applied in order (:mod:`lethe_common.store.steps`).
+- ``privacy_receipts/<request id>/<service>/<outcome>``: each service's receipt once.
+- ``privacy_confirmations/<link digest>``: which request a mailed link confirms.
+- ``privacy_contacts/<request id>``: the address of an unconfirmed request, until it is
+  confirmed, erased or swept.
+- ``privacy_request_attempts/<subject_key>/<time>/<request id>``: unconfirmed requests
+  per address, counted as one range for the mail limit.
+- ``consent_owners/<subject_key or account id>/requests/<request id>``: a person's requests.
+- ``privacy_staff_queue/<queue>/<due>/<request id>``: staff lists, soonest due first.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+
+from pymongo import DESCENDING
+from pymongo.errors import DuplicateKeyError
+
+from lethe_common.events.envelope import Envelope
+from lethe_common.events.outbox import Outbox
+from lethe_common.mongo import Db, Document
+from lethe_common.store.index import OwnerIndex, TimeQueue
+from lethe_common.store.keys import key, timekey, under
+from lethe_common.store.paging import scan
+from lethe_common.store.steps import StepLog
+from lethe_consent.record_store import OWNERS
+
+REQUESTS = "privacy_requests"
+REQUEST_STEPS = "privacy_request_steps"
+RECEIPTS = "privacy_receipts"
+CONFIRMATIONS = "privacy_confirmations"
+CONTACTS = "privacy_contacts"
+ATTEMPTS = "privacy_request_attempts"
+STAFF_QUEUE = "privacy_staff_queue"
+OWNED = "requests"
+
+
+class RequestStore:
+    def __init__(self, db: Db, outbox: Outbox) -> None:
+        self._outbox = outbox
+        self._requests = db[REQUESTS]
+        self._steps = db[REQUEST_STEPS]
+        self.log = StepLog(self._steps, outbox)
+        self._receipts = db[RECEIPTS]
+        self._confirmations = db[CONFIRMATIONS]
+        self._contacts = db[CONTACTS]
+        self._attempts = db[ATTEMPTS]
+        self._owners = OwnerIndex(db[OWNERS])
+        self._staff = db[STAFF_QUEUE]
+        self.staff = TimeQueue(self._staff)
+
+    # -- the request document and its steps ------------------------------------------------
+    def insert(self, doc: Document, events: list[Envelope]) -> bool:
+        """Write a new request (with the events announcing it); False if its id exists."""
+        try:
+            if events:
+                self._outbox.insert(self._requests, doc, *events)
+            else:
+                self._requests.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def get(self, request_id: str) -> Document | None:
+        return self._requests.find_one({"_id": request_id})
+
+    def get_many(self, request_ids: list[str]) -> list[Document]:
+        if not request_ids:
+            return []
+        return list(self._requests.find({"_id": {"$in": sorted(set(request_ids))}}))
+
+    def steps(self, request_id: str) -> list[Document]:
+        return self.log.steps(request_id)
+
+    def delete(self, request_id: str) -> bool:
+        """Delete the request document first: whatever points to it is then stale."""
+        return bool(self._requests.delete_one({"_id": request_id}).deleted_count)
+
+    def delete_steps_and_receipts(self, request_id: str, keep_last: bool = False) -> None:
+        """Delete a request's receipts and steps; with ``keep_last`` its last step stays
+        (it says the request ended, so a writer still deciding on it appends nothing)."""
+        steps = under(request_id)
+        if keep_last:
+            last = self._steps.find_one({"_id": steps}, sort=[("_id", DESCENDING)],
+                                        projection={"_id": 1})
+            if last is not None:
+                steps = {**steps, "$lt": last["_id"]}
+        self._steps.delete_many({"_id": steps})
+        self._receipts.delete_many({"_id": under(request_id)})
+
+    # -- receipts -----------------------------------------------------------------------------
+    def insert_receipt(self, doc: Document) -> bool:
+        """Store a service's receipt once; a repeat of the same outcome changes nothing."""
+        try:
+            self._receipts.insert_one(doc)
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def receipts_of(self, request_id: str) -> list[Document]:
+        return list(scan(self._receipts, under(request_id)))
+
+    # -- the mailed link of an unconfirmed request, and its address --------------------------
+    def add_confirmation(self, digest: str, request_id: str, expires_at: datetime) -> None:
+        self._confirmations.insert_one({"_id": digest, "request_id": request_id,
+                                        "expires_at": expires_at})
+
+    def confirmation(self, digest: str) -> Document | None:
+        return self._confirmations.find_one({"_id": digest})
+
+    def delete_confirmation(self, digest: str) -> None:
+        if digest:
+            self._confirmations.delete_one({"_id": digest})
+
+    def add_contact(self, request_id: str, email: str, now: datetime) -> None:
+        self._contacts.insert_one({"_id": request_id, "email": email, "created_at": now})
+
+    def contact(self, request_id: str) -> Document | None:
+        return self._contacts.find_one({"_id": request_id})
+
+    def delete_contact(self, request_id: str) -> bool:
+        return bool(self._contacts.delete_one({"_id": request_id}).deleted_count)
+
+    # -- unconfirmed requests per address ----------------------------------------------------
+    @staticmethod
+    def attempt_id(subject_key: str, at: datetime, request_id: str) -> str:
+        return key(subject_key, timekey(at), request_id)
+
+    def add_attempt(self, attempt_id: str) -> None:
+        with contextlib.suppress(DuplicateKeyError):
+            self._attempts.insert_one({"_id": attempt_id})
+
+    def count_attempts(self, subject_key: str, since: datetime) -> int:
+        """The address's attempts at ``since`` or later (one ``_id`` range)."""
+        return int(self._attempts.count_documents({"_id": {
+            "$gte": key(subject_key, timekey(since)), "$lt": under(subject_key)["$lt"]}}))
+
+    def delete_attempt(self, attempt_id: str) -> None:
+        self._attempts.delete_one({"_id": attempt_id})
+
+    # -- whose requests ------------------------------------------------------------------------
+    def add_owners(self, owners: list[str], request_id: str) -> None:
+        self._owners.add_many(owners, OWNED, request_id)
+
+    def owned(self, owner: str) -> list[str]:
+        return self._owners.items(owner, OWNED) if owner else []
+
+    def remove_owner_entries(self, owners: list[str], request_id: str) -> None:
+        for owner in {o for o in owners if o}:
+            self._owners.remove(owner, OWNED, request_id)
+
+    # -- staff queue entries -------------------------------------------------------------------
+    def add_staff_entries(self, entries: list[tuple[str, datetime]], request_id: str,
+                          now: datetime) -> None:
+        for queue, due in entries:
+            self.staff.schedule(queue, due, request_id, created_at=now)
+
+    def remove_staff_entries(self, entry_ids: list[str]) -> None:
+        """Take entries out of the staff queues (one ``$in`` of ``_id`` keys)."""
+        if entry_ids:
+            self._staff.delete_many({"_id": {"$in": sorted(set(entry_ids))}})
