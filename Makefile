@@ -11,7 +11,8 @@ help:
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
 	@echo "make lint    ruff and mypy"
-	@echo "make bench   event path, logged-in requests, log-in, erasure fan-out, a newsletter campaign and orders, each beside its floor"
+	@echo "make bench   the store at 1k-100k documents, the main flows at 1k-100k people, the event path,"
+	@echo "             log-in, erasure fan-out, a newsletter campaign and orders, each beside its floor"
 
 setup:
 	@tools/setup.sh
@@ -34,7 +35,10 @@ lint: setup
 	@.venv/bin/ruff check .
 	@.venv/bin/mypy
 
-bench: setup
+bench:
+	@tools/setup.sh --bench
+	@$(PY) bench/bench_store.py
+	@$(PY) tools/stack.py run -- $(PY) bench/bench_scale.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_events.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_sessions.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_erasure.py

@@ -4,10 +4,10 @@
     .venv/bin/python tools/stack.py run -- .venv/bin/python bench/bench_erasure.py
 
 Lethe: an erasure opened over gRPC (request stored with its event), published,
-handled by every service in CONSENT_RECEIPT_SERVICES (identity, consent), their
-receipts published and filed, the request marked complete. Times come from the
-store (received_at to completed_at, milliseconds). Floor, in the same run: a bare
-two-hop round trip through the broker (publish, a consumer answers on a second
+handled by every service in CONSENT_RECEIPT_SERVICES (all four), their receipts
+published and filed, the request marked complete. Times come from the client (opened
+to the first status read that says complete, milliseconds). Floor, in the same run: a
+bare two-hop round trip through the broker (publish, a consumer answers on a second
 queue, the answer is received), which is the least any fan-out with receipts costs.
 Prints figures; asserts nothing.
 """
@@ -22,15 +22,14 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
-import grpc
 from figures import report
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
-from lethe_common import mongo
 from lethe_common.testing import start_stack, stop_stack, unique, wait_for
 
 N = int(os.environ.get("BENCH_N", "100"))
@@ -80,55 +79,62 @@ def floor(amqp_url: str) -> None:
         report("floor: broker round trip (ask, answer), confirmed", samples)
 
 
-def wait_complete(db: mongo.Db, ids: list[str], timeout: float, interval: float) -> None:
-    wait_for(lambda: db.privacy_requests.count_documents(
-        {"_id": {"$in": ids}, "status": "complete"}) == len(ids), timeout, interval=interval,
-        what="every erasure to complete")
+def open_erasure(stub: consent_pb2_grpc.ConsentServiceStub) -> tuple[str, str]:
+    """An erasure for a new person, as a logged-in person opens it: (request id, follow token)."""
+    person = pb.Person(account_id=f"acc_{uuid.uuid4().hex}", email=f"{uuid.uuid4().hex}@bench.example")
+    reply = stub.OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
+        person=person, kind="erasure", authenticated=True), timeout=10)
+    return str(reply.request.id), str(reply.follow_token)
 
 
-def erasures(mongo_url: str) -> None:
+def complete(stub: consent_pb2_grpc.ConsentServiceStub, request: tuple[str, str]) -> bool:
+    view = stub.GetPrivacyRequest(pb.FollowRequest(request_id=request[0], token=request[1]), timeout=10)
+    return bool(view.status == "complete")
+
+
+def erasures() -> None:
+    """Each erasure's time from opened to complete as its client sees it (polling its status)."""
     stack = start_stack(unique("bench"), Path(tempfile.mkdtemp(prefix="lethe-bench-")))
-    client = mongo.connect(mongo_url, "lethe-bench")
     try:
-        consent = stack.backends["consent"]
-        db = client[consent.db_name]
-        channel = grpc.insecure_channel(consent.grpc_addr)
+        channel = stack.backends["consent"].channel()
         stub = consent_pb2_grpc.ConsentServiceStub(channel)
+        samples = []
+        started = time.perf_counter()
+        for _ in range(N):
+            at = time.perf_counter()
+            request = open_erasure(stub)
+            wait_for(partial(complete, stub, request), 30, interval=0.005,
+                     what="the erasure to complete")
+            samples.append((time.perf_counter() - at) * 1000)
+        report("lethe: erasure opened -> complete, one at a time", samples, time.perf_counter() - started)
 
-        def erase(_: object = None) -> str:
-            person = pb.Person(account_id=f"acc_{uuid.uuid4().hex}",
-                               email=f"{uuid.uuid4().hex}@bench.example")
-            return str(stub.OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
-                person=person, kind="erasure", authenticated=True), timeout=10).request.id)
+        started = time.perf_counter()
+        def timed_open(_: int) -> tuple[float, tuple[str, str]]:
+            return time.perf_counter(), open_erasure(stub)
 
-        for label, workers in (("one at a time", 1), ("8 concurrent", 8)):
-            started = time.perf_counter()
-            if workers == 1:
-                ids = []
-                for _ in range(N):
-                    ids.append(erase())
-                    wait_complete(db, ids[-1:], 30, 0.005)
-            else:
-                with ThreadPoolExecutor(workers) as pool:
-                    ids = list(pool.map(erase, range(N)))
-                wait_complete(db, ids, 300, 0.2)
-            wall = time.perf_counter() - started
-            docs = db.privacy_requests.find({"_id": {"$in": ids}},
-                                            projection={"received_at": 1, "completed_at": 1})
-            report(f"lethe: erasure opened -> complete, {label}",
-                   [(d["completed_at"] - d["received_at"]).total_seconds() * 1000 for d in docs], wall)
+        with ThreadPoolExecutor(8) as pool:
+            opened = list(pool.map(timed_open, range(N)))
+        done: dict[str, float] = {}
+
+        def all_done() -> bool:
+            for _, request in opened:
+                if request[0] not in done and complete(stub, request):
+                    done[request[0]] = time.perf_counter()
+            return len(done) == len(opened)
+        wait_for(all_done, 300, interval=0.05, what="every erasure to complete")
+        report("lethe: erasure opened -> complete, 8 concurrent",
+               [(done[r[0]] - at) * 1000 for at, r in opened], time.perf_counter() - started)
         channel.close()
     finally:
-        client.close()
         stop_stack(stack)
 
 
 def main() -> int:
-    mongo_url, amqp_url = os.environ["LETHE_MONGO_URL"], os.environ["LETHE_AMQP_URL"]
+    amqp_url = os.environ["LETHE_AMQP_URL"]
     print(f"Lethe erasure fan-out (identity and consent answer), {N} erasures each, "
           f"on {os.cpu_count()} cores")
     floor(amqp_url)
-    erasures(mongo_url)
+    erasures()
     return 0
 
 

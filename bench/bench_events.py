@@ -19,7 +19,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import grpc
 from figures import report
 from kombu import Connection, Exchange, Producer, Queue
 
@@ -68,7 +67,7 @@ def lethe(mongo_url: str) -> None:
     stack = start_stack(unique("bench"), Path(tempfile.mkdtemp(prefix="lethe-bench-")))
     try:
         identity = stack.backends["identity"]
-        channel = grpc.insecure_channel(identity.grpc_addr)
+        channel = identity.channel()
         stub = pb_grpc.DiagnosticsStub(channel)
         ids: list[str] = []
         samples, wall = timed(lambda: ids.append(stub.Ping(pb.PingRequest(note="bench")).ping_id), N)
@@ -87,14 +86,16 @@ def lethe(mongo_url: str) -> None:
 def end_to_end(stack: Stack, mongo_url: str, ids: list[str]) -> None:
     client = mongo.connect(mongo_url, "lethe-bench")
     dbs = {name: client[b.db_name] for name, b in stack.backends.items()}
-    wait_for(lambda: all(db["pings_seen"].count_documents({"ping_id": {"$in": ids}}) == len(ids)
+    seen_ids = [f"{ping_id}/identity" for ping_id in ids]  # pings_seen: <ping id>/<source>
+    wait_for(lambda: all(db["pings_seen"].count_documents({"_id": {"$in": seen_ids}}) == len(ids)
                          for db in dbs.values()), timeout=120, what="every worker to handle every ping")
     created = {d["_id"]: d["created_at"] for d in dbs["identity"]["pings"].find({"_id": {"$in": ids}})}
     last_seen: dict[str, float] = {}
     for db in dbs.values():
-        for d in db["pings_seen"].find({"ping_id": {"$in": ids}}):
-            lag = (d["seen_at"] - created[d["ping_id"]]).total_seconds() * 1000
-            last_seen[d["ping_id"]] = max(lag, last_seen.get(d["ping_id"], 0.0))
+        for d in db["pings_seen"].find({"_id": {"$in": seen_ids}}):
+            ping_id = d["_id"].split("/", 1)[0]
+            lag = (d["seen_at"] - created[ping_id]).total_seconds() * 1000
+            last_seen[ping_id] = max(lag, last_seen.get(ping_id, 0.0))
     report("lethe: write -> handled by all 4 workers", list(last_seen.values()))
     client.close()
 

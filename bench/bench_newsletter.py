@@ -8,9 +8,10 @@ local disk), in the same run, with the same messages.
 
 - Bare: one smtplib connection composing and sending the N messages back to
   back (``send_message``): what the relay and the sink allow one client.
-- Lethe: a campaign created and sent over gRPC; the newsletter worker reads
-  the audience, rechecks each batch (unsubscribed, restricted, suppressed),
-  records every message in the send log before its final dot, and paces at
+- Lethe: a campaign created and sent over gRPC; the newsletter worker walks
+  the subscribers' ``_id`` pages for the audience, rechecks each batch
+  (unsubscribed, restricted, suppressed), records every message in the send log
+  before its final dot (and checks the subscriber took no step since), and paces at
   NEWSLETTER_SEND_RATE (0 here: no limit). The rate is counted from the first
   to the last message the sink wrote; the total also holds the worker's
   pick-up and the final write.
@@ -29,17 +30,15 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import grpc
-
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
-from lethe_common import mongo, tokens
+from lethe_common import mongo
 from lethe_common.mail import build_message
 from lethe_common.signing import derive_key
-from lethe_common.subject import subject_key
 from lethe_common.testing import private_smtp_sink, running_backend, unique, wait_for
 from lethe_newsletter.links import Links
 from lethe_newsletter.messages import Messages
+from lethe_newsletter.seeding import Reader, seed_active
 
 N = int(os.environ.get("BENCH_RECIPIENTS", "10000"))
 BATCH = os.environ.get("BENCH_BATCH", "200")
@@ -47,16 +46,8 @@ ACTOR = "acc_" + "b" * 32
 SENDER = "Lethe <no-reply@lethe.invalid>"
 
 
-def subscribers(pepper: str) -> list[dict[str, object]]:
-    confirmed = datetime.now(UTC) - timedelta(minutes=5)
-    docs = []
-    for n in range(N):
-        email = f"{unique('b')}-{n}@bench.example"
-        docs.append({"_id": tokens.new_id("sub"), "subject_key": subject_key(pepper, email),
-                     "email": email, "name": f"Reader {n}", "account_id": "", "status": "active",
-                     "consent_version": "2026-01", "requested_at": confirmed,
-                     "confirmed_at": confirmed, "restricted": False})
-    return docs
+def readers() -> list[Reader]:
+    return [Reader(f"{unique('b')}-{n}@bench.example", f"Reader {n}") for n in range(N)]
 
 
 def mail_files(maildir: Path) -> list[Path]:
@@ -64,12 +55,13 @@ def mail_files(maildir: Path) -> list[Path]:
     return list(folder.glob("*")) if folder.is_dir() else []
 
 
-def bare(port: int, docs: list[dict[str, object]], campaign: dict[str, object]) -> float:
+def bare(port: int, people: list[Reader], ids: list[str], campaign: dict[str, object]) -> float:
     """Seconds for one plain smtplib connection to compose and send every message."""
     messages = Messages(Links(derive_key("bench" * 8, "newsletter"), "https://lethe.example"))
     started = time.perf_counter()
     with smtplib.SMTP("127.0.0.1", port) as client:
-        for doc in docs:
+        for reader, subscriber in zip(people, ids, strict=True):
+            doc = {"_id": subscriber, "email": reader.email, "name": reader.name}
             client.send_message(build_message(messages.campaign(campaign, doc), SENDER))
     return time.perf_counter() - started
 
@@ -81,17 +73,17 @@ def main() -> int:
     try:
         with running_backend("newsletter", work, LETHE_SMTP_PORT=str(sink.port),
                              NEWSLETTER_SEND_RATE="0", NEWSLETTER_BATCH_SIZE=BATCH) as backend:
-            docs = subscribers(backend.api.env["LETHE_SUBJECT_PEPPER"])
+            people = readers()
             client = mongo.connect(backend.api.env["LETHE_MONGO_URL"], "lethe-bench")
-            for start in range(0, N, 1000):
-                client[backend.db_name]["subscribers"].insert_many(docs[start:start + 1000])
+            ids = seed_active(client[backend.db_name], backend.api.env["LETHE_SUBJECT_PEPPER"],
+                              people, datetime.now(UTC) - timedelta(minutes=5))
             campaign = {"_id": "cmp_" + "a" * 32, "subject": "Bench", "greeting": True,
                         "text_body": "A short newsletter.\n" * 20, "html_body": "<p>Short.</p>"}
-            bare_s = bare(sink.port, docs, campaign)
+            bare_s = bare(sink.port, people, ids, campaign)
             wait_for(lambda: len(mail_files(maildir)) >= N, 120, what="the bare messages")
             before = {p.name for p in mail_files(maildir)}
 
-            with grpc.insecure_channel(backend.grpc_addr) as channel:
+            with backend.channel() as channel:
                 stub = newsletter_pb2_grpc.NewsletterServiceStub(channel)
                 created = stub.CreateCampaign(pb.CreateCampaignRequest(
                     actor_account_id=ACTOR, subject="Bench", text_body=str(campaign["text_body"]),

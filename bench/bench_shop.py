@@ -12,12 +12,13 @@ queues) on the store, broker, SMTP sink, payment sandbox and supplier that
    before checkout, so it is not part of placing the order);
 3. all customers at once, each placing ``--orders`` orders one after the other
    (``POST /api/v1/orders``: a physical and a download product; gateway → identity
-   (session) → shop → catalogue read, order insert, charge at the sandbox over HTTP,
-   payment reference and ``order.placed`` written and published);
+   (session) → shop → catalogue read, index entries and order insert, charge at the
+   sandbox over HTTP, the payment step with ``order.placed`` appended and published);
 4. inserts the very same order documents, read back from the shop's database, into a
    scratch collection of the same store from as many threads (``insert_one`` each): the floor;
 5. from the orders' own timestamps: placed → paid (the sandbox's signed notification,
-   through the gateway to the shop; the sandbox waits 0.2 s before it settles).
+   through the gateway to the shop, appends the order's "paid" step; the sandbox waits
+   0.2 s before it settles).
 
 Prints figures; asserts nothing, but exits 1 if any order failed.
 """
@@ -40,8 +41,11 @@ from typing import Any
 import httpx
 from bench_sessions import enrol, percentile
 from pymongo import MongoClient
+from pymongo.database import Database
 
+from lethe_common.store.keys import under
 from lethe_common.testing import Stack, start_stack, stop_stack, unique, wait_for
+from lethe_shop.order_state import fold
 
 TIMEOUT = httpx.Timeout(60.0)
 ADDRESS = {"name": "Bench Mark", "street": "Hauptstraße 1", "postcode": "10115",
@@ -154,6 +158,17 @@ def bare_inserts(client: MongoClient[dict[str, Any]], docs: list[dict[str, Any]]
     return samples, wall
 
 
+def paid_step(db: Database[dict[str, Any]], order_id: str) -> dict[str, Any] | None:
+    """The step that made the order paid (its steps are one _id range), if there is one."""
+    return next((s for s in db.order_steps.find({"_id": under(order_id)}) if s["kind"] == "paid"),
+                None)
+
+
+def order_status(db: Database[dict[str, Any]], order: dict[str, Any]) -> tuple[str, str]:
+    state = fold(order, list(db.order_steps.find({"_id": under(order["_id"])}, sort=[("_id", 1)])))
+    return state.status, state.payment_status
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -167,19 +182,22 @@ def main() -> int:
         samples, wall, order_ids, failures = asyncio.run(orders_of(stack.gateway_url,
                                                                    stack.run_id, args))
         shop_db = mongo[stack.backends["shop"].db_name]
-        docs = list(shop_db.orders.find({"_id": {"$in": order_ids}},
-                                        projection={"_outbox": 0, "_outbox_due": 0}))
+        docs = list(shop_db.orders.find({"_id": {"$in": order_ids}}))
         floor, floor_wall = bare_inserts(mongo, docs, args.customers)
+        placed_at = {d["_id"]: d["placed_at"] for d in docs}
 
         def all_paid() -> list[dict[str, Any]]:
-            paid = list(shop_db.orders.find({"_id": {"$in": order_ids}, "paid_at": {"$ne": None}},
-                                            projection={"placed_at": 1, "paid_at": 1}))
-            return paid if len(paid) == len(order_ids) else []
+            paid = []
+            for order_id in order_ids:
+                step = paid_step(shop_db, order_id)
+                if step is None:
+                    return []
+                paid.append({"placed_at": placed_at[order_id], "paid_at": step["at"]})
+            return paid
         try:
             paid: list[dict[str, Any]] = wait_for(all_paid, 120, what="every order to be paid")
         except AssertionError:
-            states = Counter((d["status"], d["payment"]["status"]) for d in shop_db.orders.find(
-                {"_id": {"$in": order_ids}}, projection={"status": 1, "payment": 1}))
+            states = Counter(order_status(shop_db, d) for d in docs)
             raise SystemExit(f"not every order was paid after 120 s: {dict(states)}") from None
         to_paid = [(d["paid_at"] - d["placed_at"]).total_seconds() * 1000 for d in paid]
         print(f"\nshop benchmark: {args.customers} customers at once, {args.orders} orders each "

@@ -19,7 +19,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 @pytest.fixture(scope="module")
 def channels(stack: Stack) -> Iterator[dict[str, grpc.Channel]]:
-    opened = {name: grpc.insecure_channel(b.grpc_addr) for name, b in stack.backends.items()}
+    opened = {name: b.channel() for name, b in stack.backends.items()}
     yield opened
     for channel in opened.values():
         channel.close()

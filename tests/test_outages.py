@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -28,18 +27,21 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 
 def health(backend: Backend) -> int:
-    with grpc.insecure_channel(backend.grpc_addr) as channel:
+    """Asked of the first replica itself: a balancing channel would not call an unhealthy one."""
+    with grpc.insecure_channel(f"127.0.0.1:{backend.grpc_port}") as channel:
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=3)
     return int(reply.status)
 
 
 def ping(backend: Backend, note: str) -> pb.PingResponse:
-    with grpc.insecure_channel(backend.grpc_addr) as channel:
+    """Called on the first replica itself, even while its health says NOT_SERVING (a broker
+    outage): the write must still succeed and its event wait in the outbox."""
+    with grpc.insecure_channel(f"127.0.0.1:{backend.grpc_port}") as channel:
         return pb_grpc.DiagnosticsStub(channel).Ping(pb.PingRequest(note=note), timeout=15)
 
 
 def seen(backend: Backend, ping_id: str) -> bool:
-    with grpc.insecure_channel(backend.grpc_addr) as channel:
+    with backend.channel() as channel:
         return bool(pb_grpc.DiagnosticsStub(channel).CheckPing(
             pb.CheckPingRequest(ping_id=ping_id), timeout=5).seen)
 
@@ -55,7 +57,7 @@ def backends() -> Iterator[list[Backend]]:
 def test_a_store_outage_makes_the_api_unready_and_refuse_with_unavailable(
         tmp_path: Path, log_dir: Path, backends: list[Backend]) -> None:
     store = private_store(tmp_path).start()
-    identity = start_backend("identity", unique("store"), log_dir,
+    identity = start_backend("identity", unique("store"), log_dir, replicas=1,
                              LETHE_MONGO_URL=f"mongodb://127.0.0.1:{store.port}/")
     backends.append(identity)
     identity.api.wait_ready()
@@ -83,10 +85,11 @@ def test_a_broker_crash_mid_flow_loses_neither_queued_nor_unpublished_events(
     identity = start_backend("identity", run_id, log_dir, LETHE_AMQP_URL=amqp)
     consent = start_backend("consent", run_id, log_dir, LETHE_AMQP_URL=amqp)
     backends.extend([identity, consent])
-    for process in (identity.api, identity.worker, consent.api, consent.worker):
+    for process in (*identity.apis, *identity.workers, *consent.apis, *consent.workers):
         process.wait_ready(60)
     try:
-        consent.worker.stop()
+        for worker in consent.workers:
+            worker.stop()
         queued = ping(identity, "queued")  # confirmed, waits in consent's durable queue
         assert queued.published
 
@@ -95,7 +98,7 @@ def test_a_broker_crash_mid_flow_loses_neither_queued_nor_unpublished_events(
         assert not unpublished.published
 
         broker.start(90)
-        consent.worker = replace(consent.worker).start()
+        consent.restart_workers()
         wait_for(lambda: seen(consent, queued.ping_id) and seen(consent, unpublished.ping_id),
                  timeout=90, what="both events to reach consent after the broker restart")
         # identity's worker ran through the crash: its relay and its consumer reconnected.

@@ -35,26 +35,42 @@ def test_every_service_and_the_gateway_report_ready(stack: Stack) -> None:
     assert status == 200
     assert body["backends"] == {name: "SERVING" for name in stack.backends}
     for name, backend in stack.backends.items():
-        assert health(backend.grpc_addr) == SERVING
-        assert health(backend.grpc_addr, f"lethe.{name}.v1.{name.capitalize()}Service") == SERVING
-        assert http_status(backend.worker.ready_url) == 200
+        assert len(backend.apis) == len(backend.workers) == 2, "every test runs replicas"
+        for port in backend.grpc_ports:
+            assert health(f"127.0.0.1:{port}") == SERVING
+            assert health(f"127.0.0.1:{port}", f"lethe.{name}.v1.{name.capitalize()}Service") == SERVING
+        for worker in backend.workers:
+            assert http_status(worker.ready_url) == 200
+
+
+def test_one_replica_down_changes_nothing_for_clients(stack: Stack) -> None:
+    """Calls go round-robin to the replicas that serve: one stopped, the others take all."""
+    identity = stack.backends["identity"]
+    identity.api.stop()
+    try:
+        for _ in range(6):
+            with urllib.request.urlopen(f"{stack.gateway_url}/api/v1/consent-texts", timeout=5) as r:
+                assert r.status == 200
+        assert readyz(stack)[0] == 200
+    finally:
+        identity.api = replace(identity.api).start()
+        identity.api.wait_ready()
 
 
 def test_readyz_turns_unready_when_a_backend_stops_and_ready_when_it_returns(stack: Stack) -> None:
     identity = stack.backends["identity"]
-    identity.api.stop()
+    identity.stop_apis()
 
     _, body = wait_for(lambda: (r := readyz(stack))[0] == 503 and r, what="/readyz to turn 503")
-    assert body["backends"]["identity"] == "UNREACHABLE"  # type: ignore[index]
+    assert body["backends"]["identity"] in ("UNREACHABLE", "UNAVAILABLE")  # type: ignore[index]
     assert body["backends"]["consent"] == "SERVING"  # type: ignore[index]
 
-    identity.api = replace(identity.api).start()
-    identity.api.wait_ready()
+    identity.restart_apis()
     wait_for(lambda: readyz(stack)[0] == 200, what="/readyz to turn 200 again")
 
 
 def test_an_api_is_not_serving_while_its_store_does_not_answer(stack: Stack, log_dir) -> None:
-    lonely = start_backend("shop", unique("nostore"), log_dir, start_worker=False,
+    lonely = start_backend("shop", unique("nostore"), log_dir, start_worker=False, replicas=1,
                            LETHE_MONGO_URL="mongodb://127.0.0.1:1/")
     try:
         wait_for(lambda: _answers(lonely.grpc_addr), what="the gRPC server to listen")
@@ -65,7 +81,7 @@ def test_an_api_is_not_serving_while_its_store_does_not_answer(stack: Stack, log
 
 
 def test_an_api_is_not_serving_while_its_broker_does_not_answer(stack: Stack, log_dir) -> None:
-    lonely = start_backend("shop", unique("nobus"), log_dir, start_worker=False,
+    lonely = start_backend("shop", unique("nobus"), log_dir, start_worker=False, replicas=1,
                            LETHE_AMQP_URL="amqp://guest:guest@127.0.0.1:1//")
     try:
         wait_for(lambda: _answers(lonely.grpc_addr), what="the gRPC server to listen")

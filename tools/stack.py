@@ -37,6 +37,7 @@ LOGS = VAR / "log"
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 BACKENDS = {"identity": (50051, 9101, 9201), "consent": (50052, 9102, 9202),
             "shop": (50053, 9103, 9203), "newsletter": (50054, 9104, 9204)}
+REPLICA_PORT_STEP = 10  # replica n of a backend listens on its base ports + 10 * (n - 1)
 
 
 # -- environment -----------------------------------------------------------
@@ -76,6 +77,8 @@ def stack_env() -> dict[str, str]:
         if not env.get(name):
             env[name] = local_secret(file)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    for name, addresses in replica_addresses(env).items():
+        env.setdefault(name, addresses)
     return env
 
 
@@ -273,17 +276,49 @@ def _http_probe(url: str) -> Callable[[], bool]:
     return lambda: http_ok(url)
 
 
+def replicas(env: dict[str, str]) -> int:
+    """How many API and worker processes of each backend run (``LETHE_REPLICAS``, default 2)."""
+    count = int(env.get("LETHE_REPLICAS", "2"))
+    if not 1 <= count <= REPLICA_PORT_STEP:
+        raise SystemExit(f"LETHE_REPLICAS must be 1 to {REPLICA_PORT_STEP}")
+    return count
+
+
+def replica_ports(env: dict[str, str], name: str, replica: int) -> tuple[int, int, int]:
+    """gRPC, API metrics and worker metrics ports of replica 1, 2, ...: the base ports
+    (README) for the first, then each further replica REPLICA_PORT_STEP higher."""
+    prefix = name.upper()
+    grpc_port, api_metrics, worker_metrics = BACKENDS[name]
+    base = (int(env.get(f"{prefix}_GRPC_PORT", grpc_port)),
+            int(env.get(f"{prefix}_API_METRICS_PORT", api_metrics)),
+            int(env.get(f"{prefix}_WORKER_METRICS_PORT", worker_metrics)))
+    step = (replica - 1) * REPLICA_PORT_STEP
+    return base[0] + step, base[1] + step, base[2] + step
+
+
+def replica_addresses(env: dict[str, str]) -> dict[str, str]:
+    """``<SERVICE>_GRPC_ADDR`` for every backend: all its API replicas, comma-separated, which
+    the gateway (and the newsletter, for consent) call round-robin."""
+    return {f"{name.upper()}_GRPC_ADDR": ",".join(
+        f"127.0.0.1:{replica_ports(env, name, n)[0]}" for n in range(1, replicas(env) + 1))
+        for name in BACKENDS}
+
+
 def services(env: dict[str, str]) -> list[Component]:
     components = []
-    for name, (_, api_metrics, worker_metrics) in BACKENDS.items():
-        api_port = int(env.get(f"{name.upper()}_API_METRICS_PORT", api_metrics))
-        worker_port = int(env.get(f"{name.upper()}_WORKER_METRICS_PORT", worker_metrics))
-        components += [
-            Component(f"{name}-api", [str(VENV_PY), "-m", f"lethe_{name}.api"],
-                      _http_probe(f"http://127.0.0.1:{api_port}/readyz")),
-            Component(f"{name}-worker", [str(VENV_PY), "-m", f"lethe_{name}.worker"],
-                      _http_probe(f"http://127.0.0.1:{worker_port}/readyz")),
-        ]
+    for name in BACKENDS:
+        for n in range(1, replicas(env) + 1):
+            grpc_port, api_port, worker_port = replica_ports(env, name, n)
+            ports = {f"{name.upper()}_GRPC_PORT": str(grpc_port),
+                     f"{name.upper()}_API_METRICS_PORT": str(api_port),
+                     f"{name.upper()}_WORKER_METRICS_PORT": str(worker_port)}
+            suffix = "" if n == 1 else f"-{n}"
+            components += [
+                Component(f"{name}-api{suffix}", [str(VENV_PY), "-m", f"lethe_{name}.api"],
+                          _http_probe(f"http://127.0.0.1:{api_port}/readyz"), extra_env=ports),
+                Component(f"{name}-worker{suffix}", [str(VENV_PY), "-m", f"lethe_{name}.worker"],
+                          _http_probe(f"http://127.0.0.1:{worker_port}/readyz"), extra_env=ports),
+            ]
     gateway_port = int(env["LETHE_GATEWAY_PORT"])
     components.append(Component("gateway", [str(VENV_PY), "-m", "lethe_gateway.main"],
                                 lambda: http_ok(f"http://127.0.0.1:{gateway_port}/readyz")))
@@ -362,8 +397,10 @@ def _run_up(env: dict[str, str], timeout: float, received: list[int]) -> int:
         print(f"  store  mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}   "
               f"broker amqp://127.0.0.1:{env['LETHE_AMQP_PORT']}   "
               f"smtp 127.0.0.1:{env['LETHE_SMTP_PORT']} -> {env['LETHE_MAILDIR']}")
-        for name, (grpc_port, api_m, worker_m) in BACKENDS.items():
-            print(f"  {name:<11} gRPC {grpc_port}  metrics api {api_m} worker {worker_m}")
+        for name in BACKENDS:
+            ports = [replica_ports(env, name, n) for n in range(1, replicas(env) + 1)]
+            print(f"  {name:<11} gRPC {', '.join(str(p[0]) for p in ports)}  metrics api "
+                  f"{', '.join(str(p[1]) for p in ports)}  worker {', '.join(str(p[2]) for p in ports)}")
         print("logs in var/log/; Ctrl-C stops everything\n")
         reported: set[str] = set()
         while not received:

@@ -1,7 +1,8 @@
 """Sessions and CSRF at the edge.
 
 The session is the opaque token in the ``lethe_session`` cookie; the identity
-service checks it (``Authenticate``) once per request. A state-changing
+service checks it (``Authenticate``) for every state-changing request, and for safe
+ones at most every ``LETHE_GATEWAY_SESSION_CACHE_SECONDS`` (session_cache.py). A state-changing
 request that carries a valid session must also carry ``X-CSRF-Token`` equal
 to the ``lethe_csrf`` cookie (double submit); the token is derived from the
 session token, so a cookie planted by someone else does not pass either.
@@ -22,6 +23,7 @@ from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe.shop.v1 import shop_pb2_grpc
+from lethe_gateway.session_cache import MISS, SessionCache
 
 SESSION_COOKIE = "lethe_session"
 CSRF_COOKIE = "lethe_csrf"
@@ -80,6 +82,16 @@ def _check_csrf(request: Request, session_token: str) -> None:
                                  f"with the value of the {CSRF_COOKIE} cookie")
 
 
+async def _authenticate(request: Request, token: str) -> pb.Account | None:
+    try:
+        return await identity(request).Authenticate(  # type: ignore[no-any-return]
+            pb.AuthenticateRequest(session_token=token), timeout=rpc_timeout(request))
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
+            raise
+    return None
+
+
 async def session_account(request: Request) -> pb.Account | None:
     """The logged-in account, or None; enforces CSRF for state-changing requests.
 
@@ -92,12 +104,17 @@ async def session_account(request: Request) -> pb.Account | None:
     token = request.cookies.get(SESSION_COOKIE, "")
     account: pb.Account | None = None
     if token:
-        try:
-            account = await identity(request).Authenticate(
-                pb.AuthenticateRequest(session_token=token), timeout=rpc_timeout(request))
-        except grpc.aio.AioRpcError as exc:
-            if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
-                raise
+        sessions: SessionCache = request.app.state.sessions
+        safe = request.method in SAFE_METHODS
+        remembered = sessions.get(token) if safe else MISS
+        if remembered is MISS:
+            account = await _authenticate(request, token)
+            if safe:
+                sessions.put(token, account)
+            else:
+                sessions.forget(token)
+        else:
+            account = cast("pb.Account | None", remembered)
     request.state.account = account
     if account is not None and request.method not in SAFE_METHODS:
         _check_csrf(request, token)

@@ -7,14 +7,17 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from lethe_common.grpc_client import channel_options, target
+
 
 class Backends:
-    """One long-lived channel per backend service."""
+    """One long-lived channel per backend service, round-robin over its replicas."""
 
     def __init__(self, addresses: dict[str, str], health_timeout: float) -> None:
         self._addresses = addresses
         self._timeout = health_timeout
-        self.channels = {name: grpc.aio.insecure_channel(addr) for name, addr in addresses.items()}
+        self.channels = {name: grpc.aio.insecure_channel(target(addr), options=channel_options())
+                         for name, addr in addresses.items()}
 
     async def _status(self, name: str) -> str:
         stub = health_pb2_grpc.HealthStub(self.channels[name])

@@ -19,6 +19,8 @@ class GatewayConfig:
     rpc_timeout_seconds: float
     # auto: Secure cookies when the request came over TLS; true/false force it.
     cookie_secure: str
+    # How long a GET may reuse identity's answer for a session (session_cache.py); 0: never.
+    session_cache_seconds: float
 
 
 def load_config() -> GatewayConfig:
@@ -34,6 +36,7 @@ def load_config() -> GatewayConfig:
         health_timeout_seconds=env.float("LETHE_GATEWAY_HEALTH_TIMEOUT_SECONDS", 1.0),
         rpc_timeout_seconds=env.float("LETHE_GATEWAY_RPC_TIMEOUT_SECONDS", 10.0),
         cookie_secure=env.choice("LETHE_GATEWAY_COOKIE_SECURE", "auto", ("auto", "true", "false")),
+        session_cache_seconds=env.float("LETHE_GATEWAY_SESSION_CACHE_SECONDS", 2.0),
     )
     env.check()
     return config

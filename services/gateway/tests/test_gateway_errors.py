@@ -43,7 +43,7 @@ def _app() -> FastAPI:
     config = GatewayConfig(host="127.0.0.1", port=free_port(), log_level="INFO",
                            backends={name: f"127.0.0.1:{free_port()}" for name in BACKENDS},
                            health_timeout_seconds=1.0, rpc_timeout_seconds=1.0,
-                           cookie_secure="auto")
+                           cookie_secure="auto", session_cache_seconds=0.0)
     app = create_app(config)
     for code in grpc.StatusCode:
         app.add_api_route(f"/test/grpc/{code.name.lower()}", _grpc_failure(code))
