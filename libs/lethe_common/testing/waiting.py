@@ -3,6 +3,7 @@ sleeping blindly."""
 
 from __future__ import annotations
 
+import os
 import socket
 import time
 import urllib.request
@@ -13,10 +14,30 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
+# Test servers listen below Linux's ephemeral range (32768-60999 by default), from which
+# the kernel picks the local ports of outgoing connections: a port that the kernel handed
+# out as "free" (bind to 0) could be taken by a client's connection before our server binds
+# it, which with two replicas of every process happened. Handed-out ports are not reused.
+_PORTS = range(20000, 32768)
+_handed_out: set[int] = set()
+_next = [20000 + (os.getpid() * 7919) % len(_PORTS)]
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A port on 127.0.0.1 that nothing listens on and this process has not handed out."""
+    for _ in range(len(_PORTS)):
+        port = _PORTS[(_next[0] - _PORTS.start) % len(_PORTS)]
+        _next[0] = port + 1
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError("no free port left below the ephemeral range")
 
 
 def unique(prefix: str) -> str:
