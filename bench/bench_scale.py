@@ -147,8 +147,13 @@ def bare_app(log_dir: Path) -> Iterator[str]:
             popen.wait(15)
 
 
+def stack_dir() -> Path:
+    """Where ``tools/stack.py run`` keeps this run's store (var/stacks/<its name>/)."""
+    return ROOT / "var" / "stacks" / os.environ["LETHE_STACK"]
+
+
 def store_pid() -> int | None:
-    for pidfile in (ROOT / "var" / "run").glob("*/ferretdb.pid"):
+    for pidfile in stack_dir().glob("run/*/ferretdb.pid"):
         fields = pidfile.read_text().split()
         if fields and Path(f"/proc/{fields[0]}").exists():
             return int(fields[0])
@@ -287,7 +292,7 @@ async def measure(stack: Stack, args: argparse.Namespace, size: int, admin: str,
           f"floor: find_one by _id p50={bare_read:5.2f} ms")
     figures.rows["relay idle p50 ms"] = idle
     print(f"  store: {rss_mib(store_pid()):.0f} MiB resident, "
-          f"{disk_mib(ROOT / 'var' / 'ferretdb'):.0f} MiB on disk (every database in it)")
+          f"{disk_mib(stack_dir() / 'ferretdb'):.0f} MiB on disk (every database in it)")
     figures.errors = (me.errors + me.non2xx + orders.errors + orders.non2xx + staff.errors
                       + staff.non2xx + failed)
     return figures

@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/.venv
-mkdir -p var/bin var/run var/log var/secrets
+mkdir -p var/bin var/stacks var/secrets
 
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 fingerprint() { { cat "$@" 2>/dev/null || true; } | sha256sum | cut -d' ' -f1; }

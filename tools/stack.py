@@ -6,20 +6,33 @@
     stack.py down                stop everything any run of this script started
     stack.py env                 print the environment the processes get
 
-Infrastructure (FerretDB, RabbitMQ with its epmd, the SMTP sink, and the fake
-payment provider and supplier of tools/fakes/) is reused
-when something already answers on its port, and otherwise started with its
-data under var/. Every process this script starts gets a pid file in
-var/run/<owner>/ holding its pid and its start time, and is stopped through
-its process group; nothing is ever found or killed by name.
+Every stack has a name (``LETHE_STACK``; by default one made of this checkout's folder
+name and path) and keeps everything under var/stacks/<name>/: the store's data, the
+broker's node and its vhost, the Maildir, the downloads, logs and pid files; its
+databases and its vhost carry the name too. So two checkouts, or two named stacks of one
+checkout (on other ports: ``LETHE_PORT_OFFSET``), never share data.
+
+``up`` starts its infrastructure (FerretDB, RabbitMQ with its epmd, the SMTP sink, the
+fake payment provider and supplier of tools/fakes/) on the default ports plus
+``LETHE_PORT_OFFSET`` and refuses to start when another process holds one of them (an
+epmd, the Erlang name service, is shared). ``test`` and ``run`` start a private stack of
+their own on free ports, so they never borrow a running ``make up``'s servers (of this or
+any checkout), and remove its data afterwards.
+
+Every process this script starts gets a pid file in var/stacks/<name>/run/<owner>/
+holding its pid and its start time, and is stopped through its process group; nothing is
+ever found or killed by name.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import os
+import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -32,12 +45,66 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
-RUN = VAR / "run"
-LOGS = VAR / "log"
+STACKS = VAR / "stacks"
+LEGACY_RUN = VAR / "run"  # pid files of runs before stacks had names
 VENV_PY = ROOT / ".venv" / "bin" / "python"
 BACKENDS = {"identity": (50051, 9101, 9201), "consent": (50052, 9102, 9202),
             "shop": (50053, 9103, 9203), "newsletter": (50054, 9104, 9204)}
 REPLICA_PORT_STEP = 10  # replica n of a backend listens on its base ports + 10 * (n - 1)
+INFRA_PORTS = {"LETHE_MONGO_PORT": 27018, "LETHE_AMQP_PORT": 5672, "LETHE_AMQP_DIST_PORT": 25673,
+               "LETHE_EPMD_PORT": 4369, "LETHE_SMTP_PORT": 2525, "LETHE_GATEWAY_PORT": 8080,
+               "LETHE_PAYMENT_PORT": 8090, "LETHE_SUPPLIER_PORT": 8091}
+STACK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
+PRIVATE_PORTS = range(20000, 32768)  # below Linux's ephemeral range, so no client takes one
+
+
+# -- the stack's name and place ------------------------------------------------
+def checkout_stack_name(root: Path) -> str:
+    """The default stack name: this checkout's folder name and a hash of its path."""
+    slug = re.sub(r"[^a-z0-9]+", "-", root.name.lower()).strip("-")[:24] or "lethe"
+    return f"{slug}-{hashlib.sha256(str(root).encode()).hexdigest()[:6]}"
+
+
+def stack_name(env: dict[str, str]) -> str:
+    name = env.get("LETHE_STACK") or checkout_stack_name(ROOT)
+    if not STACK_NAME.fullmatch(name):
+        raise SystemExit(f"LETHE_STACK must be 1 to 40 of a-z, 0-9 and '-', starting with a "
+                         f"letter or digit; got {name!r}")
+    return name
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the stack ``name`` keeps everything: var/stacks/<name>/."""
+
+    name: str
+
+    @property
+    def root(self) -> Path:
+        return STACKS / self.name
+
+    @property
+    def run(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "log"
+
+    @property
+    def rabbitmq(self) -> Path:
+        return self.root / "rabbitmq"
+
+    @property
+    def node(self) -> str:
+        return f"lethe-{self.name}@localhost"
+
+    @property
+    def vhost(self) -> str:
+        return self.name
+
+    def database(self, service: str) -> str:
+        return f"{self.name.replace('-', '_')}_{service}"
 
 
 # -- environment -----------------------------------------------------------
@@ -55,21 +122,36 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return values
 
 
-def stack_env() -> dict[str, str]:
-    """os.environ over .env over the dev defaults: what every process gets."""
+def stack_env(place: Place | None = None, private: bool = False) -> dict[str, str]:
+    """os.environ over .env over the dev defaults: what every process gets.
+
+    A ``private`` stack (``test``, ``run``) takes free ports and its own names for
+    everything, whatever the environment says; otherwise the environment may set each.
+    """
     env = {**read_dotenv(ROOT / ".env"), **os.environ}
-    env.setdefault("LETHE_MONGO_PORT", "27018")
-    env.setdefault("LETHE_AMQP_PORT", "5672")
-    env.setdefault("LETHE_SMTP_PORT", "2525")
-    env.setdefault("LETHE_GATEWAY_PORT", "8080")
-    env.setdefault("LETHE_MONGO_URL", f"mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}/")
-    env.setdefault("LETHE_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}//")
-    env.setdefault("LETHE_MAILDIR", str(VAR / "mail"))
-    env.setdefault("LETHE_PAYMENT_PORT", "8090")
-    env.setdefault("LETHE_SUPPLIER_PORT", "8091")
-    env.setdefault("SHOP_PAYMENT_URL", f"http://127.0.0.1:{env['LETHE_PAYMENT_PORT']}")
-    env.setdefault("SHOP_SUPPLIER_URL", f"http://127.0.0.1:{env['LETHE_SUPPLIER_PORT']}")
-    env.setdefault("SHOP_DOWNLOADS_DIR", str(VAR / "downloads"))
+    place = place or Place(stack_name(env))
+    put = env.__setitem__ if private else env.setdefault
+    env["LETHE_STACK"] = place.name
+    offset = port_offset(env)
+    taken: set[int] = set()
+    for key, port in INFRA_PORTS.items():
+        put(key, str(free_port(taken) if private else port + offset))
+    if private:
+        for name in BACKENDS:
+            for role in ("GRPC", "API_METRICS", "WORKER_METRICS"):
+                put(f"{name.upper()}_{role}_PORT", str(free_port(taken, step=REPLICA_PORT_STEP)))
+    elif offset:
+        for name, ports in BACKENDS.items():
+            for role, port in zip(("GRPC", "API_METRICS", "WORKER_METRICS"), ports, strict=True):
+                put(f"{name.upper()}_{role}_PORT", str(port + offset))
+    put("LETHE_MONGO_URL", f"mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}/")
+    put("LETHE_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}/{place.vhost}")
+    put("LETHE_MAILDIR", str(place.root / "mail"))
+    put("SHOP_PAYMENT_URL", f"http://127.0.0.1:{env['LETHE_PAYMENT_PORT']}")
+    put("SHOP_SUPPLIER_URL", f"http://127.0.0.1:{env['LETHE_SUPPLIER_PORT']}")
+    put("SHOP_DOWNLOADS_DIR", str(place.root / "downloads"))
+    for name in BACKENDS:
+        put(f"{name.upper()}_MONGO_DB", place.database(name))
     for name, file in (("LETHE_SUBJECT_PEPPER", "subject_pepper"),
                        ("SHOP_PAYMENT_API_KEY", "payment_api_key"),
                        ("SHOP_PAYMENT_WEBHOOK_SECRET", "payment_webhook_secret"),
@@ -78,8 +160,38 @@ def stack_env() -> dict[str, str]:
             env[name] = local_secret(file)
     env.setdefault("PYTHONUNBUFFERED", "1")
     for name, addresses in replica_addresses(env).items():
-        env.setdefault(name, addresses)
+        put(name, addresses)
     return env
+
+
+def port_offset(env: dict[str, str]) -> int:
+    """``LETHE_PORT_OFFSET``: added to every default port, so a second stack can run."""
+    raw = env.get("LETHE_PORT_OFFSET", "0")
+    if not raw.isdigit() or int(raw) > 10000:
+        raise SystemExit(f"LETHE_PORT_OFFSET must be a whole number from 0 to 10000; got {raw!r}")
+    return int(raw)
+
+
+def free_port(taken: set[int], step: int = 1) -> int:
+    """A port nothing listens on (nor on ``port + step * k`` for the replicas), not in
+    ``taken``; chosen at random below the ephemeral range."""
+    for _ in range(1000):
+        port = PRIVATE_PORTS.start + secrets.randbelow(len(PRIVATE_PORTS) - step * REPLICA_PORT_STEP)
+        group = {port + step * k for k in range(REPLICA_PORT_STEP if step > 1 else 1)}
+        if group & taken or any(port_open(p) or not _bindable(p) for p in group):
+            continue
+        taken |= group
+        return port
+    raise SystemExit("no free port found")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def local_secret(name: str) -> str:
@@ -121,8 +233,8 @@ def start_time(pid: int) -> str | None:
     return None if fields[0] == "Z" else fields[19]
 
 
-def write_pid(owner: str, name: str, pid: int) -> None:
-    folder = RUN / owner
+def write_pid(folder: Path, name: str, pid: int) -> None:
+    """Record ``pid`` and its start time in ``folder``/<name>.pid (folder: one owner's)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / f"{name}.pid").write_text(f"{pid} {start_time(pid) or ''}\n")
 
@@ -190,10 +302,9 @@ def stop_pidfiles(pidfiles: list[Path], timeout: float = 20.0) -> None:
 INFRA_STOP_ORDER = ("smtp-sink", "rabbitmq", "epmd", "ferretdb")
 
 
-def stop_owner(owner: str, only: set[str] | None = None) -> None:
-    """Stop what ``owner`` started (or the ``only`` names of it): all services at once,
-    then the infrastructure in order."""
-    folder = RUN / owner
+def stop_owner(folder: Path, only: set[str] | None = None) -> None:
+    """Stop what the owner whose pid files are in ``folder`` started (or the ``only``
+    names of it): all services at once, then the infrastructure in order."""
     if not folder.exists():
         return
     pidfiles = {p.stem: p for p in folder.glob("*.pid") if only is None or p.stem in only}
@@ -204,68 +315,82 @@ def stop_owner(owner: str, only: set[str] | None = None) -> None:
 
 
 # -- processes -------------------------------------------------------------
+class PortTaken(Exception):
+    """A port of this stack is held by a process this stack did not start."""
+
+
 @dataclass
 class Component:
     name: str
     argv: list[str]
     ready: Callable[[], bool]
-    reuse_port: int | None = None
+    port: int | None = None  # must be free before the start, unless ``shared``
+    shared: bool = False  # epmd: any running one serves every Erlang node on the machine
     extra_env: dict[str, str] = field(default_factory=dict)
     cwd: Path = ROOT
     popen: subprocess.Popen[bytes] | None = None
-    reused: bool = False
 
-    def start(self, owner: str, env: dict[str, str]) -> None:
-        if self.reuse_port and port_open(self.reuse_port):
-            self.reused = True
-            print(f"  {self.name}: reusing what answers on port {self.reuse_port}")
-            return
-        LOGS.mkdir(parents=True, exist_ok=True)
-        log = open(LOGS / f"{self.name}.log", "ab")  # noqa: SIM115 - the child keeps it
+    def start(self, place: Place, owner: str, env: dict[str, str]) -> None:
+        if self.port and port_open(self.port):
+            if self.shared:
+                print(f"  {self.name}: using the one on port {self.port}")
+                return
+            raise PortTaken(
+                f"port {self.port} ({self.name}) is held by a process this stack did not "
+                f"start, perhaps another checkout's `make up`: stop it there (`make down`), "
+                f"or run this stack on other ports, e.g. LETHE_PORT_OFFSET=1000 LETHE_STACK=other")
+        place.logs.mkdir(parents=True, exist_ok=True)
+        log = open(place.logs / f"{self.name}.log", "ab")  # noqa: SIM115 - the child keeps it
         self.popen = subprocess.Popen(
             self.argv, cwd=self.cwd, env={**env, **self.extra_env}, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-        write_pid(owner, self.name, self.popen.pid)
+        write_pid(place.run / owner, self.name, self.popen.pid)
 
     def exited(self) -> int | None:
         return None if self.popen is None else self.popen.poll()
 
 
-def infrastructure(env: dict[str, str]) -> list[Component]:
+def infrastructure(place: Place, env: dict[str, str]) -> list[Component]:
     mongo_port = int(env["LETHE_MONGO_PORT"])
     amqp_port = int(env["LETHE_AMQP_PORT"])
     smtp_port = int(env["LETHE_SMTP_PORT"])
-    rabbit = VAR / "rabbitmq"
+    epmd_port = int(env["LETHE_EPMD_PORT"])
+    rabbit = place.rabbitmq
     for sub in ("mnesia", "log", "home"):
         (rabbit / sub).mkdir(parents=True, exist_ok=True)
     (rabbit / "rabbitmq.conf").write_text(
         f"listeners.tcp.1 = 127.0.0.1:{amqp_port}\nloopback_users = none\n")
     (rabbit / "enabled_plugins").write_text("[].\n")
     rabbit_env = {
-        "HOME": str(rabbit / "home"), "RABBITMQ_NODENAME": "lethe@localhost",
+        **erlang_env(place, env), "RABBITMQ_NODENAME": place.node,
         "RABBITMQ_MNESIA_BASE": str(rabbit / "mnesia"), "RABBITMQ_LOG_BASE": str(rabbit / "log"),
         "RABBITMQ_CONFIG_FILE": str(rabbit / "rabbitmq"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(rabbit / "enabled_plugins"),
-        "RABBITMQ_DIST_PORT": env.get("LETHE_AMQP_DIST_PORT", "25673"),
-        "ERL_EPMD_ADDRESS": "127.0.0.1", "RABBITMQ_LOGS": "-",
+        "RABBITMQ_DIST_PORT": env["LETHE_AMQP_DIST_PORT"], "RABBITMQ_LOGS": "-",
         "ERL_CRASH_DUMP": str(rabbit / "log" / "erl_crash.dump"),
     }
     return [
-        Component("ferretdb", [str(VAR / "bin" / "lethe-ferretdb"),
-                               "-listen", f"127.0.0.1:{mongo_port}", "-data", str(VAR / "ferretdb")],
-                  lambda: port_open(mongo_port), reuse_port=mongo_port),
-        Component("epmd", ["epmd", "-address", "127.0.0.1", "-port", "4369"],
-                  lambda: port_open(4369), reuse_port=4369),
+        Component("ferretdb", [str(VAR / "bin" / "lethe-ferretdb"), "-listen",
+                               f"127.0.0.1:{mongo_port}", "-data", str(place.root / "ferretdb")],
+                  _port_probe(mongo_port), port=mongo_port),
+        Component("epmd", ["epmd", "-address", "127.0.0.1", "-port", str(epmd_port)],
+                  _port_probe(epmd_port), port=epmd_port, shared=True),
         Component("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
-                  lambda: port_open(amqp_port), reuse_port=amqp_port, extra_env=rabbit_env),
+                  _port_probe(amqp_port), port=amqp_port, extra_env=rabbit_env),
         Component("smtp-sink", [str(VENV_PY), str(ROOT / "tools" / "smtp_sink.py")],
-                  lambda: port_open(smtp_port), reuse_port=smtp_port),
+                  _port_probe(smtp_port), port=smtp_port),
         *(Component(name, [str(VENV_PY), str(ROOT / "tools" / "fakes" / f"{script}.py")],
-                    _port_probe(port), reuse_port=port)
+                    _port_probe(port), port=port)
           for name, script, port in (
               ("payment-sandbox", "payment_sandbox", int(env["LETHE_PAYMENT_PORT"])),
               ("supplier", "supplier", int(env["LETHE_SUPPLIER_PORT"])))),
     ]
+
+
+def erlang_env(place: Place, env: dict[str, str]) -> dict[str, str]:
+    """What the broker's node and rabbitmqctl share: the cookie's home and the epmd."""
+    return {"HOME": str(place.rabbitmq / "home"), "ERL_EPMD_PORT": env["LETHE_EPMD_PORT"],
+            "ERL_EPMD_ADDRESS": "127.0.0.1"}
 
 
 def _port_probe(port: int) -> Callable[[], bool]:
@@ -315,17 +440,20 @@ def services(env: dict[str, str]) -> list[Component]:
             suffix = "" if n == 1 else f"-{n}"
             components += [
                 Component(f"{name}-api{suffix}", [str(VENV_PY), "-m", f"lethe_{name}.api"],
-                          _http_probe(f"http://127.0.0.1:{api_port}/readyz"), extra_env=ports),
+                          _http_probe(f"http://127.0.0.1:{api_port}/readyz"), port=grpc_port,
+                          extra_env=ports),
                 Component(f"{name}-worker{suffix}", [str(VENV_PY), "-m", f"lethe_{name}.worker"],
-                          _http_probe(f"http://127.0.0.1:{worker_port}/readyz"), extra_env=ports),
+                          _http_probe(f"http://127.0.0.1:{worker_port}/readyz"),
+                          port=worker_port, extra_env=ports),
             ]
     gateway_port = int(env["LETHE_GATEWAY_PORT"])
     components.append(Component("gateway", [str(VENV_PY), "-m", "lethe_gateway.main"],
-                                lambda: http_ok(f"http://127.0.0.1:{gateway_port}/readyz")))
+                                _http_probe(f"http://127.0.0.1:{gateway_port}/readyz"),
+                                port=gateway_port))
     return components
 
 
-def wait_ready(components: list[Component], timeout: float,
+def wait_ready(place: Place, components: list[Component], timeout: float,
                interrupted: Callable[[], bool] = lambda: False) -> list[str]:
     """Wait until every component is ready; return the names that are not."""
     deadline = time.monotonic() + timeout
@@ -334,7 +462,8 @@ def wait_ready(components: list[Component], timeout: float,
         for component in list(pending):
             code = component.exited()
             if code is not None:
-                print(f"  {component.name} exited with code {code}; see var/log/{component.name}.log")
+                print(f"  {component.name} exited with code {code}; "
+                      f"see {relative(place.logs)}/{component.name}.log")
                 return [c.name for c in pending]
             if component.ready():
                 pending.remove(component)
@@ -342,16 +471,25 @@ def wait_ready(components: list[Component], timeout: float,
     return [c.name for c in pending]
 
 
-def start_all(owner: str, groups: list[list[Component]], env: dict[str, str],
+def start_all(place: Place, owner: str, groups: list[list[Component]], env: dict[str, str],
               timeout: float, interrupted: Callable[[], bool] = lambda: False) -> bool:
     for group in groups:
-        for component in group:
-            component.start(owner, env)
-        not_ready = wait_ready(group, timeout, interrupted)
+        try:
+            for component in group:
+                component.start(place, owner, env)
+        except PortTaken as taken:
+            print(f"  {taken}")
+            return False
+        not_ready = wait_ready(place, group, timeout, interrupted)
         if not_ready:
-            print(f"not ready after {timeout:.0f}s: {', '.join(not_ready)} (logs in var/log/)")
+            print(f"not ready after {timeout:.0f}s: {', '.join(not_ready)} "
+                  f"(logs in {relative(place.logs)}/)")
             return False
     return True
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 # -- commands --------------------------------------------------------------
@@ -370,104 +508,115 @@ SUPERVISOR = "supervisor"
 
 def cmd_up(timeout: float) -> int:
     env = stack_env()
-    supervisor_pidfile = RUN / SUPERVISOR / "up.pid"
+    place = Place(env["LETHE_STACK"])
+    supervisor_pidfile = place.run / SUPERVISOR / "up.pid"
     running = _read_pidfile(supervisor_pidfile) if supervisor_pidfile.exists() else None
     if running and start_time(running[0]) == running[1]:
-        print(f"make up is already running (pid {running[0]}); `make down` stops it")
+        print(f"make up of stack {place.name} is already running (pid {running[0]}); "
+              f"`make down` stops it")
         return 1
-    stop_owner("up")  # leftovers of a run that was killed hard
+    stop_owner(place.run / "up")  # leftovers of a run that was killed hard
     received = _trap_signals()
-    write_pid(SUPERVISOR, "up", os.getpid())
+    write_pid(place.run / SUPERVISOR, "up", os.getpid())
     try:
-        return _run_up(env, timeout, received)
+        return _run_up(place, env, timeout, received)
     finally:
         print("stopping")
-        stop_owner("up")
+        stop_owner(place.run / "up")
         supervisor_pidfile.unlink(missing_ok=True)
 
 
-def _run_up(env: dict[str, str], timeout: float, received: list[int]) -> int:
-    infra, procs = infrastructure(env), services(env)
-    print("starting infrastructure")
-    ok = start_all("up", [infra[:2], infra[2:], procs], env, timeout, lambda: bool(received))
+def _run_up(place: Place, env: dict[str, str], timeout: float, received: list[int]) -> int:
+    infra, procs = infrastructure(place, env), services(env)
+    print(f"starting stack {place.name} (everything under {relative(place.root)}/)")
+    ok = start_all(place, "up", [infra[:2], infra[2:]], env, timeout, lambda: bool(received))
+    ok = ok and use_vhost(place, env)
+    ok = ok and start_all(place, "up", [procs], env, timeout, lambda: bool(received))
     if ok:
         print(f"\nLethe is up: gateway http://127.0.0.1:{env['LETHE_GATEWAY_PORT']}  "
               f"(/readyz, /metrics, /api/v1/openapi.json)")
         print(f"  payment sandbox {env['SHOP_PAYMENT_URL']}   supplier {env['SHOP_SUPPLIER_URL']}")
-        print(f"  store  mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}   "
-              f"broker amqp://127.0.0.1:{env['LETHE_AMQP_PORT']}   "
-              f"smtp 127.0.0.1:{env['LETHE_SMTP_PORT']} -> {env['LETHE_MAILDIR']}")
+        print(f"  store  {env['LETHE_MONGO_URL']} (databases {place.database('*')})   "
+              f"broker amqp://127.0.0.1:{env['LETHE_AMQP_PORT']}/{place.vhost}")
+        print(f"  smtp 127.0.0.1:{env['LETHE_SMTP_PORT']} -> {env['LETHE_MAILDIR']}")
         for name in BACKENDS:
             ports = [replica_ports(env, name, n) for n in range(1, replicas(env) + 1)]
             print(f"  {name:<11} gRPC {', '.join(str(p[0]) for p in ports)}  metrics api "
                   f"{', '.join(str(p[1]) for p in ports)}  worker {', '.join(str(p[2]) for p in ports)}")
-        print("logs in var/log/; Ctrl-C stops everything\n")
+        print(f"logs in {relative(place.logs)}/; Ctrl-C stops everything\n")
         reported: set[str] = set()
         while not received:
             for component in procs:
                 code = component.exited()
                 if code is not None and component.name not in reported:
                     reported.add(component.name)
-                    print(f"{component.name} exited with code {code}; see var/log/{component.name}.log")
+                    print(f"{component.name} exited with code {code}; "
+                          f"see {relative(place.logs)}/{component.name}.log")
             time.sleep(0.5)
     return 0 if ok else 1
 
 
-TEST_VHOST = "lethe-test"
-
-
-def use_test_vhost(env: dict[str, str]) -> None:
-    """Point tests and benchmarks at their own vhost, so that a running `make up` neither
-    consumes their events nor receives the broken messages they publish on purpose.
-
-    Needs rabbitmqctl access to the node, which we have when the broker is ours (started
-    by this script, now or by `make up`); otherwise the default vhost is used as it is.
-    """
-    if "LETHE_AMQP_URL" in os.environ:
-        return  # the caller chose a broker and vhost
-    ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", "lethe@localhost"]
-    ctl_env = {**env, "HOME": str(VAR / "rabbitmq" / "home")}
-    listed = subprocess.run([*ctl, "list_vhosts"], env=ctl_env, capture_output=True, text=True)
-    if listed.returncode != 0:
-        print("  broker is not ours: tests share its default vhost with anything else using it")
-        return
-    if TEST_VHOST not in listed.stdout.split():
-        subprocess.run([*ctl, "add_vhost", TEST_VHOST], env=ctl_env, check=True, capture_output=True)
-    subprocess.run([*ctl, "set_permissions", "-p", TEST_VHOST, "guest", ".*", ".*", ".*"],
-                   env=ctl_env, check=True, capture_output=True)
-    env["LETHE_AMQP_URL"] = f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}/{TEST_VHOST}"
+def use_vhost(place: Place, env: dict[str, str]) -> bool:
+    """Create the stack's vhost on its broker (named after the stack), unless the
+    environment chose another broker."""
+    if not env["LETHE_AMQP_URL"].endswith(f":{env['LETHE_AMQP_PORT']}/{place.vhost}"):
+        return True  # the caller chose a broker and vhost
+    ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", place.node]
+    ctl_env = {**env, **erlang_env(place, env)}
+    for args in (["add_vhost", place.vhost],
+                 ["set_permissions", "-p", place.vhost, "guest", ".*", ".*", ".*"]):
+        done = subprocess.run([*ctl, *args], env=ctl_env, capture_output=True, text=True)
+        if done.returncode != 0 and "already exists" not in done.stderr + done.stdout:
+            print(f"  rabbitmqctl {args[0]} failed: {(done.stderr or done.stdout).strip()[:300]}")
+            return False
+    return True
 
 
 def cmd_run(argv: list[str], timeout: float) -> int:
-    """Start (or reuse) the infrastructure, run ``argv`` with the stack's environment (on
-    the test vhost), stop what this run started."""
-    env = stack_env()
-    infra = infrastructure(env)
+    """Start a private stack (free ports, its own data), run ``argv`` with its environment,
+    stop it and remove its data (kept when ``argv`` failed, for its logs)."""
+    base = stack_name({**read_dotenv(ROOT / ".env"), **os.environ})
+    place = Place(f"{base[:30]}-t{os.getpid()}")
+    env = stack_env(place, private=True)
+    infra, code = infrastructure(place, env), 1
     try:
-        if not start_all("test", [infra[:2], infra[2:]], env, timeout):
-            return 1
-        use_test_vhost(env)
-        return subprocess.call(argv, cwd=ROOT, env=env)
+        if start_all(place, "run", [infra[:2], infra[2:]], env, timeout) and use_vhost(place, env):
+            code = subprocess.call(argv, cwd=ROOT, env=env)
+        return code
     finally:
-        # Only what this run started: another run may be using what it reused.
-        stop_owner("test", {c.name for c in infra if c.popen is not None})
+        stop_owner(place.run / "run")
+        if code == 0:
+            shutil.rmtree(place.root, ignore_errors=True)
+        else:
+            print(f"the private stack's data and logs are kept in {relative(place.root)}/")
 
 
 def cmd_down() -> int:
-    # A running `make up` stops its own processes in order when told to.
-    supervisor = RUN / SUPERVISOR / "up.pid"
-    if supervisor.exists():
-        record = _read_pidfile(supervisor)
-        if record and start_time(record[0]) == record[1]:
-            os.kill(record[0], signal.SIGTERM)
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline and start_time(record[0]) is not None:
-                time.sleep(0.2)
-        supervisor.unlink(missing_ok=True)
-    if RUN.exists():
-        for owner in sorted(p.name for p in RUN.iterdir() if p.is_dir() and p.name != SUPERVISOR):
-            stop_owner(owner)
+    """Stop every stack of this checkout: a running `make up` stops its own processes in
+    order when told to; then whatever any run left behind. The data of private stacks goes."""
+    places = [Place(p.name) for p in sorted(STACKS.iterdir())] if STACKS.exists() else []
+    runs = [place.run for place in places] + [LEGACY_RUN]
+    for run in runs:
+        supervisor = run / SUPERVISOR / "up.pid"
+        if supervisor.exists():
+            record = _read_pidfile(supervisor)
+            if record and start_time(record[0]) == record[1]:
+                os.kill(record[0], signal.SIGTERM)
+                deadline = time.monotonic() + 90
+                while time.monotonic() < deadline and start_time(record[0]) is not None:
+                    time.sleep(0.2)
+            supervisor.unlink(missing_ok=True)
+    for run in runs:
+        if run.exists():
+            for owner in sorted(p for p in run.iterdir() if p.is_dir() and p.name != SUPERVISOR):
+                stop_owner(owner)
+    for place in places:
+        if PRIVATE_STACK.fullmatch(place.name):
+            shutil.rmtree(place.root, ignore_errors=True)
     return 0
+
+
+PRIVATE_STACK = re.compile(r".+-t[0-9]+")
 
 
 def main() -> int:
@@ -485,7 +634,11 @@ def main() -> int:
         return cmd_run(rest, args.timeout)
     if args.command == "down":
         return cmd_down()
-    for key, value in sorted(stack_env().items()):
+    env = stack_env()
+    if rest:  # `stack.py env LETHE_MAILDIR`: just those values, one a line
+        print("\n".join(env.get(name, "") for name in rest))
+        return 0
+    for key, value in sorted(env.items()):
         if key.startswith(("LETHE_", "IDENTITY_", "CONSENT_", "SHOP_", "NEWSLETTER_")):
             print(f"{key}={value}")
     return 0
