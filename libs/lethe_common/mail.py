@@ -14,8 +14,13 @@ import smtplib
 import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.utils import make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import Any
+from urllib.parse import quote
+
+from lethe_common.config import CommonConfig
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +34,34 @@ class Mail:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-# Long header values (a List-Unsubscribe URL) stay one line up to RFC 5322's 998
-# characters: folded, the default policy would turn a URL into encoded words.
-POLICY = email.policy.default.clone(max_line_length=998)
+# Folded at the default 78 (or 77), Python writes encoded words of 76 characters on
+# continuation lines; at 76 they keep to RFC 2047's 75.
+ENCODED_LINE_LENGTH = 76
+
+
+class _MailPolicy(email.policy.EmailPolicy):
+    """The default policy, with two line lengths for headers.
+
+    A header whose text is ASCII stays one line up to RFC 5322's 998 characters:
+    folded at 78, the default policy would turn a long List-Unsubscribe URL into
+    encoded words. A header with other text is folded at 76, so that each encoded
+    word keeps to RFC 2047's 75 characters (at 998 it would make one encoded word
+    of any length).
+    """
+
+    def fold(self, name: str, value: Any) -> str:
+        return str(super(_MailPolicy, self._for(value)).fold(name, value))
+
+    def fold_binary(self, name: str, value: Any) -> bytes:
+        return bytes(super(_MailPolicy, self._for(value)).fold_binary(name, value))
+
+    def _for(self, value: Any) -> _MailPolicy:
+        return self if str(value).isascii() else self.clone(max_line_length=ENCODED_LINE_LENGTH)
+
+
+POLICY = _MailPolicy(max_line_length=998)
+# Set by build_message itself, each once; a Mail's headers may give their values.
+_OWN_HEADERS = ("Date", "Message-ID")
 
 
 def build_message(mail: Mail, sender: str) -> EmailMessage:
@@ -39,9 +69,11 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["From"] = sender
     message["To"] = mail.to
     message["Subject"] = mail.subject
+    # RFC 5322 requires the origination date; in UTC, with its "+0000" zone.
+    message["Date"] = mail.headers.get("Date") or format_datetime(datetime.now(UTC))
     message["Message-ID"] = mail.headers.get("Message-ID") or make_msgid(domain="lethe.invalid")
     for name, value in mail.headers.items():
-        if name != "Message-ID":
+        if name not in _OWN_HEADERS:
             message[name] = value
     message.set_content(mail.text)
     if mail.html is not None:
@@ -72,13 +104,32 @@ def deliver(mail: Mail, *, host: str, port: int, sender: str) -> bool:
     return True
 
 
+class ServiceMailer:
+    """What every service's mailer shares; the service's own subclass holds its texts.
+
+    Its mails go through :func:`deliver` (a mail not sent is logged and reported as
+    False) from the configured sender, and its links lead to the public site.
+    """
+
+    def __init__(self, common: CommonConfig, public_url: str) -> None:
+        self._common = common
+        self._public_url = public_url
+
+    def _send(self, mail: Mail) -> bool:
+        return deliver(mail, host=self._common.smtp_host, port=self._common.smtp_port,
+                       sender=self._common.mail_from)
+
+    def _link(self, path: str, token: str) -> str:
+        return f"{self._public_url}{path}?token={quote(token)}"
+
+
 _LONE_LINE_ENDS = re.compile(rb"(?:\r\n|\n|\r(?!\n))")
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
 def _data_bytes(message: EmailMessage, utf8: bool) -> bytes:
     """The DATA section of ``message``: CRLF lines, leading dots doubled, ending in CRLF."""
-    policy = (email.policy.SMTPUTF8 if utf8 else email.policy.SMTP).clone(max_line_length=998)
+    policy = POLICY.clone(linesep="\r\n", utf8=utf8)
     data = message.as_bytes(policy=policy)
     data = _LEADING_DOT.sub(b"..", _LONE_LINE_ENDS.sub(b"\r\n", data))
     return data if data.endswith(b"\r\n") else data + b"\r\n"

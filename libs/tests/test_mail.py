@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import email
-import email.policy
 import mailbox
 import os
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from email.utils import parsedate_to_datetime
 
 import pytest
 
 from lethe_common.mail import Mail, build_message, send_mail
-from lethe_common.testing import free_port, unique, wait_for
+from lethe_common.testing import checked_mail, free_port, unique, wait_for
 
 SENDER = "Lethe Tests <no-reply@lethe.invalid>"
 
@@ -32,9 +32,8 @@ def _find(box: mailbox.Maildir, message_id: str) -> EmailMessage | None:
             raw = box.get_bytes(key)
         except (KeyError, FileNotFoundError):  # moved from new/ to cur/ by another reader
             continue
-        message = email.message_from_bytes(raw, _class=EmailMessage, policy=email.policy.default)
-        if message["Message-ID"] == message_id:
-            return message
+        if f"Message-ID: {message_id}".encode() in raw:
+            return checked_mail(raw)
     return None
 
 
@@ -43,6 +42,15 @@ def test_build_message_has_a_unique_message_id_on_our_domain() -> None:
     first, second = build_message(mail, SENDER), build_message(mail, SENDER)
     assert str(first["Message-ID"]).endswith("@lethe.invalid>")
     assert first["Message-ID"] != second["Message-ID"]
+
+
+def test_build_message_is_dated_now_in_utc() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    message = build_message(Mail(to="a@example.com", subject="s", text="t"), SENDER)
+    [date] = message.get_all("Date")
+    when = parsedate_to_datetime(str(date))
+    assert when.utcoffset() == timedelta(0)
+    assert before <= when <= datetime.now(UTC)
 
 
 def test_text_only_mail_is_a_single_plain_part() -> None:

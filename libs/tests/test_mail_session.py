@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from email import message_from_bytes
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
 
 from lethe_common.mail import Mail, MailSession
-from lethe_common.testing import PrivateServer, free_port, private_smtp_sink, wait_for
+from lethe_common.testing import (
+    PrivateServer,
+    checked_mail,
+    free_port,
+    private_smtp_sink,
+    wait_for,
+)
 
 SENDER = "Lethe Tests <no-reply@lethe.invalid>"
 
@@ -28,7 +32,7 @@ def arrived(sink: PrivateServer) -> list[bytes]:
 
 
 def to_of(raw: bytes) -> str:
-    return str(message_from_bytes(raw, policy=default_policy)["To"])
+    return str(checked_mail(raw)["To"])  # every message the sink took is checked strictly
 
 
 def mail_to(sink: PrivateServer, address: str) -> bytes:
@@ -52,7 +56,7 @@ def test_only_committed_messages_reach_the_relay_on_one_connection(sink: Private
     session.close()
     assert results == [True, False, True]
     assert asked == ["one@sink.example", "two@sink.example", "three@sink.example"]
-    first = message_from_bytes(mail_to(sink, "one@sink.example"), policy=default_policy)
+    first = checked_mail(mail_to(sink, "one@sink.example"))
     mail_to(sink, "three@sink.example")
     assert "two@sink.example" not in {to_of(raw) for raw in arrived(sink)}
     # dot-stuffing undone by the relay: the body is what we sent
@@ -84,5 +88,6 @@ def test_an_international_address_goes_with_smtputf8(sink: PrivateServer) -> Non
     assert session.send(Mail(to="jürgen@sink.example", subject="Grüße", text="Hallo Jürgen"),
                         lambda: True)
     session.close()
-    message = message_from_bytes(mail_to(sink, "jürgen@sink.example"), policy=default_policy)
+    message = checked_mail(mail_to(sink, "jürgen@sink.example"))  # UTF-8 headers, SMTPUTF8
+    assert message["Subject"] == "Grüße"
     assert message.get_content().strip() == "Hallo Jürgen"

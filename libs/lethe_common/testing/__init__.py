@@ -4,7 +4,8 @@
 - :mod:`.processes`: service processes on free ports, one backend or the whole stack;
 - :mod:`.bus`: what a consumer would receive from the bus (``EventTap``);
 - :mod:`.servers`: a private store or broker that a test may kill;
-- :mod:`.maildir`: mails in the SMTP sink's Maildir and the tokens in their links;
+- :mod:`.maildir`: mails in the SMTP sink's Maildir, each checked strictly
+  (``checked_mail``), and the tokens in their links;
 - :mod:`.web`: a web client of the gateway (``Browser``).
 
 Everything runs against the real store and broker that ``tools/stack.py test``
@@ -12,7 +13,15 @@ started (their URLs are in the environment).
 """
 
 from lethe_common.testing.bus import EventTap
-from lethe_common.testing.maildir import mail_text, mails_to, token_in, wait_for_mail
+from lethe_common.testing.maildir import (
+    MailCheckFailed,
+    checked_mail,
+    mail_text,
+    mails_in,
+    mails_to,
+    token_in,
+    wait_for_mail,
+)
 from lethe_common.testing.processes import (
     BACKENDS,
     Backend,
@@ -39,8 +48,9 @@ from lethe_common.testing.waiting import free_port, http_status, unique, wait_fo
 from lethe_common.testing.web import Browser
 
 __all__ = [
-    "BACKENDS", "Backend", "Browser", "EventTap", "PrivateServer", "ServiceProcess", "Stack",
-    "backend_env", "code_of", "delete_consumer_queues", "free_port", "http_status", "mail_text", "mails_to",
+    "BACKENDS", "Backend", "Browser", "EventTap", "MailCheckFailed", "PrivateServer",
+    "ServiceProcess", "Stack", "backend_env", "checked_mail", "code_of", "delete_consumer_queues",
+    "free_port", "http_status", "mail_text", "mails_in", "mails_to",
     "private_broker", "private_smtp_sink", "private_store", "remove_backend", "running_backend",
     "start_backend", "start_gateway", "start_stack", "stop_stack", "token_in", "unique", "wait_for",
     "wait_for_mail", "worker_metrics",

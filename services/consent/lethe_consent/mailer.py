@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from lethe_common.config import CommonConfig
-from lethe_common.mail import Mail, deliver
+from lethe_common.mail import Mail, ServiceMailer
 
 KIND_NAMES = {
     "access": ("Auskunft", "access to your data"),
@@ -16,22 +13,14 @@ KIND_NAMES = {
 }
 
 
-class Mailer:
-    def __init__(self, common: CommonConfig, public_url: str) -> None:
-        self._common = common
-        self._public_url = public_url
-
-    def _send(self, mail: Mail) -> bool:
-        return deliver(mail, host=self._common.smtp_host, port=self._common.smtp_port,
-                       sender=self._common.mail_from)
-
+class Mailer(ServiceMailer):
     def _follow_link(self, request_id: str, follow: str) -> str:
-        return f"{self._public_url}/privacy-requests/{request_id}?token={quote(follow)}"
+        return self._link(f"/privacy-requests/{request_id}", follow)
 
     def confirm_request(self, to: str, request_id: str, kind: str, confirm: str, follow: str,
                         ttl_hours: int) -> bool:
         de, en = KIND_NAMES[kind]
-        confirm_link = f"{self._public_url}/privacy-requests/confirm?token={quote(confirm)}"
+        confirm_link = self._link("/privacy-requests/confirm", confirm)
         text = (
             f"Guten Tag,\n\nfür diese E-Mail-Adresse wurde ein Datenschutzantrag gestellt: {de}.\n"
             f"Bitte bestätigen Sie ihn mit diesem Link (gültig {ttl_hours} Stunden):\n"

@@ -372,6 +372,9 @@ def test_other_objections_wait_for_staff_whose_reasons_the_person_sees(stub: Stu
         person=who, kind="objection", purpose="access_logs", reason="I object", authenticated=True),
         timeout=5)
     assert reply.request.status == "open"
+    opened = wait_for_mail(who.email, "privacy-request")  # the request-opened mail, checked
+    assert f"privacy-requests/{reply.request.id}?token=" in mail_text(opened)
+    assert token_in(opened) == reply.follow_token
     queue = stub.ListPrivacyRequests(pb.AdminListRequest(actor_account_id=ADMIN, kind="objection",
                                                          status="open"), timeout=5).requests
     assert reply.request.id in [r.id for r in queue]

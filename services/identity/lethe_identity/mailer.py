@@ -7,24 +7,10 @@ for the mail again (``ResendVerification``) or staff can decide again.
 
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from lethe_common.config import CommonConfig
-from lethe_common.mail import Mail, deliver
+from lethe_common.mail import Mail, ServiceMailer
 
 
-class Mailer:
-    def __init__(self, common: CommonConfig, public_url: str) -> None:
-        self._common = common
-        self._public_url = public_url
-
-    def _send(self, mail: Mail) -> bool:
-        return deliver(mail, host=self._common.smtp_host, port=self._common.smtp_port,
-                       sender=self._common.mail_from)
-
-    def _link(self, path: str, token: str) -> str:
-        return f"{self._public_url}{path}?token={quote(token)}"
-
+class Mailer(ServiceMailer):
     def verification(self, to: str, name: str, token: str, ttl_hours: float,
                      change: bool = False) -> bool:
         link = self._link("/verify-email", token)

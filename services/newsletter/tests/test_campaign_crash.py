@@ -9,8 +9,6 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.policy import default as default_policy
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from lethe_common.subject import subject_key
 from lethe_common.testing import (
     Backend,
     PrivateServer,
+    checked_mail,
     private_smtp_sink,
     running_backend,
     unique,
@@ -93,7 +92,7 @@ def run_campaign_with_a_stop(newsletter: Backend, sink: PrivateServer, mongo_cli
                                                       campaign_id=campaign.id), timeout=10)
             return current if current.status == "sent" else None
         done = wait_for(finished, 90, what="the restarted worker to finish the campaign")
-    recipients = Counter(str(message_from_bytes(path.read_bytes(), policy=default_policy)["To"])
+    recipients = Counter(str(checked_mail(path.read_bytes())["To"])  # each checked strictly
                          for path in ours())
     return recipients, addresses, done
 

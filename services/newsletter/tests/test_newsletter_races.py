@@ -16,8 +16,6 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent import futures
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -41,6 +39,7 @@ from lethe_common.subject import subject_key
 from lethe_common.testing import (
     Backend,
     PrivateServer,
+    mails_in,
     private_smtp_sink,
     running_backend,
     unique,
@@ -136,11 +135,8 @@ def life_of(db: Database, subscriber: str) -> Life:
 
 
 def mails(sink: PrivateServer, to: str = "", kind: str = "") -> list[Any]:
-    folder = Path(sink.env["LETHE_MAILDIR"]) / "new"
-    found = [message_from_bytes(p.read_bytes(), policy=default_policy)
-             for p in (sorted(folder.glob("*")) if folder.is_dir() else [])]
-    return [m for m in found if (not to or m["To"] == to)
-            and (not kind or m["X-Lethe-Mail"] == kind)]
+    """The sink's mails (to ``to``, of ``kind``), each through the harness's strict check."""
+    return mails_in(Path(sink.env["LETHE_MAILDIR"]), to, kind)
 
 
 def confirmation_token(sink: PrivateServer, email: str) -> str:
@@ -301,9 +297,13 @@ def test_two_workers_never_send_one_campaign_at_once(
     ordered = sorted((min(ats), max(ats)) for ats in spans.values())
     assert len(ordered) >= 2, "the campaign was handed on"
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(ordered))
-    delivered = Counter(m["To"] for m in mails(sink, kind="newsletter-campaign")
-                        if m["X-Lethe-Campaign"] == campaign_id)
+    ours = [m for m in mails(sink, kind="newsletter-campaign")
+            if m["X-Lethe-Campaign"] == campaign_id]
+    delivered = Counter(m["To"] for m in ours)
     assert set(delivered.values()) == {1} and len(delivered) == len(people)
+    # one-click unsubscribing (RFC 2369, 8058); the harness checked the headers' form
+    assert all(m["List-Unsubscribe"] and m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+               for m in ours)
 
 
 def test_lease_periods_have_one_holder_while_contenders_take_over_dead_ones(
