@@ -54,6 +54,14 @@ class Env:
             self._problems.append(f"{name} must be a whole number, got {value!r}")
             return 0
 
+    def bounded_int(self, name: builtins.str, default: builtins.int, low: builtins.int,
+                    high: builtins.int) -> builtins.int:
+        """A whole number from ``low`` to ``high`` (a problem otherwise)."""
+        value = self.int(name, default)
+        if not low <= value <= high:
+            self._problems.append(f"{name} must be between {low} and {high}")
+        return value
+
     def float(self, name: builtins.str, default: float) -> float:
         value = self._raw(name)
         if value is None:

@@ -124,3 +124,15 @@ def test_unknown_log_level_is_reported_at_start_up() -> None:
     env, _ = _load({**FULL_ENV, "LETHE_LOG_LEVEL": "verbose"})
     with pytest.raises(ConfigError, match="LETHE_LOG_LEVEL"):
         env.check()
+
+
+def test_bounded_int_names_the_range_it_wants() -> None:
+    env = Env({"A": "5", "B": "0", "C": "11"})
+    assert env.bounded_int("A", 1, 1, 10) == 5
+    assert env.bounded_int("MISSING", 3, 1, 10) == 3
+    env.bounded_int("B", 1, 1, 10)
+    env.bounded_int("C", 1, 1, 10)
+    with pytest.raises(ConfigError) as raised:
+        env.check()
+    assert "B must be between 1 and 10" in str(raised.value)
+    assert "C must be between 1 and 10" in str(raised.value)

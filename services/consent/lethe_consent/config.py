@@ -35,12 +35,6 @@ def _receipt_services(env: Env) -> tuple[str, ...]:
     return tuple(dict.fromkeys(services))
 
 
-def _bounded(env: Env, name: str, default: int, low: int, high: int) -> int:
-    value = env.int(name, default)
-    if not low <= value <= high:
-        env.problem(f"{name} must be between {low} and {high}")
-    return value
-
 
 def load_config() -> ConsentConfig:
     env = Env()
@@ -51,13 +45,12 @@ def load_config() -> ConsentConfig:
         public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
         receipt_services=_receipt_services(env),
         # GDPR Art. 12(3): one month. 0 makes every request due at once (for tests).
-        request_due_months=_bounded(env, "CONSENT_REQUEST_DUE_MONTHS", 1, 0, 3),
-        proof_retention_days=_bounded(env, "CONSENT_PROOF_RETENTION_DAYS", 3 * 365, 0, 36500),
-        confirmation_ttl_hours=_bounded(env, "CONSENT_CONFIRMATION_TTL_HOURS", 72, 1, 24 * 30),
-        confirmation_mails_per_address=_bounded(
-            env, "CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 3, 1, 1000),
-        confirmation_window_seconds=_bounded(
-            env, "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7),
+        request_due_months=env.bounded_int("CONSENT_REQUEST_DUE_MONTHS", 1, 0, 3),
+        proof_retention_days=env.bounded_int("CONSENT_PROOF_RETENTION_DAYS", 3 * 365, 0, 36500),
+        confirmation_ttl_hours=env.bounded_int("CONSENT_CONFIRMATION_TTL_HOURS", 72, 1, 24 * 30),
+        confirmation_mails_per_address=env.bounded_int("CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 3, 1, 1000),
+        confirmation_window_seconds=env.bounded_int(
+            "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7),
         sweep_interval_seconds=env.float("CONSENT_SWEEP_INTERVAL_SECONDS", 60.0),
     )
     env.check()

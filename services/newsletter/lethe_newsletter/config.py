@@ -28,12 +28,6 @@ class NewsletterConfig:
     rpc_timeout_seconds: float
 
 
-def _bounded(env: Env, name: str, default: int, low: int, high: int) -> int:
-    value = env.int(name, default)
-    if not low <= value <= high:
-        env.problem(f"{name} must be between {low} and {high}")
-    return value
-
 
 def _link_key(env: Env, pepper: str) -> bytes:
     secret = env.str("NEWSLETTER_LINK_SECRET", "")
@@ -55,15 +49,15 @@ def load_config() -> NewsletterConfig:
         public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
         consent_grpc_addr=env.str("CONSENT_GRPC_ADDR", "127.0.0.1:50052"),
         link_key=_link_key(env, common.subject_pepper),
-        confirmation_ttl_hours=_bounded(env, "NEWSLETTER_CONFIRMATION_TTL_HOURS", 48, 1, 24 * 30),
-        confirmation_resend_seconds=_bounded(
-            env, "NEWSLETTER_CONFIRMATION_RESEND_SECONDS", 600, 0, 86400 * 7),
+        confirmation_ttl_hours=env.bounded_int("NEWSLETTER_CONFIRMATION_TTL_HOURS", 48, 1, 24 * 30),
+        confirmation_resend_seconds=env.bounded_int(
+            "NEWSLETTER_CONFIRMATION_RESEND_SECONDS", 600, 0, 86400 * 7),
         send_rate_per_second=rate,
         # Subscribers are read again before each batch: at the default rate, someone who
         # leaves mid-campaign is passed by within about a second.
-        batch_size=_bounded(env, "NEWSLETTER_BATCH_SIZE", 50, 1, 10_000),
+        batch_size=env.bounded_int("NEWSLETTER_BATCH_SIZE", 50, 1, 10_000),
         send_lease_seconds=env.float("NEWSLETTER_SEND_LEASE_SECONDS", 30.0),
-        max_send_passes=_bounded(env, "NEWSLETTER_MAX_SEND_PASSES", 5, 1, 100),
+        max_send_passes=env.bounded_int("NEWSLETTER_MAX_SEND_PASSES", 5, 1, 100),
         sweep_interval_seconds=env.float("NEWSLETTER_SWEEP_INTERVAL_SECONDS", 60.0),
         rpc_timeout_seconds=env.float("NEWSLETTER_RPC_TIMEOUT_SECONDS", 10.0),
     )
