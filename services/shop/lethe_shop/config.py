@@ -38,12 +38,6 @@ class ShopConfig:
     http_timeout_seconds: float
 
 
-def _bounded(env: Env, name: str, default: int, low: int, high: int) -> int:
-    value = env.int(name, default)
-    if not low <= value <= high:
-        env.problem(f"{name} must be between {low} and {high}")
-    return value
-
 
 def _secret(env: Env, name: str) -> str:
     value = env.str(name, "")
@@ -75,10 +69,10 @@ def load_config() -> ShopConfig:
         supplier_name=env.str("SHOP_SUPPLIER_NAME", "Sandbox Logistics (fake supplier)"),
         downloads_dir=Path(env.str("SHOP_DOWNLOADS_DIR", "var/downloads")).resolve(),
         download_key=_download_key(env, common.subject_pepper),
-        download_link_minutes=_bounded(env, "SHOP_DOWNLOAD_LINK_MINUTES", 15, 1, 24 * 60),
-        download_entitlement_days=_bounded(env, "SHOP_DOWNLOAD_ENTITLEMENT_DAYS", 365, 1, 36500),
-        invoice_retention_years=_bounded(env, "SHOP_RETENTION_INVOICE_YEARS", 8, 1, 30),
-        letter_retention_years=_bounded(env, "SHOP_RETENTION_LETTER_YEARS", 6, 1, 30),
+        download_link_minutes=env.bounded_int("SHOP_DOWNLOAD_LINK_MINUTES", 15, 1, 24 * 60),
+        download_entitlement_days=env.bounded_int("SHOP_DOWNLOAD_ENTITLEMENT_DAYS", 365, 1, 36500),
+        invoice_retention_years=env.bounded_int("SHOP_RETENTION_INVOICE_YEARS", 8, 1, 30),
+        letter_retention_years=env.bounded_int("SHOP_RETENTION_LETTER_YEARS", 6, 1, 30),
         seed_catalogue=env.bool("SHOP_SEED_CATALOGUE", True),
         sweep_interval_seconds=env.float("SHOP_SWEEP_INTERVAL_SECONDS", 60.0),
         http_timeout_seconds=env.float("SHOP_HTTP_TIMEOUT_SECONDS", 10.0),
