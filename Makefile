@@ -3,11 +3,12 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup up test down protos lint bench
+.PHONY: help setup up test unit down protos lint bench
 
 help:
 	@echo "make up      install what is missing, start everything, Ctrl-C stops"
 	@echo "make test    install what is missing, start the infrastructure, run every test"
+	@echo "make unit    the pure tests only (marked unit): no stack, a few seconds"
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
 	@echo "make lint    ruff and mypy"
@@ -23,6 +24,10 @@ up: setup
 test:
 	@tools/setup.sh --test
 	@$(PY) tools/stack.py test -- $(PYTEST_ARGS)
+
+unit:
+	@tools/setup.sh
+	@$(PY) -m pytest -m unit -q $(PYTEST_ARGS)
 
 down:
 	@if [ -x $(PY) ]; then $(PY) tools/stack.py down; else python3 tools/stack.py down; fi

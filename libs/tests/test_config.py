@@ -6,6 +6,8 @@ import pytest
 
 from lethe_common.config import ConfigError, Env, load_common
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 FULL_ENV = {
     "LETHE_MONGO_URL": "mongodb://127.0.0.1:27018/",
     "LETHE_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672//",

@@ -18,6 +18,8 @@ from lethe_common import errors
 from lethe_common.grpc_server import GrpcServer, ServiceBinding
 from lethe_common.testing import free_port, wait_for
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 SERVICE = pb.DESCRIPTOR.services_by_name["Diagnostics"].full_name
 SECRET = "alice@example.com failed at db.internal"
 

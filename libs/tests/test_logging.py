@@ -17,6 +17,8 @@ from lethe_common.logging import (
     redact,
 )
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 EMAIL = "alice.smith@example.com"
 
 

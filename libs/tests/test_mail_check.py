@@ -9,6 +9,8 @@ import pytest
 from lethe_common.mail import POLICY, Mail, build_message
 from lethe_common.testing.maildir import MailCheckFailed, checked_mail
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 SENDER = "Lethe Tests <no-reply@lethe.invalid>"
 PERSONAL = "Ada Lovelace"
 

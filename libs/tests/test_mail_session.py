@@ -16,6 +16,8 @@ from lethe_common.testing import (
     wait_for,
 )
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 SENDER = "Lethe Tests <no-reply@lethe.invalid>"
 
 

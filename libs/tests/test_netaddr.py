@@ -6,6 +6,8 @@ import pytest
 
 from lethe_common.netaddr import truncate_address
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 
 @pytest.mark.parametrize(("given", "kept"), [
     ("203.0.113.57", "203.0.113.0"),

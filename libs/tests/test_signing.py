@@ -6,6 +6,8 @@ import pytest
 
 from lethe_common.signing import BadSignature, derive_key, sign, verify
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 KEY = derive_key("a secret of at least thirty-two characters", "tests")
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from lethe_common.subject import subject_key
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 PEPPER = "test-pepper-1"
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from lethe_common import tokens
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 URLSAFE_43 = re.compile(r"^[A-Za-z0-9_-]{43}$")
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -13,6 +13,8 @@ from lethe_consent.models import ReceiptView, RequestView
 from lethe_consent.requests import add_months, status_after_receipts
 from lethe_consent.texts import check_texts
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 REQUEST = "pr_" + "a" * 32
 KEY = "b" * 64
 

@@ -9,6 +9,8 @@ import pytest
 from lethe_common.config import ConfigError
 from lethe_identity.config import Argon2Settings, IdentityConfig, load_config
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 
 @pytest.fixture
 def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:

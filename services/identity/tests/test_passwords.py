@@ -11,6 +11,8 @@ from lethe_common.errors import InvalidArgument
 from lethe_identity.config import Argon2Settings
 from lethe_identity.passwords import MAX_LENGTH, Passwords, check_password, common_passwords, is_common
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 EMAIL = "margarethe.quist@example.com"
 # Small but valid (Keycloak's minimum) parameters: fast where the test is not about them.
 FAST = Argon2Settings(time_cost=5, memory_kib=7168, parallelism=1)

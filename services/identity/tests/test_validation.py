@@ -10,6 +10,8 @@ from lethe_common import tokens
 from lethe_common.errors import InvalidArgument
 from lethe_identity import validation
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 HEX32 = "0123456789abcdef" * 2
 
 

@@ -28,6 +28,8 @@ from lethe_newsletter.messages import Messages
 from lethe_newsletter.sender import Pacer, chunks
 from lethe_newsletter.subscriptions import checked_applicant
 
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
+
 NOW = datetime(2026, 11, 21, 12, tzinfo=UTC)
 LINKS = Links(derive_key("k" * 32, "newsletter"), "https://lethe.example")
 SUBSCRIBER = "sub_" + "1" * 32
