@@ -24,7 +24,9 @@ ROOT = Path(__file__).resolve().parent.parent
 STACK_PY = ROOT / "tools" / "stack.py"
 DEFAULT_PORTS = {"LETHE_MONGO_PORT": 27018, "LETHE_AMQP_PORT": 5672, "LETHE_SMTP_PORT": 2525,
                  "LETHE_PAYMENT_PORT": 8090, "LETHE_SUPPLIER_PORT": 8091,
-                 "LETHE_GATEWAY_PORT": 8080, "IDENTITY_GRPC_PORT": 50051}
+                 "LETHE_GATEWAY_PORT": 8080}
+BACKEND_PORTS = {"IDENTITY_GRPC_ADDR": 50051, "CONSENT_GRPC_ADDR": 50052, "SHOP_GRPC_ADDR": 50053,
+                 "NEWSLETTER_GRPC_ADDR": 50054}
 OUR_PREFIXES = ("LETHE_", "SHOP_", "IDENTITY_", "CONSENT_", "NEWSLETTER_", "GATEWAY_")
 PROBE = """
 import json, os
@@ -85,7 +87,7 @@ def stack_env(**extra: str) -> dict[str, str]:
 
 def test_a_test_run_starts_its_own_servers_beside_a_stack_on_the_default_ports() -> None:
     decoys = []
-    for port in DEFAULT_PORTS.values():
+    for port in [*DEFAULT_PORTS.values(), *BACKEND_PORTS.values()]:
         with contextlib.suppress(OSError):  # if something real holds it, that is the case too
             decoys.append(Decoy(port))
     try:
@@ -99,6 +101,8 @@ def test_a_test_run_starts_its_own_servers_beside_a_stack_on_the_default_ports()
     env = json.loads(line.removeprefix("ENV="))
     for key, default in DEFAULT_PORTS.items():
         assert int(env[key]) != default, key
+    for key, default in BACKEND_PORTS.items():
+        assert f":{default}" not in env[key], key
     name = env["LETHE_STACK"]
     assert re.fullmatch(r"[a-z0-9-]+-t[0-9]+", name), name
     place = ROOT / "var" / "stacks" / name

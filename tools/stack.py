@@ -136,10 +136,9 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
     taken: set[int] = set()
     for key, port in INFRA_PORTS.items():
         put(key, str(free_port(taken) if private else port + offset))
-    if private:
+    if private:  # no backends run; their addresses lead nowhere a running stack listens
         for name in BACKENDS:
-            for role in ("GRPC", "API_METRICS", "WORKER_METRICS"):
-                put(f"{name.upper()}_{role}_PORT", str(free_port(taken, step=REPLICA_PORT_STEP)))
+            put(f"{name.upper()}_GRPC_ADDR", f"127.0.0.1:{free_port(taken)}")
     elif offset:
         for name, ports in BACKENDS.items():
             for role, port in zip(("GRPC", "API_METRICS", "WORKER_METRICS"), ports, strict=True):
@@ -160,7 +159,7 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
             env[name] = local_secret(file)
     env.setdefault("PYTHONUNBUFFERED", "1")
     for name, addresses in replica_addresses(env).items():
-        put(name, addresses)
+        env.setdefault(name, addresses)
     return env
 
 
@@ -172,15 +171,14 @@ def port_offset(env: dict[str, str]) -> int:
     return int(raw)
 
 
-def free_port(taken: set[int], step: int = 1) -> int:
-    """A port nothing listens on (nor on ``port + step * k`` for the replicas), not in
-    ``taken``; chosen at random below the ephemeral range."""
+def free_port(taken: set[int]) -> int:
+    """A port nothing listens on, not in ``taken``; chosen at random below the ephemeral
+    range."""
     for _ in range(1000):
-        port = PRIVATE_PORTS.start + secrets.randbelow(len(PRIVATE_PORTS) - step * REPLICA_PORT_STEP)
-        group = {port + step * k for k in range(REPLICA_PORT_STEP if step > 1 else 1)}
-        if group & taken or any(port_open(p) or not _bindable(p) for p in group):
+        port = PRIVATE_PORTS.start + secrets.randbelow(len(PRIVATE_PORTS))
+        if port in taken or port_open(port) or not _bindable(port):
             continue
-        taken |= group
+        taken.add(port)
         return port
     raise SystemExit("no free port found")
 
