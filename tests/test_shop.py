@@ -267,6 +267,43 @@ def test_prices_come_from_the_catalogue_and_bad_orders_are_refused(stack: Stack)
     assert place(anonymous, order_body([{"product_id": manual["id"]}])).status_code == 401
 
 
+def test_after_a_declined_card_the_same_key_pays_with_a_good_one(
+        stack: Stack, shop_db: Database) -> None:
+    """Issue 13: a declined attempt holds no order, so the customer who fixes their card
+    pays under the same Idempotency-Key; the declined token is declined again."""
+    browser, me = customer(stack)
+    manual = products(browser)["LETHE-MANUAL"]
+    key = f"checkout-{uuid.uuid4().hex}"
+    body = order_body([{"product_id": manual["id"]}], card=DECLINED_CARD)
+    for _ in range(2):  # the declined token, and its network retry
+        refused = place(browser, body, key)
+        assert refused.status_code == 402, refused.text
+        assert refused.json()["error"]["code"] == "payment_declined"
+        assert browser.get("/api/v1/orders").json() == []
+        assert shop_db.orders.count_documents({"account_id": me["id"]}) == 0
+
+    good = payment_token()
+    placed = place(browser, {**body, "payment_token": good}, key)
+    assert placed.status_code == 201, placed.text
+    order_id = placed.json()["id"]
+    paid = wait_for(lambda: (o := browser.get(f"/api/v1/orders/{order_id}").json())["status"]
+                    == "paid" and o, 15, what="the provider's notification to mark it paid")
+    assert paid["payment"]["status"] == "succeeded"
+    assert [h["status"] for h in paid["history"]] == ["placed", "paid"]
+    charge = httpx.get(f"{os.environ['SHOP_PAYMENT_URL']}/v1/charges/"
+                       f"{paid['payment']['reference']}", headers={
+                           "Authorization": f"Bearer {os.environ['SHOP_PAYMENT_API_KEY']}"})
+    assert charge.status_code == 200, charge.text
+    assert (charge.json()["status"], charge.json()["reference"]) == ("succeeded", order_id)
+    assert charge.json()["amount"] == paid["totals"]["gross_cents"]
+
+    again = place(browser, {**body, "payment_token": payment_token()}, key)  # kept: replayed
+    assert again.status_code == 201 and again.json()["id"] == order_id
+    assert again.json()["status"] == "paid"
+    assert [o["id"] for o in browser.get("/api/v1/orders").json()] == [order_id]
+    assert [o["_id"] for o in shop_db.orders.find({"account_id": me["id"]})] == [order_id]
+
+
 def test_customers_reach_only_their_own_orders_and_downloads(stack: Stack) -> None:
     buyer, _ = customer(stack)
     other, _ = customer(stack, name="Alan Turing")

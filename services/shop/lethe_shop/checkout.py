@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from lethe_common import validation
 from lethe_common.errors import InvalidArgument
+from lethe_common.store.keys import key
 from lethe_common.subject import subject_key
 from lethe_shop.models import MAX_LINES, derived_id
 
@@ -81,9 +82,22 @@ def checked_idempotency_key(key: str) -> str:
     return key
 
 
-def order_id_for(account_id: str, idempotency_key: str) -> str:
-    """The same customer and key always name the same order."""
-    return derived_id("ord", account_id, idempotency_key)
+def order_id_for(account_id: str, idempotency_key: str, attempt: int = 0) -> str:
+    """The order of the customer's key's ``attempt``-th payment attempt (the first: 0).
+
+    The same customer, key and attempt always name the same order, so a retried request
+    meets it; an attempt after a declined one has an id of its own, so nothing the declined
+    attempt left can meet it (and its charge has its own idempotency key at the provider).
+    """
+    if attempt == 0:
+        return derived_id("ord", account_id, idempotency_key)
+    return derived_id("ord", account_id, idempotency_key, f"attempt-{attempt}")
+
+
+def key_log_id(account_id: str, idempotency_key: str) -> str:
+    """The step log of what the customer's key named (:mod:`lethe_shop.attempts`): under
+    the account id, so an erasure finds every key of the person by one range."""
+    return key(account_id, derived_id("key", idempotency_key))
 
 
 @dataclass(frozen=True)
@@ -101,6 +115,11 @@ class OrderRequest:
         content = {"lines": sorted(self.lines), "billing": self.billing,
                    "delivery": self.delivery, "note": self.delivery_note}
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    def token_fingerprint(self) -> str:
+        """Which payment token the request carries, never the token itself (not in ids,
+        documents or logs): a network retry sends the same one, a new card another."""
+        return hashlib.sha256(b"payment-token\0" + self.payment_token.encode()).hexdigest()[:32]
 
 
 def checked_note(note: str) -> str:

@@ -90,6 +90,7 @@ class ShopErasure:
         self._people.delete_entitlements_of(people)
         self._people.delete_downloads_of(people)
         self._people.delete_restrictions(people)
+        self._store.delete_keys_of(account_id)  # what the person's Idempotency-Keys named
         if not blocked:
             return Receipt(request_id=request_id, kind="erasure",
                            deleted=("shopping cart, unpaid orders, download rights and history",),

@@ -182,12 +182,19 @@ def handoff_step(state: OrderState, now: datetime) -> Step | None:
     return Step({"kind": HANDOFF, "at": now})
 
 
-def void_step(state: OrderState, now: datetime) -> Step | None:
-    """A declined or invalid payment: the order is void (and then removed), unless a charge
-    was recorded meanwhile."""
+def void_step(state: OrderState, now: datetime, reason: str) -> Step | None:
+    """A declined or invalid payment (``reason``: ``declined`` or ``invalid_token``): the
+    order is void (and then removed), unless a charge was recorded meanwhile. The step
+    stays when the order goes, so an order with this id can never be charged again."""
     if state.voided or state.reference or state.status != PLACED:
         return None
-    return Step({"kind": VOID, "at": now})
+    return Step({"kind": VOID, "reason": reason, "at": now})
+
+
+def void_reason(steps: list[Document]) -> str:
+    """Why an order was voided (older void steps say nothing: they were declines)."""
+    return next((str(s.get("reason") or "declined") for s in steps if s.get("kind") == VOID),
+                "declined")
 
 
 def refund_step(state: OrderState, refund_status: str, now: datetime) -> Step | None:

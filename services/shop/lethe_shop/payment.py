@@ -3,7 +3,9 @@
 The customer's browser gives the card to the provider and the shop a token for
 it; the shop charges the token and keeps only the provider's charge reference
 and its status. A charge's idempotency key is the order id, so charging the
-same order again (a retried request) can never charge twice.
+same order again (a retried request) can never charge twice. Each payment attempt
+under a customer's Idempotency-Key is an order id of its own (``checkout.order_id_for``),
+so an attempt after a declined one is a new charge, never the decline replayed.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class Charge:
 class PaymentProvider(Protocol):
     name: str
 
+    def check_token(self, token: str) -> None:
+        """Raise InvalidPaymentToken for what cannot be a token of this provider (checked
+        before any order is written, so that only the provider's answer voids one)."""
+
     def charge(self, token: str, amount_cents: int, currency: str, order_id: str,
                notify_url: str) -> Charge: ...
 
@@ -68,10 +74,13 @@ class SandboxProvider:
         self._secret = webhook_secret.encode()
         self._timeout = timeout
 
-    def charge(self, token: str, amount_cents: int, currency: str, order_id: str,
-               notify_url: str) -> Charge:
+    def check_token(self, token: str) -> None:
         if not _TOKEN.fullmatch(token):
             raise InvalidPaymentToken("not a token of this provider")
+
+    def charge(self, token: str, amount_cents: int, currency: str, order_id: str,
+               notify_url: str) -> Charge:
+        self.check_token(token)
         status, answer = call("POST", f"{self._url}/v1/charges", self._api_key, self._timeout, {
             "token": token, "amount": amount_cents, "currency": currency, "reference": order_id,
             "notify_url": notify_url}, idempotency_key=f"charge-{order_id}")

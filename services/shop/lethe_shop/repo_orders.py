@@ -1,8 +1,12 @@
 """Orders in the store: the placed order, its contacts, its steps, and how orders are found.
 
 - ``orders/<order id>``: the placed order, inserted once and never updated. Its id is
-  derived from the account and the Idempotency-Key, so the insert is the idempotency
-  check (a retry meets DuplicateKeyError). Deleted when void, or when retention ends.
+  derived from the account, the Idempotency-Key and the key's attempt, so the insert is
+  the idempotency check (a retry meets DuplicateKeyError). Deleted when void (its steps
+  stay: the void step), or when retention ends.
+- ``order_keys/<account id>/<key hash>/<n>``: what an Idempotency-Key named, its payment
+  attempts and their declines (:mod:`lethe_shop.attempts`), appended by unique insert;
+  deleted by erasure.
 - ``order_contacts/<order id>``: phone numbers and the delivery note, the part an erasure
   deletes from a blocked order: a delete, never an update of the order.
 - ``order_steps/<order id>/<n>``: everything that happened to the order
@@ -37,6 +41,7 @@ from lethe_shop.models import STATUSES
 ORDERS = "orders"
 ORDER_CONTACTS = "order_contacts"
 ORDER_STEPS = "order_steps"
+ORDER_KEYS = "order_keys"
 PERSON_INDEX = "person_index"
 QUEUES = "queues"
 ORDERS_KIND = "orders"
@@ -75,6 +80,7 @@ class OrderStore:
         self._orders = db[ORDERS]
         self._contacts = db[ORDER_CONTACTS]
         self._steps = StepLog(db[ORDER_STEPS], outbox)
+        self._keys = StepLog(db[ORDER_KEYS])
         self._index = OwnerIndex(db[PERSON_INDEX])
         self.queues = TimeQueue(db[QUEUES])
 
@@ -114,11 +120,22 @@ class OrderStore:
         it, then the person's index entries. True for the one caller that deleted it."""
         deleted = bool(self._orders.delete_one({"_id": order["_id"]}).deleted_count)
         self.delete_remains(order["_id"])
+        self._unlist(order)
+        return deleted
+
+    def remove_void(self, order: Document) -> bool:
+        """Remove a void order as :meth:`delete` does, but keep its steps: the void step
+        stays, so an order written again under this id is void at once and never charged."""
+        deleted = bool(self._orders.delete_one({"_id": order["_id"]}).deleted_count)
+        self._contacts.delete_one({"_id": order["_id"]})
+        self._unlist(order)
+        return deleted
+
+    def _unlist(self, order: Document) -> None:
         for owner in owners(order):
             self._index.remove(owner, ORDERS_KIND, order_item(order))
         for queue in (OPEN_QUEUE, *(status_queue(status) for status in STATUSES)):
             self.queues.remove_item(queue, order["placed_at"], order["_id"])
-        return deleted
 
     def delete_remains(self, order_id: str) -> None:
         """Contacts and steps of an order whose document is gone."""
@@ -135,6 +152,18 @@ class OrderStore:
         appended = self._steps.append_next(order_id, decide)
         steps = appended.previous
         return ([*steps, appended.step] if appended.step else steps), appended.step
+
+    # -- what an Idempotency-Key named ------------------------------------------------------
+    def append_key_step(self, log_id: str, decide: Decide) -> list[Document]:
+        """Append the step ``decide`` names to the key's log (decided again if another
+        writer appended first); every step as of the append."""
+        appended = self._keys.append_next(log_id, decide)
+        steps = appended.previous
+        return [*steps, appended.step] if appended.step else steps
+
+    def delete_keys_of(self, account_id: str) -> int:
+        """Every key's log of the account: one range."""
+        return self._keys.delete(account_id) if account_id else 0
 
     # -- a person's orders ------------------------------------------------------------------
     def index_for_person(self, order: Document) -> None:

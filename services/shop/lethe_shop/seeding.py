@@ -12,6 +12,9 @@ sandbox's usual path: the charge's answer (``pending``), then its notification (
 
 The one difference: steps that announce an event carry no ``_events`` marks (nothing is
 published, so no outbox intent refers to them; only the outbox relay reads the marks).
+The Idempotency-Key's log (``order_keys``, :mod:`lethe_shop.attempts`) is not written: a
+seeded order's key is random and never sent again, and a request with it would meet the
+order anyway (it is the key's first attempt).
 
 Only orders without physical goods: those would need the supplier's hand-off (its claim
 step and its record with the supplier's reference).

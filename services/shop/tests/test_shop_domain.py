@@ -13,6 +13,13 @@ import pytest
 
 from lethe_common.errors import Aborted, FailedPrecondition, InvalidArgument
 from lethe_common.store.steps import Step
+from lethe_shop.attempts import (
+    CARD_DECLINED,
+    INVALID_TOKEN,
+    attempt_step,
+    declined_step,
+    key_state,
+)
 from lethe_shop.checkout import (
     Customer,
     OrderRequest,
@@ -33,6 +40,8 @@ from lethe_shop.models import (
 )
 from lethe_shop.order_state import fold, move_step, payment_step
 from lethe_shop.payment import BadNotification, SandboxProvider
+
+pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
 
 MANUAL = {"_id": "prd_" + "1" * 32, "sku": "MANUAL", "name": "Manual", "kind": "physical",
           "price_cents": 2900, "currency": "EUR", "vat_rate_bp": 700, "term_months": 0}
@@ -116,6 +125,59 @@ def test_one_key_names_one_order_per_customer_and_a_retry_is_the_same_request() 
     other = OrderRequest(customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 2)]),
                          billing, None, "", "tok_one")
     assert first.fingerprint() == retry.fingerprint() != other.fingerprint()
+
+
+def test_a_key_begins_a_new_attempt_only_after_a_decline_and_refuses_the_declined_token(
+) -> None:
+    account, key, now = "acc_" + "a" * 32, "key-12345678", datetime.now(UTC)
+    steps: list[dict[str, Any]] = []
+
+    def append(step: Step | None) -> None:
+        assert step is not None
+        steps.append({**step.fields, "n": len(steps)})
+
+    first = attempt_step(key_state(steps), account, key, "tok-one", now)
+    assert first is not None and first.fields["order_id"] == order_id_for(account, key)
+    append(first)
+    # While the attempt is current, every request goes to its order (no new attempt).
+    assert attempt_step(key_state(steps), account, key, "tok-one", now) is None
+    assert attempt_step(key_state(steps), account, key, "tok-two", now) is None
+    assert key_state(steps).current == order_id_for(account, key)
+
+    # Declined (once, however many find it void); then the declined token is refused
+    # again, and another token begins attempt 1 with an order id of its own.
+    first_order = first.fields["order_id"]
+    append(declined_step(key_state(steps), first_order, CARD_DECLINED, now))
+    assert declined_step(key_state(steps), first_order, CARD_DECLINED, now) is None
+    assert key_state(steps).current == ""
+    with pytest.raises(FailedPrecondition) as refused:
+        attempt_step(key_state(steps), account, key, "tok-one", now)
+    assert refused.value.reason == "payment_declined"
+    second = attempt_step(key_state(steps), account, key, "tok-two", now)
+    assert second is not None and second.fields["attempt"] == 1
+    assert second.fields["order_id"] == order_id_for(account, key, 1) != first_order
+    append(second)
+    assert key_state(steps).current == second.fields["order_id"]
+
+    # A token the provider refused is refused again as such.
+    append(declined_step(key_state(steps), second.fields["order_id"], INVALID_TOKEN, now))
+    with pytest.raises(InvalidArgument, match="not valid"):
+        attempt_step(key_state(steps), account, key, "tok-two", now)
+    third = attempt_step(key_state(steps), account, key, "tok-three", now)
+    assert third is not None
+    assert len({first_order, second.fields["order_id"], third.fields["order_id"]}) == 3
+
+
+def test_a_payment_token_leaves_only_its_fingerprint() -> None:
+    customer = Customer("acc_" + "a" * 32, "0" * 64, "ada@example.com")
+    token = "tok_" + "1" * 24
+    request = OrderRequest(customer, "key-12345678", [("prd_" + "1" * 32, 1)], {}, None, "",
+                           token)
+    other = OrderRequest(customer, "key-12345678", [("prd_" + "1" * 32, 1)], {}, None, "",
+                         "tok_" + "2" * 24)
+    assert token not in request.token_fingerprint() and "1" * 24 not in request.token_fingerprint()
+    assert request.token_fingerprint() != other.token_fingerprint()
+    assert request.fingerprint() == other.fingerprint()  # the same order, another card
 
 
 @pytest.mark.parametrize(("fields", "problem"), [

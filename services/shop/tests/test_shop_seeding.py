@@ -79,6 +79,9 @@ class Provider:
 
     name = "sandbox"
 
+    def check_token(self, token: str) -> None:
+        pass
+
     def charge(self, token: str, amount_cents: int, currency: str, order_id: str,
                notify_url: str) -> Charge:
         return Charge(f"ch_{secrets.token_hex(12)}", "pending", order_id)

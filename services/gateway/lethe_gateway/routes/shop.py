@@ -71,8 +71,18 @@ async def place_order(body: OrderIn, request: Request, account: Verified,
                       idempotency_key: Annotated[str, Header(
                           min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
                           description="a new random key per order; a retry with the same key "
-                                      "returns the first order")]) -> OrderOut:
-    """Place and pay an order. Prices and totals are the catalogue's, never the client's."""
+                                      "returns the first order. A declined payment (402) "
+                                      "keeps no order: the same key with a new card's token "
+                                      "pays; the declined token is declined again")]) -> OrderOut:
+    """Place and pay an order. Prices and totals are the catalogue's, never the client's.
+
+    The Idempotency-Key names one order. A retry with it (the same or another token)
+    returns that order once it is charged, and never charges twice; the same key for a
+    different order is 409 `idempotency_key_reused`. A declined card is 402
+    `payment_declined` and no order is kept, so the customer who fixes the card sends the
+    same key with the new card's token: that is a new payment attempt, charged by itself.
+    The declined token sent again is declined again (402), without a second order.
+    """
     reply = await shop(request).PlaceOrder(pb.PlaceOrderRequest(
         customer=customer(account), idempotency_key=idempotency_key,
         lines=[pb.LineInput(product_id=line.product_id, quantity=line.quantity)
