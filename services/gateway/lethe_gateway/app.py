@@ -16,9 +16,10 @@ from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_gateway.backends import Backends
+from lethe_gateway.body_limit import BodyLimit, BodyLimitMiddleware
 from lethe_gateway.config import GatewayConfig
 from lethe_gateway.errors import install_error_handlers
-from lethe_gateway.routes import api_router
+from lethe_gateway.routes import api_router, body_limits
 from lethe_gateway.session_cache import SessionCache
 
 HTTP_REQUESTS = Counter("lethe_http_requests_total", "HTTP requests, by route and status.",
@@ -84,6 +85,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router())
 
+    # Added first, so it runs inside ObserveMiddleware, which counts its 413s too.
+    app.add_middleware(BodyLimitMiddleware, default=BodyLimit(config.max_body_bytes),
+                       paths=body_limits())
     app.add_middleware(ObserveMiddleware)
 
     @app.get("/healthz", include_in_schema=False)

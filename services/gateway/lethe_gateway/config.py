@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from lethe_common.config import Env, log_level
 
 BACKEND_DEFAULT_PORTS = {"identity": 50051, "consent": 50052, "shop": 50053, "newsletter": 50054}
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+# Below 1 KiB not even a registration fits; above 16 MiB a body is no JSON request of ours.
+MAX_BODY_BYTES_RANGE = (1024, 16 * 1024 * 1024)
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,18 @@ class GatewayConfig:
     cookie_secure: str
     # How long a GET may reuse identity's answer for a session (session_cache.py); 0: never.
     session_cache_seconds: float
+    # Larger request bodies are refused with 413 before they are read (body_limit.py);
+    # a route may declare a limit of its own (the provider's notifications, campaigns).
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+
+def _max_body_bytes(env: Env) -> int:
+    name, (low, high) = "LETHE_GATEWAY_MAX_BODY_BYTES", MAX_BODY_BYTES_RANGE
+    raw = env.str(name, str(DEFAULT_MAX_BODY_BYTES))
+    if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
+        env.problem(f"{name} must be a whole number of bytes from {low} to {high}, got {raw!r}")
+        return DEFAULT_MAX_BODY_BYTES
+    return int(raw)
 
 
 def load_config() -> GatewayConfig:
@@ -37,6 +52,7 @@ def load_config() -> GatewayConfig:
         rpc_timeout_seconds=env.float("LETHE_GATEWAY_RPC_TIMEOUT_SECONDS", 10.0),
         cookie_secure=env.choice("LETHE_GATEWAY_COOKIE_SECURE", "auto", ("auto", "true", "false")),
         session_cache_seconds=env.float("LETHE_GATEWAY_SESSION_CACHE_SECONDS", 2.0),
+        max_body_bytes=_max_body_bytes(env),
     )
     env.check()
     return config

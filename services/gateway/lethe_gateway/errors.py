@@ -7,6 +7,8 @@ lives here. No stack trace and no personal data ever reach a response.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 import grpc
 from fastapi import FastAPI, Request
@@ -45,11 +47,48 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
     return {"error": {"code": code, "message": message}}
 
 
+# What a field of the wrong JSON type should have been (request bodies are strict:
+# schemas.py), said the way a person writing JSON thinks of it.
+EXPECTED_JSON_TYPE = {
+    "int_type": "a whole number", "float_type": "a number", "bool_type": "true or false",
+    "string_type": "a string", "list_type": "a list", "dict_type": "an object",
+    "model_type": "an object", "model_attributes_type": "an object",
+}
+
+
+def _json_type(value: object) -> str:
+    """What was sent instead, by its JSON type only: the value may be personal data."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number with a decimal point"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _problem(problem: Mapping[str, Any]) -> str:
+    expected = EXPECTED_JSON_TYPE.get(problem.get("type", ""))
+    if expected is None:
+        return str(problem.get("msg", "invalid"))
+    return f"must be {expected}, not {_json_type(problem.get('input'))}"
+
+
 def _field_problems(exc: RequestValidationError) -> str:
     parts = []
     for problem in exc.errors():
-        where = ".".join(str(p) for p in problem.get("loc", ()) if p != "body")
-        parts.append(f"{where}: {problem.get('msg', 'invalid')}" if where else problem.get("msg", ""))
+        loc = tuple(problem.get("loc", ()))
+        where = ".".join(str(p) for p in (loc[1:] if loc[:1] == ("body",) else loc))
+        if where:
+            parts.append(f"{where}: {_problem(problem)}")
+        elif problem.get("type") in EXPECTED_JSON_TYPE:
+            parts.append(f"the request body {_problem(problem)}")
+        else:
+            parts.append(str(problem.get("msg", "")))
     return "; ".join(parts) or "the request is not valid"
 
 

@@ -3,6 +3,14 @@
 Required fields are marked required; everything else is optional (data
 minimisation). Unknown fields are refused, so a typo or a field the server
 computes itself (an id, a role) is an error rather than silently dropped.
+
+Every request body model is strict (``strict=True``): a value of the wrong JSON type
+is a 422 rather than converted (``"3"`` is no quantity, ``"true"`` or ``1`` no boolean,
+``5`` no name); errors.py says which type was expected and which came. FastAPI validates
+bodies in pydantic's Python mode, where strict also refuses the ISO strings a JSON client
+sends for ``datetime``, ``date`` or ``UUID`` fields and the plain strings it sends for
+``Enum`` fields: choices here are ``Literal`` strings, and a field of one of those types
+needs ``Field(strict=False)`` (the JSON API documents them as strings).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ Token = Annotated[str, Field(min_length=1, max_length=128)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class RegisterBody(Strict):

@@ -27,7 +27,7 @@ class LineIn(BaseModel):
     """A product and a quantity. Anything else a line carries (a client may send back the
     priced lines its cart showed) is ignored: prices are the catalogue's."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     product_id: ProductId
     quantity: Annotated[int, Field(ge=1, le=1000)] = 1
 
@@ -51,7 +51,7 @@ class OrderIn(BaseModel):
     """Lines, addresses, payment token. Totals a client sends are ignored: the server
     computes them from the catalogue."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", strict=True)
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=50)]
     billing: AddressIn
     delivery: AddressIn | None = Field(default=None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends
 
 from lethe_gateway.auth import session_account
+from lethe_gateway.body_limit import BodyLimit
 from lethe_gateway.routes import (
     accounts,
     admin,
@@ -29,9 +30,11 @@ from lethe_gateway.routes import (
     shop,
 )
 
+API_PREFIX = "/api/v1"
+
 
 def api_router() -> APIRouter:
-    router = APIRouter(prefix="/api/v1")
+    router = APIRouter(prefix=API_PREFIX)
     with_session = APIRouter(dependencies=[Depends(session_account)])
     for module in (accounts, session, me, consents, privacy, newsletter, shop, contact, admin,
                    admin_privacy, admin_newsletter, admin_shop):
@@ -40,3 +43,15 @@ def api_router() -> APIRouter:
     router.include_router(newsletter_links.router)
     router.include_router(payments.router)
     return router
+
+
+def body_limits() -> dict[str, BodyLimit]:
+    """The routes whose request bodies have a size limit of their own instead of the
+    gateway's default (``LETHE_GATEWAY_MAX_BODY_BYTES``), by exact path."""
+    return {
+        f"{API_PREFIX}/payments/notifications": BodyLimit(payments.MAX_NOTIFICATION_BYTES,
+                                                          payments.TOO_LARGE),
+        f"{API_PREFIX}/admin/newsletter/campaigns": BodyLimit(
+            admin_newsletter.MAX_CAMPAIGN_BODY_BYTES),
+        f"{API_PREFIX}/admin/consent-texts": BodyLimit(admin_privacy.MAX_TEXT_BODY_BYTES),
+    }

@@ -13,6 +13,9 @@ from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_
 
 router = APIRouter(prefix="/admin/newsletter", tags=["admin"])
 CampaignId = Annotated[str, Path(pattern=r"^cmp_[0-9a-f]{32}$")]
+# The longest campaign CampaignBody takes (2 x 200,000 + 200 characters), every character
+# escaped as \uXXXX (6 bytes): well over the gateway's default body limit.
+MAX_CAMPAIGN_BODY_BYTES = 2_621_440  # 2.5 MiB
 
 
 @router.post("/campaigns", status_code=201, response_model=CampaignOut)

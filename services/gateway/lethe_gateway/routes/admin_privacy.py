@@ -21,6 +21,9 @@ from lethe_gateway.privacy_schemas import (
 router = APIRouter(prefix="/admin", tags=["admin"])
 RequestId = Annotated[str, Path(pattern=r"^pr_[0-9a-f]{32}$")]
 Status = Literal["open", "in_progress", "deferred", "complete", "rejected"]
+# The longest text PublishTextBody takes (2 x 20,200 characters), every character escaped as
+# \uXXXX (6 bytes): over the gateway's default body limit.
+MAX_TEXT_BODY_BYTES = 256 * 1024
 
 
 @router.post("/consent-texts", status_code=201, response_model=ConsentTextOut)

@@ -29,8 +29,10 @@ from lethe_gateway.schemas import Accepted
 router = APIRouter(prefix="/newsletter", tags=["newsletter"])
 QueryToken = Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_.-]+$",
                                          description="the token from the link")]
+# The body is read by hand (JSON or a form), so FastAPI does not list LinkTokenBody among
+# the document's components: its schema goes inline, a $ref to it would point nowhere.
 TOKEN_BODY = {"requestBody": {"required": False, "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/LinkTokenBody"}},
+    "application/json": {"schema": LinkTokenBody.model_json_schema()},
     "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
         "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}}}}}}
 INVALID_LINK = "this link is not complete; please use the whole link from the mail"

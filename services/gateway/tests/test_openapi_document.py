@@ -1,0 +1,99 @@
+"""The OpenAPI document the gateway serves is valid and every reference in it resolves
+(issue 13: two newsletter routes pointed at a schema the document did not hold)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+from openapi_spec_validator import validate
+
+
+def _refs(node: Any, where: str = "#") -> Iterator[tuple[str, str]]:
+    """Every ``$ref`` in the document: where it is and what it points at."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "$ref" and isinstance(value, str):
+                yield where, value
+            else:
+                yield from _refs(value, f"{where}/{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from _refs(value, f"{where}/{index}")
+
+
+def _resolves(document: dict[str, Any], ref: str) -> bool:
+    """A JSON pointer into the document itself (RFC 6901); anything else does not resolve:
+    the gateway's document has to stand on its own."""
+    if not ref.startswith("#"):
+        return False
+    node: Any = document
+    for raw in unquote(ref[1:]).split("/")[1:]:
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return False
+    return True
+
+
+def problems_of(document: dict[str, Any]) -> list[str]:
+    """What is wrong with an OpenAPI document: what the validator finds, and every ``$ref``
+    that points nowhere (the validator does not follow every one, e.g. in request bodies
+    added through ``openapi_extra``)."""
+    problems = []
+    try:
+        validate(document)
+    except Exception as exc:  # invalid, or a reference the validator could not follow
+        problems.append(f"not valid OpenAPI: {type(exc).__name__}: {str(exc)[:500]}")
+    problems += [f"{where}: $ref {ref} points nowhere"
+                 for where, ref in _refs(document) if not _resolves(document, ref)]
+    return problems
+
+
+def _served(url: str) -> dict[str, Any]:
+    response = httpx.get(f"{url}/api/v1/openapi.json", timeout=10)
+    assert response.status_code == 200, response.text
+    document: dict[str, Any] = response.json()
+    return document
+
+
+def test_the_served_document_is_valid_openapi_and_every_ref_resolves(gateway_url: str) -> None:
+    document = _served(gateway_url)
+    assert document["openapi"].startswith("3.1")
+    assert problems_of(document) == []
+    assert len(list(_refs(document))) > 50  # the check did look at the document's references
+
+
+def test_the_link_routes_document_their_json_body(gateway_url: str) -> None:
+    paths = _served(gateway_url)["paths"]
+    for path in ("/api/v1/newsletter/confirm", "/api/v1/newsletter/unsubscribe"):
+        schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert schema["required"] == ["token"], path
+        assert schema["properties"]["token"]["type"] == "string", path
+
+
+def test_a_reference_that_points_nowhere_is_a_problem(gateway_url: str) -> None:
+    document = _served(gateway_url)
+    broken = copy.deepcopy(document)
+    body = broken["paths"]["/api/v1/newsletter/confirm"]["post"]["requestBody"]
+    body["content"]["application/json"]["schema"] = {"$ref": "#/components/schemas/LinkTokenBody"}
+    assert problems_of(broken) == [
+        "#/paths//api/v1/newsletter/confirm/post/requestBody/content/application/json/schema: "
+        "$ref #/components/schemas/LinkTokenBody points nowhere"]
+    elsewhere = copy.deepcopy(document)
+    elsewhere["components"]["schemas"]["AccountOut"]["properties"]["roles"] = {
+        "$ref": "#/components/schemas/Nothing~1Here"}
+    assert ("#/components/schemas/AccountOut/properties/roles: "
+            "$ref #/components/schemas/Nothing~1Here points nowhere") in problems_of(elsewhere)
+
+
+def test_a_document_that_is_no_openapi_is_a_problem(gateway_url: str) -> None:
+    document = _served(gateway_url)
+    del document["info"]
+    assert [p for p in problems_of(document) if p.startswith("not valid OpenAPI")]
