@@ -11,7 +11,7 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from lethe_common import mongo
-from lethe_common.testing import EventTap, unique
+from lethe_testing import EventTap, unique
 
 
 def _required(name: str) -> str:

@@ -4,7 +4,7 @@
 
 One route, ``GET /bare``, answering a small JSON object from memory: no middleware, no
 dependencies, no backend call. The ``uvicorn.run`` arguments are those of
-``lethe_gateway.main`` (host 127.0.0.1 as the gateway's default ``LETHE_GATEWAY_HOST``);
+``lethe_gateway.api`` (host 127.0.0.1 as the gateway's default ``LETHE_GATEWAY_HOST``);
 keep them in step when the gateway's change.
 """
 

@@ -30,7 +30,7 @@ from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
-from lethe_common.testing import start_stack, stop_stack, unique, wait_for
+from lethe_testing import start_stack, stop_stack, unique, wait_for
 
 N = int(os.environ.get("BENCH_N", "100"))
 

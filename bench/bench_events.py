@@ -25,7 +25,7 @@ from kombu import Connection, Exchange, Producer, Queue
 from lethe.diagnostics.v1 import diagnostics_pb2 as pb
 from lethe.diagnostics.v1 import diagnostics_pb2_grpc as pb_grpc
 from lethe_common import mongo
-from lethe_common.testing import Stack, start_stack, stop_stack, unique, wait_for
+from lethe_testing import Stack, start_stack, stop_stack, unique, wait_for
 
 N = int(os.environ.get("BENCH_N", "300"))
 

@@ -35,10 +35,10 @@ from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common import mongo
 from lethe_common.mail import build_message
 from lethe_common.signing import derive_key
-from lethe_common.testing import private_smtp_sink, running_backend, unique, wait_for
 from lethe_newsletter.links import Links
 from lethe_newsletter.messages import Messages
 from lethe_newsletter.seeding import Reader, seed_active
+from lethe_testing import private_smtp_sink, running_backend, unique, wait_for
 
 N = int(os.environ.get("BENCH_RECIPIENTS", "10000"))
 BATCH = os.environ.get("BENCH_BATCH", "200")

@@ -54,7 +54,7 @@ from lethe.consent.v1 import consent_pb2 as cpb
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.events.outbox import OutboxRelay
 from lethe_common.events.publisher import EventPublisher
-from lethe_common.testing import (
+from lethe_testing import (
     Stack,
     free_port,
     http_status,

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import httpx
 
-from lethe_common.testing import (
+from lethe_testing import (
     Stack,
     free_port,
     http_status,

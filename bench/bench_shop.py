@@ -44,8 +44,8 @@ from pymongo import MongoClient
 from pymongo.database import Database
 
 from lethe_common.store.keys import under
-from lethe_common.testing import Stack, start_stack, stop_stack, unique, wait_for
 from lethe_shop.order_state import fold
+from lethe_testing import Stack, start_stack, stop_stack, unique, wait_for
 
 TIMEOUT = httpx.Timeout(60.0)
 ADDRESS = {"name": "Bench Mark", "street": "Hauptstraße 1", "postcode": "10115",

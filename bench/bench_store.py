@@ -30,7 +30,7 @@ from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 
-from lethe_common.testing.servers import ROOT, private_store
+from lethe_testing.servers import ROOT, private_store
 
 SIXTEEN_FIELDS: dict[str, Any] = {
     "account_id": "acc_0", "subject_key": "k" * 64, "email_hash": "h" * 64, "status": "completed",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import grpc
 import pytest
 
-from lethe_common.testing import Stack, start_stack, stop_stack, unique
+from lethe_testing import Stack, start_stack, stop_stack, unique
 
 
 @pytest.fixture(scope="module")

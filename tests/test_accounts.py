@@ -21,7 +21,7 @@ from pymongo import DESCENDING, MongoClient
 from pymongo.database import Database
 
 from lethe_common.store.keys import under
-from lethe_common.testing import EventTap, Stack, start_stack, stop_stack, token_in, unique, wait_for_mail
+from lethe_testing import EventTap, Stack, start_stack, stop_stack, token_in, unique, wait_for_mail
 
 PASSWORD = "violet tractor umbrella 42"
 WINDOW_SECONDS = 4

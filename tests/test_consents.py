@@ -15,7 +15,7 @@ import pytest
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from lethe_common.testing import (
+from lethe_testing import (
     Browser,
     EventTap,
     Stack,

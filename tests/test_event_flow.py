@@ -12,7 +12,7 @@ from lethe.diagnostics.v1 import diagnostics_pb2 as pb
 from lethe.diagnostics.v1 import diagnostics_pb2_grpc as pb_grpc
 from lethe_common.events.consumer import PROCESSED_COLLECTION
 from lethe_common.events.outbox import EVENTS_FIELD
-from lethe_common.testing import EventTap, Stack, start_backend, unique, wait_for
+from lethe_testing import EventTap, Stack, start_backend, unique, wait_for
 
 
 def diagnostics(channel: grpc.Channel) -> pb_grpc.DiagnosticsStub:

@@ -9,7 +9,7 @@ import pytest
 
 from lethe.diagnostics.v1 import diagnostics_pb2 as pb
 from lethe.diagnostics.v1 import diagnostics_pb2_grpc as pb_grpc
-from lethe_common.testing import Stack, start_stack, stop_stack, unique, wait_for
+from lethe_testing import Stack, start_stack, stop_stack, unique, wait_for
 
 ADDRESS = "Max.Mustermann+portal@beispiel.de"
 PHONE = "+49 30 12345678"

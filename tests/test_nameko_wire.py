@@ -13,7 +13,7 @@ from kombu import Connection
 
 from lethe.diagnostics.v1 import diagnostics_pb2 as pb
 from lethe.diagnostics.v1 import diagnostics_pb2_grpc as pb_grpc
-from lethe_common.testing import Stack, unique, wait_for
+from lethe_testing import Stack, unique, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PEER_PYTHON = ROOT / "var" / "venv-nameko" / "bin" / "python"

@@ -19,7 +19,8 @@ from pymongo.database import Database
 
 from lethe_common.store.keys import under
 from lethe_common.subject import subject_key
-from lethe_common.testing import (
+from lethe_newsletter.lifecycle import Life, fold, subscriber_id
+from lethe_testing import (
     Browser,
     Stack,
     mail_text,
@@ -30,7 +31,6 @@ from lethe_common.testing import (
     wait_for,
     wait_for_mail,
 )
-from lethe_newsletter.lifecycle import Life, fold, subscriber_id
 
 PASSWORD = "copper kettle marmalade 9"
 CONFIRMATION = "newsletter-confirmation"

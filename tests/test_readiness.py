@@ -9,7 +9,7 @@ from dataclasses import replace
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from lethe_common.testing import Stack, http_status, remove_backend, start_backend, unique, wait_for
+from lethe_testing import Stack, http_status, remove_backend, start_backend, unique, wait_for
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

@@ -28,12 +28,12 @@ from lethe_common import signing
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.store.keys import under
-from lethe_common.testing import Browser, Stack, start_stack, stop_stack, unique, wait_for
 from lethe_shop.models import handoff_id
 from lethe_shop.order_book import OrderBook
 from lethe_shop.payment import SandboxProvider
 from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import Retention
+from lethe_testing import Browser, Stack, start_stack, stop_stack, unique, wait_for
 
 PASSWORD = "copper kettle marmalade 9"
 CARD = "4242424242424242"

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from lethe_common.testing import (
+from lethe_testing import (
     Browser,
     PrivateServer,
     Stack,

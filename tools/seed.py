@@ -74,7 +74,7 @@ def databases(env: Mapping[str, str] = os.environ) -> dict[str, str]:
 
 
 def databases_of(stack: Any) -> dict[str, str]:
-    """The databases of a test or benchmark stack (``lethe_common.testing.Stack``)."""
+    """The databases of a test or benchmark stack (``lethe_testing.Stack``)."""
     return {name: backend.db_name for name, backend in stack.backends.items()}
 
 

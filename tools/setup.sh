@@ -29,7 +29,7 @@ find_python() {
 # 1. Python packages, pinned by requirements/constraints.txt.
 PY=$(find_python)
 [ -x "$VENV/bin/python" ] || { say "creating .venv"; "$PY" -m venv "$VENV"; }
-PYPROJECTS=(libs/pyproject.toml services/*/pyproject.toml protos/pyproject.toml)
+PYPROJECTS=(libs/pyproject.toml libs/testing/pyproject.toml services/*/pyproject.toml protos/pyproject.toml)
 want=$(fingerprint requirements/*.txt "${PYPROJECTS[@]}")
 if [ "$(cat "$VENV/.lethe-deps" 2>/dev/null)" != "$want" ]; then
   say "installing Python packages"
@@ -47,7 +47,7 @@ if [ "$(cat "$VENV/.lethe-protos" 2>/dev/null)" != "$want" ] || [ ! -d protos/ge
   say "generating protobuf code"
   "$VENV/bin/python" tools/gen_protos.py
   "$VENV/bin/pip" install -q --no-build-isolation --no-deps --force-reinstall ./protos
-  PYTHONWARNINGS=ignore "$VENV/bin/pip" install -q --no-build-isolation -c requirements/constraints.txt -e libs \
+  PYTHONWARNINGS=ignore "$VENV/bin/pip" install -q --no-build-isolation -c requirements/constraints.txt -e libs -e libs/testing \
     $(for s in services/*/; do printf -- '-e %s ' "$s"; done)
   rm -rf protos/build protos/*.egg-info
   echo "$want" > "$VENV/.lethe-protos"

@@ -445,7 +445,7 @@ def services(env: dict[str, str]) -> list[Component]:
                           port=worker_port, extra_env=ports),
             ]
     gateway_port = int(env["LETHE_GATEWAY_PORT"])
-    components.append(Component("gateway", [str(VENV_PY), "-m", "lethe_gateway.main"],
+    components.append(Component("gateway", [str(VENV_PY), "-m", "lethe_gateway.api"],
                                 _http_probe(f"http://127.0.0.1:{gateway_port}/readyz"),
                                 port=gateway_port))
     return components

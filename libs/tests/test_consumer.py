@@ -23,7 +23,7 @@ from lethe_common.events.consumer import (
 )
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher, PublishError
-from lethe_common.testing import delete_consumer_queues, wait_for
+from lethe_testing import delete_consumer_queues, wait_for
 
 MAX_ATTEMPTS = 3
 

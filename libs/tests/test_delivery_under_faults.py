@@ -25,7 +25,7 @@ from lethe_common.events.consumer import PROCESSED_COLLECTION, ConsumerSettings,
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import OUTBOX, Outbox, OutboxRelay
 from lethe_common.events.publisher import EventPublisher
-from lethe_common.testing import PrivateServer, delete_consumer_queues, private_store, wait_for
+from lethe_testing import PrivateServer, delete_consumer_queues, private_store, wait_for
 
 WRITES = 120
 UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:1//"

@@ -16,7 +16,7 @@ from lethe.diagnostics.v1 import diagnostics_pb2 as pb
 from lethe.diagnostics.v1 import diagnostics_pb2_grpc as pb_grpc
 from lethe_common import errors
 from lethe_common.grpc_server import GrpcServer, ServiceBinding
-from lethe_common.testing import free_port, wait_for
+from lethe_testing import free_port, wait_for
 
 pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
 

@@ -11,7 +11,7 @@ from email.utils import parsedate_to_datetime
 import pytest
 
 from lethe_common.mail import Mail, build_message, send_mail
-from lethe_common.testing import checked_mail, free_port, unique, wait_for
+from lethe_testing import checked_mail, free_port, unique, wait_for
 
 SENDER = "Lethe Tests <no-reply@lethe.invalid>"
 

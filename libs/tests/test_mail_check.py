@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from lethe_common.mail import POLICY, Mail, build_message
-from lethe_common.testing.maildir import MailCheckFailed, checked_mail
+from lethe_testing.maildir import MailCheckFailed, checked_mail
 
 pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lethe_common.mail import Mail, MailSession
-from lethe_common.testing import (
+from lethe_testing import (
     PrivateServer,
     checked_mail,
     free_port,

@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import EVENTS_FIELD, OUTBOX, POISON, Outbox, OutboxRelay
 from lethe_common.events.publisher import EventPublisher
-from lethe_common.testing import EventTap
+from lethe_testing import EventTap
 
 UNREACHABLE_BROKER = "amqp://guest:guest@127.0.0.1:1//"
 

@@ -10,9 +10,9 @@ from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_consent.config import ConsentConfig, load_config
-from lethe_consent.grpc_api import ConsentServicer
-from lethe_consent.parts import ConsentParts, build_parts
 from lethe_consent.repository import INDEXES
+from lethe_consent.servicer import ConsentServicer
+from lethe_consent.wiring import ConsentParts, build_parts
 
 
 def servicer(parts: ConsentParts, config: ConsentConfig) -> ConsentServicer:

@@ -22,9 +22,9 @@ from lethe_common.privacy import Receipt, privacy_subscriptions
 from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_consent.config import ConsentConfig, load_config
-from lethe_consent.parts import ConsentParts, build_parts
 from lethe_consent.records import Subject
 from lethe_consent.repository import INDEXES
+from lethe_consent.wiring import ConsentParts, build_parts
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,8 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt
 from lethe_common.subject import subject_key
-from lethe_common.testing import (
+from lethe_consent.texts import seed_purposes
+from lethe_testing import (
     Backend,
     EventTap,
     code_of,
@@ -44,7 +45,6 @@ from lethe_common.testing import (
     wait_for_mail,
     worker_metrics,
 )
-from lethe_consent.texts import seed_purposes
 
 T = TypeVar("T")
 PLAYED = ("consent", "gateway")

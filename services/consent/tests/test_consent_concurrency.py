@@ -23,7 +23,6 @@ from lethe_common.errors import AlreadyExists, FailedPrecondition
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
-from lethe_common.testing import EventTap, mails_to, token_in, wait_for_mail
 from lethe_consent.config import load_config
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.mailer import Mailer
@@ -32,6 +31,7 @@ from lethe_consent.repository import ConsentRepository
 from lethe_consent.requests import PrivacyRequests, add_months
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts, seed_purposes
+from lethe_testing import EventTap, mails_to, token_in, wait_for_mail
 
 T = TypeVar("T")
 SERVICES = ("identity", "consent", "shop", "newsletter", "gateway")

@@ -26,7 +26,6 @@ from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt, ReceiptSender
 from lethe_consent.config import DEFAULT_RECEIPT_SERVICES, load_config
 from lethe_consent.erasure import ConsentErasure
-from lethe_consent.grpc_api import ConsentServicer
 from lethe_consent.mailer import Mailer
 from lethe_consent.records import ConsentLedger, Subject
 from lethe_consent.repository import ConsentRepository
@@ -38,6 +37,7 @@ from lethe_consent.seeding import (
     seed_completed_erasures,
     seed_open_requests,
 )
+from lethe_consent.servicer import ConsentServicer
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
 

@@ -13,16 +13,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-from typing import Annotated, cast
+from typing import cast
 
 import grpc
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import HTTPException, Request, Response
 
-from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
-from lethe.newsletter.v1 import newsletter_pb2_grpc
-from lethe.shop.v1 import shop_pb2_grpc
 from lethe_gateway.session_cache import MISS, SessionCache
 
 SESSION_COOKIE = "lethe_session"
@@ -30,40 +27,6 @@ CSRF_COOKIE = "lethe_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSET = object()
-
-
-def identity(request: Request) -> identity_pb2_grpc.IdentityServiceStub:
-    return request.app.state.identity
-
-
-def consent(request: Request) -> consent_pb2_grpc.ConsentServiceStub:
-    return request.app.state.consent
-
-
-def newsletter(request: Request) -> newsletter_pb2_grpc.NewsletterServiceStub:
-    return request.app.state.newsletter
-
-
-def shop(request: Request) -> shop_pb2_grpc.ShopServiceStub:
-    return request.app.state.shop
-
-
-def person(account: pb.Account) -> consent_pb2.Person:
-    """The logged-in person as the consent service files them."""
-    return consent_pb2.Person(account_id=account.id, email=account.email, name=account.name)
-
-
-def global_privacy_control(request: Request) -> bool:
-    """The browser sends the Global Privacy Control signal (``Sec-GPC: 1``)."""
-    return request.headers.get("Sec-GPC", "").strip() == "1"
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else ""
-
-
-def rpc_timeout(request: Request) -> float:
-    return float(request.app.state.config.rpc_timeout_seconds)
 
 
 def csrf_token_for(session_token: str) -> str:
@@ -84,8 +47,10 @@ def _check_csrf(request: Request, session_token: str) -> None:
 
 async def _authenticate(request: Request, token: str) -> pb.Account | None:
     try:
-        return await identity(request).Authenticate(  # type: ignore[no-any-return]
-            pb.AuthenticateRequest(session_token=token), timeout=rpc_timeout(request))
+        stub: identity_pb2_grpc.IdentityServiceStub = request.app.state.identity
+        return await stub.Authenticate(  # type: ignore[no-any-return]
+            pb.AuthenticateRequest(session_token=token),
+            timeout=float(request.app.state.config.rpc_timeout_seconds))
     except grpc.aio.AioRpcError as exc:
         if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
             raise
@@ -119,34 +84,6 @@ async def session_account(request: Request) -> pb.Account | None:
     if account is not None and request.method not in SAFE_METHODS:
         _check_csrf(request, token)
     return account
-
-
-MaybeAccount = Annotated["pb.Account | None", Depends(session_account)]
-
-
-async def require_account(account: MaybeAccount) -> pb.Account:
-    if account is None:
-        raise HTTPException(401, "please log in")
-    return account
-
-
-LoggedIn = Annotated[pb.Account, Depends(require_account)]
-
-
-async def require_admin(account: LoggedIn) -> pb.Account:
-    if "admin" not in account.roles:
-        raise HTTPException(403, "this needs the admin role")
-    return account
-
-
-async def require_portal_access(account: LoggedIn) -> pb.Account:
-    if account.portal_access.status != "approved":
-        raise HTTPException(403, "this part of the portal needs approved portal access")
-    return account
-
-
-Admin = Annotated[pb.Account, Depends(require_admin)]
-PortalMember = Annotated[pb.Account, Depends(require_portal_access)]
 
 
 def _secure(request: Request) -> bool:

@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from lethe_common.testing import BACKENDS, free_port, start_gateway
+from lethe_testing import BACKENDS, free_port, start_gateway
 
 LoneGateway = Callable[..., AbstractContextManager[str]]
 
 
 @contextmanager
 def _lone_gateway(log_dir: Path, **overrides: str) -> Iterator[str]:
-    """``python -m lethe_gateway.main`` with no backend behind it (every backend address is
+    """``python -m lethe_gateway.api`` with no backend behind it (every backend address is
     a port nothing listens on), ready; its base URL. Stopped afterwards."""
     dead = {f"{name.upper()}_GRPC_ADDR": f"127.0.0.1:{free_port()}" for name in BACKENDS}
     gateway, url = start_gateway({}, log_dir, **{

@@ -212,7 +212,7 @@ def test_the_limit_is_read_once_with_its_default(monkeypatch: pytest.MonkeyPatch
 
 def test_the_gateway_process_exits_on_an_invalid_limit() -> None:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "lethe_gateway.main"], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "lethe_gateway.api"], capture_output=True,
                             env={**os.environ, "LETHE_GATEWAY_MAX_BODY_BYTES": "lots"},
                             timeout=30, check=False)
     assert result.returncode != 0

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from pydantic import BaseModel
 
-from lethe_common.testing import BACKENDS, free_port
 from lethe_gateway.app import create_app
 from lethe_gateway.config import GatewayConfig
+from lethe_testing import BACKENDS, free_port
 
 DETAILS = "backend says: the thing is not right"
 

@@ -17,11 +17,11 @@ from fastapi.testclient import TestClient
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
-from lethe_common.testing import BACKENDS, free_port
 from lethe_gateway.app import create_app
 from lethe_gateway.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, csrf_token_for
 from lethe_gateway.config import GatewayConfig
 from lethe_gateway.session_cache import MISS, SessionCache
+from lethe_testing import BACKENDS, free_port
 
 TOKEN = "s" * 43
 

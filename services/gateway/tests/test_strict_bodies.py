@@ -20,11 +20,11 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from lethe_common.testing import BACKENDS, Browser, Stack, start_stack, stop_stack, unique, wait_for
 from lethe_gateway import newsletter_schemas, privacy_schemas, schemas, shop_schemas
 from lethe_gateway.app import create_app
 from lethe_gateway.config import GatewayConfig
 from lethe_gateway.newsletter_schemas import LinkTokenBody
+from lethe_testing import BACKENDS, Browser, Stack, start_stack, stop_stack, unique, wait_for
 
 PASSWORD = "copper kettle marmalade 9"
 HEX = "0" * 32

@@ -16,7 +16,7 @@ from lethe.identity.v1 import identity_pb2_grpc
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.subject import subject_key
-from lethe_common.testing import Backend, remove_backend, start_backend, token_in, unique, wait_for_mail
+from lethe_testing import Backend, remove_backend, start_backend, token_in, unique, wait_for_mail
 
 PASSWORD = "lantern orchard seventeen"
 Stub = identity_pb2_grpc.IdentityServiceStub

@@ -26,7 +26,8 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.keys import under
-from lethe_common.testing import (
+from lethe_identity.seeding import Person, seed_verified
+from lethe_testing import (
     Backend,
     EventTap,
     ServiceProcess,
@@ -37,7 +38,6 @@ from lethe_common.testing import (
     wait_for,
     wait_for_mail,
 )
-from lethe_identity.seeding import Person, seed_verified
 
 PASSWORD = "lantern orchard seventeen"
 Stub = identity_pb2_grpc.IdentityServiceStub

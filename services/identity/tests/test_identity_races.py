@@ -23,7 +23,7 @@ from lethe.identity.v1 import identity_pb2_grpc
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.store.keys import under
-from lethe_common.testing import EventTap, code_of, mails_to, token_in, unique, wait_for, wait_for_mail
+from lethe_testing import EventTap, code_of, mails_to, token_in, unique, wait_for, wait_for_mail
 
 Stub = identity_pb2_grpc.IdentityServiceStub
 Verified = Callable[[str], str]

@@ -10,8 +10,8 @@ import pytest
 from lethe.common.v1 import subject_pb2
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe_common.config import ConfigError
-from lethe_common.testing import Backend, running_backend, wait_for, worker_metrics
 from lethe_identity.config import load_config
+from lethe_testing import Backend, running_backend, wait_for, worker_metrics
 
 
 def test_defaults_give_the_identity_its_own_ports_and_database(monkeypatch: pytest.MonkeyPatch) -> None:

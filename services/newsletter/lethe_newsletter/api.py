@@ -9,9 +9,9 @@ from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_newsletter.config import load_config
-from lethe_newsletter.grpc_api import NewsletterServicer
-from lethe_newsletter.parts import build_parts
 from lethe_newsletter.repository import INDEXES
+from lethe_newsletter.servicer import NewsletterServicer
+from lethe_newsletter.wiring import build_parts
 
 
 def main() -> None:

@@ -21,9 +21,9 @@ from lethe_common.privacy import ACCOUNT_ID, SUBJECT_KEY, privacy_subscriptions
 from lethe_common.runtime import Loop, Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_newsletter.config import NewsletterConfig, load_config
-from lethe_newsletter.parts import NewsletterParts, build_parts
 from lethe_newsletter.repository import INDEXES
 from lethe_newsletter.sender import CampaignSender, SenderSettings
+from lethe_newsletter.wiring import NewsletterParts, build_parts
 
 SUBSCRIBER_ID = re.compile(r"sub_[0-9a-f]{32}")
 

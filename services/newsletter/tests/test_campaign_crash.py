@@ -17,7 +17,9 @@ from pymongo import MongoClient
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common.subject import subject_key
-from lethe_common.testing import (
+from lethe_newsletter.lifecycle import subscriber_id
+from lethe_newsletter.seeding import Reader, seed_active
+from lethe_testing import (
     Backend,
     PrivateServer,
     checked_mail,
@@ -27,8 +29,6 @@ from lethe_common.testing import (
     wait_for,
     worker_metrics,
 )
-from lethe_newsletter.lifecycle import subscriber_id
-from lethe_newsletter.seeding import Reader, seed_active
 
 RECIPIENTS = 1000
 ACTOR = "acc_" + "e" * 32

@@ -36,15 +36,6 @@ from lethe_common.events.publisher import EventPublisher
 from lethe_common.signing import derive_key
 from lethe_common.store.keys import timekey, under
 from lethe_common.subject import subject_key
-from lethe_common.testing import (
-    Backend,
-    PrivateServer,
-    mails_in,
-    private_smtp_sink,
-    running_backend,
-    unique,
-    wait_for,
-)
 from lethe_newsletter.campaign_repository import CampaignRepository
 from lethe_newsletter.lease import CampaignLease
 from lethe_newsletter.leaving import Leaving
@@ -53,6 +44,15 @@ from lethe_newsletter.links import Links
 from lethe_newsletter.people import Subscribers
 from lethe_newsletter.repository import NewsletterRepository
 from lethe_newsletter.seeding import Reader, seed_active
+from lethe_testing import (
+    Backend,
+    PrivateServer,
+    mails_in,
+    private_smtp_sink,
+    running_backend,
+    unique,
+    wait_for,
+)
 
 ACTOR = "acc_" + "f" * 32
 VERSION = "2026-01"

@@ -27,10 +27,10 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.store.keys import under
 from lethe_common.subject import subject_key
-from lethe_common.testing import Backend, EventTap, code_of, running_backend, unique, wait_for, worker_metrics
 from lethe_newsletter.config import load_config
 from lethe_newsletter.lifecycle import Life, fold
 from lethe_newsletter.seeding import Reader, seed_active
+from lethe_testing import Backend, EventTap, code_of, running_backend, unique, wait_for, worker_metrics
 
 ACTOR = "acc_" + "d" * 32
 Stub = newsletter_pb2_grpc.NewsletterServiceStub

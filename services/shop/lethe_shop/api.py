@@ -10,10 +10,10 @@ from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_shop.config import load_config
-from lethe_shop.grpc_api import ShopServicer
-from lethe_shop.parts import ShopParts, build_parts
 from lethe_shop.repository import INDEXES
 from lethe_shop.seed import seed_catalogue
+from lethe_shop.servicer import ShopServicer
+from lethe_shop.wiring import ShopParts, build_parts
 
 
 def main() -> None:

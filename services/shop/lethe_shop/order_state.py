@@ -19,6 +19,7 @@ from lethe_common.errors import Aborted, NotFound
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
 from lethe_common.store.steps import Step
+from lethe_shop.config import SERVICE
 from lethe_shop.models import (
     CANCELLED,
     COMPLETED,
@@ -29,7 +30,6 @@ from lethe_shop.models import (
     check_move,
 )
 
-SERVICE = "shop"
 # Step kinds.
 PAYMENT, PAY, MOVE, HANDOFF, VOID = "payment", "paid", "moved", "handoff", "void"
 CHARGED_STATUSES = ("pending", "succeeded")

@@ -19,8 +19,8 @@ from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
 from lethe_common.validation import object_id
 from lethe_shop.config import ShopConfig, load_config
-from lethe_shop.parts import ShopParts, build_parts
 from lethe_shop.repository import INDEXES
+from lethe_shop.wiring import ShopParts, build_parts
 
 
 def subscriptions(parts: ShopParts) -> list[Subscription]:

@@ -38,8 +38,8 @@ from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.store.keys import under
 from lethe_common.subject import subject_key
-from lethe_common.testing import Backend, running_backend, wait_for
 from lethe_shop.checkout import order_id_for
+from lethe_testing import Backend, running_backend, wait_for
 
 Stub = shop_pb2_grpc.ShopServiceStub
 GOOD_CARD = "4242424242424242"

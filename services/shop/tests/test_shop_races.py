@@ -33,9 +33,9 @@ from pymongo.database import Database
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.store.keys import under
-from lethe_common.testing import Backend, EventTap, running_backend, wait_for
 from lethe_shop.checkout import order_id_for
 from lethe_shop.models import entitlement_id, handoff_id
+from lethe_testing import Backend, EventTap, running_backend, wait_for
 
 Stub = shop_pb2_grpc.ShopServiceStub
 CARD = "4242424242424242"

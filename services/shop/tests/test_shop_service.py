@@ -16,8 +16,8 @@ from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.config import ConfigError
 from lethe_common.subject import subject_key
-from lethe_common.testing import Backend, code_of, running_backend, wait_for, worker_metrics
 from lethe_shop.config import load_config
+from lethe_testing import Backend, code_of, running_backend, wait_for, worker_metrics
 
 Stub = shop_pb2_grpc.ShopServiceStub
 

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from lethe.consent.v1 import consent_pb2
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.auth import consent, identity, rpc_timeout
+from lethe_gateway.deps import consent, identity, rpc_timeout
 from lethe_gateway.schemas import Accepted, AccountOut, EmailBody, RegisterBody, Registered, VerifyBody
 
 router = APIRouter(tags=["accounts"])

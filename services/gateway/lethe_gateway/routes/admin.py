@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.auth import Admin, identity, rpc_timeout
+from lethe_gateway.deps import Admin, identity, rpc_timeout
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.schemas import (
     ContactOut,

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response
 
 from lethe.newsletter.v1 import newsletter_pb2 as pb
-from lethe_gateway.auth import Admin, newsletter, rpc_timeout
+from lethe_gateway.deps import Admin, newsletter, rpc_timeout
 from lethe_gateway.newsletter_schemas import CampaignBody, CampaignOut
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 

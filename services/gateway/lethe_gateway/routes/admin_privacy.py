@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 
 from lethe.consent.v1 import consent_pb2 as pb
-from lethe_gateway.auth import Admin, consent, rpc_timeout
+from lethe_gateway.deps import Admin, consent, rpc_timeout
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.privacy_schemas import (
     ConsentTextOut,

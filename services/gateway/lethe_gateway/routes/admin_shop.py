@@ -13,7 +13,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from lethe.shop.v1 import shop_pb2 as pb
-from lethe_gateway.auth import Admin, rpc_timeout, shop
+from lethe_gateway.deps import Admin, rpc_timeout, shop
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.shop_schemas import (
     LegalHoldReadOut,

@@ -12,14 +12,7 @@ from fastapi import APIRouter, Path, Request
 
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.identity.v1 import identity_pb2
-from lethe_gateway.auth import (
-    LoggedIn,
-    client_address,
-    consent,
-    global_privacy_control,
-    person,
-    rpc_timeout,
-)
+from lethe_gateway.deps import LoggedIn, client_address, consent, global_privacy_control, person, rpc_timeout
 from lethe_gateway.privacy_schemas import (
     ConsentRecordOut,
     ConsentsOut,

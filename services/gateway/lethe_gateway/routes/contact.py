@@ -7,7 +7,7 @@ import logging
 from fastapi import APIRouter, Request
 
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.auth import client_address, identity, rpc_timeout
+from lethe_gateway.deps import client_address, identity, rpc_timeout
 from lethe_gateway.schemas import Accepted, ContactBody
 
 log = logging.getLogger(__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.auth import LoggedIn, PortalMember, identity, rpc_timeout
+from lethe_gateway.deps import LoggedIn, PortalMember, identity, rpc_timeout
 from lethe_gateway.schemas import AccountOut, OrganisationOut, PortalAccessOut, ProfilePatch
 
 router = APIRouter(tags=["me"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from lethe.newsletter.v1 import newsletter_pb2 as pb
-from lethe_gateway.auth import LoggedIn, client_address, newsletter, rpc_timeout
+from lethe_gateway.deps import LoggedIn, client_address, newsletter, rpc_timeout
 from lethe_gateway.newsletter_schemas import PortalSubscribeBody, SubscribeBody, SubscriptionOut
 from lethe_gateway.schemas import Accepted
 

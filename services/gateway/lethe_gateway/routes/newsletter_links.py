@@ -20,7 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from lethe.newsletter.v1 import newsletter_pb2 as pb
-from lethe_gateway.auth import client_address, newsletter, rpc_timeout
+from lethe_gateway.deps import client_address, newsletter, rpc_timeout
 from lethe_gateway.errors import error_body, http_error_of
 from lethe_gateway.newsletter_schemas import LinkTokenBody, SubscriptionOut
 from lethe_gateway.pages import page

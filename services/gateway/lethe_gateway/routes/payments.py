@@ -12,7 +12,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from lethe.shop.v1 import shop_pb2 as pb
-from lethe_gateway.auth import rpc_timeout, shop
+from lethe_gateway.deps import rpc_timeout, shop
 from lethe_gateway.schemas import Accepted
 
 router = APIRouter(tags=["payments"])

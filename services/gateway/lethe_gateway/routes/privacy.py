@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from lethe.consent.v1 import consent_pb2 as pb
-from lethe_gateway.auth import LoggedIn, client_address, consent, person, rpc_timeout
+from lethe_gateway.deps import LoggedIn, client_address, consent, person, rpc_timeout
 from lethe_gateway.privacy_schemas import (
     ConfirmBody,
     ErasureBody,

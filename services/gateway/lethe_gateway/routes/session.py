@@ -8,15 +8,8 @@ import grpc
 from fastapi import APIRouter, Request, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.auth import (
-    SESSION_COOKIE,
-    MaybeAccount,
-    clear_session_cookies,
-    client_address,
-    identity,
-    rpc_timeout,
-    set_session_cookies,
-)
+from lethe_gateway.auth import SESSION_COOKIE, clear_session_cookies, set_session_cookies
+from lethe_gateway.deps import MaybeAccount, client_address, identity, rpc_timeout
 from lethe_gateway.routes.consents import honour_gpc
 from lethe_gateway.schemas import AccountOut, LoginBody
 

@@ -15,7 +15,7 @@ from fastapi.responses import StreamingResponse
 
 from lethe.identity.v1 import identity_pb2
 from lethe.shop.v1 import shop_pb2 as pb
-from lethe_gateway.auth import LoggedIn, rpc_timeout, shop
+from lethe_gateway.deps import LoggedIn, rpc_timeout, shop
 from lethe_gateway.shop_schemas import (
     CartIn,
     CartOut,

@@ -23,12 +23,12 @@ from lethe_shop.checkout import (
     checked_lines,
     checked_note,
 )
+from lethe_shop.config import SERVICE
 from lethe_shop.downloads import Offer
 from lethe_shop.models import totals_of
-from lethe_shop.parts import ShopParts
 from lethe_shop.payment import BadNotification
+from lethe_shop.wiring import ShopParts
 
-SERVICE = "shop"
 PRODUCT_FIELDS = ("name", "description", "kind", "price_cents", "currency", "vat_rate_bp",
                   "term_months", "files", "active")
 

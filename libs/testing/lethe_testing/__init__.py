@@ -12,8 +12,8 @@ Everything runs against the real store and broker that ``tools/stack.py test``
 started (their URLs are in the environment).
 """
 
-from lethe_common.testing.bus import EventTap
-from lethe_common.testing.maildir import (
+from lethe_testing.bus import EventTap
+from lethe_testing.maildir import (
     MailCheckFailed,
     checked_mail,
     mail_text,
@@ -22,7 +22,7 @@ from lethe_common.testing.maildir import (
     token_in,
     wait_for_mail,
 )
-from lethe_common.testing.processes import (
+from lethe_testing.processes import (
     BACKENDS,
     Backend,
     ServiceProcess,
@@ -37,15 +37,15 @@ from lethe_common.testing.processes import (
     stop_stack,
     worker_metrics,
 )
-from lethe_common.testing.rpc import code_of
-from lethe_common.testing.servers import (
+from lethe_testing.rpc import code_of
+from lethe_testing.servers import (
     PrivateServer,
     private_broker,
     private_smtp_sink,
     private_store,
 )
-from lethe_common.testing.waiting import free_port, http_status, unique, wait_for
-from lethe_common.testing.web import Browser
+from lethe_testing.waiting import free_port, http_status, unique, wait_for
+from lethe_testing.web import Browser
 
 __all__ = [
     "BACKENDS", "Backend", "Browser", "EventTap", "MailCheckFailed", "PrivateServer",

@@ -30,7 +30,7 @@ from email.policy import strict as strict_policy
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
-from lethe_common.testing.waiting import wait_for
+from lethe_testing.waiting import wait_for
 
 
 class MailCheckFailed(AssertionError):

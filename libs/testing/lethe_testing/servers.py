@@ -10,7 +10,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from lethe_common.testing.waiting import free_port, unique, wait_for
+from lethe_testing.waiting import free_port, unique, wait_for
 
 ROOT = Path(__file__).resolve().parents[3]
 

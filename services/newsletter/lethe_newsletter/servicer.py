@@ -10,11 +10,10 @@ from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common.privacy_api import erase_subject, export_subject, wire_time
 from lethe_common.validation import object_id
+from lethe_newsletter.config import SERVICE
 from lethe_newsletter.models import CampaignView, SubscriptionView
-from lethe_newsletter.parts import NewsletterParts
 from lethe_newsletter.subscriptions import checked_applicant
-
-SERVICE = "newsletter"
+from lethe_newsletter.wiring import NewsletterParts
 
 
 def subscription_message(view: SubscriptionView) -> pb.Subscription:

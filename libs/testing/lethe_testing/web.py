@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lethe_common.testing.maildir import token_in, wait_for_mail
+from lethe_testing.maildir import token_in, wait_for_mail
 
 
 class Browser:

@@ -19,7 +19,7 @@ from pathlib import Path
 import grpc
 
 from lethe_common.grpc_client import channel_options, target
-from lethe_common.testing.waiting import free_port, http_status, unique, wait_for
+from lethe_testing.waiting import free_port, http_status, unique, wait_for
 
 BACKENDS = ("identity", "consent", "shop", "newsletter")
 
@@ -213,7 +213,7 @@ def start_gateway(backends: dict[str, Backend], log_dir: Path, port: int = 0,
     port = port or free_port()
     env = {**os.environ, "LETHE_GATEWAY_PORT": str(port), **overrides}
     env.update({f"{name.upper()}_GRPC_ADDR": b.grpc_addr for name, b in backends.items()})
-    gateway = ServiceProcess("gateway", "lethe_gateway.main", env, log_dir / "gateway.log",
+    gateway = ServiceProcess("gateway", "lethe_gateway.api", env, log_dir / "gateway.log",
                              f"http://127.0.0.1:{port}/healthz").start()
     return gateway, f"http://127.0.0.1:{port}"
 

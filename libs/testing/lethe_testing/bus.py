@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from lethe_common.testing.waiting import unique, wait_for
+from lethe_testing.waiting import unique, wait_for
 
 
 class EventTap:

@@ -11,14 +11,13 @@ from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.errors import InvalidArgument
 from lethe_common.privacy_api import erase_subject, export_subject, wire_time
+from lethe_consent.config import SERVICE
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.models import LANGUAGES, Overview, RecordView, RequestView, TextView
 from lethe_consent.records import ConsentLedger, Subject, subject_of
 from lethe_consent.requests import PrivacyRequests
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
-
-SERVICE = "consent"
 
 
 def text_message(view: TextView) -> pb.ConsentText:

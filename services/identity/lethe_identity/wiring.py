@@ -1,0 +1,44 @@
+"""The identity domain wired together once, for the API and the worker alike."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lethe_common.privacy import ReceiptSender
+from lethe_common.runtime import Runtime
+from lethe_identity.accounts import Accounts
+from lethe_identity.config import SERVICE, IdentityConfig
+from lethe_identity.contact import ContactRequests
+from lethe_identity.erasure import IdentityErasure
+from lethe_identity.mailer import Mailer
+from lethe_identity.passwords import Passwords
+from lethe_identity.portal import Portal
+from lethe_identity.repository import IdentityRepository
+from lethe_identity.retention import Retention
+from lethe_identity.sessions import Sessions
+
+
+@dataclass(frozen=True)
+class IdentityParts:
+    accounts: Accounts
+    sessions: Sessions
+    portal: Portal
+    contacts: ContactRequests
+    erasure: IdentityErasure
+    retention: Retention
+
+
+def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
+    repo = IdentityRepository(runtime.db, runtime.outbox)
+    passwords = Passwords(config.argon2)
+    mailer = Mailer(config.common, config.public_url)
+    portal = Portal(repo, mailer, config.admin_emails)
+    accounts = Accounts(repo, passwords, mailer, config, portal)
+    return IdentityParts(
+        accounts=accounts,
+        sessions=Sessions(repo, accounts, passwords, config),
+        portal=portal,
+        contacts=ContactRequests(repo, portal, config),
+        erasure=IdentityErasure(repo, ReceiptSender(runtime.db, runtime.outbox, SERVICE), portal),
+        retention=Retention(repo, config),
+    )
