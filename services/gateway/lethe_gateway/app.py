@@ -19,6 +19,7 @@ from lethe_gateway.backends import Backends
 from lethe_gateway.body_limit import BodyLimit, BodyLimitMiddleware
 from lethe_gateway.config import GatewayConfig
 from lethe_gateway.errors import install_error_handlers
+from lethe_gateway.openapi_errors import install_openapi
 from lethe_gateway.routes import api_router, body_limits
 from lethe_gateway.session_cache import SessionCache
 
@@ -84,6 +85,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     app.state.sessions = SessionCache(config.session_cache_seconds)
     install_error_handlers(app)
     app.include_router(api_router())
+    install_openapi(app)
 
     # Added first, so it runs inside ObserveMiddleware, which counts its 413s too.
     app.add_middleware(BodyLimitMiddleware, default=BodyLimit(config.max_body_bytes),

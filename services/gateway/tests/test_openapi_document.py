@@ -97,3 +97,39 @@ def test_a_document_that_is_no_openapi_is_a_problem(gateway_url: str) -> None:
     document = _served(gateway_url)
     del document["info"]
     assert [p for p in problems_of(document) if p.startswith("not valid OpenAPI")]
+
+
+def _error_statuses(operation: dict[str, Any]) -> set[int]:
+    return {int(status) for status in operation["responses"] if int(status) >= 400}
+
+
+def test_every_error_response_is_the_gateways_envelope(gateway_url: str) -> None:
+    document = _served(gateway_url)
+    schemas = document["components"]["schemas"]
+    assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
+    assert schemas["Error"]["required"] == ["error"]
+    assert schemas["Error"]["properties"]["error"]["required"] == ["code", "message"]
+    operations = [(path, method, op) for path, item in document["paths"].items()
+                  for method, op in item.items()]
+    assert len(operations) > 40
+    for path, method, operation in operations:
+        for status, response in operation["responses"].items():
+            if int(status) >= 400:
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
+
+
+def test_error_statuses_follow_what_each_route_checks(gateway_url: str) -> None:
+    paths = _served(gateway_url)["paths"]
+    # a logged-in write with a body: session, CSRF, body limit, validation
+    assert _error_statuses(paths["/api/v1/orders"]["post"]) >= {401, 403, 413, 422, 503}
+    # a logged-in read: a session, no CSRF, no body
+    me = _error_statuses(paths["/api/v1/me"]["get"])
+    assert 401 in me and 403 not in me and 413 not in me
+    # staff only
+    staff = paths["/api/v1/admin/privacy-requests"]["get"]
+    assert {401, 403} <= _error_statuses(staff)
+    assert "admin" in staff["responses"]["403"]["description"]
+    # the link's token is its credential: no session, but a body
+    link = _error_statuses(paths["/api/v1/newsletter/confirm"]["post"])
+    assert 401 not in link and {413, 422} <= link
