@@ -19,29 +19,16 @@ from pymongo.errors import DuplicateKeyError
 from lethe_common.events.consumer import Subscription
 from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.events.outbox import Outbox
-from lethe_common.mongo import Db, Document, RetiredIndex
+from lethe_common.mongo import Db, RetiredIndex
+from lethe_common.subject import Subject
 
 REQUEST_ID = re.compile(r"pr_[0-9a-f]{32}")
-ACCOUNT_ID = re.compile(r"(?:[a-z]{2,4}_[0-9a-f]{32})?")
-SUBJECT_KEY = re.compile(r"[0-9a-f]{64}")
 RECEIPT_KINDS = ("erasure", "restriction", "restriction_lift")
 OUTCOMES = ("done", "deferred")
 MAX_ITEMS = 50
 MAX_ITEM_LENGTH = 300
 # The collection in which each service keeps the receipts it sent (and their outbox).
 RECEIPTS_SENT = "privacy_receipts_sent"
-
-
-def subject_filter(account_id: str, subject_key: str, id_field: str = "account_id") -> Document:
-    """A person's documents: by account id where they have one, always by subject_key.
-
-    ``id_field`` names the field holding the account id (``_id`` in the accounts
-    collection itself). With neither given, the filter matches nothing.
-    """
-    clauses: list[Document] = [{"subject_key": subject_key}] if subject_key else []
-    if account_id:
-        clauses.append({id_field: account_id})
-    return {"$or": clauses} if clauses else {"_id": {"$exists": False}}
 
 
 @dataclass(frozen=True)
@@ -53,8 +40,7 @@ class PrivacyEvent:
 
     kind: str
     request_id: str
-    account_id: str
-    subject_key: str
+    subject: Subject
     occurred_at: datetime = field(default_factory=lambda: datetime.now(UTC), compare=False)
 
     @classmethod
@@ -67,20 +53,19 @@ class PrivacyEvent:
             kind = "restriction" if payload.get("restricted") is True else "restriction_lift"
         else:
             raise EnvelopeError(f"{envelope.type!r} is no privacy request")
-        return cls.checked(kind, payload.get("request_id"), payload.get("account_id"),
-                           envelope.subject_key, envelope.occurred_at)
+        return cls.checked(kind, payload.get("request_id"), account_id=payload.get("account_id"),
+                           subject_key=envelope.subject_key, occurred_at=envelope.occurred_at)
 
     @classmethod
-    def checked(cls, kind: str, request_id: Any, account_id: Any, subject_key: Any,
+    def checked(cls, kind: str, request_id: Any, *, account_id: Any, subject_key: Any,
                 occurred_at: datetime | None = None) -> PrivacyEvent:
-        """Raise EnvelopeError unless the ids have the shapes our services give them."""
+        """Raise EnvelopeError unless the ids have the shapes our services give them (the
+        subject key is required, the account id may be empty)."""
         if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
             raise EnvelopeError("request_id is not a privacy request id")
-        if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
-            raise EnvelopeError("account_id is not an account id")
-        if not isinstance(subject_key, str) or not SUBJECT_KEY.fullmatch(subject_key):
-            raise EnvelopeError("a privacy request needs the subject_key")
-        return cls(kind, request_id, account_id, subject_key, occurred_at or datetime.now(UTC))
+        subject = Subject.checked(account_id=account_id, subject_key=subject_key,
+                                  error=EnvelopeError)
+        return cls(kind, request_id, subject, occurred_at or datetime.now(UTC))
 
 
 def privacy_subscriptions(erase: Callable[[PrivacyEvent], Any],
@@ -143,6 +128,32 @@ class Receipt:
         if receipt.kind not in RECEIPT_KINDS or receipt.outcome not in OUTCOMES:
             raise EnvelopeError("unknown receipt kind or outcome")
         return receipt
+
+
+UNTIL_LIFTED = "until the person lifts the restriction"
+
+
+@dataclass(frozen=True)
+class RestrictionWording:
+    """What one service's restriction receipts say. ``restricted`` is the note of a
+    restriction, with ``{count}`` for what is held; ``none_held``, if given, is the whole
+    note when nothing is held (otherwise the count is reported, even 0)."""
+
+    blocked: tuple[str, ...]
+    restricted: str
+    lifted: str
+    none_held: str = ""
+
+
+def restriction_receipt(request: PrivacyEvent, held: int, wording: RestrictionWording) -> Receipt:
+    """The receipt of a restriction or its lift, in the service's own words: one shape for
+    every service, so staff and the person read the same kind of answer everywhere."""
+    if not held and wording.none_held:
+        return Receipt(request_id=request.request_id, kind=request.kind, note=wording.none_held)
+    if request.kind == "restriction":
+        return Receipt(request_id=request.request_id, kind=request.kind, blocked=wording.blocked,
+                       blocked_until=UNTIL_LIFTED, note=wording.restricted.format(count=held))
+    return Receipt(request_id=request.request_id, kind=request.kind, note=wording.lifted)
 
 
 class ReceiptSender:

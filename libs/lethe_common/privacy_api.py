@@ -9,7 +9,7 @@ from lethe.common.v1 import subject_pb2
 from lethe_common.errors import InvalidArgument
 from lethe_common.events.envelope import EnvelopeError
 from lethe_common.privacy import PrivacyEvent, Receipt
-from lethe_common.validation import object_id
+from lethe_common.subject import Subject
 
 
 def wire_time(value: datetime | None) -> str:
@@ -17,21 +17,19 @@ def wire_time(value: datetime | None) -> str:
     return value.astimezone(UTC).isoformat(timespec="seconds") if value else ""
 
 
-def export_subject(subject: subject_pb2.Subject) -> tuple[str, str]:
-    """``ExportSubjectData``'s subject, checked: (account id, subject key), one of them set."""
-    if subject.account_id:
-        object_id(subject.account_id, "account_id")
-    if not subject.account_id and not subject.subject_key:
-        raise InvalidArgument("an account id or a subject key is required")
-    return subject.account_id, subject.subject_key
+def export_subject(subject: subject_pb2.Subject) -> Subject:
+    """``ExportSubjectData``'s subject, checked: an account id, a subject key, or both."""
+    return Subject.checked(account_id=subject.account_id, subject_key=subject.subject_key,
+                           key_required=False, error=InvalidArgument)
 
 
 def erase_subject(service: str, request: subject_pb2.EraseSubjectRequest,
                   erase: Callable[[PrivacyEvent], Receipt]) -> subject_pb2.EraseSubjectResponse:
     """``EraseSubject``: check the request as the bus event would be, erase, answer the receipt."""
     try:
-        event = PrivacyEvent.checked("erasure", request.request_id, request.subject.account_id,
-                                     request.subject.subject_key)
+        event = PrivacyEvent.checked("erasure", request.request_id,
+                                     account_id=request.subject.account_id,
+                                     subject_key=request.subject.subject_key)
     except EnvelopeError as exc:
         raise InvalidArgument(str(exc)) from None
     receipt = erase(event)

@@ -19,8 +19,9 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.subject import Subject
 from lethe_consent.expiries import due_entries
-from lethe_consent.records import MARK_EXPIRIES, RECORD_EXPIRIES, ConsentLedger, Subject
+from lethe_consent.records import MARK_EXPIRIES, RECORD_EXPIRIES, ConsentLedger
 from lethe_consent.repository import ConsentRepository
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,10 @@ class ConsentErasure:
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         """Pseudonymise the person's records; idempotent, so a repeat sends no second receipt."""
         now = now or datetime.now(UTC)
-        subject = Subject(request.account_id, request.subject_key)
+        subject = request.subject
         self._ledger.mark_erased(subject, now)
         ended = self._ledger.end_all(subject, "erasure", now)
-        self._ledger.schedule_pseudonymised_expiry(subject.subject_key, subject.account_id,
-                                                   request.request_id, now)
+        self._ledger.schedule_pseudonymised_expiry(subject, request.request_id, now)
         changed = self._ledger.pseudonymise(subject, now)
         self._forget_request_contacts(subject)
         until = (now + timedelta(days=self._proof_days)).date().isoformat()
@@ -54,15 +54,14 @@ class ConsentErasure:
                   "the privacy-request ledger (kinds, dates, receipts): proof that requests "
                   "were answered, Art. 5(2) GDPR"),
             note=f"{len(ended)} consents ended, {changed} records pseudonymised")
-        self._receipts.send(receipt, request.subject_key)
+        self._receipts.send(receipt, subject.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id,
                                            "records": changed})
         return receipt
 
     def _forget_request_contacts(self, subject: Subject) -> None:
         """The address of every unconfirmed request of the person goes (the request stays)."""
-        owned = {*self._requests.owned(subject.subject_key), *self._requests.owned(subject.account_id)}
-        for request_id in sorted(owned):
+        for request_id in self._requests.owned_by(subject):
             self._requests.delete_contact(request_id)
 
     def restrict(self, request: PrivacyEvent) -> Receipt:
@@ -70,7 +69,7 @@ class ConsentErasure:
         receipt = Receipt(request_id=request.request_id, kind=request.kind,
                           note="consent records are kept only as proof and are not processed "
                                "otherwise; nothing to restrict")
-        self._receipts.send(receipt, request.subject_key)
+        self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
     def sweep(self, now: datetime | None = None) -> dict[str, int]:
@@ -82,8 +81,7 @@ class ConsentErasure:
                 chains += self._ledger.expire_chain(entry["subject_key"], entry["purpose"],
                                                     entry["item"])
             else:
-                pseudonymised += self._ledger.expire_pseudonymised(
-                    Subject(entry.get("account_id", ""), entry["subject_key"]), now)
+                pseudonymised += self._ledger.expire_pseudonymised(Subject.from_doc(entry), now)
             self._expiries.remove(entry["_id"])
         for entry in due_entries(self._expiries, MARK_EXPIRIES, now):
             self._ledger.forget_mark(list(entry.get("owners", [])), str(entry.get("mark", "")))

@@ -24,6 +24,7 @@ from lethe_common.store.index import OwnerIndex
 from lethe_common.store.keys import under
 from lethe_common.store.paging import scan
 from lethe_common.store.steps import StepLog
+from lethe_common.subject import Subject
 
 RECORDS = "consent_records"
 OWNERS = "consent_owners"
@@ -57,9 +58,10 @@ class RecordStore:
         return self.log.steps(self.thing(subject_key, purpose))
 
     # -- which subject keys an account filed records under ---------------------------------
-    def note_key(self, account_id: str, subject_key: str) -> None:
-        if account_id and subject_key:
-            self._owners.add(account_id, KEYS, subject_key)
+    def note_key(self, subject: Subject) -> None:
+        """Remember that the account filed records under the subject key (both set)."""
+        if subject.account_id and subject.subject_key:
+            self._owners.add(subject.account_id, KEYS, subject.subject_key)
 
     def keys_of(self, account_id: str) -> list[str]:
         return self._owners.items(account_id, KEYS) if account_id else []

@@ -28,7 +28,7 @@ from lethe_common.mongo import Document
 from lethe_common.netaddr import truncate_address
 from lethe_common.store.keys import timekey
 from lethe_common.store.steps import Step
-from lethe_common.subject import subject_key
+from lethe_common.subject import Subject, subject_key
 from lethe_common.validation import email as checked_email
 from lethe_common.validation import object_id, text
 from lethe_consent.models import Overview, RecordView, StateView
@@ -60,16 +60,16 @@ Decision = Callable[[list[Document]], Document | None]
 
 
 @dataclass(frozen=True)
-class Subject:
-    """A person as the ledger files them: account id where known, always subject_key."""
+class Person:
+    """A person as the ledger files them (account id where known, always subject_key), with
+    the address and name a record written for them keeps until an erasure."""
 
-    account_id: str
-    subject_key: str
+    subject: Subject
     email: str = ""
     name: str = ""
 
     def fields(self) -> Document:
-        doc: Document = {"account_id": self.account_id, "subject_key": self.subject_key}
+        doc: Document = self.subject.fields()
         if self.email:
             doc["email"] = self.email
         if self.name:
@@ -77,13 +77,13 @@ class Subject:
         return doc
 
 
-def subject_of(pepper: str, account_id: str, email: str, name: str = "") -> Subject:
+def person_of(pepper: str, account_id: str, email: str, name: str = "") -> Person:
     """Check who a call is about; the e-mail address is required (it gives subject_key)."""
     if account_id:
         object_id(account_id, "account_id")
     address = checked_email(email)
-    return Subject(account_id=account_id, subject_key=subject_key(pepper, address), email=address,
-                   name=text(name, "name", max_length=200, required=False))
+    return Person(Subject(account_id=account_id, subject_key=subject_key(pepper, address)),
+                  email=address, name=text(name, "name", max_length=200, required=False))
 
 
 def in_order(records: list[Document]) -> list[Document]:
@@ -126,14 +126,15 @@ class ConsentLedger:
                 if doc.get("account_id") == subject.account_id]
 
     # -- writing ----------------------------------------------------------------------------
-    def _record(self, subject: Subject, purpose: str, decide: Decision, *,
+    def _record(self, person: Person, purpose: str, decide: Decision, *,
                 record_id: str = "", publish: bool = True, now: datetime | None = None,
                 expires: bool = True) -> tuple[Document | None, bool]:
         """Append the record ``decide`` asks for; returns it and True, or the latest record
         (None if there is none) and False when ``decide`` found nothing to record."""
         record_id = record_id or tokens.new_ordered_id("cr")
+        subject = person.subject
         others = self._others(subject, purpose)
-        self._records.note_key(subject.account_id, subject.subject_key)
+        self._records.note_key(subject)
         latest: list[Document | None] = [None]
 
         def step_of(steps: list[Document]) -> Step | None:
@@ -144,7 +145,7 @@ class ConsentLedger:
                 return None
             doc: Document = {
                 "id": record_id, "purpose": purpose, "version": "", "channel": "", "reason": "",
-                "recorded_at": now or datetime.now(UTC), **subject.fields(), **fields}
+                "recorded_at": now or datetime.now(UTC), **person.fields(), **fields}
             doc["client_address"] = truncate_address(doc.get("client_address", ""))
             events = [self._event(doc, subject)] if publish and doc["action"] != "refusal" else []
             return Step(doc, events)
@@ -169,11 +170,10 @@ class ConsentLedger:
         reading the records, so at least one of them sees the other."""
         if not any(doc.get(name) for name in PERSONAL_FIELDS):
             return
-        if self.erased_around(doc.get("subject_key", ""), doc.get("account_id", ""),
-                              doc["recorded_at"]):
+        subject = Subject.from_doc(doc)
+        if self.erased_around(subject, doc["recorded_at"]):
             now = datetime.now(UTC)
-            self.schedule_pseudonymised_expiry(doc["subject_key"], doc.get("account_id", ""),
-                                               doc["id"], now)
+            self.schedule_pseudonymised_expiry(subject, doc["id"], now)
             self._records.pseudonymise(doc["_id"], now)
             log.info("record written during an erasure pseudonymised",
                      extra={"record_id": doc["id"]})
@@ -190,7 +190,7 @@ class ConsentLedger:
                         subject_key=subject.subject_key,
                         payload={**common, "reason": doc["reason"]})
 
-    def grant(self, subject: Subject, purpose: str, version: str, channel: str,
+    def grant(self, person: Person, purpose: str, version: str, channel: str,
               client_address: str = "", gpc: bool = False) -> RecordView:
         """Record agreement to the current text; the GPC signal turns analytics into a refusal."""
         if channel not in CHANNELS:
@@ -213,7 +213,7 @@ class ConsentLedger:
                 return None
             return {"action": "grant", "version": version, "channel": channel,
                     "client_address": client_address}
-        record, _ = self._record(subject, purpose, decide)
+        record, _ = self._record(person, purpose, decide)
         assert record is not None  # decide records something whenever nothing is on record
         return RecordView.from_doc(record)
 
@@ -234,13 +234,13 @@ class ConsentLedger:
             if found:
                 return None
             return {"action": "grant", "version": version, "channel": "double_opt_in"}
-        record, written = self._record(subject, "account", decide, record_id=record_id)
+        record, written = self._record(Person(subject), "account", decide, record_id=record_id)
         if not written and found:
             record = found[0]
         assert record is not None
         return RecordView.from_doc(record)
 
-    def withdraw(self, subject: Subject, purpose: str, channel: str, client_address: str = "",
+    def withdraw(self, person: Person, purpose: str, channel: str, client_address: str = "",
                  reason: str = "") -> RecordView:
         """Withdraw for the future: a new record beside the grant, which stays as proof."""
         if channel not in WITHDRAWAL_CHANNELS:
@@ -255,11 +255,11 @@ class ConsentLedger:
                 return None
             return {"action": "withdrawal", "version": latest.get("version", ""),
                     "channel": channel, "reason": reason, "client_address": client_address}
-        record, _ = self._record(subject, purpose, decide)
+        record, _ = self._record(person, purpose, decide)
         assert record is not None
         return RecordView.from_doc(record)
 
-    def apply_gpc(self, subject: Subject, client_address: str = "") -> RecordView | None:
+    def apply_gpc(self, person: Person, client_address: str = "") -> RecordView | None:
         """Sec-GPC: 1 withdraws a granted analytics consent, or records the refusal once."""
         def decide(records: list[Document]) -> Document | None:
             latest = records[-1] if records else None
@@ -268,7 +268,7 @@ class ConsentLedger:
             return {"action": "withdrawal" if latest is not None else "refusal",
                     "version": (latest or {}).get("version", ""), "channel": "web_form",
                     "reason": GPC, "client_address": client_address}
-        record, written = self._record(subject, ANALYTICS, decide)
+        record, written = self._record(person, ANALYTICS, decide)
         return RecordView.from_doc(record) if written and record is not None else None
 
     def end_all(self, subject: Subject, reason: str, now: datetime) -> list[str]:
@@ -283,8 +283,8 @@ class ConsentLedger:
         ended = []
         for purpose, latest in latest_by_purpose(self.history(subject)).items():
             if latest["action"] == "grant":
-                _, written = self._record(subject, purpose, decide, publish=False, now=now,
-                                          expires=False)
+                _, written = self._record(Person(subject), purpose, decide, publish=False,
+                                          now=now, expires=False)
                 if written:
                     ended.append(purpose)
         return ended
@@ -315,16 +315,15 @@ class ConsentLedger:
         erasure reads the records); the mark goes after ``MARK_TTL``."""
         mark = timekey(now)
         self._expiries.schedule(MARK_EXPIRIES, now + MARK_TTL, subject.subject_key,
-                                owners=[subject.subject_key, subject.account_id], mark=mark)
-        self._records.mark_erased(subject.subject_key, mark, now)
-        self._records.mark_erased(subject.account_id, mark, now)
+                                owners=subject.owners(), mark=mark)
+        for owner in subject.owners():
+            self._records.mark_erased(owner, mark, now)
 
-    def schedule_pseudonymised_expiry(self, subject_key: str, account_id: str, item: str,
-                                      now: datetime) -> None:
+    def schedule_pseudonymised_expiry(self, subject: Subject, item: str, now: datetime) -> None:
         """Before records are pseudonymised at ``now``: delete them once the proof period
         after that has passed."""
         self._expiries.schedule(RECORD_EXPIRIES, now + self._proof, item, what="pseudonymised",
-                                subject_key=subject_key, account_id=account_id)
+                                subject_key=subject.subject_key, account_id=subject.account_id)
 
     def pseudonymise(self, subject: Subject, now: datetime) -> int:
         return sum(self._records.pseudonymise(doc["_id"], now) for doc in self.history(subject)
@@ -350,7 +349,7 @@ class ConsentLedger:
         gone = self._records.delete_through(subject_key, purpose, str(ending["_id"]))
         account_id = ending.get("account_id", "")
         if account_id:
-            subject = Subject(account_id, subject_key)
+            subject = Subject(account_id=account_id, subject_key=subject_key)
             earlier = [doc["_id"] for doc in self._others(subject, purpose)
                        if doc["recorded_at"] <= ending["recorded_at"]]
             gone += self._records.delete(earlier)
@@ -358,18 +357,18 @@ class ConsentLedger:
                 self._records.forget_keys(account_id)
         return gone
 
-    def erased_around(self, subject_key: str, account_id: str, written_at: datetime) -> bool:
+    def erased_around(self, subject: Subject, written_at: datetime) -> bool:
         """Whether an erasure of this person started after ``written_at`` (the write was in
         flight) or less than ``ERASURE_LAG`` before it: what was written then must not keep
         an address. (Marks are kept for ``MARK_TTL``, far longer than a write takes.)"""
         since = written_at - ERASURE_LAG
-        return any(at > since for owner in (subject_key, account_id)
+        return any(at > since for owner in subject.owners()
                    for at in self._records.erased_at(owner))
 
-    def withdraw_for_objection(self, subject: Subject, purpose: str) -> None:
+    def withdraw_for_objection(self, person: Person, purpose: str) -> None:
         """An upheld objection withdraws the consent; nothing granted means nothing to stop."""
         with contextlib.suppress(FailedPrecondition, InvalidArgument):
-            self.withdraw(subject, purpose, "web_form", reason="objection")
+            self.withdraw(person, purpose, "web_form", reason="objection")
 
     def forget_mark(self, owners: list[str], mark: str) -> None:
         for owner in owners:

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_consent.models import CLOSED_STATUSES, ReceiptView, RequestView
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.request_state import (
@@ -71,7 +72,7 @@ class RequestBook:
     def insert(self, doc: Document, events: list[Envelope], now: datetime) -> bool:
         """Write a new request, its owners' and staff queues' entries first; False when a
         request with its id exists (nothing is announced then)."""
-        self._store.add_owners([doc["subject_key"], doc.get("account_id", "")], doc["_id"])
+        self._store.add_owners(Subject.from_doc(doc).owners(), doc["_id"])
         self._index({"status": "", "kind": doc["kind"]}, current(doc, []), now)
         return self._store.insert(doc, events)
 
@@ -125,8 +126,7 @@ class RequestBook:
         self._store.delete_steps_and_receipts(request_id, keep_last=True)
         self._store.delete_contact(request_id)
         self._store.delete_confirmation(doc.get("confirm_digest", ""))
-        self._store.remove_owner_entries([doc["subject_key"], doc.get("account_id", "")],
-                                         request_id)
+        self._store.remove_owner_entries(Subject.from_doc(doc).owners(), request_id)
         dues = [doc.get("due_at"), *(step.get("due_at") for step in steps)]
         self._store.remove_staff_entries(
             possible_entry_ids(request_id, doc["kind"], [d for d in dues if d]))

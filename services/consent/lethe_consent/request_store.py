@@ -30,6 +30,7 @@ from lethe_common.store.index import OwnerIndex, TimeQueue
 from lethe_common.store.keys import key, timekey, under
 from lethe_common.store.paging import scan
 from lethe_common.store.steps import StepLog
+from lethe_common.subject import Subject
 from lethe_consent.record_store import OWNERS
 
 REQUESTS = "privacy_requests"
@@ -151,6 +152,10 @@ class RequestStore:
 
     def owned(self, owner: str) -> list[str]:
         return self._owners.items(owner, OWNED) if owner else []
+
+    def owned_by(self, subject: Subject) -> list[str]:
+        """The ids of the person's requests, by subject key and by account id, in order."""
+        return sorted({request_id for owner in subject.owners() for request_id in self.owned(owner)})
 
     def remove_owner_entries(self, owners: list[str], request_id: str) -> None:
         for owner in {o for o in owners if o}:

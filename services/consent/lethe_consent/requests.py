@@ -25,6 +25,7 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
 from lethe_common.privacy import Receipt
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_common.validation import text
 from lethe_consent.config import ConsentConfig
 from lethe_consent.expiries import due_entries
@@ -38,7 +39,7 @@ from lethe_consent.models import (
     RecordView,
     RequestView,
 )
-from lethe_consent.records import ConsentLedger, Subject
+from lethe_consent.records import ConsentLedger, Person
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.request_book import CLOSED_EXPIRIES, TOMBSTONES, RequestBook
 from lethe_consent.request_state import (
@@ -83,7 +84,7 @@ class PrivacyRequests:
         self._config = config
 
     # -- opening ------------------------------------------------------------------------
-    def open(self, subject: Subject, kind: str, *, purpose: str = "", reason: str = "",
+    def open(self, person: Person, kind: str, *, purpose: str = "", reason: str = "",
              authenticated: bool, now: datetime | None = None, request_id: str = "") -> Opened:
         """Open a request; with ``request_id`` given and taken already, answer that one."""
         now = now or datetime.now(UTC)
@@ -97,32 +98,33 @@ class PrivacyRequests:
                                        multiline=True)
         if not authenticated:
             # Nobody vouches for an account id here: the mailbox decides who this is.
-            anonymous = Subject("", subject.subject_key, subject.email)
-            return self._await_confirmation(anonymous, kind, purpose, reason, now)
+            anonymous = Subject(subject_key=person.subject.subject_key)
+            return self._await_confirmation(Person(anonymous, email=person.email), kind, purpose,
+                                            reason, now)
         follow = tokens.new_token()
-        doc = self._new_doc(subject, kind, purpose, reason, follow, now, request_id)
+        doc = self._new_doc(person.subject, kind, purpose, reason, follow, now, request_id)
         fields, events = self._start(doc, now)
         doc.update(fields)
         if not self.book.insert(doc, events, now):
             return Opened(self.view(doc["_id"]), "")
-        self._after_start(doc, subject)
+        self._after_start(doc, person)
         log.info("privacy request opened", extra={"request_id": doc["_id"], "kind": kind})
-        self._mailer.request_opened(subject.email, doc["_id"], kind, follow)
+        self._mailer.request_opened(person.email, doc["_id"], kind, follow)
         return Opened(self.view(doc["_id"]), follow)
 
     def _new_doc(self, subject: Subject, kind: str, purpose: str, reason: str, follow: str,
                  now: datetime, request_id: str = "") -> Document:
         return {"_id": request_id or tokens.new_id("pr"), "kind": kind, "status": "open",
                 "received_at": now, "due_at": add_months(now, self._config.request_due_months),
-                "account_id": subject.account_id, "subject_key": subject.subject_key,
-                "purpose": purpose, "reason": reason, "decision": "",
+                **subject.fields(), "purpose": purpose, "reason": reason, "decision": "",
                 "follow_digest": tokens.digest(follow), "created_at": now,
                 "services": list(self._config.receipt_services) if kind in FAN_OUT_KINDS else []}
 
-    def _await_confirmation(self, subject: Subject, kind: str, purpose: str, reason: str,
+    def _await_confirmation(self, person: Person, kind: str, purpose: str, reason: str,
                             now: datetime) -> Opened:
         """Store the request and mail the link; the answer is the same whatever happens."""
         request_id = tokens.new_id("pr")
+        subject = person.subject
         if not self._admit(subject.subject_key, request_id, now):
             log.info("privacy request not sent: too many for one address in the window")
             return Opened(None, "")
@@ -134,12 +136,12 @@ class PrivacyRequests:
         # What points to the request first, the link last: each piece is swept by the expiry.
         self._expiries.schedule(CONFIRM_EXPIRIES, expires, request_id, digest=digest,
                                 subject_key=subject.subject_key)
-        self._store.add_contact(request_id, subject.email, now)
+        self._store.add_contact(request_id, person.email, now)
         self.book.insert(doc, [], now)
         self._store.add_confirmation(digest, request_id, expires)
-        if self._ledger.erased_around(subject.subject_key, "", now):
+        if self._ledger.erased_around(subject, now):
             self._store.delete_contact(request_id)
-        self._mailer.confirm_request(subject.email, request_id, kind, confirm, follow,
+        self._mailer.confirm_request(person.email, request_id, kind, confirm, follow,
                                      self._config.confirmation_ttl_hours)
         return Opened(None, "")
 
@@ -182,8 +184,8 @@ class PrivacyRequests:
         moved = self.book.move(doc, decide)
         if moved.moved:
             self._store.delete_contact(doc["_id"])
-            self._after_start(moved.state, Subject(doc.get("account_id", ""), doc["subject_key"],
-                                                   contact.get("email", "")))
+            self._after_start(moved.state, Person(Subject.from_doc(doc),
+                                                  email=contact.get("email", "")))
             log.info("privacy request confirmed",
                      extra={"request_id": doc["_id"], "kind": doc["kind"]})
         return self.book.view(moved.state)
@@ -207,10 +209,10 @@ class PrivacyRequests:
                     "decision": "upheld: direct marketing stops at once (Art. 21(3) GDPR)"}, []
         return {"status": "open"}, []
 
-    def _after_start(self, state: Document, subject: Subject) -> None:
+    def _after_start(self, state: Document, person: Person) -> None:
         """An upheld objection to direct marketing withdraws that consent, which all services obey."""
         if state["kind"] == "objection" and state["status"] == "complete":
-            self._ledger.withdraw_for_objection(subject, state["purpose"])
+            self._ledger.withdraw_for_objection(person, state["purpose"])
 
     # -- following -----------------------------------------------------------------------
     def view(self, request_id: str) -> RequestView:
@@ -232,8 +234,7 @@ class PrivacyRequests:
 
     def _own_states(self, subject: Subject) -> list[Document]:
         """The person's requests that anyone sees (not unconfirmed ones), newest first."""
-        owned = {*self._store.owned(subject.subject_key), *self._store.owned(subject.account_id)}
-        states = [s for s in self.book.states(sorted(owned)).values()
+        states = [s for s in self.book.states(self._store.owned_by(subject)).values()
                   if s["status"] in LISTED_STATUSES]
         return sorted(states, key=lambda s: s["received_at"], reverse=True)
 
@@ -280,13 +281,14 @@ class PrivacyRequests:
         return stored or moved.moved
 
     # -- the person's consents, where a withdrawal is also a request --------------------
-    def withdraw_consent(self, subject: Subject, purpose: str, channel: str,
+    def withdraw_consent(self, person: Person, purpose: str, channel: str,
                          client_address: str = "") -> tuple[RecordView, str]:
         """Withdraw; withdrawing the account consent also erases the account (SPEC section 3)."""
-        record = self._ledger.withdraw(subject, purpose, channel, client_address)
-        if purpose != "account" or not subject.account_id:
+        record = self._ledger.withdraw(person, purpose, channel, client_address)
+        account_id = person.subject.account_id
+        if purpose != "account" or not account_id:
             return record, ""
-        running = [s for s in self._own_states(Subject(subject.account_id, ""))
+        running = [s for s in self._own_states(Subject(account_id=account_id))
                    if s["kind"] == "erasure" and s["status"] in ("in_progress", "deferred")]
         if running:
             return record, str(running[0]["_id"])
@@ -294,7 +296,7 @@ class PrivacyRequests:
         if self._store.get(request_id) is not None:
             return record, request_id
         # Received when the consent was withdrawn: callers racing write the same request.
-        opened = self.open(subject, "erasure", reason="account consent withdrawn",
+        opened = self.open(person, "erasure", reason="account consent withdrawn",
                            authenticated=True, now=stored_time(record.recorded_at),
                            request_id=request_id)
         return record, opened.request.id if opened.request else ""

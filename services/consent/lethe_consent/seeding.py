@@ -40,6 +40,7 @@ from lethe_common.privacy import Receipt
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.keys import key
 from lethe_common.store.steps import StepLog
+from lethe_common.subject import Subject
 from lethe_consent.config import DEFAULT_RECEIPT_SERVICES
 from lethe_consent.models import ACTIVE_STATUSES
 from lethe_consent.record_store import KEYS, OWNERS, RECORDS, RecordStore
@@ -62,8 +63,16 @@ PROOF_RETENTION_DAYS = 3 * 365
 # Between one service's receipt and the next (BSON keeps milliseconds).
 RECEIPT_GAP = timedelta(milliseconds=1)
 ACCOUNT = "account"
-# (account id, subject key): who a record or request is about; the account id may be "".
-Person = tuple[str, str]
+# Who a record or request is about (the account id may be ""): a Subject, or the pair
+# (account id, subject key) that tools/seed.py passes.
+Person = Subject | tuple[str, str]
+
+
+def _subject(person: Person) -> Subject:
+    if isinstance(person, Subject):
+        return person
+    account_id, subject_key = person
+    return Subject(account_id=account_id, subject_key=subject_key)
 
 
 def _insert(db: Db, collection: str, docs: list[Document], *, index: bool = False) -> None:
@@ -84,7 +93,7 @@ def _write(db: Db, writes: list[tuple[str, list[Document], bool]]) -> None:
 
 
 # -- consent records -----------------------------------------------------------------------
-def account_consent_docs(account_id: str, subject_key: str, at: datetime,
+def account_consent_docs(subject: Subject, at: datetime,
                          version: str = "2026-01") -> dict[str, list[Document]]:
     """The documents of one account consent as ``record_account_consent`` writes it for a
     person with no account record yet, by collection: the record (step 0 of the log
@@ -94,24 +103,24 @@ def account_consent_docs(account_id: str, subject_key: str, at: datetime,
         # ``cr_`` and the event's id (32 hex digits, as ``Envelope`` makes them).
         "id": tokens.new_id("cr"), "purpose": ACCOUNT, "version": version,
         "channel": "double_opt_in", "reason": "", "recorded_at": at,
-        "account_id": account_id, "subject_key": subject_key, "action": "grant",
-        "client_address": "",
-        "_id": StepLog.step_id(RecordStore.thing(subject_key, ACCOUNT), 0), "n": 0}
-    owners = [{"_id": key(account_id, KEYS, subject_key)}] if account_id and subject_key else []
+        **subject.fields(), "action": "grant", "client_address": "",
+        "_id": StepLog.step_id(RecordStore.thing(subject.subject_key, ACCOUNT), 0), "n": 0}
+    filed = subject.account_id and subject.subject_key
+    owners = [{"_id": key(subject.account_id, KEYS, subject.subject_key)}] if filed else []
     return {OWNERS: owners, RECORDS: [record]}
 
 
 def seed_account_consents(db: Db, people: Sequence[Person], at: datetime,
                           version: str = "2026-01") -> list[str]:
-    """Grant the ``account`` consent of ``version`` to each (account id, subject key) as of
-    ``at``; the record ids, in the order given. The version must be a published account
+    """Grant the ``account`` consent of ``version`` to each person as of ``at``; the record
+    ids, in the order given. The version must be a published account
     text (the domain refuses any other)."""
     if TextStore(db).text(ACCOUNT, version) is None:
         raise InvalidArgument(f"there is no account text of version {version[:32]}")
     owners: dict[str, Document] = {}
     records: list[Document] = []
-    for account_id, subject_key in people:
-        docs = account_consent_docs(account_id, subject_key, at, version)
+    for person in people:
+        docs = account_consent_docs(_subject(person), at, version)
         owners.update((doc["_id"], doc) for doc in docs[OWNERS])
         records += docs[RECORDS]
     _write(db, [(OWNERS, list(owners.values()), True), (RECORDS, records, False)])
@@ -119,14 +128,13 @@ def seed_account_consents(db: Db, people: Sequence[Person], at: datetime,
 
 
 # -- privacy requests ----------------------------------------------------------------------
-def _request_doc(kind: str, status: str, account_id: str, subject_key: str, at: datetime,
+def _request_doc(kind: str, status: str, subject: Subject, at: datetime,
                  services: Sequence[str]) -> Document:
     """A logged-in person's request as ``PrivacyRequests.open`` writes it, in the status
     it starts in."""
     return {"_id": tokens.new_id("pr"), "kind": kind, "status": status, "received_at": at,
-            "due_at": add_months(at, DUE_MONTHS), "account_id": account_id,
-            "subject_key": subject_key, "purpose": "", "reason": "", "decision": "",
-            "follow_digest": tokens.digest(tokens.new_token()), "created_at": at,
+            "due_at": add_months(at, DUE_MONTHS), **subject.fields(), "purpose": "", "reason": "",
+            "decision": "", "follow_digest": tokens.digest(tokens.new_token()), "created_at": at,
             "services": list(services)}
 
 
@@ -135,8 +143,8 @@ def _step(request_id: str, number: int, fields: Document) -> Document:
 
 
 def _owner_entries(doc: Document) -> list[Document]:
-    owners = {doc["subject_key"], doc.get("account_id", "")} - {""}
-    return [{"_id": key(owner, OWNED, doc["_id"])} for owner in sorted(owners)]
+    return [{"_id": key(owner, OWNED, doc["_id"])}
+            for owner in sorted(Subject.from_doc(doc).owners())]
 
 
 def _staff_entries(state: Document, at: datetime) -> list[Document]:
@@ -156,7 +164,7 @@ def _seed_requests(db: Db, docs: list[Document], steps: dict[str, list[Document]
                 (REQUEST_STEPS, [s for doc in docs for s in steps.get(doc["_id"], [])], False)])
 
 
-def completed_erasure_docs(account_id: str, subject_key: str, at: datetime, *,
+def completed_erasure_docs(subject: Subject, at: datetime, *,
                            services: Sequence[str] = DEFAULT_RECEIPT_SERVICES,
                            proof_retention_days: int = PROOF_RETENTION_DAYS
                            ) -> tuple[Document, list[Document], list[Document], Document]:
@@ -166,7 +174,7 @@ def completed_erasure_docs(account_id: str, subject_key: str, at: datetime, *,
     service, at its receipt) and the expiry of the closed request after the proof period."""
     if not services:
         raise ValueError("an erasure needs at least one service to answer it")
-    doc = _request_doc("erasure", "in_progress", account_id, subject_key, at, services)
+    doc = _request_doc("erasure", "in_progress", subject, at, services)
     request_id = doc["_id"]
     answered = [at + RECEIPT_GAP * (number + 1) for number in range(len(services))]
     receipts = [{"_id": f"{request_id}/{service}/done", "request_id": request_id,
@@ -186,16 +194,16 @@ def completed_erasure_docs(account_id: str, subject_key: str, at: datetime, *,
 def seed_completed_erasures(db: Db, requests: Sequence[Person], at: datetime, *,
                             services: Sequence[str] = DEFAULT_RECEIPT_SERVICES,
                             proof_retention_days: int = PROOF_RETENTION_DAYS) -> list[str]:
-    """Complete erasure requests of each (account id, subject key), received at ``at`` and
-    answered right after by every one of ``services`` (``CONSENT_RECEIPT_SERVICES``); the
-    request ids, in the order given. They are in the staff lists all, complete and erasure."""
+    """Complete erasure requests of each person, received at ``at`` and answered right
+    after by every one of ``services`` (``CONSENT_RECEIPT_SERVICES``); the request ids, in
+    the order given. They are in the staff lists all, complete and erasure."""
     docs: list[Document] = []
     steps: dict[str, list[Document]] = {}
     receipts: list[Document] = []
     expiries: list[Document] = []
-    for account_id, subject_key in requests:
+    for person in requests:
         doc, its_steps, its_receipts, expiry = completed_erasure_docs(
-            account_id, subject_key, at, services=services,
+            _subject(person), at, services=services,
             proof_retention_days=proof_retention_days)
         docs.append(doc)
         steps[doc["_id"]] = its_steps
@@ -207,7 +215,7 @@ def seed_completed_erasures(db: Db, requests: Sequence[Person], at: datetime, *,
 
 def seed_open_requests(db: Db, requests: Sequence[Person], at: datetime, *,
                        status: str = "open", actor: str = "") -> list[str]:
-    """Access requests of each (account id, subject key), received at ``at`` and due a month
+    """Access requests of each person, received at ``at`` and due a month
     later; the request ids, in the order given. ``status`` ``in_progress`` is the step staff
     append taking a request on (``actor``, the staff member's account id, is recorded)."""
     if status not in ACTIVE_STATUSES:
@@ -216,8 +224,8 @@ def seed_open_requests(db: Db, requests: Sequence[Person], at: datetime, *,
         raise ValueError("a request in progress was moved there by staff: name the actor")
     docs: list[Document] = []
     steps: dict[str, list[Document]] = {}
-    for account_id, subject_key in requests:
-        doc = _request_doc("access", "open", account_id, subject_key, at, ())
+    for person in requests:
+        doc = _request_doc("access", "open", _subject(person), at, ())
         docs.append(doc)
         if status == "in_progress":
             steps[doc["_id"]] = [_step(doc["_id"], 0, {"status": status, "decided_by": actor,

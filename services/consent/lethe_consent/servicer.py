@@ -14,7 +14,7 @@ from lethe_common.privacy_api import erase_subject, export_subject, wire_time
 from lethe_consent.config import SERVICE
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.models import LANGUAGES, Overview, RecordView, RequestView, TextView
-from lethe_consent.records import ConsentLedger, Subject, subject_of
+from lethe_consent.records import ConsentLedger, Person, person_of
 from lethe_consent.requests import PrivacyRequests
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
@@ -80,8 +80,8 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         self._staff = staff
         self._erasure = erasure
 
-    def _subject(self, person: pb.Person) -> Subject:
-        return subject_of(self._pepper, person.account_id, person.email, person.name)
+    def _person(self, person: pb.Person) -> Person:
+        return person_of(self._pepper, person.account_id, person.email, person.name)
 
     # -- texts -----------------------------------------------------------------------------
     def ListCurrentTexts(self, request: pb.Empty, context: Any) -> pb.ConsentTextList:
@@ -95,28 +95,28 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
     # -- records ---------------------------------------------------------------------------
     def Grant(self, request: pb.GrantRequest, context: Any) -> pb.ConsentRecord:
         return record_message(self._ledger.grant(
-            self._subject(request.person), request.purpose, request.version, request.channel,
+            self._person(request.person), request.purpose, request.version, request.channel,
             request.client_address, request.global_privacy_control))
 
     def Withdraw(self, request: pb.WithdrawRequest, context: Any) -> pb.WithdrawResponse:
         record, erasure_id = self._requests.withdraw_consent(
-            self._subject(request.person), request.purpose, request.channel,
+            self._person(request.person), request.purpose, request.channel,
             request.client_address)
         return pb.WithdrawResponse(record=record_message(record), erasure_request_id=erasure_id)
 
     def ApplyGlobalPrivacyControl(self, request: pb.GpcRequest, context: Any) -> pb.GpcResponse:
-        record = self._ledger.apply_gpc(self._subject(request.person), request.client_address)
+        record = self._ledger.apply_gpc(self._person(request.person), request.client_address)
         if record is None:
             return pb.GpcResponse(recorded=False)
         return pb.GpcResponse(recorded=True, record=record_message(record))
 
     def GetConsents(self, request: pb.Person, context: Any) -> pb.ConsentOverview:
-        return overview_message(self._ledger.overview(self._subject(request)))
+        return overview_message(self._ledger.overview(self._person(request).subject))
 
     # -- privacy requests --------------------------------------------------------------------
     def OpenPrivacyRequest(self, request: pb.OpenPrivacyRequestRequest,
                            context: Any) -> pb.OpenPrivacyRequestResponse:
-        opened = self._requests.open(self._subject(request.person), request.kind,
+        opened = self._requests.open(self._person(request.person), request.kind,
                                      purpose=request.purpose, reason=request.reason,
                                      authenticated=request.authenticated)
         reply = pb.OpenPrivacyRequestResponse(follow_token=opened.follow_token)
@@ -132,7 +132,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
 
     def ListOwnPrivacyRequests(self, request: pb.Person, context: Any) -> pb.PrivacyRequestList:
         return pb.PrivacyRequestList(requests=[
-            request_message(r) for r in self._requests.own(self._subject(request))])
+            request_message(r) for r in self._requests.own(self._person(request).subject)])
 
     def ListPrivacyRequests(self, request: pb.AdminListRequest,
                             context: Any) -> pb.PrivacyRequestList:
@@ -155,7 +155,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
     # -- the person's data -------------------------------------------------------------------
     def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
                           context: Any) -> subject_pb2.ExportSubjectDataResponse:
-        subject = Subject(*export_subject(request.subject))
+        subject = export_subject(request.subject)
         overview = self._ledger.overview(subject)
         data = {
             "consents": [{"purpose": s.purpose, "state": s.state, "version": s.version,

@@ -19,6 +19,7 @@ from lethe_common.mongo import Document
 from lethe_common.store.paging import MAX_PAGE, Page, decode_cursor, encode_cursor, filtered_page
 from lethe_common.store.paging import page_size as checked_page_size
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_common.validation import object_id, text
 from lethe_consent.models import (
     ACTIVE_STATUSES,
@@ -28,7 +29,7 @@ from lethe_consent.models import (
     REQUEST_KINDS,
     RequestView,
 )
-from lethe_consent.records import ConsentLedger, Subject
+from lethe_consent.records import ConsentLedger, Person
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.request_book import RequestBook
 from lethe_consent.request_state import (
@@ -186,6 +187,5 @@ class StaffDesk:
                          "decided_by": actor, "completed_at": now, "by": actor, "at": now})
         moved = self._book.move(doc, decide)
         if uphold and self._texts.purpose(doc["purpose"]).basis == "consent":
-            self._ledger.withdraw_for_objection(
-                Subject(doc.get("account_id", ""), doc["subject_key"]), doc["purpose"])
+            self._ledger.withdraw_for_objection(Person(Subject.from_doc(doc)), doc["purpose"])
         return self._book.view(moved.state)

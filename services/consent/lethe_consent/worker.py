@@ -21,8 +21,8 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.privacy import Receipt, privacy_subscriptions
 from lethe_common.runtime import Runtime, Sweep
 from lethe_common.service import worker_main
+from lethe_common.subject import Subject
 from lethe_consent.config import ConsentConfig, load_config
-from lethe_consent.records import Subject
 from lethe_consent.repository import INDEXES
 from lethe_consent.wiring import ConsentParts, build_parts
 
@@ -36,7 +36,7 @@ REQUESTS_PENDING = Gauge("lethe_privacy_requests_pending",
 
 def subscriptions(parts: ConsentParts) -> list[Subscription]:
     def account_verified(event: Envelope) -> None:
-        subject = Subject(str(event.payload["account_id"]), event.subject_key)
+        subject = Subject(account_id=str(event.payload["account_id"]), subject_key=event.subject_key)
         try:
             parts.ledger.record_account_consent(
                 subject, str(event.payload["account_consent_version"]), event.id)

@@ -23,10 +23,11 @@ from lethe_common.errors import AlreadyExists, FailedPrecondition
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.subject import Subject
 from lethe_consent.config import load_config
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.mailer import Mailer
-from lethe_consent.records import ConsentLedger, Subject
+from lethe_consent.records import ConsentLedger, Person
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.requests import PrivacyRequests, add_months
 from lethe_consent.staff import StaffDesk
@@ -77,13 +78,17 @@ def at_once(calls: list[Callable[[], T]]) -> list[T | Exception]:
         return list(pool.map(run, calls))
 
 
-def someone() -> Subject:
-    return Subject(f"acc_{uuid.uuid4().hex}", uuid.uuid4().hex * 2,
-                   f"{uuid.uuid4().hex}@customer.example", "Someone")
+def someone() -> Person:
+    return Person(Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
+                  email=f"{uuid.uuid4().hex}@customer.example", name="Someone")
 
 
-def by_subject(tap: EventTap, subject: Subject, wait: float = 1.0) -> list[dict[str, Any]]:
-    return [e for e in tap.drain(wait) if e["subject_key"] == subject.subject_key]
+def anonymously(who: Person) -> Person:
+    return Person(Subject(subject_key=who.subject.subject_key), email=who.email)
+
+
+def by_subject(tap: EventTap, who: Person, wait: float = 1.0) -> list[dict[str, Any]]:
+    return [e for e in tap.drain(wait) if e["subject_key"] == who.subject.subject_key]
 
 
 # -- seeding ---------------------------------------------------------------------------------
@@ -128,7 +133,7 @@ def test_parallel_grants_record_once_and_announce_once(consent: Consent, amqp_ur
                                                                   "double_opt_in")
                                for _ in range(8)])
             assert len({r.id for r in results if not isinstance(r, Exception)}) == 1, results
-            history = consent.ledger.overview(who).history
+            history = consent.ledger.overview(who.subject).history
             assert [r.action for r in history] == ["grant"]
             events = by_subject(tap, who)
             assert [e["payload"]["record_id"] for e in events] == [history[0].id]
@@ -143,7 +148,7 @@ def test_parallel_gpc_signals_and_a_grant_withdraw_once(consent: Consent, amqp_u
             results = at_once([lambda w=who: consent.ledger.apply_gpc(w) for _ in range(8)])
             recorded = [r for r in results if r is not None]
             assert len(recorded) == 1 and not isinstance(recorded[0], Exception), results
-            assert [r.action for r in consent.ledger.overview(who).history] == [
+            assert [r.action for r in consent.ledger.overview(who.subject).history] == [
                 "withdrawal", "grant"]
             assert len(by_subject(tap, who)) == 1
 
@@ -154,14 +159,14 @@ def test_an_erasure_run_twice_at_once_ends_each_consent_once(
     for _ in range(ROUNDS):
         who = someone()
         consent.ledger.grant(who, "newsletter", version, "web_form")
-        event = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", who.account_id, who.subject_key)
+        event = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", who.subject)
         with EventTap(amqp_url, "consent", "privacy.receipt") as tap:
             results = at_once([lambda e=event: consent.erasure.erase(e) for _ in range(4)])
             receipts = [r for r in tap.drain(1.0)
                         if r["payload"]["request_id"] == event.request_id]  # type: ignore[index]
         assert len(receipts) == 1
         assert not [r for r in results if isinstance(r, Exception)], results
-        history = consent.ledger.overview(Subject(who.account_id, who.subject_key)).history
+        history = consent.ledger.overview(who.subject).history
         assert [(r.action, r.pseudonymised) for r in history] == [
             ("withdrawal", True), ("grant", True)]
 
@@ -171,12 +176,12 @@ def test_a_grant_written_while_the_person_is_erased_keeps_no_address(
     version = consent.texts.consent_purpose("newsletter").current_version
     for _ in range(ROUNDS):
         who = someone()
-        event = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", who.account_id, who.subject_key)
+        event = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", who.subject)
         results = at_once([partial(consent.erasure.erase, event),
                            partial(consent.ledger.grant, who, "newsletter", version,
                                    "double_opt_in", "198.51.100.7")])
         assert not [r for r in results if isinstance(r, Exception)], results
-        records = list(test_db.consent_records.find({"subject_key": who.subject_key}))
+        records = list(test_db.consent_records.find({"subject_key": who.subject.subject_key}))
         assert records and all("pseudonymised_at" in r for r in records)
         assert not [r for r in records if {"email", "name", "client_address"} & set(r)]
 
@@ -191,7 +196,7 @@ def test_withdrawing_the_account_consent_at_once_opens_one_erasure(consent: Cons
         assert not [r for r in results if isinstance(r, Exception)], results
         erasures = {r[1] for r in results if not isinstance(r, Exception)}
         assert len(erasures) == 1 and "" not in erasures
-        assert [(r.id, r.kind) for r in consent.requests.own(who)] == [
+        assert [(r.id, r.kind) for r in consent.requests.own(who.subject)] == [
             (erasures.pop(), "erasure")]
 
 
@@ -199,7 +204,7 @@ def test_anonymous_requests_at_once_never_exceed_the_mail_limit(
         consent: Consent, test_db: Database) -> None:
     limit = load_config().confirmation_mails_per_address
     who = someone()
-    anonymous = Subject("", who.subject_key, who.email)
+    anonymous = anonymously(who)
     results = at_once([partial(consent.requests.open, anonymous, "access", authenticated=False)
                        for _ in range(limit + 5)])
     assert not [r for r in results if isinstance(r, Exception)], results
@@ -281,7 +286,7 @@ def test_staff_closing_and_extending_one_request_at_once_lose_nothing(consent: C
 def test_a_confirmation_racing_the_expiry_sweep_ends_one_way(consent: Consent) -> None:
     for _ in range(ROUNDS):
         who = someone()
-        consent.requests.open(Subject("", who.subject_key, who.email), "erasure",
+        consent.requests.open(anonymously(who), "erasure",
                               authenticated=False)
         token = token_in(wait_for_mail(who.email, "privacy-request-confirmation"))
         expiry = datetime.now(UTC) + timedelta(hours=100)

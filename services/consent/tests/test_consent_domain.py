@@ -9,6 +9,7 @@ import pytest
 from lethe_common.errors import InvalidArgument
 from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.privacy import PrivacyEvent, Receipt
+from lethe_common.subject import Subject
 from lethe_consent.models import ReceiptView, RequestView
 from lethe_consent.requests import add_months, status_after_receipts
 from lethe_consent.texts import check_texts
@@ -95,7 +96,8 @@ def test_a_receipt_the_bus_mangled_is_refused(changes: dict[str, object]) -> Non
 def test_privacy_events_are_checked_before_anyone_acts_on_them() -> None:
     erasure = envelope("privacy.erasure_requested", {"request_id": REQUEST, "account_id": ""},
                        source="consent")
-    assert PrivacyEvent.from_envelope(erasure) == PrivacyEvent("erasure", REQUEST, "", KEY)
+    assert PrivacyEvent.from_envelope(erasure) == PrivacyEvent("erasure", REQUEST,
+                                                               Subject(subject_key=KEY))
     lift = envelope("privacy.restriction_changed", {"request_id": REQUEST,
                                                     "account_id": "acc_" + "c" * 32,
                                                     "restricted": False}, source="consent")

@@ -16,8 +16,9 @@ from pymongo.database import Database
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import PrivacyEvent, ReceiptSender
+from lethe_common.subject import Subject
 from lethe_consent.erasure import ConsentErasure
-from lethe_consent.records import ConsentLedger, Subject
+from lethe_consent.records import ConsentLedger, Person
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.texts import ConsentTexts
 
@@ -36,9 +37,9 @@ def parts(test_db: Database, amqp_url: str) -> Iterator[tuple[ConsentLedger, Con
     publisher.close()
 
 
-def someone() -> Subject:
-    return Subject(f"acc_{uuid.uuid4().hex}", uuid.uuid4().hex * 2, f"{uuid.uuid4().hex}@x.example",
-                   "Someone")
+def someone() -> Person:
+    return Person(Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
+                  email=f"{uuid.uuid4().hex}@x.example", name="Someone")
 
 
 def test_records_go_once_the_proof_period_after_withdrawal_or_erasure_has_passed(
@@ -48,8 +49,7 @@ def test_records_go_once_the_proof_period_after_withdrawal_or_erasure_has_passed
     for subject in (withdrawn, erased, active):
         ledger.grant(subject, "newsletter", "2026-01", "web_form")
     ledger.withdraw(withdrawn, "newsletter", "web_form")
-    erasure.erase(PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", erased.account_id,
-                               erased.subject_key))
+    erasure.erase(PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", erased.subject))
     now = datetime.now(UTC)
 
     assert erasure.sweep(now + timedelta(days=PROOF_DAYS - 1)) == {
@@ -59,7 +59,7 @@ def test_records_go_once_the_proof_period_after_withdrawal_or_erasure_has_passed
     assert erasure.sweep(now + timedelta(days=PROOF_DAYS + 1)) == {
         "pseudonymised_records": 2, "withdrawn_records": 2}
     left = list(test_db.consent_records.find({}))
-    assert [(d["account_id"], d["action"]) for d in left] == [(active.account_id, "grant")]
+    assert [(d["account_id"], d["action"]) for d in left] == [(active.subject.account_id, "grant")]
 
 
 def test_a_later_grant_outlives_the_chain_before_it(
@@ -76,7 +76,7 @@ def test_a_later_grant_outlives_the_chain_before_it(
         (later.id, "grant")]
     # The log goes on after the chain that was deleted: the next record follows the grant.
     ledger.withdraw(subject, "analytics", "web_form")
-    assert [r.action for r in ledger.overview(subject).history] == ["withdrawal", "grant"]
+    assert [r.action for r in ledger.overview(subject.subject).history] == ["withdrawal", "grant"]
 
 
 def test_a_refusal_expires_alone_and_an_erasure_sweeps_the_records_it_pseudonymised(
@@ -85,11 +85,10 @@ def test_a_refusal_expires_alone_and_an_erasure_sweeps_the_records_it_pseudonymi
     refused, erased = someone(), someone()
     assert ledger.apply_gpc(refused) is not None
     ledger.grant(erased, "newsletter", "2026-01", "web_form")
-    request = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", erased.account_id,
-                           erased.subject_key)
+    request = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", erased.subject)
     erasure.erase(request)
     erasure.erase(request)  # the API's EraseSubject and the worker's consumer both erase
-    records = list(test_db.consent_records.find({"subject_key": erased.subject_key}))
+    records = list(test_db.consent_records.find({"subject_key": erased.subject.subject_key}))
     assert sorted(d["action"] for d in records) == ["grant", "withdrawal"]
     assert all("pseudonymised_at" in d and "email" not in d for d in records)
     assert erasure.sweep(datetime.now(UTC) + timedelta(days=PROOF_DAYS + 1)) == {

@@ -24,10 +24,11 @@ from lethe_common.errors import InvalidArgument, NotFound
 from lethe_common.events.outbox import EVENTS_FIELD, Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt, ReceiptSender
+from lethe_common.subject import Subject
 from lethe_consent.config import DEFAULT_RECEIPT_SERVICES, load_config
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.mailer import Mailer
-from lethe_consent.records import ConsentLedger, Subject
+from lethe_consent.records import ConsentLedger, Person
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.request_state import add_months, stored_time
 from lethe_consent.requests import PrivacyRequests
@@ -78,13 +79,13 @@ def consent(test_db: Database, amqp_url: str) -> Iterator[Consent]:
     publisher.close()
 
 
-def someone() -> Subject:
-    return Subject(f"acc_{uuid.uuid4().hex}", uuid.uuid4().hex * 2,
-                   f"{uuid.uuid4().hex}@customer.example", "Someone")
+def someone() -> Person:
+    return Person(Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
+                  email=f"{uuid.uuid4().hex}@customer.example", name="Someone")
 
 
-def pairs(people: list[Subject]) -> list[tuple[str, str]]:
-    return [(p.account_id, p.subject_key) for p in people]
+def subjects(people: list[Person]) -> list[Subject]:
+    return [p.subject for p in people]
 
 
 def shape(value: Any, names: dict[str, str]) -> Any:
@@ -103,8 +104,8 @@ def shape(value: Any, names: dict[str, str]) -> Any:
     return value
 
 
-def names_of(person: Subject, request_id: str = "") -> dict[str, str]:
-    names = {person.account_id: "<account>", person.subject_key: "<subject>"}
+def names_of(person: Person, request_id: str = "") -> dict[str, str]:
+    names = {person.subject.account_id: "<account>", person.subject.subject_key: "<subject>"}
     return {**names, request_id: "<request>"} if request_id else names
 
 
@@ -144,30 +145,29 @@ def test_seeded_account_consents_read_back_as_the_consumer_records_them(
         consent: Consent, test_db: Database) -> None:
     at = datetime.now(UTC) - timedelta(days=2)
     people = [someone() for _ in range(3)]
-    record_ids = seed_account_consents(test_db, pairs(people), at)
+    record_ids = seed_account_consents(test_db, subjects(people), at)
     # What the account.verified consumer does: the event names account id and subject key.
     made = someone()
-    made_as_event = Subject(made.account_id, made.subject_key)
-    consent.ledger.record_account_consent(made_as_event, "2026-01", uuid.uuid4().hex)
+    consent.ledger.record_account_consent(made.subject, "2026-01", uuid.uuid4().hex)
 
     expected_docs = docs_about(test_db, names_of(made))
     assert set(expected_docs) == {"consent_owners", "consent_records"}
-    expected = shape(dataclasses.asdict(consent.ledger.overview(made)), names_of(made))
+    expected = shape(dataclasses.asdict(consent.ledger.overview(made.subject)), names_of(made))
     assert expected["history"][0]["text"]["version"] == "2026-01"
     for person, record_id in zip(people, record_ids, strict=True):
         assert docs_about(test_db, names_of(person)) == expected_docs
-        overview = consent.ledger.overview(person)
+        overview = consent.ledger.overview(person.subject)
         assert shape(dataclasses.asdict(overview), names_of(person)) == expected
         assert [(r.id, r.recorded_at) for r in overview.history] == [(record_id, stored_time(at))]
         # The same event again finds the record and adds nothing.
-        again = consent.ledger.record_account_consent(
-            Subject(person.account_id, person.subject_key), "2026-01", record_id[3:])
+        again = consent.ledger.record_account_consent(person.subject, "2026-01", record_id[3:])
         assert again.id == record_id
     assert test_db.consent_records.count_documents({}) == 4
 
     # The ledger carries on from a seeded record.
     consent.ledger.withdraw(people[0], "account", "web_form")
-    assert [r.action for r in consent.ledger.overview(people[0]).history] == ["withdrawal", "grant"]
+    assert [r.action for r in consent.ledger.overview(people[0].subject).history] == [
+        "withdrawal", "grant"]
 
 
 def test_an_account_consent_is_seeded_beside_earlier_records_and_only_for_a_published_text(
@@ -175,12 +175,13 @@ def test_an_account_consent_is_seeded_beside_earlier_records_and_only_for_a_publ
     at = datetime.now(UTC)
     early = someone()
     consent.ledger.grant(early, "newsletter", "2026-01", "web_form")  # files the account's key
-    seed_account_consents(test_db, pairs([early]), at)
-    states = {s.purpose: s.state for s in consent.ledger.overview(early).states}
+    # As tools/seed.py passes them: (account id, subject key) pairs.
+    seed_account_consents(test_db, [(early.subject.account_id, early.subject.subject_key)], at)
+    states = {s.purpose: s.state for s in consent.ledger.overview(early.subject).states}
     assert states["account"] == states["newsletter"] == "granted"
     assert test_db.consent_owners.count_documents({}) == 1
     with pytest.raises(InvalidArgument):
-        seed_account_consents(test_db, pairs([someone()]), at, version="1999-01")
+        seed_account_consents(test_db, subjects([someone()]), at, version="1999-01")
 
 
 # -- completed erasures ------------------------------------------------------------------------
@@ -188,7 +189,7 @@ def test_seeded_erasures_read_back_as_requests_every_service_completed(
         consent: Consent, test_db: Database) -> None:
     at = datetime.now(UTC) - timedelta(days=3)
     people = [someone() for _ in range(3)]
-    ids = seed_completed_erasures(test_db, pairs(people), at)
+    ids = seed_completed_erasures(test_db, subjects(people), at)
     made = someone()
     opened = consent.requests.open(made, "erasure", authenticated=True)
     assert opened.request is not None
@@ -210,7 +211,7 @@ def test_seeded_erasures_read_back_as_requests_every_service_completed(
         assert shape(dataclasses.asdict(view), names) == expected
         assert (view.received_at, view.due_at) == (stored_time(at), stored_time(add_months(at, 1)))
         assert view.completed_at == view.receipts[-1].received_at > view.receipts[0].received_at
-        assert [r.id for r in consent.requests.own(person)] == [request_id]
+        assert [r.id for r in consent.requests.own(person.subject)] == [request_id]
 
     # The staff list "all requests", page by page through the servicer: soonest due first.
     everything = listed(consent)
@@ -244,8 +245,8 @@ def test_seeded_access_requests_are_in_the_active_staff_lists_as_opened_ones_are
         consent: Consent, test_db: Database) -> None:
     at = datetime.now(UTC) - timedelta(days=1)
     waiting, taken = [someone() for _ in range(2)], [someone()]
-    open_ids = seed_open_requests(test_db, pairs(waiting), at)
-    taken_ids = seed_open_requests(test_db, pairs(taken), at, status="in_progress", actor=STAFF)
+    open_ids = seed_open_requests(test_db, subjects(waiting), at)
+    taken_ids = seed_open_requests(test_db, subjects(taken), at, status="in_progress", actor=STAFF)
     made_open, made_taken = someone(), someone()
     made_ids = []
     for person in (made_open, made_taken):
@@ -294,6 +295,6 @@ def test_seeded_access_requests_are_in_the_active_staff_lists_as_opened_ones_are
 def test_only_active_access_requests_are_seeded(test_db: Database) -> None:
     at = datetime.now(UTC)
     with pytest.raises(ValueError, match="status"):
-        seed_open_requests(test_db, pairs([someone()]), at, status="complete")
+        seed_open_requests(test_db, subjects([someone()]), at, status="complete")
     with pytest.raises(ValueError, match="actor"):
-        seed_open_requests(test_db, pairs([someone()]), at, status="in_progress")
+        seed_open_requests(test_db, subjects([someone()]), at, status="in_progress")

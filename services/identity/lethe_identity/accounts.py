@@ -25,7 +25,7 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
 from lethe_common.store.keys import key
 from lethe_common.store.steps import Step
-from lethe_common.subject import subject_key
+from lethe_common.subject import Subject, subject_key
 from lethe_identity import validation
 from lethe_identity.config import IdentityConfig
 from lethe_identity.mailer import Mailer
@@ -91,7 +91,8 @@ class Accounts:
         self._repo.expiries.schedule(UNVERIFIED_QUEUE, now + self._ttl, account_id,
                                      subject_key=address_key)
         try:
-            self._repo.addresses.claim(address_key, account_id, now, self._stale(address_key))
+            self._repo.addresses.claim(Subject(account_id=account_id, subject_key=address_key), now,
+                                       self._stale(address_key))
         except AlreadyExists:
             self._repo.expiries.remove_item(UNVERIFIED_QUEUE, now + self._ttl, account_id)
             raise
@@ -186,9 +187,10 @@ class Accounts:
                       now: datetime) -> None:
         """Claim the new address, spend the link, switch the profile, free the old address."""
         account_id, new_key = str(doc["_id"]), subject_key(self._pepper, address)
+        new_holder = Subject(account_id=account_id, subject_key=new_key)
         if doc.get("pending_email") != address:
             raise InvalidArgument(INVALID_LINK)  # superseded by a newer change
-        self._repo.addresses.claim(new_key, account_id, now, self._stale(new_key))
+        self._repo.addresses.claim(new_holder, now, self._stale(new_key))
         if not self._repo.tokens.claim(digest, now, expires_at):
             raise InvalidArgument(INVALID_LINK)  # used at this moment by another request
         switched: dict[str, Document] = {}
@@ -208,17 +210,17 @@ class Accounts:
         except InvalidArgument:
             head = self._repo.accounts.profiles.head(account_id)
             if head is None or head.get("subject_key") != new_key:
-                self._repo.addresses.release(new_key, account_id)
+                self._repo.addresses.release(new_holder)
             raise
         old_key = str(switched["from"]["subject_key"])
         if old_key != new_key:
-            self._repo.addresses.release(old_key, account_id)
+            self._repo.addresses.release(Subject(account_id=account_id, subject_key=old_key))
         with contextlib.suppress(NotFound):  # erased meanwhile: handled just below
             self._portal.address_changed(account_id, validation.email_domain(address), now)
         if not self._repo.accounts.exists(account_id):  # erased meanwhile: take it back
             if version is not None:
                 self._repo.accounts.profiles.delete_version(account_id, int(version["n"]))
-            self._repo.addresses.release(new_key, account_id)
+            self._repo.addresses.release(new_holder)
             raise NotFound("no such account")
 
     # -- profile ---------------------------------------------------------------------

@@ -22,11 +22,18 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from lethe_common.errors import NotFound
-from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, RestrictionWording, restriction_receipt
+from lethe_common.subject import Subject
 from lethe_identity.portal import Portal
 from lethe_identity.repository import IdentityRepository
 
 log = logging.getLogger(__name__)
+
+RESTRICTION = RestrictionWording(
+    blocked=("account: no marketing, no profiling, no changes by staff; log-in still allowed",
+             "contact and callback requests: hidden from staff queues"),
+    restricted="{count} accounts",
+    lifted="restriction lifted: account and contact requests as before")
 
 
 class IdentityErasure:
@@ -37,8 +44,9 @@ class IdentityErasure:
 
     def _accounts_of(self, request: PrivacyEvent) -> list[str]:
         """The person's accounts: the one the request names and the one holding the address."""
-        found = {request.account_id} if request.account_id else set()
-        claim = self._repo.addresses.holder(request.subject_key)
+        person = request.subject
+        found = {person.account_id} if person.account_id else set()
+        claim = self._repo.addresses.holder(person.subject_key)
         if claim is not None:
             found.add(str(claim["account_id"]))
         return sorted(found)
@@ -46,19 +54,20 @@ class IdentityErasure:
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         now = now or datetime.now(UTC)
         counts = {"accounts": 0, "sessions": 0, "verification_links": 0, "contact_requests": 0}
-        keys = {request.subject_key}
+        request_key = request.subject.subject_key
+        keys = {request_key}
         for account_id in self._accounts_of(request):
             profile = self._repo.accounts.profiles.head(account_id)
-            held = {request.subject_key, str((profile or {}).get("subject_key") or "")} - {""}
+            held = {request_key, str((profile or {}).get("subject_key") or "")} - {""}
             for what, count in self._repo.delete_account(account_id).items():
                 counts[what] += count
             for address_key in held:
-                self._repo.addresses.release(address_key, account_id)
+                self._repo.addresses.release(Subject(account_id=account_id, subject_key=address_key))
             keys |= held
         for subject in keys:
             counts["contact_requests"] += self._repo.contacts.erase_of(subject)
             self._repo.contacts.forget_restrictions(subject)
-        self._repo.tombstone(request.request_id, request.subject_key, now)
+        self._repo.tombstone(request.request_id, request_key, now)
         receipt = Receipt(
             request_id=request.request_id, kind="erasure",
             deleted=("account (e-mail address, name, phone, password hash, portal access)",
@@ -67,7 +76,7 @@ class IdentityErasure:
             kept=("a tombstone of subject key, request id and time: proof that the erasure "
                   "was carried out, Art. 5(2) GDPR",),
             note=", ".join(f"{count} {what}" for what, count in counts.items()))
-        self._receipts.send(receipt, request.subject_key)
+        self._receipts.send(receipt, request_key)
         log.info("erasure handled", extra={"request_id": request.request_id, **counts})
         return receipt
 
@@ -77,20 +86,12 @@ class IdentityErasure:
         restricted = request.kind == "restriction"
         # Contact requests first, the account last: once the account (what the profile
         # shows) says restricted or lifted, the staff queue already agrees.
-        self._repo.contacts.restrict(request.subject_key, at, request.request_id, restricted)
+        self._repo.contacts.restrict(request.subject.subject_key, at, request.request_id,
+                                     restricted)
         accounts = self._restrict_accounts(self._accounts_of(request), at, request.request_id,
                                            restricted)
-        if restricted:
-            receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                              blocked=("account: no marketing, no profiling, no changes by staff; "
-                                       "log-in still allowed",
-                                       "contact and callback requests: hidden from staff queues"),
-                              blocked_until="until the person lifts the restriction",
-                              note=f"{accounts} accounts")
-        else:
-            receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                              note="restriction lifted: account and contact requests as before")
-        self._receipts.send(receipt, request.subject_key)
+        receipt = restriction_receipt(request, accounts, RESTRICTION)
+        self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
     def _restrict_accounts(self, account_ids: Sequence[str], at: datetime, request_id: str,

@@ -28,6 +28,7 @@ from lethe_common.mongo import Document
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.paging import decode_cursor, encode_cursor, filtered_page, page_size
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_identity import validation
 from lethe_identity.mailer import Mailer
 from lethe_identity.models import (
@@ -70,10 +71,10 @@ class Portal:
 
     # -- a person asks -----------------------------------------------------------------
     @staticmethod
-    def _event(account_id: str, subject: str, access: Document) -> Envelope:
+    def _event(subject: Subject, access: Document) -> Envelope:
         return Envelope(type="account.portal_access_changed", source="identity",
-                        subject_key=subject,
-                        payload={"account_id": account_id, "status": str(access["status"]),
+                        subject_key=subject.subject_key,
+                        payload={"account_id": subject.account_id, "status": str(access["status"]),
                                  "organisation_id": str(access.get("organisation_id", ""))})
 
     def _unlist(self, account_id: str, step: Document | None) -> None:
@@ -118,8 +119,8 @@ class Portal:
             self._repo.organisations.enqueue(access["status"], now, account_id, len(steps),
                                              access["w"], now)
             outcome["access"] = access
-            return Step(access, [self._event(account_id, str(profile.get("subject_key", "")),
-                                             access)])
+            holder = Subject(account_id=account_id, subject_key=str(profile.get("subject_key", "")))
+            return Step(access, [self._event(holder, access)])
 
         self._append(account_id, ask)
         access = outcome["access"]
@@ -215,7 +216,8 @@ class Portal:
             self._repo.organisations.enqueue(access["status"], access["requested_at"],
                                              account_id, len(steps), access["w"], access["decided_at"])
             decided.update(before=current, access=access)
-            return Step(access, [self._event(account_id, str(doc["subject_key"]), access)])
+            holder = Subject(account_id=account_id, subject_key=str(doc["subject_key"]))
+            return Step(access, [self._event(holder, access)])
 
         self._append(account_id, decision)
         self._unlist(account_id, decided["before"])

@@ -22,6 +22,7 @@ from lethe_common.errors import AlreadyExists
 from lethe_common.mongo import Db, Document
 from lethe_common.store.steps import Step
 from lethe_common.store.versions import Versions
+from lethe_common.subject import Subject
 
 ADDRESSES = "addresses"
 TAKEN = "an account with this e-mail address already exists"
@@ -36,26 +37,25 @@ class AddressBook:
         head = self._versions.head(subject_key)
         return None if head is None or head.get("released") else head
 
-    def claim(self, subject_key: str, account_id: str, now: datetime,
-              is_stale: Callable[[Document], bool]) -> None:
-        """Make ``account_id`` the holder, unless another account holds it (AlreadyExists).
-        Holding it already changes nothing."""
+    def claim(self, holder: Subject, now: datetime, is_stale: Callable[[Document], bool]) -> None:
+        """Make ``holder``'s account the holder of ``holder``'s address (its subject key),
+        unless another account holds it (AlreadyExists). Holding it already changes nothing."""
         def decide(head: Document | None) -> Step | None:
             if head is not None and not head.get("released"):
-                if head.get("account_id") == account_id:
+                if head.get("account_id") == holder.account_id:
                     return None
                 if not is_stale(head):
                     raise AlreadyExists(TAKEN)
-            return Step({"account_id": account_id, "claimed_at": now})
+            return Step({"account_id": holder.account_id, "claimed_at": now})
 
-        self._versions.write(subject_key, decide)
+        self._versions.write(holder.subject_key, decide)
 
-    def release(self, subject_key: str, account_id: str) -> bool:
-        """Free the address if ``account_id`` holds it; False if it did not."""
+    def release(self, holder: Subject) -> bool:
+        """Free ``holder``'s address if ``holder``'s account holds it; False if it did not."""
         def decide(head: Document | None) -> Step | None:
-            if head is None or head.get("released") or head.get("account_id") != account_id:
+            if head is None or head.get("released") or head.get("account_id") != holder.account_id:
                 return None
             return Step({"released": True})
 
-        _, released = self._versions.write(subject_key, decide)
+        _, released = self._versions.write(holder.subject_key, decide)
         return released

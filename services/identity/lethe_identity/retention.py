@@ -18,6 +18,7 @@ from pymongo.errors import PyMongoError
 
 from lethe_common.mongo import Document
 from lethe_common.store.keys import key
+from lethe_common.subject import Subject
 from lethe_identity.config import IdentityConfig
 from lethe_identity.models import ACTIVATE, utcnow
 from lethe_identity.repo_access import ATTEMPT_QUEUE, SESSION_QUEUE, TOKEN_QUEUE, session_expiry
@@ -101,5 +102,6 @@ class Retention:
             return False
         deleted = self._repo.delete_account(account_id)["accounts"]
         if entry.get("subject_key"):
-            self._repo.addresses.release(str(entry["subject_key"]), account_id)
+            self._repo.addresses.release(Subject(account_id=account_id,
+                                                 subject_key=str(entry["subject_key"])))
         return bool(deleted)

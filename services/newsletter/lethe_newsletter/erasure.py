@@ -14,13 +14,21 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, RestrictionWording, restriction_receipt
 from lethe_common.privacy_api import wire_time
+from lethe_common.subject import Subject
 from lethe_newsletter.lifecycle import Life
 from lethe_newsletter.people import Subscribers
 from lethe_newsletter.repository import NewsletterRepository
 
 log = logging.getLogger(__name__)
+
+NONE_HELD = "no newsletter subscription held for this person"
+RESTRICTION = RestrictionWording(
+    blocked=("newsletter subscription: no newsletter is sent",),
+    restricted="{count} subscription(s) restricted",
+    lifted="restriction lifted: the newsletter is sent again",
+    none_held=NONE_HELD)
 
 
 class NewsletterErasure:
@@ -33,9 +41,8 @@ class NewsletterErasure:
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         """Idempotent: a repeat ends nothing new and sends no second receipt."""
         erased = sum(self._erase_one(subscriber, request, now)
-                     for subscriber in self._subscribers.of(request.account_id,
-                                                            request.subject_key))
-        self._repo.forget_restrictions([request.subject_key, request.account_id])
+                     for subscriber in self._subscribers.of(request.subject))
+        self._repo.forget_restrictions(request.subject.owners())
         if erased:
             receipt = Receipt(
                 request_id=request.request_id, kind="erasure",
@@ -46,9 +53,8 @@ class NewsletterErasure:
                       "subscribes and confirms anew",),
                 note=f"{erased} subscription(s) deleted")
         else:
-            receipt = Receipt(request_id=request.request_id, kind="erasure",
-                              note="no newsletter subscription held for this person")
-        self._receipts.send(receipt, request.subject_key)
+            receipt = Receipt(request_id=request.request_id, kind="erasure", note=NONE_HELD)
+        self._receipts.send(receipt, request.subject.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id,
                                            "subscriptions": erased})
         return receipt
@@ -70,28 +76,18 @@ class NewsletterErasure:
 
     def restrict(self, request: PrivacyEvent) -> Receipt:
         """Recorded at the time consent published it: the latest by that time holds."""
-        restricted = request.kind == "restriction"
-        self._repo.record_restriction([request.subject_key, request.account_id], request.occurred_at,
-                                      request.request_id, restricted)
-        count = len(self._subscribers.lives_of(request.account_id, request.subject_key))
-        if not count:
-            note = "no newsletter subscription held for this person"
-            receipt = Receipt(request_id=request.request_id, kind=request.kind, note=note)
-        elif restricted:
-            receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                              blocked=("newsletter subscription: no newsletter is sent",),
-                              blocked_until="until the person lifts the restriction",
-                              note=f"{count} subscription(s) restricted")
-        else:
-            receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                              note="restriction lifted: the newsletter is sent again")
-        self._receipts.send(receipt, request.subject_key)
+        self._repo.record_restriction(request.subject.owners(), request.occurred_at,
+                                      request.request_id, request.kind == "restriction")
+        receipt = restriction_receipt(request, len(self._subscribers.lives_of(request.subject)),
+                                      RESTRICTION)
+        self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
-    def export(self, account_id: str, subject_key: str) -> dict[str, Any]:
+    def export(self, subject: Subject) -> dict[str, Any]:
         """Everything held about the person: subscription and which campaigns reached them."""
-        lives = self._subscribers.lives_of(account_id, subject_key)
-        suppressed = bool(self._repo.suppressions([subject_key])) if subject_key else False
+        lives = self._subscribers.lives_of(subject)
+        key = subject.subject_key
+        suppressed = bool(self._repo.suppressions([key])) if key else False
         return {
             "subscriptions": [self._subscription(life) for life in lives],
             "newsletters_sent": [{"campaign_id": d["campaign_id"], "outcome": d["outcome"],

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from lethe_common.errors import Unavailable
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_newsletter.lifecycle import ACTIVE, CONFIRMING, ENDED, LEAVING, LEFT, PENDING, Life, step
 from lethe_newsletter.links import Links
 from lethe_newsletter.models import SubscriptionView, to_millis
@@ -51,10 +52,9 @@ class Leaving:
         self.leave(self._links.unsubscribed_id(token), now)
         return UNSUBSCRIBED
 
-    def unsubscribe_person(self, account_id: str, subject_key: str,
-                           now: datetime | None = None) -> SubscriptionView:
+    def unsubscribe_person(self, subject: Subject, now: datetime | None = None) -> SubscriptionView:
         """From the portal: the logged-in person's subscriptions end."""
-        for subscriber in self._subscribers.of(account_id, subject_key):
+        for subscriber in self._subscribers.of(subject):
             self.leave(subscriber, now)
         return SubscriptionView("unsubscribed")
 
@@ -97,7 +97,7 @@ class Leaving:
         return True
 
     # -- the consent ended elsewhere ------------------------------------------------------
-    def consent_withdrawn(self, account_id: str, subject_key: str, withdrawn_at: datetime) -> int:
+    def consent_withdrawn(self, subject: Subject, withdrawn_at: datetime) -> int:
         """The consent ended elsewhere (portal, objection): stop at once, delete the data.
 
         A subscription asked for or confirmed after the withdrawal was recorded is a new
@@ -108,7 +108,7 @@ class Leaving:
             return since is None or since <= withdrawn_at
 
         ended = 0
-        for subscriber in self._subscribers.of(account_id, subject_key):
+        for subscriber in self._subscribers.of(subject):
             if self._subscribers.end(subscriber, older, "withdrawn").step is not None:
                 ended += 1
         return ended

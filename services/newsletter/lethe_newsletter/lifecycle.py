@@ -26,6 +26,7 @@ from datetime import datetime
 from typing import Any
 
 from lethe_common.mongo import Document
+from lethe_common.subject import Subject
 
 REQUESTED = "requested"
 REMINDED = "reminded"
@@ -90,7 +91,7 @@ class Life:
 
     def owners(self) -> list[str]:
         """Whom a restriction of this subscription may name: its address and its account."""
-        return [owner for owner in (self.subject_key, self.account_id) if owner]
+        return Subject(account_id=self.account_id, subject_key=self.subject_key).owners()
 
 
 def _start(life: Life, step: Document) -> Life:

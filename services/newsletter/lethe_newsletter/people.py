@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_newsletter.lifecycle import ENDED, Life, is_restricted, step, subscriber_id
 from lethe_newsletter.models import SubscriptionView, to_millis
 from lethe_newsletter.repository import Appended, NewsletterRepository
@@ -16,15 +17,15 @@ class Subscribers:
     def __init__(self, repo: NewsletterRepository) -> None:
         self._repo = repo
 
-    def of(self, account_id: str, subject_key: str) -> list[str]:
+    def of(self, subject: Subject) -> list[str]:
         """The subscriber ids a person may have: their address's, and those their account
         subscribed (with an address it may since have changed)."""
-        found = [subscriber_id(subject_key)] if subject_key else []
-        for subscriber in self._repo.subscribers_of_account(account_id):
+        found = [subscriber_id(subject.subject_key)] if subject.subject_key else []
+        for subscriber in self._repo.subscribers_of_account(subject.account_id):
             if subscriber in found:
                 continue
             life = self._repo.life(subscriber)
-            if life.live and life.account_id != account_id:
+            if life.live and life.account_id != subject.account_id:
                 continue  # a stale entry: that address is subscribed for someone else now
             found.append(subscriber)
         return found
@@ -32,8 +33,8 @@ class Subscribers:
     def life(self, subscriber: str) -> Life:
         return self._repo.life(subscriber)
 
-    def lives_of(self, account_id: str, subject_key: str) -> list[Life]:
-        lives = [self._repo.life(s) for s in self.of(account_id, subject_key)]
+    def lives_of(self, subject: Subject) -> list[Life]:
+        lives = [self._repo.life(s) for s in self.of(subject)]
         return [life for life in lives if life.live]
 
     def restricted(self, life: Life) -> bool:

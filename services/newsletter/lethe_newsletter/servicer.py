@@ -63,13 +63,12 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
 
     def GetSubscription(self, request: pb.Person, context: Any) -> pb.Subscription:
         applicant = checked_applicant(request.email, "", request.account_id)
-        return subscription_message(self._subscriptions.subscription_of(applicant.account_id,
-                                                                        applicant.email))
+        return subscription_message(self._subscriptions.subscription_of(applicant))
 
     def UnsubscribePerson(self, request: pb.Person, context: Any) -> pb.Subscription:
         applicant = checked_applicant(request.email, "", request.account_id)
         return subscription_message(self._leaving.unsubscribe_person(
-            applicant.account_id, self._subscriptions.key_of(applicant.email)))
+            self._subscriptions.subject_of(applicant)))
 
     # -- campaigns ------------------------------------------------------------------------
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Any) -> pb.Campaign:
@@ -98,7 +97,7 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
     # -- privacy --------------------------------------------------------------------------
     def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
                           context: Any) -> subject_pb2.ExportSubjectDataResponse:
-        data = self._erasure.export(*export_subject(request.subject))
+        data = self._erasure.export(export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
             lawful_bases=["Art. 6(1)(a) GDPR: consent to the newsletter (double opt-in)"],

@@ -23,7 +23,7 @@ from lethe_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from lethe_common.events.envelope import Envelope
 from lethe_common.netaddr import truncate_address
 from lethe_common.store.steps import Step
-from lethe_common.subject import subject_key
+from lethe_common.subject import Subject, subject_key
 from lethe_common.validation import email as checked_email
 from lethe_common.validation import object_id, text
 from lethe_newsletter.leaving import UNCONFIRMED, Leaving
@@ -267,11 +267,13 @@ class Subscriptions:
                         extra={"subscriber_id": life.subscriber_id})
 
     # -- reading --------------------------------------------------------------------------
-    def key_of(self, email: str) -> str:
-        return subject_key(self._pepper, checked_email(email)) if email else ""
+    def subject_of(self, applicant: Applicant) -> Subject:
+        """Who a checked caller is: their account id and the subject key of their address."""
+        return Subject(account_id=applicant.account_id,
+                       subject_key=subject_key(self._pepper, applicant.email))
 
-    def subscription_of(self, account_id: str, email: str) -> SubscriptionView:
-        lives = self._subscribers.lives_of(account_id, self.key_of(email))
+    def subscription_of(self, applicant: Applicant) -> SubscriptionView:
+        lives = self._subscribers.lives_of(self.subject_of(applicant))
         return self._subscribers.view(lives[0] if lives else None)
 
     def check_unsubscribe_token(self, token: str) -> None:

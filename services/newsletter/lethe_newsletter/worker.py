@@ -17,9 +17,10 @@ from lethe_common import tokens
 from lethe_common.events.consumer import Subscription
 from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.mail import MailSession, send_mail
-from lethe_common.privacy import ACCOUNT_ID, SUBJECT_KEY, privacy_subscriptions
+from lethe_common.privacy import privacy_subscriptions
 from lethe_common.runtime import Loop, Runtime, Sweep
 from lethe_common.service import worker_main
+from lethe_common.subject import Subject
 from lethe_newsletter.config import NewsletterConfig, load_config
 from lethe_newsletter.repository import INDEXES
 from lethe_newsletter.sender import CampaignSender, SenderSettings
@@ -32,13 +33,9 @@ class MailNotSent(RuntimeError):
     """The relay did not take a mail; the consumer retries the event with back-off."""
 
 
-def _checked_person(event: Envelope) -> tuple[str, str]:
-    account_id = event.payload.get("account_id")
-    if not isinstance(account_id, str) or not ACCOUNT_ID.fullmatch(account_id):
-        raise EnvelopeError("account_id is not an account id")
-    if not SUBJECT_KEY.fullmatch(event.subject_key):
-        raise EnvelopeError("the event needs the subject_key")
-    return account_id, event.subject_key
+def _checked_person(event: Envelope) -> Subject:
+    return Subject.checked(account_id=event.payload.get("account_id"),
+                           subject_key=event.subject_key, error=EnvelopeError)
 
 
 def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subscription]:
@@ -62,8 +59,7 @@ def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subs
 
     def consent_withdrawn(event: Envelope) -> None:
         if event.payload.get("purpose") == "newsletter":
-            account_id, key = _checked_person(event)
-            parts.leaving.consent_withdrawn(account_id, key, event.occurred_at)
+            parts.leaving.consent_withdrawn(_checked_person(event), event.occurred_at)
 
     return [
         Subscription("newsletter", "newsletter.confirmation_requested", confirmation_requested),

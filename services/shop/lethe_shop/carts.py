@@ -18,7 +18,7 @@ class Carts:
 
     def get(self, customer: Customer) -> list[Document]:
         """The cart's lines at today's prices; products gone from the shop drop out."""
-        cart = self._repo.people.cart(customer.account_id)
+        cart = self._repo.people.cart(customer.subject.account_id)
         wanted = [(line["product_id"], line["quantity"]) for line in (cart or {}).get("lines", [])]
         products = self._repo.catalogue.by_id(p for p, _ in wanted)
         return [line_of(products[p], q) for p, q in wanted
@@ -30,7 +30,7 @@ class Carts:
         products = self._catalogue.priced([p for p, _ in wanted])
         priced = [line_of(products[p], q) for p, q in wanted]  # checks quantities and kinds
         self._repo.people.put_cart({
-            "_id": customer.account_id, "subject_key": customer.subject_key,
+            "_id": customer.subject.account_id, "subject_key": customer.subject.subject_key,
             "lines": [{"product_id": p, "quantity": q} for p, q in wanted],
             "updated_at": datetime.now(UTC)})
         return priced

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from lethe_common import validation
 from lethe_common.errors import InvalidArgument
 from lethe_common.store.keys import key
-from lethe_common.subject import subject_key
+from lethe_common.subject import Subject, subject_key
 from lethe_shop.models import MAX_LINES, derived_id
 
 ADDRESS_FIELDS = ("name", "company", "street", "extra", "postcode", "city", "country", "phone",
@@ -30,15 +30,17 @@ _IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,100}")
 
 @dataclass(frozen=True)
 class Customer:
-    account_id: str
-    subject_key: str
+    """A logged-in buyer: who they are, and the address their orders are placed with."""
+
+    subject: Subject
     email: str
 
 
 def checked_customer(account_id: str, email: str, pepper: str) -> Customer:
     validation.object_id(account_id, "account_id")
     address = validation.email(email)
-    return Customer(account_id, subject_key(pepper, address), address)
+    return Customer(Subject(account_id=account_id, subject_key=subject_key(pepper, address)),
+                    address)
 
 
 def checked_address(fields: Mapping[str, str], what: str) -> dict[str, str]:

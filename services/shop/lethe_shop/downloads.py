@@ -61,9 +61,10 @@ class Downloads:
     def offers(self, customer: Customer, now: datetime | None = None) -> list[Offer]:
         now = now or datetime.now(UTC)
         expires = now + self._lifetime
+        account_id = customer.subject.account_id
         entitlements = sorted(
-            (e for e in self._repo.people.entitlements_of([customer.account_id])
-             if e["account_id"] == customer.account_id and aware(e["until"]) > now),
+            (e for e in self._repo.people.entitlements_of([account_id])
+             if e["account_id"] == account_id and aware(e["until"]) > now),
             key=lambda e: (aware(e["granted_at"]), e["_id"]))
         products = self._repo.catalogue.by_id({e["product_id"] for e in entitlements})
         offers = []
@@ -91,7 +92,7 @@ class Downloads:
             raise FailedPrecondition("this download link has expired; the downloads page "
                                      "gives a new one", reason="link_expired")
         entitlement = self._repo.people.entitlement(entitlement_id)
-        if entitlement is None or entitlement["account_id"] != customer.account_id:
+        if entitlement is None or entitlement["account_id"] != customer.subject.account_id:
             raise NotFound("no such download")  # another's link: the same answer as none
         if aware(entitlement["until"]) <= now:
             raise PermissionDenied("the right to download this product has ended")
@@ -101,9 +102,9 @@ class Downloads:
         path = self._path(files[int(index)]) if int(index) < len(files) else None
         if path is None:
             raise NotFound("this file is no longer offered")
-        self._repo.people.log_download({"_id": tokens.new_id("dlg"), "account_id": customer.account_id,
-                                 "subject_key": customer.subject_key,
-                                 "entitlement_id": entitlement_id, "file": path.name, "at": now})
+        self._repo.people.log_download({"_id": tokens.new_id("dlg"), **customer.subject.fields(),
+                                        "entitlement_id": entitlement_id, "file": path.name,
+                                        "at": now})
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return OpenedFile(path.name, content_type, path.stat().st_size, path)
 

@@ -21,10 +21,10 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lethe_common.errors import InvalidArgument
 from lethe_common.mongo import Document
-from lethe_common.privacy import SUBJECT_KEY, PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, RestrictionWording, restriction_receipt
 from lethe_common.privacy_api import wire_time
+from lethe_common.subject import Subject
 from lethe_shop.models import CANCELLED, aware
 from lethe_shop.order_book import OrderBook
 from lethe_shop.repository import ShopRepository
@@ -37,6 +37,11 @@ DEFERRED_NOTE = ("{count} open order(s) are kept until the contract is fulfilled
                  "GDPR: the contract and the legal obligations it brings); a second receipt "
                  "follows once they are completed")
 RECHECK = timedelta(minutes=1)
+RESTRICTION = RestrictionWording(
+    blocked=("orders: out of every staff list, no fulfilment step",),
+    restricted="{count} order(s) restricted",
+    lifted="restriction lifted: orders are processed again",
+    none_held="no order held for this person")
 
 
 class ShopErasure:
@@ -49,38 +54,37 @@ class ShopErasure:
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         """Idempotent: a repeat deletes nothing more and sends no second receipt."""
         now = now or datetime.now(UTC)
-        account_id, key = request.account_id, request.subject_key
-        carts = self._people.delete_cart(account_id)
-        open_orders = [o for o in self._book.of_person(account_id, key) if o.state.open]
+        subject = request.subject
+        carts = self._people.delete_cart(subject.account_id)
+        open_orders = [o for o in self._book.of_person(subject) if o.state.open]
         if not open_orders:
-            receipt = self._finish(request.request_id, account_id, key)
-            self._receipts.send(receipt, key)
+            receipt = self._finish(request.request_id, subject)
+            self._receipts.send(receipt, subject.subject_key)
             log.info("erasure handled", extra={"request_id": request.request_id,
                                                "outcome": receipt.outcome})
             return receipt
-        self._people.add_wait({"_id": request.request_id, "account_id": account_id,
-                               "subject_key": key, "opened_at": now})
+        self._people.add_wait({"_id": request.request_id, **subject.fields(), "opened_at": now})
         receipt = Receipt(
             request_id=request.request_id, kind="erasure", outcome="deferred",
             deleted=("shopping cart",) if carts else (),
             kept=("open orders (addresses, items, payment reference) until fulfilled: "
                   "Art. 17(3)(b) GDPR",),
             note=DEFERRED_NOTE.format(count=len(open_orders)))
-        self._receipts.send(receipt, key)
+        self._receipts.send(receipt, subject.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id,
                                            "outcome": receipt.outcome})
         # The last open order may have closed while the wait was written. Whoever closes an
         # order looks for waits after its step, and this looks at the orders after writing
         # the wait: one of the two sees the other.
-        self.finish_waiting(account_id, key)
+        self.finish_waiting(subject)
         return receipt
 
-    def _finish(self, request_id: str, account_id: str, key: str) -> Receipt:
+    def _finish(self, request_id: str, subject: Subject) -> Receipt:
         """Everything the shop can do once no order of the person is open."""
-        people = [account_id, key]
-        self._people.delete_cart(account_id)
+        people = subject.owners()
+        self._people.delete_cart(subject.account_id)
         blocked = []
-        for loaded in self._book.of_person(account_id, key):
+        for loaded in self._book.of_person(subject):
             state = loaded.state
             if state.blocked:
                 self._store.delete_contacts(loaded.id)
@@ -90,7 +94,7 @@ class ShopErasure:
         self._people.delete_entitlements_of(people)
         self._people.delete_downloads_of(people)
         self._people.delete_restrictions(people)
-        self._store.delete_keys_of(account_id)  # what the person's Idempotency-Keys named
+        self._store.delete_keys_of(subject.account_id)  # what the person's Idempotency-Keys named
         if not blocked:
             return Receipt(request_id=request_id, kind="erasure",
                            deleted=("shopping cart, unpaid orders, download rights and history",),
@@ -107,18 +111,17 @@ class ShopErasure:
             kept=(LEGAL_BASIS,),
             note=f"{len(blocked)} order(s) blocked until their retention ends")
 
-    def finish_waiting(self, account_id: str, subject_key: str) -> int:
+    def finish_waiting(self, subject: Subject) -> int:
         """Send the follow-up receipt of the person's waiting erasures if none of their
         orders is open any more (called after a move closed one of their orders)."""
-        return sum(self._finish_wait(wait)
-                   for wait in self._people.waits_of([account_id, subject_key]))
+        return sum(self._finish_wait(wait) for wait in self._people.waits_of(subject.owners()))
 
     def _finish_wait(self, wait: Document) -> int:
-        if any(o.state.open for o in self._book.of_person(wait["account_id"],
-                                                          wait["subject_key"])):
+        subject = Subject.from_doc(wait)
+        if any(o.state.open for o in self._book.of_person(subject)):
             return 0
-        receipt = self._finish(wait["_id"], wait["account_id"], wait["subject_key"])
-        self._receipts.send(receipt, wait["subject_key"])  # once per request: a unique insert
+        receipt = self._finish(wait["_id"], subject)
+        self._receipts.send(receipt, subject.subject_key)  # once per request: a unique insert
         self._people.delete_wait(wait)
         return 1
 
@@ -141,35 +144,22 @@ class ShopErasure:
         """Record the restriction (or its lift) for the person, once per request; staff lists
         and moves read it for each order."""
         restricted = request.kind == "restriction"
-        for owner in (request.account_id, request.subject_key):
-            if owner:
-                self._people.record_restriction(owner, request.request_id, restricted,
-                                                request.occurred_at)
-        count = len(self._book.of_person(request.account_id, request.subject_key))
-        if not count:
-            receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                              note="no order held for this person")
-        elif restricted:
-            receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                              blocked=("orders: out of every staff list, no fulfilment step",),
-                              blocked_until="until the person lifts the restriction",
-                              note=f"{count} order(s) restricted")
-        else:
-            receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                              note="restriction lifted: orders are processed again")
-        self._receipts.send(receipt, request.subject_key)
+        for owner in request.subject.owners():
+            self._people.record_restriction(owner, request.request_id, restricted,
+                                            request.occurred_at)
+        receipt = restriction_receipt(request, len(self._book.of_person(request.subject)),
+                                      RESTRICTION)
+        self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
-    def export(self, account_id: str, subject_key: str) -> dict[str, Any]:
-        """Everything held about the person, blocked orders and hand-offs included."""
-        if subject_key and not SUBJECT_KEY.fullmatch(subject_key):
-            raise InvalidArgument("subject_key is not a subject key")
-        people = [account_id, subject_key]
-        cart = self._people.cart(account_id) if account_id else None
+    def export(self, subject: Subject) -> dict[str, Any]:
+        """Everything held about the person (as ``export_subject`` checked it), blocked
+        orders and hand-offs included."""
+        people = subject.owners()
+        cart = self._people.cart(subject.account_id) if subject.account_id else None
         return {
             "cart": [dict(line) for line in cart["lines"]] if cart else [],
-            "orders": [_order_export(o.view()) for o in self._book.of_person(account_id,
-                                                                             subject_key)],
+            "orders": [_order_export(o.view()) for o in self._book.of_person(subject)],
             "supplier_handoffs": [{
                 "order_id": h["order_id"], "recipient": h["recipient"], "purpose": h["purpose"],
                 "fields": h["fields"], "at": wire_time(h["at"]),

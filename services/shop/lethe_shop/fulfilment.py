@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lethe_common.mongo import Document
+from lethe_common.subject import Subject
 from lethe_shop.http_json import call, error_code
 from lethe_shop.models import CANCELLED, entitlement_id, handoff_id, has_physical
 from lethe_shop.order_book import Loaded, OrderBook
@@ -101,8 +102,8 @@ class Fulfilment:
                                else timedelta(days=self._entitlement_days))
             self._people.add_entitlement({
                 "_id": entitlement_id(order["_id"], line["product_id"]),
-                "account_id": order["account_id"], "subject_key": order["subject_key"],
-                "order_id": order["_id"], "product_id": line["product_id"],
+                **Subject.from_doc(order).fields(), "order_id": order["_id"],
+                "product_id": line["product_id"],
                 "product_name": line["name"], "granted_at": paid_at, "until": until})
 
     def _revoke(self, order: Document) -> None:
@@ -119,8 +120,8 @@ class Fulfilment:
         now = datetime.now(UTC)
         self._people.insert_handoff({
             "_id": handoff_id(order["_id"]),
-            "order_id": order["_id"], "account_id": order["account_id"],
-            "subject_key": order["subject_key"], "recipient": self._supplier.name,
+            "order_id": order["_id"], **Subject.from_doc(order).fields(),
+            "recipient": self._supplier.name,
             "purpose": "delivery of the ordered goods (Art. 6(1)(b) GDPR)",
             "fields": sorted([*(f"recipient.{f}" for f in data["recipient"]), "items"]),
             "supplier_reference": str(answer.get("id", ""))[:64], "at": now,

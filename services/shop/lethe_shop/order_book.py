@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from lethe_common import tokens
 from lethe_common.mongo import Document
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_shop.models import OPEN_STATUSES, aware
 from lethe_shop.order_state import OrderState, fold, refund_step, view
 from lethe_shop.payment import BadNotification, PaymentProvider, ProviderUnavailable
@@ -76,10 +77,10 @@ class OrderBook:
                                  contacts.get(order_id))
                 for order_id in ids if order_id in orders}
 
-    def of_person(self, account_id: str, subject_key: str) -> list[Loaded]:
+    def of_person(self, subject: Subject) -> list[Loaded]:
         """Every order of the person (by account id or subject_key), oldest first."""
         wanted: dict[str, str] = {}
-        for owner in (account_id, subject_key):
+        for owner in subject.owners():
             for item in self._store.person_items(owner):
                 placed, order_id = person_item_order(item)
                 wanted.setdefault(order_id, placed)

@@ -101,7 +101,7 @@ class Orders:
 
     def _attempt(self, request: OrderRequest) -> str:
         """The order id of the key's current attempt, begun here if the key holds none."""
-        account_id, key = request.customer.account_id, request.idempotency_key
+        account_id, key = request.customer.subject.account_id, request.idempotency_key
         token, now = request.token_fingerprint(), datetime.now(UTC)
         steps = self._store.append_key_step(key_log_id(account_id, key), lambda steps: (
             attempt_step(key_state(steps), account_id, key, token, now)))
@@ -148,8 +148,7 @@ class Orders:
             order_id, request.billing, request.delivery if physical else None,
             request.delivery_note if physical else "")
         return {
-            "_id": order_id, "account_id": customer.account_id,
-            "subject_key": customer.subject_key, "email": customer.email,
+            "_id": order_id, **customer.subject.fields(), "email": customer.email,
             "fingerprint": request.fingerprint(), "placed_at": now, "lines": lines,
             "totals": totals_of(lines), "billing": billing, "delivery": delivery,
             "provider": self._provider.name,
@@ -213,7 +212,7 @@ class Orders:
         """A void order's attempt is over: the key's log says so first (then a new attempt
         may begin), then the order goes; its void step stays. Whoever finds it void does
         this (again): both writes are idempotent."""
-        log_id = key_log_id(request.customer.account_id, request.idempotency_key)
+        log_id = key_log_id(request.customer.subject.account_id, request.idempotency_key)
         reason, now = void_reason(loaded.steps), datetime.now(UTC)
         self._store.append_key_step(log_id, lambda steps: declined_step(
             key_state(steps), loaded.id, reason, now))
@@ -259,12 +258,13 @@ class Orders:
     # -- the customer's own ---------------------------------------------------------------------
     def own(self, customer: Customer) -> list[Document]:
         """The customer's orders, newest first; blocked ones are for accounting only."""
-        items = [person_item_order(item) for item in self._store.person_items(customer.account_id)]
+        account_id = customer.subject.account_id
+        items = [person_item_order(item) for item in self._store.person_items(account_id)]
         loaded = self._book.load_many(order_id for _, order_id in items)
         own = []
         for placed, order_id in reversed(items):
             found = loaded.get(order_id)
-            if found is None or found.order["account_id"] != customer.account_id:
+            if found is None or found.order["account_id"] != account_id:
                 continue
             if timekey(aware(found.order["placed_at"])) != placed:
                 continue  # an entry of a retried request, for a time that is not the order's
@@ -276,7 +276,7 @@ class Orders:
     def own_one(self, customer: Customer, order_id: str) -> Document:
         object_id(order_id, "order id")
         loaded = self._book.load(order_id)
-        if loaded is None or loaded.order["account_id"] != customer.account_id:
+        if loaded is None or loaded.order["account_id"] != customer.subject.account_id:
             raise NotFound("no such order")  # another's order: the same answer as none
         state = loaded.state
         if state.blocked or state.voided:

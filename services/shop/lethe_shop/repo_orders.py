@@ -36,6 +36,7 @@ from lethe_common.store.index import OwnerIndex, TimeQueue
 from lethe_common.store.keys import timekey
 from lethe_common.store.paging import Page
 from lethe_common.store.steps import Decide, StepLog
+from lethe_common.subject import Subject
 from lethe_shop.models import STATUSES
 
 ORDERS = "orders"
@@ -55,8 +56,8 @@ def status_queue(status: str) -> str:
 
 
 def owners(doc: Document) -> list[str]:
-    """Whom a document of a person is found by: the account id and the subject_key."""
-    return [owner for owner in (doc.get("account_id", ""), doc.get("subject_key", "")) if owner]
+    """Whom a document of a person is found by: the subject_key and the account id."""
+    return Subject.from_doc(doc).owners()
 
 
 def order_item(order: Document) -> str:

@@ -33,6 +33,7 @@ from lethe_common.mongo import Db, Document
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.keys import key
 from lethe_common.store.steps import Step, StepLog
+from lethe_common.subject import Subject
 from lethe_shop.checkout import Customer, OrderRequest, checked_address, order_id_for
 from lethe_shop.models import (
     COMPLETED,
@@ -90,6 +91,10 @@ class Buyer:
     def billing(self) -> dict[str, str]:
         return checked_address({**DEMO_ADDRESS, "name": self.name, **self.address}, "billing")
 
+    def customer(self) -> Customer:
+        return Customer(Subject(account_id=self.account_id, subject_key=self.subject_key),
+                        self.email)
+
 
 @dataclass
 class _Order:
@@ -132,13 +137,13 @@ def _placed(buyer: Buyer, line: dict[str, Any], placed_at: datetime) -> _Order:
     """What ``Orders.place`` writes before the charge: the person's index entry, the
     order, its contacts (a billing phone); the ``open`` entry stays while it is open."""
     billing = buyer.billing()
-    request = OrderRequest(Customer(buyer.account_id, buyer.subject_key, buyer.email),
-                           tokens.new_id("seed"), [(line["product_id"], 1)], billing, None, "",
-                           "")
-    order_id = order_id_for(buyer.account_id, request.idempotency_key)
+    customer = buyer.customer()
+    request = OrderRequest(customer, tokens.new_id("seed"), [(line["product_id"], 1)], billing,
+                           None, "", "")
+    order_id = order_id_for(customer.subject.account_id, request.idempotency_key)
     bare_billing, delivery, contacts = split_contacts(order_id, billing, None, "")
-    order = {"_id": order_id, "account_id": buyer.account_id, "subject_key": buyer.subject_key,
-             "email": buyer.email, "fingerprint": request.fingerprint(), "placed_at": placed_at,
+    order = {"_id": order_id, **customer.subject.fields(), "email": customer.email,
+             "fingerprint": request.fingerprint(), "placed_at": placed_at,
              "lines": [line], "totals": totals_of([line]), "billing": bare_billing,
              "delivery": delivery, "provider": PROVIDER}
     built = _Order(order, {name: [] for name in COLLECTIONS})
@@ -165,8 +170,7 @@ def _paid(built: _Order, answered_at: datetime, paid_at: datetime,
         right = entitlement_id(order["_id"], line["product_id"])
         built.index(ENT_KIND, right)
         built.docs[ENTITLEMENTS].append({
-            "_id": right, "account_id": order["account_id"],
-            "subject_key": order["subject_key"], "order_id": order["_id"],
+            "_id": right, **Subject.from_doc(order).fields(), "order_id": order["_id"],
             "product_id": line["product_id"], "product_name": line["name"],
             "granted_at": paid_at, "until": until})
 

@@ -205,7 +205,7 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
     # -- privacy ----------------------------------------------------------------------------
     def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
                           context: Any) -> subject_pb2.ExportSubjectDataResponse:
-        data = self._parts.erasure.export(*export_subject(request.subject))
+        data = self._parts.erasure.export(export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
             lawful_bases=["Art. 6(1)(b) GDPR: the purchase contract",

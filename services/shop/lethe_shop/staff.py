@@ -21,6 +21,7 @@ from lethe_common import tokens
 from lethe_common.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from lethe_common.mongo import Document
 from lethe_common.store.paging import Page, decode_cursor, encode_cursor, filtered_page, page_size
+from lethe_common.subject import Subject
 from lethe_common.validation import object_id
 from lethe_shop.models import (
     CANCELLED,
@@ -62,7 +63,7 @@ class MoveEntries:
 
 class StaffOrders:
     def __init__(self, repo: ShopRepository, book: OrderBook, rules: RetentionRules,
-                 order_closed: Callable[[str, str], object]) -> None:
+                 order_closed: Callable[[Subject], object]) -> None:
         self._store = repo.orders
         self._people = repo.people
         self._book = book
@@ -140,7 +141,7 @@ class StaffOrders:
                  if line["kind"] != "physical"], owners(order))
             loaded = self._book.settle_refund(loaded, entries.refund)
         if not loaded.state.open:
-            self._order_closed(order["account_id"], order["subject_key"])
+            self._order_closed(Subject.from_doc(order))
         return loaded.view()
 
     def _before_move(self, order: Document, wanted: str,

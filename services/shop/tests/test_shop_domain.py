@@ -13,6 +13,7 @@ import pytest
 
 from lethe_common.errors import Aborted, FailedPrecondition, InvalidArgument
 from lethe_common.store.steps import Step
+from lethe_common.subject import Subject
 from lethe_shop.attempts import (
     CARD_DECLINED,
     INVALID_TOKEN,
@@ -116,7 +117,7 @@ def test_one_key_names_one_order_per_customer_and_a_retry_is_the_same_request() 
     a, b = "acc_" + "a" * 32, "acc_" + "b" * 32
     assert order_id_for(a, "key-12345678") == order_id_for(a, "key-12345678")
     assert order_id_for(a, "key-12345678") != order_id_for(b, "key-12345678")
-    customer = Customer(a, "0" * 64, "ada@example.com")
+    customer = Customer(Subject(account_id=a, subject_key="0" * 64), "ada@example.com")
     billing = checked_address({"name": "Ada", "street": "S 1", "postcode": "10115",
                                "city": "Berlin", "country": "DE"}, "billing")
     first = OrderRequest(customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 1)]),
@@ -169,7 +170,7 @@ def test_a_key_begins_a_new_attempt_only_after_a_decline_and_refuses_the_decline
 
 
 def test_a_payment_token_leaves_only_its_fingerprint() -> None:
-    customer = Customer("acc_" + "a" * 32, "0" * 64, "ada@example.com")
+    customer = Customer(Subject(account_id="acc_" + "a" * 32, subject_key="0" * 64), "ada@example.com")
     token = "tok_" + "1" * 24
     request = OrderRequest(customer, "key-12345678", [("prd_" + "1" * 32, 1)], {}, None, "",
                            token)

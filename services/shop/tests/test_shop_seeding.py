@@ -134,7 +134,7 @@ def customer() -> Customer:
 
 
 def buyer_of(person: Customer) -> Buyer:
-    return Buyer(person.account_id, person.subject_key, person.email, address=ADDRESS)
+    return Buyer(person.subject.account_id, person.subject.subject_key, person.email, address=ADDRESS)
 
 
 def normal_order(shop: Shop, person: Customer, product: Document, staff_id: str = "") -> str:
@@ -171,7 +171,7 @@ def masked(value: Any, names: dict[str, str]) -> Any:
 
 def names_of(person: Customer, order_id: str, product: Document, staff_id: str) -> dict[str, str]:
     names = {order_id: "<order>", entitlement_id(order_id, product["_id"]): "<ent>",
-             person.account_id: "<account>", person.subject_key: "<subject>",
+             person.subject.account_id: "<account>", person.subject.subject_key: "<subject>",
              person.email: "<email>"}
     return {**names, staff_id: "<staff>"} if staff_id else names
 
@@ -184,8 +184,8 @@ def stored(shop: Shop, person: Customer, order_id: str, product: Document,
         "orders": list(db.orders.find({"_id": order_id})),
         "order_contacts": list(db.order_contacts.find({"_id": order_id})),
         "order_steps": list(db.order_steps.find({"_id": under(order_id)}, sort=[("_id", 1)])),
-        "person_index": [*db.person_index.find({"_id": under(person.account_id)}),
-                         *db.person_index.find({"_id": under(person.subject_key)})],
+        "person_index": [*db.person_index.find({"_id": under(person.subject.account_id)}),
+                         *db.person_index.find({"_id": under(person.subject.subject_key)})],
         "queues": [q for q in db.queues.find() if q["item"].split(".")[0] == order_id],
         "entitlements": [e for e in db.entitlements.find() if e["order_id"] == order_id],
     }
@@ -291,7 +291,7 @@ def test_seeded_orders_read_back_through_the_domain_like_normal_ones(
 
     # The export shows them as it shows a normal order (ids and times aside).
     def export(person: Customer, order_id: str) -> Any:
-        return masked(shop.erasure.export(person.account_id, person.subject_key),
+        return masked(shop.erasure.export(person.subject),
                       names_of(person, order_id, product, staff_id))
 
     assert export(open_people[0], open_ids[0]) == export(normal_open, open_id)
