@@ -1,7 +1,10 @@
 """Preload people into Lethe's stores, for benchmarks at scale (never on a real system).
 
-    .venv/bin/python tools/stack.py run -- .venv/bin/python tools/seed.py --people 100000
-    .venv/bin/python tools/seed.py --people 20000 --from 10000 --password '...'
+    env $(.venv/bin/python tools/stack.py env) .venv/bin/python tools/seed.py --people 1000
+    env $(.venv/bin/python tools/stack.py env) .venv/bin/python tools/seed.py --people 2000 --from 1000
+
+into the stores of a running ``make up`` (whose consent service has published its texts;
+``bench/bench_scale.py`` seeds its own stack the same way).
 
 Person n (0, 1, ...) is ``person-<n>@seed.example``, account ``acc_<md5 of n>``, all with one
 password. Each is what the services hold after registration, verification, a confirmed
@@ -12,7 +15,7 @@ privacy request in the ledger and every 100th an open access request, so staff l
 pages to show. The documents are written in bulk by each service's own ``seeding`` module,
 which builds them with the service's domain code (and is tested against it); no event is
 published and no mail sent. ``--from`` continues an earlier seeding. The databases are the
-services' (``<SERVICE>_MONGO_DB``, default ``lethe_<service>``).
+services' (``<SERVICE>_MONGO_DB``; the dev stack's are ``<stack>_<service>``).
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from typing import Any
 from pymongo import MongoClient
 from pymongo.database import Database
 
-from lethe_common.subject import subject_key
+from lethe_common.subject import Subject, subject_key
 from lethe_consent import seeding as consent_seeding
 from lethe_identity import seeding as identity_seeding
 from lethe_identity.config import Argon2Settings
@@ -108,20 +111,19 @@ def seed_chunk(client: MongoClient[dict[str, Any]], dbs: Mapping[str, str], pepp
         identity[collection].insert_many(batches.get(collection, []), ordered=False)
 
     consent = client[dbs["consent"]]
-    consent_seeding.seed_account_consents(consent, [(p.account_id, k) for p, k in zip(chunk, keys,
-                                                                                      strict=True)], at)
-    pairs = list(zip(chunk, keys, strict=True))
+    people = [(p, Subject(account_id=p.account_id, subject_key=k)) for p, k in zip(chunk, keys, strict=True)]
+    consent_seeding.seed_account_consents(consent, [subject for _, subject in people], at)
     consent_seeding.seed_completed_erasures(
-        consent, [(p.account_id, k) for p, k in pairs if p.n % CLOSED_REQUEST_EVERY == 0], at)
+        consent, [subject for p, subject in people if p.n % CLOSED_REQUEST_EVERY == 0], at)
     consent_seeding.seed_open_requests(
-        consent, [(p.account_id, k) for p, k in pairs if p.n % OPEN_REQUEST_EVERY == 0], at)
+        consent, [subject for p, subject in people if p.n % OPEN_REQUEST_EVERY == 0], at)
 
     newsletter_seeding.seed_active(client[dbs["newsletter"]], pepper, [
         newsletter_seeding.Reader(p.email, account_id=p.account_id) for p in chunk], at)
 
     shop = client[dbs["shop"]]
     shop_seeding.seed_completed_orders(shop, [
-        shop_seeding.Buyer(p.account_id, k, p.email, name=f"Person {p.n}") for p, k in pairs],
+        shop_seeding.Buyer(subject, p.email, name=f"Person {p.n}") for p, subject in people],
         download_product(shop), at)
 
 
@@ -144,8 +146,8 @@ def main() -> int:
     args = parser.parse_args()
     url, pepper = os.environ.get("LETHE_MONGO_URL"), os.environ.get("LETHE_SUBJECT_PEPPER")
     if not url or not pepper:
-        print("LETHE_MONGO_URL and LETHE_SUBJECT_PEPPER are needed: run it through "
-              "`tools/stack.py run --`", file=sys.stderr)
+        print("LETHE_MONGO_URL and LETHE_SUBJECT_PEPPER are needed: run it with a running "
+              "stack's environment, env $(.venv/bin/python tools/stack.py env) ...", file=sys.stderr)
         return 2
     client: MongoClient[dict[str, Any]] = MongoClient(url, tz_aware=True)
     started = time.perf_counter()

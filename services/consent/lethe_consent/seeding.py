@@ -63,18 +63,6 @@ PROOF_RETENTION_DAYS = 3 * 365
 # Between one service's receipt and the next (BSON keeps milliseconds).
 RECEIPT_GAP = timedelta(milliseconds=1)
 ACCOUNT = "account"
-# Who a record or request is about (the account id may be ""): a Subject, or the pair
-# (account id, subject key) that tools/seed.py passes.
-Person = Subject | tuple[str, str]
-
-
-def _subject(person: Person) -> Subject:
-    if isinstance(person, Subject):
-        return person
-    account_id, subject_key = person
-    return Subject(account_id=account_id, subject_key=subject_key)
-
-
 def _insert(db: Db, collection: str, docs: list[Document], *, index: bool = False) -> None:
     """Insert ``docs`` a batch at a time. An index entry that exists already stays (the
     domain adds entries the same way); any other duplicate is an error."""
@@ -110,7 +98,7 @@ def account_consent_docs(subject: Subject, at: datetime,
     return {OWNERS: owners, RECORDS: [record]}
 
 
-def seed_account_consents(db: Db, people: Sequence[Person], at: datetime,
+def seed_account_consents(db: Db, people: Sequence[Subject], at: datetime,
                           version: str = "2026-01") -> list[str]:
     """Grant the ``account`` consent of ``version`` to each person as of ``at``; the record
     ids, in the order given. The version must be a published account
@@ -120,7 +108,7 @@ def seed_account_consents(db: Db, people: Sequence[Person], at: datetime,
     owners: dict[str, Document] = {}
     records: list[Document] = []
     for person in people:
-        docs = account_consent_docs(_subject(person), at, version)
+        docs = account_consent_docs(person, at, version)
         owners.update((doc["_id"], doc) for doc in docs[OWNERS])
         records += docs[RECORDS]
     _write(db, [(OWNERS, list(owners.values()), True), (RECORDS, records, False)])
@@ -191,7 +179,7 @@ def completed_erasure_docs(subject: Subject, at: datetime, *,
     return doc, [step], receipts, expiry
 
 
-def seed_completed_erasures(db: Db, requests: Sequence[Person], at: datetime, *,
+def seed_completed_erasures(db: Db, requests: Sequence[Subject], at: datetime, *,
                             services: Sequence[str] = DEFAULT_RECEIPT_SERVICES,
                             proof_retention_days: int = PROOF_RETENTION_DAYS) -> list[str]:
     """Complete erasure requests of each person, received at ``at`` and answered right
@@ -203,7 +191,7 @@ def seed_completed_erasures(db: Db, requests: Sequence[Person], at: datetime, *,
     expiries: list[Document] = []
     for person in requests:
         doc, its_steps, its_receipts, expiry = completed_erasure_docs(
-            _subject(person), at, services=services,
+            person, at, services=services,
             proof_retention_days=proof_retention_days)
         docs.append(doc)
         steps[doc["_id"]] = its_steps
@@ -213,7 +201,7 @@ def seed_completed_erasures(db: Db, requests: Sequence[Person], at: datetime, *,
     return [str(doc["_id"]) for doc in docs]
 
 
-def seed_open_requests(db: Db, requests: Sequence[Person], at: datetime, *,
+def seed_open_requests(db: Db, requests: Sequence[Subject], at: datetime, *,
                        status: str = "open", actor: str = "") -> list[str]:
     """Access requests of each person, received at ``at`` and due a month
     later; the request ids, in the order given. ``status`` ``in_progress`` is the step staff
@@ -225,7 +213,7 @@ def seed_open_requests(db: Db, requests: Sequence[Person], at: datetime, *,
     docs: list[Document] = []
     steps: dict[str, list[Document]] = {}
     for person in requests:
-        doc = _request_doc("access", "open", _subject(person), at, ())
+        doc = _request_doc("access", "open", person, at, ())
         docs.append(doc)
         if status == "in_progress":
             steps[doc["_id"]] = [_step(doc["_id"], 0, {"status": status, "decided_by": actor,

@@ -176,7 +176,7 @@ def test_an_account_consent_is_seeded_beside_earlier_records_and_only_for_a_publ
     early = someone()
     consent.ledger.grant(early, "newsletter", "2026-01", "web_form")  # files the account's key
     # As tools/seed.py passes them: (account id, subject key) pairs.
-    seed_account_consents(test_db, [(early.subject.account_id, early.subject.subject_key)], at)
+    seed_account_consents(test_db, [early.subject], at)
     states = {s.purpose: s.state for s in consent.ledger.overview(early.subject).states}
     assert states["account"] == states["newsletter"] == "granted"
     assert test_db.consent_owners.count_documents({}) == 1

@@ -82,8 +82,7 @@ class Buyer:
     (``checkout.ADDRESS_FIELDS``; a ``phone`` goes to the order's contacts); missing
     required fields come from a demo address, and ``name`` unless it names one."""
 
-    account_id: str
-    subject_key: str
+    subject: Subject
     email: str
     name: str = "Seeded Buyer"
     address: Mapping[str, str] = field(default_factory=dict)
@@ -92,8 +91,7 @@ class Buyer:
         return checked_address({**DEMO_ADDRESS, "name": self.name, **self.address}, "billing")
 
     def customer(self) -> Customer:
-        return Customer(Subject(account_id=self.account_id, subject_key=self.subject_key),
-                        self.email)
+        return Customer(self.subject, self.email)
 
 
 @dataclass

@@ -134,7 +134,7 @@ def customer() -> Customer:
 
 
 def buyer_of(person: Customer) -> Buyer:
-    return Buyer(person.subject.account_id, person.subject.subject_key, person.email, address=ADDRESS)
+    return Buyer(person.subject, person.email, address=ADDRESS)
 
 
 def normal_order(shop: Shop, person: Customer, product: Document, staff_id: str = "") -> str:
