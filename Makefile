@@ -3,7 +3,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup up test unit down protos lint bench
+.PHONY: help setup up test unit down protos lint format bench
 
 help:
 	@echo "make up      install what is missing, start everything, Ctrl-C stops"
@@ -11,7 +11,8 @@ help:
 	@echo "make unit    the pure tests only (marked unit): no stack, a few seconds"
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
-	@echo "make lint    ruff and mypy"
+	@echo "make lint    ruff check, ruff format --check and mypy (also a pre-commit hook)"
+	@echo "make format  ruff's fixes and the formatter, in place"
 	@echo "make bench   the store at 1k-100k documents, the main flows at 1k-100k people, the event path,"
 	@echo "             log-in, erasure fan-out, a newsletter campaign and orders, each beside its floor"
 
@@ -38,7 +39,12 @@ protos: setup
 
 lint: setup
 	@.venv/bin/ruff check .
+	@.venv/bin/ruff format --check .
 	@.venv/bin/mypy
+
+format: setup
+	@.venv/bin/ruff check --fix -q .
+	@.venv/bin/ruff format .
 
 bench:
 	@tools/setup.sh --bench

@@ -48,6 +48,7 @@ def floor(amqp_url: str) -> None:
             def reply(body: object, message: object) -> None:
                 producer.publish(body, routing_key="answer", serializer="json", delivery_mode=2)
                 message.ack()  # type: ignore[attr-defined]
+
             with Consumer(connection.channel(), [ask], callbacks=[reply], accept=["json"]):
                 while not stop.is_set():
                     with contextlib.suppress(TimeoutError):
@@ -65,6 +66,7 @@ def floor(amqp_url: str) -> None:
         def received(body: object, message: object) -> None:
             got.append(body)
             message.ack()  # type: ignore[attr-defined]
+
         consumer = Consumer(connection.channel(), [answer], accept=["json"], callbacks=[received])
         samples = []
         with consumer:
@@ -82,8 +84,9 @@ def floor(amqp_url: str) -> None:
 def open_erasure(stub: consent_pb2_grpc.ConsentServiceStub) -> tuple[str, str]:
     """An erasure for a new person, as a logged-in person opens it: (request id, follow token)."""
     person = pb.Person(account_id=f"acc_{uuid.uuid4().hex}", email=f"{uuid.uuid4().hex}@bench.example")
-    reply = stub.OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
-        person=person, kind="erasure", authenticated=True), timeout=10)
+    reply = stub.OpenPrivacyRequest(
+        pb.OpenPrivacyRequestRequest(person=person, kind="erasure", authenticated=True), timeout=10
+    )
     return str(reply.request.id), str(reply.follow_token)
 
 
@@ -103,12 +106,12 @@ def erasures() -> None:
         for _ in range(N):
             at = time.perf_counter()
             request = open_erasure(stub)
-            wait_for(partial(complete, stub, request), 30, interval=0.005,
-                     what="the erasure to complete")
+            wait_for(partial(complete, stub, request), 30, interval=0.005, what="the erasure to complete")
             samples.append((time.perf_counter() - at) * 1000)
         report("lethe: erasure opened -> complete, one at a time", samples, time.perf_counter() - started)
 
         started = time.perf_counter()
+
         def timed_open(_: int) -> tuple[float, tuple[str, str]]:
             return time.perf_counter(), open_erasure(stub)
 
@@ -121,9 +124,13 @@ def erasures() -> None:
                 if request[0] not in done and complete(stub, request):
                     done[request[0]] = time.perf_counter()
             return len(done) == len(opened)
+
         wait_for(all_done, 300, interval=0.05, what="every erasure to complete")
-        report("lethe: erasure opened -> complete, 8 concurrent",
-               [(done[r[0]] - at) * 1000 for at, r in opened], time.perf_counter() - started)
+        report(
+            "lethe: erasure opened -> complete, 8 concurrent",
+            [(done[r[0]] - at) * 1000 for at, r in opened],
+            time.perf_counter() - started,
+        )
         channel.close()
     finally:
         stop_stack(stack)
@@ -131,8 +138,9 @@ def erasures() -> None:
 
 def main() -> int:
     amqp_url = os.environ["LETHE_AMQP_URL"]
-    print(f"Lethe erasure fan-out (identity and consent answer), {N} erasures each, "
-          f"on {os.cpu_count()} cores")
+    print(
+        f"Lethe erasure fan-out (identity and consent answer), {N} erasures each, on {os.cpu_count()} cores"
+    )
     floor(amqp_url)
     erasures()
     return 0

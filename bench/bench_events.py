@@ -43,21 +43,28 @@ def floors(mongo_url: str, amqp_url: str) -> None:
     client = mongo.connect(mongo_url, "lethe-bench")
     coll = client[unique("bench")]["floor"]
     report("floor: store insert_one", *timed(lambda: coll.insert_one({"v": 1}), N))
-    report("floor: store update_one by _id", *timed(
-        lambda: coll.update_one({"_id": 1}, {"$inc": {"v": 1}}, upsert=True), N))
+    report(
+        "floor: store update_one by _id",
+        *timed(lambda: coll.update_one({"_id": 1}, {"$inc": {"v": 1}}, upsert=True), N),
+    )
     client.drop_database(coll.database.name)
     with Connection(amqp_url, transport_options={"confirm_publish": True}) as connection:
         exchange = Exchange("bench.events", type="topic", durable=True)
         producer = Producer(connection.channel(), exchange=exchange)
         producer.declare()
         # Four durable queues bound, as for an event every backend consumes.
-        queues = [Queue(unique("bench"), exchange, routing_key="bench.floor", durable=True)
-                  for _ in range(4)]
+        queues = [Queue(unique("bench"), exchange, routing_key="bench.floor", durable=True) for _ in range(4)]
         for queue in queues:
             queue.bind(connection.channel()).declare()
-        report("floor: publish to 4 durable queues, confirmed",
-               *timed(lambda: producer.publish({"v": 1}, routing_key="bench.floor", delivery_mode=2,
-                                               serializer="json", retry=False), N))
+        report(
+            "floor: publish to 4 durable queues, confirmed",
+            *timed(
+                lambda: producer.publish(
+                    {"v": 1}, routing_key="bench.floor", delivery_mode=2, serializer="json", retry=False
+                ),
+                N,
+            ),
+        )
         for queue in queues:
             queue.bind(connection.channel()).delete()
         exchange.bind(connection.channel()).delete()
@@ -74,8 +81,9 @@ def lethe(mongo_url: str) -> None:
         report("lethe: Ping (write + outbox + confirmed publish)", samples, wall)
         with ThreadPoolExecutor(8) as pool:
             started = time.perf_counter()
-            results = list(pool.map(lambda _: timed(lambda: stub.Ping(pb.PingRequest(note="b8")), 1)[0][0],
-                                    range(N)))
+            results = list(
+                pool.map(lambda _: timed(lambda: stub.Ping(pb.PingRequest(note="b8")), 1)[0][0], range(N))
+            )
             report("lethe: Ping, 8 concurrent clients", results, time.perf_counter() - started)
         end_to_end(stack, mongo_url, ids)
         channel.close()
@@ -87,8 +95,13 @@ def end_to_end(stack: Stack, mongo_url: str, ids: list[str]) -> None:
     client = mongo.connect(mongo_url, "lethe-bench")
     dbs = {name: client[b.db_name] for name, b in stack.backends.items()}
     seen_ids = [f"{ping_id}/identity" for ping_id in ids]  # pings_seen: <ping id>/<source>
-    wait_for(lambda: all(db["pings_seen"].count_documents({"_id": {"$in": seen_ids}}) == len(ids)
-                         for db in dbs.values()), timeout=120, what="every worker to handle every ping")
+    wait_for(
+        lambda: all(
+            db["pings_seen"].count_documents({"_id": {"$in": seen_ids}}) == len(ids) for db in dbs.values()
+        ),
+        timeout=120,
+        what="every worker to handle every ping",
+    )
     created = {d["_id"]: d["created_at"] for d in dbs["identity"]["pings"].find({"_id": {"$in": ids}})}
     last_seen: dict[str, float] = {}
     for db in dbs.values():

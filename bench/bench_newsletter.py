@@ -71,28 +71,53 @@ def main() -> int:
     sink = private_smtp_sink(work).start()
     maildir = Path(sink.env["LETHE_MAILDIR"])
     try:
-        with running_backend("newsletter", work, LETHE_SMTP_PORT=str(sink.port),
-                             NEWSLETTER_SEND_RATE="0", NEWSLETTER_BATCH_SIZE=BATCH) as backend:
+        with running_backend(
+            "newsletter",
+            work,
+            LETHE_SMTP_PORT=str(sink.port),
+            NEWSLETTER_SEND_RATE="0",
+            NEWSLETTER_BATCH_SIZE=BATCH,
+        ) as backend:
             people = readers()
             client = mongo.connect(backend.api.env["LETHE_MONGO_URL"], "lethe-bench")
-            ids = seed_active(client[backend.db_name], backend.api.env["LETHE_SUBJECT_PEPPER"],
-                              people, datetime.now(UTC) - timedelta(minutes=5))
-            campaign = {"_id": "cmp_" + "a" * 32, "subject": "Bench", "greeting": True,
-                        "text_body": "A short newsletter.\n" * 20, "html_body": "<p>Short.</p>"}
+            ids = seed_active(
+                client[backend.db_name],
+                backend.api.env["LETHE_SUBJECT_PEPPER"],
+                people,
+                datetime.now(UTC) - timedelta(minutes=5),
+            )
+            campaign = {
+                "_id": "cmp_" + "a" * 32,
+                "subject": "Bench",
+                "greeting": True,
+                "text_body": "A short newsletter.\n" * 20,
+                "html_body": "<p>Short.</p>",
+            }
             bare_s = bare(sink.port, people, ids, campaign)
             wait_for(lambda: len(mail_files(maildir)) >= N, 120, what="the bare messages")
             before = {p.name for p in mail_files(maildir)}
 
             with backend.channel() as channel:
                 stub = newsletter_pb2_grpc.NewsletterServiceStub(channel)
-                created = stub.CreateCampaign(pb.CreateCampaignRequest(
-                    actor_account_id=ACTOR, subject="Bench", text_body=str(campaign["text_body"]),
-                    html_body=str(campaign["html_body"]), greeting=True), timeout=10)
+                created = stub.CreateCampaign(
+                    pb.CreateCampaignRequest(
+                        actor_account_id=ACTOR,
+                        subject="Bench",
+                        text_body=str(campaign["text_body"]),
+                        html_body=str(campaign["html_body"]),
+                        greeting=True,
+                    ),
+                    timeout=10,
+                )
                 ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id)
                 started = time.perf_counter()
                 stub.SendCampaign(ref, timeout=10)
-                done = wait_for(lambda: (c := stub.GetCampaign(ref, timeout=10)).status == "sent"
-                                and c, 3600, interval=0.2, what="the campaign")
+                done = wait_for(
+                    lambda: (c := stub.GetCampaign(ref, timeout=10)).status == "sent" and c,
+                    3600,
+                    interval=0.2,
+                    what="the campaign",
+                )
                 total_s = time.perf_counter() - started
             client.close()
             lethe = [p for p in mail_files(maildir) if p.name not in before]
@@ -104,8 +129,10 @@ def main() -> int:
     print(f"{'bare smtplib client, one connection':<52} {N / bare_s:8.1f} msg/s  ({bare_s:.1f} s)")
     print(f"{'Lethe worker, first to last message':<52} {len(lethe) / span:8.1f} msg/s  ({span:.1f} s)")
     print(f"{'Lethe, send request to campaign sent':<52} {N / total_s:8.1f} msg/s  ({total_s:.1f} s)")
-    print(f"messages delivered by Lethe: {len(lethe)}; progress says sent={done.progress.sent} "
-          f"failed={done.progress.failed} dropped={done.progress.dropped}")
+    print(
+        f"messages delivered by Lethe: {len(lethe)}; progress says sent={done.progress.sent} "
+        f"failed={done.progress.failed} dropped={done.progress.dropped}"
+    )
     print(f"ratio Lethe/bare: {len(lethe) / span / (N / bare_s):.2f}")
     return 0
 

@@ -73,8 +73,13 @@ import seed as seeding  # noqa: E402 - tools/ is not a package
 
 TIMEOUT = httpx.Timeout(60.0)
 CONSENT_VERSION = "2026-01"
-ADDRESS = {"name": "Bench Buyer", "street": "Hauptstr. 1", "postcode": "10115", "city": "Berlin",
-           "country": "DE"}
+ADDRESS = {
+    "name": "Bench Buyer",
+    "street": "Hauptstr. 1",
+    "postcode": "10115",
+    "city": "Berlin",
+    "country": "DE",
+}
 CARD = {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}
 
 
@@ -97,8 +102,9 @@ async def log_in(gateway: str, emails: list[str], password: str) -> list[str]:
     async with httpx.AsyncClient(base_url=gateway, timeout=TIMEOUT) as client:
         for email in emails:
             client.cookies.clear()
-            response = await client.post("/api/v1/session", json={
-                "email": email, "password": password, "remember_me": False})
+            response = await client.post(
+                "/api/v1/session", json={"email": email, "password": password, "remember_me": False}
+            )
             expect(response, 200, "log-in of a seeded person")
             csrf = client.cookies["lethe_csrf"]
             sessions.append(f"lethe_session={client.cookies['lethe_session']}; lethe_csrf={csrf}\t{csrf}")
@@ -108,14 +114,30 @@ async def log_in(gateway: str, emails: list[str], password: str) -> list[str]:
 async def make_admin(gateway: str, email: str, password: str) -> str:
     """Register, verify and log in the stack's admin (IDENTITY_ADMIN_EMAILS); its Cookie header."""
     async with httpx.AsyncClient(base_url=gateway, timeout=TIMEOUT) as client:
-        expect(await client.post("/api/v1/accounts", json={
-            "email": email, "password": password, "name": "Bench Admin",
-            "account_consent_version": CONSENT_VERSION}), 201, "admin registration")
+        expect(
+            await client.post(
+                "/api/v1/accounts",
+                json={
+                    "email": email,
+                    "password": password,
+                    "name": "Bench Admin",
+                    "account_consent_version": CONSENT_VERSION,
+                },
+            ),
+            201,
+            "admin registration",
+        )
         token = token_in(await asyncio.to_thread(wait_for_mail, email, "verification", 1, 60.0))
-        expect(await client.post("/api/v1/accounts/verify", json={"token": token, "password": password}),
-               200, "admin verification")
-        expect(await client.post("/api/v1/session", json={"email": email, "password": password}),
-               200, "admin log-in")
+        expect(
+            await client.post("/api/v1/accounts/verify", json={"token": token, "password": password}),
+            200,
+            "admin verification",
+        )
+        expect(
+            await client.post("/api/v1/session", json={"email": email, "password": password}),
+            200,
+            "admin log-in",
+        )
         return f"lethe_session={client.cookies['lethe_session']}; lethe_csrf={client.cookies['lethe_csrf']}"
 
 
@@ -124,8 +146,9 @@ async def card_tokens(sandbox: str, count: int) -> list[str]:
     async with httpx.AsyncClient(base_url=sandbox, timeout=TIMEOUT) as client:
         tokens = []
         for start in range(0, count, 50):
-            replies = await asyncio.gather(*(client.post("/v1/tokens", json={"card": CARD})
-                                             for _ in range(min(50, count - start))))
+            replies = await asyncio.gather(
+                *(client.post("/v1/tokens", json={"card": CARD}) for _ in range(min(50, count - start)))
+            )
             tokens += [r.json()["id"] for r in replies]
         return tokens
 
@@ -137,8 +160,12 @@ def bare_app(log_dir: Path) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(log_dir / "bare-app.log", "ab") as log:
-        popen = subprocess.Popen([sys.executable, str(HERE / "bare_app.py"), "--port", str(port)],
-                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        popen = subprocess.Popen(
+            [sys.executable, str(HERE / "bare_app.py"), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
             wait_for(lambda: http_status(f"{url}/bare") == 200, 30, what="the bare app")
             yield url
@@ -195,8 +222,9 @@ def relay_idle(client: MongoClient[dict[str, Any]], stack: Stack, amqp_url: str)
     return statistics.median(rounds), statistics.median(floor)
 
 
-def erasures(stack: Stack, people: list[seeding.SeededPerson], rate: float,
-             seconds: float) -> tuple[list[float], float, int]:
+def erasures(
+    stack: Stack, people: list[seeding.SeededPerson], rate: float, seconds: float
+) -> tuple[list[float], float, int]:
     """Open erasures for ``people`` at ``rate`` a second while a second thread follows every
     open one; each one's time from opened to complete as the client sees it (ms, to within
     one round of the follower), how long after the last was opened the last completed (s),
@@ -214,8 +242,9 @@ def erasures(stack: Stack, people: list[seeding.SeededPerson], rate: float,
             for request_id, (token, _) in list(opened.items()):
                 if request_id in done:
                     continue
-                view = stub.GetPrivacyRequest(cpb.FollowRequest(request_id=request_id, token=token),
-                                              timeout=10)
+                view = stub.GetPrivacyRequest(
+                    cpb.FollowRequest(request_id=request_id, token=token), timeout=10
+                )
                 if view.status == "complete":
                     done[request_id] = time.perf_counter()
             time.sleep(0.01)
@@ -229,9 +258,14 @@ def erasures(stack: Stack, people: list[seeding.SeededPerson], rate: float,
         for n, person in enumerate(people[:count]):
             time.sleep(max(0.0, started + n / rate - time.perf_counter()))
             at = time.perf_counter()
-            reply = stub.OpenPrivacyRequest(cpb.OpenPrivacyRequestRequest(
-                person=cpb.Person(account_id=person.account_id, email=person.email),
-                kind="erasure", authenticated=True), timeout=10)
+            reply = stub.OpenPrivacyRequest(
+                cpb.OpenPrivacyRequestRequest(
+                    person=cpb.Person(account_id=person.account_id, email=person.email),
+                    kind="erasure",
+                    authenticated=True,
+                ),
+                timeout=10,
+            )
             opened[reply.request.id] = (reply.follow_token, at)
         last_opened = time.perf_counter()
         finished.set()
@@ -241,8 +275,15 @@ def erasures(stack: Stack, people: list[seeding.SeededPerson], rate: float,
     return latencies, lag, len(opened) - len(done)
 
 
-async def measure(stack: Stack, args: argparse.Namespace, size: int, admin: str, password: str,
-                  bare: str, client: MongoClient[dict[str, Any]]) -> SizeFigures:
+async def measure(
+    stack: Stack,
+    args: argparse.Namespace,
+    size: int,
+    admin: str,
+    password: str,
+    bare: str,
+    client: MongoClient[dict[str, Any]],
+) -> SizeFigures:
     figures = SizeFigures(size)
     gateway = stack.gateway_url
     print(f"\n{size:,} people")
@@ -258,17 +299,34 @@ async def measure(stack: Stack, args: argparse.Namespace, size: int, admin: str,
 
     product = seeding.demo_download_product(client, stack)
     tokens = await card_tokens(os.environ["SHOP_PAYMENT_URL"], int(args.order_seconds * 400))
-    body = ('{"lines":[{"product_id":"' + product + '","quantity":1}],"billing":'
-            + seeding.json_text(ADDRESS) + ',"delivery":' + seeding.json_text(ADDRESS)
-            + ',"payment_token":"__TOKEN__"}')
-    orders = wrk.run(f"{gateway}/api/v1/orders", seconds=args.order_seconds, connections=8,
-                     method="POST", cookies=sessions, tokens=tokens, body=body)
+    body = (
+        '{"lines":[{"product_id":"'
+        + product
+        + '","quantity":1}],"billing":'
+        + seeding.json_text(ADDRESS)
+        + ',"delivery":'
+        + seeding.json_text(ADDRESS)
+        + ',"payment_token":"__TOKEN__"}'
+    )
+    orders = wrk.run(
+        f"{gateway}/api/v1/orders",
+        seconds=args.order_seconds,
+        connections=8,
+        method="POST",
+        cookies=sessions,
+        tokens=tokens,
+        body=body,
+    )
     print(orders.row("POST /api/v1/orders (wrk, 8 connections)", floor))
     figures.rows["order p50 ms"] = orders.p50_ms
     figures.rows["orders per second"] = orders.rate
 
-    staff = wrk.run(f"{gateway}/api/v1/admin/privacy-requests?limit=50", seconds=args.seconds,
-                    connections=8, cookies=[admin])
+    staff = wrk.run(
+        f"{gateway}/api/v1/admin/privacy-requests?limit=50",
+        seconds=args.seconds,
+        connections=8,
+        cookies=[admin],
+    )
     print(staff.row("GET /api/v1/admin/privacy-requests?limit=50 (wrk)", floor))
     figures.rows["staff page p50 ms"] = staff.p50_ms
 
@@ -277,24 +335,33 @@ async def measure(stack: Stack, args: argparse.Namespace, size: int, admin: str,
     calm = args.calm_erasures
     targets = seeding.people(size - args.erasures - calm, size)
     failed = 0
-    for label, people, rate in (("calm", targets[:calm], args.calm_rate),
-                                ("sustained", targets[calm:], args.erasure_rate)):
+    for label, people, rate in (
+        ("calm", targets[:calm], args.calm_rate),
+        ("sustained", targets[calm:], args.erasure_rate),
+    ):
         latencies, lag, missed = erasures(stack, people, rate, len(people) / rate)
         failed += missed
         if latencies:
             p50, p95 = statistics.median(latencies), latencies[max(0, int(len(latencies) * 0.95) - 1)]
-            print(f"  {'erasure opened -> complete, ' + label:<46} {rate:9.1f}/s  "
-                  f"p50={p50:7.1f} ms  p95={p95:8.1f} ms  failed={missed}  "
-                  f"last done {lag:4.1f} s after the last opened")
+            print(
+                f"  {'erasure opened -> complete, ' + label:<46} {rate:9.1f}/s  "
+                f"p50={p50:7.1f} ms  p95={p95:8.1f} ms  failed={missed}  "
+                f"last done {lag:4.1f} s after the last opened"
+            )
             figures.rows[f"erasure p50 ms, {label}"] = p50
     idle, bare_read = relay_idle(client, stack, os.environ["LETHE_AMQP_URL"])
-    print(f"  {'outbox relay, idle round (4 stores)':<46} p50={idle:7.2f} ms   "
-          f"floor: find_one by _id p50={bare_read:5.2f} ms")
+    print(
+        f"  {'outbox relay, idle round (4 stores)':<46} p50={idle:7.2f} ms   "
+        f"floor: find_one by _id p50={bare_read:5.2f} ms"
+    )
     figures.rows["relay idle p50 ms"] = idle
-    print(f"  store: {rss_mib(store_pid()):.0f} MiB resident, "
-          f"{disk_mib(stack_dir() / 'ferretdb'):.0f} MiB on disk (every database in it)")
-    figures.errors = (me.errors + me.non2xx + orders.errors + orders.non2xx + staff.errors
-                      + staff.non2xx + failed)
+    print(
+        f"  store: {rss_mib(store_pid()):.0f} MiB resident, "
+        f"{disk_mib(stack_dir() / 'ferretdb'):.0f} MiB on disk (every database in it)"
+    )
+    figures.errors = (
+        me.errors + me.non2xx + orders.errors + orders.non2xx + staff.errors + staff.non2xx + failed
+    )
     return figures
 
 
@@ -311,21 +378,30 @@ async def run(args: argparse.Namespace) -> int:
     log_dir = Path(tempfile.mkdtemp(prefix="lethe-bench-scale-"))
     admin_email = f"admin-{unique('b')}@bench.example"
     password = f"bench passphrase {secrets.token_hex(8)}"
-    stack = start_stack(unique("scale"), log_dir, IDENTITY_ADMIN_EMAILS=admin_email,
-                        CONSENT_REQUEST_DUE_MONTHS="1")
+    stack = start_stack(
+        unique("scale"), log_dir, IDENTITY_ADMIN_EMAILS=admin_email, CONSENT_REQUEST_DUE_MONTHS="1"
+    )
     client: MongoClient[dict[str, Any]] = MongoClient(os.environ["LETHE_MONGO_URL"], tz_aware=True)
     results = []
     try:
-        print(f"stack: {len(stack.backends)} services x 2 API + 2 worker replicas, a gateway; "
-              f"{os.cpu_count()} cores; logs in {log_dir}")
+        print(
+            f"stack: {len(stack.backends)} services x 2 API + 2 worker replicas, a gateway; "
+            f"{os.cpu_count()} cores; logs in {log_dir}"
+        )
         admin = await make_admin(stack.gateway_url, admin_email, password)
         password_hash = seeding.password_hash(password)
         seeded = 0
         with bare_app(log_dir) as bare:
             for size in args.sizes:
                 started = time.perf_counter()
-                seeding.seed(client, seeding.databases_of(stack), os.environ["LETHE_SUBJECT_PEPPER"],
-                             seeded, size, password_hash)
+                seeding.seed(
+                    client,
+                    seeding.databases_of(stack),
+                    os.environ["LETHE_SUBJECT_PEPPER"],
+                    seeded,
+                    size,
+                    password_hash,
+                )
                 print(f"\nseeded {size - seeded:,} people in {time.perf_counter() - started:.0f} s")
                 seeded = size
                 results.append(await measure(stack, args, size, admin, password, bare, client))
@@ -339,8 +415,9 @@ async def run(args: argparse.Namespace) -> int:
 def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    parser.add_argument("--sizes", default="1000,10000,100000",
-                        type=lambda text: sorted(int(s) for s in text.split(",")))
+    parser.add_argument(
+        "--sizes", default="1000,10000,100000", type=lambda text: sorted(int(s) for s in text.split(","))
+    )
     parser.add_argument("--clients", type=int, default=32, help="logged-in people and wrk connections")
     parser.add_argument("--seconds", type=float, default=10.0, help="each wrk run")
     parser.add_argument("--order-seconds", type=float, default=10.0)

@@ -100,8 +100,10 @@ class Measured:
         ordered = sorted(self.latencies_ms)
         p50 = f"{statistics.median(ordered):.2f}" if ordered else "-"
         p99 = f"{percentile(ordered, 99):.2f}" if ordered else "-"
-        return (f"| {self.flow} | {self.clients} | {self.rate:.1f} | {p50} | {p99} | "
-                f"{sum(self.errors.values())} |")
+        return (
+            f"| {self.flow} | {self.clients} | {self.rate:.1f} | {p50} | {p99} | "
+            f"{sum(self.errors.values())} |"
+        )
 
 
 # -- CPU of the processes involved, from /proc ------------------------------------------------------
@@ -135,8 +137,9 @@ def cpu_meter(measured: Measured, pids: Mapping[str, int]) -> Iterator[None]:
 
 
 # -- requests ----------------------------------------------------------------------------------
-async def timed_request(client: httpx.AsyncClient, method: str, url: str,
-                        json: dict[str, object] | None = None) -> tuple[float, str | None, int]:
+async def timed_request(
+    client: httpx.AsyncClient, method: str, url: str, json: dict[str, object] | None = None
+) -> tuple[float, str | None, int]:
     """Latency in ms, an error label (None when the answer is 200) and the body's length."""
     started = time.perf_counter()
     try:
@@ -147,8 +150,9 @@ async def timed_request(client: httpx.AsyncClient, method: str, url: str,
     return ms, None if response.status_code == 200 else f"HTTP {response.status_code}", len(response.content)
 
 
-async def hammer(client: httpx.AsyncClient, url: str, deadline: float, count: int | None,
-                 measured: Measured | None) -> None:
+async def hammer(
+    client: httpx.AsyncClient, url: str, deadline: float, count: int | None, measured: Measured | None
+) -> None:
     """Back-to-back GETs on one client (one connection) until the deadline or ``count`` requests."""
     done = 0
     while (time.perf_counter() < deadline) if count is None else (done < count):
@@ -159,25 +163,32 @@ async def hammer(client: httpx.AsyncClient, url: str, deadline: float, count: in
             measured.body_bytes = size or measured.body_bytes
 
 
-async def measure_get(flow: str, clients: list[httpx.AsyncClient], url: str, args: argparse.Namespace,
-                      pids: Mapping[str, int]) -> Measured:
+async def measure_get(
+    flow: str, clients: list[httpx.AsyncClient], url: str, args: argparse.Namespace, pids: Mapping[str, int]
+) -> Measured:
     warm_until = time.perf_counter() + args.warmup
     await asyncio.gather(*(hammer(c, url, warm_until, None, None) for c in clients))
     measured = Measured(flow, len(clients))
     counts: list[int | None] = [None] * len(clients)
     if args.requests:
-        counts = [args.requests // len(clients) + (i < args.requests % len(clients))
-                  for i in range(len(clients))]
+        counts = [
+            args.requests // len(clients) + (i < args.requests % len(clients)) for i in range(len(clients))
+        ]
     with cpu_meter(measured, pids):
         started = time.perf_counter()
-        await asyncio.gather(*(hammer(c, url, started + args.seconds, n, measured)
-                               for c, n in zip(clients, counts, strict=True)))
+        await asyncio.gather(
+            *(
+                hammer(c, url, started + args.seconds, n, measured)
+                for c, n in zip(clients, counts, strict=True)
+            )
+        )
         measured.wall_s = time.perf_counter() - started
     return measured
 
 
-async def measure_logins(gateway_url: str, emails: list[str], args: argparse.Namespace,
-                         pids: Mapping[str, int]) -> Measured:
+async def measure_logins(
+    gateway_url: str, emails: list[str], args: argparse.Namespace, pids: Mapping[str, int]
+) -> Measured:
     """``args.logins`` log-ins over the accounts, ``args.login_clients`` at a time, none with a
     session cookie (so none also logs another session out)."""
     concurrency = max(1, min(args.login_clients, args.logins))
@@ -189,8 +200,12 @@ async def measure_logins(gateway_url: str, emails: list[str], args: argparse.Nam
         async def log_in(client: httpx.AsyncClient, jobs: list[int], measured: Measured | None) -> None:
             while jobs:
                 email = emails[jobs.pop() % len(emails)]
-                ms, error, _ = await timed_request(client, "POST", "/api/v1/session", json={
-                    "email": email, "password": PASSWORD, "remember_me": False})
+                ms, error, _ = await timed_request(
+                    client,
+                    "POST",
+                    "/api/v1/session",
+                    json={"email": email, "password": PASSWORD, "remember_me": False},
+                )
                 client.cookies.clear()
                 if measured is not None:
                     measured.record(ms, error)
@@ -218,20 +233,37 @@ async def enrol(gateway_url: str, run_id: str, n: int) -> tuple[list[str], list[
     """``n`` registered, verified, logged-in accounts: their addresses and one client each."""
     emails = [f"bench{i}-{run_id}@bench.example" for i in range(n)]
     clients = [httpx.AsyncClient(base_url=gateway_url, timeout=TIMEOUT) for _ in range(n)]
-    registered = await asyncio.gather(*(c.post("/api/v1/accounts", json={
-        "email": e, "password": PASSWORD, "name": "Bench Mark", "account_consent_version": CONSENT_VERSION})
-        for c, e in zip(clients, emails, strict=True)))
+    registered = await asyncio.gather(
+        *(
+            c.post(
+                "/api/v1/accounts",
+                json={
+                    "email": e,
+                    "password": PASSWORD,
+                    "name": "Bench Mark",
+                    "account_consent_version": CONSENT_VERSION,
+                },
+            )
+            for c, e in zip(clients, emails, strict=True)
+        )
+    )
     for response in registered:
         expect(response, 201, "registration")
     tokens = [token_in(await asyncio.to_thread(wait_for_mail, e, "verification", 1, 60.0)) for e in emails]
-    verified = await asyncio.gather(*(
-        c.post("/api/v1/accounts/verify", json={"token": t, "password": PASSWORD})
-        for c, t in zip(clients, tokens, strict=True)))
+    verified = await asyncio.gather(
+        *(
+            c.post("/api/v1/accounts/verify", json={"token": t, "password": PASSWORD})
+            for c, t in zip(clients, tokens, strict=True)
+        )
+    )
     for response in verified:
         expect(response, 200, "verification")
-    logged_in = await asyncio.gather(*(c.post("/api/v1/session", json={
-        "email": e, "password": PASSWORD, "remember_me": False})
-        for c, e in zip(clients, emails, strict=True)))
+    logged_in = await asyncio.gather(
+        *(
+            c.post("/api/v1/session", json={"email": e, "password": PASSWORD, "remember_me": False})
+            for c, e in zip(clients, emails, strict=True)
+        )
+    )
     for client, response in zip(clients, logged_in, strict=True):
         expect(response, 200, "log-in")
         if not {"lethe_session", "lethe_csrf"} <= set(client.cookies.keys()):
@@ -245,13 +277,19 @@ def bare_app(log_dir: Path) -> Iterator[tuple[str, int]]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with open(log_dir / "bare-app.log", "ab") as log:
-        popen = subprocess.Popen([sys.executable, str(HERE / "bare_app.py"), "--port", str(port)],
-                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        popen = subprocess.Popen(
+            [sys.executable, str(HERE / "bare_app.py"), "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
         try:
+
             def ready() -> bool:
                 if popen.poll() is not None:
                     raise SystemExit(f"the bare app exited with {popen.returncode}; see {log.name}")
                 return http_status(f"{url}/bare") == 200
+
             wait_for(ready, 30, what="the bare app")
             yield url, popen.pid
         finally:
@@ -275,8 +313,10 @@ async def bench(args: argparse.Namespace, stack: Stack, log_dir: Path) -> list[M
     gateway = {"gateway": pid_of(stack, "gateway"), "identity API": pid_of(stack, "identity")}
     started = time.perf_counter()
     emails, clients = await enrol(stack.gateway_url, stack.run_id, args.clients)
-    print(f"{args.clients} accounts registered, verified and logged in "
-          f"({time.perf_counter() - started:.1f} s)", flush=True)
+    print(
+        f"{args.clients} accounts registered, verified and logged in ({time.perf_counter() - started:.1f} s)",
+        flush=True,
+    )
     try:
         with bare_app(log_dir) as (bare_url, bare_pid):
             me = await measure_get(ME_FLOW, clients, f"{stack.gateway_url}/api/v1/me", args, gateway)
@@ -296,21 +336,29 @@ def report(args: argparse.Namespace, results: list[Measured]) -> None:
         print(measured.row())
     print()
     if bare.rate:
-        print(f"me/bare throughput: {me.rate / bare.rate:.3f} "
-              f"({me.rate:.1f} / {bare.rate:.1f} req/s; bare answers {bare.rate / max(me.rate, 1e-9):.1f}x "
-              f"as many)")
-    print(f"response bodies: /api/v1/me {me.body_bytes} B, /bare {bare.body_bytes} B; "
-          f"log-ins: {len(login.latencies_ms)} in {login.wall_s:.2f} s")
+        print(
+            f"me/bare throughput: {me.rate / bare.rate:.3f} "
+            f"({me.rate:.1f} / {bare.rate:.1f} req/s; bare answers {bare.rate / max(me.rate, 1e-9):.1f}x "
+            f"as many)"
+        )
+    print(
+        f"response bodies: /api/v1/me {me.body_bytes} B, /bare {bare.body_bytes} B; "
+        f"log-ins: {len(login.latencies_ms)} in {login.wall_s:.2f} s"
+    )
     print()
-    print(f"CPU while measuring, % of one core; machine: % of all {os.cpu_count()} cores, which "
-          "the load generator, the servers, the store and the broker share:")
+    print(
+        f"CPU while measuring, % of one core; machine: % of all {os.cpu_count()} cores, which "
+        "the load generator, the servers, the store and the broker share:"
+    )
     for measured in results:
         shares = ", ".join(f"{name} {pct:.0f}%" for name, pct in measured.cpu_percent.items())
         print(f"  {measured.flow}: {shares}; machine {measured.machine_busy:.0f}% busy")
     for measured in results:
         if measured.cpu_percent.get(LOAD_GENERATOR, 0.0) >= CLIENT_BOUND_PERCENT:
-            print(f"  note: the load generator used a whole core during {measured.flow}: that figure "
-                  "is bounded by the client, the server may answer more")
+            print(
+                f"  note: the load generator used a whole core during {measured.flow}: that figure "
+                "is bounded by the client, the server may answer more"
+            )
     if bare.cpu_percent.get(LOAD_GENERATOR, 0.0) >= CLIENT_BOUND_PERCENT:
         print("  note: so me/bare overstates how close the gateway comes to the bare floor")
     for measured in results:
@@ -320,28 +368,39 @@ def report(args: argparse.Namespace, results: list[Measured]) -> None:
 
 def describe(args: argparse.Namespace) -> str:
     extras = [name for name in ("uvloop", "httptools") if importlib.util.find_spec(name) is not None]
-    argon2 = "/".join(os.environ.get(f"IDENTITY_ARGON2_{key}", default) for key, default in (
-        ("TIME_COST", "5"), ("MEMORY_KIB", "19456"), ("PARALLELISM", "1")))
+    argon2 = "/".join(
+        os.environ.get(f"IDENTITY_ARGON2_{key}", default)
+        for key, default in (("TIME_COST", "5"), ("MEMORY_KIB", "19456"), ("PARALLELISM", "1"))
+    )
     length = f"{args.requests} requests" if args.requests else f"{args.seconds:g} s"
-    return (f"Lethe sessions: {args.clients} clients, {length} a flow after {args.warmup:g} s of warm-up, "
-            f"{args.logins} log-ins from {min(args.login_clients, args.logins)} clients; "
-            f"{os.cpu_count()} cores, Python {platform.python_version()}, uvicorn {version('uvicorn')} "
-            f"({'+'.join(extras) or 'asyncio + h11'}), fastapi {version('fastapi')}, "
-            f"httpx {version('httpx')}; argon2id t/m/p {argon2}")
+    return (
+        f"Lethe sessions: {args.clients} clients, {length} a flow after {args.warmup:g} s of warm-up, "
+        f"{args.logins} log-ins from {min(args.login_clients, args.logins)} clients; "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}, uvicorn {version('uvicorn')} "
+        f"({'+'.join(extras) or 'asyncio + h11'}), fastapi {version('fastapi')}, "
+        f"httpx {version('httpx')}; argon2id t/m/p {argon2}"
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--clients", type=int, default=16, help="concurrent clients, one account each")
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds a GET flow")
-    parser.add_argument("--requests", type=int, default=0,
-                        help="measure this many requests a GET flow instead of --seconds")
+    parser.add_argument(
+        "--requests", type=int, default=0, help="measure this many requests a GET flow instead of --seconds"
+    )
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each GET flow")
     parser.add_argument("--logins", type=int, default=32, help="measured log-ins")
     parser.add_argument("--login-clients", type=int, default=4, help="log-ins in flight at once")
     args = parser.parse_args()
-    if args.clients < 1 or args.seconds <= 0 or args.logins < 1 or args.login_clients < 1 \
-            or args.requests < 0 or args.warmup < 0:
+    if (
+        args.clients < 1
+        or args.seconds <= 0
+        or args.logins < 1
+        or args.login_clients < 1
+        or args.requests < 0
+        or args.warmup < 0
+    ):
         parser.error("--clients, --seconds, --logins and --login-clients must be positive")
     print(describe(args), flush=True)
     log_dir = Path(tempfile.mkdtemp(prefix="lethe-bench-"))

@@ -33,13 +33,20 @@ from pymongo import ASCENDING, DESCENDING, MongoClient
 from lethe_testing.servers import ROOT, private_store
 
 SIXTEEN_FIELDS: dict[str, Any] = {
-    "account_id": "acc_0", "subject_key": "k" * 64, "email_hash": "h" * 64, "status": "completed",
-    "currency": "EUR", "net_cents": 99_900, "vat_cents": 18_981, "gross_cents": 118_881,
+    "account_id": "acc_0",
+    "subject_key": "k" * 64,
+    "email_hash": "h" * 64,
+    "status": "completed",
+    "currency": "EUR",
+    "net_cents": 99_900,
+    "vat_cents": 18_981,
+    "gross_cents": 118_881,
     "lines": [{"product_id": "prd_x", "sku": "KEY-1", "quantity": 1, "unit_cents": 99_900}],
     "billing": {"name": "N", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE"},
     "delivery": {"name": "N", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE"},
     "payment": {"provider": "sandbox", "reference": "ch_x", "status": "paid"},
-    "history": [{"status": "placed"}, {"status": "paid"}], "idempotency_key": "k-0",
+    "history": [{"status": "placed"}, {"status": "paid"}],
+    "idempotency_key": "k-0",
     "created_at": "2026-11-30T00:00:00Z",
 }
 
@@ -60,8 +67,12 @@ def timed(call: Callable[[], object], rounds: int) -> tuple[float, float]:
 
 def fill(collection: Any, start: int, stop: int) -> None:
     for first in range(start, stop, 1000):
-        collection.insert_many([{**SIXTEEN_FIELDS, "_id": order_id(n), "account_id": f"acc_{n}",
-                                 "n": n} for n in range(first, min(stop, first + 1000))])
+        collection.insert_many(
+            [
+                {**SIXTEEN_FIELDS, "_id": order_id(n), "account_id": f"acc_{n}", "n": n}
+                for n in range(first, min(stop, first + 1000))
+            ]
+        )
 
 
 def measure(collection: Any, size: int, rounds: int) -> dict[str, tuple[float, float]]:
@@ -73,17 +84,20 @@ def measure(collection: Any, size: int, rounds: int) -> dict[str, tuple[float, f
         "find_one by _id": lambda: collection.find_one({"_id": any_id()}),
         "update_one by _id": lambda: collection.update_one({"_id": any_id()}, {"$inc": {"n": 0}}),
         "update_one by _id and status": lambda: collection.update_one(
-            {"_id": any_id(), "status": "completed"}, {"$set": {"seen": True}}),
+            {"_id": any_id(), "status": "completed"}, {"$set": {"seen": True}}
+        ),
         "count_documents by _id": lambda: collection.count_documents({"_id": any_id()}),
-        "find $in of 50 ids": lambda: list(collection.find(
-            {"_id": {"$in": [any_id() for _ in range(50)]}})),
-        "page of 50 by _id, ascending": lambda: list(collection.find(
-            {"_id": {"$gt": any_id()}}, sort=[("_id", ASCENDING)], limit=50)),
-        "page of 50 by _id, descending": lambda: list(collection.find(
-            {"_id": {"$lt": any_id()}}, sort=[("_id", DESCENDING)], limit=50)),
+        "find $in of 50 ids": lambda: list(collection.find({"_id": {"$in": [any_id() for _ in range(50)]}})),
+        "page of 50 by _id, ascending": lambda: list(
+            collection.find({"_id": {"$gt": any_id()}}, sort=[("_id", ASCENDING)], limit=50)
+        ),
+        "page of 50 by _id, descending": lambda: list(
+            collection.find({"_id": {"$lt": any_id()}}, sort=[("_id", DESCENDING)], limit=50)
+        ),
         "delete_one by _id (then put back)": lambda: _delete_and_restore(collection, next(deleted)),
         "find_one on account_id (indexed, scanned)": lambda: collection.find_one(
-            {"account_id": f"acc_{secrets.randbelow(size)}"}),
+            {"account_id": f"acc_{secrets.randbelow(size)}"}
+        ),
     }
     out = {}
     for name, call in calls.items():
@@ -177,12 +191,16 @@ def main() -> None:
                 print(f"\n{size:,} orders of 16 fields (loaded {size - 0:,} in {load_s:.1f} s so far)")
                 for name, (p50, p95) in measure(collection, size, args.rounds).items():
                     print(f"  {name:<44} p50={p50:8.2f} ms  p95={p95:8.2f} ms")
-                print(f"  store memory (RSS) {rss_mib(store.popen.pid):8.1f} MiB   "
-                      f"data on disk {disk_mib(folder / 'data'):8.1f} MiB")
+                print(
+                    f"  store memory (RSS) {rss_mib(store.popen.pid):8.1f} MiB   "
+                    f"data on disk {disk_mib(folder / 'data'):8.1f} MiB"
+                )
             print("\nraces (no code of Lethe's may rely on these being atomic here):")
             print(f"  8 threads x 200 $inc of one document: {lost_increments(client)} of 1600 lost")
-            print(f"  300 documents, 3 threads claiming with find_one_and_update: "
-                  f"{double_claims(client)} claimed twice")
+            print(
+                f"  300 documents, 3 threads claiming with find_one_and_update: "
+                f"{double_claims(client)} claimed twice"
+            )
         finally:
             client.close()
             store.kill()

@@ -19,8 +19,12 @@ from typing import Any
 
 from pymongo import MongoClient
 
-DOC = {"lines": [{"sku": f"SKU-{i}", "name": "x" * 40} for i in range(3)], "status": "placed",
-       "payment": {"status": "pending"}, "history": [{"status": "placed"}]}
+DOC = {
+    "lines": [{"sku": f"SKU-{i}", "name": "x" * 40} for i in range(3)],
+    "status": "placed",
+    "payment": {"status": "pending"},
+    "history": [{"status": "placed"}],
+}
 
 
 def main() -> None:
@@ -35,8 +39,7 @@ def main() -> None:
 
             calls: dict[str, Callable[[str], object]] = {
                 "find_one by _id": lambda i: collection.find_one({"_id": i}),
-                "update_one by _id": lambda i: collection.update_one(
-                    {"_id": i}, {"$set": {"seen": True}}),
+                "update_one by _id": lambda i: collection.update_one({"_id": i}, {"$set": {"seen": True}}),
                 "replace_one by _id": lambda i: collection.replace_one({"_id": i}, DOC),
                 "count_documents by _id": lambda i: collection.count_documents({"_id": i}),
                 "insert_one": lambda i: collection.insert_one({**DOC, "_id": uuid.uuid4().hex}),

@@ -96,17 +96,28 @@ class WrkResult:
 
     def row(self, name: str, floor: WrkResult | None = None) -> str:
         share = f"{self.rate / floor.rate:5.2f} of floor" if floor and floor.rate else " " * 14
-        return (f"  {name:<46} {self.rate:9.1f}/s  p50={self.p50_ms:7.2f} ms  "
-                f"p99={self.p99_ms:8.2f} ms  errors={self.errors + self.non2xx:<5} {share}")
+        return (
+            f"  {name:<46} {self.rate:9.1f}/s  p50={self.p50_ms:7.2f} ms  "
+            f"p99={self.p99_ms:8.2f} ms  errors={self.errors + self.non2xx:<5} {share}"
+        )
 
 
 def available() -> bool:
     return shutil.which("wrk") is not None
 
 
-def run(url: str, *, seconds: float, connections: int, threads: int = 2, method: str = "GET",
-        cookies: list[str] | None = None, tokens: list[str] | None = None, body: str = "",
-        csrf: str = "") -> WrkResult:
+def run(
+    url: str,
+    *,
+    seconds: float,
+    connections: int,
+    threads: int = 2,
+    method: str = "GET",
+    cookies: list[str] | None = None,
+    tokens: list[str] | None = None,
+    body: str = "",
+    csrf: str = "",
+) -> WrkResult:
     """Run wrk against ``url`` (scheme, host, port, path). ``cookies``: one Cookie header per
     session, optionally followed by a tab and its CSRF token; ``body`` may hold ``__TOKEN__``,
     replaced by the next of ``tokens`` (each used once while there are enough)."""
@@ -118,17 +129,43 @@ def run(url: str, *, seconds: float, connections: int, threads: int = 2, method:
         (folder / "cookies").write_text("\n".join(cookies or []))
         (folder / "tokens").write_text("\n".join(tokens or []))
         base, _, path = url.partition("//")[2].partition("/")
-        env = {"WRK_COOKIES": str(folder / "cookies") if cookies else "",
-               "WRK_TOKENS": str(folder / "tokens") if tokens else "",
-               "WRK_METHOD": method, "WRK_PATH": "/" + path, "WRK_BODY": body, "WRK_CSRF": csrf,
-               "WRK_THREADS": str(threads), "PATH": "/usr/bin:/bin"}
+        env = {
+            "WRK_COOKIES": str(folder / "cookies") if cookies else "",
+            "WRK_TOKENS": str(folder / "tokens") if tokens else "",
+            "WRK_METHOD": method,
+            "WRK_PATH": "/" + path,
+            "WRK_BODY": body,
+            "WRK_CSRF": csrf,
+            "WRK_THREADS": str(threads),
+            "PATH": "/usr/bin:/bin",
+        }
         completed = subprocess.run(
-            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-             "--timeout", "30s", "-s", str(folder / "flow.lua"), f"http://{base}/"],
-            env=env, capture_output=True, text=True, check=True, timeout=seconds + 120)
+            [
+                "wrk",
+                f"-t{threads}",
+                f"-c{connections}",
+                f"-d{max(1, round(seconds))}s",
+                "--timeout",
+                "30s",
+                "-s",
+                str(folder / "flow.lua"),
+                f"http://{base}/",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=seconds + 120,
+        )
     line = next(line for line in completed.stdout.splitlines() if line.startswith("WRK_JSON "))
     data = json.loads(line.removeprefix("WRK_JSON "))
     errors = sum(data[k] for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
-    return WrkResult(requests=data["requests"], seconds=data["duration_us"] / 1e6, errors=errors,
-                     non2xx=data["non2xx"], p50_ms=data["p50_us"] / 1000, p90_ms=data["p90_us"] / 1000,
-                     p99_ms=data["p99_us"] / 1000)
+    return WrkResult(
+        requests=data["requests"],
+        seconds=data["duration_us"] / 1e6,
+        errors=errors,
+        non2xx=data["non2xx"],
+        p50_ms=data["p50_us"] / 1000,
+        p90_ms=data["p90_us"] / 1000,
+        p99_ms=data["p99_us"] / 1000,
+    )

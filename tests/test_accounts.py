@@ -31,10 +31,13 @@ SECRETS_SEEN: list[str] = []  # every address, password and token used: none may
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run = unique("acc")
-    running = start_stack(run, tmp_path_factory.mktemp("logs"),
-                          IDENTITY_ADMIN_EMAILS=f"boss-{run}@staff.example",
-                          IDENTITY_LOGIN_WINDOW_SECONDS=str(WINDOW_SECONDS),
-                          IDENTITY_CONTACT_MAX_PER_ADDRESS="50")
+    running = start_stack(
+        run,
+        tmp_path_factory.mktemp("logs"),
+        IDENTITY_ADMIN_EMAILS=f"boss-{run}@staff.example",
+        IDENTITY_LOGIN_WINDOW_SECONDS=str(WINDOW_SECONDS),
+        IDENTITY_CONTACT_MAX_PER_ADDRESS="50",
+    )
     yield running
     stop_stack(running)
 
@@ -55,23 +58,28 @@ def client(stack: Stack) -> httpx.Client:
 
 
 def register(c: httpx.Client, email: str, password: str = PASSWORD, **extra: object) -> httpx.Response:
-    body = {"email": email, "password": password, "name": "Ada Lovelace",
-            "account_consent_version": "2026-01", **extra}
+    body = {
+        "email": email,
+        "password": password,
+        "name": "Ada Lovelace",
+        "account_consent_version": "2026-01",
+        **extra,
+    }
     return c.post("/api/v1/accounts", json=body)
 
 
 def verify_from_mail(c: httpx.Client, email: str, count: int = 1) -> httpx.Response:
     token = token_in(wait_for_mail(email, "verification", count))
     SECRETS_SEEN.append(token)
-    return c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD},
-                  headers=csrf(c))
+    return c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD}, headers=csrf(c))
 
 
-def login(c: httpx.Client, email: str, password: str = PASSWORD,
-          remember_me: bool = False) -> httpx.Response:
-    response = c.post("/api/v1/session", json={"email": email, "password": password,
-                                               "remember_me": remember_me},
-                      headers=csrf(c))
+def login(c: httpx.Client, email: str, password: str = PASSWORD, remember_me: bool = False) -> httpx.Response:
+    response = c.post(
+        "/api/v1/session",
+        json={"email": email, "password": password, "remember_me": remember_me},
+        headers=csrf(c),
+    )
     if "lethe_session" in response.cookies:
         SECRETS_SEEN.append(response.cookies["lethe_session"])
     return response
@@ -82,8 +90,9 @@ def csrf(c: httpx.Client) -> dict[str, str]:
     return {"X-CSRF-Token": token} if token else {}
 
 
-def member(stack: Stack, domain: str = "customer.example", remember_me: bool = False) -> tuple[
-        httpx.Client, str]:
+def member(
+    stack: Stack, domain: str = "customer.example", remember_me: bool = False
+) -> tuple[httpx.Client, str]:
     """A verified, logged-in person and their address."""
     c = client(stack)
     email = address(stack, domain=domain)
@@ -149,24 +158,24 @@ def test_a_used_or_expired_verification_token_is_refused(stack: Stack, identity_
     token = token_in(wait_for_mail(email, "verification"))
     SECRETS_SEEN.append(token)
     assert c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD}).status_code == 200
-    assert_envelope(c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD}),
-                    422)
+    assert_envelope(c.post("/api/v1/accounts/verify", json={"token": token, "password": PASSWORD}), 422)
 
     other = address(stack)
     assert register(c, other).status_code == 201
     late = token_in(wait_for_mail(other, "verification"))
     SECRETS_SEEN.append(late)
     identity_db["verification_tokens"].update_many(
-        {"email": other}, {"$set": {"expires_at": datetime(2000, 1, 1, tzinfo=UTC)}})
-    error = assert_envelope(c.post("/api/v1/accounts/verify",
-                                   json={"token": late, "password": PASSWORD}), 422)
+        {"email": other}, {"$set": {"expires_at": datetime(2000, 1, 1, tzinfo=UTC)}}
+    )
+    error = assert_envelope(
+        c.post("/api/v1/accounts/verify", json={"token": late, "password": PASSWORD}), 422
+    )
     assert "expired" in error["message"]
     assert_envelope(login(c, other), 401)
     assert_envelope(c.post("/api/v1/accounts/verify", json={"token": "x" * 43}), 422)
 
 
-def test_activation_needs_the_password_so_a_squatter_cannot_hand_over_an_account(
-        stack: Stack) -> None:
+def test_activation_needs_the_password_so_a_squatter_cannot_hand_over_an_account(stack: Stack) -> None:
     """Someone registers another person's address; the owner's click alone activates nothing."""
     squatter = client(stack)
     email = address(stack)
@@ -176,8 +185,9 @@ def test_activation_needs_the_password_so_a_squatter_cannot_hand_over_an_account
     for attempt in ({"token": token}, {"token": token, "password": PASSWORD}):
         assert_envelope(squatter.post("/api/v1/accounts/verify", json=attempt), 401)
     assert_envelope(login(squatter, email, "squatters own passphrase"), 401)  # still unverified
-    activated = squatter.post("/api/v1/accounts/verify",
-                              json={"token": token, "password": "squatters own passphrase"})
+    activated = squatter.post(
+        "/api/v1/accounts/verify", json={"token": token, "password": "squatters own passphrase"}
+    )
     assert activated.status_code == 200  # only with the mailbox AND the password
 
 
@@ -293,8 +303,7 @@ def test_unknown_address_and_wrong_password_look_the_same(stack: Stack) -> None:
 # -- profile --------------------------------------------------------------------------------------
 def test_rectification_and_an_email_change_that_waits_for_verification(stack: Stack) -> None:
     c, email = member(stack)
-    changed = c.patch("/api/v1/me", json={"name": "Ada King", "phone": "+44 20 7946 0000"},
-                      headers=csrf(c))
+    changed = c.patch("/api/v1/me", json={"name": "Ada King", "phone": "+44 20 7946 0000"}, headers=csrf(c))
     assert changed.status_code == 200
     assert (changed.json()["name"], changed.json()["phone"]) == ("Ada King", "+44 20 7946 0000")
     cleared = c.patch("/api/v1/me", json={"phone": ""}, headers=csrf(c))
@@ -314,8 +323,9 @@ def test_rectification_and_an_email_change_that_waits_for_verification(stack: St
     assert_envelope(c.patch("/api/v1/me", json={"email": taken}, headers=csrf(c)), 409)
 
 
-def test_passwords_are_argon2id_and_rehashed_when_parameters_change(stack: Stack,
-                                                                     identity_db: Database) -> None:
+def test_passwords_are_argon2id_and_rehashed_when_parameters_change(
+    stack: Stack, identity_db: Database
+) -> None:
     c, email = member(stack)
     account_id = c.get("/api/v1/me").json()["id"]
     credentials = identity_db["credentials"]  # versions <account>/<n>: the newest holds
@@ -324,6 +334,7 @@ def test_passwords_are_argon2id_and_rehashed_when_parameters_change(stack: Stack
         found = credentials.find_one({"_id": under(account_id)}, sort=[("_id", DESCENDING)])
         assert found is not None
         return found
+
     assert str(stored()["password_hash"]).startswith("$argon2id$v=19$m=19456,t=5,p=1$")
     weaker = PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1).hash(PASSWORD)
     credentials.update_one({"_id": stored()["_id"]}, {"$set": {"password_hash": weaker}})
@@ -343,8 +354,7 @@ def admin_client(stack: Stack) -> httpx.Client:
     return c
 
 
-def test_portal_access_rejected_pending_approved_with_mail_and_event(stack: Stack,
-                                                                     amqp_url: str) -> None:
+def test_portal_access_rejected_pending_approved_with_mail_and_event(stack: Stack, amqp_url: str) -> None:
     tap = EventTap(amqp_url, "identity", "account.#")
     try:
         outsider, _ = member(stack, domain=f"nowhere-{stack.run_id}.example")
@@ -354,12 +364,18 @@ def test_portal_access_rejected_pending_approved_with_mail_and_event(stack: Stac
 
         boss = admin_client(stack)
         domain = f"acme-{stack.run_id}.example".replace("_", "-")
-        org = boss.post("/api/v1/admin/organisations", json={"name": "ACME", "domains": [domain]},
-                        headers=csrf(boss))
+        org = boss.post(
+            "/api/v1/admin/organisations", json={"name": "ACME", "domains": [domain]}, headers=csrf(boss)
+        )
         assert org.status_code == 201, org.text
-        assert_envelope(boss.post("/api/v1/admin/organisations",
-                                  json={"name": "Copycat", "domains": [domain.upper()]},
-                                  headers=csrf(boss)), 409)
+        assert_envelope(
+            boss.post(
+                "/api/v1/admin/organisations",
+                json={"name": "Copycat", "domains": [domain.upper()]},
+                headers=csrf(boss),
+            ),
+            409,
+        )
 
         person, email = member(stack, domain=domain)
         assert_envelope(person.get("/api/v1/portal/organisation"), 403)
@@ -367,8 +383,11 @@ def test_portal_access_rejected_pending_approved_with_mail_and_event(stack: Stac
         assert pending.json()["status"] == "pending"
         queue = boss.get("/api/v1/admin/portal-access-requests").json()
         mine = next(r for r in queue if r["email"] == email)
-        decided = boss.post(f"/api/v1/admin/portal-access-requests/{mine['account_id']}/decision",
-                            json={"approve": True}, headers=csrf(boss))
+        decided = boss.post(
+            f"/api/v1/admin/portal-access-requests/{mine['account_id']}/decision",
+            json={"approve": True},
+            headers=csrf(boss),
+        )
         assert decided.status_code == 200 and decided.json()["status"] == "approved"
         mail = wait_for_mail(email, "portal-access")
         assert "approved" in str(mail.get_body().get_content())  # type: ignore[union-attr]
@@ -376,35 +395,47 @@ def test_portal_access_rejected_pending_approved_with_mail_and_event(stack: Stac
         assert portal.status_code == 200 and portal.json()["name"] == "ACME"
 
         account_id = mine["account_id"]
-        events = [e for e in tap.drain(1.0)
-                  if e["type"] == "account.portal_access_changed"
-                  and e["payload"]["account_id"] == account_id]  # type: ignore[index]
+        events = [
+            e
+            for e in tap.drain(1.0)
+            if e["type"] == "account.portal_access_changed" and e["payload"]["account_id"] == account_id
+        ]  # type: ignore[index]
         assert [e["payload"]["status"] for e in events] == ["pending", "approved"]  # type: ignore[index]
         assert all(email not in str(e) for e in events)
     finally:
         tap.close()
 
 
-def test_two_staff_deciding_at_once_one_wins_the_other_gets_409_and_lists_page(
-        stack: Stack) -> None:
+def test_two_staff_deciding_at_once_one_wins_the_other_gets_409_and_lists_page(stack: Stack) -> None:
     first, second = admin_client(stack), admin_client(stack)  # two staff sessions
     domain = f"duel-{stack.run_id}.example".replace("_", "-")
-    assert first.post("/api/v1/admin/organisations", json={"name": "Duel", "domains": [domain]},
-                      headers=csrf(first)).status_code == 201
+    assert (
+        first.post(
+            "/api/v1/admin/organisations", json={"name": "Duel", "domains": [domain]}, headers=csrf(first)
+        ).status_code
+        == 201
+    )
     people = [member(stack, domain=domain)[0] for _ in range(3)]
     ids = []
     for person in people:
-        assert person.post("/api/v1/me/portal-access", headers=csrf(person)).json()["status"] == \
-            "pending"
+        assert person.post("/api/v1/me/portal-access", headers=csrf(person)).json()["status"] == "pending"
         ids.append(person.get("/api/v1/me").json()["id"])
     for account_id in ids:
         barrier = threading.Barrier(2)
 
-        def decide(boss: httpx.Client, approve: bool, account_id: str = account_id,
-                   barrier: threading.Barrier = barrier) -> int:
+        def decide(
+            boss: httpx.Client,
+            approve: bool,
+            account_id: str = account_id,
+            barrier: threading.Barrier = barrier,
+        ) -> int:
             barrier.wait()
-            return boss.post(f"/api/v1/admin/portal-access-requests/{account_id}/decision",
-                             json={"approve": approve}, headers=csrf(boss)).status_code
+            return boss.post(
+                f"/api/v1/admin/portal-access-requests/{account_id}/decision",
+                json={"approve": approve},
+                headers=csrf(boss),
+            ).status_code
+
         with ThreadPoolExecutor(2) as pool:
             codes = list(pool.map(decide, (first, second), (True, False)))
         assert sorted(codes) == [200, 409]
@@ -415,21 +446,21 @@ def test_two_staff_deciding_at_once_one_wins_the_other_gets_409_and_lists_page(
         assert page.status_code == 200 and len(page.json()) <= 1
         seen += [r["account_id"] for r in page.json()]
         url = page.links.get("next", {}).get("url", "")
-    rejected = [r["account_id"] for r in first.get(
-        "/api/v1/admin/portal-access-requests", params={"status": "rejected"}).json()]
+    rejected = [
+        r["account_id"]
+        for r in first.get("/api/v1/admin/portal-access-requests", params={"status": "rejected"}).json()
+    ]
     assert sorted(i for i in seen + rejected if i in ids) == sorted(ids)
 
 
-def test_verification_publishes_account_verified_without_the_address(stack: Stack,
-                                                                    amqp_url: str) -> None:
+def test_verification_publishes_account_verified_without_the_address(stack: Stack, amqp_url: str) -> None:
     tap = EventTap(amqp_url, "identity", "account.verified")
     try:
         c = client(stack)
         email = address(stack)
         created = register(c, email)
         assert verify_from_mail(c, email).status_code == 200
-        events = [e for e in tap.drain(1.0)
-                  if e["payload"]["account_id"] == created.json()["id"]]  # type: ignore[index]
+        events = [e for e in tap.drain(1.0) if e["payload"]["account_id"] == created.json()["id"]]  # type: ignore[index]
         assert len(events) == 1
         assert events[0]["payload"]["account_consent_version"] == "2026-01"  # type: ignore[index]
         assert len(str(events[0]["subject_key"])) == 64 and email not in str(events[0])
@@ -451,13 +482,15 @@ ADMIN_ROUTES = [
 def test_no_person_reaches_another_persons_data_or_an_admin_route(stack: Stack) -> None:
     boss = admin_client(stack)
     domain = f"globex-{stack.run_id}.example".replace("_", "-")
-    org = boss.post("/api/v1/admin/organisations", json={"name": "Globex", "domains": [domain]},
-                    headers=csrf(boss)).json()
+    org = boss.post(
+        "/api/v1/admin/organisations", json={"name": "Globex", "domains": [domain]}, headers=csrf(boss)
+    ).json()
     victim, victim_email = member(stack, domain=domain)
     victim.post("/api/v1/me/portal-access", headers=csrf(victim))
     victim_id = victim.get("/api/v1/me").json()["id"]
-    contact = client(stack).post("/api/v1/contact", json={
-        "name": "Vic", "email": victim_email, "message": "call me"})
+    contact = client(stack).post(
+        "/api/v1/contact", json={"name": "Vic", "email": victim_email, "message": "call me"}
+    )
     assert contact.status_code == 202
     contact_id = boss.get("/api/v1/admin/contact-requests").json()[0]["id"]
 
@@ -471,8 +504,9 @@ def test_no_person_reaches_another_persons_data_or_an_admin_route(stack: Stack) 
     # Her own routes show only her, whatever she sends.
     me = mallory.get("/api/v1/me").json()
     assert me["id"] != victim_id and me["email"] != victim_email
-    assert_envelope(mallory.patch("/api/v1/me", json={"id": victim_id, "name": "Pwned"},
-                                  headers=csrf(mallory)), 422)
+    assert_envelope(
+        mallory.patch("/api/v1/me", json={"id": victim_id, "name": "Pwned"}, headers=csrf(mallory)), 422
+    )
     assert victim.get("/api/v1/me").json()["name"] == "Ada Lovelace"
     assert victim.get("/api/v1/me").json()["portal_access"]["status"] == "pending"
     assert_envelope(mallory.get("/api/v1/portal/organisation"), 403)
@@ -482,17 +516,30 @@ def test_no_person_reaches_another_persons_data_or_an_admin_route(stack: Stack) 
 def test_contact_and_callback_requests_reach_staff_and_robots_do_not(stack: Stack) -> None:
     anyone = client(stack)
     email = address(stack)
-    sent = anyone.post("/api/v1/contact", json={
-        "name": "Grace", "email": email, "message": "Please send an offer.", "kind": "contact"})
+    sent = anyone.post(
+        "/api/v1/contact",
+        json={"name": "Grace", "email": email, "message": "Please send an offer.", "kind": "contact"},
+    )
     assert sent.status_code == 202
     robot_mail = address(stack)
-    trap = anyone.post("/api/v1/contact", json={
-        "name": "Bot", "email": robot_mail, "message": "buy now", "website": "http://spam"})
+    trap = anyone.post(
+        "/api/v1/contact",
+        json={"name": "Bot", "email": robot_mail, "message": "buy now", "website": "http://spam"},
+    )
     assert trap.status_code == 202 and trap.json() == sent.json()
-    assert_envelope(anyone.post("/api/v1/contact", json={
-        "name": "Grace", "email": email, "message": "Call me", "kind": "callback"}), 422)
-    assert_envelope(anyone.post("/api/v1/contact", json={
-        "name": "Grace", "email": email, "message": "hi", "kind": "letter"}), 422)
+    assert_envelope(
+        anyone.post(
+            "/api/v1/contact",
+            json={"name": "Grace", "email": email, "message": "Call me", "kind": "callback"},
+        ),
+        422,
+    )
+    assert_envelope(
+        anyone.post(
+            "/api/v1/contact", json={"name": "Grace", "email": email, "message": "hi", "kind": "letter"}
+        ),
+        422,
+    )
 
     boss = admin_client(stack)
     open_requests = boss.get("/api/v1/admin/contact-requests").json()
@@ -501,34 +548,51 @@ def test_contact_and_callback_requests_reach_staff_and_robots_do_not(stack: Stac
     assert not [r for r in open_requests if r["email"] == robot_mail]
     closed = boss.post(f"/api/v1/admin/contact-requests/{mine[0]['id']}/close", headers=csrf(boss))
     assert closed.status_code == 200 and closed.json()["status"] == "closed"
-    assert_envelope(boss.post(f"/api/v1/admin/contact-requests/{mine[0]['id']}/close",
-                              headers=csrf(boss)), 409)
-    assert mine[0]["id"] in [r["id"] for r in boss.get(
-        "/api/v1/admin/contact-requests", params={"status": "closed"}).json()]
+    assert_envelope(
+        boss.post(f"/api/v1/admin/contact-requests/{mine[0]['id']}/close", headers=csrf(boss)), 409
+    )
+    assert mine[0]["id"] in [
+        r["id"] for r in boss.get("/api/v1/admin/contact-requests", params={"status": "closed"}).json()
+    ]
 
 
 # -- bad input ---------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("body", "status"), [
-    ("{not json", 400),
-    ('{"email": 5, "password": "violet tractor umbrella 42", "name": "A", '
-     '"account_consent_version": "1"}', 422),
-    ('{"email": "EMAIL", "password": "violet tractor umbrella 42", "name": "' + "N" * 201
-     + '", "account_consent_version": "1"}', 422),
-    ('{"email": "EMAIL", "password": "short", "name": "A", "account_consent_version": "1"}', 422),
-    ('{"email": "EMAIL", "password": "password12345", "name": "A", '
-     '"account_consent_version": "1"}', 422),
-    ('{"email": "EMAIL", "password": "violet tractor umbrella 42", "name": "A", '
-     '"account_consent_version": "1", "roles": ["admin"]}', 422),
-    ('{"email": "EMAIL", "password": "violet tractor umbrella 42", "name": "A"}', 422),
-    ('{"email": "not-an-address", "password": "violet tractor umbrella 42", "name": "A", '
-     '"account_consent_version": "1"}', 422),
-])
-def test_bad_registrations_get_the_envelope_and_store_nothing(stack: Stack, body: str,
-                                                              status: int) -> None:
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ("{not json", 400),
+        (
+            '{"email": 5, "password": "violet tractor umbrella 42", "name": "A", '
+            '"account_consent_version": "1"}',
+            422,
+        ),
+        (
+            '{"email": "EMAIL", "password": "violet tractor umbrella 42", "name": "'
+            + "N" * 201
+            + '", "account_consent_version": "1"}',
+            422,
+        ),
+        ('{"email": "EMAIL", "password": "short", "name": "A", "account_consent_version": "1"}', 422),
+        ('{"email": "EMAIL", "password": "password12345", "name": "A", "account_consent_version": "1"}', 422),
+        (
+            '{"email": "EMAIL", "password": "violet tractor umbrella 42", "name": "A", '
+            '"account_consent_version": "1", "roles": ["admin"]}',
+            422,
+        ),
+        ('{"email": "EMAIL", "password": "violet tractor umbrella 42", "name": "A"}', 422),
+        (
+            '{"email": "not-an-address", "password": "violet tractor umbrella 42", "name": "A", '
+            '"account_consent_version": "1"}',
+            422,
+        ),
+    ],
+)
+def test_bad_registrations_get_the_envelope_and_store_nothing(stack: Stack, body: str, status: int) -> None:
     c = client(stack)
     email = address(stack)
-    response = c.post("/api/v1/accounts", content=body.replace("EMAIL", email),
-                      headers={"content-type": "application/json"})
+    response = c.post(
+        "/api/v1/accounts", content=body.replace("EMAIL", email), headers={"content-type": "application/json"}
+    )
     error = assert_envelope(response, status)
     assert email not in error["message"] and "violet" not in error["message"]
     assert register(c, email).status_code == 201  # nothing was stored by the bad request
@@ -536,8 +600,13 @@ def test_bad_registrations_get_the_envelope_and_store_nothing(stack: Stack, body
 
 def test_overlong_and_mistyped_profile_fields_change_nothing(stack: Stack) -> None:
     c, _ = member(stack)
-    for body in ({"name": "N" * 201}, {"phone": "call me maybe"}, {"name": 7}, {"name": None},
-                 {"email": "nope"}):
+    for body in (
+        {"name": "N" * 201},
+        {"phone": "call me maybe"},
+        {"name": 7},
+        {"name": None},
+        {"email": "nope"},
+    ):
         assert_envelope(c.patch("/api/v1/me", json=body, headers=csrf(c)), 422)
     assert c.get("/api/v1/me").json()["name"] == "Ada Lovelace"
 
@@ -546,10 +615,20 @@ def test_openapi_marks_required_fields(stack: Stack) -> None:
     document = client(stack).get("/api/v1/openapi.json").json()
     schemas = document["components"]["schemas"]
     assert sorted(schemas["RegisterBody"]["required"]) == [
-        "account_consent_version", "email", "name", "password"]
+        "account_consent_version",
+        "email",
+        "name",
+        "password",
+    ]
     assert sorted(schemas["ContactBody"]["required"]) == ["email", "message", "name"]
-    for path in ("/api/v1/accounts", "/api/v1/session", "/api/v1/me", "/api/v1/contact",
-                 "/api/v1/me/portal-access", "/api/v1/admin/organisations"):
+    for path in (
+        "/api/v1/accounts",
+        "/api/v1/session",
+        "/api/v1/me",
+        "/api/v1/contact",
+        "/api/v1/me/portal-access",
+        "/api/v1/admin/organisations",
+    ):
         assert path in document["paths"]
 
 

@@ -35,8 +35,9 @@ SEEN: list[str] = []  # addresses and names used: none may reach a log
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run = unique("cns")
-    running = start_stack(run, tmp_path_factory.mktemp("logs"),
-                          IDENTITY_ADMIN_EMAILS=f"dpo-{run}@staff.example")
+    running = start_stack(
+        run, tmp_path_factory.mktemp("logs"), IDENTITY_ADMIN_EMAILS=f"dpo-{run}@staff.example"
+    )
     yield running
     stop_stack(running)
 
@@ -77,10 +78,15 @@ def states(browser: Browser, **headers: str) -> dict[str, dict[str, Any]]:
 
 
 def publish(admin: Browser, purpose: str, version: str, body: str) -> Any:
-    return admin.post("/api/v1/admin/consent-texts", json={
-        "purpose": purpose, "version": version,
-        "de": {"title": "Newsletter", "body": f"{body} (de)"},
-        "en": {"title": "Newsletter", "body": body}})
+    return admin.post(
+        "/api/v1/admin/consent-texts",
+        json={
+            "purpose": purpose,
+            "version": version,
+            "de": {"title": "Newsletter", "body": f"{body} (de)"},
+            "en": {"title": "Newsletter", "body": body},
+        },
+    )
 
 
 # -- texts and the account consent ------------------------------------------------------------------
@@ -94,8 +100,10 @@ def test_the_current_texts_are_public_in_german_and_english(stack: Stack) -> Non
 def test_registration_needs_the_current_account_text(stack: Stack) -> None:
     browser = Browser(stack.gateway_url)
     email = address(stack)
-    reply = browser.post("/api/v1/accounts", json={"email": email, "password": PASSWORD,
-                                                   "name": "X", "account_consent_version": "1999-01"})
+    reply = browser.post(
+        "/api/v1/accounts",
+        json={"email": email, "password": PASSWORD, "name": "X", "account_consent_version": "1999-01"},
+    )
     assert "current account text" in error(reply, 422)
     login = browser.post("/api/v1/session", json={"email": email, "password": PASSWORD})
     assert login.status_code == 401
@@ -103,8 +111,11 @@ def test_registration_needs_the_current_account_text(stack: Stack) -> None:
 
 def test_the_account_consent_given_at_registration_is_on_record(stack: Stack) -> None:
     browser, _ = member(stack)
-    account = wait_for(lambda: states(browser)["account"]["state"] == "granted" and
-                       states(browser)["account"], 15, what="the account consent record")
+    account = wait_for(
+        lambda: states(browser)["account"]["state"] == "granted" and states(browser)["account"],
+        15,
+        what="the account consent record",
+    )
     assert account["version"] == browser.current_version("account")
     history = browser.get("/api/v1/me/consents").json()["history"]
     grant = next(r for r in history if r["purpose"] == "account")
@@ -113,7 +124,8 @@ def test_the_account_consent_given_at_registration_is_on_record(stack: Stack) ->
 
 # -- the ledger ------------------------------------------------------------------------------------------
 def test_grant_new_text_withdraw_history_and_the_withdrawal_event(
-        stack: Stack, admin: Browser, amqp_url: str) -> None:
+    stack: Stack, admin: Browser, amqp_url: str
+) -> None:
     purpose = f"events_{unique('e')[-6:]}"
     assert publish(admin, purpose, "v1", "Invitations to our user days").status_code == 201
     browser, me = member(stack)
@@ -133,36 +145,47 @@ def test_grant_new_text_withdraw_history_and_the_withdrawal_event(
         withdrawn = browser.delete(f"/api/v1/me/consents/{purpose}")
         assert withdrawn.status_code == 200, withdrawn.text
         record_id = withdrawn.json()["record"]["id"]
-        events = wait_for(lambda: [e for e in tap.drain()
-                                   if e["payload"]["record_id"] == record_id], 10,  # type: ignore[index]
-                          what="the consent.withdrawn event")
+        events = wait_for(
+            lambda: [e for e in tap.drain() if e["payload"]["record_id"] == record_id],
+            10,  # type: ignore[index]
+            what="the consent.withdrawn event",
+        )
     assert events[0]["payload"]["account_id"] == me["id"]  # type: ignore[index]
     assert me["email"] not in str(events[0]) and "Marie" not in str(events[0])
     history = browser.get("/api/v1/me/consents").json()["history"]
     mine = [(r["action"], r["version"]) for r in history if r["purpose"] == purpose]
     assert mine == [("withdrawal", "v1"), ("grant", "v1")]
-    assert [r["text"]["texts"]["en"]["body"] for r in history
-            if r["purpose"] == purpose and r["action"] == "grant"] == ["Invitations to our user days"]
+    assert [
+        r["text"]["texts"]["en"]["body"]
+        for r in history
+        if r["purpose"] == purpose and r["action"] == "grant"
+    ] == ["Invitations to our user days"]
 
 
-def test_unknown_purposes_and_old_versions_are_422_and_records_cannot_be_edited(
-        stack: Stack) -> None:
+def test_unknown_purposes_and_old_versions_are_422_and_records_cannot_be_edited(stack: Stack) -> None:
     browser, _ = member(stack)
     version = browser.current_version("newsletter")
-    for body in ({"purpose": "horoscope", "version": version},
-                 {"purpose": "newsletter", "version": "2020-01"},
-                 {"purpose": "access_logs", "version": version},
-                 {"purpose": "Newsletter!", "version": version},
-                 {"purpose": "newsletter", "version": version, "state": "granted"}):
+    for body in (
+        {"purpose": "horoscope", "version": version},
+        {"purpose": "newsletter", "version": "2020-01"},
+        {"purpose": "access_logs", "version": version},
+        {"purpose": "Newsletter!", "version": version},
+        {"purpose": "newsletter", "version": version, "state": "granted"},
+    ):
         assert browser.post("/api/v1/me/consents", json=body).status_code == 422, body
-    assert browser.post("/api/v1/me/consents", json={"purpose": "newsletter",
-                                                     "version": version}).status_code == 201
+    assert (
+        browser.post("/api/v1/me/consents", json={"purpose": "newsletter", "version": version}).status_code
+        == 201
+    )
     record_id = browser.get("/api/v1/me/consents").json()["history"][0]["id"]
-    for method, path in (("PUT", "/api/v1/me/consents"), ("PATCH", "/api/v1/me/consents"),
-                         ("PUT", f"/api/v1/me/consents/{record_id}"),
-                         ("PATCH", "/api/v1/me/consents/newsletter"),
-                         ("DELETE", f"/api/v1/me/consents/records/{record_id}"),
-                         ("DELETE", "/api/v1/me/consents")):
+    for method, path in (
+        ("PUT", "/api/v1/me/consents"),
+        ("PATCH", "/api/v1/me/consents"),
+        ("PUT", f"/api/v1/me/consents/{record_id}"),
+        ("PATCH", "/api/v1/me/consents/newsletter"),
+        ("DELETE", f"/api/v1/me/consents/records/{record_id}"),
+        ("DELETE", "/api/v1/me/consents"),
+    ):
         assert browser.request(method, path, json={}).status_code in (404, 405), (method, path)
     assert browser.delete("/api/v1/me/consents/newsletter").status_code == 200
     history = browser.get("/api/v1/me/consents").json()["history"]
@@ -178,56 +201,66 @@ def test_the_gpc_signal_refuses_analytics_with_its_reason(stack: Stack) -> None:
     refusal = next(r for r in history if r["purpose"] == "analytics")
     assert (refusal["action"], refusal["reason"]) == ("refusal", "global_privacy_control")
     version = browser.current_version("analytics")
-    granted = browser.post("/api/v1/me/consents", json={"purpose": "analytics", "version": version},
-                           headers={"Sec-GPC": "1"})
+    granted = browser.post(
+        "/api/v1/me/consents", json={"purpose": "analytics", "version": version}, headers={"Sec-GPC": "1"}
+    )
     assert granted.json()["action"] == "refusal"
-    assert browser.post("/api/v1/me/consents", json={"purpose": "analytics",
-                                                     "version": version}).json()["action"] == "grant"
+    assert (
+        browser.post("/api/v1/me/consents", json={"purpose": "analytics", "version": version}).json()[
+            "action"
+        ]
+        == "grant"
+    )
 
 
 def test_a_log_in_with_gpc_withdraws_analytics(stack: Stack) -> None:
     browser, me = member(stack)
-    browser.post("/api/v1/me/consents", json={"purpose": "analytics",
-                                              "version": browser.current_version("analytics")})
+    browser.post(
+        "/api/v1/me/consents", json={"purpose": "analytics", "version": browser.current_version("analytics")}
+    )
     again = Browser(stack.gateway_url, **{"Sec-GPC": "1"})
-    assert again.post("/api/v1/session", json={"email": me["email"],
-                                               "password": PASSWORD}).status_code == 200
+    assert again.post("/api/v1/session", json={"email": me["email"], "password": PASSWORD}).status_code == 200
     assert states(browser)["analytics"]["state"] == "withdrawn"
 
 
 # -- privacy requests ---------------------------------------------------------------------------------
 def follow(stack: Stack, request_id: str, token: str) -> dict[str, Any]:
-    reply = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}",
-                                           params={"token": token})
+    reply = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}", params={"token": token})
     assert reply.status_code == 200, reply.text
     return dict(reply.json())
 
 
 def test_erasure_from_the_portal_fans_out_and_completes_with_every_receipt(
-        stack: Stack, consent_db: Database) -> None:
+    stack: Stack, consent_db: Database
+) -> None:
     browser, me = member(stack)
-    browser.post("/api/v1/me/consents", json={"purpose": "newsletter",
-                                              "version": browser.current_version("newsletter")})
+    browser.post(
+        "/api/v1/me/consents",
+        json={"purpose": "newsletter", "version": browser.current_version("newsletter")},
+    )
     opened = browser.post("/api/v1/me/erasure", json={})
     assert opened.status_code == 202, opened.text
     request_id, token = opened.json()["request"]["id"], opened.json()["follow_token"]
     assert "pr_" in mail_text(wait_for_mail(me["email"], "privacy-request"))
-    done = wait_for(lambda: (r := follow(stack, request_id, token))["status"] == "complete" and r,
-                    20, what="the erasure to complete")
-    assert sorted(r["service"] for r in done["receipts"]) == ["consent", "identity", "newsletter",
-                                                              "shop"]
+    done = wait_for(
+        lambda: (r := follow(stack, request_id, token))["status"] == "complete" and r,
+        20,
+        what="the erasure to complete",
+    )
+    assert sorted(r["service"] for r in done["receipts"]) == ["consent", "identity", "newsletter", "shop"]
     identity_receipt = next(r for r in done["receipts"] if r["service"] == "identity")
     assert any("account" in item for item in identity_receipt["deleted"])
     assert browser.get("/api/v1/me").status_code == 401
-    again = Browser(stack.gateway_url).post("/api/v1/session", json={"email": me["email"],
-                                                                      "password": PASSWORD})
+    again = Browser(stack.gateway_url).post(
+        "/api/v1/session", json={"email": me["email"], "password": PASSWORD}
+    )
     assert again.status_code == 401
     records = list(consent_db.consent_records.find({"account_id": me["id"]}))
-    assert records and all("pseudonymised_at" in r and "email" not in r and "name" not in r
-                           for r in records)
+    assert records and all("pseudonymised_at" in r and "email" not in r and "name" not in r for r in records)
     assert {r["purpose"] for r in records} == {"account", "newsletter"}
-    wrong = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}",
-                                           params={"token": "x" * 43})
+    wrong = Browser(stack.gateway_url).get(
+        f"/api/v1/privacy-requests/{request_id}", params={"token": "x" * 43}
+    )
     error(wrong, 404)
 
 
@@ -237,14 +270,19 @@ def test_a_request_without_an_account_is_confirmed_by_mail(stack: Stack) -> None
     filed = anonymous.post("/api/v1/privacy-requests", json={"email": email, "kind": "access"})
     assert filed.status_code == 202 and "request" not in filed.json()
     mail = wait_for_mail(email, "privacy-request-confirmation")
-    request_id, token = re.search(r"privacy-requests/(pr_[0-9a-f]{32})\?token=([\w-]{43})",
-                                  mail_text(mail)).groups()  # type: ignore[union-attr]
+    request_id, token = re.search(
+        r"privacy-requests/(pr_[0-9a-f]{32})\?token=([\w-]{43})", mail_text(mail)
+    ).groups()  # type: ignore[union-attr]
     assert follow(stack, request_id, token)["status"] == "awaiting_confirmation"
     confirmed = anonymous.post("/api/v1/privacy-requests/confirm", json={"token": token_in(mail)})
     assert confirmed.status_code == 200, confirmed.text
     assert (confirmed.json()["id"], confirmed.json()["status"]) == (request_id, "open")
-    for bad in ({"email": email, "kind": "deletion"}, {"email": "nobody", "kind": "access"},
-                {"email": email, "kind": "objection"}, {"email": email}):
+    for bad in (
+        {"email": email, "kind": "deletion"},
+        {"email": "nobody", "kind": "access"},
+        {"email": email, "kind": "objection"},
+        {"email": email},
+    ):
         assert anonymous.post("/api/v1/privacy-requests", json=bad).status_code == 422, bad
     error(anonymous.post("/api/v1/privacy-requests/confirm", json={"token": "y" * 43}), 422)
     error(anonymous.get("/api/v1/privacy-requests/not-an-id", params={"token": "z"}), 422)
@@ -255,34 +293,45 @@ def test_restriction_marks_the_account_and_lifting_it_unmarks(stack: Stack, admi
     opened = browser.post("/api/v1/me/restriction", json={})
     assert opened.status_code == 202, opened.text
     request_id, token = opened.json()["request"]["id"], opened.json()["follow_token"]
-    done = wait_for(lambda: (r := follow(stack, request_id, token))["status"] == "complete" and r,
-                    20, what="the restriction to complete")
+    done = wait_for(
+        lambda: (r := follow(stack, request_id, token))["status"] == "complete" and r,
+        20,
+        what="the restriction to complete",
+    )
     assert any(r["blocked"] for r in done["receipts"] if r["service"] == "identity")
     assert browser.get("/api/v1/me").json()["restricted"] is True
     assert browser.delete("/api/v1/me/restriction").status_code == 202
-    wait_for(lambda: browser.get("/api/v1/me").json()["restricted"] is False, 20,
-             what="the restriction to be lifted")
+    wait_for(
+        lambda: browser.get("/api/v1/me").json()["restricted"] is False,
+        20,
+        what="the restriction to be lifted",
+    )
     kinds = [r["kind"] for r in browser.get("/api/v1/me/privacy-requests").json()]
     assert sorted(kinds) == ["restriction", "restriction_lift"]
 
 
 def test_objections_direct_marketing_at_once_others_by_staff(stack: Stack, admin: Browser) -> None:
     browser, _ = member(stack)
-    browser.post("/api/v1/me/consents", json={"purpose": "newsletter",
-                                              "version": browser.current_version("newsletter")})
-    at_once = browser.post("/api/v1/me/objections", json={"purpose": "newsletter",
-                                                           "reason": "no more mail"})
+    browser.post(
+        "/api/v1/me/consents",
+        json={"purpose": "newsletter", "version": browser.current_version("newsletter")},
+    )
+    at_once = browser.post("/api/v1/me/objections", json={"purpose": "newsletter", "reason": "no more mail"})
     assert at_once.json()["request"]["status"] == "complete"
     assert states(browser)["newsletter"]["state"] == "withdrawn"
-    queued = browser.post("/api/v1/me/objections", json={"purpose": "access_logs",
-                                                          "reason": "I do not want logs"})
+    queued = browser.post(
+        "/api/v1/me/objections", json={"purpose": "access_logs", "reason": "I do not want logs"}
+    )
     request_id = queued.json()["request"]["id"]
     assert queued.json()["request"]["status"] == "open"
-    listed = admin.get("/api/v1/admin/privacy-requests", params={"kind": "objection",
-                                                                 "status": "open"}).json()
+    listed = admin.get(
+        "/api/v1/admin/privacy-requests", params={"kind": "objection", "status": "open"}
+    ).json()
     assert request_id in [r["id"] for r in listed]
-    decided = admin.post(f"/api/v1/admin/privacy-requests/{request_id}/decision",
-                         json={"uphold": False, "reason": "security logs, kept 7 days"})
+    decided = admin.post(
+        f"/api/v1/admin/privacy-requests/{request_id}/decision",
+        json={"uphold": False, "reason": "security logs, kept 7 days"},
+    )
     assert decided.status_code == 200, decided.text
     mine = {r["id"]: r for r in browser.get("/api/v1/me/privacy-requests").json()}
     assert mine[request_id]["status"] == "rejected"
@@ -292,8 +341,12 @@ def test_objections_direct_marketing_at_once_others_by_staff(stack: Stack, admin
 def test_staff_read_the_ledger_a_page_at_a_time(stack: Stack, admin: Browser) -> None:
     for _ in range(3):
         browser, _ = member(stack)
-        assert browser.post("/api/v1/me/objections", json={
-            "purpose": "access_logs", "reason": "paging"}).status_code == 202
+        assert (
+            browser.post(
+                "/api/v1/me/objections", json={"purpose": "access_logs", "reason": "paging"}
+            ).status_code
+            == 202
+        )
     seen: list[dict[str, Any]] = []
     url = "/api/v1/admin/privacy-requests?kind=objection&status=open&limit=2"
     while url:
@@ -302,8 +355,9 @@ def test_staff_read_the_ledger_a_page_at_a_time(stack: Stack, admin: Browser) ->
         assert len(page.json()) <= 2
         seen += page.json()
         link = page.headers.get("Link", "")
-        url = re.match(r'<(/api/v1/admin/privacy-requests\?[^>]+)>; rel="next"', link).group(1) \
-            if link else ""  # type: ignore[union-attr]
+        url = (
+            re.match(r'<(/api/v1/admin/privacy-requests\?[^>]+)>; rel="next"', link).group(1) if link else ""
+        )  # type: ignore[union-attr]
     assert len(seen) >= 3 and len({r["id"] for r in seen}) == len(seen)
     assert [r["due_at"] for r in seen] == sorted(r["due_at"] for r in seen)
     error(admin.get("/api/v1/admin/privacy-requests", params={"page_token": "?!"}), 422)
@@ -314,11 +368,11 @@ def test_staff_routes_are_for_staff_only(stack: Stack) -> None:
     anonymous = Browser(stack.gateway_url)
     some_id = "pr_" + "0" * 32
     for method, path, body in (
-            ("GET", "/api/v1/admin/privacy-requests", None),
-            ("POST", "/api/v1/admin/consent-texts", {"purpose": "x", "version": "1"}),
-            ("POST", f"/api/v1/admin/privacy-requests/{some_id}/status", {"status": "complete"}),
-            ("POST", f"/api/v1/admin/privacy-requests/{some_id}/decision",
-             {"uphold": True, "reason": "r"})):
+        ("GET", "/api/v1/admin/privacy-requests", None),
+        ("POST", "/api/v1/admin/consent-texts", {"purpose": "x", "version": "1"}),
+        ("POST", f"/api/v1/admin/privacy-requests/{some_id}/status", {"status": "complete"}),
+        ("POST", f"/api/v1/admin/privacy-requests/{some_id}/decision", {"uphold": True, "reason": "r"}),
+    ):
         assert browser.request(method, path, json=body).status_code == 403, path
         assert anonymous.request(method, path, json=body).status_code == 401, path
 

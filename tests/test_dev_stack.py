@@ -22,11 +22,20 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STACK_PY = ROOT / "tools" / "stack.py"
-DEFAULT_PORTS = {"LETHE_MONGO_PORT": 27018, "LETHE_AMQP_PORT": 5672, "LETHE_SMTP_PORT": 2525,
-                 "LETHE_PAYMENT_PORT": 8090, "LETHE_SUPPLIER_PORT": 8091,
-                 "LETHE_GATEWAY_PORT": 8080}
-BACKEND_PORTS = {"IDENTITY_GRPC_ADDR": 50051, "CONSENT_GRPC_ADDR": 50052, "SHOP_GRPC_ADDR": 50053,
-                 "NEWSLETTER_GRPC_ADDR": 50054}
+DEFAULT_PORTS = {
+    "LETHE_MONGO_PORT": 27018,
+    "LETHE_AMQP_PORT": 5672,
+    "LETHE_SMTP_PORT": 2525,
+    "LETHE_PAYMENT_PORT": 8090,
+    "LETHE_SUPPLIER_PORT": 8091,
+    "LETHE_GATEWAY_PORT": 8080,
+}
+BACKEND_PORTS = {
+    "IDENTITY_GRPC_ADDR": 50051,
+    "CONSENT_GRPC_ADDR": 50052,
+    "SHOP_GRPC_ADDR": 50053,
+    "NEWSLETTER_GRPC_ADDR": 50054,
+}
 OUR_PREFIXES = ("LETHE_", "SHOP_", "IDENTITY_", "CONSENT_", "NEWSLETTER_", "GATEWAY_")
 PROBE = """
 import json, os
@@ -75,8 +84,14 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def run_stack(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(STACK_PY), *args], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, str(STACK_PY), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def stack_env(**extra: str) -> dict[str, str]:
@@ -114,8 +129,15 @@ def test_a_test_run_starts_its_own_servers_beside_a_stack_on_the_default_ports()
 
 def test_every_stack_names_its_data_after_itself() -> None:
     alpha, beta = stack_env(LETHE_STACK="alpha"), stack_env(LETHE_STACK="beta")
-    for key in ("LETHE_MAILDIR", "SHOP_DOWNLOADS_DIR", "LETHE_AMQP_URL",
-                "IDENTITY_MONGO_DB", "CONSENT_MONGO_DB", "SHOP_MONGO_DB", "NEWSLETTER_MONGO_DB"):
+    for key in (
+        "LETHE_MAILDIR",
+        "SHOP_DOWNLOADS_DIR",
+        "LETHE_AMQP_URL",
+        "IDENTITY_MONGO_DB",
+        "CONSENT_MONGO_DB",
+        "SHOP_MONGO_DB",
+        "NEWSLETTER_MONGO_DB",
+    ):
         assert alpha[key] != beta[key], key
         assert "alpha" in alpha[key] and "beta" in beta[key], key
     assert alpha["LETHE_AMQP_URL"].endswith("/alpha")
@@ -133,8 +155,14 @@ def test_the_default_name_is_the_checkouts() -> None:
     try:
         (other / "tools").mkdir()
         shutil.copy(STACK_PY, other / "tools" / "stack.py")
-        done = subprocess.run([sys.executable, str(other / "tools" / "stack.py"), "env", "LETHE_STACK"],
-                              cwd=other, env=clean_env(), capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, str(other / "tools" / "stack.py"), "env", "LETHE_STACK"],
+            cwd=other,
+            env=clean_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() not in ("", name)
     finally:
@@ -154,8 +182,9 @@ def test_make_up_refuses_a_port_another_process_holds() -> None:
         port = finder.getsockname()[1]
     decoy = Decoy(port)
     try:
-        done = run_stack(["up", "--timeout", "30"], clean_env(LETHE_STACK=name, LETHE_MONGO_PORT=str(port)),
-                         timeout=90)
+        done = run_stack(
+            ["up", "--timeout", "30"], clean_env(LETHE_STACK=name, LETHE_MONGO_PORT=str(port)), timeout=90
+        )
     finally:
         decoy.close()
         shutil.rmtree(ROOT / "var" / "stacks" / name, ignore_errors=True)

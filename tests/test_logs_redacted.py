@@ -29,14 +29,20 @@ def test_handling_an_address_leaves_no_trace_of_it_in_any_log(debug_stack: Stack
         reply = stub.Ping(pb.PingRequest(note="redaction", email=ADDRESS), timeout=5)
         with pytest.raises(grpc.RpcError):
             stub.Ping(pb.PingRequest(note=f"call {PHONE}", email=ADDRESS), timeout=5)
-        wait_for(lambda: all(
-            pb_grpc.DiagnosticsStub(c).CheckPing(pb.CheckPingRequest(ping_id=reply.ping_id)).seen
-            for c in [b.channel() for b in debug_stack.backends.values()]),
-            what="every worker to handle the event")
+        wait_for(
+            lambda: all(
+                pb_grpc.DiagnosticsStub(c).CheckPing(pb.CheckPingRequest(ping_id=reply.ping_id)).seen
+                for c in [b.channel() for b in debug_stack.backends.values()]
+            ),
+            what="every worker to handle the event",
+        )
 
     logs = {p.name: p.log() for p in debug_stack.processes()}
-    assert any('"fields": ["note", "email"]' in text for name, text in logs.items()
-               if name.startswith("identity-api")), "the request must have been logged"
+    assert any(
+        '"fields": ["note", "email"]' in text
+        for name, text in logs.items()
+        if name.startswith("identity-api")
+    ), "the request must have been logged"
     for name, text in logs.items():
         lowered = text.lower()
         assert "mustermann" not in lowered, f"{name} logged the address"

@@ -25,13 +25,25 @@ def nameko_peer(tmp_path: Path, amqp_url: str):
         pytest.fail("the nameko venv is missing: `make test` creates it (tools/setup.sh --test)")
     name = unique("nameko_peer")
     out = tmp_path / "received.jsonl"
-    env = {**os.environ, "NAMEKO_PEER_AMQP_URI": amqp_url, "NAMEKO_PEER_OUT": str(out),
-           "NAMEKO_PEER_SERVICE_NAME": name, "PYTHONWARNINGS": "ignore"}
+    env = {
+        **os.environ,
+        "NAMEKO_PEER_AMQP_URI": amqp_url,
+        "NAMEKO_PEER_OUT": str(out),
+        "NAMEKO_PEER_SERVICE_NAME": name,
+        "PYTHONWARNINGS": "ignore",
+    }
     log = open(tmp_path / "peer.log", "wb")  # noqa: SIM115
-    peer = subprocess.Popen([str(PEER_PYTHON), str(ROOT / "tests" / "nameko_peer" / "run.py")],
-                            env=env, stdout=log, stderr=subprocess.STDOUT)
-    wait_for(lambda: Path(f"{out}.ready").exists() or peer.poll() is not None, 30,
-             what="the nameko peer to bind its queue")
+    peer = subprocess.Popen(
+        [str(PEER_PYTHON), str(ROOT / "tests" / "nameko_peer" / "run.py")],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    wait_for(
+        lambda: Path(f"{out}.ready").exists() or peer.poll() is not None,
+        30,
+        what="the nameko peer to bind its queue",
+    )
     assert peer.poll() is None, (tmp_path / "peer.log").read_text()
     yield out
     peer.terminate()
@@ -41,9 +53,11 @@ def nameko_peer(tmp_path: Path, amqp_url: str):
 
 
 def test_a_nameko_event_handler_receives_a_lethe_event(
-        stack: Stack, channels: dict[str, grpc.Channel], nameko_peer: Path) -> None:
+    stack: Stack, channels: dict[str, grpc.Channel], nameko_peer: Path
+) -> None:
     reply = pb_grpc.DiagnosticsStub(channels["identity"]).Ping(
-        pb.PingRequest(note="nameko", email="grace.hopper@example.com"), timeout=5)
+        pb.PingRequest(note="nameko", email="grace.hopper@example.com"), timeout=5
+    )
 
     def received() -> list[dict[str, object]]:
         if not nameko_peer.exists():

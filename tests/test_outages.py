@@ -43,8 +43,9 @@ def ping(backend: Backend, note: str) -> pb.PingResponse:
 def seen(backend: Backend, ping_id: str) -> bool:
     """Asked of the first replica itself, which answers while its health says otherwise."""
     with grpc.insecure_channel(f"127.0.0.1:{backend.grpc_port}") as channel:
-        return bool(pb_grpc.DiagnosticsStub(channel).CheckPing(
-            pb.CheckPingRequest(ping_id=ping_id), timeout=5).seen)
+        return bool(
+            pb_grpc.DiagnosticsStub(channel).CheckPing(pb.CheckPingRequest(ping_id=ping_id), timeout=5).seen
+        )
 
 
 @pytest.fixture
@@ -56,10 +57,12 @@ def backends() -> Iterator[list[Backend]]:
 
 
 def test_a_store_outage_makes_the_api_unready_and_refuse_with_unavailable(
-        tmp_path: Path, log_dir: Path, backends: list[Backend]) -> None:
+    tmp_path: Path, log_dir: Path, backends: list[Backend]
+) -> None:
     store = private_store(tmp_path).start()
-    identity = start_backend("identity", unique("store"), log_dir, replicas=1,
-                             LETHE_MONGO_URL=f"mongodb://127.0.0.1:{store.port}/")
+    identity = start_backend(
+        "identity", unique("store"), log_dir, replicas=1, LETHE_MONGO_URL=f"mongodb://127.0.0.1:{store.port}/"
+    )
     backends.append(identity)
     identity.api.wait_ready()
     try:
@@ -79,7 +82,8 @@ def test_a_store_outage_makes_the_api_unready_and_refuse_with_unavailable(
 
 
 def test_a_broker_crash_mid_flow_loses_neither_queued_nor_unpublished_events(
-        tmp_path: Path, log_dir: Path, backends: list[Backend]) -> None:
+    tmp_path: Path, log_dir: Path, backends: list[Backend]
+) -> None:
     broker: PrivateServer = private_broker(tmp_path / "broker").start()
     amqp = f"amqp://guest:guest@127.0.0.1:{broker.port}//"
     run_id = unique("bus")
@@ -100,10 +104,16 @@ def test_a_broker_crash_mid_flow_loses_neither_queued_nor_unpublished_events(
 
         broker.start(90)
         consent.restart_workers()
-        wait_for(lambda: seen(consent, queued.ping_id) and seen(consent, unpublished.ping_id),
-                 timeout=90, what="both events to reach consent after the broker restart")
+        wait_for(
+            lambda: seen(consent, queued.ping_id) and seen(consent, unpublished.ping_id),
+            timeout=90,
+            what="both events to reach consent after the broker restart",
+        )
         # identity's worker ran through the crash: its relay and its consumer reconnected.
-        wait_for(lambda: seen(identity, unpublished.ping_id), timeout=60,
-                 what="the worker that stayed up to reconnect and consume")
+        wait_for(
+            lambda: seen(identity, unpublished.ping_id),
+            timeout=60,
+            what="the worker that stayed up to reconnect and consume",
+        )
     finally:
         broker.kill()

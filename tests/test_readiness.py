@@ -25,8 +25,11 @@ def readyz(stack: Stack) -> tuple[int, dict[str, object]]:
 
 def health(addr: str, service: str = "") -> int:
     with grpc.insecure_channel(addr) as channel:
-        return int(health_pb2_grpc.HealthStub(channel).Check(
-            health_pb2.HealthCheckRequest(service=service), timeout=3).status)
+        return int(
+            health_pb2_grpc.HealthStub(channel)
+            .Check(health_pb2.HealthCheckRequest(service=service), timeout=3)
+            .status
+        )
 
 
 def test_every_service_and_the_gateway_report_ready(stack: Stack) -> None:
@@ -70,8 +73,14 @@ def test_readyz_turns_unready_when_a_backend_stops_and_ready_when_it_returns(sta
 
 
 def test_an_api_is_not_serving_while_its_store_does_not_answer(stack: Stack, log_dir) -> None:
-    lonely = start_backend("shop", unique("nostore"), log_dir, start_worker=False, replicas=1,
-                           LETHE_MONGO_URL="mongodb://127.0.0.1:1/")
+    lonely = start_backend(
+        "shop",
+        unique("nostore"),
+        log_dir,
+        start_worker=False,
+        replicas=1,
+        LETHE_MONGO_URL="mongodb://127.0.0.1:1/",
+    )
     try:
         wait_for(lambda: _answers(lonely.grpc_addr), what="the gRPC server to listen")
         assert health(lonely.grpc_addr) == NOT_SERVING
@@ -81,8 +90,14 @@ def test_an_api_is_not_serving_while_its_store_does_not_answer(stack: Stack, log
 
 
 def test_an_api_is_not_serving_while_its_broker_does_not_answer(stack: Stack, log_dir) -> None:
-    lonely = start_backend("shop", unique("nobus"), log_dir, start_worker=False, replicas=1,
-                           LETHE_AMQP_URL="amqp://guest:guest@127.0.0.1:1//")
+    lonely = start_backend(
+        "shop",
+        unique("nobus"),
+        log_dir,
+        start_worker=False,
+        replicas=1,
+        LETHE_AMQP_URL="amqp://guest:guest@127.0.0.1:1//",
+    )
     try:
         wait_for(lambda: _answers(lonely.grpc_addr), what="the gRPC server to listen")
         assert health(lonely.grpc_addr) == NOT_SERVING

@@ -46,9 +46,12 @@ SEEN: list[str] = [CARD, DECLINED_CARD, PHONE, NOTE]  # none may reach a log
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     run = unique("sh")
-    running = start_stack(run, tmp_path_factory.mktemp("logs"),
-                          IDENTITY_ADMIN_EMAILS=f"clerk-{run}@staff.example",
-                          SHOP_SWEEP_INTERVAL_SECONDS="1")
+    running = start_stack(
+        run,
+        tmp_path_factory.mktemp("logs"),
+        IDENTITY_ADMIN_EMAILS=f"clerk-{run}@staff.example",
+        SHOP_SWEEP_INTERVAL_SECONDS="1",
+    )
     yield running
     stop_stack(running)
 
@@ -81,22 +84,32 @@ def products(browser: Browser) -> dict[str, dict[str, Any]]:
 
 def payment_token(card: str = CARD) -> str:
     """What the browser gets from the provider for the card; Lethe never sees the card."""
-    reply = httpx.post(f"{os.environ['SHOP_PAYMENT_URL']}/v1/tokens", json={
-        "card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    reply = httpx.post(
+        f"{os.environ['SHOP_PAYMENT_URL']}/v1/tokens",
+        json={"card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}},
+    )
     assert reply.status_code == 201, reply.text
     return str(reply.json()["id"])
 
 
 def address(name: str, **extra: str) -> dict[str, str]:
-    return {"name": name, "company": "Analytical Engines GmbH", "street": "Hauptstraße 1",
-            "postcode": "10115", "city": "Berlin", "country": "DE", **extra}
+    return {
+        "name": name,
+        "company": "Analytical Engines GmbH",
+        "street": "Hauptstraße 1",
+        "postcode": "10115",
+        "city": "Berlin",
+        "country": "DE",
+        **extra,
+    }
 
 
-def order_body(lines: list[dict[str, Any]], physical: bool = True,
-               card: str = CARD) -> dict[str, Any]:
-    body: dict[str, Any] = {"lines": lines, "billing": address("Grace Hopper", phone=PHONE,
-                                                               vat_id="DE123456789"),
-                            "payment_token": payment_token(card)}
+def order_body(lines: list[dict[str, Any]], physical: bool = True, card: str = CARD) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "lines": lines,
+        "billing": address("Grace Hopper", phone=PHONE, vat_id="DE123456789"),
+        "payment_token": payment_token(card),
+    }
     if physical:
         body["delivery"] = address("Grace Hopper", phone=PHONE)
         body["delivery_note"] = NOTE
@@ -104,16 +117,20 @@ def order_body(lines: list[dict[str, Any]], physical: bool = True,
 
 
 def place(browser: Browser, body: dict[str, Any], key: str = "") -> Any:
-    return browser.post("/api/v1/orders", json=body,
-                        headers={"Idempotency-Key": key or f"key-{uuid.uuid4().hex}"})
+    return browser.post(
+        "/api/v1/orders", json=body, headers={"Idempotency-Key": key or f"key-{uuid.uuid4().hex}"}
+    )
 
 
 def paid_order(browser: Browser, lines: list[dict[str, Any]], physical: bool = True) -> str:
     placed = place(browser, order_body(lines, physical))
     assert placed.status_code == 201, placed.text
     order_id = str(placed.json()["id"])
-    wait_for(lambda: browser.get(f"/api/v1/orders/{order_id}").json()["status"] == "paid", 15,
-             what="the provider's notification to mark the order paid")
+    wait_for(
+        lambda: browser.get(f"/api/v1/orders/{order_id}").json()["status"] == "paid",
+        15,
+        what="the provider's notification to mark the order paid",
+    )
     return order_id
 
 
@@ -127,8 +144,10 @@ def move(clerk: Browser, order_id: str, *statuses: str) -> dict[str, Any]:
 
 
 def supplier_received(order_id: str) -> dict[str, Any] | None:
-    reply = httpx.get(f"{os.environ['SHOP_SUPPLIER_URL']}/v1/deliveries/{order_id}", headers={
-        "Authorization": f"Bearer {os.environ['SHOP_SUPPLIER_API_KEY']}"})
+    reply = httpx.get(
+        f"{os.environ['SHOP_SUPPLIER_URL']}/v1/deliveries/{order_id}",
+        headers={"Authorization": f"Bearer {os.environ['SHOP_SUPPLIER_API_KEY']}"},
+    )
     return dict(reply.json()) if reply.status_code == 200 else None
 
 
@@ -149,28 +168,37 @@ def everything_in(db: Database) -> str:
 
 
 def test_an_order_is_paid_handed_to_the_supplier_completed_blocked_and_swept(
-        stack: Stack, clerk: Browser, shop_db: Database,
-        channels: dict[str, grpc.Channel]) -> None:
+    stack: Stack, clerk: Browser, shop_db: Database, channels: dict[str, grpc.Channel]
+) -> None:
     browser, me = customer(stack)
     catalogue = products(browser)
     key, analyzer = catalogue["LETHE-KEY-01"], catalogue["LETHE-ANALYZER-32"]
-    order_id = paid_order(browser, [{"product_id": key["id"], "quantity": 2},
-                                    {"product_id": analyzer["id"]}])
+    order_id = paid_order(browser, [{"product_id": key["id"], "quantity": 2}, {"product_id": analyzer["id"]}])
     order = browser.get(f"/api/v1/orders/{order_id}").json()
     net = 2 * key["price_cents"] + analyzer["price_cents"]
     vat = round(2 * key["price_cents"] * 0.19) + round(analyzer["price_cents"] * 0.19)
-    assert order["totals"] == {"currency": "EUR", "net_cents": net, "vat_cents": vat,
-                               "gross_cents": net + vat}
+    assert order["totals"] == {
+        "currency": "EUR",
+        "net_cents": net,
+        "vat_cents": vat,
+        "gross_cents": net + vat,
+    }
     assert order["payment"]["provider"] == "sandbox"
     assert order["payment"]["reference"].startswith("ch_")
 
     received = wait_for(lambda: supplier_received(order_id), 15, what="the supplier hand-off")
     assert received == {
         "reference": order_id,
-        "recipient": {"name": "Grace Hopper", "company": "Analytical Engines GmbH",
-                      "street": "Hauptstraße 1", "postcode": "10115", "city": "Berlin",
-                      "country": "DE"},
-        "items": [{"sku": "LETHE-KEY-01", "name": key["name"], "quantity": 2}]}
+        "recipient": {
+            "name": "Grace Hopper",
+            "company": "Analytical Engines GmbH",
+            "street": "Hauptstraße 1",
+            "postcode": "10115",
+            "city": "Berlin",
+            "country": "DE",
+        },
+        "items": [{"sku": "LETHE-KEY-01", "name": key["name"], "quantity": 2}],
+    }
 
     assert order_id in staff_ids(clerk)
     completed = move(clerk, order_id, "shipped", "delivered", "completed")
@@ -182,21 +210,23 @@ def test_an_order_is_paid_handed_to_the_supplier_completed_blocked_and_swept(
     assert browser.get(f"/api/v1/orders/{order_id}").status_code == 404
     assert clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}").status_code == 422
 
-    held = clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}",
-                     params={"reason": "tax audit 2026"})
+    held = clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}", params={"reason": "tax audit 2026"})
     assert held.status_code == 200, held.text
     assert held.json()["retain_until"] == completed["retain_until"]
     reads = clerk.get("/api/v1/admin/legal-hold/reads").json()
     assert any(r["order_id"] == order_id and r["reason"] == "tax audit 2026" for r in reads)
-    assert browser.get(f"/api/v1/admin/legal-hold/orders/{order_id}",
-                       params={"reason": "curious"}).status_code == 403
+    assert (
+        browser.get(f"/api/v1/admin/legal-hold/orders/{order_id}", params={"reason": "curious"}).status_code
+        == 403
+    )
 
     exported = ShopServiceStub(channels["shop"]).ExportSubjectData(
-        subject_pb2.ExportSubjectDataRequest(subject=subject_pb2.Subject(account_id=me["id"])),
-        timeout=10)
+        subject_pb2.ExportSubjectDataRequest(subject=subject_pb2.Subject(account_id=me["id"])), timeout=10
+    )
     handoffs = json.loads(exported.data_json)["supplier_handoffs"]
     assert [(h["order_id"], h["recipient"]) for h in handoffs] == [
-        (order_id, "Sandbox Logistics (fake supplier)")]
+        (order_id, "Sandbox Logistics (fake supplier)")
+    ]
     assert "items" in handoffs[0]["fields"] and "recipient.phone" not in handoffs[0]["fields"]
     assert any("supplier" in r for r in exported.recipients)
 
@@ -229,15 +259,18 @@ def test_an_order_is_paid_handed_to_the_supplier_completed_blocked_and_swept(
 def test_prices_come_from_the_catalogue_and_bad_orders_are_refused(stack: Stack) -> None:
     browser, _ = customer(stack)
     manual = products(browser)["LETHE-MANUAL"]
-    body = order_body([{"product_id": manual["id"], "quantity": 3, "unit_cents": 1,
-                        "gross_cents": 3}])
+    body = order_body([{"product_id": manual["id"], "quantity": 3, "unit_cents": 1, "gross_cents": 3}])
     body["totals"] = {"currency": "EUR", "gross_cents": 3}
     key = f"key-{uuid.uuid4().hex}"
     first = place(browser, body, key)
     assert first.status_code == 201, first.text
     assert first.json()["lines"][0]["unit_cents"] == manual["price_cents"] == 2900
-    assert first.json()["totals"] == {"currency": "EUR", "net_cents": 8700, "vat_cents": 609,
-                                      "gross_cents": 9309}
+    assert first.json()["totals"] == {
+        "currency": "EUR",
+        "net_cents": 8700,
+        "vat_cents": 609,
+        "gross_cents": 9309,
+    }
     again = place(browser, {**body, "payment_token": payment_token()}, key)
     assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
     assert [o["id"] for o in browser.get("/api/v1/orders").json()] == [first.json()["id"]]
@@ -253,13 +286,13 @@ def test_prices_come_from_the_catalogue_and_bad_orders_are_refused(stack: Stack)
         assert refused.status_code == 422, refused.text
     no_delivery = order_body([{"product_id": manual["id"]}], physical=False)
     assert place(browser, no_delivery).status_code == 422
-    assert browser.post("/api/v1/orders", json=order_body(
-        [{"product_id": manual["id"]}])).status_code == 422  # no Idempotency-Key
+    assert (
+        browser.post("/api/v1/orders", json=order_body([{"product_id": manual["id"]}])).status_code == 422
+    )  # no Idempotency-Key
 
     declined = place(browser, order_body([{"product_id": manual["id"]}], card=DECLINED_CARD))
     assert declined.status_code == 402, declined.text
-    used = place(browser, {**order_body([{"product_id": manual["id"]}]),
-                           "payment_token": "tok_" + "0" * 24})
+    used = place(browser, {**order_body([{"product_id": manual["id"]}]), "payment_token": "tok_" + "0" * 24})
     assert used.status_code == 422
     assert len(browser.get("/api/v1/orders").json()) == 1
 
@@ -267,8 +300,7 @@ def test_prices_come_from_the_catalogue_and_bad_orders_are_refused(stack: Stack)
     assert place(anonymous, order_body([{"product_id": manual["id"]}])).status_code == 401
 
 
-def test_after_a_declined_card_the_same_key_pays_with_a_good_one(
-        stack: Stack, shop_db: Database) -> None:
+def test_after_a_declined_card_the_same_key_pays_with_a_good_one(stack: Stack, shop_db: Database) -> None:
     """Issue 13: a declined attempt holds no order, so the customer who fixes their card
     pays under the same Idempotency-Key; the declined token is declined again."""
     browser, me = customer(stack)
@@ -286,13 +318,17 @@ def test_after_a_declined_card_the_same_key_pays_with_a_good_one(
     placed = place(browser, {**body, "payment_token": good}, key)
     assert placed.status_code == 201, placed.text
     order_id = placed.json()["id"]
-    paid = wait_for(lambda: (o := browser.get(f"/api/v1/orders/{order_id}").json())["status"]
-                    == "paid" and o, 15, what="the provider's notification to mark it paid")
+    paid = wait_for(
+        lambda: (o := browser.get(f"/api/v1/orders/{order_id}").json())["status"] == "paid" and o,
+        15,
+        what="the provider's notification to mark it paid",
+    )
     assert paid["payment"]["status"] == "succeeded"
     assert [h["status"] for h in paid["history"]] == ["placed", "paid"]
-    charge = httpx.get(f"{os.environ['SHOP_PAYMENT_URL']}/v1/charges/"
-                       f"{paid['payment']['reference']}", headers={
-                           "Authorization": f"Bearer {os.environ['SHOP_PAYMENT_API_KEY']}"})
+    charge = httpx.get(
+        f"{os.environ['SHOP_PAYMENT_URL']}/v1/charges/{paid['payment']['reference']}",
+        headers={"Authorization": f"Bearer {os.environ['SHOP_PAYMENT_API_KEY']}"},
+    )
     assert charge.status_code == 200, charge.text
     assert (charge.json()["status"], charge.json()["reference"]) == ("succeeded", order_id)
     assert charge.json()["amount"] == paid["totals"]["gross_cents"]
@@ -309,8 +345,7 @@ def test_customers_reach_only_their_own_orders_and_downloads(stack: Stack) -> No
     other, _ = customer(stack, name="Alan Turing")
     analyzer = products(buyer)["LETHE-ANALYZER-32"]
     order_id = paid_order(buyer, [{"product_id": analyzer["id"]}], physical=False)
-    offers = wait_for(lambda: buyer.get("/api/v1/downloads").json(), 15,
-                      what="the download right")
+    offers = wait_for(lambda: buyer.get("/api/v1/downloads").json(), 15, what="the download right")
     assert [o["file"] for o in offers] == analyzer["files"]
     fetched = buyer.get(offers[0]["url"])
     assert fetched.status_code == 200, fetched.text
@@ -336,7 +371,8 @@ def test_customers_reach_only_their_own_orders_and_downloads(stack: Stack) -> No
 
 
 def test_an_erasure_during_an_open_order_waits_and_then_completes(
-        stack: Stack, clerk: Browser, shop_db: Database) -> None:
+    stack: Stack, clerk: Browser, shop_db: Database
+) -> None:
     browser, me = customer(stack)
     key = products(browser)["LETHE-KEY-01"]
     cart = browser.request("PUT", "/api/v1/cart", json={"lines": [{"product_id": key["id"]}]})
@@ -348,10 +384,14 @@ def test_an_erasure_during_an_open_order_waits_and_then_completes(
     request_id, token = opened.json()["request"]["id"], opened.json()["follow_token"]
 
     def shop_receipt(outcome: str) -> dict[str, Any] | None:
-        state = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}",
-                                               params={"token": token}).json()
-        return next((r for r in state["receipts"]
-                     if r["service"] == "shop" and r["outcome"] == outcome), None)
+        state = (
+            Browser(stack.gateway_url)
+            .get(f"/api/v1/privacy-requests/{request_id}", params={"token": token})
+            .json()
+        )
+        return next(
+            (r for r in state["receipts"] if r["service"] == "shop" and r["outcome"] == outcome), None
+        )
 
     def sent(outcome: str) -> dict[str, Any] | None:
         """The receipt as this shop sent it. (Other test stacks on the same broker get the
@@ -370,11 +410,17 @@ def test_an_erasure_during_an_open_order_waits_and_then_completes(
     move(clerk, order_id, "shipped", "delivered", "completed")
     done = wait_for(lambda: sent("done"), 20, what="the shop's follow-up receipt")
     assert str(datetime.now(UTC).year + 8) in done["blocked_until"]
-    wait_for(lambda: Browser(stack.gateway_url).get(
-        f"/api/v1/privacy-requests/{request_id}", params={"token": token}).json()["status"]
-        == "complete", 20, what="the request to complete")
-    held = clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}",
-                     params={"reason": "erasure check"})
+    wait_for(
+        lambda: (
+            Browser(stack.gateway_url)
+            .get(f"/api/v1/privacy-requests/{request_id}", params={"token": token})
+            .json()["status"]
+            == "complete"
+        ),
+        20,
+        what="the request to complete",
+    )
+    held = clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}", params={"reason": "erasure check"})
     assert held.status_code == 200, held.text
     stored = held.json()
     assert stored["blocked"] and "phone" not in stored["delivery"]
@@ -383,8 +429,7 @@ def test_an_erasure_during_an_open_order_waits_and_then_completes(
     assert shop_db.order_contacts.find_one({"_id": order_id}) is None
 
 
-def test_a_restriction_keeps_orders_out_of_staff_lists_until_lifted(
-        stack: Stack, clerk: Browser) -> None:
+def test_a_restriction_keeps_orders_out_of_staff_lists_until_lifted(stack: Stack, clerk: Browser) -> None:
     browser, _ = customer(stack)
     manual = products(browser)["LETHE-MANUAL"]
     order_id = paid_order(browser, [{"product_id": manual["id"]}])
@@ -397,20 +442,35 @@ def test_a_restriction_keeps_orders_out_of_staff_lists_until_lifted(
     wait_for(lambda: order_id in staff_ids(clerk), 20, what="the order to come back")
 
 
-def test_staff_routes_need_the_admin_role_and_products_are_checked(
-        stack: Stack, clerk: Browser) -> None:
+def test_staff_routes_need_the_admin_role_and_products_are_checked(stack: Stack, clerk: Browser) -> None:
     browser, _ = customer(stack)
     assert browser.get("/api/v1/admin/orders").status_code == 403
     assert Browser(stack.gateway_url).get("/api/v1/admin/orders").status_code == 401
     sku = f"T-{uuid.uuid4().hex[:8].upper()}"
-    created = clerk.post("/api/v1/admin/products", json={
-        "sku": sku, "name": "Test cable", "kind": "physical", "price_cents": 999})
+    created = clerk.post(
+        "/api/v1/admin/products",
+        json={"sku": sku, "name": "Test cable", "kind": "physical", "price_cents": 999},
+    )
     assert created.status_code == 201, created.text
-    assert clerk.post("/api/v1/admin/products", json={
-        "sku": sku, "name": "Again", "kind": "physical", "price_cents": 1}).status_code == 409
-    assert clerk.post("/api/v1/admin/products", json={
-        "sku": f"{sku}-D", "name": "No file", "kind": "download", "price_cents": 1,
-        "files": ["../../etc/passwd"]}).status_code == 422
+    assert (
+        clerk.post(
+            "/api/v1/admin/products", json={"sku": sku, "name": "Again", "kind": "physical", "price_cents": 1}
+        ).status_code
+        == 409
+    )
+    assert (
+        clerk.post(
+            "/api/v1/admin/products",
+            json={
+                "sku": f"{sku}-D",
+                "name": "No file",
+                "kind": "download",
+                "price_cents": 1,
+                "files": ["../../etc/passwd"],
+            },
+        ).status_code
+        == 422
+    )
     product_id = created.json()["id"]
     hidden = clerk.request("PATCH", f"/api/v1/admin/products/{product_id}", json={"active": False})
     assert hidden.status_code == 200 and hidden.json()["active"] is False
@@ -430,7 +490,7 @@ def test_staff_lists_come_in_pages_newest_first(stack: Stack, clerk: Browser) ->
         assert len(listed.json()) <= 2
         seen += [o["id"] for o in listed.json()]
         link = listed.headers.get("link", "")
-        url = link[1:link.index(">")] if link else ""
+        url = link[1 : link.index(">")] if link else ""
     assert len(seen) == len(set(seen))
     assert [order_id for order_id in seen if order_id in mine] == mine[::-1]
     junk = clerk.get("/api/v1/admin/orders", params={"page_token": "not-ours"})
@@ -440,10 +500,17 @@ def test_staff_lists_come_in_pages_newest_first(stack: Stack, clerk: Browser) ->
 
 
 def test_the_payment_notification_needs_the_providers_signature(stack: Stack) -> None:
-    body = json.dumps({"type": "charge.succeeded", "charge": {
-        "id": "ch_" + "1" * 24, "status": "succeeded", "reference": "ord_" + "2" * 32}})
-    forged = httpx.post(f"{stack.gateway_url}/api/v1/payments/notifications", content=body,
-                        headers={"Sandbox-Signature": "t=1,v1=00"})
+    body = json.dumps(
+        {
+            "type": "charge.succeeded",
+            "charge": {"id": "ch_" + "1" * 24, "status": "succeeded", "reference": "ord_" + "2" * 32},
+        }
+    )
+    forged = httpx.post(
+        f"{stack.gateway_url}/api/v1/payments/notifications",
+        content=body,
+        headers={"Sandbox-Signature": "t=1,v1=00"},
+    )
     assert forged.status_code == 422
 
 

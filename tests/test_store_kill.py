@@ -46,15 +46,18 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateServer]:
 
 @pytest.fixture(scope="module")
 def stack(store: PrivateServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = start_stack(unique("kill"), tmp_path_factory.mktemp("logs"),
-                          LETHE_MONGO_URL=f"mongodb://127.0.0.1:{store.port}/")
+    running = start_stack(
+        unique("kill"), tmp_path_factory.mktemp("logs"), LETHE_MONGO_URL=f"mongodb://127.0.0.1:{store.port}/"
+    )
     yield running
     stop_stack(running)
 
 
 def payment_token() -> str:
-    reply = httpx.post(f"{os.environ['SHOP_PAYMENT_URL']}/v1/tokens", json={
-        "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    reply = httpx.post(
+        f"{os.environ['SHOP_PAYMENT_URL']}/v1/tokens",
+        json={"card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}},
+    )
     assert reply.status_code == 201, reply.text
     return str(reply.json()["id"])
 
@@ -75,7 +78,8 @@ def until_answered(call: Callable[[], Any], ok: tuple[int, ...], timeout: float 
 
 
 def test_a_store_kill_mid_flow_loses_no_order_payment_or_edit_and_doubles_none(
-        stack: Stack, store: PrivateServer) -> None:
+    stack: Stack, store: PrivateServer
+) -> None:
     people = []
     for n in range(PEOPLE):
         browser = Browser(stack.gateway_url)
@@ -89,17 +93,29 @@ def test_a_store_kill_mid_flow_loses_no_order_payment_or_edit_and_doubles_none(
     def shop(n: int, browser: Browser) -> None:
         for i in range(ORDERS_EACH):
             key = f"kill-{uuid.uuid4().hex}"
-            body = {"lines": [{"product_id": product["id"], "quantity": 1}],
-                    "billing": {"name": "K", "street": "Hauptstr. 1", "postcode": "10115",
-                                "city": "Berlin", "country": "DE"},
-                    "payment_token": payment_token()}
-            reply = until_answered(lambda key=key, body=body: browser.post(
-                "/api/v1/orders", json=body, headers={"Idempotency-Key": key}), (200, 201))
+            body = {
+                "lines": [{"product_id": product["id"], "quantity": 1}],
+                "billing": {
+                    "name": "K",
+                    "street": "Hauptstr. 1",
+                    "postcode": "10115",
+                    "city": "Berlin",
+                    "country": "DE",
+                },
+                "payment_token": payment_token(),
+            }
+            reply = until_answered(
+                lambda key=key, body=body: browser.post(
+                    "/api/v1/orders", json=body, headers={"Idempotency-Key": key}
+                ),
+                (200, 201),
+            )
             with lock:
                 placed[key] = reply.json()["id"]
             name = f"Edit {n}-{i}"
-            until_answered(lambda name=name: browser.request(
-                "PATCH", "/api/v1/me", json={"name": name}), (200,))
+            until_answered(
+                lambda name=name: browser.request("PATCH", "/api/v1/me", json={"name": name}), (200,)
+            )
             names[n] = name
 
     workers = [threading.Thread(target=shop, args=(n, b)) for n, b in enumerate(people)]
@@ -117,20 +133,28 @@ def test_a_store_kill_mid_flow_loses_no_order_payment_or_edit_and_doubles_none(
         listed = browser.get("/api/v1/orders")
         return list(listed.json()) if listed.status_code == 200 else []
 
-    wait_for(lambda: sum(o["status"] == "paid" for b in people for o in paid_orders(b))
-             == PEOPLE * ORDERS_EACH, 120, what="every order to be paid")
+    wait_for(
+        lambda: sum(o["status"] == "paid" for b in people for o in paid_orders(b)) == PEOPLE * ORDERS_EACH,
+        120,
+        what="every order to be paid",
+    )
     orders = [o for b in people for o in paid_orders(b)]
     assert sorted(o["id"] for o in orders) == sorted(placed.values()), "one order per request"
     for order in orders:
         paid = Counter(h["status"] for h in order["history"])["paid"]
         assert paid == 1, f"paid {paid} times: {order['history']}"
     for n, browser in enumerate(people):
-        wait_for(lambda browser=browser, n=n: browser.get("/api/v1/me").json()["name"] == names[n],
-                 10, what="the last edit")
+        wait_for(
+            lambda browser=browser, n=n: browser.get("/api/v1/me").json()["name"] == names[n],
+            10,
+            what="the last edit",
+        )
         browser.close()
 
 
-def test_the_stack_serves_again_after_the_kill(stack: Stack, store: PrivateServer,
-                                                tmp_path: Path) -> None:
-    wait_for(lambda: httpx.get(f"{stack.gateway_url}/readyz").status_code == 200, 60,
-             what="every backend to be ready again")
+def test_the_stack_serves_again_after_the_kill(stack: Stack, store: PrivateServer, tmp_path: Path) -> None:
+    wait_for(
+        lambda: httpx.get(f"{stack.gateway_url}/readyz").status_code == 200,
+        60,
+        what="every backend to be ready again",
+    )

@@ -25,10 +25,17 @@ def main() -> int:
         shutil.rmtree(OUT)
     OUT.mkdir(parents=True)
     well_known = str(resources.files("grpc_tools") / "_proto")
-    code = protoc.main([
-        "grpc_tools.protoc", f"-I{PROTOS}", f"-I{well_known}",
-        f"--python_out={OUT}", f"--pyi_out={OUT}", f"--grpc_python_out={OUT}", *sources,
-    ])
+    code = protoc.main(
+        [
+            "grpc_tools.protoc",
+            f"-I{PROTOS}",
+            f"-I{well_known}",
+            f"--python_out={OUT}",
+            f"--pyi_out={OUT}",
+            f"--grpc_python_out={OUT}",
+            *sources,
+        ]
+    )
     if code != 0:
         print("protoc failed", file=sys.stderr)
         return int(code)

@@ -56,8 +56,11 @@ class SeededPerson:
 
 
 def person(n: int) -> SeededPerson:
-    return SeededPerson(n, f"person-{n}@seed.example",
-                        "acc_" + hashlib.md5(f"seed-{n}".encode(), usedforsecurity=False).hexdigest())
+    return SeededPerson(
+        n,
+        f"person-{n}@seed.example",
+        "acc_" + hashlib.md5(f"seed-{n}".encode(), usedforsecurity=False).hexdigest(),
+    )
 
 
 def people(start: int, stop: int) -> list[SeededPerson]:
@@ -66,10 +69,14 @@ def people(start: int, stop: int) -> list[SeededPerson]:
 
 def password_hash(password: str, settings: Argon2Settings | None = None) -> str:
     """One argon2id hash for everyone (argon2 is slow on purpose), at identity's settings."""
-    return Passwords(settings or Argon2Settings(
-        time_cost=int(os.environ.get("IDENTITY_ARGON2_TIME_COST", "5")),
-        memory_kib=int(os.environ.get("IDENTITY_ARGON2_MEMORY_KIB", "19456")),
-        parallelism=int(os.environ.get("IDENTITY_ARGON2_PARALLELISM", "1")))).hash(password)
+    return Passwords(
+        settings
+        or Argon2Settings(
+            time_cost=int(os.environ.get("IDENTITY_ARGON2_TIME_COST", "5")),
+            memory_kib=int(os.environ.get("IDENTITY_ARGON2_MEMORY_KIB", "19456")),
+            parallelism=int(os.environ.get("IDENTITY_ARGON2_PARALLELISM", "1")),
+        )
+    ).hash(password)
 
 
 def databases(env: Mapping[str, str] = os.environ) -> dict[str, str]:
@@ -97,15 +104,21 @@ def json_text(value: object) -> str:
     return json.dumps(value, separators=(",", ":"))
 
 
-def seed_chunk(client: MongoClient[dict[str, Any]], dbs: Mapping[str, str], pepper: str,
-               chunk: list[SeededPerson], hashed: str, at: datetime) -> None:
+def seed_chunk(
+    client: MongoClient[dict[str, Any]],
+    dbs: Mapping[str, str],
+    pepper: str,
+    chunk: list[SeededPerson],
+    hashed: str,
+    at: datetime,
+) -> None:
     keys = [subject_key(pepper, p.email) for p in chunk]
     identity = client[dbs["identity"]]
     batches: dict[str, list[dict[str, Any]]] = {}
     for p in chunk:
         for collection, docs in identity_seeding.account_docs(
-                pepper, identity_seeding.Person(p.email, name=f"Person {p.n}"), p.account_id,
-                hashed, at).items():
+            pepper, identity_seeding.Person(p.email, name=f"Person {p.n}"), p.account_id, hashed, at
+        ).items():
             batches.setdefault(collection, []).extend(docs)
     for collection in identity_seeding.WRITE_ORDER:
         identity[collection].insert_many(batches.get(collection, []), ordered=False)
@@ -114,21 +127,38 @@ def seed_chunk(client: MongoClient[dict[str, Any]], dbs: Mapping[str, str], pepp
     people = [(p, Subject(account_id=p.account_id, subject_key=k)) for p, k in zip(chunk, keys, strict=True)]
     consent_seeding.seed_account_consents(consent, [subject for _, subject in people], at)
     consent_seeding.seed_completed_erasures(
-        consent, [subject for p, subject in people if p.n % CLOSED_REQUEST_EVERY == 0], at)
+        consent, [subject for p, subject in people if p.n % CLOSED_REQUEST_EVERY == 0], at
+    )
     consent_seeding.seed_open_requests(
-        consent, [subject for p, subject in people if p.n % OPEN_REQUEST_EVERY == 0], at)
+        consent, [subject for p, subject in people if p.n % OPEN_REQUEST_EVERY == 0], at
+    )
 
-    newsletter_seeding.seed_active(client[dbs["newsletter"]], pepper, [
-        newsletter_seeding.Reader(p.email, account_id=p.account_id) for p in chunk], at)
+    newsletter_seeding.seed_active(
+        client[dbs["newsletter"]],
+        pepper,
+        [newsletter_seeding.Reader(p.email, account_id=p.account_id) for p in chunk],
+        at,
+    )
 
     shop = client[dbs["shop"]]
-    shop_seeding.seed_completed_orders(shop, [
-        shop_seeding.Buyer(subject, p.email, name=f"Person {p.n}") for p, subject in people],
-        download_product(shop), at)
+    shop_seeding.seed_completed_orders(
+        shop,
+        [shop_seeding.Buyer(subject, p.email, name=f"Person {p.n}") for p, subject in people],
+        download_product(shop),
+        at,
+    )
 
 
-def seed(client: MongoClient[dict[str, Any]], dbs: Mapping[str, str], pepper: str, start: int,
-         stop: int, hashed: str, at: datetime | None = None, progress: bool = False) -> None:
+def seed(
+    client: MongoClient[dict[str, Any]],
+    dbs: Mapping[str, str],
+    pepper: str,
+    start: int,
+    stop: int,
+    hashed: str,
+    at: datetime | None = None,
+    progress: bool = False,
+) -> None:
     """Seed persons ``start`` to ``stop - 1``."""
     at = at or datetime.now(UTC)
     for first in range(start, stop, CHUNK):
@@ -141,18 +171,23 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--people", type=int, required=True, help="seed up to this many people")
     parser.add_argument("--from", dest="start", type=int, default=0, help="the first person to seed")
-    parser.add_argument("--password", default="seeded passphrase 2026",
-                        help="everyone's password (to log in as person-<n>@seed.example)")
+    parser.add_argument(
+        "--password",
+        default="seeded passphrase 2026",
+        help="everyone's password (to log in as person-<n>@seed.example)",
+    )
     args = parser.parse_args()
     url, pepper = os.environ.get("LETHE_MONGO_URL"), os.environ.get("LETHE_SUBJECT_PEPPER")
     if not url or not pepper:
-        print("LETHE_MONGO_URL and LETHE_SUBJECT_PEPPER are needed: run it with a running "
-              "stack's environment, env $(.venv/bin/python tools/stack.py env) ...", file=sys.stderr)
+        print(
+            "LETHE_MONGO_URL and LETHE_SUBJECT_PEPPER are needed: run it with a running "
+            "stack's environment, env $(.venv/bin/python tools/stack.py env) ...",
+            file=sys.stderr,
+        )
         return 2
     client: MongoClient[dict[str, Any]] = MongoClient(url, tz_aware=True)
     started = time.perf_counter()
-    seed(client, databases(), pepper, args.start, args.people, password_hash(args.password),
-         progress=True)
+    seed(client, databases(), pepper, args.start, args.people, password_hash(args.password), progress=True)
     print(f"seeded people {args.start:,} to {args.people - 1:,} in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -48,12 +48,23 @@ VAR = ROOT / "var"
 STACKS = VAR / "stacks"
 LEGACY_RUN = VAR / "run"  # pid files of runs before stacks had names
 VENV_PY = ROOT / ".venv" / "bin" / "python"
-BACKENDS = {"identity": (50051, 9101, 9201), "consent": (50052, 9102, 9202),
-            "shop": (50053, 9103, 9203), "newsletter": (50054, 9104, 9204)}
+BACKENDS = {
+    "identity": (50051, 9101, 9201),
+    "consent": (50052, 9102, 9202),
+    "shop": (50053, 9103, 9203),
+    "newsletter": (50054, 9104, 9204),
+}
 REPLICA_PORT_STEP = 10  # replica n of a backend listens on its base ports + 10 * (n - 1)
-INFRA_PORTS = {"LETHE_MONGO_PORT": 27018, "LETHE_AMQP_PORT": 5672, "LETHE_AMQP_DIST_PORT": 25673,
-               "LETHE_EPMD_PORT": 4369, "LETHE_SMTP_PORT": 2525, "LETHE_GATEWAY_PORT": 8080,
-               "LETHE_PAYMENT_PORT": 8090, "LETHE_SUPPLIER_PORT": 8091}
+INFRA_PORTS = {
+    "LETHE_MONGO_PORT": 27018,
+    "LETHE_AMQP_PORT": 5672,
+    "LETHE_AMQP_DIST_PORT": 25673,
+    "LETHE_EPMD_PORT": 4369,
+    "LETHE_SMTP_PORT": 2525,
+    "LETHE_GATEWAY_PORT": 8080,
+    "LETHE_PAYMENT_PORT": 8090,
+    "LETHE_SUPPLIER_PORT": 8091,
+}
 STACK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 PRIVATE_PORTS = range(20000, 32768)  # below Linux's ephemeral range, so no client takes one
 
@@ -68,8 +79,9 @@ def checkout_stack_name(root: Path) -> str:
 def stack_name(env: dict[str, str]) -> str:
     name = env.get("LETHE_STACK") or checkout_stack_name(ROOT)
     if not STACK_NAME.fullmatch(name):
-        raise SystemExit(f"LETHE_STACK must be 1 to 40 of a-z, 0-9 and '-', starting with a "
-                         f"letter or digit; got {name!r}")
+        raise SystemExit(
+            f"LETHE_STACK must be 1 to 40 of a-z, 0-9 and '-', starting with a letter or digit; got {name!r}"
+        )
     return name
 
 
@@ -151,10 +163,12 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
     put("SHOP_DOWNLOADS_DIR", str(place.root / "downloads"))
     for name in BACKENDS:
         put(f"{name.upper()}_MONGO_DB", place.database(name))
-    for name, file in (("LETHE_SUBJECT_PEPPER", "subject_pepper"),
-                       ("SHOP_PAYMENT_API_KEY", "payment_api_key"),
-                       ("SHOP_PAYMENT_WEBHOOK_SECRET", "payment_webhook_secret"),
-                       ("SHOP_SUPPLIER_API_KEY", "supplier_api_key")):
+    for name, file in (
+        ("LETHE_SUBJECT_PEPPER", "subject_pepper"),
+        ("SHOP_PAYMENT_API_KEY", "payment_api_key"),
+        ("SHOP_PAYMENT_WEBHOOK_SECRET", "payment_webhook_secret"),
+        ("SHOP_SUPPLIER_API_KEY", "supplier_api_key"),
+    ):
         if not env.get(name):
             env[name] = local_secret(file)
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -336,12 +350,19 @@ class Component:
             raise PortTaken(
                 f"port {self.port} ({self.name}) is held by a process this stack did not "
                 f"start, perhaps another checkout's `make up`: stop it there (`make down`), "
-                f"or run this stack on other ports, e.g. LETHE_PORT_OFFSET=1000 LETHE_STACK=other")
+                f"or run this stack on other ports, e.g. LETHE_PORT_OFFSET=1000 LETHE_STACK=other"
+            )
         place.logs.mkdir(parents=True, exist_ok=True)
         log = open(place.logs / f"{self.name}.log", "ab")  # noqa: SIM115 - the child keeps it
         self.popen = subprocess.Popen(
-            self.argv, cwd=self.cwd, env={**env, **self.extra_env}, stdout=log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            self.argv,
+            cwd=self.cwd,
+            env={**env, **self.extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         write_pid(place.run / owner, self.name, self.popen.pid)
 
     def exited(self) -> int | None:
@@ -356,39 +377,74 @@ def infrastructure(place: Place, env: dict[str, str]) -> list[Component]:
     rabbit = place.rabbitmq
     for sub in ("mnesia", "log", "home"):
         (rabbit / sub).mkdir(parents=True, exist_ok=True)
-    (rabbit / "rabbitmq.conf").write_text(
-        f"listeners.tcp.1 = 127.0.0.1:{amqp_port}\nloopback_users = none\n")
+    (rabbit / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{amqp_port}\nloopback_users = none\n")
     (rabbit / "enabled_plugins").write_text("[].\n")
     rabbit_env = {
-        **erlang_env(place, env), "RABBITMQ_NODENAME": place.node,
-        "RABBITMQ_MNESIA_BASE": str(rabbit / "mnesia"), "RABBITMQ_LOG_BASE": str(rabbit / "log"),
+        **erlang_env(place, env),
+        "RABBITMQ_NODENAME": place.node,
+        "RABBITMQ_MNESIA_BASE": str(rabbit / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(rabbit / "log"),
         "RABBITMQ_CONFIG_FILE": str(rabbit / "rabbitmq"),
         "RABBITMQ_ENABLED_PLUGINS_FILE": str(rabbit / "enabled_plugins"),
-        "RABBITMQ_DIST_PORT": env["LETHE_AMQP_DIST_PORT"], "RABBITMQ_LOGS": "-",
+        "RABBITMQ_DIST_PORT": env["LETHE_AMQP_DIST_PORT"],
+        "RABBITMQ_LOGS": "-",
         "ERL_CRASH_DUMP": str(rabbit / "log" / "erl_crash.dump"),
     }
     return [
-        Component("ferretdb", [str(VAR / "bin" / "lethe-ferretdb"), "-listen",
-                               f"127.0.0.1:{mongo_port}", "-data", str(place.root / "ferretdb")],
-                  _port_probe(mongo_port), port=mongo_port),
-        Component("epmd", ["epmd", "-address", "127.0.0.1", "-port", str(epmd_port)],
-                  _port_probe(epmd_port), port=epmd_port, shared=True),
-        Component("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
-                  _port_probe(amqp_port), port=amqp_port, extra_env=rabbit_env),
-        Component("smtp-sink", [str(VENV_PY), str(ROOT / "tools" / "smtp_sink.py")],
-                  _port_probe(smtp_port), port=smtp_port),
-        *(Component(name, [str(VENV_PY), str(ROOT / "tools" / "fakes" / f"{script}.py")],
-                    _port_probe(port), port=port)
-          for name, script, port in (
-              ("payment-sandbox", "payment_sandbox", int(env["LETHE_PAYMENT_PORT"])),
-              ("supplier", "supplier", int(env["LETHE_SUPPLIER_PORT"])))),
+        Component(
+            "ferretdb",
+            [
+                str(VAR / "bin" / "lethe-ferretdb"),
+                "-listen",
+                f"127.0.0.1:{mongo_port}",
+                "-data",
+                str(place.root / "ferretdb"),
+            ],
+            _port_probe(mongo_port),
+            port=mongo_port,
+        ),
+        Component(
+            "epmd",
+            ["epmd", "-address", "127.0.0.1", "-port", str(epmd_port)],
+            _port_probe(epmd_port),
+            port=epmd_port,
+            shared=True,
+        ),
+        Component(
+            "rabbitmq",
+            ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
+            _port_probe(amqp_port),
+            port=amqp_port,
+            extra_env=rabbit_env,
+        ),
+        Component(
+            "smtp-sink",
+            [str(VENV_PY), str(ROOT / "tools" / "smtp_sink.py")],
+            _port_probe(smtp_port),
+            port=smtp_port,
+        ),
+        *(
+            Component(
+                name,
+                [str(VENV_PY), str(ROOT / "tools" / "fakes" / f"{script}.py")],
+                _port_probe(port),
+                port=port,
+            )
+            for name, script, port in (
+                ("payment-sandbox", "payment_sandbox", int(env["LETHE_PAYMENT_PORT"])),
+                ("supplier", "supplier", int(env["LETHE_SUPPLIER_PORT"])),
+            )
+        ),
     ]
 
 
 def erlang_env(place: Place, env: dict[str, str]) -> dict[str, str]:
     """What the broker's node and rabbitmqctl share: the cookie's home and the epmd."""
-    return {"HOME": str(place.rabbitmq / "home"), "ERL_EPMD_PORT": env["LETHE_EPMD_PORT"],
-            "ERL_EPMD_ADDRESS": "127.0.0.1"}
+    return {
+        "HOME": str(place.rabbitmq / "home"),
+        "ERL_EPMD_PORT": env["LETHE_EPMD_PORT"],
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+    }
 
 
 def _port_probe(port: int) -> Callable[[], bool]:
@@ -412,9 +468,11 @@ def replica_ports(env: dict[str, str], name: str, replica: int) -> tuple[int, in
     (README) for the first, then each further replica REPLICA_PORT_STEP higher."""
     prefix = name.upper()
     grpc_port, api_metrics, worker_metrics = BACKENDS[name]
-    base = (int(env.get(f"{prefix}_GRPC_PORT", grpc_port)),
-            int(env.get(f"{prefix}_API_METRICS_PORT", api_metrics)),
-            int(env.get(f"{prefix}_WORKER_METRICS_PORT", worker_metrics)))
+    base = (
+        int(env.get(f"{prefix}_GRPC_PORT", grpc_port)),
+        int(env.get(f"{prefix}_API_METRICS_PORT", api_metrics)),
+        int(env.get(f"{prefix}_WORKER_METRICS_PORT", worker_metrics)),
+    )
     step = (replica - 1) * REPLICA_PORT_STEP
     return base[0] + step, base[1] + step, base[2] + step
 
@@ -422,9 +480,12 @@ def replica_ports(env: dict[str, str], name: str, replica: int) -> tuple[int, in
 def replica_addresses(env: dict[str, str]) -> dict[str, str]:
     """``<SERVICE>_GRPC_ADDR`` for every backend: all its API replicas, comma-separated, which
     the gateway (and the newsletter, for consent) call round-robin."""
-    return {f"{name.upper()}_GRPC_ADDR": ",".join(
-        f"127.0.0.1:{replica_ports(env, name, n)[0]}" for n in range(1, replicas(env) + 1))
-        for name in BACKENDS}
+    return {
+        f"{name.upper()}_GRPC_ADDR": ",".join(
+            f"127.0.0.1:{replica_ports(env, name, n)[0]}" for n in range(1, replicas(env) + 1)
+        )
+        for name in BACKENDS
+    }
 
 
 def services(env: dict[str, str]) -> list[Component]:
@@ -432,27 +493,43 @@ def services(env: dict[str, str]) -> list[Component]:
     for name in BACKENDS:
         for n in range(1, replicas(env) + 1):
             grpc_port, api_port, worker_port = replica_ports(env, name, n)
-            ports = {f"{name.upper()}_GRPC_PORT": str(grpc_port),
-                     f"{name.upper()}_API_METRICS_PORT": str(api_port),
-                     f"{name.upper()}_WORKER_METRICS_PORT": str(worker_port)}
+            ports = {
+                f"{name.upper()}_GRPC_PORT": str(grpc_port),
+                f"{name.upper()}_API_METRICS_PORT": str(api_port),
+                f"{name.upper()}_WORKER_METRICS_PORT": str(worker_port),
+            }
             suffix = "" if n == 1 else f"-{n}"
             components += [
-                Component(f"{name}-api{suffix}", [str(VENV_PY), "-m", f"lethe_{name}.api"],
-                          _http_probe(f"http://127.0.0.1:{api_port}/readyz"), port=grpc_port,
-                          extra_env=ports),
-                Component(f"{name}-worker{suffix}", [str(VENV_PY), "-m", f"lethe_{name}.worker"],
-                          _http_probe(f"http://127.0.0.1:{worker_port}/readyz"),
-                          port=worker_port, extra_env=ports),
+                Component(
+                    f"{name}-api{suffix}",
+                    [str(VENV_PY), "-m", f"lethe_{name}.api"],
+                    _http_probe(f"http://127.0.0.1:{api_port}/readyz"),
+                    port=grpc_port,
+                    extra_env=ports,
+                ),
+                Component(
+                    f"{name}-worker{suffix}",
+                    [str(VENV_PY), "-m", f"lethe_{name}.worker"],
+                    _http_probe(f"http://127.0.0.1:{worker_port}/readyz"),
+                    port=worker_port,
+                    extra_env=ports,
+                ),
             ]
     gateway_port = int(env["LETHE_GATEWAY_PORT"])
-    components.append(Component("gateway", [str(VENV_PY), "-m", "lethe_gateway.api"],
-                                _http_probe(f"http://127.0.0.1:{gateway_port}/readyz"),
-                                port=gateway_port))
+    components.append(
+        Component(
+            "gateway",
+            [str(VENV_PY), "-m", "lethe_gateway.api"],
+            _http_probe(f"http://127.0.0.1:{gateway_port}/readyz"),
+            port=gateway_port,
+        )
+    )
     return components
 
 
-def wait_ready(place: Place, components: list[Component], timeout: float,
-               interrupted: Callable[[], bool] = lambda: False) -> list[str]:
+def wait_ready(
+    place: Place, components: list[Component], timeout: float, interrupted: Callable[[], bool] = lambda: False
+) -> list[str]:
     """Wait until every component is ready; return the names that are not."""
     deadline = time.monotonic() + timeout
     pending = list(components)
@@ -460,8 +537,10 @@ def wait_ready(place: Place, components: list[Component], timeout: float,
         for component in list(pending):
             code = component.exited()
             if code is not None:
-                print(f"  {component.name} exited with code {code}; "
-                      f"see {relative(place.logs)}/{component.name}.log")
+                print(
+                    f"  {component.name} exited with code {code}; "
+                    f"see {relative(place.logs)}/{component.name}.log"
+                )
                 return [c.name for c in pending]
             if component.ready():
                 pending.remove(component)
@@ -469,8 +548,14 @@ def wait_ready(place: Place, components: list[Component], timeout: float,
     return [c.name for c in pending]
 
 
-def start_all(place: Place, owner: str, groups: list[list[Component]], env: dict[str, str],
-              timeout: float, interrupted: Callable[[], bool] = lambda: False) -> bool:
+def start_all(
+    place: Place,
+    owner: str,
+    groups: list[list[Component]],
+    env: dict[str, str],
+    timeout: float,
+    interrupted: Callable[[], bool] = lambda: False,
+) -> bool:
     for group in groups:
         try:
             for component in group:
@@ -480,8 +565,7 @@ def start_all(place: Place, owner: str, groups: list[list[Component]], env: dict
             return False
         not_ready = wait_ready(place, group, timeout, interrupted)
         if not_ready:
-            print(f"not ready after {timeout:.0f}s: {', '.join(not_ready)} "
-                  f"(logs in {relative(place.logs)}/)")
+            print(f"not ready after {timeout:.0f}s: {', '.join(not_ready)} (logs in {relative(place.logs)}/)")
             return False
     return True
 
@@ -496,6 +580,7 @@ def _trap_signals() -> list[int]:
 
     def handler(signum: int, _frame: object) -> None:
         received.append(signum)
+
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return received
@@ -510,8 +595,7 @@ def cmd_up(timeout: float) -> int:
     supervisor_pidfile = place.run / SUPERVISOR / "up.pid"
     running = _read_pidfile(supervisor_pidfile) if supervisor_pidfile.exists() else None
     if running and start_time(running[0]) == running[1]:
-        print(f"make up of stack {place.name} is already running (pid {running[0]}); "
-              f"`make down` stops it")
+        print(f"make up of stack {place.name} is already running (pid {running[0]}); `make down` stops it")
         return 1
     stop_owner(place.run / "up")  # leftovers of a run that was killed hard
     received = _trap_signals()
@@ -531,16 +615,22 @@ def _run_up(place: Place, env: dict[str, str], timeout: float, received: list[in
     ok = ok and use_vhost(place, env)
     ok = ok and start_all(place, "up", [procs], env, timeout, lambda: bool(received))
     if ok:
-        print(f"\nLethe is up: gateway http://127.0.0.1:{env['LETHE_GATEWAY_PORT']}  "
-              f"(/readyz, /metrics, /api/v1/openapi.json)")
+        print(
+            f"\nLethe is up: gateway http://127.0.0.1:{env['LETHE_GATEWAY_PORT']}  "
+            f"(/readyz, /metrics, /api/v1/openapi.json)"
+        )
         print(f"  payment sandbox {env['SHOP_PAYMENT_URL']}   supplier {env['SHOP_SUPPLIER_URL']}")
-        print(f"  store  {env['LETHE_MONGO_URL']} (databases {place.database('*')})   "
-              f"broker amqp://127.0.0.1:{env['LETHE_AMQP_PORT']}/{place.vhost}")
+        print(
+            f"  store  {env['LETHE_MONGO_URL']} (databases {place.database('*')})   "
+            f"broker amqp://127.0.0.1:{env['LETHE_AMQP_PORT']}/{place.vhost}"
+        )
         print(f"  smtp 127.0.0.1:{env['LETHE_SMTP_PORT']} -> {env['LETHE_MAILDIR']}")
         for name in BACKENDS:
             ports = [replica_ports(env, name, n) for n in range(1, replicas(env) + 1)]
-            print(f"  {name:<11} gRPC {', '.join(str(p[0]) for p in ports)}  metrics api "
-                  f"{', '.join(str(p[1]) for p in ports)}  worker {', '.join(str(p[2]) for p in ports)}")
+            print(
+                f"  {name:<11} gRPC {', '.join(str(p[0]) for p in ports)}  metrics api "
+                f"{', '.join(str(p[1]) for p in ports)}  worker {', '.join(str(p[2]) for p in ports)}"
+            )
         print(f"logs in {relative(place.logs)}/; Ctrl-C stops everything\n")
         reported: set[str] = set()
         while not received:
@@ -548,8 +638,10 @@ def _run_up(place: Place, env: dict[str, str], timeout: float, received: list[in
                 code = component.exited()
                 if code is not None and component.name not in reported:
                     reported.add(component.name)
-                    print(f"{component.name} exited with code {code}; "
-                          f"see {relative(place.logs)}/{component.name}.log")
+                    print(
+                        f"{component.name} exited with code {code}; "
+                        f"see {relative(place.logs)}/{component.name}.log"
+                    )
             time.sleep(0.5)
     return 0 if ok else 1
 
@@ -561,8 +653,10 @@ def use_vhost(place: Place, env: dict[str, str]) -> bool:
         return True  # the caller chose a broker and vhost
     ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", place.node]
     ctl_env = {**env, **erlang_env(place, env)}
-    for args in (["add_vhost", place.vhost],
-                 ["set_permissions", "-p", place.vhost, "guest", ".*", ".*", ".*"]):
+    for args in (
+        ["add_vhost", place.vhost],
+        ["set_permissions", "-p", place.vhost, "guest", ".*", ".*", ".*"],
+    ):
         done = subprocess.run([*ctl, *args], env=ctl_env, capture_output=True, text=True)
         if done.returncode != 0 and "already exists" not in done.stderr + done.stdout:
             print(f"  rabbitmqctl {args[0]} failed: {(done.stderr or done.stdout).strip()[:300]}")

@@ -54,8 +54,9 @@ class Env:
             self._problems.append(f"{name} must be a whole number, got {value!r}")
             return 0
 
-    def bounded_int(self, name: builtins.str, default: builtins.int, low: builtins.int,
-                    high: builtins.int) -> builtins.int:
+    def bounded_int(
+        self, name: builtins.str, default: builtins.int, low: builtins.int, high: builtins.int
+    ) -> builtins.int:
         """A whole number from ``low`` to ``high`` (a problem otherwise)."""
         value = self.int(name, default)
         if not low <= value <= high:
@@ -90,8 +91,9 @@ class Env:
             return default
         return tuple(item.strip() for item in value.split(",") if item.strip())
 
-    def choice(self, name: builtins.str, default: builtins.str,
-               allowed: tuple[builtins.str, ...]) -> builtins.str:
+    def choice(
+        self, name: builtins.str, default: builtins.str, allowed: tuple[builtins.str, ...]
+    ) -> builtins.str:
         value = self.str(name, default)
         if value not in allowed:
             self._problems.append(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
@@ -150,8 +152,9 @@ class CommonConfig:
     processed_retention_days: int
 
 
-def load_common(service: str, env: Env, *, grpc_port: int, api_metrics_port: int,
-                worker_metrics_port: int) -> CommonConfig:
+def load_common(
+    service: str, env: Env, *, grpc_port: int, api_metrics_port: int, worker_metrics_port: int
+) -> CommonConfig:
     """Read the shared part of a service's configuration.
 
     Service-specific ports default per service; every one can be overridden

@@ -32,8 +32,12 @@ PINGS_SEEN = "pings_seen"
 NOTE_RE = re.compile(r"^[A-Za-z0-9 ._-]{0,64}$")
 # Pings are keyed by the time they were made, and what saw them by the ping: every read
 # and the sweep are _id ranges.
-INDEXES = [RetiredIndex(PINGS, "_outbox_due_1"), RetiredIndex(PINGS, "created_at_1"),
-           RetiredIndex(PINGS_SEEN, "ping_id_1"), RetiredIndex(PINGS_SEEN, "seen_at_1")]
+INDEXES = [
+    RetiredIndex(PINGS, "_outbox_due_1"),
+    RetiredIndex(PINGS, "created_at_1"),
+    RetiredIndex(PINGS_SEEN, "ping_id_1"),
+    RetiredIndex(PINGS_SEEN, "seen_at_1"),
+]
 
 
 def _time_prefix(moment_ns: int) -> str:
@@ -58,14 +62,21 @@ class Diagnostics:
         """Store a ping with its event; publish it now. Returns (id, published, subject_key)."""
         if not NOTE_RE.match(note):
             raise InvalidArgument(
-                "note may hold at most 64 letters, digits, spaces, dots, dashes or underscores")
+                "note may hold at most 64 letters, digits, spaces, dots, dashes or underscores"
+            )
         key = subject_key(self._pepper, email) if email.strip() else ""
         ping_id = new_ping_id()
-        event = Envelope(type="system.ping", source=self._service, subject_key=key,
-                         payload={"ping_id": ping_id, "note": note})
+        event = Envelope(
+            type="system.ping",
+            source=self._service,
+            subject_key=key,
+            payload={"ping_id": ping_id, "note": note},
+        )
         published = self._outbox.insert(
-            self._db[PINGS], {"_id": ping_id, "note": note, "subject_key": key,
-                              "created_at": datetime.now(UTC)}, event)
+            self._db[PINGS],
+            {"_id": ping_id, "note": note, "subject_key": key, "created_at": datetime.now(UTC)},
+            event,
+        )
         return ping_id, published, key
 
     def record_seen(self, event: Envelope) -> None:
@@ -74,9 +85,9 @@ class Diagnostics:
         if not re.fullmatch(r"[0-9a-f]{32}", ping_id):
             return
         with contextlib.suppress(DuplicateKeyError):
-            self._db[PINGS_SEEN].insert_one({"_id": f"{ping_id}/{event.source}",
-                                             "source": event.source,
-                                             "seen_at": datetime.now(UTC)})
+            self._db[PINGS_SEEN].insert_one(
+                {"_id": f"{ping_id}/{event.source}", "source": event.source, "seen_at": datetime.now(UTC)}
+            )
 
     def check(self, ping_id: str) -> tuple[bool, str]:
         if not re.fullmatch(r"[0-9a-f]{32}", ping_id):
@@ -87,8 +98,7 @@ class Diagnostics:
     def sweep(self, max_age: timedelta = timedelta(days=1)) -> int:
         """Delete pings and their traces older than ``max_age`` (two ``_id`` ranges)."""
         cutoff = {"$lt": _time_prefix(time.time_ns() - int(max_age.total_seconds() * 1e9))}
-        return sum(self._db[name].delete_many({"_id": cutoff}).deleted_count
-                   for name in (PINGS, PINGS_SEEN))
+        return sum(self._db[name].delete_many({"_id": cutoff}).deleted_count for name in (PINGS, PINGS_SEEN))
 
     def subscriptions(self) -> list[Subscription]:
         return [Subscription(source, "system.ping", self.record_seen) for source in ALL_SERVICES]

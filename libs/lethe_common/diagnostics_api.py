@@ -26,6 +26,8 @@ class DiagnosticsServicer(pb_grpc.DiagnosticsServicer):
 
 
 def diagnostics_binding(diagnostics: Diagnostics) -> ServiceBinding:
-    return ServiceBinding(pb_grpc.add_DiagnosticsServicer_to_server,
-                          DiagnosticsServicer(diagnostics),
-                          pb.DESCRIPTOR.services_by_name["Diagnostics"].full_name)
+    return ServiceBinding(
+        pb_grpc.add_DiagnosticsServicer_to_server,
+        DiagnosticsServicer(diagnostics),
+        pb.DESCRIPTOR.services_by_name["Diagnostics"].full_name,
+    )

@@ -13,10 +13,12 @@ from typing import Any
 
 # Client-side health checking needs the standard health service on every replica
 # (lethe_common.grpc_server registers it) and the round_robin policy.
-SERVICE_CONFIG = json.dumps({
-    "loadBalancingConfig": [{"round_robin": {}}],
-    "healthCheckConfig": {"serviceName": ""},
-})
+SERVICE_CONFIG = json.dumps(
+    {
+        "loadBalancingConfig": [{"round_robin": {}}],
+        "healthCheckConfig": {"serviceName": ""},
+    }
+)
 
 
 def target(address: str) -> str:

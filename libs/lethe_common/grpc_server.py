@@ -53,16 +53,17 @@ def _split_method(full_method: str) -> tuple[str, str]:
 
 
 @contextlib.contextmanager
-def _observing(service: str, method: str, request: Any,
-               context: grpc.ServicerContext) -> Iterator[None]:
+def _observing(service: str, method: str, request: Any, context: grpc.ServicerContext) -> Iterator[None]:
     """Count, time and log one call; turn domain and store errors into status codes."""
     GRPC_STARTED.labels(service, method).inc()
     started = time.perf_counter()
     code = grpc.StatusCode.OK
     try:
         # Field names only: values may be personal data in any spelling.
-        log.debug("grpc request", extra={"method": method, "fields": [
-            field.name for field, _ in request.ListFields()]})
+        log.debug(
+            "grpc request",
+            extra={"method": method, "fields": [field.name for field, _ in request.ListFields()]},
+        )
         yield
     except errors.DomainError as exc:
         code = status_of(exc)
@@ -90,8 +91,7 @@ def _observing(service: str, method: str, request: Any,
         elapsed = time.perf_counter() - started
         GRPC_LATENCY.labels(service, method).observe(elapsed)
         GRPC_HANDLED.labels(service, method, code.name).inc()
-        log.info("grpc call", extra={"method": method, "code": code.name,
-                                     "ms": round(elapsed * 1000, 2)})
+        log.info("grpc call", extra={"method": method, "code": code.name, "ms": round(elapsed * 1000, 2)})
 
 
 class ObservingInterceptor(grpc.ServerInterceptor):
@@ -115,8 +115,10 @@ class ObservingInterceptor(grpc.ServerInterceptor):
                     return unary(request, context)
 
             return grpc.unary_unary_rpc_method_handler(
-                observed, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+                observed,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         if handler.unary_stream is not None:
             stream = handler.unary_stream
 
@@ -125,8 +127,10 @@ class ObservingInterceptor(grpc.ServerInterceptor):
                     yield from stream(request, context)
 
             return grpc.unary_stream_rpc_method_handler(
-                observed_stream, request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer)
+                observed_stream,
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
         return handler
 
 
@@ -142,11 +146,19 @@ class ServiceBinding:
 class GrpcServer:
     """A running server whose health follows its dependencies."""
 
-    def __init__(self, bindings: Sequence[ServiceBinding], port: int, *,
-                 readiness: Callable[[], bool], host: str = "127.0.0.1",
-                 max_workers: int = 16, health_interval: float = 1.0) -> None:
-        self._server = grpc.server(futures.ThreadPoolExecutor(max_workers=max_workers),
-                                   interceptors=[ObservingInterceptor()])
+    def __init__(
+        self,
+        bindings: Sequence[ServiceBinding],
+        port: int,
+        *,
+        readiness: Callable[[], bool],
+        host: str = "127.0.0.1",
+        max_workers: int = 16,
+        health_interval: float = 1.0,
+    ) -> None:
+        self._server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=max_workers), interceptors=[ObservingInterceptor()]
+        )
         self._health = health.HealthServicer()
         self._names = [b.full_name for b in bindings]
         self._readiness = readiness
@@ -157,8 +169,13 @@ class GrpcServer:
             binding.add_to_server(binding.servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, self._server)
         reflection.enable_server_reflection(
-            [*self._names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME], self._server)
+            [
+                *self._names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
+            self._server,
+        )
         self.port = self._server.add_insecure_port(f"{host}:{port}")
         self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
 
@@ -177,8 +194,11 @@ class GrpcServer:
             ready = bool(self._readiness())
             if ready != serving:
                 serving = self._serving = ready
-                self._set_all(health_pb2.HealthCheckResponse.SERVING if ready
-                              else health_pb2.HealthCheckResponse.NOT_SERVING)
+                self._set_all(
+                    health_pb2.HealthCheckResponse.SERVING
+                    if ready
+                    else health_pb2.HealthCheckResponse.NOT_SERVING
+                )
                 log.info("health changed", extra={"serving": ready})
             self._stop.wait(self._interval)
 

@@ -30,14 +30,18 @@ IPV4_RE = re.compile(r"(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w.]*\d)")
 # (::ffff:203.0.113.7); candidates are confirmed by the ipaddress module.
 IPV6_CANDIDATE_RE = re.compile(
     r"(?<![\w:.])(?:[0-9A-Fa-f]{0,4}:){2,7}(?:(?:\d{1,3}\.){3}\d{1,3}|[0-9A-Fa-f]{0,4})"
-    r"(?:%\w+)?(?![\w:.]*\w)")
+    r"(?:%\w+)?(?![\w:.]*\w)"
+)
 
 REDACTED_EMAIL = "[email]"
 REDACTED_PHONE = "[phone]"
 REDACTED_IP = "[ip]"
 
 _STANDARD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
-    "message", "asctime", "taskName", "color_message",
+    "message",
+    "asctime",
+    "taskName",
+    "color_message",
 }
 
 

@@ -116,8 +116,9 @@ class ServiceMailer:
         self._public_url = public_url
 
     def _send(self, mail: Mail) -> bool:
-        return deliver(mail, host=self._common.smtp_host, port=self._common.smtp_port,
-                       sender=self._common.mail_from)
+        return deliver(
+            mail, host=self._common.smtp_host, port=self._common.smtp_port, sender=self._common.mail_from
+        )
 
     def _link(self, path: str, token: str) -> str:
         return f"{self._public_url}{path}?token={quote(token)}"
@@ -183,8 +184,9 @@ class MailSession:
             self.close()
             raise
 
-    def _transaction(self, client: smtplib.SMTP, to: str, message: EmailMessage,
-                     commit: Callable[[], bool]) -> bool:
+    def _transaction(
+        self, client: smtplib.SMTP, to: str, message: EmailMessage, commit: Callable[[], bool]
+    ) -> bool:
         utf8 = not (to.isascii() and self._envelope_sender.isascii())
         if utf8 and not client.has_extn("smtputf8"):
             raise smtplib.SMTPNotSupportedError("the relay cannot take international addresses")

@@ -15,41 +15,57 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, ge
 
 log = logging.getLogger(__name__)
 
-GRPC_STARTED = Counter("lethe_grpc_server_started_total", "gRPC calls started.",
-                       ["grpc_service", "grpc_method"])
-GRPC_HANDLED = Counter("lethe_grpc_server_handled_total", "gRPC calls finished, by status code.",
-                       ["grpc_service", "grpc_method", "grpc_code"])
-GRPC_LATENCY = Histogram("lethe_grpc_server_handling_seconds", "gRPC call latency.",
-                         ["grpc_service", "grpc_method"],
-                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
+GRPC_STARTED = Counter(
+    "lethe_grpc_server_started_total", "gRPC calls started.", ["grpc_service", "grpc_method"]
+)
+GRPC_HANDLED = Counter(
+    "lethe_grpc_server_handled_total",
+    "gRPC calls finished, by status code.",
+    ["grpc_service", "grpc_method", "grpc_code"],
+)
+GRPC_LATENCY = Histogram(
+    "lethe_grpc_server_handling_seconds",
+    "gRPC call latency.",
+    ["grpc_service", "grpc_method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
 
-EVENTS_PUBLISHED = Counter("lethe_events_published_total", "Events confirmed by the broker.",
-                           ["event_type"])
-PUBLISH_FAILURES = Counter("lethe_event_publish_failures_total",
-                           "Publishes the broker did not confirm.")
-OUTBOX_BACKLOG = Gauge("lethe_outbox_backlog", "Events waiting in the outbox (not yet confirmed).",
-                       ["collection"])
-OUTBOX_RELAYED = Counter("lethe_outbox_relayed_total",
-                         "Events the relay published because the writer did not.")
-OUTBOX_POISONED = Counter("lethe_outbox_poisoned_total",
-                          "Outbox intents that were no valid envelope, moved to outbox_poison.",
-                          ["collection"])
-OUTBOX_ABANDONED = Counter("lethe_outbox_abandoned_total",
-                           "Outbox intents dropped because the change they announced never happened.")
-OUTBOX_OLDEST_SECONDS = Gauge("lethe_outbox_oldest_pending_seconds",
-                              "Age of the oldest pending outbox entry.", ["collection"])
+EVENTS_PUBLISHED = Counter("lethe_events_published_total", "Events confirmed by the broker.", ["event_type"])
+PUBLISH_FAILURES = Counter("lethe_event_publish_failures_total", "Publishes the broker did not confirm.")
+OUTBOX_BACKLOG = Gauge(
+    "lethe_outbox_backlog", "Events waiting in the outbox (not yet confirmed).", ["collection"]
+)
+OUTBOX_RELAYED = Counter(
+    "lethe_outbox_relayed_total", "Events the relay published because the writer did not."
+)
+OUTBOX_POISONED = Counter(
+    "lethe_outbox_poisoned_total",
+    "Outbox intents that were no valid envelope, moved to outbox_poison.",
+    ["collection"],
+)
+OUTBOX_ABANDONED = Counter(
+    "lethe_outbox_abandoned_total", "Outbox intents dropped because the change they announced never happened."
+)
+OUTBOX_OLDEST_SECONDS = Gauge(
+    "lethe_outbox_oldest_pending_seconds", "Age of the oldest pending outbox entry.", ["collection"]
+)
 
-EVENTS_CONSUMED = Counter("lethe_events_consumed_total", "Events handled, by outcome.",
-                          ["queue", "event_type", "outcome"])
-CONSUMER_RETRIES = Counter("lethe_consumer_retries_total", "Deliveries sent back for a retry.",
-                           ["queue", "event_type"])
-DEAD_LETTERS = Counter("lethe_consumer_dead_letters_total", "Messages parked in a dead-letter queue.",
-                       ["queue", "reason"])
-CONSUMER_QUEUE_DEPTH = Gauge("lethe_consumer_queue_depth", "Messages waiting in a queue.",
-                             ["queue"])
-CONSUMER_LAG = Histogram("lethe_consumer_lag_seconds",
-                         "Time from an event's occurrence to the end of its handling.", ["queue"],
-                         buckets=(.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 3600))
+EVENTS_CONSUMED = Counter(
+    "lethe_events_consumed_total", "Events handled, by outcome.", ["queue", "event_type", "outcome"]
+)
+CONSUMER_RETRIES = Counter(
+    "lethe_consumer_retries_total", "Deliveries sent back for a retry.", ["queue", "event_type"]
+)
+DEAD_LETTERS = Counter(
+    "lethe_consumer_dead_letters_total", "Messages parked in a dead-letter queue.", ["queue", "reason"]
+)
+CONSUMER_QUEUE_DEPTH = Gauge("lethe_consumer_queue_depth", "Messages waiting in a queue.", ["queue"])
+CONSUMER_LAG = Histogram(
+    "lethe_consumer_lag_seconds",
+    "Time from an event's occurrence to the end of its handling.",
+    ["queue"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
+)
 
 HealthCheck = Callable[[], bool]
 
@@ -63,8 +79,7 @@ def _handler_class(health: HealthCheck | None) -> type[BaseHTTPRequestHandler]:
                 self._reply(200, b"ok\n", "text/plain")
             elif self.path == "/readyz":
                 ready = health() if health else True
-                self._reply(200 if ready else 503, b"ready\n" if ready else b"not ready\n",
-                            "text/plain")
+                self._reply(200 if ready else 503, b"ready\n" if ready else b"not ready\n", "text/plain")
             else:
                 self._reply(404, b"not found\n", "text/plain")
 

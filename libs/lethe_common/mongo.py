@@ -47,8 +47,11 @@ class RetiredIndex:
 def connect(url: str, app_name: str, *, timeout_ms: int = 3000) -> Client:
     """A client with UTC-aware datetimes and short time-outs, so health checks answer fast."""
     return MongoClient(
-        url, appname=app_name, tz_aware=True,
-        serverSelectionTimeoutMS=timeout_ms, connectTimeoutMS=timeout_ms,
+        url,
+        appname=app_name,
+        tz_aware=True,
+        serverSelectionTimeoutMS=timeout_ms,
+        connectTimeoutMS=timeout_ms,
         socketTimeoutMS=max(timeout_ms * 5, 10_000),
     )
 
@@ -61,8 +64,7 @@ def ensure_indexes(db: Db, specs: Sequence[IndexSpec | RetiredIndex]) -> None:
         if isinstance(spec, RetiredIndex):
             if spec.collection in existing and spec.name in db[spec.collection].index_information():
                 db[spec.collection].drop_index(spec.name)
-                log.info("retired index dropped", extra={"collection": spec.collection,
-                                                         "index": spec.name})
+                log.info("retired index dropped", extra={"collection": spec.collection, "index": spec.name})
             continue
         options: dict[str, Any] = {"unique": spec.unique}
         if spec.name:

@@ -53,35 +53,53 @@ class PrivacyEvent:
             kind = "restriction" if payload.get("restricted") is True else "restriction_lift"
         else:
             raise EnvelopeError(f"{envelope.type!r} is no privacy request")
-        return cls.checked(kind, payload.get("request_id"), account_id=payload.get("account_id"),
-                           subject_key=envelope.subject_key, occurred_at=envelope.occurred_at)
+        return cls.checked(
+            kind,
+            payload.get("request_id"),
+            account_id=payload.get("account_id"),
+            subject_key=envelope.subject_key,
+            occurred_at=envelope.occurred_at,
+        )
 
     @classmethod
-    def checked(cls, kind: str, request_id: Any, *, account_id: Any, subject_key: Any,
-                occurred_at: datetime | None = None) -> PrivacyEvent:
+    def checked(
+        cls,
+        kind: str,
+        request_id: Any,
+        *,
+        account_id: Any,
+        subject_key: Any,
+        occurred_at: datetime | None = None,
+    ) -> PrivacyEvent:
         """Raise EnvelopeError unless the ids have the shapes our services give them (the
         subject key is required, the account id may be empty)."""
         if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
             raise EnvelopeError("request_id is not a privacy request id")
-        subject = Subject.checked(account_id=account_id, subject_key=subject_key,
-                                  error=EnvelopeError)
+        subject = Subject.checked(account_id=account_id, subject_key=subject_key, error=EnvelopeError)
         return cls(kind, request_id, subject, occurred_at or datetime.now(UTC))
 
 
-def privacy_subscriptions(erase: Callable[[PrivacyEvent], Any],
-                          restrict: Callable[[PrivacyEvent], Any]) -> list[Subscription]:
+def privacy_subscriptions(
+    erase: Callable[[PrivacyEvent], Any], restrict: Callable[[PrivacyEvent], Any]
+) -> list[Subscription]:
     """A service's consumers of consent's erasure and restriction events, checked first."""
+
     def handle(event: Envelope) -> None:
         request = PrivacyEvent.from_envelope(event)
         (erase if request.kind == "erasure" else restrict)(request)
 
-    return [Subscription("consent", "privacy.erasure_requested", handle),
-            Subscription("consent", "privacy.restriction_changed", handle)]
+    return [
+        Subscription("consent", "privacy.erasure_requested", handle),
+        Subscription("consent", "privacy.restriction_changed", handle),
+    ]
 
 
 def _texts(value: Any, field: str) -> tuple[str, ...]:
-    if not isinstance(value, list) or len(value) > MAX_ITEMS or not all(
-            isinstance(item, str) and 0 < len(item) <= MAX_ITEM_LENGTH for item in value):
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_ITEMS
+        or not all(isinstance(item, str) and 0 < len(item) <= MAX_ITEM_LENGTH for item in value)
+    ):
         raise EnvelopeError(f"{field} must be a list of at most {MAX_ITEMS} short texts")
     return tuple(value)
 
@@ -110,19 +128,30 @@ class Receipt:
     note: str = ""
 
     def payload(self) -> dict[str, Any]:
-        return {"request_id": self.request_id, "kind": self.kind, "outcome": self.outcome,
-                "deleted": list(self.deleted), "blocked": list(self.blocked),
-                "blocked_until": self.blocked_until, "kept": list(self.kept), "note": self.note}
+        return {
+            "request_id": self.request_id,
+            "kind": self.kind,
+            "outcome": self.outcome,
+            "deleted": list(self.deleted),
+            "blocked": list(self.blocked),
+            "blocked_until": self.blocked_until,
+            "kept": list(self.kept),
+            "note": self.note,
+        }
 
     @classmethod
     def from_envelope(cls, envelope: Envelope) -> Receipt:
         p = envelope.payload
         receipt = cls(
-            request_id=_text(p.get("request_id"), "request_id"), kind=_text(p.get("kind"), "kind"),
-            outcome=_text(p.get("outcome"), "outcome"), deleted=_texts(p.get("deleted"), "deleted"),
+            request_id=_text(p.get("request_id"), "request_id"),
+            kind=_text(p.get("kind"), "kind"),
+            outcome=_text(p.get("outcome"), "outcome"),
+            deleted=_texts(p.get("deleted"), "deleted"),
             blocked=_texts(p.get("blocked"), "blocked"),
             blocked_until=_text(p.get("blocked_until"), "blocked_until"),
-            kept=_texts(p.get("kept"), "kept"), note=_text(p.get("note"), "note"))
+            kept=_texts(p.get("kept"), "kept"),
+            note=_text(p.get("note"), "note"),
+        )
         if not REQUEST_ID.fullmatch(receipt.request_id):
             raise EnvelopeError("request_id is not a privacy request id")
         if receipt.kind not in RECEIPT_KINDS or receipt.outcome not in OUTCOMES:
@@ -151,8 +180,13 @@ def restriction_receipt(request: PrivacyEvent, held: int, wording: RestrictionWo
     if not held and wording.none_held:
         return Receipt(request_id=request.request_id, kind=request.kind, note=wording.none_held)
     if request.kind == "restriction":
-        return Receipt(request_id=request.request_id, kind=request.kind, blocked=wording.blocked,
-                       blocked_until=UNTIL_LIFTED, note=wording.restricted.format(count=held))
+        return Receipt(
+            request_id=request.request_id,
+            kind=request.kind,
+            blocked=wording.blocked,
+            blocked_until=UNTIL_LIFTED,
+            note=wording.restricted.format(count=held),
+        )
     return Receipt(request_id=request.request_id, kind=request.kind, note=wording.lifted)
 
 
@@ -171,12 +205,16 @@ class ReceiptSender:
 
     def send(self, receipt: Receipt, subject_key: str) -> bool:
         """Stage and publish ``receipt``; False when it had been sent before."""
-        event = Envelope(type="privacy.receipt", source=self._service,
-                         subject_key=subject_key, payload=receipt.payload())
+        event = Envelope(
+            type="privacy.receipt", source=self._service, subject_key=subject_key, payload=receipt.payload()
+        )
         key = f"{receipt.request_id}/{receipt.kind}/{receipt.outcome}"
         try:
-            self._outbox.insert(self._collection, {"_id": key, "sent_at": datetime.now(UTC),
-                                                   "receipt": receipt.payload()}, event)
+            self._outbox.insert(
+                self._collection,
+                {"_id": key, "sent_at": datetime.now(UTC), "receipt": receipt.payload()},
+                event,
+            )
         except DuplicateKeyError:
             return False
         return True

@@ -19,20 +19,33 @@ def wire_time(value: datetime | None) -> str:
 
 def export_subject(subject: subject_pb2.Subject) -> Subject:
     """``ExportSubjectData``'s subject, checked: an account id, a subject key, or both."""
-    return Subject.checked(account_id=subject.account_id, subject_key=subject.subject_key,
-                           key_required=False, error=InvalidArgument)
+    return Subject.checked(
+        account_id=subject.account_id,
+        subject_key=subject.subject_key,
+        key_required=False,
+        error=InvalidArgument,
+    )
 
 
-def erase_subject(service: str, request: subject_pb2.EraseSubjectRequest,
-                  erase: Callable[[PrivacyEvent], Receipt]) -> subject_pb2.EraseSubjectResponse:
+def erase_subject(
+    service: str, request: subject_pb2.EraseSubjectRequest, erase: Callable[[PrivacyEvent], Receipt]
+) -> subject_pb2.EraseSubjectResponse:
     """``EraseSubject``: check the request as the bus event would be, erase, answer the receipt."""
     try:
-        event = PrivacyEvent.checked("erasure", request.request_id,
-                                     account_id=request.subject.account_id,
-                                     subject_key=request.subject.subject_key)
+        event = PrivacyEvent.checked(
+            "erasure",
+            request.request_id,
+            account_id=request.subject.account_id,
+            subject_key=request.subject.subject_key,
+        )
     except EnvelopeError as exc:
         raise InvalidArgument(str(exc)) from None
     receipt = erase(event)
     return subject_pb2.EraseSubjectResponse(
-        service=service, request_id=receipt.request_id, deleted=receipt.deleted,
-        blocked=receipt.blocked, blocked_until=receipt.blocked_until, kept_reasons=receipt.kept)
+        service=service,
+        request_id=receipt.request_id,
+        deleted=receipt.deleted,
+        blocked=receipt.blocked,
+        blocked_until=receipt.blocked_until,
+        kept_reasons=receipt.kept,
+    )

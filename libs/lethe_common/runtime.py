@@ -35,9 +35,7 @@ from lethe_common.mongo import Db, IndexSpec, RetiredIndex
 log = logging.getLogger(__name__)
 
 # What the library's own collections no longer use (their keys say it all now).
-LIBRARY_RETIRED_INDEXES = (
-    RetiredIndex("processed_events", "consumer_event_unique"),
-)
+LIBRARY_RETIRED_INDEXES = (RetiredIndex("processed_events", "consumer_event_unique"),)
 
 
 @dataclass(frozen=True)
@@ -73,8 +71,12 @@ class Runtime:
         """Indexes are in place and the store and the bus both answer."""
         return self.bootstrapped.is_set() and mongo.ping(self.client) and self.publisher.ping()
 
-    def bootstrap(self, specs: Sequence[IndexSpec | RetiredIndex], stop: threading.Event,
-                  seed: Callable[[], Any] | None = None) -> None:
+    def bootstrap(
+        self,
+        specs: Sequence[IndexSpec | RetiredIndex],
+        stop: threading.Event,
+        seed: Callable[[], Any] | None = None,
+    ) -> None:
         """Ensure indexes and seed data, retrying until the store answers (the process
         starts unready). ``seed`` must be safe to run from many processes at once."""
         delay = 0.5
@@ -91,10 +93,15 @@ class Runtime:
             self.bootstrapped.set()
             return
 
-    def start_bootstrap(self, specs: Sequence[IndexSpec | RetiredIndex], stop: threading.Event,
-                        seed: Callable[[], Any] | None = None) -> None:
-        threading.Thread(target=self.bootstrap, args=(specs, stop, seed), name="bootstrap",
-                         daemon=True).start()
+    def start_bootstrap(
+        self,
+        specs: Sequence[IndexSpec | RetiredIndex],
+        stop: threading.Event,
+        seed: Callable[[], Any] | None = None,
+    ) -> None:
+        threading.Thread(
+            target=self.bootstrap, args=(specs, stop, seed), name="bootstrap", daemon=True
+        ).start()
 
     def close(self) -> None:
         self.publisher.close()
@@ -108,8 +115,12 @@ def _wait_for_signal() -> None:
     done.wait()
 
 
-def run_api(runtime: Runtime, bindings: Sequence[ServiceBinding],
-            indexes: Sequence[IndexSpec | RetiredIndex], seed: Callable[[], Any] | None = None) -> None:
+def run_api(
+    runtime: Runtime,
+    bindings: Sequence[ServiceBinding],
+    indexes: Sequence[IndexSpec | RetiredIndex],
+    seed: Callable[[], Any] | None = None,
+) -> None:
     """Serve gRPC until a signal; health follows the store and the bus."""
     config = runtime.config
     stop = threading.Event()
@@ -143,30 +154,44 @@ def _run_loop(loop: Loop, stop: threading.Event) -> None:
             stop.wait(5.0)
 
 
-def run_worker(runtime: Runtime, subscriptions: Sequence[Subscription],
-               indexes: Sequence[IndexSpec | RetiredIndex], sweeps: Sequence[Sweep] = (),
-               loops: Sequence[Loop] = ()) -> None:
+def run_worker(
+    runtime: Runtime,
+    subscriptions: Sequence[Subscription],
+    indexes: Sequence[IndexSpec | RetiredIndex],
+    sweeps: Sequence[Sweep] = (),
+    loops: Sequence[Loop] = (),
+) -> None:
     """Consume events, relay the outbox, run sweeps and loops until a signal."""
     config = runtime.config
     stop = threading.Event()
     runtime.start_bootstrap(indexes, stop)
     consumer = EventConsumer(
         config.amqp_url,
-        ConsumerSettings(name=f"{config.queue_prefix}{config.service}",
-                         max_attempts=config.consumer_max_attempts,
-                         retry_base_seconds=config.consumer_retry_base_seconds,
-                         queue_type=config.queue_type),
-        subscriptions, runtime.db[PROCESSED_COLLECTION], runtime.publisher)
+        ConsumerSettings(
+            name=f"{config.queue_prefix}{config.service}",
+            max_attempts=config.consumer_max_attempts,
+            retry_base_seconds=config.consumer_retry_base_seconds,
+            queue_type=config.queue_type,
+        ),
+        subscriptions,
+        runtime.db[PROCESSED_COLLECTION],
+        runtime.publisher,
+    )
     relay = OutboxRelay(runtime.publisher, runtime.db, lease_seconds=config.outbox_lease_seconds)
-    start_metrics_server(config.bind_host, config.worker_metrics_port,
-                         lambda: consumer.ready.is_set() and runtime.ready())
+    start_metrics_server(
+        config.bind_host, config.worker_metrics_port, lambda: consumer.ready.is_set() and runtime.ready()
+    )
     threads = [
         threading.Thread(target=consumer.run, args=(stop,), name="consumer", daemon=True),
         threading.Thread(target=relay.run_forever, args=(stop,), name="relay", daemon=True),
-        *(threading.Thread(target=_loop_sweep, args=(sweep, stop), name=f"sweep-{sweep.name}",
-                           daemon=True) for sweep in sweeps),
-        *(threading.Thread(target=_run_loop, args=(loop, stop), name=f"loop-{loop.name}",
-                           daemon=True) for loop in loops),
+        *(
+            threading.Thread(target=_loop_sweep, args=(sweep, stop), name=f"sweep-{sweep.name}", daemon=True)
+            for sweep in sweeps
+        ),
+        *(
+            threading.Thread(target=_run_loop, args=(loop, stop), name=f"loop-{loop.name}", daemon=True)
+            for loop in loops
+        ),
     ]
     for thread in threads:
         thread.start()

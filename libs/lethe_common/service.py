@@ -26,29 +26,45 @@ def _diagnostics(runtime: Runtime) -> Diagnostics:
     return Diagnostics(config.service, runtime.db, runtime.outbox, config.subject_pepper)
 
 
-def api_main(config: CommonConfig, bindings: Callable[[Runtime], Sequence[ServiceBinding]],
-             indexes: Sequence[IndexSpec | RetiredIndex] = (),
-             seed: Callable[[Runtime], Any] | None = None) -> None:
+def api_main(
+    config: CommonConfig,
+    bindings: Callable[[Runtime], Sequence[ServiceBinding]],
+    indexes: Sequence[IndexSpec | RetiredIndex] = (),
+    seed: Callable[[Runtime], Any] | None = None,
+) -> None:
     """Serve the service's gRPC API; ``seed(runtime)`` runs once the store answers."""
     runtime = Runtime(config, "api")
-    run_api(runtime, [diagnostics_binding(_diagnostics(runtime)), *bindings(runtime)],
-            [*DIAGNOSTIC_INDEXES, *indexes], (lambda: seed(runtime)) if seed else None)
+    run_api(
+        runtime,
+        [diagnostics_binding(_diagnostics(runtime)), *bindings(runtime)],
+        [*DIAGNOSTIC_INDEXES, *indexes],
+        (lambda: seed(runtime)) if seed else None,
+    )
 
 
-def worker_main(config: CommonConfig,
-                subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: (),
-                sweeps: Callable[[Runtime], Sequence[Sweep]] = lambda _: (),
-                indexes: Sequence[IndexSpec | RetiredIndex] = (),
-                loops: Callable[[Runtime], Sequence[Loop]] = lambda _: ()) -> None:
+def worker_main(
+    config: CommonConfig,
+    subscriptions: Callable[[Runtime], Sequence[Subscription]] = lambda _: (),
+    sweeps: Callable[[Runtime], Sequence[Sweep]] = lambda _: (),
+    indexes: Sequence[IndexSpec | RetiredIndex] = (),
+    loops: Callable[[Runtime], Sequence[Loop]] = lambda _: (),
+) -> None:
     runtime = Runtime(config, "worker")
     diagnostics = _diagnostics(runtime)
     run_worker(
         runtime,
         [*diagnostics.subscriptions(), *subscriptions(runtime)],
         [*DIAGNOSTIC_INDEXES, *indexes],
-        [Sweep("diagnostics", 3600, lambda: diagnostics.sweep(timedelta(days=1))),
-         Sweep("processed-events", 3600, lambda: sweep_processed(
-             runtime.db[PROCESSED_COLLECTION], timedelta(days=runtime.config.processed_retention_days))),
-         *sweeps(runtime)],
+        [
+            Sweep("diagnostics", 3600, lambda: diagnostics.sweep(timedelta(days=1))),
+            Sweep(
+                "processed-events",
+                3600,
+                lambda: sweep_processed(
+                    runtime.db[PROCESSED_COLLECTION], timedelta(days=runtime.config.processed_retention_days)
+                ),
+            ),
+            *sweeps(runtime),
+        ],
         loops(runtime),
     )

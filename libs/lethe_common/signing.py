@@ -43,8 +43,11 @@ def verify(key: bytes, purpose: str, token: str, field_count: int) -> tuple[str,
     if not isinstance(token, str) or len(token) > MAX_TOKEN_LENGTH:
         raise BadSignature("not a token")
     *fields, mac = token.split(".")
-    if len(fields) != field_count or len(mac) != _MAC_LENGTH \
-            or not all(_FIELD.fullmatch(field) for field in fields):
+    if (
+        len(fields) != field_count
+        or len(mac) != _MAC_LENGTH
+        or not all(_FIELD.fullmatch(field) for field in fields)
+    ):
         raise BadSignature("not a token")
     expected = _mac(key, purpose, ".".join(fields))
     if not hmac.compare_digest(mac.encode(), expected.encode()):

@@ -52,15 +52,22 @@ class Subject:
     subject_key: str = ""
 
     @classmethod
-    def checked(cls, *, account_id: object, subject_key: object, key_required: bool = True,
-                error: Callable[[str], Exception] = ValueError) -> Subject:
+    def checked(
+        cls,
+        *,
+        account_id: object,
+        subject_key: object,
+        key_required: bool = True,
+        error: Callable[[str], Exception] = ValueError,
+    ) -> Subject:
         """The ids a caller or an event sent, if they have the shapes our services give
         them; otherwise ``error`` (each caller's own kind) with what is wrong. The account id
         may be empty; the key too unless ``key_required``, but not both."""
         if not isinstance(account_id, str) or (account_id and not ACCOUNT_ID.fullmatch(account_id)):
             raise error("account_id is not an account id")
         if not isinstance(subject_key, str) or (
-                (subject_key or key_required) and not SUBJECT_KEY.fullmatch(subject_key)):
+            (subject_key or key_required) and not SUBJECT_KEY.fullmatch(subject_key)
+        ):
             raise error("subject_key is not a subject key")
         if not account_id and not subject_key:
             raise error("an account id or a subject key is required")
@@ -69,8 +76,7 @@ class Subject:
     @classmethod
     def from_doc(cls, doc: Mapping[str, Any]) -> Subject:
         """Whom a stored document or queue entry names (its ``account_id`` and ``subject_key``)."""
-        return cls(account_id=str(doc.get("account_id") or ""),
-                   subject_key=str(doc.get("subject_key") or ""))
+        return cls(account_id=str(doc.get("account_id") or ""), subject_key=str(doc.get("subject_key") or ""))
 
     def fields(self) -> dict[str, str]:
         """The two ids as documents and event payloads carry them."""

@@ -28,20 +28,25 @@ def email(value: str, field: str = "email") -> str:
         raise InvalidArgument(f"{field} is required")
     local, _, host = normalised.rpartition("@")
     labels = host.split(".")
-    if (len(normalised) > MAX_EMAIL or len(local) > 64 or has_control_chars(normalised)
-            or not _LOCAL_RE.fullmatch(local) or len(labels) < 2
-            or not all(_EMAIL_DOMAIN_LABEL_RE.fullmatch(label) for label in labels)):
+    if (
+        len(normalised) > MAX_EMAIL
+        or len(local) > 64
+        or has_control_chars(normalised)
+        or not _LOCAL_RE.fullmatch(local)
+        or len(labels) < 2
+        or not all(_EMAIL_DOMAIN_LABEL_RE.fullmatch(label) for label in labels)
+    ):
         raise InvalidArgument(f"{field} is not a valid e-mail address")
     return normalised
 
 
 def has_control_chars(value: str) -> bool:
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp")
-               and ch not in "\n\t" for ch in value)
+    return any(
+        unicodedata.category(ch) in ("Cc", "Cf", "Co", "Cs", "Zl", "Zp") and ch not in "\n\t" for ch in value
+    )
 
 
-def text(value: str, field: str, *, max_length: int, required: bool = True,
-         multiline: bool = False) -> str:
+def text(value: str, field: str, *, max_length: int, required: bool = True, multiline: bool = False) -> str:
     cleaned = value.strip()
     if required and not cleaned:
         raise InvalidArgument(f"{field} is required")

@@ -17,8 +17,7 @@ FULL_ENV = {
 
 def _load(environ: dict[str, str]):
     env = Env(environ=environ)
-    config = load_common("identity", env, grpc_port=50051, api_metrics_port=9101,
-                         worker_metrics_port=9201)
+    config = load_common("identity", env, grpc_port=50051, api_metrics_port=9101, worker_metrics_port=9201)
     return env, config
 
 
@@ -57,8 +56,10 @@ def test_wrong_float_is_reported() -> None:
         env.check()
 
 
-@pytest.mark.parametrize(("raw", "expected"), [("1", True), ("YES", True), ("on", True),
-                                               ("0", False), ("False", False), ("off", False)])
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1", True), ("YES", True), ("on", True), ("0", False), ("False", False), ("off", False)],
+)
 def test_bool_accepts_the_usual_spellings(raw: str, expected: bool) -> None:
     env = Env(environ={"FLAG": raw})
     assert env.bool("FLAG", not expected) is expected
@@ -100,10 +101,19 @@ def test_load_common_gives_the_service_defaults() -> None:
 
 
 def test_load_common_reads_per_service_overrides() -> None:
-    env, config = _load({**FULL_ENV, "IDENTITY_GRPC_PORT": "6001", "IDENTITY_API_METRICS_PORT": "6002",
-                         "IDENTITY_WORKER_METRICS_PORT": "6003", "IDENTITY_MONGO_DB": "custom_db",
-                         "CONSENT_GRPC_PORT": "7001", "LETHE_LOG_LEVEL": "debug",
-                         "LETHE_QUEUE_TYPE": "quorum", "LETHE_OUTBOX_GRACE_SECONDS": "0.5"})
+    env, config = _load(
+        {
+            **FULL_ENV,
+            "IDENTITY_GRPC_PORT": "6001",
+            "IDENTITY_API_METRICS_PORT": "6002",
+            "IDENTITY_WORKER_METRICS_PORT": "6003",
+            "IDENTITY_MONGO_DB": "custom_db",
+            "CONSENT_GRPC_PORT": "7001",
+            "LETHE_LOG_LEVEL": "debug",
+            "LETHE_QUEUE_TYPE": "quorum",
+            "LETHE_OUTBOX_GRACE_SECONDS": "0.5",
+        }
+    )
     env.check()
     assert (config.grpc_port, config.api_metrics_port, config.worker_metrics_port) == (6001, 6002, 6003)
     assert config.mongo_db == "custom_db"

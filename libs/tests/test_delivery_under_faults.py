@@ -50,9 +50,11 @@ def retrying(call: Any, *args: Any) -> Any:
 
 
 def test_three_relays_and_two_consumers_lose_nothing_and_apply_nothing_twice_across_a_store_kill(
-        store: PrivateServer, amqp_url: str, run_id: str) -> None:
-    client: MongoClient[dict[str, Any]] = MongoClient(f"mongodb://127.0.0.1:{store.port}/",
-                                                      serverSelectionTimeoutMS=2000, tz_aware=True)
+    store: PrivateServer, amqp_url: str, run_id: str
+) -> None:
+    client: MongoClient[dict[str, Any]] = MongoClient(
+        f"mongodb://127.0.0.1:{store.port}/", serverSelectionTimeoutMS=2000, tz_aware=True
+    )
     db = client["delivery"]
     stop = threading.Event()
     deliveries: Counter[str] = Counter()
@@ -65,10 +67,19 @@ def test_three_relays_and_two_consumers_lose_nothing_and_apply_nothing_twice_acr
             db["effects"].insert_one({"_id": event.payload["note"], "event_id": event.id})
 
     settings = ConsumerSettings(name=f"{run_id}.delivery", retry_base_seconds=0.2)
-    consumers = [EventConsumer(amqp_url, settings, [Subscription("identity", "system.ping", apply)],
-                               db[PROCESSED_COLLECTION], EventPublisher(amqp_url)) for _ in range(2)]
-    relays = [OutboxRelay(EventPublisher(amqp_url), db, lease_seconds=2, abandon_seconds=120)
-              for _ in range(3)]
+    consumers = [
+        EventConsumer(
+            amqp_url,
+            settings,
+            [Subscription("identity", "system.ping", apply)],
+            db[PROCESSED_COLLECTION],
+            EventPublisher(amqp_url),
+        )
+        for _ in range(2)
+    ]
+    relays = [
+        OutboxRelay(EventPublisher(amqp_url), db, lease_seconds=2, abandon_seconds=120) for _ in range(3)
+    ]
     threads = [threading.Thread(target=c.run, args=(stop,), daemon=True) for c in consumers]
     threads += [threading.Thread(target=r.run_forever, args=(stop, 0.1), daemon=True) for r in relays]
     for thread in threads:
@@ -81,8 +92,9 @@ def test_three_relays_and_two_consumers_lose_nothing_and_apply_nothing_twice_acr
     try:
         for n in range(WRITES):
             note = f"w{n:03d}"
-            event = Envelope(type="system.ping", source="identity",
-                             payload={"ping_id": "0" * 32, "note": note})
+            event = Envelope(
+                type="system.ping", source="identity", payload={"ping_id": "0" * 32, "note": note}
+            )
             events[note] = event
             retrying(writer.insert, db["things"], {"_id": note, "n": n}, event)
             if n == WRITES // 2:
@@ -90,10 +102,14 @@ def test_three_relays_and_two_consumers_lose_nothing_and_apply_nothing_twice_acr
                 time.sleep(1.5)
                 store.start()
 
-        wait_for(lambda: retrying(db["effects"].count_documents, {}) == WRITES, timeout=120,
-                 what="every event's effect")
-        wait_for(lambda: retrying(db[OUTBOX].count_documents, {}) == 0, timeout=60,
-                 what="the outbox to empty")
+        wait_for(
+            lambda: retrying(db["effects"].count_documents, {}) == WRITES,
+            timeout=120,
+            what="every event's effect",
+        )
+        wait_for(
+            lambda: retrying(db[OUTBOX].count_documents, {}) == 0, timeout=60, what="the outbox to empty"
+        )
     finally:
         stop.set()
         for thread in threads:

@@ -44,8 +44,10 @@ def test_a_find_by_id_searches_the_id_index(test_db: Database, orders: Any) -> N
 
 
 def test_an_update_by_id_finds_and_writes_by_the_id_index(test_db: Database, orders: Any) -> None:
-    explained = explain(test_db, {"update": "orders", "updates": [
-        {"q": {"_id": "ord_0007"}, "u": {"$set": {"status": "shipped"}}}]})
+    explained = explain(
+        test_db,
+        {"update": "orders", "updates": [{"q": {"_id": "ord_0007"}, "u": {"$set": {"status": "shipped"}}}]},
+    )
     assert_searches_index(plan_of(explained), "__id_")
     assert_searches_index(plan_of(explained, "WritePlan"), "__id_")
 
@@ -57,8 +59,13 @@ def test_a_delete_by_id_finds_and_deletes_by_the_id_index(test_db: Database, ord
 
 
 def test_an_id_with_further_keys_still_searches_the_id_index(test_db: Database, orders: Any) -> None:
-    explained = explain(test_db, {"update": "orders", "updates": [
-        {"q": {"_id": "ord_0007", "status": "paid"}, "u": {"$set": {"status": "shipped"}}}]})
+    explained = explain(
+        test_db,
+        {
+            "update": "orders",
+            "updates": [{"q": {"_id": "ord_0007", "status": "paid"}, "u": {"$set": {"status": "shipped"}}}],
+        },
+    )
     assert_searches_index(plan_of(explained), "__id_")
 
 
@@ -69,8 +76,9 @@ def test_a_list_of_ids_searches_the_id_index(test_db: Database, orders: Any) -> 
 
 def test_a_page_by_id_is_one_index_range_with_its_order_and_limit(test_db: Database, orders: Any) -> None:
     for order in (1, -1):
-        explained = explain(test_db, {"find": "orders", "filter": {"_id": under("ord")},
-                                      "sort": {"_id": order}, "limit": 10})
+        explained = explain(
+            test_db, {"find": "orders", "filter": {"_id": under("ord")}, "sort": {"_id": order}, "limit": 10}
+        )
         assert_searches_index(plan_of(explained), "_lethe_id_text")
         assert "TEMP B-TREE" not in plan_of(explained), "the order must come from the index"
         assert explained["sortPushdown"] is True and explained["limitPushdown"] is True

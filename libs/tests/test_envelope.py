@@ -15,9 +15,12 @@ KEY = "ab" * 32
 
 
 def _ping(**overrides: Any) -> Envelope:
-    fields: dict[str, Any] = {"type": "system.ping", "source": "identity",
-                              "payload": {"ping_id": uuid.uuid4().hex, "note": "hello"},
-                              "subject_key": KEY}
+    fields: dict[str, Any] = {
+        "type": "system.ping",
+        "source": "identity",
+        "payload": {"ping_id": uuid.uuid4().hex, "note": "hello"},
+        "subject_key": KEY,
+    }
     fields.update(overrides)
     return Envelope(**fields)
 
@@ -49,24 +52,27 @@ def test_from_wire_rejects_a_body_that_is_not_an_object(body: Any) -> None:
         Envelope.from_wire(body)
 
 
-@pytest.mark.parametrize(("changes", "problem"), [
-    ({"id": "not-an-id"}, "id must be"),
-    ({"id": uuid.uuid4().hex.upper()}, "id must be"),
-    ({"id": 12}, "id must be"),
-    ({"type": "Ping"}, "type must be"),
-    ({"type": "ping"}, "type must be"),
-    ({"source": "Identity"}, "source must be"),
-    ({"source": "shop.events"}, "source must be"),
-    ({"subject_key": "xyz" * 21 + "x"}, "subject_key must be"),
-    ({"subject_key": KEY[:-1]}, "subject_key must be"),
-    ({"payload": ["a"]}, "payload must be"),
-    ({"payload": None}, "payload must be"),
-    ({"payload": {f"k{i}": i for i in range(101)}}, "payload must be"),
-    ({"occurred_at": "2026-11-21T12:20:46"}, "time zone"),
-    ({"occurred_at": "yesterday"}, "ISO 8601"),
-    ({"occurred_at": None}, "ISO 8601"),
-    ({"version": 2}, "version must be 1"),
-])
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({"id": "not-an-id"}, "id must be"),
+        ({"id": uuid.uuid4().hex.upper()}, "id must be"),
+        ({"id": 12}, "id must be"),
+        ({"type": "Ping"}, "type must be"),
+        ({"type": "ping"}, "type must be"),
+        ({"source": "Identity"}, "source must be"),
+        ({"source": "shop.events"}, "source must be"),
+        ({"subject_key": "xyz" * 21 + "x"}, "subject_key must be"),
+        ({"subject_key": KEY[:-1]}, "subject_key must be"),
+        ({"payload": ["a"]}, "payload must be"),
+        ({"payload": None}, "payload must be"),
+        ({"payload": {f"k{i}": i for i in range(101)}}, "payload must be"),
+        ({"occurred_at": "2026-11-21T12:20:46"}, "time zone"),
+        ({"occurred_at": "yesterday"}, "ISO 8601"),
+        ({"occurred_at": None}, "ISO 8601"),
+        ({"version": 2}, "version must be 1"),
+    ],
+)
 def test_from_wire_rejects_an_invalid_field(changes: dict[str, Any], problem: str) -> None:
     with pytest.raises(EnvelopeError, match=problem):
         Envelope.from_wire(_wire(**changes))
@@ -133,8 +139,9 @@ def test_catalogue_rejects_a_source_not_allowed() -> None:
         check_payload(_ping(source="billing"))
 
 
-@pytest.mark.parametrize("payload", [{"note": "hello"}, {"ping_id": 7, "note": "hello"},
-                                     {"ping_id": "abc", "note": None}])
+@pytest.mark.parametrize(
+    "payload", [{"note": "hello"}, {"ping_id": 7, "note": "hello"}, {"ping_id": "abc", "note": None}]
+)
 def test_catalogue_rejects_a_missing_or_mistyped_field(payload: dict[str, Any]) -> None:
     with pytest.raises(EnvelopeError, match="payload field"):
         check_payload(_ping(payload=payload))

@@ -55,7 +55,10 @@ class Running:
         self.servicer = FailingDiagnostics()
         self.server = GrpcServer(
             [ServiceBinding(pb_grpc.add_DiagnosticsServicer_to_server, self.servicer, SERVICE)],
-            free_port(), readiness=self.ready.is_set, health_interval=0.1)
+            free_port(),
+            readiness=self.ready.is_set,
+            health_interval=0.1,
+        )
         self.server.start()
         self.channel = grpc.insecure_channel(f"127.0.0.1:{self.server.port}")
         self.stub = pb_grpc.DiagnosticsStub(self.channel)
@@ -88,8 +91,9 @@ def running() -> Iterator[Running]:
 
 
 def _handled(method: str, code: str) -> float:
-    value = REGISTRY.get_sample_value("lethe_grpc_server_handled_total", {
-        "grpc_service": SERVICE, "grpc_method": method, "grpc_code": code})
+    value = REGISTRY.get_sample_value(
+        "lethe_grpc_server_handled_total", {"grpc_service": SERVICE, "grpc_method": method, "grpc_code": code}
+    )
     return value or 0.0
 
 
@@ -174,8 +178,7 @@ def test_stop_refuses_new_calls_but_finishes_the_one_in_flight(running: Running)
 
 def test_after_stop_health_checks_are_unavailable(running: Running) -> None:
     running.ready.set()
-    wait_for(lambda: running.status() == health_pb2.HealthCheckResponse.SERVING, timeout=10,
-             what="SERVING")
+    wait_for(lambda: running.status() == health_pb2.HealthCheckResponse.SERVING, timeout=10, what="SERVING")
     running.server.stop(1)
     with pytest.raises(grpc.RpcError) as caught:
         running.status()

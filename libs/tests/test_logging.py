@@ -22,36 +22,45 @@ pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
 EMAIL = "alice.smith@example.com"
 
 
-@pytest.mark.parametrize("address", [
-    "alice@example.com",
-    "alice.smith+newsletter@example.com",
-    "bob_o'neil@mail.sub.example.co.uk",
-    "ALICE@EXAMPLE.COM",
-    "a-b.c@x-y.example.org",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "alice@example.com",
+        "alice.smith+newsletter@example.com",
+        "bob_o'neil@mail.sub.example.co.uk",
+        "ALICE@EXAMPLE.COM",
+        "a-b.c@x-y.example.org",
+    ],
+)
 def test_redact_removes_email_addresses(address: str) -> None:
     redacted = redact(f"sent to {address} today")
     assert redacted == f"sent to {REDACTED_EMAIL} today"
 
 
-@pytest.mark.parametrize("number", [
-    "+49 30 1234567",
-    "0049-171-1234567",
-    "030/1234567",
-    "(030) 123 4567",
-    "+1 (555) 123-4567",
-    "+4930123456",
-])
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+49 30 1234567",
+        "0049-171-1234567",
+        "030/1234567",
+        "(030) 123 4567",
+        "+1 (555) 123-4567",
+        "+4930123456",
+    ],
+)
 def test_redact_removes_phone_numbers(number: str) -> None:
     assert redact(f"call {number} now") == f"call {REDACTED_PHONE} now"
 
 
-@pytest.mark.parametrize("address", [
-    "203.0.113.7",
-    "2001:db8::1",
-    "2001:0db8:0000:0000:0000:ff00:0042:8329",
-    "FE80:0000:0000:0000:0202:B3FF:FE1E:8329",
-])
+@pytest.mark.parametrize(
+    "address",
+    [
+        "203.0.113.7",
+        "2001:db8::1",
+        "2001:0db8:0000:0000:0000:ff00:0042:8329",
+        "FE80:0000:0000:0000:0202:B3FF:FE1E:8329",
+    ],
+)
 def test_redact_removes_ip_addresses(address: str) -> None:
     assert redact(f"client {address} connected") == f"client {REDACTED_IP} connected"
 
@@ -60,20 +69,23 @@ def test_redact_removes_the_address_but_keeps_the_port() -> None:
     assert redact("peer ipv4:203.0.113.7:5555") == f"peer ipv4:{REDACTED_IP}:5555"
 
 
-@pytest.mark.parametrize("text", [
-    "bind 127.0.0.1",
-    "bind ::1",
-    "bind 0.0.0.0",
-    "listening on 127.0.0.1:50051",
-    "at 2026-11-21T12:20:46",
-    "at 2026-11-21T12:20:46.123456+00:00",
-    "at 12:20:46",
-    "ping 0123456789abcdef0123456789abcdef",
-    "port 50051",
-    "count 1234567",
-    "elapsed 0.001234567",
-    "event 123e4567-e89b-12d3-a456-426614174000",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "bind 127.0.0.1",
+        "bind ::1",
+        "bind 0.0.0.0",
+        "listening on 127.0.0.1:50051",
+        "at 2026-11-21T12:20:46",
+        "at 2026-11-21T12:20:46.123456+00:00",
+        "at 12:20:46",
+        "ping 0123456789abcdef0123456789abcdef",
+        "port 50051",
+        "count 1234567",
+        "elapsed 0.001234567",
+        "event 123e4567-e89b-12d3-a456-426614174000",
+    ],
+)
 def test_redact_keeps_text_that_names_no_one(text: str) -> None:
     assert redact(text) == text
 
@@ -104,7 +116,11 @@ def test_formatter_writes_one_json_object_with_the_fixed_fields() -> None:
     entry = _format(_record("hello %s", "world"))
     assert entry["message"] == "hello world"
     assert (entry["level"], entry["service"], entry["process"], entry["logger"]) == (
-        "INFO", "identity", "api", "lethe.test")
+        "INFO",
+        "identity",
+        "api",
+        "lethe.test",
+    )
     assert str(entry["time"]).endswith("Z")
 
 
@@ -115,8 +131,11 @@ def test_formatter_redacts_the_message_and_its_arguments() -> None:
 
 
 def test_formatter_redacts_nested_extra_fields_and_keeps_numbers() -> None:
-    entry = _format(_record("lookup", who=EMAIL, context={"emails": [EMAIL, "x"], "port": 50051},
-                            pair=("+49 30 1234567", 3)))
+    entry = _format(
+        _record(
+            "lookup", who=EMAIL, context={"emails": [EMAIL, "x"], "port": 50051}, pair=("+49 30 1234567", 3)
+        )
+    )
     assert EMAIL not in json.dumps(entry)
     assert entry["who"] == REDACTED_EMAIL
     assert entry["context"] == {"emails": [REDACTED_EMAIL, "x"], "port": 50051}
@@ -160,8 +179,9 @@ def test_configure_logging_prints_redacted_json_lines_on_stdout() -> None:
         f"log.info('signup %s', {EMAIL!r}, extra={{'phone': '+49 30 1234567', 'ip': '203.0.113.7'}})\n"
         "log.debug('hidden below INFO')\n"
     )
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60,
-                          check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
     lines = done.stdout.splitlines()
     assert len(lines) == 1
     entry = json.loads(lines[0])

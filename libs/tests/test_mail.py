@@ -60,11 +60,17 @@ def test_text_only_mail_is_a_single_plain_part() -> None:
 
 
 def test_sent_mail_lands_in_the_maildir_with_both_parts_and_custom_headers(
-        smtp_port: int, maildir: mailbox.Maildir) -> None:
+    smtp_port: int, maildir: mailbox.Maildir
+) -> None:
     subject = unique("mail-test")
     unsubscribe = f"<https://lethe.invalid/unsubscribe/{subject}>"
-    mail = Mail(to="reader@example.com", subject=subject, text=f"plain body {subject}",
-                html=f"<p>html body {subject}</p>", headers={"List-Unsubscribe": unsubscribe})
+    mail = Mail(
+        to="reader@example.com",
+        subject=subject,
+        text=f"plain body {subject}",
+        html=f"<p>html body {subject}</p>",
+        headers={"List-Unsubscribe": unsubscribe},
+    )
 
     message_id = send_mail(mail, host="127.0.0.1", port=smtp_port, sender=SENDER)
 
@@ -80,5 +86,10 @@ def test_sent_mail_lands_in_the_maildir_with_both_parts_and_custom_headers(
 
 def test_send_mail_to_a_closed_port_raises_os_error() -> None:
     with pytest.raises(OSError):
-        send_mail(Mail(to="a@example.com", subject="s", text="t"), host="127.0.0.1",
-                  port=free_port(), sender=SENDER, timeout=3)
+        send_mail(
+            Mail(to="a@example.com", subject="s", text="t"),
+            host="127.0.0.1",
+            port=free_port(),
+            sender=SENDER,
+            timeout=3,
+        )

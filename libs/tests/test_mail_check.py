@@ -23,11 +23,12 @@ GOOD = (
     "List-Unsubscribe: <https://lethe.example/unsubscribe?token=abc>\n"
     "List-Unsubscribe-Post: List-Unsubscribe=One-Click\n"
     "X-Lethe-Mail: test\n"
-    "Content-Type: text/plain; charset=\"utf-8\"\n"
+    'Content-Type: text/plain; charset="utf-8"\n'
     "Content-Transfer-Encoding: 7bit\n"
     "MIME-Version: 1.0\n"
     "\n"
-    f"Hello {PERSONAL}\n")
+    f"Hello {PERSONAL}\n"
+)
 
 
 def changed(header: str, value: str | None, add: bool = False) -> bytes:
@@ -70,25 +71,28 @@ def test_a_bad_message_id_fails() -> None:
     fails_on(changed("Message-ID", "1.2.3.lethe.invalid"), "Message-ID")
 
 
-@pytest.mark.parametrize(("header", "value"), [
-    ("Date", "Mon, 30 Nov 2026 10:00:00 -0000"),  # no time zone: a naive time
-    ("Date", "yesterday"),
-    ("Message-ID", None),
-    ("Message-ID", "<no-at-sign>"),
-    ("From", None),
-    ("From", "Lethe"),
-    ("From", "a@lethe.invalid, b@lethe.invalid"),
-    ("To", None),
-    ("To", "nobody"),
-    ("Subject", f"=?utf-8?b?!!!?= {PERSONAL}"),  # not base64
-    ("Subject", f"=?utf-8?q?=FF?= {PERSONAL}"),  # not UTF-8
-    ("Subject", f"=?no-such-charset?q?x?= {PERSONAL}"),
-    ("Subject", "=?utf-8?q?" + "a" * 70 + "?="),  # longer than RFC 2047's 75 characters
-    ("Subject", f"Grüße {PERSONAL}"),  # raw 8-bit text in a mail not sent as SMTPUTF8
-    ("List-Unsubscribe", "https://lethe.example/unsubscribe"),
-    ("List-Unsubscribe", None),  # List-Unsubscribe-Post without it
-    ("List-Unsubscribe-Post", "yes"),
-])
+@pytest.mark.parametrize(
+    ("header", "value"),
+    [
+        ("Date", "Mon, 30 Nov 2026 10:00:00 -0000"),  # no time zone: a naive time
+        ("Date", "yesterday"),
+        ("Message-ID", None),
+        ("Message-ID", "<no-at-sign>"),
+        ("From", None),
+        ("From", "Lethe"),
+        ("From", "a@lethe.invalid, b@lethe.invalid"),
+        ("To", None),
+        ("To", "nobody"),
+        ("Subject", f"=?utf-8?b?!!!?= {PERSONAL}"),  # not base64
+        ("Subject", f"=?utf-8?q?=FF?= {PERSONAL}"),  # not UTF-8
+        ("Subject", f"=?no-such-charset?q?x?= {PERSONAL}"),
+        ("Subject", "=?utf-8?q?" + "a" * 70 + "?="),  # longer than RFC 2047's 75 characters
+        ("Subject", f"Grüße {PERSONAL}"),  # raw 8-bit text in a mail not sent as SMTPUTF8
+        ("List-Unsubscribe", "https://lethe.example/unsubscribe"),
+        ("List-Unsubscribe", None),  # List-Unsubscribe-Post without it
+        ("List-Unsubscribe-Post", "yes"),
+    ],
+)
 def test_each_broken_header_fails_by_name(header: str, value: str | None) -> None:
     name = "List-Unsubscribe-Post" if header == "List-Unsubscribe" and value is None else header
     fails_on(changed(header, value), name)
@@ -96,14 +100,17 @@ def test_each_broken_header_fails_by_name(header: str, value: str | None) -> Non
 
 @pytest.mark.parametrize("header", ["Date", "Message-ID", "From", "To"])
 def test_a_repeated_header_fails(header: str) -> None:
-    value = {"Date": "Tue, 1 Dec 2026 10:00:00 +0000", "Message-ID": "<4@lethe.invalid>",
-             "From": "x@lethe.invalid", "To": "y@customer.example"}[header]
+    value = {
+        "Date": "Tue, 1 Dec 2026 10:00:00 +0000",
+        "Message-ID": "<4@lethe.invalid>",
+        "From": "x@lethe.invalid",
+        "To": "y@customer.example",
+    }[header]
     fails_on(changed(header, value, add=True), header)
 
 
 def test_utf8_header_text_passes_only_in_a_mail_to_an_international_address() -> None:
-    utf8 = GOOD.replace("To: ada@", "To: jürgen@").replace(
-        "=?utf-8?q?Gr=C3=BC=C3=9Fe?=", "Grüße")
+    utf8 = GOOD.replace("To: ada@", "To: jürgen@").replace("=?utf-8?q?Gr=C3=BC=C3=9Fe?=", "Grüße")
     assert checked_mail(utf8.encode())["Subject"] == f"Grüße {PERSONAL}"
     with pytest.raises(MailCheckFailed, match="header Subject: 8-bit text that is not UTF-8"):
         checked_mail(utf8.encode().replace("Grüße".encode(), "Grüße".encode("latin-1")))
@@ -130,8 +137,9 @@ def test_every_message_we_build_is_dated_now_in_utc_and_passes() -> None:
 def test_long_text_needing_encoding_makes_encoded_words_of_at_most_75_characters() -> None:
     subject = "Grüße für Ihre Bestätigung: äöü äöü äöü äöü äöü äöü " + "Übergrößenträger" * 5
     url = "<https://lethe.example/api/v1/newsletter/unsubscribe?token=" + "a" * 150 + ">"
-    raw = message_bytes(Mail(to="a@customer.example", subject=subject, text="t",
-                             headers={"List-Unsubscribe": url}))
+    raw = message_bytes(
+        Mail(to="a@customer.example", subject=subject, text="t", headers={"List-Unsubscribe": url})
+    )
     message = checked_mail(raw)  # encoded words longer than 75 characters fail it
     assert message["Subject"] == subject
     assert f"List-Unsubscribe: {url}\r\n".encode() in raw  # ASCII stays one line

@@ -39,8 +39,11 @@ def to_of(raw: bytes) -> str:
 
 def mail_to(sink: PrivateServer, address: str) -> bytes:
     """The one message to ``address`` in the sink's Maildir, once it is there."""
-    return wait_for(lambda: next((raw for raw in arrived(sink) if to_of(raw) == address), None),
-                    10, what=f"the message to {address}")
+    return wait_for(
+        lambda: next((raw for raw in arrived(sink) if to_of(raw) == address), None),
+        10,
+        what=f"the message to {address}",
+    )
 
 
 def test_only_committed_messages_reach_the_relay_on_one_connection(sink: PrivateServer) -> None:
@@ -52,9 +55,10 @@ def test_only_committed_messages_reach_the_relay_on_one_connection(sink: Private
         asked.append(to)
         return next(decisions)
 
-    results = [session.send(Mail(to=to, subject="s", text=".leading dot\nline"),
-                            lambda to=to: commit(to))  # type: ignore[misc]
-               for to in ("one@sink.example", "two@sink.example", "three@sink.example")]
+    results = [
+        session.send(Mail(to=to, subject="s", text=".leading dot\nline"), lambda to=to: commit(to))  # type: ignore[misc]
+        for to in ("one@sink.example", "two@sink.example", "three@sink.example")
+    ]
     session.close()
     assert results == [True, False, True]
     assert asked == ["one@sink.example", "two@sink.example", "three@sink.example"]
@@ -68,8 +72,9 @@ def test_only_committed_messages_reach_the_relay_on_one_connection(sink: Private
 def test_long_header_values_stay_on_one_line(sink: PrivateServer) -> None:
     url = "<https://lethe.example/api/v1/newsletter/unsubscribe?token=" + "a" * 150 + ">"
     session = MailSession("127.0.0.1", sink.port, SENDER)
-    assert session.send(Mail(to="long@sink.example", subject="s", text="t",
-                             headers={"List-Unsubscribe": url}), lambda: True)
+    assert session.send(
+        Mail(to="long@sink.example", subject="s", text="t", headers={"List-Unsubscribe": url}), lambda: True
+    )
     session.close()
     raw = mail_to(sink, "long@sink.example")
     assert f"List-Unsubscribe: {url}\n".encode() in raw.replace(b"\r\n", b"\n")
@@ -87,8 +92,7 @@ def test_an_unreachable_relay_raises_and_the_next_call_reconnects(sink: PrivateS
 
 def test_an_international_address_goes_with_smtputf8(sink: PrivateServer) -> None:
     session = MailSession("127.0.0.1", sink.port, SENDER)
-    assert session.send(Mail(to="jürgen@sink.example", subject="Grüße", text="Hallo Jürgen"),
-                        lambda: True)
+    assert session.send(Mail(to="jürgen@sink.example", subject="Grüße", text="Hallo Jürgen"), lambda: True)
     session.close()
     message = checked_mail(mail_to(sink, "jürgen@sink.example"))  # UTF-8 headers, SMTPUTF8
     assert message["Subject"] == "Grüße"

@@ -22,15 +22,18 @@ def test_a_token_carries_its_fields_for_its_purpose_only() -> None:
         verify(KEY, "confirm", token, 1)
 
 
-@pytest.mark.parametrize("change", [
-    lambda t: t.replace("sub_1", "sub_2"),
-    lambda t: t.replace(".42.", ".43."),
-    lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
-    lambda t: t + ".x",
-    lambda t: t.split(".", 1)[1],
-    lambda t: "",
-    lambda t: "x" * 500,
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda t: t.replace("sub_1", "sub_2"),
+        lambda t: t.replace(".42.", ".43."),
+        lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"),
+        lambda t: t + ".x",
+        lambda t: t.split(".", 1)[1],
+        lambda t: "",
+        lambda t: "x" * 500,
+    ],
+)
 def test_an_altered_token_is_refused(change: object) -> None:
     token = sign(KEY, "confirm", ("sub_1", "42"))
     with pytest.raises(BadSignature):

@@ -49,8 +49,10 @@ def test_pages_walk_a_range_forwards_and_backwards_without_gaps(test_db: Databas
 
     assert forwards == [f"p/{i:03d}" for i in range(25)] == backwards
     assert [d["_id"] for d in last_five.items] == [f"p/{i:03d}" for i in range(24, 19, -1)]
-    assert page(things, under("p"), after=last_five.next_cursor, limit=5,
-                descending=True).items[0]["_id"] == "p/019"
+    assert (
+        page(things, under("p"), after=last_five.next_cursor, limit=5, descending=True).items[0]["_id"]
+        == "p/019"
+    )
 
 
 def test_a_filtered_page_reads_a_bounded_number_of_pages(test_db: Database) -> None:
@@ -79,8 +81,11 @@ def test_the_owner_index_finds_an_owners_items_by_kind(test_db: Database) -> Non
     index.add("k2", "order", "ord_3")
 
     assert index.items("k1", "order") == ["ord_1", "ord_2"]
-    assert sorted(d["_id"] for d in index.entries("k1")) == ["k1/contact/cr_1", "k1/order/ord_1",
-                                                              "k1/order/ord_2"]
+    assert sorted(d["_id"] for d in index.entries("k1")) == [
+        "k1/contact/cr_1",
+        "k1/order/ord_1",
+        "k1/order/ord_2",
+    ]
     assert index.has("k2", "order", "ord_3") and not index.has("k2", "order", "ord_1")
     assert index.remove("k1", "order", "ord_1") and not index.remove("k1", "order", "ord_1")
     assert index.remove_owner("k1") == 2
@@ -122,6 +127,7 @@ def test_concurrent_writers_of_one_thing_lose_nothing_and_apply_nothing_twice(te
     def write(name: str) -> None:
         def decide(steps: list[dict]) -> Step | None:
             return None if any(s["writer"] == name for s in steps) else Step({"writer": name})
+
         log.append_after("counter", decide)
         log.append_after("counter", decide)  # a repeat changes nothing
 

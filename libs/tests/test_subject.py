@@ -77,49 +77,66 @@ def test_a_subjects_owner_keys_are_the_ids_it_has_key_first() -> None:
 
 def test_a_subjects_store_filter_is_what_it_has() -> None:
     assert Subject(account_id=ACCOUNT, subject_key=KEY).store_filter("_id") == {
-        "$or": [{"subject_key": KEY}, {"_id": ACCOUNT}]}
+        "$or": [{"subject_key": KEY}, {"_id": ACCOUNT}]
+    }
     assert Subject(subject_key=KEY).store_filter() == {"$or": [{"subject_key": KEY}]}
     assert Subject().store_filter() == {"_id": {"$exists": False}}
 
 
 def test_checked_ids_have_our_shapes() -> None:
     assert Subject.checked(account_id="", subject_key=KEY) == Subject(subject_key=KEY)
-    assert Subject.checked(account_id=ACCOUNT, subject_key="", key_required=False) == \
-        Subject(account_id=ACCOUNT)
+    assert Subject.checked(account_id=ACCOUNT, subject_key="", key_required=False) == Subject(
+        account_id=ACCOUNT
+    )
 
 
-@pytest.mark.parametrize(("account_id", "key", "key_required", "problem"), [
-    (None, KEY, True, "account_id"),
-    ("someone@example.com", KEY, True, "account_id"),
-    (ACCOUNT, "", True, "subject_key"),
-    (ACCOUNT, KEY.upper(), False, "subject_key"),
-    (ACCOUNT, 5, False, "subject_key"),
-    ("", "", False, "account id or a subject key"),
-])
+@pytest.mark.parametrize(
+    ("account_id", "key", "key_required", "problem"),
+    [
+        (None, KEY, True, "account_id"),
+        ("someone@example.com", KEY, True, "account_id"),
+        (ACCOUNT, "", True, "subject_key"),
+        (ACCOUNT, KEY.upper(), False, "subject_key"),
+        (ACCOUNT, 5, False, "subject_key"),
+        ("", "", False, "account id or a subject key"),
+    ],
+)
 def test_checked_ids_refuse_anything_else_with_the_callers_error(
-        account_id: object, key: object, key_required: bool, problem: str) -> None:
+    account_id: object, key: object, key_required: bool, problem: str
+) -> None:
     with pytest.raises(EnvelopeError, match=problem):
-        Subject.checked(account_id=account_id, subject_key=key, key_required=key_required,
-                        error=EnvelopeError)
+        Subject.checked(
+            account_id=account_id, subject_key=key, key_required=key_required, error=EnvelopeError
+        )
 
 
 def request(kind: str) -> PrivacyEvent:
     return PrivacyEvent(kind, "pr_" + "c" * 32, Subject(subject_key=KEY))
 
 
-WORDING = RestrictionWording(blocked=("things: never used",), restricted="{count} thing(s) restricted",
-                             lifted="restriction lifted: things as before",
-                             none_held="no thing held for this person")
+WORDING = RestrictionWording(
+    blocked=("things: never used",),
+    restricted="{count} thing(s) restricted",
+    lifted="restriction lifted: things as before",
+    none_held="no thing held for this person",
+)
 
 
 def test_a_restriction_receipt_says_what_is_blocked_until_the_person_lifts_it() -> None:
     receipt = restriction_receipt(request("restriction"), 2, WORDING)
     assert (receipt.kind, receipt.blocked, receipt.blocked_until, receipt.note) == (
-        "restriction", ("things: never used",), "until the person lifts the restriction",
-        "2 thing(s) restricted")
+        "restriction",
+        ("things: never used",),
+        "until the person lifts the restriction",
+        "2 thing(s) restricted",
+    )
     lifted = restriction_receipt(request("restriction_lift"), 2, WORDING)
     assert (lifted.kind, lifted.blocked, lifted.blocked_until, lifted.note) == (
-        "restriction_lift", (), "", "restriction lifted: things as before")
+        "restriction_lift",
+        (),
+        "",
+        "restriction lifted: things as before",
+    )
 
 
 def test_a_restriction_receipt_of_nothing_held_says_so_where_the_service_words_it() -> None:

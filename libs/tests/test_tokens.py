@@ -51,21 +51,24 @@ def test_looks_like_token_accepts_what_new_token_issues() -> None:
     assert tokens.looks_like_token("-_" * 21 + "x") is True
 
 
-@pytest.mark.parametrize("value", [
-    "",
-    "A" * 42,
-    "A" * 44,
-    "A" * 42 + "=",
-    "A" * 42 + "+",
-    "A" * 42 + "/",
-    "A" * 42 + ".",
-    "A" * 21 + " " + "A" * 21,
-    "A" * 42 + "\u00e9",
-    " " + "A" * 43,
-    "A" * 43 + " ",
-    "A" * 43 + "\n",
-    "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",  # a digest, not a token
-])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "A" * 42,
+        "A" * 44,
+        "A" * 42 + "=",
+        "A" * 42 + "+",
+        "A" * 42 + "/",
+        "A" * 42 + ".",
+        "A" * 21 + " " + "A" * 21,
+        "A" * 42 + "\u00e9",
+        " " + "A" * 43,
+        "A" * 43 + " ",
+        "A" * 43 + "\n",
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",  # a digest, not a token
+    ],
+)
 def test_looks_like_token_refuses_other_shapes(value: str) -> None:
     assert tokens.looks_like_token(value) is False
 

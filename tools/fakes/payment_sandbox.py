@@ -44,8 +44,7 @@ _CURRENCY = re.compile(r"[A-Z]{3}")
 
 def luhn_ok(number: str) -> bool:
     digits = [int(d) for d in number][::-1]
-    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2)
-                for i, d in enumerate(digits))
+    total = sum(d if i % 2 == 0 else (d * 2 - 9 if d * 2 > 9 else d * 2) for i, d in enumerate(digits))
     return total % 10 == 0
 
 
@@ -71,9 +70,11 @@ def notify(url: str, charge: dict[str, Any]) -> None:
     delay = 0.0
     for _ in range(8):
         time.sleep(delay)
-        request = urllib.request.Request(url, data=body, method="POST", headers={  # noqa: S310
+        headers = {
             "Content-Type": "application/json",
-            "Sandbox-Signature": signature(body, int(time.time()))})
+            "Sandbox-Signature": signature(body, int(time.time())),
+        }
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback
                 if 200 <= response.status < 300:
@@ -151,8 +152,9 @@ class Handler(JsonHandler):
             IDEMPOTENCY.put(key, status, answer)
         self.answer(status, answer)
         if status == 201:
-            threading.Thread(target=settle, args=(answer["id"], str(body.get("notify_url", ""))),
-                             daemon=True).start()
+            threading.Thread(
+                target=settle, args=(answer["id"], str(body.get("notify_url", ""))), daemon=True
+            ).start()
 
     def refund(self, charge_id: str) -> None:
         with LEDGER.lock:
@@ -170,19 +172,25 @@ class Handler(JsonHandler):
     def charge(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         amount, currency = body.get("amount"), str(body.get("currency", ""))
         if not isinstance(amount, int) or amount <= 0 or not _CURRENCY.fullmatch(currency):
-            return 400, {"error": {"code": "invalid_request",
-                                   "message": "amount (cents) and currency are required"}}
+            return 400, {
+                "error": {"code": "invalid_request", "message": "amount (cents) and currency are required"}
+            }
         with LEDGER.lock:
             token = LEDGER.tokens.get(str(body.get("token", "")))
             if token is None or token["used"]:
-                return 400, {"error": {"code": "invalid_token",
-                                       "message": "the token is unknown or was used"}}
+                return 400, {
+                    "error": {"code": "invalid_token", "message": "the token is unknown or was used"}
+                }
             token["used"] = True
             if token["number"] == DECLINED_CARD:
-                return 402, {"error": {"code": "card_declined",
-                                       "message": "the card was declined"}}
-            charge = {"id": f"ch_{secrets.token_hex(12)}", "status": "pending", "amount": amount,
-                      "currency": currency, "reference": str(body.get("reference", ""))[:64]}
+                return 402, {"error": {"code": "card_declined", "message": "the card was declined"}}
+            charge = {
+                "id": f"ch_{secrets.token_hex(12)}",
+                "status": "pending",
+                "amount": amount,
+                "currency": currency,
+                "reference": str(body.get("reference", ""))[:64],
+            }
             LEDGER.charges[str(charge["id"])] = charge
             return 201, dict(charge)
 

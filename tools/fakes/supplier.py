@@ -33,8 +33,11 @@ def problem(body: dict[str, Any]) -> str:
         return "reference is required"
     if not isinstance(recipient, dict) or not all(recipient.get(f) for f in REQUIRED):
         return f"recipient needs {', '.join(REQUIRED)}"
-    if not isinstance(items, list) or not items or not all(
-            isinstance(i, dict) and isinstance(i.get("quantity"), int) for i in items):
+    if (
+        not isinstance(items, list)
+        or not items
+        or not all(isinstance(i, dict) and isinstance(i.get("quantity"), int) for i in items)
+    ):
         return "items are required"
     return ""
 
@@ -72,8 +75,14 @@ class Handler(JsonHandler):
             remembered = IDEMPOTENCY.get(key)
             if remembered is None:
                 RECEIVED[body["reference"]] = body
-                remembered = (201, {"id": f"dl_{secrets.token_hex(12)}", "status": "accepted",
-                                    "reference": body["reference"]})
+                remembered = (
+                    201,
+                    {
+                        "id": f"dl_{secrets.token_hex(12)}",
+                        "status": "accepted",
+                        "reference": body["reference"],
+                    },
+                )
                 IDEMPOTENCY.put(key, *remembered)
         self.answer(*remembered)
 

@@ -37,66 +37,64 @@ CATALOGUE: dict[str, EventType] = {
             sources=("identity",),
             payload={"account_id": str, "account_consent_version": str},
             description="An account's e-mail address was verified for the first time; the "
-                        "person agreed to the account consent text of that version.",
+            "person agreed to the account consent text of that version.",
         ),
         EventType(
             name="account.portal_access_changed",
             sources=("identity",),
             payload={"account_id": str, "status": str, "organisation_id": str},
             description="Portal access was requested, approved or rejected "
-                        "(status pending, approved or rejected).",
+            "(status pending, approved or rejected).",
         ),
         EventType(
             name="consent.granted",
             sources=("consent",),
-            payload={"record_id": str, "account_id": str, "purpose": str, "version": str,
-                     "channel": str},
+            payload={"record_id": str, "account_id": str, "purpose": str, "version": str, "channel": str},
             description="A person agreed to the consent text of one purpose and version.",
         ),
         EventType(
             name="consent.withdrawn",
             sources=("consent",),
-            payload={"record_id": str, "account_id": str, "purpose": str, "channel": str,
-                     "reason": str},
+            payload={"record_id": str, "account_id": str, "purpose": str, "channel": str, "reason": str},
             description="A person withdrew (or refused) a consent; it takes effect for the "
-                        "future at once, in every service.",
+            "future at once, in every service.",
         ),
         EventType(
             name="newsletter.confirmation_requested",
             sources=("newsletter",),
             payload={"subscriber_id": str},
             description="Someone asked to subscribe (or to subscribe again): the newsletter "
-                        "worker mails the double opt-in link. Internal to the newsletter "
-                        "service; the address is never in the event.",
+            "worker mails the double opt-in link. Internal to the newsletter "
+            "service; the address is never in the event.",
         ),
         EventType(
             name="order.placed",
             sources=("shop",),
             payload={"order_id": str, "account_id": str, "currency": str, "gross_cents": int},
             description="A customer placed an order and the payment provider took the charge "
-                        "(pending). No address and no payment details in the event.",
+            "(pending). No address and no payment details in the event.",
         ),
         EventType(
             name="order.paid",
             sources=("shop",),
             payload={"order_id": str, "account_id": str},
             description="The provider confirmed an order's payment: the shop worker hands "
-                        "physical goods to the supplier and grants downloads. Internal to the "
-                        "shop service.",
+            "physical goods to the supplier and grants downloads. Internal to the "
+            "shop service.",
         ),
         EventType(
             name="order.completed",
             sources=("shop",),
             payload={"order_id": str, "account_id": str},
             description="An order was completed: it is blocked from now on and kept only for "
-                        "the statutory retention period. The last event about the order.",
+            "the statutory retention period. The last event about the order.",
         ),
         EventType(
             name="privacy.erasure_requested",
             sources=("consent",),
             payload={"request_id": str, "account_id": str},
             description="A person asked to be forgotten: every data-holding service purges or "
-                        "blocks their data and sends a privacy.receipt.",
+            "blocks their data and sends a privacy.receipt.",
         ),
         EventType(
             name="privacy.restriction_changed",
@@ -107,10 +105,18 @@ CATALOGUE: dict[str, EventType] = {
         EventType(
             name="privacy.receipt",
             sources=ALL_SERVICES,
-            payload={"request_id": str, "kind": str, "outcome": str, "deleted": list,
-                     "blocked": list, "blocked_until": str, "kept": list, "note": str},
+            payload={
+                "request_id": str,
+                "kind": str,
+                "outcome": str,
+                "deleted": list,
+                "blocked": list,
+                "blocked_until": str,
+                "kept": list,
+                "note": str,
+            },
             description="One service's answer to an erasure or restriction: what it deleted, "
-                        "blocked until when, and kept and why.",
+            "blocked until when, and kept and why.",
         ),
     )
 }

@@ -102,9 +102,14 @@ class ConsumerSettings:
 class EventConsumer:
     """Runs in a worker thread until ``stop`` is set; reconnects when the broker goes away."""
 
-    def __init__(self, amqp_url: str, settings: ConsumerSettings,
-                 subscriptions: Sequence[Subscription], processed: Coll,
-                 publisher: EventPublisher) -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        settings: ConsumerSettings,
+        subscriptions: Sequence[Subscription],
+        processed: Coll,
+        publisher: EventPublisher,
+    ) -> None:
         self._url = amqp_url
         self.settings = settings
         self._routes = {(s.source, s.event_type): s.handler for s in subscriptions}
@@ -121,15 +126,26 @@ class EventConsumer:
         s = self.settings
         dead = Queue(s.dead, routing_key=s.dead, durable=True, queue_arguments=self._queue_args())
         inbox = Queue(
-            s.inbox, durable=True, auto_delete=False,
-            queue_arguments=self._queue_args(**{
-                "x-dead-letter-exchange": "", "x-dead-letter-routing-key": s.dead}),
+            s.inbox,
+            durable=True,
+            auto_delete=False,
+            queue_arguments=self._queue_args(
+                **{"x-dead-letter-exchange": "", "x-dead-letter-routing-key": s.dead}
+            ),
         )
         retries = [
-            Queue(s.retry_queue(n), routing_key=s.retry_queue(n), durable=True,
-                  queue_arguments=self._queue_args(**{
-                      "x-message-ttl": s.retry_delay_ms(n),
-                      "x-dead-letter-exchange": "", "x-dead-letter-routing-key": s.inbox}))
+            Queue(
+                s.retry_queue(n),
+                routing_key=s.retry_queue(n),
+                durable=True,
+                queue_arguments=self._queue_args(
+                    **{
+                        "x-message-ttl": s.retry_delay_ms(n),
+                        "x-dead-letter-exchange": "",
+                        "x-dead-letter-routing-key": s.inbox,
+                    }
+                ),
+            )
             for n in range(1, s.max_attempts)
         ]
         return inbox, retries, dead
@@ -156,27 +172,41 @@ class EventConsumer:
         self._dead_letter(message, "undecodable")
 
     def _already_processed(self, envelope: Envelope) -> bool:
-        return self._processed.find_one({"_id": processed_key(self.settings.name, envelope)},
-                                        projection={"_id": 1}) is not None
+        return (
+            self._processed.find_one(
+                {"_id": processed_key(self.settings.name, envelope)}, projection={"_id": 1}
+            )
+            is not None
+        )
 
     def _mark_processed(self, envelope: Envelope) -> None:
         with contextlib.suppress(DuplicateKeyError):
-            self._processed.insert_one({
-                "_id": processed_key(self.settings.name, envelope),
-                "event_type": envelope.type, "processed_at": datetime.now(UTC)})
+            self._processed.insert_one(
+                {
+                    "_id": processed_key(self.settings.name, envelope),
+                    "event_type": envelope.type,
+                    "processed_at": datetime.now(UTC),
+                }
+            )
 
     def _retry(self, body: dict[str, Any], message: Message, envelope: Envelope, attempt: int) -> None:
         if attempt >= self.settings.max_attempts:
-            log.error("event handling failed for the last time, dead-lettered",
-                      extra={"event_id": envelope.id, "event_type": envelope.type,
-                             "attempt": attempt})
+            log.error(
+                "event handling failed for the last time, dead-lettered",
+                extra={"event_id": envelope.id, "event_type": envelope.type, "attempt": attempt},
+            )
             self._dead_letter(message, "exhausted")
             return
         try:
             self._publisher.publish_body(
-                "", self.settings.retry_queue(attempt), body,
+                "",
+                self.settings.retry_queue(attempt),
+                body,
                 headers={**(message.headers or {}), ATTEMPT_HEADER: attempt + 1},
-                declare_topic=False, mandatory=True, fail_fast=False)
+                declare_topic=False,
+                mandatory=True,
+                fail_fast=False,
+            )
         except PublishError:
             # Parked rather than redelivered at once: a retry path that is broken
             # would otherwise run the handler in a tight loop. The alert on the
@@ -192,10 +222,11 @@ class EventConsumer:
         the queue without using up an attempt, and this consumer pauses (1 s, doubling to
         30 s) before it takes the next one. An outage of any length parks nothing."""
         self._store_backoff = min(max(self._store_backoff * 2, 1.0), 30.0)
-        log.warning("the store does not answer; event requeued",
-                    extra={"event_id": envelope.id, "pause_seconds": self._store_backoff})
-        EVENTS_CONSUMED.labels(queue=self.settings.inbox, event_type=envelope.type,
-                               outcome="requeued").inc()
+        log.warning(
+            "the store does not answer; event requeued",
+            extra={"event_id": envelope.id, "pause_seconds": self._store_backoff},
+        )
+        EVENTS_CONSUMED.labels(queue=self.settings.inbox, event_type=envelope.type, outcome="requeued").inc()
         message.requeue()
         time.sleep(self._store_backoff)
 
@@ -221,9 +252,11 @@ class EventConsumer:
             self._wait_for_store(message, envelope)
             return
         except Exception:
-            log.warning("event handler failed", exc_info=True,
-                        extra={"event_id": envelope.id, "event_type": envelope.type,
-                               "attempt": attempt})
+            log.warning(
+                "event handler failed",
+                exc_info=True,
+                extra={"event_id": envelope.id, "event_type": envelope.type, "attempt": attempt},
+            )
             EVENTS_CONSUMED.labels(queue=queue, event_type=envelope.type, outcome="failed").inc()
             self._retry(body, message, envelope, attempt)
             return
@@ -231,7 +264,8 @@ class EventConsumer:
         message.ack()
         EVENTS_CONSUMED.labels(queue=queue, event_type=envelope.type, outcome="handled").inc()
         CONSUMER_LAG.labels(queue=queue).observe(
-            max(0.0, (datetime.now(UTC) - envelope.occurred_at).total_seconds()))
+            max(0.0, (datetime.now(UTC) - envelope.occurred_at).total_seconds())
+        )
 
     # -- loop -------------------------------------------------------------
     def _update_depth(self, channel: Any) -> None:
@@ -245,8 +279,13 @@ class EventConsumer:
             channel = connection.channel()
             channel.basic_qos(0, self.settings.prefetch, False)
             inbox = self._declare(channel)
-            consumer = Consumer(channel, queues=[inbox], callbacks=[self.handle],
-                                on_decode_error=self._on_decode_error, accept=["json"])
+            consumer = Consumer(
+                channel,
+                queues=[inbox],
+                callbacks=[self.handle],
+                on_decode_error=self._on_decode_error,
+                accept=["json"],
+            )
             with consumer:
                 self.ready.set()
                 log.info("consuming", extra={"queue": self.settings.inbox})
@@ -269,13 +308,18 @@ class EventConsumer:
                 delay = 1.0
             except PreconditionFailed as exc:
                 self.ready.clear()
-                log.error("a queue exists with other arguments (queue type, TTL, dead-letter "
-                          "target) than this configuration declares; migrate or delete it",
-                          extra={"queue": self.settings.inbox, "error": str(exc)[:300]})
+                log.error(
+                    "a queue exists with other arguments (queue type, TTL, dead-letter "
+                    "target) than this configuration declares; migrate or delete it",
+                    extra={"queue": self.settings.inbox, "error": str(exc)[:300]},
+                )
             except Exception:
                 self.ready.clear()
-                log.warning("consumer lost its connection; reconnecting",
-                            exc_info=True, extra={"queue": self.settings.inbox})
+                log.warning(
+                    "consumer lost its connection; reconnecting",
+                    exc_info=True,
+                    extra={"queue": self.settings.inbox},
+                )
             else:
                 continue
             stop.wait(delay)

@@ -97,9 +97,17 @@ class Envelope:
 
     def __post_init__(self) -> None:
         problems = _wire_problems(
-            {"id": self.id, "type": self.type, "source": self.source,
-             "occurred_at": "ok", "subject_key": self.subject_key,
-             "payload": self.payload, "version": self.version}, check_time=False)
+            {
+                "id": self.id,
+                "type": self.type,
+                "source": self.source,
+                "occurred_at": "ok",
+                "subject_key": self.subject_key,
+                "payload": self.payload,
+                "version": self.version,
+            },
+            check_time=False,
+        )
         if problems:
             raise EnvelopeError("; ".join(problems))
 
@@ -113,7 +121,8 @@ def _wire_problems(body: dict[str, Any], *, check_time: bool = True) -> list[str
     if not isinstance(body.get("source"), str) or not _SOURCE_RE.fullmatch(body["source"]):
         problems.append("source must be a lower-case word")
     if not isinstance(body.get("subject_key", ""), str) or not _SUBJECT_RE.fullmatch(
-            body.get("subject_key", "")):
+        body.get("subject_key", "")
+    ):
         problems.append("subject_key must be empty or 64 hex digits")
     payload = body.get("payload")
     if not isinstance(payload, dict) or len(payload) > MAX_PAYLOAD_KEYS:

@@ -97,21 +97,25 @@ class Outbox:
     def insert(self, collection: Coll, document: Document, *events: Envelope) -> bool:
         """Insert ``document`` with its events; raises DuplicateKeyError like ``insert_one``.
         Returns whether every event went out now (else the relay sends it)."""
-        _, published = self.write(collection, document["_id"], events,
-                                  lambda: collection.insert_one(with_events(document, events)))
+        _, published = self.write(
+            collection, document["_id"], events, lambda: collection.insert_one(with_events(document, events))
+        )
         return published
 
-    def update(self, collection: Coll, doc_id: Any, update: Document,
-               *events: Envelope) -> UpdateResult:
+    def update(self, collection: Coll, doc_id: Any, update: Document, *events: Envelope) -> UpdateResult:
         """Update the document ``doc_id`` with its events. Only for a document with a single
         writer: on the dev store two concurrent updates of one document lose one another."""
         result, _ = self.write(
-            collection, doc_id, events,
-            lambda: collection.update_one({"_id": doc_id}, with_events_update(update, events)))
+            collection,
+            doc_id,
+            events,
+            lambda: collection.update_one({"_id": doc_id}, with_events_update(update, events)),
+        )
         return result
 
-    def write(self, collection: Coll, doc_id: Any, events: Sequence[Envelope],
-              change: Callable[[], T]) -> tuple[T, bool]:
+    def write(
+        self, collection: Coll, doc_id: Any, events: Sequence[Envelope], change: Callable[[], T]
+    ) -> tuple[T, bool]:
         """Run ``change`` (which must mark ``events`` in the document ``doc_id``) between
         writing the intents and publishing; return its result and whether every event went
         out now. Publishing failures never raise: the change is durable, and so are its
@@ -120,9 +124,16 @@ class Outbox:
             return change(), True
         now = _utcnow()
         due = now + timedelta(seconds=self.grace_seconds)
-        intents = [{"_id": f"{timekey(due)}/{event.id}", "event": event.to_document(),
-                    "collection": collection.name, "doc_id": doc_id, "created_at": now}
-                   for event in events]
+        intents = [
+            {
+                "_id": f"{timekey(due)}/{event.id}",
+                "event": event.to_document(),
+                "collection": collection.name,
+                "doc_id": doc_id,
+                "created_at": now,
+            }
+            for event in events
+        ]
         self._intents.insert_many(intents)
         try:
             result = change()
@@ -148,16 +159,22 @@ class Outbox:
         except PublishError:
             log.warning("publish failed, the outbox relay will retry")
         except PyMongoError:
-            log.warning("clearing a published intent failed; it may be published twice",
-                        exc_info=True)
+            log.warning("clearing a published intent failed; it may be published twice", exc_info=True)
         return published == len(pending)
 
 
 class OutboxRelay:
     """The worker's side: publish what writers did not, claiming intents by lease."""
 
-    def __init__(self, publisher: EventPublisher, db: Db, *, lease_seconds: float,
-                 abandon_seconds: float = 300.0, batch_size: int = 100) -> None:
+    def __init__(
+        self,
+        publisher: EventPublisher,
+        db: Db,
+        *,
+        lease_seconds: float,
+        abandon_seconds: float = 300.0,
+        batch_size: int = 100,
+    ) -> None:
         self._publisher = publisher
         self._db = db
         self._intents = db[OUTBOX]
@@ -186,7 +203,8 @@ class OutboxRelay:
         try:
             event = Envelope.from_document(intent["event"])
             proof = self._db[str(intent["collection"])].find_one(
-                {"_id": intent["doc_id"]}, projection={EVENTS_FIELD: 1})
+                {"_id": intent["doc_id"]}, projection={EVENTS_FIELD: 1}
+            )
         except (EnvelopeError, KeyError, TypeError, ValueError):
             self._quarantine(intent)
             return 0
@@ -196,8 +214,10 @@ class OutboxRelay:
             OUTBOX_RELAYED.inc()
             return 1
         if now - intent["created_at"] >= self._abandon:
-            log.warning("outbox intent dropped: its change was never made",
-                        extra={"collection": intent.get("collection"), "event_type": event.type})
+            log.warning(
+                "outbox intent dropped: its change was never made",
+                extra={"collection": intent.get("collection"), "event_type": event.type},
+            )
             self._intents.delete_one({"_id": intent["_id"]})
             OUTBOX_ABANDONED.inc()
         return 0
@@ -206,8 +226,9 @@ class OutboxRelay:
         """Relay every due intent this relay can claim; return how many events went out."""
         now = now or _utcnow()
         published = 0
-        due = self._intents.find({"_id": {"$lt": timekey(now)}}, sort=[("_id", ASCENDING)],
-                                 limit=self._batch_size)
+        due = self._intents.find(
+            {"_id": {"$lt": timekey(now)}}, sort=[("_id", ASCENDING)], limit=self._batch_size
+        )
         for intent in list(due):
             intent_id = str(intent["_id"])
             if not self._claim(intent_id, from_timekey(intent_id.split("/", 1)[0]), now):
@@ -228,8 +249,9 @@ class OutboxRelay:
         """The outbox holds only what waits, so counting it costs what waits."""
         now = now or _utcnow()
         OUTBOX_BACKLOG.labels(collection=OUTBOX).set(self._intents.count_documents({}))
-        oldest = self._intents.find_one({"_id": {"$gte": ""}}, sort=[("_id", ASCENDING)],
-                                        projection={"created_at": 1})
+        oldest = self._intents.find_one(
+            {"_id": {"$gte": ""}}, sort=[("_id", ASCENDING)], projection={"created_at": 1}
+        )
         age = (now - oldest["created_at"]).total_seconds() if oldest else 0.0
         OUTBOX_OLDEST_SECONDS.labels(collection=OUTBOX).set(max(0.0, age))
 

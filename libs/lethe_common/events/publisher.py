@@ -39,8 +39,14 @@ class EventPublisher:
     behind the lock.
     """
 
-    def __init__(self, amqp_url: str, *, confirm_timeout: float = 5.0,
-                 connect_timeout: float = 3.0, retry_after: float = 2.0) -> None:
+    def __init__(
+        self,
+        amqp_url: str,
+        *,
+        confirm_timeout: float = 5.0,
+        connect_timeout: float = 3.0,
+        retry_after: float = 2.0,
+    ) -> None:
         self._url = amqp_url
         self._confirm_timeout = confirm_timeout
         self._connect_timeout = connect_timeout
@@ -52,19 +58,23 @@ class EventPublisher:
         self._declared: set[str] = set()
         self._returned: list[str] = []
 
-    def _on_return(self, exception: Exception, exchange: str, routing_key: str,
-                   message: Any) -> None:
+    def _on_return(self, exception: Exception, exchange: str, routing_key: str, message: Any) -> None:
         self._returned.append(routing_key)
 
     def _ensure_producer(self, *, fail_fast: bool = True) -> Producer:
         if self._producer is None:
             if fail_fast and time.monotonic() < self._down_until:
                 raise ConnectionError("the broker was unreachable moments ago")
-            connection = Connection(self._url, connect_timeout=self._connect_timeout,
-                                    transport_options={"confirm_publish": True}, heartbeat=0)
+            connection = Connection(
+                self._url,
+                connect_timeout=self._connect_timeout,
+                transport_options={"confirm_publish": True},
+                heartbeat=0,
+            )
             try:
-                connection.ensure_connection(max_retries=1, interval_start=0, interval_step=0,
-                                             timeout=self._connect_timeout)
+                connection.ensure_connection(
+                    max_retries=1, interval_start=0, interval_step=0, timeout=self._connect_timeout
+                )
             except Exception:
                 self._down_until = time.monotonic() + self._retry_after
                 connection.collect()
@@ -83,13 +93,22 @@ class EventPublisher:
 
     def publish(self, envelope: Envelope) -> None:
         """Publish and wait for the broker's confirm; raise :class:`PublishError` if none."""
-        self.publish_body(envelope.exchange, envelope.type, envelope.to_wire(),
-                          headers={"x-lethe-event-id": envelope.id})
+        self.publish_body(
+            envelope.exchange, envelope.type, envelope.to_wire(), headers={"x-lethe-event-id": envelope.id}
+        )
         EVENTS_PUBLISHED.labels(event_type=envelope.type).inc()
 
-    def publish_body(self, exchange: str, routing_key: str, body: dict[str, Any], *,
-                     headers: dict[str, Any] | None = None, declare_topic: bool = True,
-                     mandatory: bool = False, fail_fast: bool = True) -> None:
+    def publish_body(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: dict[str, Any],
+        *,
+        headers: dict[str, Any] | None = None,
+        declare_topic: bool = True,
+        mandatory: bool = False,
+        fail_fast: bool = True,
+    ) -> None:
         """Publish a JSON body to an exchange ("" is the default exchange).
 
         With ``mandatory`` a message no queue takes counts as not published: the
@@ -105,10 +124,16 @@ class EventPublisher:
                     declare = [Exchange(exchange, type="topic", durable=True)]
                 self._returned.clear()
                 producer.publish(
-                    body, exchange=exchange, routing_key=routing_key,
-                    serializer="json", delivery_mode=2, headers=headers or {},
-                    declare=declare, timeout=self._confirm_timeout,
-                    mandatory=mandatory, retry=False,
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    serializer="json",
+                    delivery_mode=2,
+                    headers=headers or {},
+                    declare=declare,
+                    timeout=self._confirm_timeout,
+                    mandatory=mandatory,
+                    retry=False,
                 )
                 if declare:
                     self._declared.add(exchange)

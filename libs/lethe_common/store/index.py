@@ -52,14 +52,13 @@ class OwnerIndex:
             return iter(())
         return scan(self._collection, under(owner, kind) if kind else under(owner))
 
-    def page(self, owner: str, kind: str, *, after: str = "", limit: int = 50,
-             descending: bool = False) -> Page:
-        return page(self._collection, under(owner, kind), after=after, limit=limit,
-                    descending=descending)
+    def page(
+        self, owner: str, kind: str, *, after: str = "", limit: int = 50, descending: bool = False
+    ) -> Page:
+        return page(self._collection, under(owner, kind), after=after, limit=limit, descending=descending)
 
     def has(self, owner: str, kind: str, item: str) -> bool:
-        return self._collection.find_one({"_id": key(owner, kind, item)},
-                                         projection={"_id": 1}) is not None
+        return self._collection.find_one({"_id": key(owner, kind, item)}, projection={"_id": 1}) is not None
 
     def remove(self, owner: str, kind: str, item: str) -> bool:
         return bool(self._collection.delete_one({"_id": key(owner, kind, item)}).deleted_count)
@@ -94,8 +93,15 @@ class TimeQueue:
         condition = {**under(queue), "$lt": key(queue, timekey(now)) + "0"}
         return page(self._collection, condition, limit=limit).items
 
-    def page(self, queue: str, *, after: str = "", limit: int = 50, descending: bool = False,
-             until: datetime | None = None) -> Page:
+    def page(
+        self,
+        queue: str,
+        *,
+        after: str = "",
+        limit: int = 50,
+        descending: bool = False,
+        until: datetime | None = None,
+    ) -> Page:
         """A page of ``queue`` in time order (or its reverse), optionally only what is due
         by ``until``."""
         condition = under(queue)

@@ -39,8 +39,15 @@ class Page:
     next_cursor: str
 
 
-def page(collection: Coll, id_range: dict[str, Any], *, after: str = "", limit: int = 50,
-         descending: bool = False, projection: dict[str, Any] | None = None) -> Page:
+def page(
+    collection: Coll,
+    id_range: dict[str, Any],
+    *,
+    after: str = "",
+    limit: int = 50,
+    descending: bool = False,
+    projection: dict[str, Any] | None = None,
+) -> Page:
     """The ``limit`` documents after ``after`` in ``id_range`` (from :func:`keys.under`)."""
     limit = max(1, min(limit, MAX_PAGE))
     condition = dict(id_range)
@@ -51,16 +58,22 @@ def page(collection: Coll, id_range: dict[str, Any], *, after: str = "", limit: 
         if inside:
             condition[bound] = after
             condition.pop("$lte" if descending else "$gte", None)
-    docs = list(collection.find({"_id": condition}, projection=projection,
-                                sort=[("_id", DESCENDING if descending else ASCENDING)],
-                                limit=limit + 1))
+    docs = list(
+        collection.find(
+            {"_id": condition},
+            projection=projection,
+            sort=[("_id", DESCENDING if descending else ASCENDING)],
+            limit=limit + 1,
+        )
+    )
     more = len(docs) > limit
     docs = docs[:limit]
     return Page(docs, str(docs[-1]["_id"]) if more and docs else "")
 
 
-def scan(collection: Coll, id_range: dict[str, Any], *, batch: int = 200,
-         projection: dict[str, Any] | None = None) -> Iterator[Document]:
+def scan(
+    collection: Coll, id_range: dict[str, Any], *, batch: int = 200, projection: dict[str, Any] | None = None
+) -> Iterator[Document]:
     """Every document in ``id_range``, one page at a time (sweeps, erasure)."""
     cursor = ""
     while True:
@@ -71,8 +84,14 @@ def scan(collection: Coll, id_range: dict[str, Any], *, batch: int = 200,
         cursor = current.next_cursor
 
 
-def filtered_page(fetch: Callable[[str, int], Page], keep: Callable[[Document], bool], *,
-                  after: str = "", limit: int = 50, max_reads: int = 10) -> Page:
+def filtered_page(
+    fetch: Callable[[str, int], Page],
+    keep: Callable[[Document], bool],
+    *,
+    after: str = "",
+    limit: int = 50,
+    max_reads: int = 10,
+) -> Page:
     """A page of the documents ``keep`` accepts, reading at most ``max_reads`` pages of the
     range: a filter the key cannot express costs at most that much per page shown."""
     kept: list[Document] = []

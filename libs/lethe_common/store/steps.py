@@ -97,8 +97,9 @@ class StepLog:
         """
         return self.append_next(thing, decide).step
 
-    def append_next(self, thing: str, decide: Decide,
-                    before: Callable[[Step], None] | None = None) -> Appended:
+    def append_next(
+        self, thing: str, decide: Decide, before: Callable[[Step], None] | None = None
+    ) -> Appended:
         """As :meth:`append_after`, and also the steps the decision was made on; ``before``
         runs once a step is decided and before it is inserted (index entries written there
         exist before the step they point to)."""
@@ -111,8 +112,7 @@ class StepLog:
             if before is not None:
                 before(step)
             if self.append(thing, number, step):
-                return Appended({**step.fields, "_id": self.step_id(thing, number), "n": number},
-                                steps)
+                return Appended({**step.fields, "_id": self.step_id(thing, number), "n": number}, steps)
         raise Contended("this was changed by others many times at once; please try again")
 
     def delete(self, thing: str) -> int:

@@ -82,5 +82,4 @@ class Versions:
         return int(self._collection.delete_many({"_id": under(*thing.split(SEP))}).deleted_count)
 
     def delete_version(self, thing: str, number: int) -> bool:
-        return bool(self._collection.delete_one(
-            {"_id": self.version_id(thing, number)}).deleted_count)
+        return bool(self._collection.delete_one({"_id": self.version_id(thing, number)}).deleted_count)

@@ -17,8 +17,13 @@ class EventTap:
 
         self._connection = Connection(amqp_url)
         self._channel = self._connection.channel()
-        self.queue = Queue(unique("tap"), exchange=events_exchange(source), routing_key=routing_key,
-                           exclusive=True, auto_delete=True).bind(self._channel)
+        self.queue = Queue(
+            unique("tap"),
+            exchange=events_exchange(source),
+            routing_key=routing_key,
+            exclusive=True,
+            auto_delete=True,
+        ).bind(self._channel)
         self.queue.declare()
 
     def drain(self, timeout: float = 0.5) -> list[dict[str, object]]:
@@ -41,6 +46,7 @@ class EventTap:
         def all_seen() -> bool:
             seen.extend(self.drain(0.2))
             return ids <= {str(body.get("id")) for body in seen}
+
         wait_for(all_seen, timeout, what=f"events {sorted(ids)}")
         seen.extend(self.drain(0.5))
         return [body for body in seen if body.get("id") in ids]

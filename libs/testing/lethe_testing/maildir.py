@@ -72,8 +72,7 @@ def checked_mail(raw: bytes) -> EmailMessage:
     return message
 
 
-def _only(message: EmailMessage, name: str,
-          tolerated: tuple[type[MessageDefect], ...] = ()) -> object:
+def _only(message: EmailMessage, name: str, tolerated: tuple[type[MessageDefect], ...] = ()) -> object:
     """The one ``name`` header of ``message``, parsed without defects."""
     values = message.get_all(name) or []
     if len(values) != 1:
@@ -102,8 +101,7 @@ def _addresses_are_international(message: EmailMessage) -> bool:
     """
     for name in ("From", "To"):
         for header in message.get_all(name) or []:
-            if isinstance(header, AddressHeader) and not all(
-                    a.addr_spec.isascii() for a in header.addresses):
+            if isinstance(header, AddressHeader) and not all(a.addr_spec.isascii() for a in header.addresses):
                 return True
     return False
 
@@ -112,8 +110,10 @@ def _check_header_text(name: str, value: str, international: bool) -> None:
     """Raw 8-bit text only in an SMTPUTF8 mail, as UTF-8; every encoded word valid."""
     if not value.isascii():
         if not international:
-            raise MailCheckFailed(f"mail header {name}: 8-bit text in a mail not sent as "
-                                  "SMTPUTF8 (not encoded as RFC 2047 words)")
+            raise MailCheckFailed(
+                f"mail header {name}: 8-bit text in a mail not sent as "
+                "SMTPUTF8 (not encoded as RFC 2047 words)"
+            )
         try:
             value.encode("ascii", "surrogateescape").decode("utf-8")
         except UnicodeError:
@@ -171,8 +171,7 @@ def _check_list_headers(message: EmailMessage) -> None:
         if str(_only(message, "List-Unsubscribe-Post")) != "List-Unsubscribe=One-Click":
             raise MailCheckFailed("mail header List-Unsubscribe-Post: not List-Unsubscribe=One-Click")
         if not unsubscribe or not re.search(r"<https?://", str(unsubscribe[0])):
-            raise MailCheckFailed("mail header List-Unsubscribe-Post: without an HTTP(S) "
-                                  "List-Unsubscribe")
+            raise MailCheckFailed("mail header List-Unsubscribe-Post: without an HTTP(S) List-Unsubscribe")
 
 
 def mails_in(maildir: Path, to: str = "", kind: str = "") -> list[EmailMessage]:
@@ -210,12 +209,13 @@ def mails_to(address: str, maildir: Path | None = None, kind: str = "") -> list[
     return mails_in(maildir or Path(os.environ["LETHE_MAILDIR"]), address, kind)
 
 
-def wait_for_mail(address: str, kind: str = "", count: int = 1,
-                  timeout: float = 15.0) -> EmailMessage:
+def wait_for_mail(address: str, kind: str = "", count: int = 1, timeout: float = 15.0) -> EmailMessage:
     """The ``count``-th mail of ``kind`` to ``address``, once it has arrived."""
+
     def arrived() -> list[EmailMessage]:
         mails = mails_to(address, kind=kind)
         return mails if len(mails) >= count else []
+
     return wait_for(arrived, timeout, what=f"mail number {count} ({kind or 'any'})")[count - 1]
 
 

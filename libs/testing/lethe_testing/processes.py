@@ -37,9 +37,14 @@ class ServiceProcess:
 
     def start(self) -> ServiceProcess:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
-        self.popen = subprocess.Popen([sys.executable, "-m", self.module], env=self.env,
-                                      stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         return self
 
     def wait_ready(self, timeout: float = 30.0) -> ServiceProcess:
@@ -47,6 +52,7 @@ class ServiceProcess:
             if self.popen is not None and self.popen.poll() is not None:
                 raise AssertionError(f"{self.name} exited: {self.log()[-2000:]}")
             return http_status(self.ready_url) == 200
+
         wait_for(ready, timeout, what=f"{self.name} to be ready")
         return self
 
@@ -142,24 +148,27 @@ class Backend:
         return f"{self.api.env['LETHE_QUEUE_PREFIX']}{self.service}"
 
 
-def backend_env(service: str, run_id: str, base: Mapping[str, str] | None = None,
-                **overrides: str) -> tuple[dict[str, str], int, int, int]:
+def backend_env(
+    service: str, run_id: str, base: Mapping[str, str] | None = None, **overrides: str
+) -> tuple[dict[str, str], int, int, int]:
     """Environment for one backend process on free ports, with its own database and queues
     (the same for every replica of one run)."""
     env = dict(os.environ if base is None else base)
     prefix = service.upper()
     grpc_port, api_metrics, worker_metrics = free_port(), free_port(), free_port()
-    env.update({
-        f"{prefix}_GRPC_PORT": str(grpc_port),
-        f"{prefix}_API_METRICS_PORT": str(api_metrics),
-        f"{prefix}_WORKER_METRICS_PORT": str(worker_metrics),
-        f"{prefix}_MONGO_DB": f"test_{run_id}_{service}",
-        "LETHE_QUEUE_PREFIX": f"{run_id}.",
-        "LETHE_OUTBOX_GRACE_SECONDS": "1",
-        "LETHE_OUTBOX_LEASE_SECONDS": "3",
-        "LETHE_CONSUMER_RETRY_BASE_SECONDS": "0.2",
-        **overrides,
-    })
+    env.update(
+        {
+            f"{prefix}_GRPC_PORT": str(grpc_port),
+            f"{prefix}_API_METRICS_PORT": str(api_metrics),
+            f"{prefix}_WORKER_METRICS_PORT": str(worker_metrics),
+            f"{prefix}_MONGO_DB": f"test_{run_id}_{service}",
+            "LETHE_QUEUE_PREFIX": f"{run_id}.",
+            "LETHE_OUTBOX_GRACE_SECONDS": "1",
+            "LETHE_OUTBOX_LEASE_SECONDS": "3",
+            "LETHE_CONSUMER_RETRY_BASE_SECONDS": "0.2",
+            **overrides,
+        }
+    )
     return env, grpc_port, api_metrics, worker_metrics
 
 
@@ -169,25 +178,43 @@ def delete_consumer_queues(amqp_url: str, group: str, max_attempts: int = 5) -> 
 
     with Connection(amqp_url) as connection:
         channel = connection.channel()
-        names = [f"{group}.inbox", f"{group}.dead",
-                 *(f"{group}.retry.{n}" for n in range(1, max_attempts))]
+        names = [f"{group}.inbox", f"{group}.dead", *(f"{group}.retry.{n}" for n in range(1, max_attempts))]
         for name in names:
             channel.queue_delete(queue=name)
 
 
-def start_backend(service: str, run_id: str, log_dir: Path, *, start_worker: bool = True,
-                  replicas: int = 0, **overrides: str) -> Backend:
+def start_backend(
+    service: str,
+    run_id: str,
+    log_dir: Path,
+    *,
+    start_worker: bool = True,
+    replicas: int = 0,
+    **overrides: str,
+) -> Backend:
     """Start ``replicas`` (default :data:`REPLICAS`) API and worker processes of ``service``."""
     apis, workers, ports = [], [], []
     for n in range(1, (replicas or REPLICAS) + 1):
         env, grpc_port, api_metrics, worker_metrics = backend_env(service, run_id, None, **overrides)
         suffix = "" if n == 1 else f"-{n}"
-        apis.append(ServiceProcess(f"{service}-api{suffix}", f"lethe_{service}.api", env,
-                                   log_dir / f"{service}-api{suffix}.log",
-                                   f"http://127.0.0.1:{api_metrics}/readyz").start())
-        workers.append(ServiceProcess(f"{service}-worker{suffix}", f"lethe_{service}.worker", env,
-                                      log_dir / f"{service}-worker{suffix}.log",
-                                      f"http://127.0.0.1:{worker_metrics}/readyz"))
+        apis.append(
+            ServiceProcess(
+                f"{service}-api{suffix}",
+                f"lethe_{service}.api",
+                env,
+                log_dir / f"{service}-api{suffix}.log",
+                f"http://127.0.0.1:{api_metrics}/readyz",
+            ).start()
+        )
+        workers.append(
+            ServiceProcess(
+                f"{service}-worker{suffix}",
+                f"lethe_{service}.worker",
+                env,
+                log_dir / f"{service}-worker{suffix}.log",
+                f"http://127.0.0.1:{worker_metrics}/readyz",
+            )
+        )
         ports.append(grpc_port)
     if start_worker:
         for worker in workers:
@@ -208,13 +235,15 @@ class Stack:
         return [p for b in self.backends.values() for p in (*b.apis, *b.workers)] + [self.gateway]
 
 
-def start_gateway(backends: dict[str, Backend], log_dir: Path, port: int = 0,
-                  **overrides: str) -> tuple[ServiceProcess, str]:
+def start_gateway(
+    backends: dict[str, Backend], log_dir: Path, port: int = 0, **overrides: str
+) -> tuple[ServiceProcess, str]:
     port = port or free_port()
     env = {**os.environ, "LETHE_GATEWAY_PORT": str(port), **overrides}
     env.update({f"{name.upper()}_GRPC_ADDR": b.grpc_addr for name, b in backends.items()})
-    gateway = ServiceProcess("gateway", "lethe_gateway.api", env, log_dir / "gateway.log",
-                             f"http://127.0.0.1:{port}/healthz").start()
+    gateway = ServiceProcess(
+        "gateway", "lethe_gateway.api", env, log_dir / "gateway.log", f"http://127.0.0.1:{port}/healthz"
+    ).start()
     return gateway, f"http://127.0.0.1:{port}"
 
 
@@ -225,8 +254,9 @@ def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
     overrides = {"LETHE_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", **overrides}
     for name in BACKENDS:  # each learns where the ones before it listen (newsletter → consent)
         peers = {f"{n.upper()}_GRPC_ADDR": b.grpc_addr for n, b in backends.items()}
-        backends[name] = start_backend(name, run_id, log_dir, start_worker=True, replicas=REPLICAS,
-                                       **{**peers, **overrides})
+        backends[name] = start_backend(
+            name, run_id, log_dir, start_worker=True, replicas=REPLICAS, **{**peers, **overrides}
+        )
     gateway, url = start_gateway(backends, log_dir, gateway_port, **overrides)
     stack = Stack(run_id, backends, gateway, url)
     try:
@@ -261,8 +291,9 @@ def remove_backend(backend: Backend) -> None:
 @contextmanager
 def running_backend(service: str, log_dir: Path, **overrides: str) -> Iterator[Backend]:
     """One backend's API and worker, ready; removed afterwards."""
-    backend = start_backend(service, unique("svc"), log_dir, start_worker=True,
-                            replicas=REPLICAS, **overrides)
+    backend = start_backend(
+        service, unique("svc"), log_dir, start_worker=True, replicas=REPLICAS, **overrides
+    )
     try:
         for process in (*backend.apis, *backend.workers):
             process.wait_ready()
@@ -277,7 +308,7 @@ def worker_metrics(backend: Backend) -> str:
     for worker in backend.workers:
         if worker.popen is None or worker.popen.poll() is not None:
             continue
-        with urllib.request.urlopen(worker.ready_url.replace("/readyz", "/metrics"),  # noqa: S310
-                                    timeout=5) as response:
+        url = worker.ready_url.replace("/readyz", "/metrics")
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback http
             texts.append(str(response.read().decode()))
     return "\n".join(texts)

@@ -28,8 +28,14 @@ class PrivateServer:
 
     def start(self, timeout: float = 60.0) -> PrivateServer:
         log = open(self.log_path, "ab")  # noqa: SIM115 - the child writes to it
-        self.popen = subprocess.Popen(self.argv, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.argv,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         wait_for(lambda: _port_open(self.port), timeout, what=f"{self.name} on port {self.port}")
         return self
 
@@ -51,9 +57,19 @@ def _port_open(port: int) -> bool:
 
 def private_store(folder: Path) -> PrivateServer:
     port = free_port()
-    return PrivateServer("ferretdb", [str(ROOT / "var" / "bin" / "lethe-ferretdb"), "-listen",
-                                      f"127.0.0.1:{port}", "-data", str(folder / "data")],
-                         port, dict(os.environ), folder / "ferretdb.log")
+    return PrivateServer(
+        "ferretdb",
+        [
+            str(ROOT / "var" / "bin" / "lethe-ferretdb"),
+            "-listen",
+            f"127.0.0.1:{port}",
+            "-data",
+            str(folder / "data"),
+        ],
+        port,
+        dict(os.environ),
+        folder / "ferretdb.log",
+    )
 
 
 def private_broker(folder: Path) -> PrivateServer:
@@ -63,18 +79,31 @@ def private_broker(folder: Path) -> PrivateServer:
         (folder / sub).mkdir(parents=True, exist_ok=True)
     (folder / "rabbitmq.conf").write_text(f"listeners.tcp.1 = 127.0.0.1:{port}\nloopback_users = none\n")
     (folder / "enabled_plugins").write_text("[].\n")
-    env = {**os.environ, "HOME": str(folder / "home"), "RABBITMQ_NODENAME": f"{unique('t')}@localhost",
-           "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"), "RABBITMQ_LOG_BASE": str(folder / "log"),
-           "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq"),
-           "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
-           "RABBITMQ_DIST_PORT": str(dist_port), "ERL_EPMD_ADDRESS": "127.0.0.1", "RABBITMQ_LOGS": "-"}
-    return PrivateServer("rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], port, env,
-                         folder / "rabbitmq.log")
+    env = {
+        **os.environ,
+        "HOME": str(folder / "home"),
+        "RABBITMQ_NODENAME": f"{unique('t')}@localhost",
+        "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+        "RABBITMQ_LOG_BASE": str(folder / "log"),
+        "RABBITMQ_CONFIG_FILE": str(folder / "rabbitmq"),
+        "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "enabled_plugins"),
+        "RABBITMQ_DIST_PORT": str(dist_port),
+        "ERL_EPMD_ADDRESS": "127.0.0.1",
+        "RABBITMQ_LOGS": "-",
+    }
+    return PrivateServer(
+        "rabbitmq", ["/usr/lib/rabbitmq/bin/rabbitmq-server"], port, env, folder / "rabbitmq.log"
+    )
 
 
 def private_smtp_sink(folder: Path) -> PrivateServer:
     """An SMTP sink of a test's own, writing into ``folder / "mail"`` (a Maildir)."""
     port = free_port()
     env = {**os.environ, "LETHE_SMTP_PORT": str(port), "LETHE_MAILDIR": str(folder / "mail")}
-    return PrivateServer("smtp-sink", [sys.executable, str(ROOT / "tools" / "smtp_sink.py")],
-                         port, env, folder / "smtp-sink.log")
+    return PrivateServer(
+        "smtp-sink",
+        [sys.executable, str(ROOT / "tools" / "smtp_sink.py")],
+        port,
+        env,
+        folder / "smtp-sink.log",
+    )

@@ -39,9 +39,15 @@ class Browser:
 
     def sign_up(self, email: str, password: str, name: str = "Ada Lovelace") -> dict[str, Any]:
         """Register, verify from the Maildir and log in; returns the profile."""
-        registered = self.post("/api/v1/accounts", json={
-            "email": email, "password": password, "name": name,
-            "account_consent_version": self.current_version("account")})
+        registered = self.post(
+            "/api/v1/accounts",
+            json={
+                "email": email,
+                "password": password,
+                "name": name,
+                "account_consent_version": self.current_version("account"),
+            },
+        )
         assert registered.status_code == 201, registered.text
         token = token_in(wait_for_mail(email, "verification"))
         verified = self.post("/api/v1/accounts/verify", json={"token": token, "password": password})

@@ -16,8 +16,9 @@ from lethe_consent.wiring import ConsentParts, build_parts
 
 
 def servicer(parts: ConsentParts, config: ConsentConfig) -> ConsentServicer:
-    return ConsentServicer(config.common.subject_pepper, parts.texts, parts.ledger,
-                           parts.requests, parts.staff, parts.erasure)
+    return ConsentServicer(
+        config.common.subject_pepper, parts.texts, parts.ledger, parts.requests, parts.staff, parts.erasure
+    )
 
 
 def main() -> None:
@@ -28,9 +29,13 @@ def main() -> None:
         return build_parts(runtime, config)
 
     def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
-        return [ServiceBinding(consent_pb2_grpc.add_ConsentServiceServicer_to_server,
-                               servicer(parts_of(runtime), config),
-                               consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name)]
+        return [
+            ServiceBinding(
+                consent_pb2_grpc.add_ConsentServiceServicer_to_server,
+                servicer(parts_of(runtime), config),
+                consent_pb2.DESCRIPTOR.services_by_name["ConsentService"].full_name,
+            )
+        ]
 
     api_main(config.common, bindings, INDEXES, seed=lambda runtime: parts_of(runtime).texts.seed())
 

@@ -30,16 +30,13 @@ def _receipt_services(env: Env) -> tuple[str, ...]:
     services = env.list("CONSENT_RECEIPT_SERVICES", DEFAULT_RECEIPT_SERVICES)
     unknown = sorted(set(services) - set(KNOWN_SERVICES))
     if unknown or not services:
-        env.problem("CONSENT_RECEIPT_SERVICES must name services among "
-                    f"{', '.join(KNOWN_SERVICES)}")
+        env.problem(f"CONSENT_RECEIPT_SERVICES must name services among {', '.join(KNOWN_SERVICES)}")
     return tuple(dict.fromkeys(services))
-
 
 
 def load_config() -> ConsentConfig:
     env = Env()
-    common = load_common(SERVICE, env, grpc_port=50052, api_metrics_port=9102,
-                         worker_metrics_port=9202)
+    common = load_common(SERVICE, env, grpc_port=50052, api_metrics_port=9102, worker_metrics_port=9202)
     config = ConsentConfig(
         common=common,
         public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
@@ -50,7 +47,8 @@ def load_config() -> ConsentConfig:
         confirmation_ttl_hours=env.bounded_int("CONSENT_CONFIRMATION_TTL_HOURS", 72, 1, 24 * 30),
         confirmation_mails_per_address=env.bounded_int("CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 3, 1, 1000),
         confirmation_window_seconds=env.bounded_int(
-            "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7),
+            "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7
+        ),
         sweep_interval_seconds=env.float("CONSENT_SWEEP_INTERVAL_SECONDS", 60.0),
     )
     env.check()

@@ -28,8 +28,13 @@ log = logging.getLogger(__name__)
 
 
 class ConsentErasure:
-    def __init__(self, repo: ConsentRepository, ledger: ConsentLedger, receipts: ReceiptSender,
-                 proof_retention_days: int) -> None:
+    def __init__(
+        self,
+        repo: ConsentRepository,
+        ledger: ConsentLedger,
+        receipts: ReceiptSender,
+        proof_retention_days: int,
+    ) -> None:
         self._requests = repo.requests
         self._expiries = repo.expiries
         self._ledger = ledger
@@ -47,16 +52,19 @@ class ConsentErasure:
         self._forget_request_contacts(subject)
         until = (now + timedelta(days=self._proof_days)).date().isoformat()
         receipt = Receipt(
-            request_id=request.request_id, kind="erasure",
+            request_id=request.request_id,
+            kind="erasure",
             deleted=("e-mail address, name and client address in every consent record",),
-            kept=(f"consent records (subject key, purpose, text version, times) until {until}: "
-                  "proof of consent, Art. 7(1) GDPR",
-                  "the privacy-request ledger (kinds, dates, receipts): proof that requests "
-                  "were answered, Art. 5(2) GDPR"),
-            note=f"{len(ended)} consents ended, {changed} records pseudonymised")
+            kept=(
+                f"consent records (subject key, purpose, text version, times) until {until}: "
+                "proof of consent, Art. 7(1) GDPR",
+                "the privacy-request ledger (kinds, dates, receipts): proof that requests "
+                "were answered, Art. 5(2) GDPR",
+            ),
+            note=f"{len(ended)} consents ended, {changed} records pseudonymised",
+        )
         self._receipts.send(receipt, subject.subject_key)
-        log.info("erasure handled", extra={"request_id": request.request_id,
-                                           "records": changed})
+        log.info("erasure handled", extra={"request_id": request.request_id, "records": changed})
         return receipt
 
     def _forget_request_contacts(self, subject: Subject) -> None:
@@ -66,9 +74,12 @@ class ConsentErasure:
 
     def restrict(self, request: PrivacyEvent) -> Receipt:
         """Consent records are only kept as proof: there is no processing to restrict."""
-        receipt = Receipt(request_id=request.request_id, kind=request.kind,
-                          note="consent records are kept only as proof and are not processed "
-                               "otherwise; nothing to restrict")
+        receipt = Receipt(
+            request_id=request.request_id,
+            kind=request.kind,
+            note="consent records are kept only as proof and are not processed "
+            "otherwise; nothing to restrict",
+        )
         self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
@@ -78,8 +89,7 @@ class ConsentErasure:
         pseudonymised = chains = 0
         for entry in due_entries(self._expiries, RECORD_EXPIRIES, now):
             if entry.get("what") == "chain":
-                chains += self._ledger.expire_chain(entry["subject_key"], entry["purpose"],
-                                                    entry["item"])
+                chains += self._ledger.expire_chain(entry["subject_key"], entry["purpose"], entry["item"])
             else:
                 pseudonymised += self._ledger.expire_pseudonymised(Subject.from_doc(entry), now)
             self._expiries.remove(entry["_id"])
@@ -87,4 +97,3 @@ class ConsentErasure:
             self._ledger.forget_mark(list(entry.get("owners", [])), str(entry.get("mark", "")))
             self._expiries.remove(entry["_id"])
         return {"pseudonymised_records": pseudonymised, "withdrawn_records": chains}
-

@@ -17,8 +17,7 @@ def due_entries(expiries: TimeQueue, queue: str, now: datetime) -> Iterator[Docu
     ends the run rather than being read again and again."""
     seen: set[str] = set()
     while True:
-        batch = [entry for entry in expiries.due(queue, now, limit=BATCH)
-                 if entry["_id"] not in seen]
+        batch = [entry for entry in expiries.due(queue, now, limit=BATCH) if entry["_id"] not in seen]
         if not batch:
             return
         seen.update(entry["_id"] for entry in batch)

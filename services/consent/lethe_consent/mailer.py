@@ -17,8 +17,9 @@ class Mailer(ServiceMailer):
     def _follow_link(self, request_id: str, follow: str) -> str:
         return self._link(f"/privacy-requests/{request_id}", follow)
 
-    def confirm_request(self, to: str, request_id: str, kind: str, confirm: str, follow: str,
-                        ttl_hours: int) -> bool:
+    def confirm_request(
+        self, to: str, request_id: str, kind: str, confirm: str, follow: str, ttl_hours: int
+    ) -> bool:
         de, en = KIND_NAMES[kind]
         confirm_link = self._link("/privacy-requests/confirm", confirm)
         text = (
@@ -32,10 +33,16 @@ class Mailer(ServiceMailer):
             f"{self._follow_link(request_id, follow)}\n\n"
             "Wenn Sie das nicht waren, ignorieren Sie diese Mail; ohne Bestätigung geschieht "
             "nichts. / If this was not you, ignore this mail: nothing happens unless you "
-            "confirm.\n")
-        return self._send(Mail(to=to, subject="Bitte Datenschutzantrag bestätigen / "
-                                              "Please confirm your privacy request",
-                               text=text, headers={"X-Lethe-Mail": "privacy-request-confirmation"}))
+            "confirm.\n"
+        )
+        return self._send(
+            Mail(
+                to=to,
+                subject="Bitte Datenschutzantrag bestätigen / Please confirm your privacy request",
+                text=text,
+                headers={"X-Lethe-Mail": "privacy-request-confirmation"},
+            )
+        )
 
     def request_opened(self, to: str, request_id: str, kind: str, follow: str) -> bool:
         de, en = KIND_NAMES[kind]
@@ -45,6 +52,13 @@ class Mailer(ServiceMailer):
             f"jedes Dienstes sehen Sie hier:\n{link}\n\n"
             f"Hello,\n\nwe have received your request: {en}. Its progress and every service's "
             f"answer are here:\n{link}\n\n"
-            f"Vorgang / Request: {request_id}\n")
-        return self._send(Mail(to=to, subject="Ihr Datenschutzantrag / Your privacy request",
-                               text=text, headers={"X-Lethe-Mail": "privacy-request"}))
+            f"Vorgang / Request: {request_id}\n"
+        )
+        return self._send(
+            Mail(
+                to=to,
+                subject="Ihr Datenschutzantrag / Your privacy request",
+                text=text,
+                headers={"X-Lethe-Mail": "privacy-request"},
+            )
+        )

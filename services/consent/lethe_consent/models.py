@@ -12,8 +12,14 @@ CONSENT_BASIS = "consent"
 
 # A privacy request's life. Its status only moves to a higher rank, so a late
 # writer cannot move a request back (a stale "in progress" after "complete").
-STATUS_RANK = {"awaiting_confirmation": 0, "open": 1, "in_progress": 2, "deferred": 3,
-               "complete": 4, "rejected": 4}
+STATUS_RANK = {
+    "awaiting_confirmation": 0,
+    "open": 1,
+    "in_progress": 2,
+    "deferred": 3,
+    "complete": 4,
+    "rejected": 4,
+}
 ACTIVE_STATUSES = ("open", "in_progress")
 # Statuses in which the person and staff see a request (an unconfirmed one is not shown).
 LISTED_STATUSES = ("open", "in_progress", "deferred", "complete", "rejected")
@@ -46,9 +52,12 @@ class PurposeView:
         """A purpose from its publication log: the first step says what the purpose is,
         the last one which text is current."""
         first = steps[0]
-        return cls(purpose=purpose, basis=first.get("basis", CONSENT_BASIS),
-                   direct_marketing=bool(first.get("direct_marketing", False)),
-                   current_version=steps[-1].get("version", ""))
+        return cls(
+            purpose=purpose,
+            basis=first.get("basis", CONSENT_BASIS),
+            direct_marketing=bool(first.get("direct_marketing", False)),
+            current_version=steps[-1].get("version", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -66,11 +75,18 @@ class RecordView:
 
     @classmethod
     def from_doc(cls, doc: Document, text: TextView | None = None) -> RecordView:
-        return cls(id=doc["id"], purpose=doc["purpose"], action=doc["action"],
-                   version=doc.get("version", ""), channel=doc.get("channel", ""),
-                   reason=doc.get("reason", ""), recorded_at=doc["recorded_at"],
-                   client_address=doc.get("client_address", ""),
-                   pseudonymised="pseudonymised_at" in doc, text=text)
+        return cls(
+            id=doc["id"],
+            purpose=doc["purpose"],
+            action=doc["action"],
+            version=doc.get("version", ""),
+            channel=doc.get("channel", ""),
+            reason=doc.get("reason", ""),
+            recorded_at=doc["recorded_at"],
+            client_address=doc.get("client_address", ""),
+            pseudonymised="pseudonymised_at" in doc,
+            text=text,
+        )
 
 
 @dataclass(frozen=True)
@@ -101,10 +117,16 @@ class ReceiptView:
 
     @classmethod
     def from_doc(cls, doc: Document) -> ReceiptView:
-        return cls(service=doc["service"], outcome=doc["outcome"], deleted=doc.get("deleted", []),
-                   blocked=doc.get("blocked", []), blocked_until=doc.get("blocked_until", ""),
-                   kept=doc.get("kept", []), note=doc.get("note", ""),
-                   received_at=doc.get("received_at"))
+        return cls(
+            service=doc["service"],
+            outcome=doc["outcome"],
+            deleted=doc.get("deleted", []),
+            blocked=doc.get("blocked", []),
+            blocked_until=doc.get("blocked_until", ""),
+            kept=doc.get("kept", []),
+            note=doc.get("note", ""),
+            received_at=doc.get("received_at"),
+        )
 
 
 @dataclass(frozen=True)
@@ -133,10 +155,18 @@ class RequestView:
 
     @classmethod
     def from_doc(cls, doc: Document, receipts: list[ReceiptView] | None = None) -> RequestView:
-        return cls(id=doc["_id"], kind=doc["kind"], status=doc["status"],
-                   account_id=doc.get("account_id", ""),
-                   received_at=doc.get("received_at"), due_at=doc.get("due_at"),
-                   purpose=doc.get("purpose", ""), reason=doc.get("reason", ""),
-                   decision=doc.get("decision", ""), decided_at=doc.get("decided_at"),
-                   completed_at=doc.get("completed_at"),
-                   services=list(doc.get("services", [])), receipts=receipts or [])
+        return cls(
+            id=doc["_id"],
+            kind=doc["kind"],
+            status=doc["status"],
+            account_id=doc.get("account_id", ""),
+            received_at=doc.get("received_at"),
+            due_at=doc.get("due_at"),
+            purpose=doc.get("purpose", ""),
+            reason=doc.get("reason", ""),
+            decision=doc.get("decision", ""),
+            decided_at=doc.get("decided_at"),
+            completed_at=doc.get("completed_at"),
+            services=list(doc.get("services", [])),
+            receipts=receipts or [],
+        )

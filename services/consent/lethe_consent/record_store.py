@@ -74,8 +74,8 @@ class RecordStore:
         """Remove the personal fields of one record; every caller removes the same ones."""
         result = self._records.update_one(
             {"_id": record_id, "pseudonymised_at": {"$exists": False}},
-            {"$set": {"pseudonymised_at": now},
-             "$unset": {name: "" for name in PERSONAL_FIELDS}})
+            {"$set": {"pseudonymised_at": now}, "$unset": {name: "" for name in PERSONAL_FIELDS}},
+        )
         return bool(result.modified_count)
 
     def delete(self, record_ids: list[str]) -> int:
@@ -86,8 +86,7 @@ class RecordStore:
     def delete_through(self, subject_key: str, purpose: str, step_id: str) -> int:
         """Delete one log's steps up to and including ``step_id`` (one ``_id`` range)."""
         first = under(self.thing(subject_key, purpose))["$gte"]
-        return int(self._records.delete_many(
-            {"_id": {"$gte": first, "$lte": step_id}}).deleted_count)
+        return int(self._records.delete_many({"_id": {"$gte": first, "$lte": step_id}}).deleted_count)
 
     # -- erasure marks ----------------------------------------------------------------------
     def mark_erased(self, owner: str, mark: str, at: datetime) -> None:

@@ -82,8 +82,11 @@ def person_of(pepper: str, account_id: str, email: str, name: str = "") -> Perso
     if account_id:
         object_id(account_id, "account_id")
     address = checked_email(email)
-    return Person(Subject(account_id=account_id, subject_key=subject_key(pepper, address)),
-                  email=address, name=text(name, "name", max_length=200, required=False))
+    return Person(
+        Subject(account_id=account_id, subject_key=subject_key(pepper, address)),
+        email=address,
+        name=text(name, "name", max_length=200, required=False),
+    )
 
 
 def in_order(records: list[Document]) -> list[Document]:
@@ -99,8 +102,7 @@ def latest_by_purpose(records: list[Document]) -> dict[str, Document]:
 
 
 class ConsentLedger:
-    def __init__(self, repo: ConsentRepository, texts: ConsentTexts,
-                 proof_retention_days: int) -> None:
+    def __init__(self, repo: ConsentRepository, texts: ConsentTexts, proof_retention_days: int) -> None:
         self._records = repo.records
         self._expiries = repo.expiries
         self._texts = texts
@@ -112,8 +114,9 @@ class ConsentLedger:
         their account filed under earlier keys (one range per key)."""
         found = list(self._records.of_subject(subject.subject_key))
         for other in self._other_keys(subject):
-            found += [doc for doc in self._records.of_subject(other)
-                      if doc.get("account_id") == subject.account_id]
+            found += [
+                doc for doc in self._records.of_subject(other) if doc.get("account_id") == subject.account_id
+            ]
         return in_order(found)
 
     def _other_keys(self, subject: Subject) -> list[str]:
@@ -121,14 +124,25 @@ class ConsentLedger:
 
     def _others(self, subject: Subject, purpose: str) -> list[Document]:
         """The account's records of ``purpose`` under earlier subject keys."""
-        return [doc for other in self._other_keys(subject)
-                for doc in self._records.steps(other, purpose)
-                if doc.get("account_id") == subject.account_id]
+        return [
+            doc
+            for other in self._other_keys(subject)
+            for doc in self._records.steps(other, purpose)
+            if doc.get("account_id") == subject.account_id
+        ]
 
     # -- writing ----------------------------------------------------------------------------
-    def _record(self, person: Person, purpose: str, decide: Decision, *,
-                record_id: str = "", publish: bool = True, now: datetime | None = None,
-                expires: bool = True) -> tuple[Document | None, bool]:
+    def _record(
+        self,
+        person: Person,
+        purpose: str,
+        decide: Decision,
+        *,
+        record_id: str = "",
+        publish: bool = True,
+        now: datetime | None = None,
+        expires: bool = True,
+    ) -> tuple[Document | None, bool]:
         """Append the record ``decide`` asks for; returns it and True, or the latest record
         (None if there is none) and False when ``decide`` found nothing to record."""
         record_id = record_id or tokens.new_ordered_id("cr")
@@ -144,20 +158,33 @@ class ConsentLedger:
                 latest[0] = records[-1] if records else None
                 return None
             doc: Document = {
-                "id": record_id, "purpose": purpose, "version": "", "channel": "", "reason": "",
-                "recorded_at": now or datetime.now(UTC), **person.fields(), **fields}
+                "id": record_id,
+                "purpose": purpose,
+                "version": "",
+                "channel": "",
+                "reason": "",
+                "recorded_at": now or datetime.now(UTC),
+                **person.fields(),
+                **fields,
+            }
             doc["client_address"] = truncate_address(doc.get("client_address", ""))
             events = [self._event(doc, subject)] if publish and doc["action"] != "refusal" else []
             return Step(doc, events)
 
         def before(step: Step) -> None:
             if expires and step.fields["action"] in ENDING_ACTIONS:
-                self._expiries.schedule(RECORD_EXPIRIES, step.fields["recorded_at"] + self._proof,
-                                        record_id, what="chain", subject_key=subject.subject_key,
-                                        purpose=purpose)
+                self._expiries.schedule(
+                    RECORD_EXPIRIES,
+                    step.fields["recorded_at"] + self._proof,
+                    record_id,
+                    what="chain",
+                    subject_key=subject.subject_key,
+                    purpose=purpose,
+                )
 
         appended = self._records.log.append_next(
-            self._records.thing(subject.subject_key, purpose), step_of, before)
+            self._records.thing(subject.subject_key, purpose), step_of, before
+        )
         if appended.step is None:
             return latest[0], False
         self._respect_erasure(appended.step)
@@ -175,23 +202,39 @@ class ConsentLedger:
             now = datetime.now(UTC)
             self.schedule_pseudonymised_expiry(subject, doc["id"], now)
             self._records.pseudonymise(doc["_id"], now)
-            log.info("record written during an erasure pseudonymised",
-                     extra={"record_id": doc["id"]})
+            log.info("record written during an erasure pseudonymised", extra={"record_id": doc["id"]})
 
     @staticmethod
     def _event(doc: Document, subject: Subject) -> Envelope:
-        common = {"record_id": doc["id"], "account_id": subject.account_id,
-                  "purpose": doc["purpose"], "channel": doc["channel"]}
+        common = {
+            "record_id": doc["id"],
+            "account_id": subject.account_id,
+            "purpose": doc["purpose"],
+            "channel": doc["channel"],
+        }
         if doc["action"] == "grant":
-            return Envelope(type="consent.granted", source="consent",
-                            subject_key=subject.subject_key,
-                            payload={**common, "version": doc["version"]})
-        return Envelope(type="consent.withdrawn", source="consent",
-                        subject_key=subject.subject_key,
-                        payload={**common, "reason": doc["reason"]})
+            return Envelope(
+                type="consent.granted",
+                source="consent",
+                subject_key=subject.subject_key,
+                payload={**common, "version": doc["version"]},
+            )
+        return Envelope(
+            type="consent.withdrawn",
+            source="consent",
+            subject_key=subject.subject_key,
+            payload={**common, "reason": doc["reason"]},
+        )
 
-    def grant(self, person: Person, purpose: str, version: str, channel: str,
-              client_address: str = "", gpc: bool = False) -> RecordView:
+    def grant(
+        self,
+        person: Person,
+        purpose: str,
+        version: str,
+        channel: str,
+        client_address: str = "",
+        gpc: bool = False,
+    ) -> RecordView:
         """Record agreement to the current text; the GPC signal turns analytics into a refusal."""
         if channel not in CHANNELS:
             raise InvalidArgument(f"channel must be one of {', '.join(CHANNELS)}")
@@ -199,7 +242,8 @@ class ConsentLedger:
         if version != current.current_version:
             raise InvalidArgument(
                 f"version {version[:32]} of the {purpose} text is not the current one "
-                f"({current.current_version}); please agree to the current text")
+                f"({current.current_version}); please agree to the current text"
+            )
         refuse = gpc and purpose == ANALYTICS
 
         def decide(records: list[Document]) -> Document | None:
@@ -207,12 +251,21 @@ class ConsentLedger:
             if refuse:
                 if latest is not None and latest["action"] == "refusal" and latest["reason"] == GPC:
                     return None
-                return {"action": "refusal", "channel": channel, "reason": GPC,
-                        "client_address": client_address}
+                return {
+                    "action": "refusal",
+                    "channel": channel,
+                    "reason": GPC,
+                    "client_address": client_address,
+                }
             if latest is not None and latest["action"] == "grant" and latest["version"] == version:
                 return None
-            return {"action": "grant", "version": version, "channel": channel,
-                    "client_address": client_address}
+            return {
+                "action": "grant",
+                "version": version,
+                "channel": channel,
+                "client_address": client_address,
+            }
+
         record, _ = self._record(person, purpose, decide)
         assert record is not None  # decide records something whenever nothing is on record
         return RecordView.from_doc(record)
@@ -234,14 +287,16 @@ class ConsentLedger:
             if found:
                 return None
             return {"action": "grant", "version": version, "channel": "double_opt_in"}
+
         record, written = self._record(Person(subject), "account", decide, record_id=record_id)
         if not written and found:
             record = found[0]
         assert record is not None
         return RecordView.from_doc(record)
 
-    def withdraw(self, person: Person, purpose: str, channel: str, client_address: str = "",
-                 reason: str = "") -> RecordView:
+    def withdraw(
+        self, person: Person, purpose: str, channel: str, client_address: str = "", reason: str = ""
+    ) -> RecordView:
         """Withdraw for the future: a new record beside the grant, which stays as proof."""
         if channel not in WITHDRAWAL_CHANNELS:
             raise InvalidArgument(f"channel must be one of {', '.join(WITHDRAWAL_CHANNELS)}")
@@ -253,38 +308,57 @@ class ConsentLedger:
             latest = records[-1]
             if latest["action"] != "grant":
                 return None
-            return {"action": "withdrawal", "version": latest.get("version", ""),
-                    "channel": channel, "reason": reason, "client_address": client_address}
+            return {
+                "action": "withdrawal",
+                "version": latest.get("version", ""),
+                "channel": channel,
+                "reason": reason,
+                "client_address": client_address,
+            }
+
         record, _ = self._record(person, purpose, decide)
         assert record is not None
         return RecordView.from_doc(record)
 
     def apply_gpc(self, person: Person, client_address: str = "") -> RecordView | None:
         """Sec-GPC: 1 withdraws a granted analytics consent, or records the refusal once."""
+
         def decide(records: list[Document]) -> Document | None:
             latest = records[-1] if records else None
             if latest is not None and latest["action"] != "grant":
                 return None
-            return {"action": "withdrawal" if latest is not None else "refusal",
-                    "version": (latest or {}).get("version", ""), "channel": "web_form",
-                    "reason": GPC, "client_address": client_address}
+            return {
+                "action": "withdrawal" if latest is not None else "refusal",
+                "version": (latest or {}).get("version", ""),
+                "channel": "web_form",
+                "reason": GPC,
+                "client_address": client_address,
+            }
+
         record, written = self._record(person, ANALYTICS, decide)
         return RecordView.from_doc(record) if written and record is not None else None
 
     def end_all(self, subject: Subject, reason: str, now: datetime) -> list[str]:
         """Withdraw every granted consent without events (the erasure event says it all).
         The pseudonymised records' expiry covers these withdrawals."""
+
         def decide(records: list[Document]) -> Document | None:
             latest = records[-1] if records else None
             if latest is None or latest["action"] != "grant":
                 return None
-            return {"action": "withdrawal", "version": latest.get("version", ""),
-                    "channel": "erasure", "reason": reason}
+            return {
+                "action": "withdrawal",
+                "version": latest.get("version", ""),
+                "channel": "erasure",
+                "reason": reason,
+            }
+
         ended = []
         for purpose, latest in latest_by_purpose(self.history(subject)).items():
             if latest["action"] == "grant":
-                _, written = self._record(Person(subject), purpose, decide, publish=False,
-                                          now=now, expires=False)
+                _, written = self._record(
+                    Person(subject), purpose, decide, publish=False, now=now, expires=False
+                )
                 if written:
                     ended.append(purpose)
         return ended
@@ -292,21 +366,24 @@ class ConsentLedger:
     def overview(self, subject: Subject) -> Overview:
         records = self.history(subject)
         latest = latest_by_purpose(records)
-        texts = self._texts.texts_for([(r["purpose"], r["version"]) for r in records
-                                       if r["action"] == "grant"])
+        texts = self._texts.texts_for(
+            [(r["purpose"], r["version"]) for r in records if r["action"] == "grant"]
+        )
         states = []
         for purpose in self._texts.purposes():
             if purpose.basis != "consent":
                 continue
             record = latest.get(purpose.purpose)
-            states.append(StateView(
-                purpose=purpose.purpose,
-                state=STATE_OF_ACTION[record["action"]] if record else "not_given",
-                version=record.get("version", "") if record else "",
-                since=record["recorded_at"] if record else None,
-                current_version=purpose.current_version))
-        history = [RecordView.from_doc(r, texts.get((r["purpose"], r["version"])))
-                   for r in reversed(records)]
+            states.append(
+                StateView(
+                    purpose=purpose.purpose,
+                    state=STATE_OF_ACTION[record["action"]] if record else "not_given",
+                    version=record.get("version", "") if record else "",
+                    since=record["recorded_at"] if record else None,
+                    current_version=purpose.current_version,
+                )
+            )
+        history = [RecordView.from_doc(r, texts.get((r["purpose"], r["version"]))) for r in reversed(records)]
         return Overview(states=states, history=history)
 
     # -- erasure and retention ----------------------------------------------------------------
@@ -314,27 +391,41 @@ class ConsentLedger:
         """Tell writers racing this erasure to pseudonymise what they write (before the
         erasure reads the records); the mark goes after ``MARK_TTL``."""
         mark = timekey(now)
-        self._expiries.schedule(MARK_EXPIRIES, now + MARK_TTL, subject.subject_key,
-                                owners=subject.owners(), mark=mark)
+        self._expiries.schedule(
+            MARK_EXPIRIES, now + MARK_TTL, subject.subject_key, owners=subject.owners(), mark=mark
+        )
         for owner in subject.owners():
             self._records.mark_erased(owner, mark, now)
 
     def schedule_pseudonymised_expiry(self, subject: Subject, item: str, now: datetime) -> None:
         """Before records are pseudonymised at ``now``: delete them once the proof period
         after that has passed."""
-        self._expiries.schedule(RECORD_EXPIRIES, now + self._proof, item, what="pseudonymised",
-                                subject_key=subject.subject_key, account_id=subject.account_id)
+        self._expiries.schedule(
+            RECORD_EXPIRIES,
+            now + self._proof,
+            item,
+            what="pseudonymised",
+            subject_key=subject.subject_key,
+            account_id=subject.account_id,
+        )
 
     def pseudonymise(self, subject: Subject, now: datetime) -> int:
-        return sum(self._records.pseudonymise(doc["_id"], now) for doc in self.history(subject)
-                   if "pseudonymised_at" not in doc)
+        return sum(
+            self._records.pseudonymise(doc["_id"], now)
+            for doc in self.history(subject)
+            if "pseudonymised_at" not in doc
+        )
 
     def expire_pseudonymised(self, subject: Subject, now: datetime) -> int:
         """Delete the person's records pseudonymised a proof period ago or longer."""
         cutoff = now - self._proof
-        gone = self._records.delete([doc["_id"] for doc in self.history(subject)
-                                     if doc.get("pseudonymised_at") and
-                                     doc["pseudonymised_at"] <= cutoff])
+        gone = self._records.delete(
+            [
+                doc["_id"]
+                for doc in self.history(subject)
+                if doc.get("pseudonymised_at") and doc["pseudonymised_at"] <= cutoff
+            ]
+        )
         if subject.account_id and not self.history(subject):
             self._records.forget_keys(subject.account_id)
         return gone
@@ -350,8 +441,11 @@ class ConsentLedger:
         account_id = ending.get("account_id", "")
         if account_id:
             subject = Subject(account_id=account_id, subject_key=subject_key)
-            earlier = [doc["_id"] for doc in self._others(subject, purpose)
-                       if doc["recorded_at"] <= ending["recorded_at"]]
+            earlier = [
+                doc["_id"]
+                for doc in self._others(subject, purpose)
+                if doc["recorded_at"] <= ending["recorded_at"]
+            ]
             gone += self._records.delete(earlier)
             if not self.history(subject):
                 self._records.forget_keys(account_id)
@@ -362,8 +456,7 @@ class ConsentLedger:
         flight) or less than ``ERASURE_LAG`` before it: what was written then must not keep
         an address. (Marks are kept for ``MARK_TTL``, far longer than a write takes.)"""
         since = written_at - ERASURE_LAG
-        return any(at > since for owner in subject.owners()
-                   for at in self._records.erased_at(owner))
+        return any(at > since for owner in subject.owners() for at in self._records.erased_at(owner))
 
     def withdraw_for_objection(self, person: Person, purpose: str) -> None:
         """An upheld objection withdraws the consent; nothing granted means nothing to stop."""

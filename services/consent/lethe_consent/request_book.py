@@ -58,8 +58,10 @@ class RequestBook:
         return current(doc, self._store.steps(doc["_id"]))
 
     def states(self, request_ids: list[str]) -> dict[str, Document]:
-        return {doc["_id"]: current(doc, self._store.steps(doc["_id"]))
-                for doc in self._store.get_many(request_ids)}
+        return {
+            doc["_id"]: current(doc, self._store.steps(doc["_id"]))
+            for doc in self._store.get_many(request_ids)
+        }
 
     def receipts(self, request_id: str) -> list[ReceiptView]:
         docs = sorted(self._store.receipts_of(request_id), key=lambda r: r["received_at"])
@@ -98,11 +100,9 @@ class RequestBook:
 
     def _index(self, old: Document, new: Document, now: datetime) -> None:
         had = set(staff_entries(old)) if old.get("status") else set()
-        self._store.add_staff_entries([e for e in staff_entries(new) if e not in had],
-                                      new["_id"], now)
+        self._store.add_staff_entries([e for e in staff_entries(new) if e not in had], new["_id"], now)
         if new["status"] in CLOSED_STATUSES and old.get("status") not in CLOSED_STATUSES:
-            self._expiries.schedule(CLOSED_EXPIRIES, new["completed_at"] + self._proof,
-                                    new["_id"])
+            self._expiries.schedule(CLOSED_EXPIRIES, new["completed_at"] + self._proof, new["_id"])
 
     def forget_tombstone(self, request_id: str) -> None:
         """A deleted request's last step and any receipt filed while it was deleted."""
@@ -110,8 +110,11 @@ class RequestBook:
             self._store.delete_steps_and_receipts(request_id)
 
     def closed_long_enough(self, state: Document, now: datetime) -> bool:
-        return state["status"] in CLOSED_STATUSES and \
-            state.get("completed_at") is not None and state["completed_at"] + self._proof <= now
+        return (
+            state["status"] in CLOSED_STATUSES
+            and state.get("completed_at") is not None
+            and state["completed_at"] + self._proof <= now
+        )
 
     def delete(self, doc: Document, now: datetime) -> None:
         """Delete a request (in a final state) and everything of it: the document first, so
@@ -128,5 +131,4 @@ class RequestBook:
         self._store.delete_confirmation(doc.get("confirm_digest", ""))
         self._store.remove_owner_entries(Subject.from_doc(doc).owners(), request_id)
         dues = [doc.get("due_at"), *(step.get("due_at") for step in steps)]
-        self._store.remove_staff_entries(
-            possible_entry_ids(request_id, doc["kind"], [d for d in dues if d]))
+        self._store.remove_staff_entries(possible_entry_ids(request_id, doc["kind"], [d for d in dues if d]))

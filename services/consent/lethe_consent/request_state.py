@@ -25,8 +25,16 @@ from lethe_consent.models import (
 MAX_REASON = 2000
 MAX_EXTENSION_MONTHS = 2
 # What a step may change; everything else in the document is fixed when it is written.
-STATE_FIELDS = ("status", "received_at", "due_at", "decision", "decided_at", "decided_by",
-                "completed_at", "extended_months")
+STATE_FIELDS = (
+    "status",
+    "received_at",
+    "due_at",
+    "decision",
+    "decided_at",
+    "decided_by",
+    "completed_at",
+    "extended_months",
+)
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -93,8 +101,7 @@ def possible_entry_ids(request_id: str, kind: str, dues: Iterable[datetime]) -> 
         for months in range(MAX_EXTENSION_MONTHS + 1):
             for status in LISTED_STATUSES:
                 for queue in staff_queues(status, kind):
-                    ids.add(TimeQueue.entry_id(queue, stored_time(add_months(due, months)),
-                                               request_id))
+                    ids.add(TimeQueue.entry_id(queue, stored_time(add_months(due, months)), request_id))
     return sorted(ids)
 
 

@@ -89,8 +89,7 @@ class RequestStore:
         (it says the request ended, so a writer still deciding on it appends nothing)."""
         steps = under(request_id)
         if keep_last:
-            last = self._steps.find_one({"_id": steps}, sort=[("_id", DESCENDING)],
-                                        projection={"_id": 1})
+            last = self._steps.find_one({"_id": steps}, sort=[("_id", DESCENDING)], projection={"_id": 1})
             if last is not None:
                 steps = {**steps, "$lt": last["_id"]}
         self._steps.delete_many({"_id": steps})
@@ -110,8 +109,7 @@ class RequestStore:
 
     # -- the mailed link of an unconfirmed request, and its address --------------------------
     def add_confirmation(self, digest: str, request_id: str, expires_at: datetime) -> None:
-        self._confirmations.insert_one({"_id": digest, "request_id": request_id,
-                                        "expires_at": expires_at})
+        self._confirmations.insert_one({"_id": digest, "request_id": request_id, "expires_at": expires_at})
 
     def confirmation(self, digest: str) -> Document | None:
         return self._confirmations.find_one({"_id": digest})
@@ -140,8 +138,11 @@ class RequestStore:
 
     def count_attempts(self, subject_key: str, since: datetime) -> int:
         """The address's attempts at ``since`` or later (one ``_id`` range)."""
-        return int(self._attempts.count_documents({"_id": {
-            "$gte": key(subject_key, timekey(since)), "$lt": under(subject_key)["$lt"]}}))
+        return int(
+            self._attempts.count_documents(
+                {"_id": {"$gte": key(subject_key, timekey(since)), "$lt": under(subject_key)["$lt"]}}
+            )
+        )
 
     def delete_attempt(self, attempt_id: str) -> None:
         self._attempts.delete_one({"_id": attempt_id})
@@ -162,8 +163,7 @@ class RequestStore:
             self._owners.remove(owner, OWNED, request_id)
 
     # -- staff queue entries -------------------------------------------------------------------
-    def add_staff_entries(self, entries: list[tuple[str, datetime]], request_id: str,
-                          now: datetime) -> None:
+    def add_staff_entries(self, entries: list[tuple[str, datetime]], request_id: str, now: datetime) -> None:
         for queue, due in entries:
             self.staff.schedule(queue, due, request_id, created_at=now)
 

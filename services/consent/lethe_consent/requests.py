@@ -73,8 +73,14 @@ def erasure_id_for(record: RecordView) -> str:
 
 
 class PrivacyRequests:
-    def __init__(self, repo: ConsentRepository, ledger: ConsentLedger, texts: ConsentTexts,
-                 mailer: Mailer, config: ConsentConfig) -> None:
+    def __init__(
+        self,
+        repo: ConsentRepository,
+        ledger: ConsentLedger,
+        texts: ConsentTexts,
+        mailer: Mailer,
+        config: ConsentConfig,
+    ) -> None:
         self._store = repo.requests
         self._expiries = repo.expiries
         self.book = RequestBook(repo, config.proof_retention_days)
@@ -84,8 +90,17 @@ class PrivacyRequests:
         self._config = config
 
     # -- opening ------------------------------------------------------------------------
-    def open(self, person: Person, kind: str, *, purpose: str = "", reason: str = "",
-             authenticated: bool, now: datetime | None = None, request_id: str = "") -> Opened:
+    def open(
+        self,
+        person: Person,
+        kind: str,
+        *,
+        purpose: str = "",
+        reason: str = "",
+        authenticated: bool,
+        now: datetime | None = None,
+        request_id: str = "",
+    ) -> Opened:
         """Open a request; with ``request_id`` given and taken already, answer that one."""
         now = now or datetime.now(UTC)
         if kind not in REQUEST_KINDS:
@@ -94,13 +109,14 @@ class PrivacyRequests:
             self._texts.purpose(purpose)
             reason = text(reason, "reason", max_length=MAX_REASON, multiline=True)
         else:
-            purpose, reason = "", text(reason, "reason", max_length=MAX_REASON, required=False,
-                                       multiline=True)
+            purpose, reason = (
+                "",
+                text(reason, "reason", max_length=MAX_REASON, required=False, multiline=True),
+            )
         if not authenticated:
             # Nobody vouches for an account id here: the mailbox decides who this is.
             anonymous = Subject(subject_key=person.subject.subject_key)
-            return self._await_confirmation(Person(anonymous, email=person.email), kind, purpose,
-                                            reason, now)
+            return self._await_confirmation(Person(anonymous, email=person.email), kind, purpose, reason, now)
         follow = tokens.new_token()
         doc = self._new_doc(person.subject, kind, purpose, reason, follow, now, request_id)
         fields, events = self._start(doc, now)
@@ -112,16 +128,34 @@ class PrivacyRequests:
         self._mailer.request_opened(person.email, doc["_id"], kind, follow)
         return Opened(self.view(doc["_id"]), follow)
 
-    def _new_doc(self, subject: Subject, kind: str, purpose: str, reason: str, follow: str,
-                 now: datetime, request_id: str = "") -> Document:
-        return {"_id": request_id or tokens.new_id("pr"), "kind": kind, "status": "open",
-                "received_at": now, "due_at": add_months(now, self._config.request_due_months),
-                **subject.fields(), "purpose": purpose, "reason": reason, "decision": "",
-                "follow_digest": tokens.digest(follow), "created_at": now,
-                "services": list(self._config.receipt_services) if kind in FAN_OUT_KINDS else []}
+    def _new_doc(
+        self,
+        subject: Subject,
+        kind: str,
+        purpose: str,
+        reason: str,
+        follow: str,
+        now: datetime,
+        request_id: str = "",
+    ) -> Document:
+        return {
+            "_id": request_id or tokens.new_id("pr"),
+            "kind": kind,
+            "status": "open",
+            "received_at": now,
+            "due_at": add_months(now, self._config.request_due_months),
+            **subject.fields(),
+            "purpose": purpose,
+            "reason": reason,
+            "decision": "",
+            "follow_digest": tokens.digest(follow),
+            "created_at": now,
+            "services": list(self._config.receipt_services) if kind in FAN_OUT_KINDS else [],
+        }
 
-    def _await_confirmation(self, person: Person, kind: str, purpose: str, reason: str,
-                            now: datetime) -> Opened:
+    def _await_confirmation(
+        self, person: Person, kind: str, purpose: str, reason: str, now: datetime
+    ) -> Opened:
         """Store the request and mail the link; the answer is the same whatever happens."""
         request_id = tokens.new_id("pr")
         subject = person.subject
@@ -134,15 +168,17 @@ class PrivacyRequests:
         doc = self._new_doc(subject, kind, purpose, reason, follow, now, request_id)
         doc.update(status=AWAITING, confirm_digest=digest, confirm_expires_at=expires)
         # What points to the request first, the link last: each piece is swept by the expiry.
-        self._expiries.schedule(CONFIRM_EXPIRIES, expires, request_id, digest=digest,
-                                subject_key=subject.subject_key)
+        self._expiries.schedule(
+            CONFIRM_EXPIRIES, expires, request_id, digest=digest, subject_key=subject.subject_key
+        )
         self._store.add_contact(request_id, person.email, now)
         self.book.insert(doc, [], now)
         self._store.add_confirmation(digest, request_id, expires)
         if self._ledger.erased_around(subject, now):
             self._store.delete_contact(request_id)
-        self._mailer.confirm_request(person.email, request_id, kind, confirm, follow,
-                                     self._config.confirmation_ttl_hours)
+        self._mailer.confirm_request(
+            person.email, request_id, kind, confirm, follow, self._config.confirmation_ttl_hours
+        )
         return Opened(None, "")
 
     def _admit(self, subject_key: str, request_id: str, now: datetime) -> bool:
@@ -153,16 +189,19 @@ class PrivacyRequests:
         attempt = self._store.attempt_id(subject_key, now, request_id)
         self._expiries.schedule(ATTEMPT_EXPIRIES, now + window, request_id, attempt=attempt)
         self._store.add_attempt(attempt)
-        if self._store.count_attempts(subject_key, now - window) > \
-                self._config.confirmation_mails_per_address:
+        if (
+            self._store.count_attempts(subject_key, now - window)
+            > self._config.confirmation_mails_per_address
+        ):
             self._store.delete_attempt(attempt)
             return False
         return True
 
     def confirm(self, token: str, now: datetime | None = None) -> RequestView:
         now = now or datetime.now(UTC)
-        invalid = InvalidArgument("this confirmation link is not valid or has expired; "
-                                  "please file the request again")
+        invalid = InvalidArgument(
+            "this confirmation link is not valid or has expired; please file the request again"
+        )
         if not tokens.looks_like_token(token):
             raise invalid
         link = self._store.confirmation(tokens.digest(token))
@@ -178,16 +217,22 @@ class PrivacyRequests:
                 return None  # confirmed already: a second click changes nothing
             fields, events = self._start(state, now)
             # The month starts when the confirmed request is received.
-            return Step({"received_at": now,
-                         "due_at": add_months(now, self._config.request_due_months),
-                         **fields, "by": "person", "at": now}, events)
+            return Step(
+                {
+                    "received_at": now,
+                    "due_at": add_months(now, self._config.request_due_months),
+                    **fields,
+                    "by": "person",
+                    "at": now,
+                },
+                events,
+            )
+
         moved = self.book.move(doc, decide)
         if moved.moved:
             self._store.delete_contact(doc["_id"])
-            self._after_start(moved.state, Person(Subject.from_doc(doc),
-                                                  email=contact.get("email", "")))
-            log.info("privacy request confirmed",
-                     extra={"request_id": doc["_id"], "kind": doc["kind"]})
+            self._after_start(moved.state, Person(Subject.from_doc(doc), email=contact.get("email", "")))
+            log.info("privacy request confirmed", extra={"request_id": doc["_id"], "kind": doc["kind"]})
         return self.book.view(moved.state)
 
     def _start(self, request: Document, now: datetime) -> tuple[Document, list[Envelope]]:
@@ -196,17 +241,30 @@ class PrivacyRequests:
         kind = request["kind"]
         payload = {"request_id": request["_id"], "account_id": request.get("account_id", "")}
         if kind == "erasure":
-            return {"status": "in_progress"}, [Envelope(
-                type="privacy.erasure_requested", source="consent",
-                subject_key=request["subject_key"], payload=payload)]
+            return {"status": "in_progress"}, [
+                Envelope(
+                    type="privacy.erasure_requested",
+                    source="consent",
+                    subject_key=request["subject_key"],
+                    payload=payload,
+                )
+            ]
         if kind in FAN_OUT_KINDS:
-            return {"status": "in_progress"}, [Envelope(
-                type="privacy.restriction_changed", source="consent",
-                subject_key=request["subject_key"],
-                payload={**payload, "restricted": kind == "restriction"})]
+            return {"status": "in_progress"}, [
+                Envelope(
+                    type="privacy.restriction_changed",
+                    source="consent",
+                    subject_key=request["subject_key"],
+                    payload={**payload, "restricted": kind == "restriction"},
+                )
+            ]
         if kind == "objection" and self._texts.purpose(request["purpose"]).direct_marketing:
-            return {"status": "complete", "completed_at": now, "decided_at": now,
-                    "decision": "upheld: direct marketing stops at once (Art. 21(3) GDPR)"}, []
+            return {
+                "status": "complete",
+                "completed_at": now,
+                "decided_at": now,
+                "decision": "upheld: direct marketing stops at once (Art. 21(3) GDPR)",
+            }, []
         return {"status": "open"}, []
 
     def _after_start(self, state: Document, person: Person) -> None:
@@ -227,15 +285,21 @@ class PrivacyRequests:
         if not tokens.looks_like_token(token):
             raise not_found
         state = self.book.state(request_id) if len(request_id) <= 64 else None
-        if state is None or state["status"] == EXPIRED or \
-                not tokens.same_digest(token, state.get("follow_digest", "")):
+        if (
+            state is None
+            or state["status"] == EXPIRED
+            or not tokens.same_digest(token, state.get("follow_digest", ""))
+        ):
             raise not_found
         return self.book.view(state)
 
     def _own_states(self, subject: Subject) -> list[Document]:
         """The person's requests that anyone sees (not unconfirmed ones), newest first."""
-        states = [s for s in self.book.states(self._store.owned_by(subject)).values()
-                  if s["status"] in LISTED_STATUSES]
+        states = [
+            s
+            for s in self.book.states(self._store.owned_by(subject)).values()
+            if s["status"] in LISTED_STATUSES
+        ]
         return sorted(states, key=lambda s: s["received_at"], reverse=True)
 
     def own(self, subject: Subject, limit: int = 200) -> list[RequestView]:
@@ -253,19 +317,27 @@ class PrivacyRequests:
         doc = self._store.get(receipt.request_id)
         expected = {"restriction": "restriction", "restriction_lift": "restriction_lift"}
         if doc is None or expected.get(doc["kind"], doc["kind"]) != receipt.kind:
-            log.warning("receipt for no matching privacy request ignored",
-                        extra={"request_id": receipt.request_id, "service": service})
+            log.warning(
+                "receipt for no matching privacy request ignored",
+                extra={"request_id": receipt.request_id, "service": service},
+            )
             return False
-        stored = self._store.insert_receipt({
-            "_id": f"{receipt.request_id}/{service}/{receipt.outcome}",
-            "request_id": receipt.request_id, "service": service, "received_at": now,
-            **{k: v for k, v in receipt.payload().items() if k not in ("request_id", "kind")}})
+        stored = self._store.insert_receipt(
+            {
+                "_id": f"{receipt.request_id}/{service}/{receipt.outcome}",
+                "request_id": receipt.request_id,
+                "service": service,
+                "received_at": now,
+                **{k: v for k, v in receipt.payload().items() if k not in ("request_id", "kind")},
+            }
+        )
 
         def decide(state: Document) -> Step | None:
             if state["status"] not in RECEIVING_STATUSES:
                 return None
-            status, note = status_after_receipts(list(doc.get("services", [])),
-                                                 self.book.receipts(doc["_id"]))
+            status, note = status_after_receipts(
+                list(doc.get("services", [])), self.book.receipts(doc["_id"])
+            )
             if STATUS_RANK[status] <= STATUS_RANK[state["status"]]:
                 return None
             fields: Document = {"status": status, "by": service, "at": now}
@@ -274,31 +346,48 @@ class PrivacyRequests:
             if status == "deferred":
                 fields.update(decision=note, decided_at=now)
             return Step(fields)
+
         moved = self.book.move(doc, decide)
-        log.info("receipt filed", extra={"request_id": receipt.request_id, "from": service,
-                                         "outcome": receipt.outcome, "new": stored,
-                                         "status": moved.state["status"]})
+        log.info(
+            "receipt filed",
+            extra={
+                "request_id": receipt.request_id,
+                "from": service,
+                "outcome": receipt.outcome,
+                "new": stored,
+                "status": moved.state["status"],
+            },
+        )
         return stored or moved.moved
 
     # -- the person's consents, where a withdrawal is also a request --------------------
-    def withdraw_consent(self, person: Person, purpose: str, channel: str,
-                         client_address: str = "") -> tuple[RecordView, str]:
+    def withdraw_consent(
+        self, person: Person, purpose: str, channel: str, client_address: str = ""
+    ) -> tuple[RecordView, str]:
         """Withdraw; withdrawing the account consent also erases the account (SPEC section 3)."""
         record = self._ledger.withdraw(person, purpose, channel, client_address)
         account_id = person.subject.account_id
         if purpose != "account" or not account_id:
             return record, ""
-        running = [s for s in self._own_states(Subject(account_id=account_id))
-                   if s["kind"] == "erasure" and s["status"] in ("in_progress", "deferred")]
+        running = [
+            s
+            for s in self._own_states(Subject(account_id=account_id))
+            if s["kind"] == "erasure" and s["status"] in ("in_progress", "deferred")
+        ]
         if running:
             return record, str(running[0]["_id"])
         request_id = erasure_id_for(record)
         if self._store.get(request_id) is not None:
             return record, request_id
         # Received when the consent was withdrawn: callers racing write the same request.
-        opened = self.open(person, "erasure", reason="account consent withdrawn",
-                           authenticated=True, now=stored_time(record.recorded_at),
-                           request_id=request_id)
+        opened = self.open(
+            person,
+            "erasure",
+            reason="account consent withdrawn",
+            authenticated=True,
+            now=stored_time(record.recorded_at),
+            request_id=request_id,
+        )
         return record, opened.request.id if opened.request else ""
 
     # -- retention -----------------------------------------------------------------------
@@ -327,6 +416,7 @@ class PrivacyRequests:
             if state["status"] != AWAITING:
                 return None
             return Step({"status": EXPIRED, "by": "sweep", "at": now})
+
         return bool(self.book.move(doc, decide).state["status"] == EXPIRED)
 
     def forget_closed(self, now: datetime) -> int:

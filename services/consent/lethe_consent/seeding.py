@@ -63,12 +63,14 @@ PROOF_RETENTION_DAYS = 3 * 365
 # Between one service's receipt and the next (BSON keeps milliseconds).
 RECEIPT_GAP = timedelta(milliseconds=1)
 ACCOUNT = "account"
+
+
 def _insert(db: Db, collection: str, docs: list[Document], *, index: bool = False) -> None:
     """Insert ``docs`` a batch at a time. An index entry that exists already stays (the
     domain adds entries the same way); any other duplicate is an error."""
     for start in range(0, len(docs), BATCH):
         try:
-            db[collection].insert_many(docs[start:start + BATCH], ordered=False)
+            db[collection].insert_many(docs[start : start + BATCH], ordered=False)
         except BulkWriteError as exc:
             errors = exc.details.get("writeErrors", [])
             if not index or not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
@@ -81,25 +83,35 @@ def _write(db: Db, writes: list[tuple[str, list[Document], bool]]) -> None:
 
 
 # -- consent records -----------------------------------------------------------------------
-def account_consent_docs(subject: Subject, at: datetime,
-                         version: str = "2026-01") -> dict[str, list[Document]]:
+def account_consent_docs(
+    subject: Subject, at: datetime, version: str = "2026-01"
+) -> dict[str, list[Document]]:
     """The documents of one account consent as ``record_account_consent`` writes it for a
     person with no account record yet, by collection: the record (step 0 of the log
     ``<subject_key>.account``, its id the ``account.verified`` event's id with ``cr_``) and
     ``<account_id>/keys/<subject_key>``."""
     record: Document = {
         # ``cr_`` and the event's id (32 hex digits, as ``Envelope`` makes them).
-        "id": tokens.new_id("cr"), "purpose": ACCOUNT, "version": version,
-        "channel": "double_opt_in", "reason": "", "recorded_at": at,
-        **subject.fields(), "action": "grant", "client_address": "",
-        "_id": StepLog.step_id(RecordStore.thing(subject.subject_key, ACCOUNT), 0), "n": 0}
+        "id": tokens.new_id("cr"),
+        "purpose": ACCOUNT,
+        "version": version,
+        "channel": "double_opt_in",
+        "reason": "",
+        "recorded_at": at,
+        **subject.fields(),
+        "action": "grant",
+        "client_address": "",
+        "_id": StepLog.step_id(RecordStore.thing(subject.subject_key, ACCOUNT), 0),
+        "n": 0,
+    }
     filed = subject.account_id and subject.subject_key
     owners = [{"_id": key(subject.account_id, KEYS, subject.subject_key)}] if filed else []
     return {OWNERS: owners, RECORDS: [record]}
 
 
-def seed_account_consents(db: Db, people: Sequence[Subject], at: datetime,
-                          version: str = "2026-01") -> list[str]:
+def seed_account_consents(
+    db: Db, people: Sequence[Subject], at: datetime, version: str = "2026-01"
+) -> list[str]:
     """Grant the ``account`` consent of ``version`` to each person as of ``at``; the record
     ids, in the order given. The version must be a published account
     text (the domain refuses any other)."""
@@ -116,14 +128,23 @@ def seed_account_consents(db: Db, people: Sequence[Subject], at: datetime,
 
 
 # -- privacy requests ----------------------------------------------------------------------
-def _request_doc(kind: str, status: str, subject: Subject, at: datetime,
-                 services: Sequence[str]) -> Document:
+def _request_doc(kind: str, status: str, subject: Subject, at: datetime, services: Sequence[str]) -> Document:
     """A logged-in person's request as ``PrivacyRequests.open`` writes it, in the status
     it starts in."""
-    return {"_id": tokens.new_id("pr"), "kind": kind, "status": status, "received_at": at,
-            "due_at": add_months(at, DUE_MONTHS), **subject.fields(), "purpose": "", "reason": "",
-            "decision": "", "follow_digest": tokens.digest(tokens.new_token()), "created_at": at,
-            "services": list(services)}
+    return {
+        "_id": tokens.new_id("pr"),
+        "kind": kind,
+        "status": status,
+        "received_at": at,
+        "due_at": add_months(at, DUE_MONTHS),
+        **subject.fields(),
+        "purpose": "",
+        "reason": "",
+        "decision": "",
+        "follow_digest": tokens.digest(tokens.new_token()),
+        "created_at": at,
+        "services": list(services),
+    }
 
 
 def _step(request_id: str, number: int, fields: Document) -> Document:
@@ -131,31 +152,53 @@ def _step(request_id: str, number: int, fields: Document) -> Document:
 
 
 def _owner_entries(doc: Document) -> list[Document]:
-    return [{"_id": key(owner, OWNED, doc["_id"])}
-            for owner in sorted(Subject.from_doc(doc).owners())]
+    return [{"_id": key(owner, OWNED, doc["_id"])} for owner in sorted(Subject.from_doc(doc).owners())]
 
 
 def _staff_entries(state: Document, at: datetime) -> list[Document]:
     """The staff-queue entries of a request in ``state`` (``RequestBook._index``)."""
-    return [{"_id": TimeQueue.entry_id(queue, due, state["_id"]), "item": state["_id"],
-             "at": due, "created_at": at} for queue, due in staff_entries(state)]
+    return [
+        {
+            "_id": TimeQueue.entry_id(queue, due, state["_id"]),
+            "item": state["_id"],
+            "at": due,
+            "created_at": at,
+        }
+        for queue, due in staff_entries(state)
+    ]
 
 
-def _seed_requests(db: Db, docs: list[Document], steps: dict[str, list[Document]],
-                   receipts: list[Document], expiries: list[Document], at: datetime) -> None:
+def _seed_requests(
+    db: Db,
+    docs: list[Document],
+    steps: dict[str, list[Document]],
+    receipts: list[Document],
+    expiries: list[Document],
+    at: datetime,
+) -> None:
     """Entries first, then the requests, their receipts and steps (as the domain orders them)."""
     owners = [entry for doc in docs for entry in _owner_entries(doc)]
-    staff = [entry for doc in docs
-             for entry in _staff_entries(current(doc, steps.get(doc["_id"], [])), at)]
-    _write(db, [(OWNERS, owners, True), (STAFF_QUEUE, staff, False), (EXPIRIES, expiries, False),
-                (REQUESTS, docs, False), (RECEIPTS, receipts, False),
-                (REQUEST_STEPS, [s for doc in docs for s in steps.get(doc["_id"], [])], False)])
+    staff = [entry for doc in docs for entry in _staff_entries(current(doc, steps.get(doc["_id"], [])), at)]
+    _write(
+        db,
+        [
+            (OWNERS, owners, True),
+            (STAFF_QUEUE, staff, False),
+            (EXPIRIES, expiries, False),
+            (REQUESTS, docs, False),
+            (RECEIPTS, receipts, False),
+            (REQUEST_STEPS, [s for doc in docs for s in steps.get(doc["_id"], [])], False),
+        ],
+    )
 
 
-def completed_erasure_docs(subject: Subject, at: datetime, *,
-                           services: Sequence[str] = DEFAULT_RECEIPT_SERVICES,
-                           proof_retention_days: int = PROOF_RETENTION_DAYS
-                           ) -> tuple[Document, list[Document], list[Document], Document]:
+def completed_erasure_docs(
+    subject: Subject,
+    at: datetime,
+    *,
+    services: Sequence[str] = DEFAULT_RECEIPT_SERVICES,
+    proof_retention_days: int = PROOF_RETENTION_DAYS,
+) -> tuple[Document, list[Document], list[Document], Document]:
     """One erasure request opened and announced at ``at``: the request (written in
     progress), every service's ``done`` receipt (a millisecond apart, in the order of
     ``services``, so they are listed in that order), its completing step (by the last
@@ -165,23 +208,41 @@ def completed_erasure_docs(subject: Subject, at: datetime, *,
     doc = _request_doc("erasure", "in_progress", subject, at, services)
     request_id = doc["_id"]
     answered = [at + RECEIPT_GAP * (number + 1) for number in range(len(services))]
-    receipts = [{"_id": f"{request_id}/{service}/done", "request_id": request_id,
-                 "service": service, "received_at": received,
-                 **{k: v for k, v in Receipt(request_id, "erasure").payload().items()
-                    if k not in ("request_id", "kind")}}
-                for service, received in zip(services, answered, strict=True)]
+    receipts = [
+        {
+            "_id": f"{request_id}/{service}/done",
+            "request_id": request_id,
+            "service": service,
+            "received_at": received,
+            **{
+                k: v
+                for k, v in Receipt(request_id, "erasure").payload().items()
+                if k not in ("request_id", "kind")
+            },
+        }
+        for service, received in zip(services, answered, strict=True)
+    ]
     completed = answered[-1]
-    step = _step(request_id, 0, {"status": "complete", "by": services[-1], "at": completed,
-                                 "completed_at": completed})
+    step = _step(
+        request_id, 0, {"status": "complete", "by": services[-1], "at": completed, "completed_at": completed}
+    )
     closed = completed + timedelta(days=proof_retention_days)
-    expiry = {"_id": TimeQueue.entry_id(CLOSED_EXPIRIES, closed, request_id),
-              "item": request_id, "at": closed}
+    expiry = {
+        "_id": TimeQueue.entry_id(CLOSED_EXPIRIES, closed, request_id),
+        "item": request_id,
+        "at": closed,
+    }
     return doc, [step], receipts, expiry
 
 
-def seed_completed_erasures(db: Db, requests: Sequence[Subject], at: datetime, *,
-                            services: Sequence[str] = DEFAULT_RECEIPT_SERVICES,
-                            proof_retention_days: int = PROOF_RETENTION_DAYS) -> list[str]:
+def seed_completed_erasures(
+    db: Db,
+    requests: Sequence[Subject],
+    at: datetime,
+    *,
+    services: Sequence[str] = DEFAULT_RECEIPT_SERVICES,
+    proof_retention_days: int = PROOF_RETENTION_DAYS,
+) -> list[str]:
     """Complete erasure requests of each person, received at ``at`` and answered right
     after by every one of ``services`` (``CONSENT_RECEIPT_SERVICES``); the request ids, in
     the order given. They are in the staff lists all, complete and erasure."""
@@ -191,8 +252,8 @@ def seed_completed_erasures(db: Db, requests: Sequence[Subject], at: datetime, *
     expiries: list[Document] = []
     for person in requests:
         doc, its_steps, its_receipts, expiry = completed_erasure_docs(
-            person, at, services=services,
-            proof_retention_days=proof_retention_days)
+            person, at, services=services, proof_retention_days=proof_retention_days
+        )
         docs.append(doc)
         steps[doc["_id"]] = its_steps
         receipts += its_receipts
@@ -201,8 +262,9 @@ def seed_completed_erasures(db: Db, requests: Sequence[Subject], at: datetime, *
     return [str(doc["_id"]) for doc in docs]
 
 
-def seed_open_requests(db: Db, requests: Sequence[Subject], at: datetime, *,
-                       status: str = "open", actor: str = "") -> list[str]:
+def seed_open_requests(
+    db: Db, requests: Sequence[Subject], at: datetime, *, status: str = "open", actor: str = ""
+) -> list[str]:
     """Access requests of each person, received at ``at`` and due a month
     later; the request ids, in the order given. ``status`` ``in_progress`` is the step staff
     append taking a request on (``actor``, the staff member's account id, is recorded)."""
@@ -216,7 +278,8 @@ def seed_open_requests(db: Db, requests: Sequence[Subject], at: datetime, *,
         doc = _request_doc("access", "open", person, at, ())
         docs.append(doc)
         if status == "in_progress":
-            steps[doc["_id"]] = [_step(doc["_id"], 0, {"status": status, "decided_by": actor,
-                                                        "by": actor, "at": at})]
+            steps[doc["_id"]] = [
+                _step(doc["_id"], 0, {"status": status, "decided_by": actor, "by": actor, "at": at})
+            ]
     _seed_requests(db, docs, steps, [], [], at)
     return [str(doc["_id"]) for doc in docs]

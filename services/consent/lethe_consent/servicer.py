@@ -22,19 +22,31 @@ from lethe_consent.texts import ConsentTexts
 
 def text_message(view: TextView) -> pb.ConsentText:
     return pb.ConsentText(
-        purpose=view.purpose, version=view.version, published_at=wire_time(view.published_at),
-        basis=view.basis, direct_marketing=view.direct_marketing,
-        texts=[pb.LocalisedText(language=lang, title=view.texts[lang]["title"],
-                                body=view.texts[lang]["body"])
-               for lang in LANGUAGES if lang in view.texts])
+        purpose=view.purpose,
+        version=view.version,
+        published_at=wire_time(view.published_at),
+        basis=view.basis,
+        direct_marketing=view.direct_marketing,
+        texts=[
+            pb.LocalisedText(language=lang, title=view.texts[lang]["title"], body=view.texts[lang]["body"])
+            for lang in LANGUAGES
+            if lang in view.texts
+        ],
+    )
 
 
 def record_message(view: RecordView) -> pb.ConsentRecord:
-    message = pb.ConsentRecord(id=view.id, purpose=view.purpose, action=view.action,
-                               version=view.version, channel=view.channel, reason=view.reason,
-                               recorded_at=wire_time(view.recorded_at),
-                               client_address=view.client_address,
-                               pseudonymised=view.pseudonymised)
+    message = pb.ConsentRecord(
+        id=view.id,
+        purpose=view.purpose,
+        action=view.action,
+        version=view.version,
+        channel=view.channel,
+        reason=view.reason,
+        recorded_at=wire_time(view.recorded_at),
+        client_address=view.client_address,
+        pseudonymised=view.pseudonymised,
+    )
     if view.text is not None:
         message.text.CopyFrom(text_message(view.text))
     return message
@@ -42,23 +54,49 @@ def record_message(view: RecordView) -> pb.ConsentRecord:
 
 def overview_message(view: Overview) -> pb.ConsentOverview:
     return pb.ConsentOverview(
-        states=[pb.PurposeState(purpose=s.purpose, state=s.state, version=s.version,
-                                since=wire_time(s.since), current_version=s.current_version)
-                for s in view.states],
-        history=[record_message(r) for r in view.history])
+        states=[
+            pb.PurposeState(
+                purpose=s.purpose,
+                state=s.state,
+                version=s.version,
+                since=wire_time(s.since),
+                current_version=s.current_version,
+            )
+            for s in view.states
+        ],
+        history=[record_message(r) for r in view.history],
+    )
 
 
 def request_message(view: RequestView, now: datetime | None = None) -> pb.PrivacyRequest:
     return pb.PrivacyRequest(
-        id=view.id, kind=view.kind, status=view.status, received_at=wire_time(view.received_at),
-        due_at=wire_time(view.due_at), overdue=view.overdue(now or datetime.now(UTC)),
-        purpose=view.purpose, reason=view.reason, decision=view.decision,
-        decided_at=wire_time(view.decided_at), completed_at=wire_time(view.completed_at),
-        awaiting_services=view.awaiting_services, account_id=view.account_id,
-        receipts=[pb.ServiceReceipt(service=r.service, outcome=r.outcome, deleted=r.deleted,
-                                    blocked=r.blocked, blocked_until=r.blocked_until, kept=r.kept,
-                                    note=r.note, received_at=wire_time(r.received_at))
-                  for r in view.receipts])
+        id=view.id,
+        kind=view.kind,
+        status=view.status,
+        received_at=wire_time(view.received_at),
+        due_at=wire_time(view.due_at),
+        overdue=view.overdue(now or datetime.now(UTC)),
+        purpose=view.purpose,
+        reason=view.reason,
+        decision=view.decision,
+        decided_at=wire_time(view.decided_at),
+        completed_at=wire_time(view.completed_at),
+        awaiting_services=view.awaiting_services,
+        account_id=view.account_id,
+        receipts=[
+            pb.ServiceReceipt(
+                service=r.service,
+                outcome=r.outcome,
+                deleted=r.deleted,
+                blocked=r.blocked,
+                blocked_until=r.blocked_until,
+                kept=r.kept,
+                note=r.note,
+                received_at=wire_time(r.received_at),
+            )
+            for r in view.receipts
+        ],
+    )
 
 
 def _texts_of(message: Any) -> dict[str, dict[str, str]]:
@@ -71,8 +109,15 @@ def _texts_of(message: Any) -> dict[str, dict[str, str]]:
 
 
 class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[misc]
-    def __init__(self, pepper: str, texts: ConsentTexts, ledger: ConsentLedger,
-                 requests: PrivacyRequests, staff: StaffDesk, erasure: ConsentErasure) -> None:
+    def __init__(
+        self,
+        pepper: str,
+        texts: ConsentTexts,
+        ledger: ConsentLedger,
+        requests: PrivacyRequests,
+        staff: StaffDesk,
+        erasure: ConsentErasure,
+    ) -> None:
         self._pepper = pepper
         self._texts = texts
         self._ledger = ledger
@@ -88,20 +133,33 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         return pb.ConsentTextList(texts=[text_message(t) for t in self._texts.current()])
 
     def PublishText(self, request: pb.PublishTextRequest, context: Any) -> pb.ConsentText:
-        return text_message(self._texts.publish(request.actor_account_id, request.purpose,
-                                                request.version, _texts_of(request),
-                                                request.direct_marketing))
+        return text_message(
+            self._texts.publish(
+                request.actor_account_id,
+                request.purpose,
+                request.version,
+                _texts_of(request),
+                request.direct_marketing,
+            )
+        )
 
     # -- records ---------------------------------------------------------------------------
     def Grant(self, request: pb.GrantRequest, context: Any) -> pb.ConsentRecord:
-        return record_message(self._ledger.grant(
-            self._person(request.person), request.purpose, request.version, request.channel,
-            request.client_address, request.global_privacy_control))
+        return record_message(
+            self._ledger.grant(
+                self._person(request.person),
+                request.purpose,
+                request.version,
+                request.channel,
+                request.client_address,
+                request.global_privacy_control,
+            )
+        )
 
     def Withdraw(self, request: pb.WithdrawRequest, context: Any) -> pb.WithdrawResponse:
         record, erasure_id = self._requests.withdraw_consent(
-            self._person(request.person), request.purpose, request.channel,
-            request.client_address)
+            self._person(request.person), request.purpose, request.channel, request.client_address
+        )
         return pb.WithdrawResponse(record=record_message(record), erasure_request_id=erasure_id)
 
     def ApplyGlobalPrivacyControl(self, request: pb.GpcRequest, context: Any) -> pb.GpcResponse:
@@ -114,11 +172,16 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         return overview_message(self._ledger.overview(self._person(request).subject))
 
     # -- privacy requests --------------------------------------------------------------------
-    def OpenPrivacyRequest(self, request: pb.OpenPrivacyRequestRequest,
-                           context: Any) -> pb.OpenPrivacyRequestResponse:
-        opened = self._requests.open(self._person(request.person), request.kind,
-                                     purpose=request.purpose, reason=request.reason,
-                                     authenticated=request.authenticated)
+    def OpenPrivacyRequest(
+        self, request: pb.OpenPrivacyRequestRequest, context: Any
+    ) -> pb.OpenPrivacyRequestResponse:
+        opened = self._requests.open(
+            self._person(request.person),
+            request.kind,
+            purpose=request.purpose,
+            reason=request.reason,
+            authenticated=request.authenticated,
+        )
         reply = pb.OpenPrivacyRequestResponse(follow_token=opened.follow_token)
         if opened.request is not None:
             reply.request.CopyFrom(request_message(opened.request))
@@ -131,49 +194,86 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         return request_message(self._requests.follow(request.request_id, request.token))
 
     def ListOwnPrivacyRequests(self, request: pb.Person, context: Any) -> pb.PrivacyRequestList:
-        return pb.PrivacyRequestList(requests=[
-            request_message(r) for r in self._requests.own(self._person(request).subject)])
+        return pb.PrivacyRequestList(
+            requests=[request_message(r) for r in self._requests.own(self._person(request).subject)]
+        )
 
-    def ListPrivacyRequests(self, request: pb.AdminListRequest,
-                            context: Any) -> pb.PrivacyRequestList:
-        views, next_token = self._staff.listing(request.status, request.kind, request.overdue_only,
-                                             page_size=request.page_size,
-                                             page_token=request.page_token)
-        return pb.PrivacyRequestList(requests=[request_message(r) for r in views],
-                                     next_page_token=next_token)
+    def ListPrivacyRequests(self, request: pb.AdminListRequest, context: Any) -> pb.PrivacyRequestList:
+        views, next_token = self._staff.listing(
+            request.status,
+            request.kind,
+            request.overdue_only,
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        return pb.PrivacyRequestList(requests=[request_message(r) for r in views], next_page_token=next_token)
 
-    def UpdatePrivacyRequest(self, request: pb.UpdatePrivacyRequestRequest,
-                             context: Any) -> pb.PrivacyRequest:
-        return request_message(self._staff.update(
-            request.actor_account_id, request.request_id, request.status, request.reason,
-            request.extend_months))
+    def UpdatePrivacyRequest(
+        self, request: pb.UpdatePrivacyRequestRequest, context: Any
+    ) -> pb.PrivacyRequest:
+        return request_message(
+            self._staff.update(
+                request.actor_account_id,
+                request.request_id,
+                request.status,
+                request.reason,
+                request.extend_months,
+            )
+        )
 
     def DecideObjection(self, request: pb.DecideObjectionRequest, context: Any) -> pb.PrivacyRequest:
-        return request_message(self._staff.decide_objection(
-            request.actor_account_id, request.request_id, request.uphold, request.reason))
+        return request_message(
+            self._staff.decide_objection(
+                request.actor_account_id, request.request_id, request.uphold, request.reason
+            )
+        )
 
     # -- the person's data -------------------------------------------------------------------
-    def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
-                          context: Any) -> subject_pb2.ExportSubjectDataResponse:
+    def ExportSubjectData(
+        self, request: subject_pb2.ExportSubjectDataRequest, context: Any
+    ) -> subject_pb2.ExportSubjectDataResponse:
         subject = export_subject(request.subject)
         overview = self._ledger.overview(subject)
         data = {
-            "consents": [{"purpose": s.purpose, "state": s.state, "version": s.version,
-                          "since": wire_time(s.since)} for s in overview.states],
-            "consent_records": [{"purpose": r.purpose, "action": r.action, "version": r.version,
-                                 "channel": r.channel, "reason": r.reason,
-                                 "recorded_at": wire_time(r.recorded_at),
-                                 "client_address": r.client_address} for r in overview.history],
-            "privacy_requests": [{"id": r.id, "kind": r.kind, "status": r.status,
-                                  "received_at": wire_time(r.received_at), "due_at": wire_time(r.due_at)}
-                                 for r in self._requests.own(subject)],
+            "consents": [
+                {"purpose": s.purpose, "state": s.state, "version": s.version, "since": wire_time(s.since)}
+                for s in overview.states
+            ],
+            "consent_records": [
+                {
+                    "purpose": r.purpose,
+                    "action": r.action,
+                    "version": r.version,
+                    "channel": r.channel,
+                    "reason": r.reason,
+                    "recorded_at": wire_time(r.recorded_at),
+                    "client_address": r.client_address,
+                }
+                for r in overview.history
+            ],
+            "privacy_requests": [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "status": r.status,
+                    "received_at": wire_time(r.received_at),
+                    "due_at": wire_time(r.due_at),
+                }
+                for r in self._requests.own(subject)
+            ],
         }
         return subject_pb2.ExportSubjectDataResponse(
-            service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
-            lawful_bases=["Art. 7(1) GDPR: proof of consent",
-                          "Art. 5(2) GDPR: proof that privacy requests were answered"],
-            retention="consent records: 3 years after withdrawal or erasure", recipients=[])
+            service=SERVICE,
+            data_json=json.dumps(data, ensure_ascii=False),
+            lawful_bases=[
+                "Art. 7(1) GDPR: proof of consent",
+                "Art. 5(2) GDPR: proof that privacy requests were answered",
+            ],
+            retention="consent records: 3 years after withdrawal or erasure",
+            recipients=[],
+        )
 
-    def EraseSubject(self, request: subject_pb2.EraseSubjectRequest,
-                     context: Any) -> subject_pb2.EraseSubjectResponse:
+    def EraseSubject(
+        self, request: subject_pb2.EraseSubjectRequest, context: Any
+    ) -> subject_pb2.EraseSubjectResponse:
         return erase_subject(SERVICE, request, self._erasure.erase)

@@ -58,17 +58,25 @@ def check_movable(state: Document) -> None:
 
 
 class StaffDesk:
-    def __init__(self, repo: ConsentRepository, book: RequestBook, ledger: ConsentLedger,
-                 texts: ConsentTexts) -> None:
+    def __init__(
+        self, repo: ConsentRepository, book: RequestBook, ledger: ConsentLedger, texts: ConsentTexts
+    ) -> None:
         self._store = repo.requests
         self._book = book
         self._ledger = ledger
         self._texts = texts
 
     # -- lists ---------------------------------------------------------------------------
-    def listing(self, status: str = "", kind: str = "", overdue_only: bool = False, *,
-             page_size: int = 0, page_token: str = "",
-             now: datetime | None = None) -> tuple[list[RequestView], str]:
+    def listing(
+        self,
+        status: str = "",
+        kind: str = "",
+        overdue_only: bool = False,
+        *,
+        page_size: int = 0,
+        page_token: str = "",
+        now: datetime | None = None,
+    ) -> tuple[list[RequestView], str]:
         """A page of the ledger, soonest due first, and the next page's token ("" at the end)."""
         now = now or datetime.now(UTC)
         queue = listing_queue(status, kind, overdue_only)
@@ -76,17 +84,20 @@ class StaffDesk:
         states: dict[str, Document] = {}
 
         def fetch(cursor: str, size: int) -> Page:
-            page = self._store.staff.page(queue, after=cursor, limit=size,
-                                          until=now if overdue_only else None)
-            states.update(self._book.states([e["item"] for e in page.items
-                                             if e["item"] not in states]))
+            page = self._store.staff.page(
+                queue, after=cursor, limit=size, until=now if overdue_only else None
+            )
+            states.update(self._book.states([e["item"] for e in page.items if e["item"] not in states]))
             return page
 
         def keep(entry: Document) -> bool:
             return self._matches(entry, states.get(entry["item"]), now)
+
         page = filtered_page(fetch, keep, after=decode_cursor(page_token), limit=limit)
-        return ([self._book.view(states[entry["item"]]) for entry in page.items],
-                encode_cursor(page.next_cursor))
+        return (
+            [self._book.view(states[entry["item"]]) for entry in page.items],
+            encode_cursor(page.next_cursor),
+        )
 
     def _matches(self, entry: Document, state: Document | None, now: datetime) -> bool:
         """Whether a queue entry shows its request as it is; an entry of a request that is
@@ -105,20 +116,19 @@ class StaffDesk:
         while True:
             page = self._store.staff.page(queue, after=cursor, limit=MAX_PAGE)
             states = self._book.states([entry["item"] for entry in page.items])
-            found += [states[e["item"]] for e in page.items
-                      if self._matches(e, states.get(e["item"]), now)]
+            found += [states[e["item"]] for e in page.items if self._matches(e, states.get(e["item"]), now)]
             cursor = page.next_cursor
             if not cursor:
                 return found
 
-    def deadline_counts(self, now: datetime | None = None
-                        ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    def deadline_counts(
+        self, now: datetime | None = None
+    ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
         """Overdue requests by kind, and requests not closed by kind and status. Reads only
         the active and deferred queues: the cost follows the requests still open."""
         now = now or datetime.now(UTC)
         overdue = dict.fromkeys(REQUEST_KINDS, 0)
-        pending = {(kind, status): 0 for kind in REQUEST_KINDS
-                   for status in (*ACTIVE_STATUSES, "deferred")}
+        pending = {(kind, status): 0 for kind in REQUEST_KINDS for status in (*ACTIVE_STATUSES, "deferred")}
         for state in [*self._queue("active", now), *self._queue("status.deferred", now)]:
             pending[(state["kind"], state["status"])] += 1
             if state["status"] in ACTIVE_STATUSES and state["due_at"] < now:
@@ -134,15 +144,27 @@ class StaffDesk:
         check_movable(self._book.state_of(doc))
         return doc
 
-    def update(self, actor: str, request_id: str, status: str, reason: str = "",
-               extend_months: int = 0, now: datetime | None = None) -> RequestView:
+    def update(
+        self,
+        actor: str,
+        request_id: str,
+        status: str,
+        reason: str = "",
+        extend_months: int = 0,
+        now: datetime | None = None,
+    ) -> RequestView:
         """Staff move a request on; deferral and rejection need a reason the person will read."""
         now = now or datetime.now(UTC)
         doc = self._movable(request_id)
         if status not in STAFF_STATUSES:
             raise InvalidArgument(f"status must be one of {', '.join(STAFF_STATUSES)}")
-        reason = text(reason, "reason", max_length=MAX_REASON, required=status in (
-            "deferred", "rejected") or extend_months > 0, multiline=True)
+        reason = text(
+            reason,
+            "reason",
+            max_length=MAX_REASON,
+            required=status in ("deferred", "rejected") or extend_months > 0,
+            multiline=True,
+        )
         if extend_months < 0:
             raise InvalidArgument("the deadline can only be extended")
 
@@ -150,28 +172,33 @@ class StaffDesk:
             check_movable(state)
             extended = state["extended_months"] + extend_months
             if extended > MAX_EXTENSION_MONTHS:
-                raise InvalidArgument("the deadline can be extended by two further months at "
-                                      "most (Art. 12(3) GDPR)")
-            if state["kind"] in FAN_OUT_KINDS and status == "complete" and \
-                    self._book.view(state).awaiting_services:
-                raise FailedPrecondition("this request completes by itself once every service "
-                                         "has sent its receipt")
+                raise InvalidArgument(
+                    "the deadline can be extended by two further months at most (Art. 12(3) GDPR)"
+                )
+            if (
+                state["kind"] in FAN_OUT_KINDS
+                and status == "complete"
+                and self._book.view(state).awaiting_services
+            ):
+                raise FailedPrecondition(
+                    "this request completes by itself once every service has sent its receipt"
+                )
             fields: Document = {"status": status, "decided_by": actor, "by": actor, "at": now}
             if reason:
                 fields.update(decision=reason, decided_at=now)
             if extend_months:
-                fields.update(extended_months=extended,
-                              due_at=add_months(state["due_at"], extend_months))
+                fields.update(extended_months=extended, due_at=add_months(state["due_at"], extend_months))
             if status in CLOSED_STATUSES:
                 fields["completed_at"] = now
             return Step(fields)
+
         moved = self._book.move(doc, decide)
-        log.info("privacy request updated by staff", extra={"request_id": request_id,
-                                                            "status": status})
+        log.info("privacy request updated by staff", extra={"request_id": request_id, "status": status})
         return self._book.view(moved.state)
 
-    def decide_objection(self, actor: str, request_id: str, uphold: bool, reason: str,
-                         now: datetime | None = None) -> RequestView:
+    def decide_objection(
+        self, actor: str, request_id: str, uphold: bool, reason: str, now: datetime | None = None
+    ) -> RequestView:
         """The data-protection officer's decision; the person sees it and its reasons."""
         now = now or datetime.now(UTC)
         doc = self._movable(request_id)
@@ -183,8 +210,18 @@ class StaffDesk:
 
         def decide(state: Document) -> Step:
             check_movable(state)
-            return Step({"status": status, "decision": decision, "decided_at": now,
-                         "decided_by": actor, "completed_at": now, "by": actor, "at": now})
+            return Step(
+                {
+                    "status": status,
+                    "decision": decision,
+                    "decided_at": now,
+                    "decided_by": actor,
+                    "completed_at": now,
+                    "by": actor,
+                    "at": now,
+                }
+            )
+
         moved = self._book.move(doc, decide)
         if uphold and self._texts.purpose(doc["purpose"]).basis == "consent":
             self._ledger.withdraw_for_objection(Person(Subject.from_doc(doc)), doc["purpose"])

@@ -41,24 +41,26 @@ def check_purpose(value: str) -> str:
 
 def check_version(value: str) -> str:
     if not VERSION_RE.fullmatch(value):
-        raise InvalidArgument("version must be letters, digits, dots or dashes (at most 32), "
-                              "e.g. 2026-01")
+        raise InvalidArgument("version must be letters, digits, dots or dashes (at most 32), e.g. 2026-01")
     return value
 
 
 def check_texts(texts: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
     """One title and body per language, German and English both required."""
     if set(texts) != set(LANGUAGES):
-        raise InvalidArgument("a consent text needs a German (de) and an English (en) version, "
-                              "and no other language")
+        raise InvalidArgument(
+            "a consent text needs a German (de) and an English (en) version, and no other language"
+        )
     checked = {}
     for language in LANGUAGES:
         entry = texts[language]
         body = entry.get("body", "").strip()
         if not body or len(body) > MAX_BODY or has_control_chars(body):
             raise InvalidArgument(f"the {language} body must be 1 to {MAX_BODY} characters of text")
-        checked[language] = {"title": text(entry.get("title", ""), f"{language} title",
-                                           max_length=MAX_TITLE), "body": body}
+        checked[language] = {
+            "title": text(entry.get("title", ""), f"{language} title", max_length=MAX_TITLE),
+            "body": body,
+        }
     return checked
 
 
@@ -73,9 +75,12 @@ class SeedPurpose:
 
 def seed_purposes() -> list[SeedPurpose]:
     raw: dict[str, Any] = json.loads(
-        resources.files("lethe_consent").joinpath("data/purposes.json").read_text("utf-8"))
-    return [SeedPurpose(p["purpose"], p["basis"], p["direct_marketing"], p.get("version", ""),
-                        p.get("texts", {})) for p in raw["purposes"]]
+        resources.files("lethe_consent").joinpath("data/purposes.json").read_text("utf-8")
+    )
+    return [
+        SeedPurpose(p["purpose"], p["basis"], p["direct_marketing"], p.get("version", ""), p.get("texts", {}))
+        for p in raw["purposes"]
+    ]
 
 
 class ConsentTexts:
@@ -96,28 +101,44 @@ class ConsentTexts:
                 continue
             if seed.version:
                 self._store_text(seed.purpose, seed.version, check_texts(seed.texts), "seed", now)
-            first = Step({"basis": seed.basis, "direct_marketing": seed.direct_marketing,
-                          "version": seed.version, "at": now, "by": "seed"})
+            first = Step(
+                {
+                    "basis": seed.basis,
+                    "direct_marketing": seed.direct_marketing,
+                    "version": seed.version,
+                    "at": now,
+                    "by": "seed",
+                }
+            )
             added += self._store.log.append_after(seed.purpose, _first_only(first)) is not None
         return added
 
-    def _store_text(self, purpose: str, version: str, texts: dict[str, dict[str, str]],
-                    actor: str, now: datetime) -> bool:
+    def _store_text(
+        self, purpose: str, version: str, texts: dict[str, dict[str, str]], actor: str, now: datetime
+    ) -> bool:
         """Insert a text; when the version exists, True if it says the same."""
-        if self._store.insert_text({"_id": text_id(purpose, version), "purpose": purpose,
-                                    "version": version, "texts": texts, "published_at": now,
-                                    "published_by": actor}):
+        if self._store.insert_text(
+            {
+                "_id": text_id(purpose, version),
+                "purpose": purpose,
+                "version": version,
+                "texts": texts,
+                "published_at": now,
+                "published_by": actor,
+            }
+        ):
             return True
         existing = self._store.text(purpose, version)
         if existing is not None and existing["texts"] != texts:
-            log.warning("text differs from the published one; the published one stays",
-                        extra={"purpose": purpose, "version": version})
+            log.warning(
+                "text differs from the published one; the published one stays",
+                extra={"purpose": purpose, "version": version},
+            )
             return False
         return True
 
     def purposes(self) -> list[PurposeView]:
-        return [PurposeView.from_steps(name, steps)
-                for name, steps in sorted(self._store.purposes().items())]
+        return [PurposeView.from_steps(name, steps) for name, steps in sorted(self._store.purposes().items())]
 
     def purpose(self, name: str) -> PurposeView:
         steps = self._store.purpose(check_purpose(name))
@@ -141,8 +162,9 @@ class ConsentTexts:
         if not keys:
             return {}
         by_purpose = {p.purpose: p for p in self.purposes()}
-        return {(doc["purpose"], doc["version"]): self._view(doc, by_purpose)
-                for doc in self._store.texts(keys)}
+        return {
+            (doc["purpose"], doc["version"]): self._view(doc, by_purpose) for doc in self._store.texts(keys)
+        }
 
     def has_text(self, purpose: str, version: str) -> bool:
         return bool(self._store.texts([(purpose, version)]))
@@ -150,13 +172,24 @@ class ConsentTexts:
     @staticmethod
     def _view(doc: dict[str, Any], by_purpose: dict[str, PurposeView]) -> TextView:
         purpose = by_purpose.get(doc["purpose"])
-        return TextView(purpose=doc["purpose"], version=doc["version"], texts=doc["texts"],
-                        published_at=doc.get("published_at"),
-                        basis=purpose.basis if purpose else CONSENT_BASIS,
-                        direct_marketing=purpose.direct_marketing if purpose else False)
+        return TextView(
+            purpose=doc["purpose"],
+            version=doc["version"],
+            texts=doc["texts"],
+            published_at=doc.get("published_at"),
+            basis=purpose.basis if purpose else CONSENT_BASIS,
+            direct_marketing=purpose.direct_marketing if purpose else False,
+        )
 
-    def publish(self, actor: str, purpose: str, version: str, texts: dict[str, dict[str, str]],
-                direct_marketing: bool = False, now: datetime | None = None) -> TextView:
+    def publish(
+        self,
+        actor: str,
+        purpose: str,
+        version: str,
+        texts: dict[str, dict[str, str]],
+        direct_marketing: bool = False,
+        now: datetime | None = None,
+    ) -> TextView:
         """A new version becomes the current text at once; grants of older ones keep theirs.
 
         The text is inserted first, then appended to the purpose's log; the version
@@ -169,10 +202,13 @@ class ConsentTexts:
         checked = check_texts(texts)
         steps = self._store.purpose(purpose)
         _check_consent_basis(purpose, steps)
-        exists = AlreadyExists("this version of the text is published already; "
-                               "a published text never changes, publish a new version")
-        if any(step.get("version") == version for step in steps) or \
-                not self._store_text(purpose, version, checked, actor, now):
+        exists = AlreadyExists(
+            "this version of the text is published already; "
+            "a published text never changes, publish a new version"
+        )
+        if any(step.get("version") == version for step in steps) or not self._store_text(
+            purpose, version, checked, actor, now
+        ):
             raise exists
 
         def decide(current: list[Document]) -> Step | None:
@@ -183,13 +219,19 @@ class ConsentTexts:
             if not current:
                 fields.update(basis=CONSENT_BASIS, direct_marketing=direct_marketing)
             return Step(fields)
+
         self._store.log.append_after(purpose, decide)
         log.info("consent text published", extra={"purpose": purpose, "version": version})
         view = PurposeView.from_steps(purpose, self._store.purpose(purpose))
         text_doc = self._store.text(purpose, version) or {}
-        return TextView(purpose=purpose, version=version, texts=checked,
-                        published_at=text_doc.get("published_at", now),
-                        basis=CONSENT_BASIS, direct_marketing=view.direct_marketing)
+        return TextView(
+            purpose=purpose,
+            version=version,
+            texts=checked,
+            published_at=text_doc.get("published_at", now),
+            basis=CONSENT_BASIS,
+            direct_marketing=view.direct_marketing,
+        )
 
 
 def _check_consent_basis(purpose: str, steps: list[Document]) -> None:

@@ -31,6 +31,7 @@ def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
     ledger = ConsentLedger(repo, texts, config.proof_retention_days)
     requests = PrivacyRequests(repo, ledger, texts, Mailer(config.common, config.public_url), config)
     staff = StaffDesk(repo, requests.book, ledger, texts)
-    erasure = ConsentErasure(repo, ledger, ReceiptSender(runtime.db, runtime.outbox, SERVICE),
-                             config.proof_retention_days)
+    erasure = ConsentErasure(
+        repo, ledger, ReceiptSender(runtime.db, runtime.outbox, SERVICE), config.proof_retention_days
+    )
     return ConsentParts(texts, ledger, requests, staff, erasure)

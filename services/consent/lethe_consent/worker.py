@@ -28,10 +28,16 @@ from lethe_consent.wiring import ConsentParts, build_parts
 
 log = logging.getLogger(__name__)
 
-REQUESTS_OVERDUE = Gauge("lethe_privacy_requests_overdue",
-                         "Privacy requests past their due date and not answered, by kind.", ["kind"])
-REQUESTS_PENDING = Gauge("lethe_privacy_requests_pending",
-                         "Privacy requests not closed yet, by kind and status.", ["kind", "status"])
+REQUESTS_OVERDUE = Gauge(
+    "lethe_privacy_requests_overdue",
+    "Privacy requests past their due date and not answered, by kind.",
+    ["kind"],
+)
+REQUESTS_PENDING = Gauge(
+    "lethe_privacy_requests_pending",
+    "Privacy requests not closed yet, by kind and status.",
+    ["kind", "status"],
+)
 
 
 def subscriptions(parts: ConsentParts) -> list[Subscription]:
@@ -39,10 +45,10 @@ def subscriptions(parts: ConsentParts) -> list[Subscription]:
         subject = Subject(account_id=str(event.payload["account_id"]), subject_key=event.subject_key)
         try:
             parts.ledger.record_account_consent(
-                subject, str(event.payload["account_consent_version"]), event.id)
+                subject, str(event.payload["account_consent_version"]), event.id
+            )
         except InvalidArgument as exc:  # retrying cannot make an unknown text version exist
-            log.warning("account consent not recorded", extra={"event_id": event.id,
-                                                               "reason": str(exc)})
+            log.warning("account consent not recorded", extra={"event_id": event.id, "reason": str(exc)})
 
     def receipt(event: Envelope) -> None:
         parts.requests.receive(event.source, Receipt.from_envelope(event))
@@ -65,12 +71,16 @@ def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
 
     def retention() -> dict[str, int]:
         now = datetime.now(UTC)
-        return {**parts.erasure.sweep(now),
-                "unconfirmed_requests": parts.requests.forget_expired_confirmations(now),
-                "closed_requests": parts.requests.forget_closed(now)}
+        return {
+            **parts.erasure.sweep(now),
+            "unconfirmed_requests": parts.requests.forget_expired_confirmations(now),
+            "closed_requests": parts.requests.forget_closed(now),
+        }
 
-    return [Sweep("privacy-deadlines", config.sweep_interval_seconds, deadlines),
-            Sweep("consent-retention", max(config.sweep_interval_seconds, 300.0), retention)]
+    return [
+        Sweep("privacy-deadlines", config.sweep_interval_seconds, deadlines),
+        Sweep("consent-retention", max(config.sweep_interval_seconds, 300.0), retention),
+    ]
 
 
 def main() -> None:
@@ -80,9 +90,12 @@ def main() -> None:
     def parts_of(runtime: Runtime) -> ConsentParts:
         return build_parts(runtime, config)
 
-    worker_main(config.common,
-                subscriptions=lambda runtime: subscriptions(parts_of(runtime)),
-                sweeps=lambda runtime: sweeps(parts_of(runtime), config), indexes=INDEXES)
+    worker_main(
+        config.common,
+        subscriptions=lambda runtime: subscriptions(parts_of(runtime)),
+        sweeps=lambda runtime: sweeps(parts_of(runtime), config),
+        indexes=INDEXES,
+    )
 
 
 if __name__ == "__main__":

@@ -58,8 +58,9 @@ def consent(test_db: Database, amqp_url: str) -> Iterator[Consent]:
     texts.seed()
     ledger = ConsentLedger(repo, texts, config.proof_retention_days)
     requests = PrivacyRequests(repo, ledger, texts, Mailer(config.common, config.public_url), config)
-    erasure = ConsentErasure(repo, ledger, ReceiptSender(test_db, outbox, "consent"),
-                             config.proof_retention_days)
+    erasure = ConsentErasure(
+        repo, ledger, ReceiptSender(test_db, outbox, "consent"), config.proof_retention_days
+    )
     yield Consent(texts, ledger, requests, StaffDesk(repo, requests.book, ledger, texts), erasure)
     publisher.close()
 
@@ -74,13 +75,17 @@ def at_once(calls: list[Callable[[], T]]) -> list[T | Exception]:
             return call()
         except Exception as exc:  # the test looks at what each caller got
             return exc
+
     with ThreadPoolExecutor(len(calls)) as pool:
         return list(pool.map(run, calls))
 
 
 def someone() -> Person:
-    return Person(Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
-                  email=f"{uuid.uuid4().hex}@customer.example", name="Someone")
+    return Person(
+        Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
+        email=f"{uuid.uuid4().hex}@customer.example",
+        name="Someone",
+    )
 
 
 def anonymously(who: Person) -> Person:
@@ -92,8 +97,7 @@ def by_subject(tap: EventTap, who: Person, wait: float = 1.0) -> list[dict[str, 
 
 
 # -- seeding ---------------------------------------------------------------------------------
-def test_many_processes_seeding_an_empty_store_at_once_all_succeed(
-        test_db: Database, amqp_url: str) -> None:
+def test_many_processes_seeding_an_empty_store_at_once_all_succeed(test_db: Database, amqp_url: str) -> None:
     publisher = EventPublisher(amqp_url)
     repo = ConsentRepository(test_db, Outbox(publisher, test_db, 1.0))
     try:
@@ -104,21 +108,26 @@ def test_many_processes_seeding_an_empty_store_at_once_all_succeed(
     assert sum(r for r in results if isinstance(r, int)) == len(seed_purposes())
     steps = list(test_db.consent_purposes.find({}))
     assert sorted(s["_id"] for s in steps) == sorted(f"{p.purpose}/00000000" for p in seed_purposes())
-    assert test_db.consent_texts.count_documents({}) == len(
-        [p for p in seed_purposes() if p.version])
+    assert test_db.consent_texts.count_documents({}) == len([p for p in seed_purposes() if p.version])
 
 
-def test_staff_publishing_at_once_all_land_and_one_version_once(
-        consent: Consent, test_db: Database) -> None:
+def test_staff_publishing_at_once_all_land_and_one_version_once(consent: Consent, test_db: Database) -> None:
     texts = {"de": {"title": "Titel", "body": "Text"}, "en": {"title": "Title", "body": "Text"}}
     purpose = f"survey_{uuid.uuid4().hex[:8]}"
     consent.texts.publish("acc_" + "1" * 32, purpose, "v1", texts)
-    results = at_once([partial(consent.texts.publish, "acc_" + "1" * 32, purpose, version, texts)
-                       for version in ("v2", "v3", "v4", "v4")])
+    results = at_once(
+        [
+            partial(consent.texts.publish, "acc_" + "1" * 32, purpose, version, texts)
+            for version in ("v2", "v3", "v4", "v4")
+        ]
+    )
     assert [type(r) for r in results].count(AlreadyExists) == 1, results
     assert sorted(r.version for r in results if not isinstance(r, Exception)) == ["v2", "v3", "v4"]
-    steps = list(test_db.consent_purposes.find(
-        {"_id": {"$gte": f"{purpose}/", "$lt": f"{purpose}0"}}, sort=[("_id", 1)]))
+    steps = list(
+        test_db.consent_purposes.find(
+            {"_id": {"$gte": f"{purpose}/", "$lt": f"{purpose}0"}}, sort=[("_id", 1)]
+        )
+    )
     assert sorted(s["version"] for s in steps) == ["v1", "v2", "v3", "v4"]
     assert consent.texts.purpose(purpose).current_version == steps[-1]["version"]
 
@@ -129,9 +138,12 @@ def test_parallel_grants_record_once_and_announce_once(consent: Consent, amqp_ur
     with EventTap(amqp_url, "consent", "consent.granted") as tap:
         for _ in range(ROUNDS):
             who = someone()
-            results = at_once([lambda w=who: consent.ledger.grant(w, "newsletter", version,
-                                                                  "double_opt_in")
-                               for _ in range(8)])
+            results = at_once(
+                [
+                    lambda w=who: consent.ledger.grant(w, "newsletter", version, "double_opt_in")
+                    for _ in range(8)
+                ]
+            )
             assert len({r.id for r in results if not isinstance(r, Exception)}) == 1, results
             history = consent.ledger.overview(who.subject).history
             assert [r.action for r in history] == ["grant"]
@@ -148,13 +160,11 @@ def test_parallel_gpc_signals_and_a_grant_withdraw_once(consent: Consent, amqp_u
             results = at_once([lambda w=who: consent.ledger.apply_gpc(w) for _ in range(8)])
             recorded = [r for r in results if r is not None]
             assert len(recorded) == 1 and not isinstance(recorded[0], Exception), results
-            assert [r.action for r in consent.ledger.overview(who.subject).history] == [
-                "withdrawal", "grant"]
+            assert [r.action for r in consent.ledger.overview(who.subject).history] == ["withdrawal", "grant"]
             assert len(by_subject(tap, who)) == 1
 
 
-def test_an_erasure_run_twice_at_once_ends_each_consent_once(
-        consent: Consent, amqp_url: str) -> None:
+def test_an_erasure_run_twice_at_once_ends_each_consent_once(consent: Consent, amqp_url: str) -> None:
     version = consent.texts.consent_purpose("newsletter").current_version
     for _ in range(ROUNDS):
         who = someone()
@@ -162,24 +172,26 @@ def test_an_erasure_run_twice_at_once_ends_each_consent_once(
         event = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", who.subject)
         with EventTap(amqp_url, "consent", "privacy.receipt") as tap:
             results = at_once([lambda e=event: consent.erasure.erase(e) for _ in range(4)])
-            receipts = [r for r in tap.drain(1.0)
-                        if r["payload"]["request_id"] == event.request_id]  # type: ignore[index]
+            receipts = [r for r in tap.drain(1.0) if r["payload"]["request_id"] == event.request_id]  # type: ignore[index]
         assert len(receipts) == 1
         assert not [r for r in results if isinstance(r, Exception)], results
         history = consent.ledger.overview(who.subject).history
-        assert [(r.action, r.pseudonymised) for r in history] == [
-            ("withdrawal", True), ("grant", True)]
+        assert [(r.action, r.pseudonymised) for r in history] == [("withdrawal", True), ("grant", True)]
 
 
 def test_a_grant_written_while_the_person_is_erased_keeps_no_address(
-        consent: Consent, test_db: Database) -> None:
+    consent: Consent, test_db: Database
+) -> None:
     version = consent.texts.consent_purpose("newsletter").current_version
     for _ in range(ROUNDS):
         who = someone()
         event = PrivacyEvent("erasure", f"pr_{uuid.uuid4().hex}", who.subject)
-        results = at_once([partial(consent.erasure.erase, event),
-                           partial(consent.ledger.grant, who, "newsletter", version,
-                                   "double_opt_in", "198.51.100.7")])
+        results = at_once(
+            [
+                partial(consent.erasure.erase, event),
+                partial(consent.ledger.grant, who, "newsletter", version, "double_opt_in", "198.51.100.7"),
+            ]
+        )
         assert not [r for r in results if isinstance(r, Exception)], results
         records = list(test_db.consent_records.find({"subject_key": who.subject.subject_key}))
         assert records and all("pseudonymised_at" in r for r in records)
@@ -191,22 +203,22 @@ def test_withdrawing_the_account_consent_at_once_opens_one_erasure(consent: Cons
     for _ in range(ROUNDS):
         who = someone()
         consent.ledger.grant(who, "account", version, "web_form")
-        results = at_once([partial(consent.requests.withdraw_consent, who, "account", "web_form")
-                           for _ in range(4)])
+        results = at_once(
+            [partial(consent.requests.withdraw_consent, who, "account", "web_form") for _ in range(4)]
+        )
         assert not [r for r in results if isinstance(r, Exception)], results
         erasures = {r[1] for r in results if not isinstance(r, Exception)}
         assert len(erasures) == 1 and "" not in erasures
-        assert [(r.id, r.kind) for r in consent.requests.own(who.subject)] == [
-            (erasures.pop(), "erasure")]
+        assert [(r.id, r.kind) for r in consent.requests.own(who.subject)] == [(erasures.pop(), "erasure")]
 
 
-def test_anonymous_requests_at_once_never_exceed_the_mail_limit(
-        consent: Consent, test_db: Database) -> None:
+def test_anonymous_requests_at_once_never_exceed_the_mail_limit(consent: Consent, test_db: Database) -> None:
     limit = load_config().confirmation_mails_per_address
     who = someone()
     anonymous = anonymously(who)
-    results = at_once([partial(consent.requests.open, anonymous, "access", authenticated=False)
-                       for _ in range(limit + 5)])
+    results = at_once(
+        [partial(consent.requests.open, anonymous, "access", authenticated=False) for _ in range(limit + 5)]
+    )
     assert not [r for r in results if isinstance(r, Exception)], results
     # Each counts after its own insert: of a burst, possibly none gets through, never more
     # than the limit (counting first and inserting after let every one of them through).
@@ -218,45 +230,64 @@ def test_anonymous_requests_at_once_never_exceed_the_mail_limit(
 
 # -- privacy requests ----------------------------------------------------------------------------
 def test_receipts_filed_at_once_and_again_complete_the_request_exactly_once(
-        consent: Consent, test_db: Database) -> None:
+    consent: Consent, test_db: Database
+) -> None:
     for _ in range(ROUNDS):
         opened = consent.requests.open(someone(), "erasure", authenticated=True)
         assert opened.request is not None and opened.request.status == "in_progress"
         request_id = opened.request.id
-        calls = [partial(consent.requests.receive, service,
-                         Receipt(request_id, "erasure", outcome, note=f"{service} {outcome}"))
-                 for service in SERVICES for outcome in ("deferred", "done") for _ in range(2)]
+        calls = [
+            partial(
+                consent.requests.receive,
+                service,
+                Receipt(request_id, "erasure", outcome, note=f"{service} {outcome}"),
+            )
+            for service in SERVICES
+            for outcome in ("deferred", "done")
+            for _ in range(2)
+        ]
         results = at_once(calls)
         assert not [r for r in results if isinstance(r, Exception)], results
 
         view = consent.requests.view(request_id)
         assert view.status == "complete" and view.completed_at is not None
         assert sorted((r.service, r.outcome) for r in view.receipts) == sorted(
-            (s, o) for s in SERVICES for o in ("deferred", "done"))
-        steps = list(test_db.privacy_request_steps.find(
-            {"_id": {"$gte": f"{request_id}/", "$lt": f"{request_id}0"}}))
+            (s, o) for s in SERVICES for o in ("deferred", "done")
+        )
+        steps = list(
+            test_db.privacy_request_steps.find({"_id": {"$gte": f"{request_id}/", "$lt": f"{request_id}0"}})
+        )
         assert [s["status"] for s in steps].count("complete") == 1
         assert steps[-1]["status"] == "complete"  # nothing moved it back afterwards
 
 
 def test_two_staff_deciding_one_objection_at_once_exactly_one_wins(
-        consent: Consent, test_db: Database) -> None:
+    consent: Consent, test_db: Database
+) -> None:
     for _ in range(ROUNDS):
-        opened = consent.requests.open(someone(), "objection", purpose="access_logs",
-                                       reason="I object", authenticated=True)
+        opened = consent.requests.open(
+            someone(), "objection", purpose="access_logs", reason="I object", authenticated=True
+        )
         assert opened.request is not None and opened.request.status == "open"
         request_id = opened.request.id
-        results = at_once([
-            partial(consent.staff.decide_objection, "acc_" + "1" * 32, request_id, True, "upheld"),
-            partial(consent.staff.decide_objection, "acc_" + "2" * 32, request_id, False, "no")])
+        results = at_once(
+            [
+                partial(consent.staff.decide_objection, "acc_" + "1" * 32, request_id, True, "upheld"),
+                partial(consent.staff.decide_objection, "acc_" + "2" * 32, request_id, False, "no"),
+            ]
+        )
         won = [r for r in results if not isinstance(r, Exception)]
         lost = [r for r in results if isinstance(r, Exception)]
         assert len(won) == 1 and len(lost) == 1, results
         assert isinstance(lost[0], FailedPrecondition)
         view = consent.requests.view(request_id)
         assert (view.status, view.decision) == (won[0].status, won[0].decision)
-        assert test_db.privacy_request_steps.count_documents(
-            {"_id": {"$gte": f"{request_id}/", "$lt": f"{request_id}0"}}) == 1
+        assert (
+            test_db.privacy_request_steps.count_documents(
+                {"_id": {"$gte": f"{request_id}/", "$lt": f"{request_id}0"}}
+            )
+            == 1
+        )
 
 
 def test_staff_closing_and_extending_one_request_at_once_lose_nothing(consent: Consent) -> None:
@@ -265,13 +296,16 @@ def test_staff_closing_and_extending_one_request_at_once_lose_nothing(consent: C
         assert opened.request is not None and opened.request.due_at is not None
         request_id, due = opened.request.id, opened.request.due_at
         update = partial(consent.staff.update, request_id=request_id)
-        results = at_once([
-            partial(update, "acc_" + "1" * 32, status="in_progress", reason="more time",
-                    extend_months=1),
-            partial(update, "acc_" + "2" * 32, status="in_progress", reason="even more time",
-                    extend_months=1),
-            partial(update, "acc_" + "3" * 32, status="complete", reason="sent"),
-            partial(update, "acc_" + "4" * 32, status="rejected", reason="no")])
+        results = at_once(
+            [
+                partial(update, "acc_" + "1" * 32, status="in_progress", reason="more time", extend_months=1),
+                partial(
+                    update, "acc_" + "2" * 32, status="in_progress", reason="even more time", extend_months=1
+                ),
+                partial(update, "acc_" + "3" * 32, status="complete", reason="sent"),
+                partial(update, "acc_" + "4" * 32, status="rejected", reason="no"),
+            ]
+        )
         closing = [r for r in results[2:] if not isinstance(r, Exception)]
         assert len(closing) == 1, results
         view = consent.requests.view(request_id)
@@ -286,12 +320,15 @@ def test_staff_closing_and_extending_one_request_at_once_lose_nothing(consent: C
 def test_a_confirmation_racing_the_expiry_sweep_ends_one_way(consent: Consent) -> None:
     for _ in range(ROUNDS):
         who = someone()
-        consent.requests.open(anonymously(who), "erasure",
-                              authenticated=False)
+        consent.requests.open(anonymously(who), "erasure", authenticated=False)
         token = token_in(wait_for_mail(who.email, "privacy-request-confirmation"))
         expiry = datetime.now(UTC) + timedelta(hours=100)
-        results = at_once([partial(consent.requests.confirm, token),
-                           partial(consent.requests.forget_expired_confirmations, expiry)])
+        results = at_once(
+            [
+                partial(consent.requests.confirm, token),
+                partial(consent.requests.forget_expired_confirmations, expiry),
+            ]
+        )
         confirmed, expired = results
         if isinstance(confirmed, Exception):  # the sweep won: the request is gone
             assert expired == 1

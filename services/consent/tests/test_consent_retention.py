@@ -38,12 +38,16 @@ def parts(test_db: Database, amqp_url: str) -> Iterator[tuple[ConsentLedger, Con
 
 
 def someone() -> Person:
-    return Person(Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
-                  email=f"{uuid.uuid4().hex}@x.example", name="Someone")
+    return Person(
+        Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
+        email=f"{uuid.uuid4().hex}@x.example",
+        name="Someone",
+    )
 
 
 def test_records_go_once_the_proof_period_after_withdrawal_or_erasure_has_passed(
-        parts: tuple[ConsentLedger, ConsentErasure], test_db: Database) -> None:
+    parts: tuple[ConsentLedger, ConsentErasure], test_db: Database
+) -> None:
     ledger, erasure = parts
     withdrawn, erased, active = someone(), someone(), someone()
     for subject in (withdrawn, erased, active):
@@ -53,17 +57,22 @@ def test_records_go_once_the_proof_period_after_withdrawal_or_erasure_has_passed
     now = datetime.now(UTC)
 
     assert erasure.sweep(now + timedelta(days=PROOF_DAYS - 1)) == {
-        "pseudonymised_records": 0, "withdrawn_records": 0}
+        "pseudonymised_records": 0,
+        "withdrawn_records": 0,
+    }
     assert test_db.consent_records.count_documents({}) == 5
 
     assert erasure.sweep(now + timedelta(days=PROOF_DAYS + 1)) == {
-        "pseudonymised_records": 2, "withdrawn_records": 2}
+        "pseudonymised_records": 2,
+        "withdrawn_records": 2,
+    }
     left = list(test_db.consent_records.find({}))
     assert [(d["account_id"], d["action"]) for d in left] == [(active.subject.account_id, "grant")]
 
 
 def test_a_later_grant_outlives_the_chain_before_it(
-        parts: tuple[ConsentLedger, ConsentErasure], test_db: Database) -> None:
+    parts: tuple[ConsentLedger, ConsentErasure], test_db: Database
+) -> None:
     ledger, erasure = parts
     subject = someone()
     ledger.grant(subject, "analytics", "2026-01", "web_form")
@@ -72,15 +81,15 @@ def test_a_later_grant_outlives_the_chain_before_it(
     now = datetime.now(UTC)
     assert erasure.sweep(now + timedelta(days=PROOF_DAYS - 1))["withdrawn_records"] == 0
     assert erasure.sweep(now + timedelta(days=PROOF_DAYS + 1))["withdrawn_records"] == 2
-    assert [(d["id"], d["action"]) for d in test_db.consent_records.find({})] == [
-        (later.id, "grant")]
+    assert [(d["id"], d["action"]) for d in test_db.consent_records.find({})] == [(later.id, "grant")]
     # The log goes on after the chain that was deleted: the next record follows the grant.
     ledger.withdraw(subject, "analytics", "web_form")
     assert [r.action for r in ledger.overview(subject.subject).history] == ["withdrawal", "grant"]
 
 
 def test_a_refusal_expires_alone_and_an_erasure_sweeps_the_records_it_pseudonymised(
-        parts: tuple[ConsentLedger, ConsentErasure], test_db: Database) -> None:
+    parts: tuple[ConsentLedger, ConsentErasure], test_db: Database
+) -> None:
     ledger, erasure = parts
     refused, erased = someone(), someone()
     assert ledger.apply_gpc(refused) is not None
@@ -92,6 +101,8 @@ def test_a_refusal_expires_alone_and_an_erasure_sweeps_the_records_it_pseudonymi
     assert sorted(d["action"] for d in records) == ["grant", "withdrawal"]
     assert all("pseudonymised_at" in d and "email" not in d for d in records)
     assert erasure.sweep(datetime.now(UTC) + timedelta(days=PROOF_DAYS + 1)) == {
-        "pseudonymised_records": 2, "withdrawn_records": 1}
+        "pseudonymised_records": 2,
+        "withdrawn_records": 1,
+    }
     assert test_db.consent_records.count_documents({}) == 0
     assert test_db.consent_expiries.count_documents({}) == 0

@@ -63,8 +63,12 @@ class Consent:
 def consent(test_db: Database, amqp_url: str) -> Iterator[Consent]:
     publisher = EventPublisher(amqp_url)
     # The defaults the seeding assumes, whatever the environment of the test run says.
-    config = dataclasses.replace(load_config(), receipt_services=DEFAULT_RECEIPT_SERVICES,
-                                 request_due_months=1, proof_retention_days=PROOF_RETENTION_DAYS)
+    config = dataclasses.replace(
+        load_config(),
+        receipt_services=DEFAULT_RECEIPT_SERVICES,
+        request_due_months=1,
+        proof_retention_days=PROOF_RETENTION_DAYS,
+    )
     outbox = Outbox(publisher, test_db, 1.0)
     repo = ConsentRepository(test_db, outbox)
     texts = ConsentTexts(repo)
@@ -72,16 +76,20 @@ def consent(test_db: Database, amqp_url: str) -> Iterator[Consent]:
     ledger = ConsentLedger(repo, texts, config.proof_retention_days)
     requests = PrivacyRequests(repo, ledger, texts, Mailer(config.common, config.public_url), config)
     staff = StaffDesk(repo, requests.book, ledger, texts)
-    erasure = ConsentErasure(repo, ledger, ReceiptSender(test_db, outbox, "consent"),
-                             config.proof_retention_days)
+    erasure = ConsentErasure(
+        repo, ledger, ReceiptSender(test_db, outbox, "consent"), config.proof_retention_days
+    )
     servicer = ConsentServicer(config.common.subject_pepper, texts, ledger, requests, staff, erasure)
     yield Consent(ledger, requests, staff, servicer)
     publisher.close()
 
 
 def someone() -> Person:
-    return Person(Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
-                  email=f"{uuid.uuid4().hex}@customer.example", name="Someone")
+    return Person(
+        Subject(account_id=f"acc_{uuid.uuid4().hex}", subject_key=uuid.uuid4().hex * 2),
+        email=f"{uuid.uuid4().hex}@customer.example",
+        name="Someone",
+    )
 
 
 def subjects(people: list[Person]) -> list[Subject]:
@@ -116,8 +124,9 @@ def docs_about(db: Database, names: dict[str, str]) -> dict[str, list[Any]]:
     for collection in sorted(db.list_collection_names()):
         if collection in OUTBOX_COLLECTIONS:
             continue
-        docs = [shape(doc, names) for doc in db[collection].find({})
-                if any(real in repr(doc) for real in names)]
+        docs = [
+            shape(doc, names) for doc in db[collection].find({}) if any(real in repr(doc) for real in names)
+        ]
         if docs:
             found[collection] = sorted(docs, key=repr)
     return found
@@ -129,7 +138,8 @@ def listed(consent: Consent, **filters: Any) -> list[pb.PrivacyRequest]:
     token = ""
     while True:
         page = consent.servicer.ListPrivacyRequests(
-            pb.AdminListRequest(page_size=2, page_token=token, **filters), None)
+            pb.AdminListRequest(page_size=2, page_token=token, **filters), None
+        )
         found += page.requests
         token = page.next_page_token
         if not token:
@@ -142,7 +152,8 @@ def message_shape(message: pb.PrivacyRequest, names: dict[str, str]) -> Any:
 
 # -- account consents --------------------------------------------------------------------------
 def test_seeded_account_consents_read_back_as_the_consumer_records_them(
-        consent: Consent, test_db: Database) -> None:
+    consent: Consent, test_db: Database
+) -> None:
     at = datetime.now(UTC) - timedelta(days=2)
     people = [someone() for _ in range(3)]
     record_ids = seed_account_consents(test_db, subjects(people), at)
@@ -166,12 +177,12 @@ def test_seeded_account_consents_read_back_as_the_consumer_records_them(
 
     # The ledger carries on from a seeded record.
     consent.ledger.withdraw(people[0], "account", "web_form")
-    assert [r.action for r in consent.ledger.overview(people[0].subject).history] == [
-        "withdrawal", "grant"]
+    assert [r.action for r in consent.ledger.overview(people[0].subject).history] == ["withdrawal", "grant"]
 
 
 def test_an_account_consent_is_seeded_beside_earlier_records_and_only_for_a_published_text(
-        consent: Consent, test_db: Database) -> None:
+    consent: Consent, test_db: Database
+) -> None:
     at = datetime.now(UTC)
     early = someone()
     consent.ledger.grant(early, "newsletter", "2026-01", "web_form")  # files the account's key
@@ -186,7 +197,8 @@ def test_an_account_consent_is_seeded_beside_earlier_records_and_only_for_a_publ
 
 # -- completed erasures ------------------------------------------------------------------------
 def test_seeded_erasures_read_back_as_requests_every_service_completed(
-        consent: Consent, test_db: Database) -> None:
+    consent: Consent, test_db: Database
+) -> None:
     at = datetime.now(UTC) - timedelta(days=3)
     people = [someone() for _ in range(3)]
     ids = seed_completed_erasures(test_db, subjects(people), at)
@@ -199,9 +211,14 @@ def test_seeded_erasures_read_back_as_requests_every_service_completed(
 
     made_names = names_of(made, made_id)
     expected_docs = docs_about(test_db, made_names)
-    assert set(expected_docs) == {"consent_expiries", "consent_owners", "privacy_receipts",
-                                  "privacy_request_steps", "privacy_requests",
-                                  "privacy_staff_queue"}
+    assert set(expected_docs) == {
+        "consent_expiries",
+        "consent_owners",
+        "privacy_receipts",
+        "privacy_request_steps",
+        "privacy_requests",
+        "privacy_staff_queue",
+    }
     expected = shape(dataclasses.asdict(consent.requests.view(made_id)), made_names)
     assert expected["status"] == "complete" and len(expected["receipts"]) == 4
     for person, request_id in zip(people, ids, strict=True):
@@ -218,10 +235,10 @@ def test_seeded_erasures_read_back_as_requests_every_service_completed(
     assert [m.id for m in everything] == [*sorted(ids), made_id]
     by_id = {m.id: m for m in everything}
     for person, request_id in zip(people, ids, strict=True):
-        assert message_shape(by_id[request_id], names_of(person, request_id)) == \
-            message_shape(by_id[made_id], made_names)
-    assert [m.id for m in listed(consent, status="complete", kind="erasure")] == \
-        [*sorted(ids), made_id]
+        assert message_shape(by_id[request_id], names_of(person, request_id)) == message_shape(
+            by_id[made_id], made_names
+        )
+    assert [m.id for m in listed(consent, status="complete", kind="erasure")] == [*sorted(ids), made_id]
     assert listed(consent, status="in_progress") == []
     assert listed(consent, overdue_only=True) == []
     overdue, pending = consent.staff.deadline_counts()
@@ -232,17 +249,30 @@ def test_seeded_erasures_read_back_as_requests_every_service_completed(
     for request_id in ids:
         with pytest.raises(NotFound):
             consent.requests.view(request_id)
-    left = {name: test_db[name].count_documents({"_id": {"$regex": "|".join(ids)}})
-            for name in ("consent_owners", "privacy_staff_queue", "privacy_receipts",
-                         "privacy_request_steps", "privacy_requests")}
-    assert left == {"consent_owners": 0, "privacy_staff_queue": 0, "privacy_receipts": 0,
-                    "privacy_request_steps": 3, "privacy_requests": 0}  # the tombstone steps
+    left = {
+        name: test_db[name].count_documents({"_id": {"$regex": "|".join(ids)}})
+        for name in (
+            "consent_owners",
+            "privacy_staff_queue",
+            "privacy_receipts",
+            "privacy_request_steps",
+            "privacy_requests",
+        )
+    }
+    assert left == {
+        "consent_owners": 0,
+        "privacy_staff_queue": 0,
+        "privacy_receipts": 0,
+        "privacy_request_steps": 3,
+        "privacy_requests": 0,
+    }  # the tombstone steps
     assert [m.id for m in listed(consent)] == [made_id]
 
 
 # -- open access requests -----------------------------------------------------------------------
 def test_seeded_access_requests_are_in_the_active_staff_lists_as_opened_ones_are(
-        consent: Consent, test_db: Database) -> None:
+    consent: Consent, test_db: Database
+) -> None:
     at = datetime.now(UTC) - timedelta(days=1)
     waiting, taken = [someone() for _ in range(2)], [someone()]
     open_ids = seed_open_requests(test_db, subjects(waiting), at)
@@ -256,8 +286,9 @@ def test_seeded_access_requests_are_in_the_active_staff_lists_as_opened_ones_are
     consent.staff.update(STAFF, made_ids[1], "in_progress")
 
     for made, made_id, seeded, ids, status in (
-            (made_open, made_ids[0], waiting, open_ids, "open"),
-            (made_taken, made_ids[1], taken, taken_ids, "in_progress")):
+        (made_open, made_ids[0], waiting, open_ids, "open"),
+        (made_taken, made_ids[1], taken, taken_ids, "in_progress"),
+    ):
         made_names = names_of(made, made_id)
         expected_docs = docs_about(test_db, made_names)
         expected = shape(dataclasses.asdict(consent.requests.view(made_id)), made_names)
@@ -268,8 +299,7 @@ def test_seeded_access_requests_are_in_the_active_staff_lists_as_opened_ones_are
             view = consent.requests.view(request_id)
             assert shape(dataclasses.asdict(view), names) == expected
             assert view.due_at == stored_time(add_months(at, 1))
-        assert [m.id for m in listed(consent, status=status, kind="access")] == \
-            [*sorted(ids), made_id]
+        assert [m.id for m in listed(consent, status=status, kind="access")] == [*sorted(ids), made_id]
 
     seeded_ids = [*open_ids, *taken_ids]
     assert {m.id for m in listed(consent)} == {*seeded_ids, *made_ids}
@@ -285,8 +315,9 @@ def test_seeded_access_requests_are_in_the_active_staff_lists_as_opened_ones_are
     # Staff move a seeded request on: it leaves the active queues.
     done = consent.staff.update(STAFF, open_ids[0], "complete")
     assert done.status == "complete"
-    queues = sorted(str(e["_id"]).split("/", 1)[0]
-                    for e in test_db.privacy_staff_queue.find({"item": open_ids[0]}))
+    queues = sorted(
+        str(e["_id"]).split("/", 1)[0] for e in test_db.privacy_staff_queue.find({"item": open_ids[0]})
+    )
     assert queues == ["all", "kind.access", "status.complete", "status.complete.access"]
     active, _ = consent.staff.listing(overdue_only=True, now=later)
     assert open_ids[0] not in {v.id for v in active}

@@ -23,11 +23,15 @@ from lethe_gateway.openapi_errors import install_openapi
 from lethe_gateway.routes import api_router, body_limits
 from lethe_gateway.session_cache import SessionCache
 
-HTTP_REQUESTS = Counter("lethe_http_requests_total", "HTTP requests, by route and status.",
-                        ["method", "route", "status"])
-HTTP_LATENCY = Histogram("lethe_http_request_seconds", "HTTP request latency by route.",
-                         ["method", "route"],
-                         buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5))
+HTTP_REQUESTS = Counter(
+    "lethe_http_requests_total", "HTTP requests, by route and status.", ["method", "route", "status"]
+)
+HTTP_LATENCY = Histogram(
+    "lethe_http_request_seconds",
+    "HTTP request latency by route.",
+    ["method", "route"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -69,18 +73,23 @@ def create_app(config: GatewayConfig) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.backends = Backends(config.backends, config.health_timeout_seconds)
-        app.state.identity = identity_pb2_grpc.IdentityServiceStub(
-            app.state.backends.channels["identity"])
-        app.state.consent = consent_pb2_grpc.ConsentServiceStub(
-            app.state.backends.channels["consent"])
+        app.state.identity = identity_pb2_grpc.IdentityServiceStub(app.state.backends.channels["identity"])
+        app.state.consent = consent_pb2_grpc.ConsentServiceStub(app.state.backends.channels["consent"])
         app.state.newsletter = newsletter_pb2_grpc.NewsletterServiceStub(
-            app.state.backends.channels["newsletter"])
+            app.state.backends.channels["newsletter"]
+        )
         app.state.shop = shop_pb2_grpc.ShopServiceStub(app.state.backends.channels["shop"])
         yield
         await app.state.backends.close()
 
-    app = FastAPI(title="Lethe API", version="1.0.0", lifespan=lifespan,
-                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)
+    app = FastAPI(
+        title="Lethe API",
+        version="1.0.0",
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+    )
     app.state.config = config
     app.state.sessions = SessionCache(config.session_cache_seconds)
     install_error_handlers(app)
@@ -88,8 +97,7 @@ def create_app(config: GatewayConfig) -> FastAPI:
     install_openapi(app)
 
     # Added first, so it runs inside ObserveMiddleware, which counts its 413s too.
-    app.add_middleware(BodyLimitMiddleware, default=BodyLimit(config.max_body_bytes),
-                       paths=body_limits())
+    app.add_middleware(BodyLimitMiddleware, default=BodyLimit(config.max_body_bytes), paths=body_limits())
     app.add_middleware(ObserveMiddleware)
 
     @app.get("/healthz", include_in_schema=False)
@@ -100,8 +108,10 @@ def create_app(config: GatewayConfig) -> FastAPI:
     async def readyz(request: Request) -> JSONResponse:
         backends = await request.app.state.backends.health()
         ready = all(status == "SERVING" for status in backends.values())
-        return JSONResponse({"status": "ready" if ready else "unready", "backends": backends},
-                            status_code=200 if ready else 503)
+        return JSONResponse(
+            {"status": "ready" if ready else "unready", "backends": backends},
+            status_code=200 if ready else 503,
+        )
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:

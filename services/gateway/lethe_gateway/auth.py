@@ -39,10 +39,10 @@ def _check_csrf(request: Request, session_token: str) -> None:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     expected = csrf_token_for(session_token)
     sent_b, cookie_b, expected_b = (v.encode("utf-8", "replace") for v in (sent, cookie, expected))
-    if not (sent and hmac.compare_digest(sent_b, cookie_b)
-            and hmac.compare_digest(sent_b, expected_b)):
-        raise HTTPException(403, f"this request needs the {CSRF_HEADER} header "
-                                 f"with the value of the {CSRF_COOKIE} cookie")
+    if not (sent and hmac.compare_digest(sent_b, cookie_b) and hmac.compare_digest(sent_b, expected_b)):
+        raise HTTPException(
+            403, f"this request needs the {CSRF_HEADER} header with the value of the {CSRF_COOKIE} cookie"
+        )
 
 
 async def _authenticate(request: Request, token: str) -> pb.Account | None:
@@ -50,7 +50,8 @@ async def _authenticate(request: Request, token: str) -> pb.Account | None:
         stub: identity_pb2_grpc.IdentityServiceStub = request.app.state.identity
         return await stub.Authenticate(  # type: ignore[no-any-return]
             pb.AuthenticateRequest(session_token=token),
-            timeout=float(request.app.state.config.rpc_timeout_seconds))
+            timeout=float(request.app.state.config.rpc_timeout_seconds),
+        )
     except grpc.aio.AioRpcError as exc:
         if exc.code() != grpc.StatusCode.UNAUTHENTICATED:
             raise
@@ -91,15 +92,22 @@ def _secure(request: Request) -> bool:
     return setting == "true" or (setting == "auto" and request.url.scheme == "https")
 
 
-def set_session_cookies(request: Request, response: Response, session_token: str,
-                        max_age: int) -> None:
+def set_session_cookies(request: Request, response: Response, session_token: str, max_age: int) -> None:
     """Session cookie (no expiry) unless ``max_age`` says how long it may persist."""
     persist = max_age if max_age > 0 else None
     secure = _secure(request)
-    response.set_cookie(SESSION_COOKIE, session_token, max_age=persist, path="/",
-                        httponly=True, samesite="lax", secure=secure)
-    response.set_cookie(CSRF_COOKIE, csrf_token_for(session_token), max_age=persist, path="/",
-                        httponly=False, samesite="lax", secure=secure)
+    response.set_cookie(
+        SESSION_COOKIE, session_token, max_age=persist, path="/", httponly=True, samesite="lax", secure=secure
+    )
+    response.set_cookie(
+        CSRF_COOKIE,
+        csrf_token_for(session_token),
+        max_age=persist,
+        path="/",
+        httponly=False,
+        samesite="lax",
+        secure=secure,
+    )
 
 
 def clear_session_cookies(request: Request, response: Response) -> None:

@@ -16,18 +16,21 @@ class Backends:
     def __init__(self, addresses: dict[str, str], health_timeout: float) -> None:
         self._addresses = addresses
         self._timeout = health_timeout
-        self.channels = {name: grpc.aio.insecure_channel(target(addr), options=channel_options())
-                         for name, addr in addresses.items()}
+        self.channels = {
+            name: grpc.aio.insecure_channel(target(addr), options=channel_options())
+            for name, addr in addresses.items()
+        }
 
     async def _status(self, name: str) -> str:
         stub = health_pb2_grpc.HealthStub(self.channels[name])
         try:
-            reply = await stub.Check(health_pb2.HealthCheckRequest(service=""),
-                                     timeout=self._timeout)
+            reply = await stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=self._timeout)
         except grpc.aio.AioRpcError as exc:
-            return "UNREACHABLE" if exc.code() in (grpc.StatusCode.UNAVAILABLE,
-                                                   grpc.StatusCode.DEADLINE_EXCEEDED) \
+            return (
+                "UNREACHABLE"
+                if exc.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
                 else exc.code().name
+            )
         return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
 
     async def health(self) -> dict[str, str]:

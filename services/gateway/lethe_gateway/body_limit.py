@@ -31,8 +31,9 @@ class BodyLimit:
     message: str = ""
 
     def text(self) -> str:
-        return self.message or (f"the request body is too large: this address takes at most "
-                                f"{self.max_bytes} bytes")
+        return self.message or (
+            f"the request body is too large: this address takes at most {self.max_bytes} bytes"
+        )
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -43,8 +44,9 @@ def _content_length(scope: Scope) -> int | None:
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, default: BodyLimit,
-                 paths: Mapping[str, BodyLimit] | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, default: BodyLimit, paths: Mapping[str, BodyLimit] | None = None
+    ) -> None:
         self.app = app
         self.default = default
         self.paths = dict(paths or {})
@@ -95,6 +97,7 @@ class BodyLimitMiddleware:
 
     @staticmethod
     async def _refuse(scope: Scope, receive: Receive, send: Send, limit: BodyLimit) -> None:
-        response = JSONResponse(error_body(HTTP_CODE_NAMES[413], limit.text()), status_code=413,
-                                headers={"Connection": "close"})
+        response = JSONResponse(
+            error_body(HTTP_CODE_NAMES[413], limit.text()), status_code=413, headers={"Connection": "close"}
+        )
         await response(scope, receive, send)

@@ -38,9 +38,18 @@ HTTP_STATUS_OF_REASON: dict[str, tuple[int, str]] = {
     "idempotency_key_reused": (409, "idempotency_key_reused"),
     "link_expired": (410, "link_expired"),
 }
-HTTP_CODE_NAMES = {400: "bad_request", 401: "unauthenticated", 402: "payment_required",
-                   403: "forbidden", 404: "not_found", 405: "method_not_allowed", 409: "conflict",
-                   413: "too_large", 422: "invalid_request", 429: "too_many_requests"}
+HTTP_CODE_NAMES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    402: "payment_required",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
 
 
 def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
@@ -50,9 +59,14 @@ def error_body(code: str, message: str) -> dict[str, dict[str, str]]:
 # What a field of the wrong JSON type should have been (request bodies are strict:
 # schemas.py), said the way a person writing JSON thinks of it.
 EXPECTED_JSON_TYPE = {
-    "int_type": "a whole number", "float_type": "a number", "bool_type": "true or false",
-    "string_type": "a string", "list_type": "a list", "dict_type": "an object",
-    "model_type": "an object", "model_attributes_type": "an object",
+    "int_type": "a whole number",
+    "float_type": "a number",
+    "bool_type": "true or false",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "an object",
+    "model_type": "an object",
+    "model_attributes_type": "an object",
 }
 
 
@@ -107,8 +121,9 @@ def _retry_after(exc: grpc.aio.AioRpcError) -> dict[str, str] | None:
 
 def http_error_of(exc: grpc.aio.AioRpcError) -> tuple[int, str, str]:
     """A failed backend call as the web client sees it: status, code, message."""
-    status, code = HTTP_STATUS_OF_REASON.get(_trailer(exc, "reason")) or \
-        HTTP_STATUS_OF_GRPC.get(exc.code(), (500, "internal"))
+    status, code = HTTP_STATUS_OF_REASON.get(_trailer(exc, "reason")) or HTTP_STATUS_OF_GRPC.get(
+        exc.code(), (500, "internal")
+    )
     # 4xx and 501 details are our domain errors' messages; 5xx details may be
     # gRPC transport text with internal addresses, so they stay in the log.
     shown = status < 500 or status == 501
@@ -122,31 +137,34 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(grpc.aio.AioRpcError)
     async def grpc_error(_: Request, exc: grpc.aio.AioRpcError) -> JSONResponse:
         status, code, message = http_error_of(exc)
-        return JSONResponse(error_body(code, message), status_code=status,
-                            headers=_retry_after(exc))
+        return JSONResponse(error_body(code, message), status_code=status, headers=_retry_after(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
         if any(problem.get("type") == "json_invalid" for problem in exc.errors()):
-            return JSONResponse(error_body("bad_request", "the request body is not valid JSON"),
-                                status_code=400)
+            return JSONResponse(
+                error_body("bad_request", "the request body is not valid JSON"), status_code=400
+            )
         return JSONResponse(error_body("invalid_request", _field_problems(exc)), status_code=422)
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> JSONResponse:
         code = HTTP_CODE_NAMES.get(exc.status_code, "error")
-        return JSONResponse(error_body(code, str(exc.detail)), status_code=exc.status_code,
-                            headers=getattr(exc, "headers", None))
+        return JSONResponse(
+            error_body(code, str(exc.detail)),
+            status_code=exc.status_code,
+            headers=getattr(exc, "headers", None),
+        )
 
     @app.exception_handler(UnicodeEncodeError)
     async def unencodable(_: Request, exc: UnicodeEncodeError) -> JSONResponse:
         # A JSON string may hold a lone surrogate ("\ud800"), which is no text.
-        return JSONResponse(error_body("invalid_request",
-                                       "the request holds characters that are not valid text"),
-                            status_code=422)
+        return JSONResponse(
+            error_body("invalid_request", "the request holds characters that are not valid text"),
+            status_code=422,
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", extra={"error": type(exc).__name__})
-        return JSONResponse(error_body("internal", "something went wrong on our side"),
-                            status_code=500)
+        return JSONResponse(error_body("internal", "something went wrong on our side"), status_code=500)

@@ -9,8 +9,15 @@ from pydantic import BaseModel, Field
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe_gateway.schemas import Email, Strict
 
-ConsentVersion = Annotated[str, Field(min_length=1, max_length=32, examples=["2026-01"],
-                                      description="the newsletter consent text version shown")]
+ConsentVersion = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=32,
+        examples=["2026-01"],
+        description="the newsletter consent text version shown",
+    ),
+]
 # A signed link token: ids, numbers and a MAC joined by dots.
 LinkToken = Annotated[str, Field(min_length=1, max_length=400, pattern=r"^[A-Za-z0-9_.-]+$")]
 
@@ -42,9 +49,13 @@ class SubscriptionOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.Subscription) -> SubscriptionOut:
-        return cls(status=msg.status, consent_version=_opt(msg.consent_version),
-                   subscribed_at=_opt(msg.subscribed_at), confirmed_at=_opt(msg.confirmed_at),
-                   restricted=msg.restricted)
+        return cls(
+            status=msg.status,
+            consent_version=_opt(msg.consent_version),
+            subscribed_at=_opt(msg.subscribed_at),
+            confirmed_at=_opt(msg.confirmed_at),
+            restricted=msg.restricted,
+        )
 
 
 class CampaignBody(Strict):
@@ -76,9 +87,15 @@ class CampaignOut(BaseModel):
     @classmethod
     def of(cls, msg: pb.Campaign) -> CampaignOut:
         p = msg.progress
-        return cls(id=msg.id, subject=msg.subject, text_body=msg.text_body,
-                   html_body=_opt(msg.html_body), greeting=msg.greeting, status=msg.status,
-                   created_at=msg.created_at, started_at=_opt(msg.started_at),
-                   finished_at=_opt(msg.finished_at),
-                   progress=ProgressOut(recipients=p.recipients, sent=p.sent, failed=p.failed,
-                                        dropped=p.dropped))
+        return cls(
+            id=msg.id,
+            subject=msg.subject,
+            text_body=msg.text_body,
+            html_body=_opt(msg.html_body),
+            greeting=msg.greeting,
+            status=msg.status,
+            created_at=msg.created_at,
+            started_at=_opt(msg.started_at),
+            finished_at=_opt(msg.finished_at),
+            progress=ProgressOut(recipients=p.recipients, sent=p.sent, failed=p.failed, dropped=p.dropped),
+        )

@@ -25,14 +25,16 @@ ERROR_SCHEMA: dict[str, Any] = {
     "title": "Error",
     "type": "object",
     "required": ["error"],
-    "properties": {"error": {
-        "type": "object",
-        "required": ["code", "message"],
-        "properties": {
-            "code": {"type": "string", "description": "stable, for programs: e.g. invalid_request"},
-            "message": {"type": "string", "description": "for people; never holds personal data"},
-        },
-    }},
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "description": "stable, for programs: e.g. invalid_request"},
+                "message": {"type": "string", "description": "for people; never holds personal data"},
+            },
+        }
+    },
 }
 
 
@@ -66,12 +68,15 @@ def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> No
             if operation is not None:
                 responses = operation.setdefault("responses", {})
                 for status, meaning in errors_of(method, calls, operation):
-                    responses[str(status)] = {"description": meaning,
-                                              "content": {"application/json": {"schema": ERROR_REF}}}
+                    responses[str(status)] = {
+                        "description": meaning,
+                        "content": {"application/json": {"schema": ERROR_REF}},
+                    }
 
 
-def errors_of(method: str, calls: set[Callable[..., Any]],
-              operation: dict[str, Any]) -> Iterator[tuple[int, str]]:
+def errors_of(
+    method: str, calls: set[Callable[..., Any]], operation: dict[str, Any]
+) -> Iterator[tuple[int, str]]:
     """The error statuses an operation can answer with, and what each means."""
     if require_account in calls:
         yield 401, "not logged in (no valid session)"

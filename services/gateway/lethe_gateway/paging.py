@@ -12,9 +12,15 @@ from typing import Annotated
 from fastapi import Query, Request, Response
 
 PageLimit = Annotated[int, Query(ge=1, le=200, description="items per page (at most 200)")]
-PageToken = Annotated[str, Query(max_length=400, pattern=r"^[A-Za-z0-9_-]*$",
-                                 description="the token of the page to read, from the last "
-                                             "page's Link header; empty for the first page")]
+PageToken = Annotated[
+    str,
+    Query(
+        max_length=400,
+        pattern=r"^[A-Za-z0-9_-]*$",
+        description="the token of the page to read, from the last "
+        "page's Link header; empty for the first page",
+    ),
+]
 DEFAULT_LIMIT = 50
 
 

@@ -9,8 +9,9 @@ from pydantic import BaseModel, Field
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe_gateway.schemas import Email, Strict, Token
 
-Purpose = Annotated[str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$",
-                               examples=["newsletter"])]
+Purpose = Annotated[
+    str, Field(min_length=2, max_length=40, pattern=r"^[a-z][a-z0-9_]{1,39}$", examples=["newsletter"])
+]
 Version = Annotated[str, Field(min_length=1, max_length=32, examples=["2026-01"])]
 Reason = Annotated[str, Field(max_length=2000)]
 RequestKind = Literal["access", "erasure", "restriction", "restriction_lift", "objection"]
@@ -35,8 +36,7 @@ class PublishTextBody(Strict):
     version: Version
     de: LocalisedTextBody
     en: LocalisedTextBody
-    direct_marketing: bool = Field(default=False,
-                                   description="only used when the purpose is new")
+    direct_marketing: bool = Field(default=False, description="only used when the purpose is new")
 
 
 class ObjectionBody(Strict):
@@ -80,9 +80,13 @@ class ConsentTextOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.ConsentText) -> ConsentTextOut:
-        return cls(purpose=msg.purpose, version=msg.version, published_at=msg.published_at,
-                   direct_marketing=msg.direct_marketing,
-                   texts={t.language: {"title": t.title, "body": t.body} for t in msg.texts})
+        return cls(
+            purpose=msg.purpose,
+            version=msg.version,
+            published_at=msg.published_at,
+            direct_marketing=msg.direct_marketing,
+            texts={t.language: {"title": t.title, "body": t.body} for t in msg.texts},
+        )
 
 
 class ConsentRecordOut(BaseModel):
@@ -99,10 +103,18 @@ class ConsentRecordOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.ConsentRecord) -> ConsentRecordOut:
-        return cls(id=msg.id, purpose=msg.purpose, action=msg.action, version=_opt(msg.version),
-                   channel=msg.channel, reason=_opt(msg.reason), recorded_at=msg.recorded_at,
-                   client_address=_opt(msg.client_address), pseudonymised=msg.pseudonymised,
-                   text=ConsentTextOut.of(msg.text) if msg.HasField("text") else None)
+        return cls(
+            id=msg.id,
+            purpose=msg.purpose,
+            action=msg.action,
+            version=_opt(msg.version),
+            channel=msg.channel,
+            reason=_opt(msg.reason),
+            recorded_at=msg.recorded_at,
+            client_address=_opt(msg.client_address),
+            pseudonymised=msg.pseudonymised,
+            text=ConsentTextOut.of(msg.text) if msg.HasField("text") else None,
+        )
 
 
 class PurposeStateOut(BaseModel):
@@ -119,11 +131,19 @@ class ConsentsOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.ConsentOverview) -> ConsentsOut:
-        return cls(states=[PurposeStateOut(purpose=s.purpose, state=s.state,
-                                           version=_opt(s.version), since=_opt(s.since),
-                                           current_version=s.current_version)
-                           for s in msg.states],
-                   history=[ConsentRecordOut.of(r) for r in msg.history])
+        return cls(
+            states=[
+                PurposeStateOut(
+                    purpose=s.purpose,
+                    state=s.state,
+                    version=_opt(s.version),
+                    since=_opt(s.since),
+                    current_version=s.current_version,
+                )
+                for s in msg.states
+            ],
+            history=[ConsentRecordOut.of(r) for r in msg.history],
+        )
 
 
 class WithdrawnOut(BaseModel):
@@ -159,19 +179,38 @@ class PrivacyRequestOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.PrivacyRequest) -> PrivacyRequestOut:
-        return cls(id=msg.id, kind=msg.kind, status=msg.status, received_at=msg.received_at,
-                   due_at=msg.due_at, overdue=msg.overdue, purpose=_opt(msg.purpose),
-                   reason=_opt(msg.reason), decision=_opt(msg.decision),
-                   decided_at=_opt(msg.decided_at), completed_at=_opt(msg.completed_at),
-                   awaiting_services=list(msg.awaiting_services),
-                   receipts=[ReceiptOut(service=r.service, outcome=r.outcome,
-                                        deleted=list(r.deleted), blocked=list(r.blocked),
-                                        blocked_until=_opt(r.blocked_until), kept=list(r.kept),
-                                        note=_opt(r.note), received_at=r.received_at)
-                             for r in msg.receipts])
+        return cls(
+            id=msg.id,
+            kind=msg.kind,
+            status=msg.status,
+            received_at=msg.received_at,
+            due_at=msg.due_at,
+            overdue=msg.overdue,
+            purpose=_opt(msg.purpose),
+            reason=_opt(msg.reason),
+            decision=_opt(msg.decision),
+            decided_at=_opt(msg.decided_at),
+            completed_at=_opt(msg.completed_at),
+            awaiting_services=list(msg.awaiting_services),
+            receipts=[
+                ReceiptOut(
+                    service=r.service,
+                    outcome=r.outcome,
+                    deleted=list(r.deleted),
+                    blocked=list(r.blocked),
+                    blocked_until=_opt(r.blocked_until),
+                    kept=list(r.kept),
+                    note=_opt(r.note),
+                    received_at=r.received_at,
+                )
+                for r in msg.receipts
+            ],
+        )
 
 
 class OpenedOut(BaseModel):
     request: PrivacyRequestOut
-    follow_token: str = Field(description="with the id, lets the person follow the request "
-                                          "without logging in; shown once and mailed")
+    follow_token: str = Field(
+        description="with the id, lets the person follow the request "
+        "without logging in; shown once and mailed"
+    )

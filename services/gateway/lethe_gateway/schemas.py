@@ -37,15 +37,21 @@ class RegisterBody(Strict):
     password: Password
     name: Name
     phone: Phone | None = None
-    account_consent_version: Annotated[str, Field(min_length=1, max_length=32,
-                                                  examples=["2026-01"])]
+    account_consent_version: Annotated[str, Field(min_length=1, max_length=32, examples=["2026-01"])]
 
 
 class VerifyBody(Strict):
     token: Token
-    password: Annotated[str, Field(max_length=1024, description=(
-        "the account's password: required to activate a new account, "
-        "not needed to confirm a changed address"))] = ""
+    password: Annotated[
+        str,
+        Field(
+            max_length=1024,
+            description=(
+                "the account's password: required to activate a new account, "
+                "not needed to confirm a changed address"
+            ),
+        ),
+    ] = ""
 
 
 class EmailBody(Strict):
@@ -61,8 +67,7 @@ class LoginBody(Strict):
 class ProfilePatch(Strict):
     name: Name | None = None
     phone: Phone | None = Field(default=None, description="an empty string removes the number")
-    email: Email | None = Field(default=None,
-                                description="takes effect after the new address is verified")
+    email: Email | None = Field(default=None, description="takes effect after the new address is verified")
 
 
 class ContactBody(Strict):
@@ -71,20 +76,29 @@ class ContactBody(Strict):
     phone: Phone | None = None
     message: Annotated[str, Field(min_length=1, max_length=5000)]
     kind: Literal["contact", "callback"] = "contact"
-    website: Annotated[str, Field(max_length=200, description=(
-        "leave empty: a field people never see, so only robots fill it in"))] = ""
+    website: Annotated[
+        str,
+        Field(
+            max_length=200, description=("leave empty: a field people never see, so only robots fill it in")
+        ),
+    ] = ""
 
 
 class OrganisationBody(Strict):
     name: Name
-    domains: Annotated[list[Annotated[str, Field(min_length=3, max_length=253)]],
-                       Field(min_length=1, max_length=50)]
+    domains: Annotated[
+        list[Annotated[str, Field(min_length=3, max_length=253)]], Field(min_length=1, max_length=50)
+    ]
 
 
 class OrganisationPatch(Strict):
     name: Name | None = None
-    domains: Annotated[list[Annotated[str, Field(min_length=3, max_length=253)]],
-                       Field(min_length=1, max_length=50)] | None = None
+    domains: (
+        Annotated[
+            list[Annotated[str, Field(min_length=3, max_length=253)]], Field(min_length=1, max_length=50)
+        ]
+        | None
+    ) = None
 
 
 class DecisionBody(Strict):
@@ -107,10 +121,14 @@ class PortalAccessOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.PortalAccess) -> PortalAccessOut:
-        return cls(status=msg.status or "none", organisation_id=_opt(msg.organisation_id),
-                   organisation_name=_opt(msg.organisation_name),
-                   requested_at=_opt(msg.requested_at), decided_at=_opt(msg.decided_at),
-                   reason=_opt(msg.reason))
+        return cls(
+            status=msg.status or "none",
+            organisation_id=_opt(msg.organisation_id),
+            organisation_name=_opt(msg.organisation_name),
+            requested_at=_opt(msg.requested_at),
+            decided_at=_opt(msg.decided_at),
+            reason=_opt(msg.reason),
+        )
 
 
 class AccountOut(BaseModel):
@@ -128,12 +146,19 @@ class AccountOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.Account) -> AccountOut:
-        return cls(id=msg.id, email=msg.email, name=msg.name, phone=_opt(msg.phone),
-                   email_verified=msg.email_verified, roles=list(msg.roles),
-                   portal_access=PortalAccessOut.of(msg.portal_access),
-                   pending_email=_opt(msg.pending_email),
-                   account_consent_version=msg.account_consent_version,
-                   created_at=msg.created_at, restricted=msg.restricted)
+        return cls(
+            id=msg.id,
+            email=msg.email,
+            name=msg.name,
+            phone=_opt(msg.phone),
+            email_verified=msg.email_verified,
+            roles=list(msg.roles),
+            portal_access=PortalAccessOut.of(msg.portal_access),
+            pending_email=_opt(msg.pending_email),
+            account_consent_version=msg.account_consent_version,
+            created_at=msg.created_at,
+            restricted=msg.restricted,
+        )
 
 
 class Registered(BaseModel):
@@ -176,6 +201,14 @@ class ContactOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.ContactRequest) -> ContactOut:
-        return cls(id=msg.id, kind=msg.kind, name=msg.name, email=msg.email,
-                   phone=_opt(msg.phone), message=msg.message, status=msg.status,
-                   created_at=msg.created_at, closed_at=_opt(msg.closed_at))
+        return cls(
+            id=msg.id,
+            kind=msg.kind,
+            name=msg.name,
+            email=msg.email,
+            phone=_opt(msg.phone),
+            message=msg.message,
+            status=msg.status,
+            created_at=msg.created_at,
+            closed_at=_opt(msg.closed_at),
+        )

@@ -54,12 +54,21 @@ class OrderIn(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=50)]
     billing: AddressIn
-    delivery: AddressIn | None = Field(default=None,
-                                       description="required when the order holds physical goods")
+    delivery: AddressIn | None = Field(
+        default=None, description="required when the order holds physical goods"
+    )
     delivery_note: Annotated[str, Field(max_length=500)] = ""
-    payment_token: Annotated[str, Field(min_length=1, max_length=100, description=(
-        "the payment provider's token for the customer's payment details; the card itself "
-        "goes to the provider, never to Lethe"))]
+    payment_token: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=100,
+            description=(
+                "the payment provider's token for the customer's payment details; the card itself "
+                "goes to the provider, never to Lethe"
+            ),
+        ),
+    ]
 
 
 class CartIn(Strict):
@@ -118,10 +127,19 @@ class ProductOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.Product) -> ProductOut:
-        return cls(id=msg.id, sku=msg.sku, name=msg.name, description=msg.description,
-                   kind=msg.kind, price_cents=msg.price_cents, currency=msg.currency,
-                   vat_rate_bp=msg.vat_rate_bp, term_months=msg.term_months,
-                   files=list(msg.files), active=msg.active)
+        return cls(
+            id=msg.id,
+            sku=msg.sku,
+            name=msg.name,
+            description=msg.description,
+            kind=msg.kind,
+            price_cents=msg.price_cents,
+            currency=msg.currency,
+            vat_rate_bp=msg.vat_rate_bp,
+            term_months=msg.term_months,
+            files=list(msg.files),
+            active=msg.active,
+        )
 
 
 class LineOut(BaseModel):
@@ -150,8 +168,12 @@ class TotalsOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.Totals) -> TotalsOut:
-        return cls(currency=msg.currency, net_cents=msg.net_cents, vat_cents=msg.vat_cents,
-                   gross_cents=msg.gross_cents)
+        return cls(
+            currency=msg.currency,
+            net_cents=msg.net_cents,
+            vat_cents=msg.vat_cents,
+            gross_cents=msg.gross_cents,
+        )
 
 
 class CartOut(BaseModel):
@@ -183,15 +205,24 @@ class OrderOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.Order) -> OrderOut:
-        return cls(id=msg.id, status=msg.status, placed_at=msg.placed_at,
-                   lines=[LineOut.of(line) for line in msg.lines], totals=TotalsOut.of(msg.totals),
-                   billing=_address(msg.billing),
-                   delivery=_address(msg.delivery) if msg.HasField("delivery") else None,
-                   delivery_note=msg.delivery_note,
-                   payment={"provider": msg.payment.provider, "reference": msg.payment.reference,
-                            "status": msg.payment.status},
-                   history=[{"status": h.status, "at": h.at} for h in msg.history],
-                   blocked=msg.blocked, retain_until=_opt(msg.retain_until))
+        return cls(
+            id=msg.id,
+            status=msg.status,
+            placed_at=msg.placed_at,
+            lines=[LineOut.of(line) for line in msg.lines],
+            totals=TotalsOut.of(msg.totals),
+            billing=_address(msg.billing),
+            delivery=_address(msg.delivery) if msg.HasField("delivery") else None,
+            delivery_note=msg.delivery_note,
+            payment={
+                "provider": msg.payment.provider,
+                "reference": msg.payment.reference,
+                "status": msg.payment.status,
+            },
+            history=[{"status": h.status, "at": h.at} for h in msg.history],
+            blocked=msg.blocked,
+            retain_until=_opt(msg.retain_until),
+        )
 
 
 class StaffOrderOut(OrderOut):
@@ -213,10 +244,15 @@ class DownloadOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.Download) -> DownloadOut:
-        return cls(product_id=msg.product_id, product_name=msg.product_name, file=msg.file,
-                   size_bytes=msg.size_bytes, entitled_until=_opt(msg.entitled_until),
-                   url=f"/api/v1/downloads/file?token={msg.token}",
-                   link_expires_at=msg.link_expires_at)
+        return cls(
+            product_id=msg.product_id,
+            product_name=msg.product_name,
+            file=msg.file,
+            size_bytes=msg.size_bytes,
+            entitled_until=_opt(msg.entitled_until),
+            url=f"/api/v1/downloads/file?token={msg.token}",
+            link_expires_at=msg.link_expires_at,
+        )
 
 
 class LegalHoldReadOut(BaseModel):
@@ -228,12 +264,16 @@ class LegalHoldReadOut(BaseModel):
 
     @classmethod
     def of(cls, msg: pb.LegalHoldRead) -> LegalHoldReadOut:
-        return cls(id=msg.id, actor_account_id=msg.actor_account_id, order_id=msg.order_id,
-                   reason=msg.reason, at=msg.at)
+        return cls(
+            id=msg.id,
+            actor_account_id=msg.actor_account_id,
+            order_id=msg.order_id,
+            reason=msg.reason,
+            at=msg.at,
+        )
 
 
-def product_message(body: ProductIn | ProductPatch, product_id: str = "") -> tuple[
-        pb.Product, list[str]]:
+def product_message(body: ProductIn | ProductPatch, product_id: str = "") -> tuple[pb.Product, list[str]]:
     """The product message and the names of the fields the body set."""
     patch = isinstance(body, ProductPatch)
     values: dict[str, Any] = body.model_dump(exclude_unset=patch, exclude_none=patch)

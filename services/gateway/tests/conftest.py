@@ -18,8 +18,9 @@ def _lone_gateway(log_dir: Path, **overrides: str) -> Iterator[str]:
     """``python -m lethe_gateway.api`` with no backend behind it (every backend address is
     a port nothing listens on), ready; its base URL. Stopped afterwards."""
     dead = {f"{name.upper()}_GRPC_ADDR": f"127.0.0.1:{free_port()}" for name in BACKENDS}
-    gateway, url = start_gateway({}, log_dir, **{
-        **dead, "LETHE_GATEWAY_RPC_TIMEOUT_SECONDS": "2", **overrides})
+    gateway, url = start_gateway(
+        {}, log_dir, **{**dead, "LETHE_GATEWAY_RPC_TIMEOUT_SECONDS": "2", **overrides}
+    )
     try:
         gateway.wait_ready()
         yield url
@@ -30,8 +31,10 @@ def _lone_gateway(log_dir: Path, **overrides: str) -> Iterator[str]:
 @pytest.fixture(scope="module")
 def lone_gateway(tmp_path_factory: pytest.TempPathFactory) -> LoneGateway:
     """Start a gateway with these environment overrides: ``with lone_gateway(**env) as url``."""
+
     def start(**overrides: str) -> AbstractContextManager[str]:
         return _lone_gateway(tmp_path_factory.mktemp("gateway"), **overrides)
+
     return start
 
 

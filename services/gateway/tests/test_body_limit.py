@@ -64,14 +64,17 @@ def _read_answer(sock: socket.socket, started: float) -> Answer:
     return Answer(int(status_line.split()[1]), headers, body, seconds, closed)
 
 
-def raw_post(url: str, path: str, headers: dict[str, str], parts: list[bytes],
-             timeout: float = 10.0) -> Answer:
+def raw_post(
+    url: str, path: str, headers: dict[str, str], parts: list[bytes], timeout: float = 10.0
+) -> Answer:
     """Send a request's head and then ``parts`` as they are (nothing more), and read the
     answer; a server that waits for the rest of the body runs into the timeout."""
     address = urlsplit(url)
     with socket.create_connection((address.hostname, address.port), timeout=timeout) as sock:
-        head = "".join(f"{name}: {value}\r\n" for name, value in
-                       {"Host": address.netloc, "Content-Type": "application/json", **headers}.items())
+        head = "".join(
+            f"{name}: {value}\r\n"
+            for name, value in {"Host": address.netloc, "Content-Type": "application/json", **headers}.items()
+        )
         sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode())
         started = time.monotonic()
         for part in parts:
@@ -105,26 +108,32 @@ def assert_too_large(answer: Answer, message: str = "") -> None:
     assert answer.closed
 
 
-def test_a_content_length_over_the_limit_is_refused_without_reading_the_body(
-        gateway_url: str) -> None:
+def test_a_content_length_over_the_limit_is_refused_without_reading_the_body(gateway_url: str) -> None:
     # 10 MB announced, 9 bytes sent: a server that reads the body before refusing it waits
     # for the rest, and the test runs into its timeout.
-    answer = raw_post(gateway_url, "/api/v1/accounts", {"Content-Length": str(10_000_000)},
-                      [b'{"email":'])
+    answer = raw_post(gateway_url, "/api/v1/accounts", {"Content-Length": str(10_000_000)}, [b'{"email":'])
     assert_too_large(answer)
     assert str(DEFAULT_LIMIT) in answer.json()["error"]["message"]
 
 
 def test_no_100_continue_is_sent_for_a_body_over_the_limit(gateway_url: str) -> None:
-    answer = raw_post(gateway_url, "/api/v1/newsletter/subscriptions",
-                      {"Content-Length": str(DEFAULT_LIMIT + 1), "Expect": "100-continue"}, [])
+    answer = raw_post(
+        gateway_url,
+        "/api/v1/newsletter/subscriptions",
+        {"Content-Length": str(DEFAULT_LIMIT + 1), "Expect": "100-continue"},
+        [],
+    )
     assert_too_large(answer)
 
 
 def test_a_chunked_body_is_refused_as_soon_as_it_passes_the_limit(gateway_url: str) -> None:
     # 64 KiB + 1 byte streamed, and the body never ends: only counting refuses it.
-    answer = raw_post(gateway_url, "/api/v1/contact", {"Transfer-Encoding": "chunked"},
-                      chunked(16 * KIB, 16 * KIB, 16 * KIB, 16 * KIB, 1))
+    answer = raw_post(
+        gateway_url,
+        "/api/v1/contact",
+        {"Transfer-Encoding": "chunked"},
+        chunked(16 * KIB, 16 * KIB, 16 * KIB, 16 * KIB, 1),
+    )
     assert_too_large(answer)
 
 
@@ -133,15 +142,23 @@ def test_bodies_up_to_the_limit_reach_the_route(gateway_url: str) -> None:
     exact = raw_post(gateway_url, "/api/v1/accounts", {"Content-Length": str(len(body))}, [body])
     assert exact.status == 422, exact
     assert "email" in exact.json()["error"]["message"]
-    streamed = raw_post(gateway_url, "/api/v1/accounts", {"Transfer-Encoding": "chunked"},
-                        [f"{len(body):x}\r\n".encode() + body + b"\r\n", LAST_CHUNK])
+    streamed = raw_post(
+        gateway_url,
+        "/api/v1/accounts",
+        {"Transfer-Encoding": "chunked"},
+        [f"{len(body):x}\r\n".encode() + body + b"\r\n", LAST_CHUNK],
+    )
     assert streamed.status == 422, streamed
     assert "email" in streamed.json()["error"]["message"]
 
 
 def test_a_whole_large_body_from_an_ordinary_client_is_refused(gateway_url: str) -> None:
-    answer = httpx.post(f"{gateway_url}/api/v1/orders", content=b" " * 10_000_000,
-                        headers={"content-type": "application/json"}, timeout=10)
+    answer = httpx.post(
+        f"{gateway_url}/api/v1/orders",
+        content=b" " * 10_000_000,
+        headers={"content-type": "application/json"},
+        timeout=10,
+    )
     assert answer.status_code == 413
     assert answer.json()["error"]["code"] == "too_large"
     metrics = httpx.get(f"{gateway_url}/metrics").text
@@ -153,14 +170,21 @@ def test_staff_texts_have_a_larger_limit_of_their_own(gateway_url: str) -> None:
     for path in ("/api/v1/admin/newsletter/campaigns", "/api/v1/admin/consent-texts"):
         body = json.dumps({"subject": "x", "text_body": "y" * 200_000}).encode()
         if path.endswith("consent-texts"):
-            body = json.dumps({"purpose": "newsletter", "version": "9", "de": {
-                "title": "T", "body": "ä" * 20_000}, "en": {"title": "T", "body": "é" * 20_000}}
+            body = json.dumps(
+                {
+                    "purpose": "newsletter",
+                    "version": "9",
+                    "de": {"title": "T", "body": "ä" * 20_000},
+                    "en": {"title": "T", "body": "é" * 20_000},
+                }
             ).encode()  # every character escaped: 240 KB
-        answer = httpx.post(f"{gateway_url}{path}", content=body,
-                            headers={"content-type": "application/json"}, timeout=10)
+        answer = httpx.post(
+            f"{gateway_url}{path}", content=body, headers={"content-type": "application/json"}, timeout=10
+        )
         assert answer.status_code == 401, (path, answer.text)
-    too_large = raw_post(gateway_url, "/api/v1/admin/newsletter/campaigns",
-                         {"Content-Length": str(2_621_441)}, [b"{"])
+    too_large = raw_post(
+        gateway_url, "/api/v1/admin/newsletter/campaigns", {"Content-Length": str(2_621_441)}, [b"{"]
+    )
     assert_too_large(too_large)
     assert "2621440" in too_large.json()["error"]["message"]
 
@@ -172,8 +196,9 @@ def test_the_limit_is_configured(lone_gateway: LoneGateway) -> None:
         refused = raw_post(url, "/api/v1/accounts", {"Content-Length": "2049"}, [b"{"])
         assert_too_large(refused)
         assert "2048" in refused.json()["error"]["message"]
-        assert_too_large(raw_post(url, "/api/v1/accounts", {"Transfer-Encoding": "chunked"},
-                                  chunked(1024, 1024, 1)))
+        assert_too_large(
+            raw_post(url, "/api/v1/accounts", {"Transfer-Encoding": "chunked"}, chunked(1024, 1024, 1))
+        )
 
 
 def test_payment_notifications_keep_their_own_limit(lone_gateway: LoneGateway) -> None:
@@ -182,22 +207,22 @@ def test_payment_notifications_keep_their_own_limit(lone_gateway: LoneGateway) -
     # The gateway's default raised to 1 MiB: notifications still stop at 64 KiB.
     with lone_gateway(LETHE_GATEWAY_MAX_BODY_BYTES=str(1024 * KIB)) as url:
         larger = json_of_size(100 * KIB)
-        assert raw_post(url, "/api/v1/accounts", {"Content-Length": str(len(larger))},
-                        [larger]).status == 422
-        assert_too_large(raw_post(url, notification, {"Content-Length": str(DEFAULT_LIMIT + 1)},
-                                  [b"{"]), message)
-        assert_too_large(raw_post(url, notification, {"Transfer-Encoding": "chunked"},
-                                  chunked(32 * KIB, 32 * KIB, 1)), message)
+        assert raw_post(url, "/api/v1/accounts", {"Content-Length": str(len(larger))}, [larger]).status == 422
+        assert_too_large(
+            raw_post(url, notification, {"Content-Length": str(DEFAULT_LIMIT + 1)}, [b"{"]), message
+        )
+        assert_too_large(
+            raw_post(url, notification, {"Transfer-Encoding": "chunked"}, chunked(32 * KIB, 32 * KIB, 1)),
+            message,
+        )
         # Up to the limit it reaches the route, which asks the shop (not running here).
         body = json_of_size(DEFAULT_LIMIT)
         passed = raw_post(url, notification, {"Content-Length": str(len(body))}, [body])
         assert passed.status in (503, 504), passed
 
 
-@pytest.mark.parametrize("value", ["abc", "64k", "0", "-1", "1023", str(16 * 1024 * 1024 + 1),
-                                   "1e5", "٣٣٣٣"])
-def test_an_invalid_limit_stops_the_gateway_at_start(value: str,
-                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("value", ["abc", "64k", "0", "-1", "1023", str(16 * 1024 * 1024 + 1), "1e5", "٣٣٣٣"])
+def test_an_invalid_limit_stops_the_gateway_at_start(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LETHE_GATEWAY_MAX_BODY_BYTES", value)
     with pytest.raises(ConfigError, match="LETHE_GATEWAY_MAX_BODY_BYTES"):
         load_config()
@@ -212,9 +237,13 @@ def test_the_limit_is_read_once_with_its_default(monkeypatch: pytest.MonkeyPatch
 
 def test_the_gateway_process_exits_on_an_invalid_limit() -> None:
     started = time.monotonic()
-    result = subprocess.run([sys.executable, "-m", "lethe_gateway.api"], capture_output=True,
-                            env={**os.environ, "LETHE_GATEWAY_MAX_BODY_BYTES": "lots"},
-                            timeout=30, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "lethe_gateway.api"],
+        capture_output=True,
+        env={**os.environ, "LETHE_GATEWAY_MAX_BODY_BYTES": "lots"},
+        timeout=30,
+        check=False,
+    )
     assert result.returncode != 0
     assert b"LETHE_GATEWAY_MAX_BODY_BYTES" in result.stdout + result.stderr
     assert time.monotonic() - started < 20

@@ -26,8 +26,10 @@ class Signup(BaseModel):
 
 def _grpc_failure(code: grpc.StatusCode):
     async def fail() -> None:
-        raise grpc.aio.AioRpcError(code, initial_metadata=grpc.aio.Metadata(),
-                                   trailing_metadata=grpc.aio.Metadata(), details=DETAILS)
+        raise grpc.aio.AioRpcError(
+            code, initial_metadata=grpc.aio.Metadata(), trailing_metadata=grpc.aio.Metadata(), details=DETAILS
+        )
+
     return fail
 
 
@@ -40,10 +42,16 @@ async def _signup(body: Signup) -> dict[str, str]:
 
 
 def _app() -> FastAPI:
-    config = GatewayConfig(host="127.0.0.1", port=free_port(), log_level="INFO",
-                           backends={name: f"127.0.0.1:{free_port()}" for name in BACKENDS},
-                           health_timeout_seconds=1.0, rpc_timeout_seconds=1.0,
-                           cookie_secure="auto", session_cache_seconds=0.0)
+    config = GatewayConfig(
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="INFO",
+        backends={name: f"127.0.0.1:{free_port()}" for name in BACKENDS},
+        health_timeout_seconds=1.0,
+        rpc_timeout_seconds=1.0,
+        cookie_secure="auto",
+        session_cache_seconds=0.0,
+    )
     app = create_app(config)
     for code in grpc.StatusCode:
         app.add_api_route(f"/test/grpc/{code.name.lower()}", _grpc_failure(code))
@@ -59,16 +67,16 @@ def client() -> Iterator[TestClient]:
 
 
 def _requests_total(method: str, route: str, status: int) -> float:
-    value = REGISTRY.get_sample_value("lethe_http_requests_total",
-                                      {"method": method, "route": route, "status": str(status)})
+    value = REGISTRY.get_sample_value(
+        "lethe_http_requests_total", {"method": method, "route": route, "status": str(status)}
+    )
     return value or 0.0
 
 
 def test_readyz_is_503_with_every_backend_unreachable(client: TestClient) -> None:
     response = client.get("/readyz")
     assert response.status_code == 503
-    assert response.json() == {"status": "unready",
-                               "backends": {name: "UNREACHABLE" for name in BACKENDS}}
+    assert response.json() == {"status": "unready", "backends": {name: "UNREACHABLE" for name in BACKENDS}}
 
 
 def test_healthz_answers_without_backends(client: TestClient) -> None:
@@ -117,35 +125,43 @@ def test_unmatched_paths_share_one_metrics_label(client: TestClient) -> None:
     assert "alice@example.com" not in client.get("/metrics").text
 
 
-@pytest.mark.parametrize(("code", "status", "name"), [
-    (grpc.StatusCode.INVALID_ARGUMENT, 422, "invalid_argument"),
-    (grpc.StatusCode.OUT_OF_RANGE, 422, "out_of_range"),
-    (grpc.StatusCode.NOT_FOUND, 404, "not_found"),
-    (grpc.StatusCode.ALREADY_EXISTS, 409, "already_exists"),
-    (grpc.StatusCode.ABORTED, 409, "conflict"),
-    (grpc.StatusCode.FAILED_PRECONDITION, 409, "failed_precondition"),
-    (grpc.StatusCode.PERMISSION_DENIED, 403, "forbidden"),
-    (grpc.StatusCode.UNAUTHENTICATED, 401, "unauthenticated"),
-    (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "too_many_requests"),
-    (grpc.StatusCode.UNIMPLEMENTED, 501, "not_implemented"),
-])
+@pytest.mark.parametrize(
+    ("code", "status", "name"),
+    [
+        (grpc.StatusCode.INVALID_ARGUMENT, 422, "invalid_argument"),
+        (grpc.StatusCode.OUT_OF_RANGE, 422, "out_of_range"),
+        (grpc.StatusCode.NOT_FOUND, 404, "not_found"),
+        (grpc.StatusCode.ALREADY_EXISTS, 409, "already_exists"),
+        (grpc.StatusCode.ABORTED, 409, "conflict"),
+        (grpc.StatusCode.FAILED_PRECONDITION, 409, "failed_precondition"),
+        (grpc.StatusCode.PERMISSION_DENIED, 403, "forbidden"),
+        (grpc.StatusCode.UNAUTHENTICATED, 401, "unauthenticated"),
+        (grpc.StatusCode.RESOURCE_EXHAUSTED, 429, "too_many_requests"),
+        (grpc.StatusCode.UNIMPLEMENTED, 501, "not_implemented"),
+    ],
+)
 def test_grpc_status_becomes_http_status_with_the_backend_message(
-        client: TestClient, code: grpc.StatusCode, status: int, name: str) -> None:
+    client: TestClient, code: grpc.StatusCode, status: int, name: str
+) -> None:
     response = client.get(f"/test/grpc/{code.name.lower()}")
     assert response.status_code == status
     assert response.json() == {"error": {"code": name, "message": DETAILS}}
 
 
-@pytest.mark.parametrize(("code", "status", "name"), [
-    (grpc.StatusCode.INTERNAL, 500, "internal"),
-    (grpc.StatusCode.UNKNOWN, 500, "internal"),
-    (grpc.StatusCode.DATA_LOSS, 500, "internal"),
-    (grpc.StatusCode.DEADLINE_EXCEEDED, 504, "timeout"),
-    # UNAVAILABLE details are gRPC transport text naming internal addresses.
-    (grpc.StatusCode.UNAVAILABLE, 503, "unavailable"),
-])
+@pytest.mark.parametrize(
+    ("code", "status", "name"),
+    [
+        (grpc.StatusCode.INTERNAL, 500, "internal"),
+        (grpc.StatusCode.UNKNOWN, 500, "internal"),
+        (grpc.StatusCode.DATA_LOSS, 500, "internal"),
+        (grpc.StatusCode.DEADLINE_EXCEEDED, 504, "timeout"),
+        # UNAVAILABLE details are gRPC transport text naming internal addresses.
+        (grpc.StatusCode.UNAVAILABLE, 503, "unavailable"),
+    ],
+)
 def test_server_side_grpc_failures_do_not_leak_their_details(
-        client: TestClient, code: grpc.StatusCode, status: int, name: str) -> None:
+    client: TestClient, code: grpc.StatusCode, status: int, name: str
+) -> None:
     response = client.get(f"/test/grpc/{code.name.lower()}")
     assert response.status_code == status
     assert response.json() == {"error": {"code": name, "message": "the service could not answer"}}
@@ -154,8 +170,7 @@ def test_server_side_grpc_failures_do_not_leak_their_details(
 def test_unexpected_exception_is_a_generic_500(client: TestClient) -> None:
     response = client.get("/test/crash")
     assert response.status_code == 500
-    assert response.json() == {"error": {"code": "internal",
-                                         "message": "something went wrong on our side"}}
+    assert response.json() == {"error": {"code": "internal", "message": "something went wrong on our side"}}
 
 
 def test_unexpected_exception_is_counted_as_a_500(client: TestClient) -> None:
@@ -179,21 +194,25 @@ def test_missing_field_is_422_naming_the_field(client: TestClient) -> None:
 
 
 def test_malformed_json_is_400_bad_request(client: TestClient) -> None:
-    response = client.post("/test/signup", content=b'{"name": ',
-                           headers={"content-type": "application/json"})
+    response = client.post("/test/signup", content=b'{"name": ', headers={"content-type": "application/json"})
     assert response.status_code == 400
-    assert response.json()["error"] == {"code": "bad_request",
-                                        "message": "the request body is not valid JSON"}
+    assert response.json()["error"] == {
+        "code": "bad_request",
+        "message": "the request body is not valid JSON",
+    }
 
 
 def test_a_limit_answers_429_with_retry_after_from_the_grpc_trailer() -> None:
     app = _app()
 
     async def limited() -> None:
-        raise grpc.aio.AioRpcError(grpc.StatusCode.RESOURCE_EXHAUSTED,
-                                   initial_metadata=grpc.aio.Metadata(),
-                                   trailing_metadata=grpc.aio.Metadata(("retry-after", "42")),
-                                   details="slow down")
+        raise grpc.aio.AioRpcError(
+            grpc.StatusCode.RESOURCE_EXHAUSTED,
+            initial_metadata=grpc.aio.Metadata(),
+            trailing_metadata=grpc.aio.Metadata(("retry-after", "42")),
+            details="slow down",
+        )
+
     app.add_api_route("/test/limited", limited)
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.get("/test/limited")

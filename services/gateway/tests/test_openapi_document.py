@@ -51,8 +51,11 @@ def problems_of(document: dict[str, Any]) -> list[str]:
         validate(document)
     except Exception as exc:  # invalid, or a reference the validator could not follow
         problems.append(f"not valid OpenAPI: {type(exc).__name__}: {str(exc)[:500]}")
-    problems += [f"{where}: $ref {ref} points nowhere"
-                 for where, ref in _refs(document) if not _resolves(document, ref)]
+    problems += [
+        f"{where}: $ref {ref} points nowhere"
+        for where, ref in _refs(document)
+        if not _resolves(document, ref)
+    ]
     return problems
 
 
@@ -85,12 +88,16 @@ def test_a_reference_that_points_nowhere_is_a_problem(gateway_url: str) -> None:
     body["content"]["application/json"]["schema"] = {"$ref": "#/components/schemas/LinkTokenBody"}
     assert problems_of(broken) == [
         "#/paths//api/v1/newsletter/confirm/post/requestBody/content/application/json/schema: "
-        "$ref #/components/schemas/LinkTokenBody points nowhere"]
+        "$ref #/components/schemas/LinkTokenBody points nowhere"
+    ]
     elsewhere = copy.deepcopy(document)
     elsewhere["components"]["schemas"]["AccountOut"]["properties"]["roles"] = {
-        "$ref": "#/components/schemas/Nothing~1Here"}
-    assert ("#/components/schemas/AccountOut/properties/roles: "
-            "$ref #/components/schemas/Nothing~1Here points nowhere") in problems_of(elsewhere)
+        "$ref": "#/components/schemas/Nothing~1Here"
+    }
+    assert (
+        "#/components/schemas/AccountOut/properties/roles: "
+        "$ref #/components/schemas/Nothing~1Here points nowhere"
+    ) in problems_of(elsewhere)
 
 
 def test_a_document_that_is_no_openapi_is_a_problem(gateway_url: str) -> None:
@@ -109,8 +116,9 @@ def test_every_error_response_is_the_gateways_envelope(gateway_url: str) -> None
     assert "HTTPValidationError" not in schemas and "ValidationError" not in schemas
     assert schemas["Error"]["required"] == ["error"]
     assert schemas["Error"]["properties"]["error"]["required"] == ["code", "message"]
-    operations = [(path, method, op) for path, item in document["paths"].items()
-                  for method, op in item.items()]
+    operations = [
+        (path, method, op) for path, item in document["paths"].items() for method, op in item.items()
+    ]
     assert len(operations) > 40
     for path, method, operation in operations:
         for status, response in operation["responses"].items():

@@ -35,8 +35,7 @@ class FakeIdentity(identity_pb2_grpc.IdentityServiceServicer):
     logged_in: bool = True
 
     def _account(self) -> pb.Account:
-        return pb.Account(id="acc_" + "0" * 32, email="ada@example.org", name=self.name,
-                          email_verified=True)
+        return pb.Account(id="acc_" + "0" * 32, email="ada@example.org", name=self.name, email_verified=True)
 
     def Authenticate(self, request: pb.AuthenticateRequest, context: grpc.ServicerContext) -> pb.Account:  # noqa: N802
         self.calls.append("Authenticate")
@@ -69,9 +68,16 @@ def identity() -> Iterator[tuple[FakeIdentity, int]]:
 def client_for(port: int, cache_seconds: float) -> TestClient:
     backends = {name: f"127.0.0.1:{free_port()}" for name in BACKENDS}
     backends["identity"] = f"127.0.0.1:{port}"
-    config = GatewayConfig(host="127.0.0.1", port=free_port(), log_level="INFO", backends=backends,
-                           health_timeout_seconds=1.0, rpc_timeout_seconds=5.0,
-                           cookie_secure="auto", session_cache_seconds=cache_seconds)
+    config = GatewayConfig(
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="INFO",
+        backends=backends,
+        health_timeout_seconds=1.0,
+        rpc_timeout_seconds=5.0,
+        cookie_secure="auto",
+        session_cache_seconds=cache_seconds,
+    )
     client = TestClient(create_app(config))
     client.cookies.set(SESSION_COOKIE, TOKEN)
     client.cookies.set(CSRF_COOKIE, csrf_token_for(TOKEN))
@@ -91,21 +97,23 @@ def test_a_write_always_asks_identity_and_later_reads_see_it(identity: tuple[Fak
     fake, port = identity
     with client_for(port, 30) as client:
         assert client.get("/api/v1/me").json()["name"] == "Ada"
-        patched = client.patch("/api/v1/me", json={"name": "Grace"},
-                               headers={CSRF_HEADER: csrf_token_for(TOKEN)})
+        patched = client.patch(
+            "/api/v1/me", json={"name": "Grace"}, headers={CSRF_HEADER: csrf_token_for(TOKEN)}
+        )
         after = client.get("/api/v1/me").json()["name"]
 
     assert patched.status_code == 200 and after == "Grace"
     assert fake.calls == ["Authenticate", "Authenticate", "UpdateProfile", "Authenticate"]
 
 
-def test_a_log_out_through_this_gateway_ends_the_session_at_once(
-        identity: tuple[FakeIdentity, int]) -> None:
+def test_a_log_out_through_this_gateway_ends_the_session_at_once(identity: tuple[FakeIdentity, int]) -> None:
     _, port = identity
     with client_for(port, 30) as client:
         assert client.get("/api/v1/me").status_code == 200
-        assert client.delete("/api/v1/session",
-                             headers={CSRF_HEADER: csrf_token_for(TOKEN)}).status_code in (200, 204)
+        assert client.delete("/api/v1/session", headers={CSRF_HEADER: csrf_token_for(TOKEN)}).status_code in (
+            200,
+            204,
+        )
         client.cookies.set(SESSION_COOKIE, TOKEN)  # the old cookie, replayed
         assert client.get("/api/v1/me").status_code == 401
 

@@ -44,9 +44,15 @@ CLAIM_GRACE = timedelta(minutes=10)
 
 
 class Accounts:
-    def __init__(self, repo: IdentityRepository, passwords: Passwords, mailer: Mailer,
-                 config: IdentityConfig, portal: Portal,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        repo: IdentityRepository,
+        passwords: Passwords,
+        mailer: Mailer,
+        config: IdentityConfig,
+        portal: Portal,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._repo = repo
         self._passwords = passwords
         self._mailer = mailer
@@ -60,11 +66,13 @@ class Accounts:
     def _stale(self, address_key: str) -> Callable[[Document], bool]:
         """Whether a claim on ``address_key`` may be taken over: old enough, and its
         account is gone or holds another address now."""
+
         def stale(claim: Document) -> bool:
             if self._clock() - claim["claimed_at"] < CLAIM_GRACE:
                 return False
             holder = self._repo.accounts.account(str(claim["account_id"]))
             return holder is None or holder["subject_key"] != address_key
+
         return stale
 
     def by_address(self, address: str) -> Document | None:
@@ -77,29 +85,29 @@ class Accounts:
         return doc if doc is not None and doc["subject_key"] == address_key else None
 
     # -- registration and verification ------------------------------------------------
-    def register(self, email: str, password: str, name: str, phone: str,
-                 consent_version: str) -> str:
+    def register(self, email: str, password: str, name: str, phone: str, consent_version: str) -> str:
         address = validation.email(email)
         checked_name = validation.name(name)
         checked_phone = validation.phone(phone)
         version = validation.consent_version(consent_version)
         check_password(password, email=address, min_length=self._config.password_min_length)
         password_hash = self._passwords.hash(password)
-        account_id, address_key, now = tokens.new_id("acc"), subject_key(self._pepper, address), \
-            self._clock()
+        account_id, address_key, now = tokens.new_id("acc"), subject_key(self._pepper, address), self._clock()
         # The sweep's entry comes first: whatever happens next, it cleans up after it.
-        self._repo.expiries.schedule(UNVERIFIED_QUEUE, now + self._ttl, account_id,
-                                     subject_key=address_key)
+        self._repo.expiries.schedule(UNVERIFIED_QUEUE, now + self._ttl, account_id, subject_key=address_key)
         try:
-            self._repo.addresses.claim(Subject(account_id=account_id, subject_key=address_key), now,
-                                       self._stale(address_key))
+            self._repo.addresses.claim(
+                Subject(account_id=account_id, subject_key=address_key), now, self._stale(address_key)
+            )
         except AlreadyExists:
             self._repo.expiries.remove_item(UNVERIFIED_QUEUE, now + self._ttl, account_id)
             raise
         self._repo.accounts.register(
-            account_id, {"created_at": now, "account_consent_version": version},
-            {"email": address, "subject_key": address_key, "name": checked_name,
-             "phone": checked_phone}, password_hash)
+            account_id,
+            {"created_at": now, "account_consent_version": version},
+            {"email": address, "subject_key": address_key, "name": checked_name, "phone": checked_phone},
+            password_hash,
+        )
         claim = self._repo.addresses.holder(address_key)
         if claim is None or claim["account_id"] != account_id:  # taken over as stale meanwhile
             self._repo.delete_account(account_id)
@@ -111,8 +119,16 @@ class Accounts:
         """Issue a link that replaces every earlier one of its purpose, and mail it."""
         token, now = tokens.new_token(), self._clock()
         digest, expires_at = tokens.digest(token), now + self._ttl
-        self._repo.tokens.issue({"_id": digest, "account_id": account_id, "purpose": purpose,
-                                 "email": address, "created_at": now, "expires_at": expires_at})
+        self._repo.tokens.issue(
+            {
+                "_id": digest,
+                "account_id": account_id,
+                "purpose": purpose,
+                "email": address,
+                "created_at": now,
+                "expires_at": expires_at,
+            }
+        )
         replaced: dict[str, Document | None] = {}
 
         def newest(head: Document | None) -> Step:
@@ -128,8 +144,9 @@ class Accounts:
                 self._repo.accounts.links.delete_version(key(account_id, purpose), int(link["n"]))
             self._repo.tokens.delete(digest, account_id)
             raise NotFound("no such account")
-        self._mailer.verification(address, name, token, self._ttl.total_seconds() / 3600,
-                                  change=purpose == CHANGE_EMAIL)
+        self._mailer.verification(
+            address, name, token, self._ttl.total_seconds() / 3600, change=purpose == CHANGE_EMAIL
+        )
 
     def resend_verification(self, email: str) -> None:
         """Send a fresh link to an unverified account; silent for any other address."""
@@ -165,16 +182,22 @@ class Accounts:
         head = self._repo.accounts.credentials.head(account_id)
         return str(head["password_hash"]) if head and head.get("password_hash") else None
 
-    def _activate(self, doc: Document, password: str, digest: str, expires_at: datetime,
-                  now: datetime) -> None:
+    def _activate(
+        self, doc: Document, password: str, digest: str, expires_at: datetime, now: datetime
+    ) -> None:
         if not self._passwords.verify(self._password_hash(doc["_id"]), password[:MAX_LENGTH]):
             raise Unauthenticated("to activate your account, enter the password you chose")
         if not self._repo.tokens.claim(digest, now, expires_at):
             raise InvalidArgument(INVALID_LINK)
-        event = Envelope(type="account.verified", source="identity",
-                         subject_key=str(doc["subject_key"]),
-                         payload={"account_id": doc["_id"],
-                                  "account_consent_version": doc.get("account_consent_version", "")})
+        event = Envelope(
+            type="account.verified",
+            source="identity",
+            subject_key=str(doc["subject_key"]),
+            payload={
+                "account_id": doc["_id"],
+                "account_consent_version": doc.get("account_consent_version", ""),
+            },
+        )
         # One fate per account: two links used at once publish one event; the sweep that
         # expired the account first makes the link invalid.
         if self._repo.accounts.settle(doc["_id"], VERIFIED, now, [event]) != VERIFIED:
@@ -183,8 +206,9 @@ class Accounts:
             self._repo.accounts.delete_part(key(doc["_id"], "activation"))
             raise InvalidArgument(INVALID_LINK)
 
-    def _change_email(self, doc: Document, address: str, digest: str, expires_at: datetime,
-                      now: datetime) -> None:
+    def _change_email(
+        self, doc: Document, address: str, digest: str, expires_at: datetime, now: datetime
+    ) -> None:
         """Claim the new address, spend the link, switch the profile, free the old address."""
         account_id, new_key = str(doc["_id"]), subject_key(self._pepper, address)
         new_holder = Subject(account_id=account_id, subject_key=new_key)
@@ -202,8 +226,7 @@ class Accounts:
                 raise InvalidArgument(INVALID_LINK)
             switched["from"] = head
             kept: Document = {name: head[name] for name in ("name", "phone") if name in head}
-            return Step({**kept, "email": address, "subject_key": new_key,
-                         "email_changed_at": now})
+            return Step({**kept, "email": address, "subject_key": new_key, "email_changed_at": now})
 
         try:
             version, _ = self._repo.accounts.write_profile(account_id, switch)
@@ -230,8 +253,9 @@ class Accounts:
             raise NotFound("no such account")
         return AccountView.from_doc(doc, self._config.admin_emails)
 
-    def update_profile(self, account_id: str, *, name: str | None = None,
-                       phone: str | None = None, email: str | None = None) -> AccountView:
+    def update_profile(
+        self, account_id: str, *, name: str | None = None, phone: str | None = None, email: str | None = None
+    ) -> AccountView:
         current = self.profile(account_id)
         changes: dict[str, object] = {}
         if name is not None:
@@ -244,8 +268,7 @@ class Accounts:
         if new_address is not None:
             new_key = subject_key(self._pepper, new_address)
             claim = self._repo.addresses.holder(new_key)
-            if claim is not None and claim["account_id"] != account_id \
-                    and not self._stale(new_key)(claim):
+            if claim is not None and claim["account_id"] != account_id and not self._stale(new_key)(claim):
                 raise FailedPrecondition("this e-mail address cannot be used for your account")
 
         def edit(head: Document | None) -> Step | None:
@@ -264,8 +287,9 @@ class Accounts:
             self._repo.accounts.profiles.delete_version(account_id, int(doc["n"]))
             raise NotFound("no such account")  # erased meanwhile: nothing of it stays
         if written and new_address is not None:
-            self._send_verification(account_id, new_address,
-                                    str(changes.get("name", current.name)), CHANGE_EMAIL)
+            self._send_verification(
+                account_id, new_address, str(changes.get("name", current.name)), CHANGE_EMAIL
+            )
         return self.profile(account_id)
 
     def rehash(self, account_id: str, verified_hash: str, password: str) -> None:

@@ -27,9 +27,13 @@ def main() -> None:
         return build_parts(runtime, config)
 
     def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
-        return [ServiceBinding(identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-                               servicer(parts_of(runtime)),
-                               identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name)]
+        return [
+            ServiceBinding(
+                identity_pb2_grpc.add_IdentityServiceServicer_to_server,
+                servicer(parts_of(runtime)),
+                identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
+            )
+        ]
 
     api_main(config.common, bindings, INDEXES)
 

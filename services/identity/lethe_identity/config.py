@@ -73,8 +73,7 @@ def _at_least_zero(env: Env, name: str, default: int) -> int:
 
 def load_config() -> IdentityConfig:
     env = Env()
-    common = load_common(SERVICE, env, grpc_port=50051, api_metrics_port=9101,
-                         worker_metrics_port=9201)
+    common = load_common(SERVICE, env, grpc_port=50051, api_metrics_port=9101, worker_metrics_port=9201)
     config = IdentityConfig(
         common=common,
         public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),

@@ -30,28 +30,37 @@ from lethe_identity.repository import IdentityRepository
 
 
 class ContactRequests:
-    def __init__(self, repo: IdentityRepository, portal: Portal, config: IdentityConfig,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        repo: IdentityRepository,
+        portal: Portal,
+        config: IdentityConfig,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._repo = repo
         self._portal = portal
         self._pepper = config.common.subject_pepper
         self._retention = timedelta(days=config.contact_retention_days)
         self._clock = clock
-        self._limiter = AttemptLimiter(repo.attempts, "contact", config.contact_max_per_address,
-                                       config.contact_window_seconds)
+        self._limiter = AttemptLimiter(
+            repo.attempts, "contact", config.contact_max_per_address, config.contact_window_seconds
+        )
 
-    def submit(self, *, name: str, email: str, phone: str, message: str, kind: str,
-               client_address: str) -> str:
+    def submit(
+        self, *, name: str, email: str, phone: str, message: str, kind: str, client_address: str
+    ) -> str:
         if kind not in CONTACT_KINDS:
             raise InvalidArgument("kind must be contact or callback")
         address = validation.email(email)
         now = self._clock()
         doc = {
-            "_id": tokens.new_ordered_id("cr"), "kind": kind, "name": validation.name(name),
-            "email": address, "subject_key": subject_key(self._pepper, address),
+            "_id": tokens.new_ordered_id("cr"),
+            "kind": kind,
+            "name": validation.name(name),
+            "email": address,
+            "subject_key": subject_key(self._pepper, address),
             "phone": validation.phone(phone),
-            "message": validation.text(message, "message", max_length=validation.MAX_MESSAGE,
-                                       multiline=True),
+            "message": validation.text(message, "message", max_length=validation.MAX_MESSAGE, multiline=True),
             "created_at": now,
         }
         if kind == "callback" and not doc["phone"]:
@@ -59,13 +68,15 @@ class ContactRequests:
         client_key = tokens.client_key(self._pepper, client_address)
         _, wait = self._limiter.begin(client_key, now)
         if wait:
-            raise TooManyRequests(f"too many requests from your network; try again in {wait} "
-                                  "seconds", retry_after=wait)
+            raise TooManyRequests(
+                f"too many requests from your network; try again in {wait} seconds", retry_after=wait
+            )
         self._repo.contacts.submit(doc)
         return str(doc["_id"])
 
-    def list(self, actor_id: str, status: str, size: int = 0,
-             token: str = "") -> tuple[list[ContactView], str]:
+    def list(
+        self, actor_id: str, status: str, size: int = 0, token: str = ""
+    ) -> tuple[list[ContactView], str]:
         """One status, newest first, a page at a time: (views, next page's token)."""
         self._portal.require_admin(actor_id)
         wanted = status or "open"
@@ -86,10 +97,15 @@ class ContactRequests:
                 entry["hidden"] = contact is not None and contact["subject_key"] in hidden
             return page
 
-        page = filtered_page(fetch, lambda entry: self._shown(entry, wanted, now),
-                             after=decode_cursor(token), limit=page_size(size))
-        return [self._view(entry["contact"], entry["closure"]) for entry in page.items], \
-            encode_cursor(page.next_cursor)
+        page = filtered_page(
+            fetch,
+            lambda entry: self._shown(entry, wanted, now),
+            after=decode_cursor(token),
+            limit=page_size(size),
+        )
+        return [self._view(entry["contact"], entry["closure"]) for entry in page.items], encode_cursor(
+            page.next_cursor
+        )
 
     def _shown(self, entry: Document, wanted: str, now: datetime) -> bool:
         """Whether a list entry stands for a request to show; tidies up entries that stand
@@ -100,8 +116,7 @@ class ContactRequests:
                 self._repo.contacts.drop_entry(str(entry["_id"]))
             return False
         if wanted == "open" and closure is not None:  # closed: finish moving it
-            self._repo.contacts.settle_closed(contact, closure,
-                                              closure["closed_at"] + self._retention)
+            self._repo.contacts.settle_closed(contact, closure, closure["closed_at"] + self._retention)
             return False
         if wanted == "closed" and (closure is None or closure["closed_at"] != entry["at"]):
             return False
@@ -109,9 +124,13 @@ class ContactRequests:
 
     @staticmethod
     def _view(contact: Document, closure: Document | None) -> ContactView:
-        return ContactView.from_doc({
-            **contact, "status": "closed" if closure else "open",
-            "closed_at": closure["closed_at"] if closure else None})
+        return ContactView.from_doc(
+            {
+                **contact,
+                "status": "closed" if closure else "open",
+                "closed_at": closure["closed_at"] if closure else None,
+            }
+        )
 
     def close(self, actor_id: str, contact_id: str) -> ContactView:
         self._portal.require_admin(actor_id)

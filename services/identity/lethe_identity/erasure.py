@@ -30,10 +30,13 @@ from lethe_identity.repository import IdentityRepository
 log = logging.getLogger(__name__)
 
 RESTRICTION = RestrictionWording(
-    blocked=("account: no marketing, no profiling, no changes by staff; log-in still allowed",
-             "contact and callback requests: hidden from staff queues"),
+    blocked=(
+        "account: no marketing, no profiling, no changes by staff; log-in still allowed",
+        "contact and callback requests: hidden from staff queues",
+    ),
     restricted="{count} accounts",
-    lifted="restriction lifted: account and contact requests as before")
+    lifted="restriction lifted: account and contact requests as before",
+)
 
 
 class IdentityErasure:
@@ -69,13 +72,19 @@ class IdentityErasure:
             self._repo.contacts.forget_restrictions(subject)
         self._repo.tombstone(request.request_id, request_key, now)
         receipt = Receipt(
-            request_id=request.request_id, kind="erasure",
-            deleted=("account (e-mail address, name, phone, password hash, portal access)",
-                     "sessions and e-mail verification links",
-                     "contact and callback requests"),
-            kept=("a tombstone of subject key, request id and time: proof that the erasure "
-                  "was carried out, Art. 5(2) GDPR",),
-            note=", ".join(f"{count} {what}" for what, count in counts.items()))
+            request_id=request.request_id,
+            kind="erasure",
+            deleted=(
+                "account (e-mail address, name, phone, password hash, portal access)",
+                "sessions and e-mail verification links",
+                "contact and callback requests",
+            ),
+            kept=(
+                "a tombstone of subject key, request id and time: proof that the erasure "
+                "was carried out, Art. 5(2) GDPR",
+            ),
+            note=", ".join(f"{count} {what}" for what, count in counts.items()),
+        )
         self._receipts.send(receipt, request_key)
         log.info("erasure handled", extra={"request_id": request.request_id, **counts})
         return receipt
@@ -86,16 +95,15 @@ class IdentityErasure:
         restricted = request.kind == "restriction"
         # Contact requests first, the account last: once the account (what the profile
         # shows) says restricted or lifted, the staff queue already agrees.
-        self._repo.contacts.restrict(request.subject.subject_key, at, request.request_id,
-                                     restricted)
-        accounts = self._restrict_accounts(self._accounts_of(request), at, request.request_id,
-                                           restricted)
+        self._repo.contacts.restrict(request.subject.subject_key, at, request.request_id, restricted)
+        accounts = self._restrict_accounts(self._accounts_of(request), at, request.request_id, restricted)
         receipt = restriction_receipt(request, accounts, RESTRICTION)
         self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
-    def _restrict_accounts(self, account_ids: Sequence[str], at: datetime, request_id: str,
-                           restricted: bool) -> int:
+    def _restrict_accounts(
+        self, account_ids: Sequence[str], at: datetime, request_id: str, restricted: bool
+    ) -> int:
         done = 0
         for account_id in account_ids:
             if not self._repo.accounts.exists(account_id):

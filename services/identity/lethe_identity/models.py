@@ -60,12 +60,14 @@ class PortalAccessView:
     @classmethod
     def from_doc(cls, doc: dict[str, Any] | None) -> PortalAccessView:
         doc = doc or {}
-        return cls(status=doc.get("status", "none"),
-                   organisation_id=doc.get("organisation_id", ""),
-                   organisation_name=doc.get("organisation_name", ""),
-                   requested_at=_time(doc.get("requested_at")),
-                   decided_at=_time(doc.get("decided_at")),
-                   reason=doc.get("reason", ""))
+        return cls(
+            status=doc.get("status", "none"),
+            organisation_id=doc.get("organisation_id", ""),
+            organisation_name=doc.get("organisation_name", ""),
+            requested_at=_time(doc.get("requested_at")),
+            decided_at=_time(doc.get("decided_at")),
+            reason=doc.get("reason", ""),
+        )
 
 
 @dataclass(frozen=True)
@@ -92,14 +94,19 @@ class AccountView:
         has verified an address listed in IDENTITY_ADMIN_EMAILS, so taking an address
         off the list revokes the role at once."""
         verified = doc.get("status") == "active"
-        return cls(id=doc["_id"], email=doc["email"], name=doc.get("name", ""),
-                   phone=doc.get("phone", ""), email_verified=verified,
-                   roles=(ADMIN,) if verified and doc["email"] in admin_emails else (),
-                   portal_access=PortalAccessView.from_doc(doc.get("portal_access")),
-                   pending_email=doc.get("pending_email", ""),
-                   account_consent_version=doc.get("account_consent_version", ""),
-                   created_at=_time(doc.get("created_at")),
-                   restricted=bool(doc.get("restricted", False)))
+        return cls(
+            id=doc["_id"],
+            email=doc["email"],
+            name=doc.get("name", ""),
+            phone=doc.get("phone", ""),
+            email_verified=verified,
+            roles=(ADMIN,) if verified and doc["email"] in admin_emails else (),
+            portal_access=PortalAccessView.from_doc(doc.get("portal_access")),
+            pending_email=doc.get("pending_email", ""),
+            account_consent_version=doc.get("account_consent_version", ""),
+            created_at=_time(doc.get("created_at")),
+            restricted=bool(doc.get("restricted", False)),
+        )
 
 
 @dataclass(frozen=True)
@@ -111,8 +118,12 @@ class OrganisationView:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> OrganisationView:
-        return cls(id=doc["_id"], name=doc["name"], domains=tuple(doc.get("domains", ())),
-                   created_at=_time(doc.get("created_at")))
+        return cls(
+            id=doc["_id"],
+            name=doc["name"],
+            domains=tuple(doc.get("domains", ())),
+            created_at=_time(doc.get("created_at")),
+        )
 
 
 @dataclass(frozen=True)
@@ -129,9 +140,17 @@ class ContactView:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any]) -> ContactView:
-        return cls(id=doc["_id"], kind=doc["kind"], name=doc["name"], email=doc["email"],
-                   phone=doc.get("phone", ""), message=doc["message"], status=doc["status"],
-                   created_at=_time(doc.get("created_at")), closed_at=_time(doc.get("closed_at")))
+        return cls(
+            id=doc["_id"],
+            kind=doc["kind"],
+            name=doc["name"],
+            email=doc["email"],
+            phone=doc.get("phone", ""),
+            message=doc["message"],
+            status=doc["status"],
+            created_at=_time(doc.get("created_at")),
+            closed_at=_time(doc.get("closed_at")),
+        )
 
 
 @dataclass(frozen=True)

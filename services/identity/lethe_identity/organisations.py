@@ -27,8 +27,12 @@ ORG_FIELDS = ("name", "domains", "created_at")
 
 
 class Organisations:
-    def __init__(self, repo: IdentityRepository, require_admin: Callable[[str], Any],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        repo: IdentityRepository,
+        require_admin: Callable[[str], Any],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._repo = repo
         self.require_admin = require_admin  # Portal's: the role comes with the account
         self._clock = clock
@@ -54,8 +58,11 @@ class Organisations:
     def create(self, actor_id: str, name: str, domains: Sequence[str]) -> OrganisationView:
         self.require_admin(actor_id)
         organisation_id, checked = tokens.new_ordered_id("org"), self._domains(domains)
-        fields = {"name": validation.text(name, "name", max_length=200), "domains": checked,
-                  "created_at": self._clock()}
+        fields = {
+            "name": validation.text(name, "name", max_length=200),
+            "domains": checked,
+            "created_at": self._clock(),
+        }
         claimed: list[str] = []
         try:
             for domain in checked:
@@ -66,8 +73,9 @@ class Organisations:
         self._repo.organisations.write(organisation_id, lambda _: Step(fields))
         return OrganisationView.from_doc({"_id": organisation_id, **fields})
 
-    def update(self, actor_id: str, organisation_id: str, name: str | None,
-               domains: Sequence[str] | None) -> OrganisationView:
+    def update(
+        self, actor_id: str, organisation_id: str, name: str | None, domains: Sequence[str] | None
+    ) -> OrganisationView:
         """A compare-and-set on the organisation's versions: the domains a version drops are
         released by the one writer whose version dropped them."""
         self.require_admin(actor_id)
@@ -97,22 +105,25 @@ class Organisations:
         except (AlreadyExists, Aborted):
             head = self._repo.organisations.head(organisation_id) or {"domains": []}
             self._repo.organisations.release_domains(
-                [d for d in claimed if d not in head["domains"]], organisation_id)
+                [d for d in claimed if d not in head["domains"]], organisation_id
+            )
             raise
         assert doc is not None
         if written and wanted is not None:
             dropped = [d for d in based_on["head"]["domains"] if d not in wanted]
             self._repo.organisations.release_domains(dropped, organisation_id)
         self._repo.organisations.release_domains(
-            [d for d in claimed if d not in doc["domains"]], organisation_id)
+            [d for d in claimed if d not in doc["domains"]], organisation_id
+        )
         return OrganisationView.from_doc({**doc, "_id": organisation_id})
 
     def page(self, actor_id: str, size: int = 0, token: str = "") -> tuple[list[OrganisationView], str]:
         """Organisations newest first, a page at a time."""
         self.require_admin(actor_id)
         page = self._repo.organisations.page(decode_cursor(token), page_size(size))
-        views = [OrganisationView.from_doc({**doc, "_id": str(doc["_id"]).split("/", 1)[0]})
-                 for doc in page.items]
+        views = [
+            OrganisationView.from_doc({**doc, "_id": str(doc["_id"]).split("/", 1)[0]}) for doc in page.items
+        ]
         return views, encode_cursor(page.next_cursor)
 
     def of_domain(self, domain: str) -> Document | None:

@@ -21,15 +21,15 @@ from lethe_common.errors import InvalidArgument
 from lethe_identity.config import Argon2Settings
 
 MAX_LENGTH = 1024
-_LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a",
-                       "$": "s", "!": "i"})
+_LEET = str.maketrans(
+    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s", "!": "i"}
+)
 
 
 @lru_cache(maxsize=1)
 def common_passwords() -> frozenset[str]:
     text = resources.files("lethe_identity").joinpath("data/common_passwords.txt").read_text("utf-8")
-    return frozenset(line.strip() for line in text.splitlines()
-                     if line.strip() and not line.startswith("#"))
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
 
 
 _DECORATION = re.compile(r"^[\d\W_]*$")
@@ -78,10 +78,14 @@ class Passwords:
     """argon2id hashes with our parameters; verification in constant work for unknown users."""
 
     def __init__(self, settings: Argon2Settings) -> None:
-        self._hasher = PasswordHasher(time_cost=settings.time_cost,
-                                      memory_cost=settings.memory_kib,
-                                      parallelism=settings.parallelism,
-                                      hash_len=32, salt_len=16, type=Type.ID)
+        self._hasher = PasswordHasher(
+            time_cost=settings.time_cost,
+            memory_cost=settings.memory_kib,
+            parallelism=settings.parallelism,
+            hash_len=32,
+            salt_len=16,
+            type=Type.ID,
+        )
         # Verified against when the address has no account, so that both answers
         # take an argon2 verification's time.
         self._decoy = self._hasher.hash("decoy password that matches nothing")

@@ -46,15 +46,22 @@ from lethe_identity.repository import IdentityRepository
 
 NO_ORGANISATION = "your e-mail domain does not belong to a customer organisation"
 NO_PENDING = "this person has no pending portal-access request"
-RESTRICTED = ("this person has restricted the processing of their data; "
-              "staff cannot change their account until it is lifted")
+RESTRICTED = (
+    "this person has restricted the processing of their data; "
+    "staff cannot change their account until it is lifted"
+)
 # A list entry whose step never came (a crash between the two) is dropped after this long.
 ORPHAN_AFTER = timedelta(hours=1)
 
 
 class Portal:
-    def __init__(self, repo: IdentityRepository, mailer: Mailer, admin_emails: frozenset[str],
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        repo: IdentityRepository,
+        mailer: Mailer,
+        admin_emails: frozenset[str],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._admin_emails = admin_emails
         self._repo = repo
         self._mailer = mailer
@@ -72,17 +79,27 @@ class Portal:
     # -- a person asks -----------------------------------------------------------------
     @staticmethod
     def _event(subject: Subject, access: Document) -> Envelope:
-        return Envelope(type="account.portal_access_changed", source="identity",
-                        subject_key=subject.subject_key,
-                        payload={"account_id": subject.account_id, "status": str(access["status"]),
-                                 "organisation_id": str(access.get("organisation_id", ""))})
+        return Envelope(
+            type="account.portal_access_changed",
+            source="identity",
+            subject_key=subject.subject_key,
+            payload={
+                "account_id": subject.account_id,
+                "status": str(access["status"]),
+                "organisation_id": str(access.get("organisation_id", "")),
+            },
+        )
 
     def _unlist(self, account_id: str, step: Document | None) -> None:
         """Take a step that no longer holds out of its staff list."""
         if step is not None:
-            self._repo.organisations.dequeue(TimeQueue.entry_id(
-                portal_queue(str(step["status"])), step["requested_at"],
-                portal_item(account_id, int(step["n"]), str(step.get("w", "-")))))
+            self._repo.organisations.dequeue(
+                TimeQueue.entry_id(
+                    portal_queue(str(step["status"])),
+                    step["requested_at"],
+                    portal_item(account_id, int(step["n"]), str(step.get("w", "-"))),
+                )
+            )
 
     def _append(self, account_id: str, decide: Callable[[list[Document]], Step | None]) -> None:
         """Append a portal step; one that lands after an erasure of the account is taken back."""
@@ -109,15 +126,16 @@ class Portal:
             domain = validation.email_domain(str(profile.get("email", "@")))
             now = self._clock()
             organisation = self.organisations.of_domain(domain)
-            access: Document = {"kind": ACCESS, "requested_at": now, "domain": domain,
-                                "w": uuid.uuid4().hex}
+            access: Document = {"kind": ACCESS, "requested_at": now, "domain": domain, "w": uuid.uuid4().hex}
             if organisation is None:
                 access.update(status="rejected", decided_at=now, reason=NO_ORGANISATION)
             else:
-                access.update(status="pending", organisation_id=organisation["_id"],
-                              organisation_name=organisation["name"])
-            self._repo.organisations.enqueue(access["status"], now, account_id, len(steps),
-                                             access["w"], now)
+                access.update(
+                    status="pending",
+                    organisation_id=organisation["_id"],
+                    organisation_name=organisation["name"],
+                )
+            self._repo.organisations.enqueue(access["status"], now, account_id, len(steps), access["w"], now)
             outcome["access"] = access
             holder = Subject(account_id=account_id, subject_key=str(profile.get("subject_key", "")))
             return Step(access, [self._event(holder, access)])
@@ -157,12 +175,15 @@ class Portal:
 
     def restriction_changed(self, account_id: str, restricted: bool, at: datetime) -> None:
         """A marker step: a decision made before the restriction was recorded loses."""
-        self._append(account_id, lambda _: Step({"kind": MARKER, "what": "restriction",
-                                                 "restricted": restricted, "at": at}))
+        self._append(
+            account_id,
+            lambda _: Step({"kind": MARKER, "what": "restriction", "restricted": restricted, "at": at}),
+        )
 
     # -- staff decide --------------------------------------------------------------------
-    def requests(self, actor_id: str, status: str, size: int = 0,
-                 token: str = "") -> tuple[list[AccountView], str]:
+    def requests(
+        self, actor_id: str, status: str, size: int = 0, token: str = ""
+    ) -> tuple[list[AccountView], str]:
         """Portal requests of one status, oldest request first, a page at a time."""
         self.require_admin(actor_id)
         wanted = status or "pending"
@@ -176,8 +197,13 @@ class Portal:
             doc = self._repo.accounts.account(account_id)
             steps = doc["portal_steps"] if doc else []
             current = portal_step(steps)
-            if doc is not None and current is not None and current["n"] == number \
-                    and current.get("w") == writer and current["status"] == wanted:
+            if (
+                doc is not None
+                and current is not None
+                and current["n"] == number
+                and current.get("w") == writer
+                and current["status"] == wanted
+            ):
                 shown[str(entry["_id"])] = AccountView.from_doc(doc, self._admin_emails)
                 return True
             # Stale for good: the account is gone, step n was appended (by this writer and
@@ -190,7 +216,10 @@ class Portal:
 
         page = filtered_page(
             lambda cursor, limit: self._repo.organisations.queue_page(wanted, cursor, limit),
-            keep, after=decode_cursor(token), limit=page_size(size))
+            keep,
+            after=decode_cursor(token),
+            limit=page_size(size),
+        )
         return [shown[str(entry["_id"])] for entry in page.items], encode_cursor(page.next_cursor)
 
     def decide(self, actor_id: str, account_id: str, approve: bool, reason: str) -> PortalAccessView:
@@ -208,13 +237,28 @@ class Portal:
                 raise FailedPrecondition(NO_PENDING)
             if self._repo.accounts.restricted(account_id):
                 raise FailedPrecondition(RESTRICTED)
-            kept: Document = {name: current[name] for name in (
-                "requested_at", "organisation_id", "organisation_name", "domain") if name in current}
-            access: Document = {**kept, "kind": ACCESS, "status": "approved" if approve else "rejected",
-                      "decided_at": self._clock(), "decided_by": actor_id,
-                      "reason": checked_reason, "w": uuid.uuid4().hex}
-            self._repo.organisations.enqueue(access["status"], access["requested_at"],
-                                             account_id, len(steps), access["w"], access["decided_at"])
+            kept: Document = {
+                name: current[name]
+                for name in ("requested_at", "organisation_id", "organisation_name", "domain")
+                if name in current
+            }
+            access: Document = {
+                **kept,
+                "kind": ACCESS,
+                "status": "approved" if approve else "rejected",
+                "decided_at": self._clock(),
+                "decided_by": actor_id,
+                "reason": checked_reason,
+                "w": uuid.uuid4().hex,
+            }
+            self._repo.organisations.enqueue(
+                access["status"],
+                access["requested_at"],
+                account_id,
+                len(steps),
+                access["w"],
+                access["decided_at"],
+            )
             decided.update(before=current, access=access)
             holder = Subject(account_id=account_id, subject_key=str(doc["subject_key"]))
             return Step(access, [self._event(holder, access)])
@@ -222,6 +266,7 @@ class Portal:
         self._append(account_id, decision)
         self._unlist(account_id, decided["before"])
         access = decided["access"]
-        self._mailer.portal_decision(account.email, account.name, approve,
-                                     str(access.get("organisation_name", "")), checked_reason)
+        self._mailer.portal_decision(
+            account.email, account.name, approve, str(access.get("organisation_name", "")), checked_reason
+        )
         return PortalAccessView.from_doc(access)

@@ -50,8 +50,7 @@ class SessionStore:
 
     def open(self, session: Document) -> None:
         account_id, digest = str(session["account_id"]), str(session["_id"])
-        self._expiries.schedule(SESSION_QUEUE, session_expiry(session), digest,
-                                account_id=account_id)
+        self._expiries.schedule(SESSION_QUEUE, session_expiry(session), digest, account_id=account_id)
         self._owned.add(account_id, "session", digest)
         self._sessions.insert_one(session)
 
@@ -63,8 +62,9 @@ class SessionStore:
         now, so whichever of two concurrent touches lands last is right to within a second;
         after a delete it matches nothing (no session comes back). The expiry entry stays:
         the sweep re-schedules a session whose expiry moved."""
-        self._sessions.update_one({"_id": digest}, {"$set": {
-            "last_seen_at": now, "idle_expires_at": idle_expires_at}})
+        self._sessions.update_one(
+            {"_id": digest}, {"$set": {"last_seen_at": now, "idle_expires_at": idle_expires_at}}
+        )
 
     def end(self, digest: str, account_id: str) -> bool:
         """Delete a session (log-out, expiry, erasure), then its index entry."""
@@ -74,8 +74,9 @@ class SessionStore:
         return deleted
 
     def reschedule(self, session: Document) -> None:
-        self._expiries.schedule(SESSION_QUEUE, session_expiry(session), str(session["_id"]),
-                                account_id=str(session["account_id"]))
+        self._expiries.schedule(
+            SESSION_QUEUE, session_expiry(session), str(session["_id"]), account_id=str(session["account_id"])
+        )
 
 
 class TokenStore:
@@ -125,8 +126,10 @@ class AttemptStore:
     def times(self, limiter: str, limit_key: str, since: datetime) -> list[datetime]:
         """Times of the attempts under the key since ``since``, oldest first (one range)."""
         window = {**under(limiter, limit_key), "$gte": key(limiter, limit_key, timekey(since))}
-        return [from_timekey(str(doc["_id"]).split("/")[2]) for doc in self._attempts.find(
-            {"_id": window}, projection={"_id": 1}, sort=[("_id", ASCENDING)])]
+        return [
+            from_timekey(str(doc["_id"]).split("/")[2])
+            for doc in self._attempts.find({"_id": window}, projection={"_id": 1}, sort=[("_id", ASCENDING)])
+        ]
 
     def delete(self, attempt_id: str) -> bool:
         return bool(self._attempts.delete_one({"_id": attempt_id}).deleted_count)

@@ -50,12 +50,11 @@ LINKS = "verification_links"
 UNVERIFIED_QUEUE = "unverified"
 VERIFIED = "verified"
 EXPIRED = "expired"
-PORTAL_FIELDS = ("status", "organisation_id", "organisation_name", "requested_at", "decided_at",
-                 "reason")
+PORTAL_FIELDS = ("status", "organisation_id", "organisation_name", "requested_at", "decided_at", "reason")
 
 
 def _rest(account_id: str, doc_id: str) -> str:
-    return doc_id[len(account_id) + 1:]
+    return doc_id[len(account_id) + 1 :]
 
 
 def compose(account_id: str, parts: Sequence[Document], profile: Document | None) -> Document | None:
@@ -76,8 +75,11 @@ def compose(account_id: str, parts: Sequence[Document], profile: Document | None
     if base is None or profile is None or (activation or {}).get("outcome") == EXPIRED:
         return None
     account: Document = {
-        "_id": account_id, "email": profile["email"], "subject_key": profile["subject_key"],
-        "name": profile.get("name", ""), "phone": profile.get("phone", ""),
+        "_id": account_id,
+        "email": profile["email"],
+        "subject_key": profile["subject_key"],
+        "name": profile.get("name", ""),
+        "phone": profile.get("phone", ""),
         "status": "active" if activation is not None else "unverified",
         "account_consent_version": base.get("account_consent_version", ""),
         "created_at": base.get("created_at"),
@@ -115,27 +117,23 @@ class AccountStore:
     def exists(self, account_id: str) -> bool:
         """Whether the account's base is there: an erasure deletes it first, so a writer
         that finds it gone after its own write knows the erasure missed that write."""
-        return self._parts.find_one({"_id": key(account_id, "base")},
-                                    projection={"_id": 1}) is not None
+        return self._parts.find_one({"_id": key(account_id, "base")}, projection={"_id": 1}) is not None
 
     def restricted(self, account_id: str) -> bool:
-        latest = self._parts.find_one({"_id": under(account_id, "restriction")},
-                                      sort=[("_id", DESCENDING)])
+        latest = self._parts.find_one({"_id": under(account_id, "restriction")}, sort=[("_id", DESCENDING)])
         return bool(latest and latest.get("restricted"))
 
     def activation(self, account_id: str) -> Document | None:
         return self._parts.find_one({"_id": key(account_id, "activation")})
 
     # -- writing -------------------------------------------------------------------------
-    def register(self, account_id: str, base: Document, profile: Document,
-                 password_hash: str) -> None:
+    def register(self, account_id: str, base: Document, profile: Document, password_hash: str) -> None:
         """Credentials and profile first, the base last: the account exists once complete."""
         self.credentials.write(account_id, lambda _: Step({"password_hash": password_hash}))
         self.profiles.write(account_id, lambda _: Step(profile))
         self._parts.insert_one({**base, "_id": key(account_id, "base")})
 
-    def settle(self, account_id: str, outcome: str, now: datetime,
-               events: Sequence[Envelope] = ()) -> str:
+    def settle(self, account_id: str, outcome: str, now: datetime, events: Sequence[Envelope] = ()) -> str:
         """Decide the account's fate once (verified or expired); returns the outcome that
         holds, ours or the one that got there first."""
         doc = {"_id": key(account_id, "activation"), "outcome": outcome, "at": now}
@@ -156,16 +154,17 @@ class AccountStore:
         """Take back one document this writer added to an account that was erased meanwhile."""
         self._parts.delete_one({"_id": doc_id})
 
-    def add_restriction(self, account_id: str, at: datetime, request_id: str,
-                        restricted: bool) -> None:
+    def add_restriction(self, account_id: str, at: datetime, request_id: str, restricted: bool) -> None:
         """Record a restriction or lift at its event time; keep only the latest. Repeats and
         late arrivals change nothing: the latest by time is the state."""
         entry = key(account_id, "restriction", timekey(at), request_id)
         with contextlib.suppress(DuplicateKeyError):
-            self._parts.insert_one({"_id": entry, "restricted": restricted,
-                                    "request_id": request_id, "at": at})
-        latest = self._parts.find_one({"_id": under(account_id, "restriction")},
-                                      sort=[("_id", DESCENDING)], projection={"_id": 1})
+            self._parts.insert_one(
+                {"_id": entry, "restricted": restricted, "request_id": request_id, "at": at}
+            )
+        latest = self._parts.find_one(
+            {"_id": under(account_id, "restriction")}, sort=[("_id", DESCENDING)], projection={"_id": 1}
+        )
         if latest is not None:  # older entries say nothing any more
             older: dict[str, Any] = {**under(account_id, "restriction"), "$lt": latest["_id"]}
             self._parts.delete_many({"_id": older})

@@ -40,6 +40,7 @@ class AddressBook:
     def claim(self, holder: Subject, now: datetime, is_stale: Callable[[Document], bool]) -> None:
         """Make ``holder``'s account the holder of ``holder``'s address (its subject key),
         unless another account holds it (AlreadyExists). Holding it already changes nothing."""
+
         def decide(head: Document | None) -> Step | None:
             if head is not None and not head.get("released"):
                 if head.get("account_id") == holder.account_id:
@@ -52,6 +53,7 @@ class AddressBook:
 
     def release(self, holder: Subject) -> bool:
         """Free ``holder``'s address if ``holder``'s account holds it; False if it did not."""
+
         def decide(head: Document | None) -> Step | None:
             if head is None or head.get("released") or head.get("account_id") != holder.account_id:
                 return None

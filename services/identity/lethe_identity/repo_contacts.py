@@ -139,10 +139,12 @@ class ContactStore:
     def restrict(self, subject_key: str, at: datetime, request_id: str, restricted: bool) -> None:
         """Record a restriction or lift of the person at its event time; the latest holds."""
         with contextlib.suppress(DuplicateKeyError):
-            self._restrictions.insert_one({"_id": key(subject_key, timekey(at), request_id),
-                                           "restricted": restricted, "at": at})
-        latest = self._restrictions.find_one({"_id": under(subject_key)},
-                                             sort=[("_id", DESCENDING)], projection={"_id": 1})
+            self._restrictions.insert_one(
+                {"_id": key(subject_key, timekey(at), request_id), "restricted": restricted, "at": at}
+            )
+        latest = self._restrictions.find_one(
+            {"_id": under(subject_key)}, sort=[("_id", DESCENDING)], projection={"_id": 1}
+        )
         if latest is not None:
             older: dict[str, Any] = {**under(subject_key), "$lt": latest["_id"]}
             self._restrictions.delete_many({"_id": older})
@@ -151,8 +153,7 @@ class ContactStore:
         """Which of these people have processing restricted now (one read each)."""
         found = set()
         for subject_key in set(subject_keys):
-            latest = self._restrictions.find_one({"_id": under(subject_key)},
-                                                 sort=[("_id", DESCENDING)])
+            latest = self._restrictions.find_one({"_id": under(subject_key)}, sort=[("_id", DESCENDING)])
             if latest is not None and latest.get("restricted"):
                 found.add(subject_key)
         return found

@@ -79,9 +79,13 @@ class OrganisationStore:
             return first
 
         return filtered_page(
-            lambda cursor, size: page(self._collection, {"$gte": ""}, after=cursor, limit=size,
-                                      descending=True),
-            keep, after=after, limit=limit)
+            lambda cursor, size: page(
+                self._collection, {"$gte": ""}, after=cursor, limit=size, descending=True
+            ),
+            keep,
+            after=after,
+            limit=limit,
+        )
 
     # -- domains -------------------------------------------------------------------------------
     def claim_domain(self, domain: str, organisation_id: str) -> bool:
@@ -102,11 +106,13 @@ class OrganisationStore:
         return str(claim["organisation_id"]) if claim else ""
 
     # -- staff list of portal requests ------------------------------------------------------------
-    def enqueue(self, status: str, requested_at: datetime, account_id: str, step: int,
-                writer: str, now: datetime) -> str:
+    def enqueue(
+        self, status: str, requested_at: datetime, account_id: str, step: int, writer: str, now: datetime
+    ) -> str:
         """List a step before it is appended (``queued_at``: when, for orphan clean-up)."""
-        return self._queues.schedule(portal_queue(status), requested_at,
-                                     portal_item(account_id, step, writer), queued_at=now)
+        return self._queues.schedule(
+            portal_queue(status), requested_at, portal_item(account_id, step, writer), queued_at=now
+        )
 
     def queue_page(self, status: str, after: str, limit: int) -> Page:
         return self._queues.page(portal_queue(status), after=after, limit=limit)

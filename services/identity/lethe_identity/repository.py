@@ -90,5 +90,4 @@ class IdentityRepository:
     def tombstone(self, request_id: str, subject_key: str, now: datetime) -> None:
         """Proof of an erasure: subject_key, request id and time, nothing else."""
         with contextlib.suppress(DuplicateKeyError):  # a repeat of the same request
-            self._tombstones.insert_one({"_id": request_id, "subject_key": subject_key,
-                                         "erased_at": now})
+            self._tombstones.insert_one({"_id": request_id, "subject_key": subject_key, "erased_at": now})

@@ -31,14 +31,17 @@ BATCHES = 20  # at most this many pages of due entries a queue per run
 
 
 class Retention:
-    def __init__(self, repo: IdentityRepository, config: IdentityConfig,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self, repo: IdentityRepository, config: IdentityConfig, clock: Callable[[], datetime] = utcnow
+    ) -> None:
         self._repo = repo
         self._clock = clock
         self._ttl = timedelta(minutes=config.verification_ttl_minutes)
         self._handlers: dict[str, Callable[[Document, datetime], bool]] = {
-            SESSION_QUEUE: self._session, TOKEN_QUEUE: self._token,
-            ATTEMPT_QUEUE: self._attempt, UNVERIFIED_QUEUE: self._unverified,
+            SESSION_QUEUE: self._session,
+            TOKEN_QUEUE: self._token,
+            ATTEMPT_QUEUE: self._attempt,
+            UNVERIFIED_QUEUE: self._unverified,
             EXPIRY_QUEUE: self._contact,
         }
 
@@ -47,8 +50,7 @@ class Retention:
         now = self._clock()
         return {queue: self._drain(queue, handle, now) for queue, handle in self._handlers.items()}
 
-    def _drain(self, queue: str, handle: Callable[[Document, datetime], bool],
-               now: datetime) -> int:
+    def _drain(self, queue: str, handle: Callable[[Document, datetime], bool], now: datetime) -> int:
         deleted = 0
         for _ in range(BATCHES):
             entries = self._repo.expiries.due(queue, now)
@@ -71,8 +73,7 @@ class Retention:
         if session is not None and session_expiry(session) > now:
             self._repo.sessions.reschedule(session)  # used since: due later
             return False
-        return self._repo.sessions.end(digest, account_id or str((session or {}).get(
-            "account_id", "")))
+        return self._repo.sessions.end(digest, account_id or str((session or {}).get("account_id", "")))
 
     def _token(self, entry: Document, now: datetime) -> bool:
         return self._repo.tokens.delete(str(entry["item"]), str(entry.get("account_id", "")))
@@ -92,8 +93,9 @@ class Retention:
         if activation is None:
             link = self._repo.accounts.links.head(key(account_id, ACTIVATE))
             if link is not None and link["expires_at"] > now:  # a newer link was sent
-                self._repo.expiries.schedule(UNVERIFIED_QUEUE, link["expires_at"], account_id,
-                                             subject_key=entry.get("subject_key", ""))
+                self._repo.expiries.schedule(
+                    UNVERIFIED_QUEUE, link["expires_at"], account_id, subject_key=entry.get("subject_key", "")
+                )
                 return False
             outcome = self._repo.accounts.settle(account_id, EXPIRED, now)
         else:
@@ -102,6 +104,7 @@ class Retention:
             return False
         deleted = self._repo.delete_account(account_id)["accounts"]
         if entry.get("subject_key"):
-            self._repo.addresses.release(Subject(account_id=account_id,
-                                                 subject_key=str(entry["subject_key"])))
+            self._repo.addresses.release(
+                Subject(account_id=account_id, subject_key=str(entry["subject_key"]))
+            )
         return bool(deleted)

@@ -31,25 +31,39 @@ class Person:
     phone: str = ""
 
 
-def account_docs(pepper: str, person: Person, account_id: str, password_hash: str,
-                 at: datetime, consent_version: str = "2026-01") -> dict[str, list[Document]]:
+def account_docs(
+    pepper: str,
+    person: Person,
+    account_id: str,
+    password_hash: str,
+    at: datetime,
+    consent_version: str = "2026-01",
+) -> dict[str, list[Document]]:
     """The documents of one verified account, by collection."""
     address_key, at = subject_key(pepper, person.email), millis(at)
     return {
-        ADDRESSES: [{"_id": Versions.version_id(address_key, 0), "n": 0,
-                     "account_id": account_id, "claimed_at": at}],
-        CREDENTIALS: [{"_id": Versions.version_id(account_id, 0), "n": 0,
-                       "password_hash": password_hash}],
-        PROFILES: [{"_id": Versions.version_id(account_id, 0), "n": 0, "email": person.email,
-                    "subject_key": address_key, "name": person.name, "phone": person.phone}],
-        ACCOUNTS: [{"_id": key(account_id, "activation"), "outcome": VERIFIED, "at": at},
-                   {"_id": key(account_id, "base"), "created_at": at,
-                    "account_consent_version": consent_version}],
+        ADDRESSES: [
+            {"_id": Versions.version_id(address_key, 0), "n": 0, "account_id": account_id, "claimed_at": at}
+        ],
+        CREDENTIALS: [{"_id": Versions.version_id(account_id, 0), "n": 0, "password_hash": password_hash}],
+        PROFILES: [
+            {
+                "_id": Versions.version_id(account_id, 0),
+                "n": 0,
+                "email": person.email,
+                "subject_key": address_key,
+                "name": person.name,
+                "phone": person.phone,
+            }
+        ],
+        ACCOUNTS: [
+            {"_id": key(account_id, "activation"), "outcome": VERIFIED, "at": at},
+            {"_id": key(account_id, "base"), "created_at": at, "account_consent_version": consent_version},
+        ],
     }
 
 
-def seed_verified(db: Db, pepper: str, people: list[Person], password_hash: str,
-                  at: datetime) -> list[str]:
+def seed_verified(db: Db, pepper: str, people: list[Person], password_hash: str, at: datetime) -> list[str]:
     """Write verified accounts; their ids, in the order given."""
     ids = [tokens.new_id("acc") for _ in people]
     batches: dict[str, list[Document]] = {}
@@ -59,5 +73,5 @@ def seed_verified(db: Db, pepper: str, people: list[Person], password_hash: str,
     for collection in WRITE_ORDER:
         docs = batches.get(collection, [])
         for start in range(0, len(docs), BATCH):
-            db[collection].insert_many(docs[start:start + BATCH], ordered=False)
+            db[collection].insert_many(docs[start : start + BATCH], ordered=False)
     return ids

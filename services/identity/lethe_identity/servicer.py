@@ -18,31 +18,50 @@ from lethe_identity.sessions import Sessions
 
 
 def portal_access_message(view: PortalAccessView) -> pb.PortalAccess:
-    return pb.PortalAccess(status=view.status, organisation_id=view.organisation_id,
-                           organisation_name=view.organisation_name,
-                           requested_at=wire_time(view.requested_at),
-                           decided_at=wire_time(view.decided_at), reason=view.reason)
+    return pb.PortalAccess(
+        status=view.status,
+        organisation_id=view.organisation_id,
+        organisation_name=view.organisation_name,
+        requested_at=wire_time(view.requested_at),
+        decided_at=wire_time(view.decided_at),
+        reason=view.reason,
+    )
 
 
 def account_message(view: AccountView) -> pb.Account:
-    return pb.Account(id=view.id, email=view.email, name=view.name, phone=view.phone,
-                      email_verified=view.email_verified, roles=list(view.roles),
-                      portal_access=portal_access_message(view.portal_access),
-                      pending_email=view.pending_email,
-                      account_consent_version=view.account_consent_version,
-                      created_at=wire_time(view.created_at), restricted=view.restricted)
+    return pb.Account(
+        id=view.id,
+        email=view.email,
+        name=view.name,
+        phone=view.phone,
+        email_verified=view.email_verified,
+        roles=list(view.roles),
+        portal_access=portal_access_message(view.portal_access),
+        pending_email=view.pending_email,
+        account_consent_version=view.account_consent_version,
+        created_at=wire_time(view.created_at),
+        restricted=view.restricted,
+    )
 
 
 def organisation_message(view: OrganisationView) -> pb.Organisation:
-    return pb.Organisation(id=view.id, name=view.name, domains=list(view.domains),
-                           created_at=wire_time(view.created_at))
+    return pb.Organisation(
+        id=view.id, name=view.name, domains=list(view.domains), created_at=wire_time(view.created_at)
+    )
 
 
 def contact_message(view: ContactView) -> pb.ContactRequest:
-    return pb.ContactRequest(id=view.id, kind=view.kind, name=view.name, email=view.email,
-                             phone=view.phone, message=view.message, status=view.status,
-                             created_at=wire_time(view.created_at),
-                             closed_at=wire_time(view.closed_at))
+    return pb.ContactRequest(
+        id=view.id,
+        kind=view.kind,
+        name=view.name,
+        email=view.email,
+        phone=view.phone,
+        message=view.message,
+        status=view.status,
+        created_at=wire_time(view.created_at),
+        closed_at=wire_time(view.closed_at),
+    )
 
 
 def _optional(request: Any, field: str) -> str | None:
@@ -50,8 +69,9 @@ def _optional(request: Any, field: str) -> str | None:
 
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: ignore[misc]
-    def __init__(self, accounts: Accounts, sessions: Sessions, portal: Portal,
-                 contacts: ContactRequests) -> None:
+    def __init__(
+        self, accounts: Accounts, sessions: Sessions, portal: Portal, contacts: ContactRequests
+    ) -> None:
         self._accounts = accounts
         self._sessions = sessions
         self._portal = portal
@@ -59,8 +79,9 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     # -- accounts ------------------------------------------------------------------
     def Register(self, request: pb.RegisterRequest, context: Any) -> pb.RegisterResponse:
-        account_id = self._accounts.register(request.email, request.password, request.name,
-                                             request.phone, request.account_consent_version)
+        account_id = self._accounts.register(
+            request.email, request.password, request.name, request.phone, request.account_consent_version
+        )
         return pb.RegisterResponse(account_id=account_id)
 
     def VerifyEmail(self, request: pb.VerifyEmailRequest, context: Any) -> pb.Account:
@@ -72,11 +93,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     # -- sessions ------------------------------------------------------------------
     def Login(self, request: pb.LoginRequest, context: Any) -> pb.LoginResponse:
-        result = self._sessions.login(request.email, request.password, request.remember_me,
-                                      request.client_address)
-        return pb.LoginResponse(session_token=result.session_token,
-                                account=account_message(result.account),
-                                cookie_max_age_seconds=result.cookie_max_age_seconds)
+        result = self._sessions.login(
+            request.email, request.password, request.remember_me, request.client_address
+        )
+        return pb.LoginResponse(
+            session_token=result.session_token,
+            account=account_message(result.account),
+            cookie_max_age_seconds=result.cookie_max_age_seconds,
+        )
 
     def Authenticate(self, request: pb.AuthenticateRequest, context: Any) -> pb.Account:
         return account_message(self._sessions.authenticate(request.session_token))
@@ -90,9 +114,14 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         return account_message(self._accounts.profile(request.account_id))
 
     def UpdateProfile(self, request: pb.UpdateProfileRequest, context: Any) -> pb.Account:
-        return account_message(self._accounts.update_profile(
-            request.account_id, name=_optional(request, "name"),
-            phone=_optional(request, "phone"), email=_optional(request, "email")))
+        return account_message(
+            self._accounts.update_profile(
+                request.account_id,
+                name=_optional(request, "name"),
+                phone=_optional(request, "phone"),
+                email=_optional(request, "email"),
+            )
+        )
 
     # -- portal access and organisations ---------------------------------------------
     def RequestPortalAccess(self, request: pb.AccountRef, context: Any) -> pb.PortalAccess:
@@ -101,53 +130,67 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
     def GetPortalOrganisation(self, request: pb.AccountRef, context: Any) -> pb.Organisation:
         return organisation_message(self._portal.organisation_of(request.account_id))
 
-    def CreateOrganisation(self, request: pb.CreateOrganisationRequest,
-                           context: Any) -> pb.Organisation:
-        return organisation_message(self._portal.organisations.create(
-            request.actor_account_id, request.name, list(request.domains)))
+    def CreateOrganisation(self, request: pb.CreateOrganisationRequest, context: Any) -> pb.Organisation:
+        return organisation_message(
+            self._portal.organisations.create(request.actor_account_id, request.name, list(request.domains))
+        )
 
-    def UpdateOrganisation(self, request: pb.UpdateOrganisationRequest,
-                           context: Any) -> pb.Organisation:
+    def UpdateOrganisation(self, request: pb.UpdateOrganisationRequest, context: Any) -> pb.Organisation:
         domains = list(request.domains) if request.set_domains else None
-        return organisation_message(self._portal.organisations.update(
-            request.actor_account_id, request.organisation_id, _optional(request, "name"), domains))
+        return organisation_message(
+            self._portal.organisations.update(
+                request.actor_account_id, request.organisation_id, _optional(request, "name"), domains
+            )
+        )
 
     def ListOrganisations(self, request: pb.AdminListRequest, context: Any) -> pb.OrganisationList:
         organisations, token = self._portal.organisations.page(
-            request.actor_account_id, request.page_size, request.page_token)
-        return pb.OrganisationList(organisations=[organisation_message(o) for o in organisations],
-                                   next_page_token=token)
+            request.actor_account_id, request.page_size, request.page_token
+        )
+        return pb.OrganisationList(
+            organisations=[organisation_message(o) for o in organisations], next_page_token=token
+        )
 
-    def ListPortalAccessRequests(self, request: pb.AdminListRequest,
-                                 context: Any) -> pb.PortalAccessRequestList:
-        accounts, token = self._portal.requests(request.actor_account_id, request.status,
-                                                request.page_size, request.page_token)
-        return pb.PortalAccessRequestList(requests=[
-            pb.PortalAccessRequest(account_id=a.id, name=a.name, email=a.email,
-                                   access=portal_access_message(a.portal_access))
-            for a in accounts], next_page_token=token)
+    def ListPortalAccessRequests(
+        self, request: pb.AdminListRequest, context: Any
+    ) -> pb.PortalAccessRequestList:
+        accounts, token = self._portal.requests(
+            request.actor_account_id, request.status, request.page_size, request.page_token
+        )
+        return pb.PortalAccessRequestList(
+            requests=[
+                pb.PortalAccessRequest(
+                    account_id=a.id, name=a.name, email=a.email, access=portal_access_message(a.portal_access)
+                )
+                for a in accounts
+            ],
+            next_page_token=token,
+        )
 
-    def DecidePortalAccess(self, request: pb.DecidePortalAccessRequest,
-                           context: Any) -> pb.PortalAccess:
-        return portal_access_message(self._portal.decide(
-            request.actor_account_id, request.account_id, request.approve, request.reason))
+    def DecidePortalAccess(self, request: pb.DecidePortalAccessRequest, context: Any) -> pb.PortalAccess:
+        return portal_access_message(
+            self._portal.decide(request.actor_account_id, request.account_id, request.approve, request.reason)
+        )
 
     # -- contact requests ----------------------------------------------------------------
-    def SubmitContactRequest(self, request: pb.SubmitContactRequestRequest,
-                             context: Any) -> pb.ContactRequestRef:
+    def SubmitContactRequest(
+        self, request: pb.SubmitContactRequestRequest, context: Any
+    ) -> pb.ContactRequestRef:
         contact_id = self._contacts.submit(
-            name=request.name, email=request.email, phone=request.phone,
-            message=request.message, kind=request.kind, client_address=request.client_address)
+            name=request.name,
+            email=request.email,
+            phone=request.phone,
+            message=request.message,
+            kind=request.kind,
+            client_address=request.client_address,
+        )
         return pb.ContactRequestRef(id=contact_id)
 
-    def ListContactRequests(self, request: pb.AdminListRequest,
-                            context: Any) -> pb.ContactRequestList:
-        contacts, token = self._contacts.list(request.actor_account_id, request.status,
-                                              request.page_size, request.page_token)
-        return pb.ContactRequestList(requests=[contact_message(c) for c in contacts],
-                                     next_page_token=token)
+    def ListContactRequests(self, request: pb.AdminListRequest, context: Any) -> pb.ContactRequestList:
+        contacts, token = self._contacts.list(
+            request.actor_account_id, request.status, request.page_size, request.page_token
+        )
+        return pb.ContactRequestList(requests=[contact_message(c) for c in contacts], next_page_token=token)
 
-    def CloseContactRequest(self, request: pb.CloseContactRequestRequest,
-                            context: Any) -> pb.ContactRequest:
-        return contact_message(self._contacts.close(request.actor_account_id,
-                                                    request.contact_request_id))
+    def CloseContactRequest(self, request: pb.CloseContactRequestRequest, context: Any) -> pb.ContactRequest:
+        return contact_message(self._contacts.close(request.actor_account_id, request.contact_request_id))

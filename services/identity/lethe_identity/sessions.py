@@ -33,27 +33,32 @@ TOUCH_AFTER = timedelta(seconds=60)
 
 
 class Sessions:
-    def __init__(self, repo: IdentityRepository, accounts: Accounts, passwords: Passwords,
-                 config: IdentityConfig, clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        repo: IdentityRepository,
+        accounts: Accounts,
+        passwords: Passwords,
+        config: IdentityConfig,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._repo = repo
         self._accounts = accounts
         self._passwords = passwords
         self._config = config
         self._pepper = config.common.subject_pepper
         self._clock = clock
-        self._per_account = AttemptLimiter(repo.attempts, "login-account",
-                                           config.login_max_failures_per_account,
-                                           config.login_window_seconds)
-        self._per_address = AttemptLimiter(repo.attempts, "login-address",
-                                           config.login_max_failures_per_address,
-                                           config.login_window_seconds)
+        self._per_account = AttemptLimiter(
+            repo.attempts, "login-account", config.login_max_failures_per_account, config.login_window_seconds
+        )
+        self._per_address = AttemptLimiter(
+            repo.attempts, "login-address", config.login_max_failures_per_address, config.login_window_seconds
+        )
 
     def _limit_keys(self, email: str, client_address: str) -> tuple[str, str]:
         account_key = tokens.keyed(self._pepper, "login", normalise_email(email) or "-")
         return account_key, tokens.client_key(self._pepper, client_address)
 
-    def _begin_attempt(self, account_key: str, address_key: str,
-                       now: datetime) -> tuple[str, str]:
+    def _begin_attempt(self, account_key: str, address_key: str, now: datetime) -> tuple[str, str]:
         """Count this attempt on both limits before checking the password.
 
         Counted first, so that parallel guesses see one another; a successful
@@ -63,17 +68,19 @@ class Sessions:
         address_attempt, address_wait = self._per_address.begin(address_key, now)
         waits = [wait for wait in (account_wait, address_wait) if wait]
         if waits:
-            for limiter, attempt, wait in ((self._per_account, account_attempt, account_wait),
-                                           (self._per_address, address_attempt, address_wait)):
+            for limiter, attempt, wait in (
+                (self._per_account, account_attempt, account_wait),
+                (self._per_address, address_attempt, address_wait),
+            ):
                 if not wait:
                     limiter.forget(attempt)
             longest = max(waits)
-            raise TooManyRequests(f"too many failed log-ins; try again in {longest} seconds",
-                                  retry_after=longest)
+            raise TooManyRequests(
+                f"too many failed log-ins; try again in {longest} seconds", retry_after=longest
+            )
         return account_attempt, address_attempt
 
-    def login(self, email: str, password: str, remember_me: bool,
-              client_address: str) -> LoginResult:
+    def login(self, email: str, password: str, remember_me: bool, client_address: str) -> LoginResult:
         now = self._clock()
         account_key, address_key = self._limit_keys(email, client_address)
         attempts = self._begin_attempt(account_key, address_key, now)
@@ -88,13 +95,11 @@ class Sessions:
         self._per_account.forget(attempts[0])
         self._per_address.forget(attempts[1])
         if doc.get("status") != "active":
-            raise Unauthenticated(
-                "please confirm your e-mail address first; we sent you a link")
+            raise Unauthenticated("please confirm your e-mail address first; we sent you a link")
         if self._passwords.needs_rehash(str(stored_hash)):
             self._accounts.rehash(doc["_id"], str(stored_hash), password)
             log.info("password rehashed with the current parameters")
-        return self._open_session(AccountView.from_doc(doc, self._config.admin_emails),
-                                  remember_me, now)
+        return self._open_session(AccountView.from_doc(doc, self._config.admin_emails), remember_me, now)
 
     def _open_session(self, account: AccountView, remember_me: bool, now: datetime) -> LoginResult:
         token = tokens.new_token()
@@ -105,12 +110,18 @@ class Sessions:
             lifetime = timedelta(hours=config.session_absolute_hours)
             idle = timedelta(minutes=config.session_idle_minutes)
         digest = tokens.digest(token)
-        self._repo.sessions.open({
-            "_id": digest, "account_id": account.id, "created_at": now,
-            "last_seen_at": now, "idle_seconds": int(idle.total_seconds()),
-            "idle_expires_at": now + idle, "absolute_expires_at": now + lifetime,
-            "persistent": remember_me,
-        })
+        self._repo.sessions.open(
+            {
+                "_id": digest,
+                "account_id": account.id,
+                "created_at": now,
+                "last_seen_at": now,
+                "idle_seconds": int(idle.total_seconds()),
+                "idle_expires_at": now + idle,
+                "absolute_expires_at": now + lifetime,
+                "persistent": remember_me,
+            }
+        )
         if not self._repo.accounts.exists(account.id):  # erased while logging in
             self._repo.sessions.end(digest, account.id)
             raise Unauthenticated(NOT_LOGGED_IN)
@@ -125,16 +136,14 @@ class Sessions:
         digest = tokens.digest(session_token)
         session = self._repo.sessions.get(digest)
         now = self._clock()
-        if session is None or session["absolute_expires_at"] <= now \
-                or session["idle_expires_at"] <= now:
+        if session is None or session["absolute_expires_at"] <= now or session["idle_expires_at"] <= now:
             raise Unauthenticated(NOT_LOGGED_IN)
         doc = self._repo.accounts.account(session["account_id"])
         if doc is None or doc.get("status") != "active":
             self._repo.sessions.end(digest, str(session["account_id"]))
             raise Unauthenticated(NOT_LOGGED_IN)
         if now - session["last_seen_at"] >= TOUCH_AFTER:
-            self._repo.sessions.touch(digest, now,
-                                      now + timedelta(seconds=int(session["idle_seconds"])))
+            self._repo.sessions.touch(digest, now, now + timedelta(seconds=int(session["idle_seconds"])))
         return AccountView.from_doc(doc, self._config.admin_emails)
 
     def logout(self, session_token: str) -> None:

@@ -39,7 +39,8 @@ def consent_version(value: str) -> str:
     if not _VERSION_RE.fullmatch(value.strip()):
         raise InvalidArgument(
             "account_consent_version must be the version of the consent text shown, "
-            "e.g. 2026-01 (letters, digits, dots, dashes; at most 32)")
+            "e.g. 2026-01 (letters, digits, dots, dashes; at most 32)"
+        )
     return value.strip()
 
 

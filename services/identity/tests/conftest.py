@@ -26,12 +26,15 @@ Verified = Callable[[str], str]
 @pytest.fixture(scope="module")
 def identity(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     run = unique("ida")
-    backend = start_backend("identity", run, tmp_path_factory.mktemp("identity"),
-                            IDENTITY_ADMIN_EMAILS=f"admin-{run}@staff.example,"
-                                                  f"second-{run}@staff.example",
-                            IDENTITY_CONTACT_RETENTION_DAYS="0",
-                            IDENTITY_SWEEP_INTERVAL_SECONDS="1",
-                            IDENTITY_CONTACT_MAX_PER_ADDRESS="3")
+    backend = start_backend(
+        "identity",
+        run,
+        tmp_path_factory.mktemp("identity"),
+        IDENTITY_ADMIN_EMAILS=f"admin-{run}@staff.example,second-{run}@staff.example",
+        IDENTITY_CONTACT_RETENTION_DAYS="0",
+        IDENTITY_SWEEP_INTERVAL_SECONDS="1",
+        IDENTITY_CONTACT_MAX_PER_ADDRESS="3",
+    )
     try:
         for process in (*backend.apis, *backend.workers):
             process.wait_ready()
@@ -50,13 +53,20 @@ def stub(identity: Backend) -> Iterator[Stub]:
 @pytest.fixture(scope="module")
 def verified(stub: Stub) -> Verified:
     """Register and verify an account for an address; its id."""
+
     def make(email: str) -> str:
-        account_id = stub.Register(pb.RegisterRequest(
-            email=email, password=PASSWORD, name="Test Person",
-            account_consent_version="2026-01"), timeout=10).account_id
-        stub.VerifyEmail(pb.VerifyEmailRequest(
-            token=token_in(wait_for_mail(email, "verification")), password=PASSWORD), timeout=10)
+        account_id = stub.Register(
+            pb.RegisterRequest(
+                email=email, password=PASSWORD, name="Test Person", account_consent_version="2026-01"
+            ),
+            timeout=10,
+        ).account_id
+        stub.VerifyEmail(
+            pb.VerifyEmailRequest(token=token_in(wait_for_mail(email, "verification")), password=PASSWORD),
+            timeout=10,
+        )
         return str(account_id)
+
     return make
 
 
@@ -92,12 +102,21 @@ def publisher(amqp_url: str) -> Iterator[EventPublisher]:
     publisher.close()
 
 
-def make_privacy_event(event_type: str, account_id: str, key: str, request_id: str = "",
-                       occurred_at: datetime | None = None, **payload: object) -> Envelope:
+def make_privacy_event(
+    event_type: str,
+    account_id: str,
+    key: str,
+    request_id: str = "",
+    occurred_at: datetime | None = None,
+    **payload: object,
+) -> Envelope:
     """An event as consent publishes it (``occurred_at``: when consent decided it)."""
-    event = Envelope(type=event_type, source="consent", subject_key=key,
-                     payload={"request_id": request_id or f"pr_{uuid.uuid4().hex}",
-                              "account_id": account_id, **payload})
+    event = Envelope(
+        type=event_type,
+        source="consent",
+        subject_key=key,
+        payload={"request_id": request_id or f"pr_{uuid.uuid4().hex}", "account_id": account_id, **payload},
+    )
     return replace(event, occurred_at=occurred_at) if occurred_at else event
 
 

@@ -45,7 +45,10 @@ def test_the_shared_part_is_the_identity_services(env: pytest.MonkeyPatch) -> No
     assert (common.service, common.mongo_db) == ("identity", "lethe_identity")
     assert (common.grpc_port, common.api_metrics_port, common.worker_metrics_port) == (50051, 9101, 9201)
     assert (common.mongo_url, common.amqp_url, common.subject_pepper) == (
-        "mongodb://127.0.0.1:1", "amqp://x", "pepper-for-tests")
+        "mongodb://127.0.0.1:1",
+        "amqp://x",
+        "pepper-for-tests",
+    )
 
 
 def test_admin_emails_are_normalised(env: pytest.MonkeyPatch) -> None:
@@ -76,14 +79,18 @@ def test_keycloaks_own_parameters_are_the_weakest_allowed(env: pytest.MonkeyPatc
     assert load_config().argon2 == Argon2Settings(time_cost=5, memory_kib=7168, parallelism=1)
 
 
-@pytest.mark.parametrize(("name", "value"), [
-    ("IDENTITY_ARGON2_TIME_COST", "4"),
-    ("IDENTITY_ARGON2_MEMORY_KIB", "4096"),
-    ("IDENTITY_ARGON2_MEMORY_KIB", "7167"),
-    ("IDENTITY_ARGON2_PARALLELISM", "0"),
-])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("IDENTITY_ARGON2_TIME_COST", "4"),
+        ("IDENTITY_ARGON2_MEMORY_KIB", "4096"),
+        ("IDENTITY_ARGON2_MEMORY_KIB", "7167"),
+        ("IDENTITY_ARGON2_PARALLELISM", "0"),
+    ],
+)
 def test_argon2_parameters_weaker_than_keycloaks_stop_the_start(
-        env: pytest.MonkeyPatch, name: str, value: str) -> None:
+    env: pytest.MonkeyPatch, name: str, value: str
+) -> None:
     env.setenv(name, value)
     with pytest.raises(ConfigError) as caught:
         load_config()
@@ -106,16 +113,16 @@ def test_a_non_numeric_argon2_parameter_stops_the_start(env: pytest.MonkeyPatch)
         load_config()
 
 
-@pytest.mark.parametrize(("value", "expected"), [("6", 10), ("0", 10), ("-3", 10), ("10", 10),
-                                                 ("16", 16)])
-def test_password_min_length_is_never_below_10(env: pytest.MonkeyPatch, value: str,
-                                               expected: int) -> None:
+@pytest.mark.parametrize(("value", "expected"), [("6", 10), ("0", 10), ("-3", 10), ("10", 10), ("16", 16)])
+def test_password_min_length_is_never_below_10(env: pytest.MonkeyPatch, value: str, expected: int) -> None:
     env.setenv("IDENTITY_PASSWORD_MIN_LENGTH", value)
     assert load_config().password_min_length == expected
 
 
-@pytest.mark.parametrize("name", ["IDENTITY_REMEMBER_ME_DAYS", "IDENTITY_LOGIN_MAX_FAILURES_PER_ACCOUNT",
-                                  "IDENTITY_SESSION_IDLE_MINUTES"])
+@pytest.mark.parametrize(
+    "name",
+    ["IDENTITY_REMEMBER_ME_DAYS", "IDENTITY_LOGIN_MAX_FAILURES_PER_ACCOUNT", "IDENTITY_SESSION_IDLE_MINUTES"],
+)
 def test_limits_and_lifetimes_must_be_positive(env: pytest.MonkeyPatch, name: str) -> None:
     env.setenv(name, "0")
     with pytest.raises(ConfigError, match=f"{name} must be at least 1"):

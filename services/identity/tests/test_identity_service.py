@@ -18,8 +18,11 @@ def test_defaults_give_the_identity_its_own_ports_and_database(monkeypatch: pyte
     for name in ("IDENTITY_GRPC_PORT", "IDENTITY_MONGO_DB"):
         monkeypatch.delenv(name, raising=False)
     config = load_config()
-    assert (config.common.grpc_port, config.common.api_metrics_port,
-            config.common.worker_metrics_port) == (50051, 9101, 9201)
+    assert (config.common.grpc_port, config.common.api_metrics_port, config.common.worker_metrics_port) == (
+        50051,
+        9101,
+        9201,
+    )
     assert (config.common.service, config.common.mongo_db) == ("identity", "lethe_identity")
 
 

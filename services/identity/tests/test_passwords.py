@@ -35,6 +35,7 @@ def passwords() -> Passwords:
 
 # --- check_password: length -------------------------------------------------------------------
 
+
 def test_nine_characters_are_too_short_and_ten_are_enough() -> None:
     assert "at least 10 characters" in _refusal("Qx7!mZp2v")
     check_password("Qx7!mZp2vK", email=EMAIL, min_length=10)
@@ -71,11 +72,15 @@ def test_a_megabyte_password_is_refused() -> None:
 
 # --- check_password: the e-mail address -------------------------------------------------------
 
-@pytest.mark.parametrize("password", [
-    "margarethe.quist@example.com",
-    "Margarethe.Quist@Example.COM",
-    "  margarethe.quist@example.com ",
-])
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "margarethe.quist@example.com",
+        "Margarethe.Quist@Example.COM",
+        "  margarethe.quist@example.com ",
+    ],
+)
 def test_the_email_address_itself_is_refused(password: str) -> None:
     assert _refusal(password) == "the password must not be your e-mail address"
 
@@ -91,35 +96,51 @@ def test_another_persons_address_is_not_treated_as_yours() -> None:
 
 # --- check_password / is_common: common passwords ---------------------------------------------
 
-@pytest.mark.parametrize("password", [
-    "Password2024!",
-    "P@ssw0rd12345",
-    "Passw0rd2024!",
-    "L3th3-2025!!",
-    "qwertzuiop",
-    "QWERTZUIOP",
-    "1234567890",
-    "0123456789",
-    "2024!!Password",
-])
+
+@pytest.mark.parametrize(
+    "password",
+    [
+        "Password2024!",
+        "P@ssw0rd12345",
+        "Passw0rd2024!",
+        "L3th3-2025!!",
+        "qwertzuiop",
+        "QWERTZUIOP",
+        "1234567890",
+        "0123456789",
+        "2024!!Password",
+    ],
+)
 def test_common_and_decorated_common_passwords_are_refused(password: str) -> None:
     assert is_common(password) is True
     assert _refusal(password) == "this password is too common; choose one that is harder to guess"
 
 
-@pytest.mark.parametrize("password", ["qqqqqqqqqqqq", "zzzzzzzzzzzzzzzzzzzz", "xyxyxyxyxyxy",
-                                      "XxXxXxXxXxXx", "98989898989898", "!?!?!?!?!?!?"])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "qqqqqqqqqqqq",
+        "zzzzzzzzzzzzzzzzzzzz",
+        "xyxyxyxyxyxy",
+        "XxXxXxXxXxXx",
+        "98989898989898",
+        "!?!?!?!?!?!?",
+    ],
+)
 def test_one_or_two_repeated_characters_are_refused(password: str) -> None:
     assert is_common(password) is True
     assert "too common" in _refusal(password)
 
 
-@pytest.mark.parametrize("password", [
-    "correct horse battery staple",
-    GOOD,
-    "Lethe ships seven portals to Quokka Bay",
-    "xqkxqkxqkxqk",  # three distinct characters: not caught by the repetition rule
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "correct horse battery staple",
+        GOOD,
+        "Lethe ships seven portals to Quokka Bay",
+        "xqkxqkxqkxqk",  # three distinct characters: not caught by the repetition rule
+    ],
+)
 def test_good_passphrases_are_accepted(password: str) -> None:
     assert is_common(password) is False
     check_password(password, email=EMAIL, min_length=10)
@@ -141,18 +162,21 @@ def test_is_common_for_a_plain_listed_word_and_an_unlisted_one() -> None:
 
 # --- Passwords: hashing -----------------------------------------------------------------------
 
-@pytest.mark.parametrize("settings", [
-    Argon2Settings(time_cost=5, memory_kib=19456, parallelism=1),  # the configured defaults
-    Argon2Settings(time_cost=6, memory_kib=9216, parallelism=2),
-])
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        Argon2Settings(time_cost=5, memory_kib=19456, parallelism=1),  # the configured defaults
+        Argon2Settings(time_cost=6, memory_kib=9216, parallelism=2),
+    ],
+)
 def test_hashes_are_argon2id_with_the_configured_parameters(settings: Argon2Settings) -> None:
     stored = Passwords(settings).hash(GOOD)
     assert stored.startswith("$argon2id$")
     match = HASH_RE.match(stored)
     assert match is not None, stored
     memory, time_cost, parallelism = (int(match.group(i)) for i in (1, 2, 3))
-    assert (memory, time_cost, parallelism) == (settings.memory_kib, settings.time_cost,
-                                                settings.parallelism)
+    assert (memory, time_cost, parallelism) == (settings.memory_kib, settings.time_cost, settings.parallelism)
     # 16-byte salt and 32-byte hash, unpadded base64.
     assert (len(match.group(4)), len(match.group(5))) == (22, 43)
 
@@ -181,7 +205,8 @@ def test_verify_without_a_stored_hash_is_false_and_does_not_raise(passwords: Pas
 
 
 def test_verify_without_a_stored_hash_still_does_an_argon2_verification(
-        passwords: Passwords, monkeypatch: pytest.MonkeyPatch) -> None:
+    passwords: Passwords, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
     real_verify = argon2.PasswordHasher.verify
 
@@ -195,13 +220,16 @@ def test_verify_without_a_stored_hash_still_does_an_argon2_verification(
     assert calls[0].startswith("$argon2id$")
 
 
-@pytest.mark.parametrize("garbage", [
+@pytest.mark.parametrize(
     "garbage",
-    "$argon2id$",
-    "$argon2id$v=19$m=7168,t=5,p=1$AAAA$BBBB",
-    "$2b$12$abcdefghijklmnopqrstuu5Y0lXyEYeG0lU7A2aV8w0lZK3nL1p7e",
-    "5f4dcc3b5aa765d61d8327deb882cf99",
-])
+    [
+        "garbage",
+        "$argon2id$",
+        "$argon2id$v=19$m=7168,t=5,p=1$AAAA$BBBB",
+        "$2b$12$abcdefghijklmnopqrstuu5Y0lXyEYeG0lU7A2aV8w0lZK3nL1p7e",
+        "5f4dcc3b5aa765d61d8327deb882cf99",
+    ],
+)
 def test_a_garbage_hash_verifies_nothing(passwords: Passwords, garbage: str) -> None:
     assert passwords.verify(garbage, GOOD) is False
 
@@ -214,6 +242,7 @@ def test_a_tampered_hash_verifies_nothing(passwords: Passwords) -> None:
 
 
 # --- Passwords: rehashing ---------------------------------------------------------------------
+
 
 def test_a_hash_made_with_weaker_older_parameters_needs_rehash(passwords: Passwords) -> None:
     older = argon2.PasswordHasher(time_cost=2, memory_cost=8192, parallelism=1).hash(GOOD)

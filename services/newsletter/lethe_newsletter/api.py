@@ -19,9 +19,13 @@ def main() -> None:
 
     def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
         parts = build_parts(runtime, config)
-        return [ServiceBinding(newsletter_pb2_grpc.add_NewsletterServiceServicer_to_server,
-                               NewsletterServicer(parts),
-                               newsletter_pb2.DESCRIPTOR.services_by_name["NewsletterService"].full_name)]
+        return [
+            ServiceBinding(
+                newsletter_pb2_grpc.add_NewsletterServiceServicer_to_server,
+                NewsletterServicer(parts),
+                newsletter_pb2.DESCRIPTOR.services_by_name["NewsletterService"].full_name,
+            )
+        ]
 
     api_main(config.common, bindings, INDEXES)
 

@@ -16,8 +16,7 @@ from lethe_newsletter.repository import NewsletterRepository
 
 
 def in_audience(life: Life, cutoff: datetime) -> bool:
-    return life.status == ACTIVE and life.confirmed_at is not None \
-        and life.confirmed_at <= cutoff
+    return life.status == ACTIVE and life.confirmed_at is not None and life.confirmed_at <= cutoff
 
 
 class Audience:
@@ -35,8 +34,7 @@ class Audience:
         lives = self._repo.lives_between(batch[0], batch[-1])
         candidates = [lives[s] for s in batch if s in lives and in_audience(lives[s], cutoff)]
         suppressed = self._repo.suppressions([life.subject_key for life in candidates])
-        restrictions = self._repo.latest_restrictions(
-            owner for life in candidates for owner in life.owners())
+        restrictions = self._repo.latest_restrictions(owner for life in candidates for owner in life.owners())
         sendable = {}
         for life in candidates:
             since = suppressed.get(life.subject_key)

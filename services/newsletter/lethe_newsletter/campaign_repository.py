@@ -74,8 +74,7 @@ class CampaignRepository:
     def claim_lease(self, campaign_id: str, period: int, owner: str, now: datetime) -> bool:
         """Take ``period`` of the campaign; False when another worker (or we) took it."""
         try:
-            self._leases.insert_one({"_id": key(campaign_id, _period(period)), "owner": owner,
-                                     "at": now})
+            self._leases.insert_one({"_id": key(campaign_id, _period(period)), "owner": owner, "at": now})
         except DuplicateKeyError:
             return False
         return True
@@ -92,8 +91,7 @@ class CampaignRepository:
         self._leases.delete_many({"_id": under(campaign_id)})
 
     # -- progress -------------------------------------------------------------------------
-    def start_run(self, campaign_id: str, started: datetime, owner: str,
-                  progress: Document) -> str:
+    def start_run(self, campaign_id: str, started: datetime, owner: str, progress: Document) -> str:
         run_id = key(campaign_id, timekey(started), owner)
         self._progress.insert_one({"_id": run_id, **progress, "at": started})
         return run_id

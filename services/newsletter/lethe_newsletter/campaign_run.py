@@ -31,11 +31,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-MESSAGES = Counter("lethe_newsletter_messages_total",
-                   "Campaign messages by outcome (sent, failed, dropped, retried).", ["outcome"])
-CAMPAIGN_MESSAGES = Gauge("lethe_newsletter_campaign_messages",
-                          "Progress of the campaign this worker sends or sent last: recipients, "
-                          "sent, failed, dropped and remaining messages.", ["state"])
+MESSAGES = Counter(
+    "lethe_newsletter_messages_total",
+    "Campaign messages by outcome (sent, failed, dropped, retried).",
+    ["outcome"],
+)
+CAMPAIGN_MESSAGES = Gauge(
+    "lethe_newsletter_campaign_messages",
+    "Progress of the campaign this worker sends or sent last: recipients, "
+    "sent, failed, dropped and remaining messages.",
+    ["state"],
+)
 
 
 @dataclass
@@ -58,8 +64,9 @@ def now() -> datetime:
 
 
 class CampaignRun:
-    def __init__(self, sender: CampaignSender, state: CampaignState, lease: CampaignLease,
-                 stop: threading.Event) -> None:
+    def __init__(
+        self, sender: CampaignSender, state: CampaignState, lease: CampaignLease, stop: threading.Event
+    ) -> None:
         self.sender = sender
         self.repo = sender.repo
         self.campaigns = sender.campaigns
@@ -82,8 +89,7 @@ class CampaignRun:
         self.tally = Tally(len(members))
         for outcome in logged.values():
             self.tally.count(outcome)
-        self.run_id = self.campaigns.start_run(self.id, now(), self.sender.owner,
-                                               self.tally.progress().doc())
+        self.run_id = self.campaigns.start_run(self.id, now(), self.sender.owner, self.tally.progress().doc())
         session = self.sender.new_session()
         try:
             self._passes(todo, session)
@@ -93,9 +99,13 @@ class CampaignRun:
                 self.lease.release()
 
     def _show(self) -> None:
-        for state, value in (("recipients", self.tally.recipients), ("sent", self.tally.sent),
-                             ("failed", self.tally.failed), ("dropped", self.tally.dropped),
-                             ("remaining", self.remaining)):
+        for state, value in (
+            ("recipients", self.tally.recipients),
+            ("sent", self.tally.sent),
+            ("failed", self.tally.failed),
+            ("dropped", self.tally.dropped),
+            ("remaining", self.remaining),
+        ):
             CAMPAIGN_MESSAGES.labels(state=state).set(value)
 
     def _save(self) -> None:
@@ -114,7 +124,7 @@ class CampaignRun:
                 break
             todo = retry
             MESSAGES.labels(outcome="retried").inc(len(retry))
-            if self.stop.wait(min(2.0 ** attempt, 60.0)) or not self._still_ours():
+            if self.stop.wait(min(2.0**attempt, 60.0)) or not self._still_ours():
                 return
         else:
             for sid in todo:  # still failing after the last pass
@@ -197,7 +207,8 @@ class CampaignRun:
             return committed
 
         mail = self.sender.messages.campaign(
-            self.state.message_doc(), {"_id": sid, "email": life.email, "name": life.name})
+            self.state.message_doc(), {"_id": sid, "email": life.email, "name": life.name}
+        )
         try:
             went = session.send(mail, commit)
         except smtplib.SMTPRecipientsRefused as exc:

@@ -37,8 +37,13 @@ class CampaignState:
 
     def message_doc(self) -> Document:
         """What :class:`lethe_newsletter.messages.Messages` builds a campaign mail from."""
-        return {"_id": self.id, "subject": self.subject, "text_body": self.text_body,
-                "html_body": self.html_body, "greeting": self.greeting}
+        return {
+            "_id": self.id,
+            "subject": self.subject,
+            "text_body": self.text_body,
+            "html_body": self.html_body,
+            "greeting": self.greeting,
+        }
 
 
 def campaign_state(campaign_id: str, steps: list[Document]) -> CampaignState | None:
@@ -46,9 +51,15 @@ def campaign_state(campaign_id: str, steps: list[Document]) -> CampaignState | N
     if not steps or steps[0].get("kind") != CREATED:
         return None
     first = steps[0]
-    state = CampaignState(campaign_id, first["subject"], first["text_body"],
-                          first.get("html_body", ""), bool(first.get("greeting")), DRAFT,
-                          first["created_at"])
+    state = CampaignState(
+        campaign_id,
+        first["subject"],
+        first["text_body"],
+        first.get("html_body", ""),
+        bool(first.get("greeting")),
+        DRAFT,
+        first["created_at"],
+    )
     for step in steps[1:]:
         kind = step.get("kind")
         if kind == SENDING and state.status == DRAFT:
@@ -56,6 +67,5 @@ def campaign_state(campaign_id: str, steps: list[Document]) -> CampaignState | N
         elif kind == CANCELLED and state.status in (DRAFT, SENDING):
             state = replace(state, status=CANCELLED, finished_at=step["at"])
         elif kind == SENT and state.status == SENDING:
-            state = replace(state, status=SENT, finished_at=step["at"],
-                            final_progress=step.get("progress"))
+            state = replace(state, status=SENT, finished_at=step["at"], final_progress=step.get("progress"))
     return state

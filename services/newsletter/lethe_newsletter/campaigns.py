@@ -44,16 +44,26 @@ class Campaigns:
     def __init__(self, repo: CampaignRepository) -> None:
         self._repo = repo
 
-    def create(self, actor: str, subject: str, text_body: str, html_body: str, greeting: bool,
-               now: datetime | None = None) -> CampaignView:
+    def create(
+        self,
+        actor: str,
+        subject: str,
+        text_body: str,
+        html_body: str,
+        greeting: bool,
+        now: datetime | None = None,
+    ) -> CampaignView:
         now = now or datetime.now(UTC)
         campaign_id = tokens.new_ordered_id("cmp")
         fields: Document = {
-            "kind": CREATED, "subject": text(subject, "subject", max_length=MAX_SUBJECT),
+            "kind": CREATED,
+            "subject": text(subject, "subject", max_length=MAX_SUBJECT),
             "text_body": text(text_body, "text_body", max_length=MAX_BODY, multiline=True),
-            "html_body": text(html_body, "html_body", max_length=MAX_BODY, required=False,
-                              multiline=True),
-            "greeting": bool(greeting), "created_at": now, "created_by": actor}
+            "html_body": text(html_body, "html_body", max_length=MAX_BODY, required=False, multiline=True),
+            "greeting": bool(greeting),
+            "created_at": now,
+            "created_by": actor,
+        }
         self._repo.create(campaign_id, now, fields)
         return self.get(campaign_id)
 
@@ -61,8 +71,7 @@ class Campaigns:
         return campaign_state(campaign_id, self._repo.steps(campaign_id))
 
     def view(self, state: CampaignState) -> CampaignView:
-        progress = None if state.final_progress is not None else \
-            self._repo.latest_progress(state.id)
+        progress = None if state.final_progress is not None else self._repo.latest_progress(state.id)
         return CampaignView.of(state, progress)
 
     def list(self, page_size: int = 0, page_token: str = "") -> CampaignPage:

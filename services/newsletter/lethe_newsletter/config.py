@@ -28,7 +28,6 @@ class NewsletterConfig:
     rpc_timeout_seconds: float
 
 
-
 def _link_key(env: Env, pepper: str) -> bytes:
     secret = env.str("NEWSLETTER_LINK_SECRET", "")
     if secret and len(secret) < 32:
@@ -39,8 +38,7 @@ def _link_key(env: Env, pepper: str) -> bytes:
 
 def load_config() -> NewsletterConfig:
     env = Env()
-    common = load_common(SERVICE, env, grpc_port=50054, api_metrics_port=9104,
-                         worker_metrics_port=9204)
+    common = load_common(SERVICE, env, grpc_port=50054, api_metrics_port=9104, worker_metrics_port=9204)
     rate = env.float("NEWSLETTER_SEND_RATE", 50.0)
     if rate < 0:
         env.problem("NEWSLETTER_SEND_RATE must be 0 (no limit) or more messages per second")
@@ -51,7 +49,8 @@ def load_config() -> NewsletterConfig:
         link_key=_link_key(env, common.subject_pepper),
         confirmation_ttl_hours=env.bounded_int("NEWSLETTER_CONFIRMATION_TTL_HOURS", 48, 1, 24 * 30),
         confirmation_resend_seconds=env.bounded_int(
-            "NEWSLETTER_CONFIRMATION_RESEND_SECONDS", 600, 0, 86400 * 7),
+            "NEWSLETTER_CONFIRMATION_RESEND_SECONDS", 600, 0, 86400 * 7
+        ),
         send_rate_per_second=rate,
         # Subscribers are read again before each batch: at the default rate, someone who
         # leaves mid-campaign is passed by within about a second.

@@ -34,28 +34,40 @@ class ConsentClient:
                 return str(text.version)
         raise Unavailable("there is no newsletter consent text to agree to yet")
 
-    def grant(self, account_id: str, email: str, name: str, version: str,
-              client_address: str) -> str:
+    def grant(self, account_id: str, email: str, name: str, version: str, client_address: str) -> str:
         """Record the double opt-in grant; the record id. Raises InvalidArgument, Unavailable."""
         try:
-            record = self._stub.Grant(pb.GrantRequest(
-                person=pb.Person(account_id=account_id, email=email, name=name), purpose=PURPOSE,
-                version=version, channel="double_opt_in", client_address=client_address),
-                timeout=self._timeout)
+            record = self._stub.Grant(
+                pb.GrantRequest(
+                    person=pb.Person(account_id=account_id, email=email, name=name),
+                    purpose=PURPOSE,
+                    version=version,
+                    channel="double_opt_in",
+                    client_address=client_address,
+                ),
+                timeout=self._timeout,
+            )
         except grpc.RpcError as exc:
             if exc.code() == grpc.StatusCode.INVALID_ARGUMENT:
                 raise InvalidArgument(
                     "the newsletter text has changed since you subscribed; please subscribe "
-                    "again and agree to the current text", reason="outdated_consent") from None
+                    "again and agree to the current text",
+                    reason="outdated_consent",
+                ) from None
             raise Unavailable(UNREACHABLE) from None
         return str(record.id)
 
     def withdraw(self, account_id: str, email: str) -> None:
         """Record the withdrawal; nothing to withdraw counts as done. Raises Unavailable."""
         try:
-            self._stub.Withdraw(pb.WithdrawRequest(
-                person=pb.Person(account_id=account_id, email=email), purpose=PURPOSE,
-                channel="unsubscribe_link"), timeout=self._timeout)
+            self._stub.Withdraw(
+                pb.WithdrawRequest(
+                    person=pb.Person(account_id=account_id, email=email),
+                    purpose=PURPOSE,
+                    channel="unsubscribe_link",
+                ),
+                timeout=self._timeout,
+            )
         except grpc.RpcError as exc:
             if exc.code() != grpc.StatusCode.FAILED_PRECONDITION:
                 raise Unavailable(UNREACHABLE) from None

@@ -28,42 +28,49 @@ RESTRICTION = RestrictionWording(
     blocked=("newsletter subscription: no newsletter is sent",),
     restricted="{count} subscription(s) restricted",
     lifted="restriction lifted: the newsletter is sent again",
-    none_held=NONE_HELD)
+    none_held=NONE_HELD,
+)
 
 
 class NewsletterErasure:
-    def __init__(self, subscribers: Subscribers, repo: NewsletterRepository,
-                 receipts: ReceiptSender) -> None:
+    def __init__(self, subscribers: Subscribers, repo: NewsletterRepository, receipts: ReceiptSender) -> None:
         self._subscribers = subscribers
         self._repo = repo
         self._receipts = receipts
 
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         """Idempotent: a repeat ends nothing new and sends no second receipt."""
-        erased = sum(self._erase_one(subscriber, request, now)
-                     for subscriber in self._subscribers.of(request.subject))
+        erased = sum(
+            self._erase_one(subscriber, request, now) for subscriber in self._subscribers.of(request.subject)
+        )
         self._repo.forget_restrictions(request.subject.owners())
         if erased:
             receipt = Receipt(
-                request_id=request.request_id, kind="erasure",
-                deleted=("newsletter subscription (e-mail address, name, status, consent "
-                         "reference)", "the log of newsletters sent to the address"),
-                kept=("a keyed hash of the address on the suppression list, so that it is "
-                      "never mailed again (no address, no name); it goes if the person "
-                      "subscribes and confirms anew",),
-                note=f"{erased} subscription(s) deleted")
+                request_id=request.request_id,
+                kind="erasure",
+                deleted=(
+                    "newsletter subscription (e-mail address, name, status, consent reference)",
+                    "the log of newsletters sent to the address",
+                ),
+                kept=(
+                    "a keyed hash of the address on the suppression list, so that it is "
+                    "never mailed again (no address, no name); it goes if the person "
+                    "subscribes and confirms anew",
+                ),
+                note=f"{erased} subscription(s) deleted",
+            )
         else:
             receipt = Receipt(request_id=request.request_id, kind="erasure", note=NONE_HELD)
         self._receipts.send(receipt, request.subject.subject_key)
-        log.info("erasure handled", extra={"request_id": request.request_id,
-                                           "subscriptions": erased})
+        log.info("erasure handled", extra={"request_id": request.request_id, "subscriptions": erased})
         return receipt
 
     def _erase_one(self, subscriber: str, request: PrivacyEvent, now: datetime | None) -> bool:
         """End one subscription for this request (or find it ended by it before) and
         suppress its address; False when there was nothing."""
-        ended = self._subscribers.end(subscriber, lambda life: True, "erasure",
-                                      request_id=request.request_id, keep_key=True, now=now)
+        ended = self._subscribers.end(
+            subscriber, lambda life: True, "erasure", request_id=request.request_id, keep_key=True, now=now
+        )
         if ended.step is not None:
             key = ended.before.subject_key
         elif ended.before.ended_request == request.request_id:
@@ -76,10 +83,10 @@ class NewsletterErasure:
 
     def restrict(self, request: PrivacyEvent) -> Receipt:
         """Recorded at the time consent published it: the latest by that time holds."""
-        self._repo.record_restriction(request.subject.owners(), request.occurred_at,
-                                      request.request_id, request.kind == "restriction")
-        receipt = restriction_receipt(request, len(self._subscribers.lives_of(request.subject)),
-                                      RESTRICTION)
+        self._repo.record_restriction(
+            request.subject.owners(), request.occurred_at, request.request_id, request.kind == "restriction"
+        )
+        receipt = restriction_receipt(request, len(self._subscribers.lives_of(request.subject)), RESTRICTION)
         self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
@@ -90,16 +97,22 @@ class NewsletterErasure:
         suppressed = bool(self._repo.suppressions([key])) if key else False
         return {
             "subscriptions": [self._subscription(life) for life in lives],
-            "newsletters_sent": [{"campaign_id": d["campaign_id"], "outcome": d["outcome"],
-                                  "at": wire_time(d.get("at"))}
-                                 for life in lives
-                                 for d in self._repo.sends_of(life.subscriber_id)],
+            "newsletters_sent": [
+                {"campaign_id": d["campaign_id"], "outcome": d["outcome"], "at": wire_time(d.get("at"))}
+                for life in lives
+                for d in self._repo.sends_of(life.subscriber_id)
+            ],
             "suppressed": suppressed,
         }
 
     def _subscription(self, life: Life) -> dict[str, Any]:
         view = self._subscribers.view(life)
-        return {"email": life.email, "name": life.name, "status": view.status,
-                "consent_version": life.consent_version,
-                "requested_at": wire_time(life.requested_at),
-                "confirmed_at": wire_time(life.confirmed_at), "restricted": view.restricted}
+        return {
+            "email": life.email,
+            "name": life.name,
+            "status": view.status,
+            "consent_version": life.consent_version,
+            "requested_at": wire_time(life.requested_at),
+            "confirmed_at": wire_time(life.confirmed_at),
+            "restricted": view.restricted,
+        }

@@ -19,8 +19,14 @@ from lethe_newsletter.campaign_repository import CampaignRepository
 
 
 class CampaignLease:
-    def __init__(self, repo: CampaignRepository, campaign_id: str, owner: str,
-                 period_seconds: float, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        repo: CampaignRepository,
+        campaign_id: str,
+        owner: str,
+        period_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._repo = repo
         self.campaign_id = campaign_id
         self.owner = owner
@@ -34,8 +40,10 @@ class CampaignLease:
 
     def _take(self, number: int, moment: float) -> bool:
         now = datetime.fromtimestamp(moment, UTC)
-        return self._repo.claim_lease(self.campaign_id, number, self.owner, now) \
+        return (
+            self._repo.claim_lease(self.campaign_id, number, self.owner, now)
             or self._repo.lease_owner(self.campaign_id, number) == self.owner
+        )
 
     def acquire(self) -> bool:
         """Take the current period, if nobody holds it."""
@@ -61,8 +69,11 @@ class CampaignLease:
     def _extend(self, moment: float) -> None:
         """A third into the current period, claim the next one too."""
         number = self._number(moment)
-        if moment >= (number + 1 / 3) * self._period and self._held_until <= (number + 1) * \
-                self._period and self._take(number + 1, moment):
+        if (
+            moment >= (number + 1 / 3) * self._period
+            and self._held_until <= (number + 1) * self._period
+            and self._take(number + 1, moment)
+        ):
             self._held_until = (number + 2) * self._period
 
     def release(self) -> None:

@@ -38,8 +38,14 @@ def _now(now: datetime | None) -> datetime:
 
 
 class Leaving:
-    def __init__(self, subscribers: Subscribers, repo: NewsletterRepository,
-                 consent: ConsentRecorder, links: Links, confirmation_ttl: timedelta) -> None:
+    def __init__(
+        self,
+        subscribers: Subscribers,
+        repo: NewsletterRepository,
+        consent: ConsentRecorder,
+        links: Links,
+        confirmation_ttl: timedelta,
+    ) -> None:
         self._subscribers = subscribers
         self._repo = repo
         self._consent = consent
@@ -89,11 +95,11 @@ class Leaving:
         try:
             self._consent.withdraw(life.account_id, life.email)
         except Unavailable:
-            log.warning("withdrawal not recorded yet; the worker retries",
-                        extra={"subscriber_id": subscriber})
+            log.warning(
+                "withdrawal not recorded yet; the worker retries", extra={"subscriber_id": subscriber}
+            )
             return False
-        self._subscribers.end(subscriber, lambda current: current.status == LEAVING,
-                              "unsubscribed")
+        self._subscribers.end(subscriber, lambda current: current.status == LEAVING, "unsubscribed")
         return True
 
     # -- the consent ended elsewhere ------------------------------------------------------
@@ -103,6 +109,7 @@ class Leaving:
         A subscription asked for or confirmed after the withdrawal was recorded is a new
         wish and stays.
         """
+
         def older(life: Life) -> bool:
             since = life.confirmed_at or life.requested_at
             return since is None or since <= withdrawn_at
@@ -146,8 +153,7 @@ class Leaving:
         for _ in range(SWEEP_PAGES):
             entries = self._repo.due(UNCONFIRMED, at)
             for entry in entries:
-                if self._subscribers.end(str(entry["item"]), expired, "unconfirmed",
-                                         now=at).step is not None:
+                if self._subscribers.end(str(entry["item"]), expired, "unconfirmed", now=at).step is not None:
                     forgotten += 1
                 self._repo.unschedule(entry["_id"])
             if len(entries) < 200:

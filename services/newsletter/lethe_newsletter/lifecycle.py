@@ -43,8 +43,7 @@ ACTIVE = "active"
 LEAVING = "leaving"  # unsubscribed; the withdrawal is still to be recorded with consent
 
 # Fields a reminder may change.
-REMINDER_FIELDS = ("consent_version", "name", "account_id", "requested_at",
-                   "confirmation_requested_at")
+REMINDER_FIELDS = ("consent_version", "name", "account_id", "requested_at", "confirmation_requested_at")
 
 
 def subscriber_id(subject_key: str) -> str:
@@ -95,18 +94,33 @@ class Life:
 
 
 def _start(life: Life, step: Document) -> Life:
-    return Life(life.subscriber_id, PENDING, step["subject_key"], step["email"],
-                step.get("name", ""), step.get("account_id", ""), step["consent_version"],
-                int(step["pending_since"]), step["requested_at"],
-                step.get("confirmation_requested_at"),
-                client_address=step.get("client_address", ""), ended_n=life.ended_n,
-                ended_reason=life.ended_reason, ended_request=life.ended_request,
-                ended_key=life.ended_key)
+    return Life(
+        life.subscriber_id,
+        PENDING,
+        step["subject_key"],
+        step["email"],
+        step.get("name", ""),
+        step.get("account_id", ""),
+        step["consent_version"],
+        int(step["pending_since"]),
+        step["requested_at"],
+        step.get("confirmation_requested_at"),
+        client_address=step.get("client_address", ""),
+        ended_n=life.ended_n,
+        ended_reason=life.ended_reason,
+        ended_request=life.ended_request,
+        ended_key=life.ended_key,
+    )
 
 
 def _end(life: Life, step: Document) -> Life:
-    return Life(life.subscriber_id, ended_n=int(step["n"]), ended_reason=step.get("reason", ""),
-                ended_request=step.get("request_id", ""), ended_key=step.get("subject_key", ""))
+    return Life(
+        life.subscriber_id,
+        ended_n=int(step["n"]),
+        ended_reason=step.get("reason", ""),
+        ended_request=step.get("request_id", ""),
+        ended_key=step.get("subject_key", ""),
+    )
 
 
 def _apply(life: Life, step: Document) -> Life:

@@ -37,8 +37,9 @@ class Links:
         self._public_url = public_url
 
     # -- confirmation ---------------------------------------------------------------------
-    def confirmation_token(self, subscriber_id: str, pending_since: int, now: datetime,
-                           ttl: timedelta) -> str:
+    def confirmation_token(
+        self, subscriber_id: str, pending_since: int, now: datetime, ttl: timedelta
+    ) -> str:
         expires = int((now + ttl).timestamp())
         return sign(self._key, CONFIRM, (subscriber_id, str(pending_since), str(expires)))
 
@@ -52,8 +53,10 @@ class Links:
             raise InvalidArgument(INVALID_CONFIRMATION)
         expires_at = datetime.fromtimestamp(int(expires), UTC)
         if expires_at <= now:
-            raise InvalidArgument("this confirmation link has expired; please subscribe again "
-                                  "to get a new one", reason="expired")
+            raise InvalidArgument(
+                "this confirmation link has expired; please subscribe again to get a new one",
+                reason="expired",
+            )
         return Confirmation(subscriber_id, int(pending_since), expires_at)
 
     def confirmation_url(self, token: str) -> str:

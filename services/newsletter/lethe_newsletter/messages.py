@@ -40,10 +40,14 @@ class Messages:
             f"Code (API: POST /api/v1/newsletter/confirm): {token}\n\n"
             "Wenn Sie das nicht waren, ignorieren Sie diese Mail: ohne Bestätigung erhalten Sie "
             "nichts von uns. / If this was not you, ignore this mail: without confirmation you "
-            "get nothing from us.\n")
-        return Mail(to=to, subject="Bitte Newsletter-Anmeldung bestätigen / "
-                                   "Please confirm your newsletter subscription",
-                    text=text, headers={"X-Lethe-Mail": CONFIRMATION_KIND})
+            "get nothing from us.\n"
+        )
+        return Mail(
+            to=to,
+            subject="Bitte Newsletter-Anmeldung bestätigen / Please confirm your newsletter subscription",
+            text=text,
+            headers={"X-Lethe-Mail": CONFIRMATION_KIND},
+        )
 
     def campaign(self, campaign: Document, subscriber: Document) -> Mail:
         link = self._links.unsubscribe_url(subscriber["_id"])
@@ -52,22 +56,30 @@ class Messages:
         if campaign.get("greeting"):
             de, en = _greeting(name)
             text = f"{de} / {en}\n\n{text}"
-        text += ("\n\n-- \nNewsletter abbestellen / Unsubscribe (one click):\n" + link + "\n")
+        text += "\n\n-- \nNewsletter abbestellen / Unsubscribe (one click):\n" + link + "\n"
         body_html = None
         if campaign.get("html_body"):
             greeting = ""
             if campaign.get("greeting"):
                 de, en = _greeting(name)
                 greeting = f"<p>{html.escape(de)} / {html.escape(en)}</p>\n"
-            body_html = (f"{greeting}{campaign['html_body']}\n<hr>\n<p><a href=\""
-                         f"{html.escape(link, quote=True)}\">Newsletter abbestellen / "
-                         "Unsubscribe</a></p>\n")
-        return Mail(to=subscriber["email"], subject=campaign["subject"], text=text,
-                    html=body_html, headers={
-                        "Message-ID": f"<{campaign['_id']}.{subscriber['_id']}@lethe.invalid>",
-                        "List-Unsubscribe": f"<{link}>",
-                        "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                        "List-Id": "Lethe newsletter <newsletter.lethe.invalid>",
-                        "Precedence": "bulk",
-                        "X-Lethe-Mail": CAMPAIGN_KIND,
-                        "X-Lethe-Campaign": campaign["_id"]})
+            body_html = (
+                f'{greeting}{campaign["html_body"]}\n<hr>\n<p><a href="'
+                f'{html.escape(link, quote=True)}">Newsletter abbestellen / '
+                "Unsubscribe</a></p>\n"
+            )
+        return Mail(
+            to=subscriber["email"],
+            subject=campaign["subject"],
+            text=text,
+            html=body_html,
+            headers={
+                "Message-ID": f"<{campaign['_id']}.{subscriber['_id']}@lethe.invalid>",
+                "List-Unsubscribe": f"<{link}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                "List-Id": "Lethe newsletter <newsletter.lethe.invalid>",
+                "Precedence": "bulk",
+                "X-Lethe-Mail": CAMPAIGN_KIND,
+                "X-Lethe-Campaign": campaign["_id"],
+            },
+        )

@@ -29,8 +29,7 @@ class SubscriptionView:
         if life is None or not life.live:
             return cls("none")
         status = {ACTIVE: "active", LEAVING: "unsubscribed"}.get(life.status, "pending")
-        return cls(status, life.consent_version, life.requested_at, life.confirmed_at,
-                   restricted)
+        return cls(status, life.consent_version, life.requested_at, life.confirmed_at, restricted)
 
 
 @dataclass(frozen=True)
@@ -41,14 +40,22 @@ class Progress:
     dropped: int = 0
 
     def doc(self) -> Document:
-        return {"recipients": self.recipients, "sent": self.sent, "failed": self.failed,
-                "dropped": self.dropped}
+        return {
+            "recipients": self.recipients,
+            "sent": self.sent,
+            "failed": self.failed,
+            "dropped": self.dropped,
+        }
 
     @classmethod
     def of(cls, doc: Document | None) -> Progress:
         doc = doc or {}
-        return cls(int(doc.get("recipients", 0)), int(doc.get("sent", 0)),
-                   int(doc.get("failed", 0)), int(doc.get("dropped", 0)))
+        return cls(
+            int(doc.get("recipients", 0)),
+            int(doc.get("sent", 0)),
+            int(doc.get("failed", 0)),
+            int(doc.get("dropped", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -68,6 +75,15 @@ class CampaignView:
     def of(cls, state: CampaignState, progress: Document | None = None) -> CampaignView:
         """The campaign; its progress is the final one once sent, else the latest run's."""
         final = state.final_progress if state.final_progress is not None else progress
-        return cls(state.id, state.subject, state.text_body, state.html_body, state.greeting,
-                   state.status, state.created_at, state.started_at, state.finished_at,
-                   Progress.of(final))
+        return cls(
+            state.id,
+            state.subject,
+            state.text_body,
+            state.html_body,
+            state.greeting,
+            state.status,
+            state.created_at,
+            state.started_at,
+            state.finished_at,
+            Progress.of(final),
+        )

@@ -45,9 +45,16 @@ class Subscribers:
             return SubscriptionView("none")
         return SubscriptionView.of(life, self.restricted(life))
 
-    def end(self, subscriber: str, should_end: Callable[[Life], bool], reason: str, *,
-            request_id: str = "", keep_key: bool = False,
-            now: datetime | None = None) -> Appended:
+    def end(
+        self,
+        subscriber: str,
+        should_end: Callable[[Life], bool],
+        reason: str,
+        *,
+        request_id: str = "",
+        keep_key: bool = False,
+        now: datetime | None = None,
+    ) -> Appended:
         """End the subscription if ``should_end`` says so (decided on a fresh read, so no
         concurrent move is lost), then delete what it held. A life that had ended already
         is cleaned up again while no new one began (a crash may have come between the end

@@ -125,8 +125,7 @@ class NewsletterRepository:
                 self._steps.delete_one({"_id": step_id})
                 continue
             return Appended(replace(life), {**chosen.fields, "_id": step_id, "n": number})
-        raise Contended("this subscription was changed by others many times at once; "
-                        "please try again")
+        raise Contended("this subscription was changed by others many times at once; please try again")
 
     def _exists(self, step_id: str) -> bool:
         return self._steps.find_one({"_id": step_id}, projection={"_id": 1}) is not None
@@ -140,8 +139,9 @@ class NewsletterRepository:
         send log, its confirmation-mail claims and its account index entries."""
         self._mails.delete_many({"_id": under(subscriber)})
         self._send_log.delete_many({"_id": under(subscriber)})
-        self._steps.delete_many({"_id": {"$gte": f"{subscriber}/",
-                                         "$lt": StepLog.step_id(subscriber, tombstone_n)}})
+        self._steps.delete_many(
+            {"_id": {"$gte": f"{subscriber}/", "$lt": StepLog.step_id(subscriber, tombstone_n)}}
+        )
         for account_id in account_ids:
             if account_id:
                 self._accounts.remove(account_id, ACCOUNT_KIND, subscriber)
@@ -170,25 +170,31 @@ class NewsletterRepository:
 
     def lift_suppression(self, subject_key: str, confirmed_at: datetime) -> bool:
         """Only a suppression older than the confirmation goes (not an erasure after it)."""
-        return bool(self._suppression.delete_one(
-            {"_id": subject_key, "since": {"$lt": confirmed_at}}).deleted_count)
+        return bool(
+            self._suppression.delete_one({"_id": subject_key, "since": {"$lt": confirmed_at}}).deleted_count
+        )
 
     def suppressions(self, subject_keys: Sequence[str]) -> dict[str, datetime]:
         """subject_key → since, for those of ``subject_keys`` that are suppressed."""
         keys = sorted({k for k in subject_keys if k})
         if not keys:
             return {}
-        return {doc["_id"]: doc["since"] for doc in self._suppression.find(
-            {"_id": {"$in": keys}}, projection={"since": 1})}
+        return {
+            doc["_id"]: doc["since"]
+            for doc in self._suppression.find({"_id": {"$in": keys}}, projection={"since": 1})
+        }
 
     # -- restrictions ---------------------------------------------------------------------
-    def record_restriction(self, owners: Iterable[str], at: datetime, request_id: str,
-                           restricted: bool) -> None:
+    def record_restriction(
+        self, owners: Iterable[str], at: datetime, request_id: str, restricted: bool
+    ) -> None:
         """One entry per owner and event; the same event again changes nothing."""
         for owner in {o for o in owners if o}:
             _insert_once(self._restrictions, {"_id": owner})
-            _insert_once(self._restrictions, {"_id": key(owner, timekey(at), request_id),
-                                              "restricted": restricted, "at": at})
+            _insert_once(
+                self._restrictions,
+                {"_id": key(owner, timekey(at), request_id), "restricted": restricted, "at": at},
+            )
 
     def latest_restrictions(self, owners: Iterable[str]) -> dict[str, Document]:
         """owner → its latest restriction entry, for the owners that have any: one read of
@@ -196,8 +202,9 @@ class NewsletterRepository:
         wanted = sorted({o for o in owners if o})
         if not wanted:
             return {}
-        marked = [doc["_id"] for doc in self._restrictions.find({"_id": {"$in": wanted}},
-                                                                projection={"_id": 1})]
+        marked = [
+            doc["_id"] for doc in self._restrictions.find({"_id": {"$in": wanted}}, projection={"_id": 1})
+        ]
         latest = {}
         for owner in marked:
             found = page(self._restrictions, under(owner), limit=1, descending=True).items
@@ -211,12 +218,19 @@ class NewsletterRepository:
             self._restrictions.delete_one({"_id": owner})
 
     # -- send log -------------------------------------------------------------------------
-    def log_send(self, subscriber: str, campaign_id: str, outcome: str, at: datetime,
-                 owner: str) -> bool:
+    def log_send(self, subscriber: str, campaign_id: str, outcome: str, at: datetime, owner: str) -> bool:
         """Record a message; False when one is recorded already (it must not go again)."""
-        return _insert_once(self._send_log, {
-            "_id": key(subscriber, campaign_id), "campaign_id": campaign_id,
-            "subscriber_id": subscriber, "outcome": outcome, "at": at, "owner": owner})
+        return _insert_once(
+            self._send_log,
+            {
+                "_id": key(subscriber, campaign_id),
+                "campaign_id": campaign_id,
+                "subscriber_id": subscriber,
+                "outcome": outcome,
+                "at": at,
+                "owner": owner,
+            },
+        )
 
     def unlog_send(self, subscriber: str, campaign_id: str) -> None:
         """Forget a record whose message did not go, so it can go again."""
@@ -226,9 +240,10 @@ class NewsletterRepository:
         """Subscriber → outcome for those of ``subscribers`` the campaign has a record of."""
         found: dict[str, str] = {}
         for start in range(0, len(subscribers), 200):
-            ids = [key(s, campaign_id) for s in subscribers[start:start + 200]]
-            for doc in self._send_log.find({"_id": {"$in": ids}},
-                                           projection={"subscriber_id": 1, "outcome": 1}):
+            ids = [key(s, campaign_id) for s in subscribers[start : start + 200]]
+            for doc in self._send_log.find(
+                {"_id": {"$in": ids}}, projection={"subscriber_id": 1, "outcome": 1}
+            ):
                 found[doc["subscriber_id"]] = doc["outcome"]
         return found
 

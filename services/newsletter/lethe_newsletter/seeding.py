@@ -26,18 +26,27 @@ class Reader:
     account_id: str = ""
 
 
-def active_steps(pepper: str, reader: Reader, confirmed_at: datetime,
-                 consent_version: str = "2026-01") -> list[Document]:
+def active_steps(
+    pepper: str, reader: Reader, confirmed_at: datetime, consent_version: str = "2026-01"
+) -> list[Document]:
     """The three steps of a confirmed subscription: requested, confirming, confirmed."""
     key_ = subject_key(pepper, reader.email)
     subscriber = subscriber_id(key_)
     at = to_millis(confirmed_at)
     claim = tokens.new_id("cc")
     fields = [
-        step(REQUESTED, subject_key=key_, email=reader.email, name=reader.name,
-             account_id=reader.account_id, consent_version=consent_version,
-             pending_since=int(at.timestamp() * 1000), requested_at=at,
-             confirmation_requested_at=at, client_address=""),
+        step(
+            REQUESTED,
+            subject_key=key_,
+            email=reader.email,
+            name=reader.name,
+            account_id=reader.account_id,
+            consent_version=consent_version,
+            pending_since=int(at.timestamp() * 1000),
+            requested_at=at,
+            confirmation_requested_at=at,
+            client_address="",
+        ),
         step(CONFIRMING, at=at, claim=claim),
         step(CONFIRMED, at=at, claim=claim, consent_record_id=tokens.new_id("cr")),
     ]
@@ -50,10 +59,15 @@ def seed_active(db: Db, pepper: str, readers: list[Reader], confirmed_at: dateti
     for reader in readers:
         docs += active_steps(pepper, reader, confirmed_at)
         if reader.account_id:
-            index.append({"_id": key(reader.account_id, ACCOUNT_KIND,
-                                     subscriber_id(subject_key(pepper, reader.email)))})
+            index.append(
+                {
+                    "_id": key(
+                        reader.account_id, ACCOUNT_KIND, subscriber_id(subject_key(pepper, reader.email))
+                    )
+                }
+            )
     for start in range(0, len(docs), 3000):
-        db[SUBSCRIBER_STEPS].insert_many(docs[start:start + 3000])
+        db[SUBSCRIBER_STEPS].insert_many(docs[start : start + 3000])
     if index:
         db[SUBSCRIBER_INDEX].insert_many(index)
     return [subscriber_id(subject_key(pepper, reader.email)) for reader in readers]

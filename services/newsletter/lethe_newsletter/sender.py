@@ -41,6 +41,7 @@ from lethe_newsletter.repository import NewsletterRepository
 log = logging.getLogger(__name__)
 __all__ = ["CampaignSender", "Pacer", "SenderSettings", "chunks"]
 
+
 @dataclass(frozen=True)
 class SenderSettings:
     rate_per_second: float
@@ -51,9 +52,15 @@ class SenderSettings:
 
 
 class CampaignSender:
-    def __init__(self, repo: NewsletterRepository, campaigns: CampaignRepository,
-                 messages: Messages, session: Callable[[], MailSession],
-                 settings: SenderSettings, owner: str) -> None:
+    def __init__(
+        self,
+        repo: NewsletterRepository,
+        campaigns: CampaignRepository,
+        messages: Messages,
+        session: Callable[[], MailSession],
+        settings: SenderSettings,
+        owner: str,
+    ) -> None:
         self.repo = repo
         self.campaigns = campaigns
         self.audience = Audience(repo)
@@ -69,8 +76,7 @@ class CampaignSender:
                 stop.wait(self.settings.poll_seconds)
 
     def lease(self, campaign_id: str) -> CampaignLease:
-        return CampaignLease(self.campaigns, campaign_id, self.owner,
-                             self.settings.lease.total_seconds())
+        return CampaignLease(self.campaigns, campaign_id, self.owner, self.settings.lease.total_seconds())
 
     def send_next(self, stop: threading.Event) -> bool:
         """Take one campaign that is being sent and nobody holds, and send it; False if none."""

@@ -17,19 +17,31 @@ from lethe_newsletter.wiring import NewsletterParts
 
 
 def subscription_message(view: SubscriptionView) -> pb.Subscription:
-    return pb.Subscription(status=view.status, consent_version=view.consent_version,
-                           subscribed_at=wire_time(view.subscribed_at),
-                           confirmed_at=wire_time(view.confirmed_at), restricted=view.restricted)
+    return pb.Subscription(
+        status=view.status,
+        consent_version=view.consent_version,
+        subscribed_at=wire_time(view.subscribed_at),
+        confirmed_at=wire_time(view.confirmed_at),
+        restricted=view.restricted,
+    )
 
 
 def campaign_message(view: CampaignView) -> pb.Campaign:
     p = view.progress
-    return pb.Campaign(id=view.id, subject=view.subject, text_body=view.text_body,
-                       html_body=view.html_body, greeting=view.greeting, status=view.status,
-                       created_at=wire_time(view.created_at), started_at=wire_time(view.started_at),
-                       finished_at=wire_time(view.finished_at),
-                       progress=pb.CampaignProgress(recipients=p.recipients, sent=p.sent,
-                                                    failed=p.failed, dropped=p.dropped))
+    return pb.Campaign(
+        id=view.id,
+        subject=view.subject,
+        text_body=view.text_body,
+        html_body=view.html_body,
+        greeting=view.greeting,
+        status=view.status,
+        created_at=wire_time(view.created_at),
+        started_at=wire_time(view.started_at),
+        finished_at=wire_time(view.finished_at),
+        progress=pb.CampaignProgress(
+            recipients=p.recipients, sent=p.sent, failed=p.failed, dropped=p.dropped
+        ),
+    )
 
 
 def _actor(actor_account_id: str) -> str:
@@ -47,12 +59,12 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
     def Subscribe(self, request: pb.SubscribeRequest, context: Any) -> pb.Accepted:
         person = request.person
         applicant = checked_applicant(person.email, person.name, person.account_id)
-        return pb.Accepted(message=self._subscriptions.subscribe(
-            applicant, request.consent_version, request.client_address))
+        return pb.Accepted(
+            message=self._subscriptions.subscribe(applicant, request.consent_version, request.client_address)
+        )
 
     def Confirm(self, request: pb.TokenRequest, context: Any) -> pb.Subscription:
-        return subscription_message(self._subscriptions.confirm(request.token,
-                                                                request.client_address))
+        return subscription_message(self._subscriptions.confirm(request.token, request.client_address))
 
     def Unsubscribe(self, request: pb.TokenRequest, context: Any) -> pb.Accepted:
         return pb.Accepted(message=self._leaving.unsubscribe_with_token(request.token))
@@ -67,43 +79,54 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
 
     def UnsubscribePerson(self, request: pb.Person, context: Any) -> pb.Subscription:
         applicant = checked_applicant(request.email, "", request.account_id)
-        return subscription_message(self._leaving.unsubscribe_person(
-            self._subscriptions.subject_of(applicant)))
+        return subscription_message(
+            self._leaving.unsubscribe_person(self._subscriptions.subject_of(applicant))
+        )
 
     # -- campaigns ------------------------------------------------------------------------
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Any) -> pb.Campaign:
-        return campaign_message(self._campaigns.create(
-            _actor(request.actor_account_id), request.subject, request.text_body,
-            request.html_body, request.greeting))
+        return campaign_message(
+            self._campaigns.create(
+                _actor(request.actor_account_id),
+                request.subject,
+                request.text_body,
+                request.html_body,
+                request.greeting,
+            )
+        )
 
     def ListCampaigns(self, request: pb.ListCampaignsRequest, context: Any) -> pb.CampaignList:
         _actor(request.actor_account_id)
         found = self._campaigns.list(request.page_size, request.page_token)
-        return pb.CampaignList(campaigns=[campaign_message(c) for c in found.campaigns],
-                               next_page_token=found.next_page_token)
+        return pb.CampaignList(
+            campaigns=[campaign_message(c) for c in found.campaigns], next_page_token=found.next_page_token
+        )
 
     def GetCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
         _actor(request.actor_account_id)
         return campaign_message(self._campaigns.get(request.campaign_id))
 
     def SendCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
-        return campaign_message(self._campaigns.send(request.campaign_id,
-                                                     _actor(request.actor_account_id)))
+        return campaign_message(self._campaigns.send(request.campaign_id, _actor(request.actor_account_id)))
 
     def CancelCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
-        return campaign_message(self._campaigns.cancel(request.campaign_id,
-                                                       _actor(request.actor_account_id)))
+        return campaign_message(self._campaigns.cancel(request.campaign_id, _actor(request.actor_account_id)))
 
     # -- privacy --------------------------------------------------------------------------
-    def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
-                          context: Any) -> subject_pb2.ExportSubjectDataResponse:
+    def ExportSubjectData(
+        self, request: subject_pb2.ExportSubjectDataRequest, context: Any
+    ) -> subject_pb2.ExportSubjectDataResponse:
         data = self._erasure.export(export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
-            service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
+            service=SERVICE,
+            data_json=json.dumps(data, ensure_ascii=False),
             lawful_bases=["Art. 6(1)(a) GDPR: consent to the newsletter (double opt-in)"],
             retention="until unsubscribing or withdrawing the consent; unconfirmed requests "
-                      "until their link expires", recipients=[])
+            "until their link expires",
+            recipients=[],
+        )
 
-    def EraseSubject(self, request: subject_pb2.EraseSubjectRequest,
-                     context: Any) -> subject_pb2.EraseSubjectResponse:
+    def EraseSubject(
+        self, request: subject_pb2.EraseSubjectRequest, context: Any
+    ) -> subject_pb2.EraseSubjectResponse:
         return erase_subject(SERVICE, request, self._erasure.erase)

@@ -49,10 +49,13 @@ from lethe_newsletter.repository import NewsletterRepository
 
 log = logging.getLogger(__name__)
 
-ACCEPTED = ("thank you: if this address can subscribe, a confirmation link is on its way; "
-            "the subscription starts once you confirm it")
-USED_OR_UNKNOWN = ("this confirmation link has been used already or is no longer valid; "
-                   "subscribe again to get a new one")
+ACCEPTED = (
+    "thank you: if this address can subscribe, a confirmation link is on its way; "
+    "the subscription starts once you confirm it"
+)
+USED_OR_UNKNOWN = (
+    "this confirmation link has been used already or is no longer valid; subscribe again to get a new one"
+)
 BEING_CONFIRMED = "this subscription is being confirmed right now; please try again in a moment"
 # Steps one subscription may take: repeated requests change it at most this often.
 MAX_LIFE_STEPS = 50
@@ -80,8 +83,7 @@ class Timing:
 def checked_applicant(email: str, name: str, account_id: str) -> Applicant:
     if account_id:
         object_id(account_id, "account_id")
-    return Applicant(checked_email(email), text(name, "name", max_length=200, required=False),
-                     account_id)
+    return Applicant(checked_email(email), text(name, "name", max_length=200, required=False), account_id)
 
 
 def _millis(now: datetime) -> int:
@@ -93,13 +95,25 @@ def _now(now: datetime | None = None) -> datetime:
 
 
 def _confirmation_event(subscriber: str, key: str) -> Envelope:
-    return Envelope(type="newsletter.confirmation_requested", source="newsletter",
-                    subject_key=key, payload={"subscriber_id": subscriber})
+    return Envelope(
+        type="newsletter.confirmation_requested",
+        source="newsletter",
+        subject_key=key,
+        payload={"subscriber_id": subscriber},
+    )
 
 
 class Subscriptions:
-    def __init__(self, repo: NewsletterRepository, subscribers: Subscribers, leaving: Leaving,
-                 consent: ConsentRecorder, links: Links, pepper: str, timing: Timing) -> None:
+    def __init__(
+        self,
+        repo: NewsletterRepository,
+        subscribers: Subscribers,
+        leaving: Leaving,
+        consent: ConsentRecorder,
+        links: Links,
+        pepper: str,
+        timing: Timing,
+    ) -> None:
         self._repo = repo
         self._subscribers = subscribers
         self._leaving = leaving
@@ -109,19 +123,27 @@ class Subscriptions:
         self._timing = timing
 
     # -- subscribing ----------------------------------------------------------------------
-    def subscribe(self, applicant: Applicant, consent_version: str, client_address: str = "",
-                  now: datetime | None = None) -> str:
+    def subscribe(
+        self,
+        applicant: Applicant,
+        consent_version: str,
+        client_address: str = "",
+        now: datetime | None = None,
+    ) -> str:
         """Ask for a confirmation mail; the same answer for every address."""
         at = _now(now)
         version = text(consent_version, "consent_version", max_length=32)
         current = self._consent.current_version()
         if version != current:
-            raise InvalidArgument(f"version {version} of the newsletter text is not the current "
-                                  f"one ({current}); please agree to the current text")
+            raise InvalidArgument(
+                f"version {version} of the newsletter text is not the current "
+                f"one ({current}); please agree to the current text"
+            )
         key = subject_key(self._pepper, applicant.email)
         subscriber = subscriber_id(key)
-        if self._subscribers.life(subscriber).status == LEAVING \
-                and not self._leaving.finish_withdrawal(subscriber):
+        if self._subscribers.life(subscriber).status == LEAVING and not self._leaving.finish_withdrawal(
+            subscriber
+        ):
             return ACCEPTED  # still unsubscribing: consent is down, the worker retries
         self._repo.link_account(applicant.account_id, subscriber)  # the index before the item
         request = _Request(applicant, key, version, truncate_address(client_address), at)
@@ -136,12 +158,21 @@ class Subscriptions:
         if not life.live:
             self._mailing(life.subscriber_id, request.at)
             applicant = request.applicant
-            return Step(step(REQUESTED, subject_key=request.key, email=applicant.email,
-                             name=applicant.name, account_id=applicant.account_id,
-                             consent_version=request.version, pending_since=_millis(request.at),
-                             requested_at=request.at, confirmation_requested_at=request.at,
-                             client_address=request.client_address),
-                        [_confirmation_event(life.subscriber_id, request.key)])
+            return Step(
+                step(
+                    REQUESTED,
+                    subject_key=request.key,
+                    email=applicant.email,
+                    name=applicant.name,
+                    account_id=applicant.account_id,
+                    consent_version=request.version,
+                    pending_since=_millis(request.at),
+                    requested_at=request.at,
+                    confirmation_requested_at=request.at,
+                    client_address=request.client_address,
+                ),
+                [_confirmation_event(life.subscriber_id, request.key)],
+            )
         if life.status == PENDING and life.steps < MAX_LIFE_STEPS:
             return self._reminder(life, request)
         return None  # confirmed, being confirmed or leaving: nothing to do
@@ -166,8 +197,9 @@ class Subscriptions:
         return Step(step(REMINDED, at=request.at, **changes), events)
 
     # -- the confirmation mail (worker) ---------------------------------------------------
-    def confirmation_to_mail(self, subscriber: str, event_id: str,
-                             now: datetime | None = None) -> tuple[Life, str] | None:
+    def confirmation_to_mail(
+        self, subscriber: str, event_id: str, now: datetime | None = None
+    ) -> tuple[Life, str] | None:
         """The pending subscriber and the link token of the mail this event asks for; None
         when there is nothing to mail (confirmed, gone, expired, or mailed already)."""
         at = now or datetime.now(UTC)
@@ -175,11 +207,11 @@ class Subscriptions:
             return None  # another worker has this event's mail
         life = self._subscribers.life(subscriber)
         mailed = life.confirmation_requested_at or life.requested_at
-        if life.status != PENDING or mailed is None \
-                or mailed + self._timing.confirmation_ttl <= at:
+        if life.status != PENDING or mailed is None or mailed + self._timing.confirmation_ttl <= at:
             return None
-        token = self._links.confirmation_token(subscriber, life.pending_since, mailed,
-                                               self._timing.confirmation_ttl)
+        token = self._links.confirmation_token(
+            subscriber, life.pending_since, mailed, self._timing.confirmation_ttl
+        )
         return life, token
 
     def mail_failed(self, subscriber: str, event_id: str) -> None:
@@ -187,8 +219,7 @@ class Subscriptions:
         self._repo.release_mail(subscriber, event_id)
 
     # -- confirming -----------------------------------------------------------------------
-    def confirm(self, token: str, client_address: str = "",
-                now: datetime | None = None) -> SubscriptionView:
+    def confirm(self, token: str, client_address: str = "", now: datetime | None = None) -> SubscriptionView:
         """Record the consent, make the subscriber active, lift any suppression."""
         at = _now(now)
         claim = self._links.confirmation(token, at)
@@ -202,8 +233,7 @@ class Subscriptions:
 
         def decide(current: Life) -> Step | None:
             if current.status == CONFIRMING and current.claim == mine:
-                return Step(step(CONFIRMED, at=confirmed_at, claim=mine,
-                                 consent_record_id=record_id))
+                return Step(step(CONFIRMED, at=confirmed_at, claim=mine, consent_record_id=record_id))
             return None
 
         appended = self._repo.append(subscriber, decide)
@@ -228,8 +258,11 @@ class Subscriptions:
                 if life.status == ACTIVE:
                     return None
                 claimed = life.claimed_at
-                if life.status == CONFIRMING and claimed is not None \
-                        and claimed > at - self._timing.claim_timeout:
+                if (
+                    life.status == CONFIRMING
+                    and claimed is not None
+                    and claimed > at - self._timing.claim_timeout
+                ):
                     busy = True
                     return None
                 return Step(step(CONFIRMING, at=at, claim=mine))
@@ -246,13 +279,19 @@ class Subscriptions:
     def _grant(self, life: Life, mine: str, client_address: str) -> str:
         """Record the grant with consent; on failure give the claim back."""
         try:
-            return self._consent.grant(life.account_id, life.email, life.name,
-                                       life.consent_version, client_address)
+            return self._consent.grant(
+                life.account_id, life.email, life.name, life.consent_version, client_address
+            )
         except (InvalidArgument, Unavailable):
             failed_at = _now()
-            self._repo.append(life.subscriber_id, lambda current: Step(
-                step(CONFIRM_FAILED, at=failed_at, claim=mine))
-                if current.status == CONFIRMING and current.claim == mine else None)
+            self._repo.append(
+                life.subscriber_id,
+                lambda current: (
+                    Step(step(CONFIRM_FAILED, at=failed_at, claim=mine))
+                    if current.status == CONFIRMING and current.claim == mine
+                    else None
+                ),
+            )
             raise
 
     def _undo_grant(self, life: Life) -> None:
@@ -263,14 +302,17 @@ class Subscriptions:
         try:
             self._consent.withdraw(life.account_id, life.email)
         except Unavailable:
-            log.warning("a grant recorded while the subscription ended could not be withdrawn",
-                        extra={"subscriber_id": life.subscriber_id})
+            log.warning(
+                "a grant recorded while the subscription ended could not be withdrawn",
+                extra={"subscriber_id": life.subscriber_id},
+            )
 
     # -- reading --------------------------------------------------------------------------
     def subject_of(self, applicant: Applicant) -> Subject:
         """Who a checked caller is: their account id and the subject key of their address."""
-        return Subject(account_id=applicant.account_id,
-                       subject_key=subject_key(self._pepper, applicant.email))
+        return Subject(
+            account_id=applicant.account_id, subject_key=subject_key(self._pepper, applicant.email)
+        )
 
     def subscription_of(self, applicant: Applicant) -> SubscriptionView:
         lives = self._subscribers.lives_of(self.subject_of(applicant))

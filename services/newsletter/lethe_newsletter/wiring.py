@@ -39,12 +39,22 @@ def build_parts(runtime: Runtime, config: NewsletterConfig) -> NewsletterParts:
     ttl = timedelta(hours=config.confirmation_ttl_hours)
     subscribers = Subscribers(repo)
     leaving = Leaving(subscribers, repo, consent, links, ttl)
-    timing = Timing(ttl, timedelta(seconds=config.confirmation_resend_seconds),
-                    confirm_wait_seconds=min(config.rpc_timeout_seconds, 5.0),
-                    claim_timeout=timedelta(seconds=max(30.0, 3 * config.rpc_timeout_seconds)))
-    subscriptions = Subscriptions(repo, subscribers, leaving, consent, links,
-                                  config.common.subject_pepper, timing)
+    timing = Timing(
+        ttl,
+        timedelta(seconds=config.confirmation_resend_seconds),
+        confirm_wait_seconds=min(config.rpc_timeout_seconds, 5.0),
+        claim_timeout=timedelta(seconds=max(30.0, 3 * config.rpc_timeout_seconds)),
+    )
+    subscriptions = Subscriptions(
+        repo, subscribers, leaving, consent, links, config.common.subject_pepper, timing
+    )
     receipts = ReceiptSender(runtime.db, runtime.outbox, SERVICE)
-    return NewsletterParts(repo, campaign_repo, Messages(links), subscriptions, leaving,
-                           Campaigns(campaign_repo),
-                           NewsletterErasure(subscribers, repo, receipts))
+    return NewsletterParts(
+        repo,
+        campaign_repo,
+        Messages(links),
+        subscriptions,
+        leaving,
+        Campaigns(campaign_repo),
+        NewsletterErasure(subscribers, repo, receipts),
+    )

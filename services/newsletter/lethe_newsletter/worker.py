@@ -34,8 +34,9 @@ class MailNotSent(RuntimeError):
 
 
 def _checked_person(event: Envelope) -> Subject:
-    return Subject.checked(account_id=event.payload.get("account_id"),
-                           subject_key=event.subject_key, error=EnvelopeError)
+    return Subject.checked(
+        account_id=event.payload.get("account_id"), subject_key=event.subject_key, error=EnvelopeError
+    )
 
 
 def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subscription]:
@@ -70,8 +71,10 @@ def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subs
 
 def sweeps(parts: NewsletterParts, config: NewsletterConfig) -> list[Sweep]:
     def tidy() -> dict[str, int]:
-        return {"withdrawals_recorded": parts.leaving.retry_withdrawals(),
-                "unconfirmed_forgotten": parts.leaving.forget_unconfirmed()}
+        return {
+            "withdrawals_recorded": parts.leaving.retry_withdrawals(),
+            "unconfirmed_forgotten": parts.leaving.forget_unconfirmed(),
+        }
 
     return [Sweep("newsletter-tidy", config.sweep_interval_seconds, tidy)]
 
@@ -79,13 +82,18 @@ def sweeps(parts: NewsletterParts, config: NewsletterConfig) -> list[Sweep]:
 def loops(parts: NewsletterParts, config: NewsletterConfig) -> list[Loop]:
     common = config.common
     sender = CampaignSender(
-        parts.repo, parts.campaign_repo, parts.messages,
+        parts.repo,
+        parts.campaign_repo,
+        parts.messages,
         lambda: MailSession(common.smtp_host, common.smtp_port, common.mail_from),
-        SenderSettings(rate_per_second=config.send_rate_per_second,
-                       batch_size=config.batch_size,
-                       lease=timedelta(seconds=config.send_lease_seconds),
-                       max_passes=config.max_send_passes),
-        owner=tokens.new_id("wrk"))
+        SenderSettings(
+            rate_per_second=config.send_rate_per_second,
+            batch_size=config.batch_size,
+            lease=timedelta(seconds=config.send_lease_seconds),
+            max_passes=config.max_send_passes,
+        ),
+        owner=tokens.new_id("wrk"),
+    )
     return [Loop("campaign-sender", sender.run)]
 
 
@@ -96,11 +104,13 @@ def main() -> None:
     def parts_of(runtime: Runtime) -> NewsletterParts:
         return build_parts(runtime, config)
 
-    worker_main(config.common,
-                subscriptions=lambda runtime: subscriptions(parts_of(runtime), config),
-                sweeps=lambda runtime: sweeps(parts_of(runtime), config),
-                indexes=INDEXES,
-                loops=lambda runtime: loops(parts_of(runtime), config))
+    worker_main(
+        config.common,
+        subscriptions=lambda runtime: subscriptions(parts_of(runtime), config),
+        sweeps=lambda runtime: sweeps(parts_of(runtime), config),
+        indexes=INDEXES,
+        loops=lambda runtime: loops(parts_of(runtime), config),
+    )
 
 
 if __name__ == "__main__":

@@ -43,9 +43,14 @@ def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateServer]:
 
 @pytest.fixture(scope="module")
 def newsletter(sink: PrivateServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    with running_backend("newsletter", tmp_path_factory.mktemp("newsletter"),
-                         LETHE_SMTP_PORT=str(sink.port), NEWSLETTER_SEND_RATE="250",
-                         NEWSLETTER_BATCH_SIZE="50", NEWSLETTER_SEND_LEASE_SECONDS="2") as backend:
+    with running_backend(
+        "newsletter",
+        tmp_path_factory.mktemp("newsletter"),
+        LETHE_SMTP_PORT=str(sink.port),
+        NEWSLETTER_SEND_RATE="250",
+        NEWSLETTER_BATCH_SIZE="50",
+        NEWSLETTER_SEND_LEASE_SECONDS="2",
+    ) as backend:
         yield backend
 
 
@@ -66,58 +71,74 @@ def seed_subscribers(client: MongoClient, backend: Backend, count: int) -> list[
     return addresses
 
 
-def run_campaign_with_a_stop(newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient,
-                             stop_worker: Callable[[], object]) -> tuple[Counter[str], list[str],
-                                                                        pb.Campaign]:
+def run_campaign_with_a_stop(
+    newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient, stop_worker: Callable[[], object]
+) -> tuple[Counter[str], list[str], pb.Campaign]:
     """Seed, send, stop the worker a third of the way, restart it; what the Maildir holds."""
     before = {path.name for path in delivered(sink)}
     mongo_client[newsletter.db_name]["subscriber_steps"].delete_many({})  # the audience: these alone
     addresses = seed_subscribers(mongo_client, newsletter, RECIPIENTS)
     with newsletter.channel() as channel:
         stub = newsletter_pb2_grpc.NewsletterServiceStub(channel)
-        campaign = stub.CreateCampaign(pb.CreateCampaignRequest(
-            actor_account_id=ACTOR, subject="Crash test", text_body="One of a thousand."), timeout=10)
+        campaign = stub.CreateCampaign(
+            pb.CreateCampaignRequest(
+                actor_account_id=ACTOR, subject="Crash test", text_body="One of a thousand."
+            ),
+            timeout=10,
+        )
         stub.SendCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign.id), timeout=10)
 
         def ours() -> list[Path]:
             return [path for path in delivered(sink) if path.name not in before]
-        wait_for(lambda: len(ours()) >= RECIPIENTS // 3, 60, interval=0.02,
-                 what="a third of the campaign to be delivered")
+
+        wait_for(
+            lambda: len(ours()) >= RECIPIENTS // 3,
+            60,
+            interval=0.02,
+            what="a third of the campaign to be delivered",
+        )
         stop_worker()
         assert len(ours()) < RECIPIENTS, "the campaign finished before the stop; it proves nothing"
         newsletter.worker.start().wait_ready()
 
         def finished() -> pb.Campaign | None:
-            current = stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR,
-                                                      campaign_id=campaign.id), timeout=10)
+            current = stub.GetCampaign(
+                pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign.id), timeout=10
+            )
             return current if current.status == "sent" else None
+
         done = wait_for(finished, 90, what="the restarted worker to finish the campaign")
-    recipients = Counter(str(checked_mail(path.read_bytes())["To"])  # each checked strictly
-                         for path in ours())
+    recipients = Counter(
+        str(checked_mail(path.read_bytes())["To"])  # each checked strictly
+        for path in ours()
+    )
     return recipients, addresses, done
 
 
 def test_a_worker_stopped_mid_campaign_and_restarted_delivers_every_message_exactly_once(
-        newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient) -> None:
+    newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient
+) -> None:
     """SIGTERM (a deployment, a scale-down): the message in flight is finished first."""
-    recipients, addresses, done = run_campaign_with_a_stop(newsletter, sink, mongo_client,
-                                                           newsletter.worker.stop)
+    recipients, addresses, done = run_campaign_with_a_stop(
+        newsletter, sink, mongo_client, newsletter.worker.stop
+    )
     assert set(recipients) == set(addresses)
     assert sum(recipients.values()) == RECIPIENTS
-    assert (done.progress.recipients, done.progress.sent, done.progress.failed) == (
-        RECIPIENTS, RECIPIENTS, 0)
+    assert (done.progress.recipients, done.progress.sent, done.progress.failed) == (RECIPIENTS, RECIPIENTS, 0)
     metrics = worker_metrics(newsletter)
     assert f'lethe_newsletter_campaign_messages{{state="sent"}} {RECIPIENTS}.0' in metrics
     assert 'lethe_newsletter_campaign_messages{state="remaining"} 0.0' in metrics
 
 
 def test_a_worker_killed_mid_campaign_never_sends_twice_and_loses_at_most_the_one_in_flight(
-        newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient) -> None:
+    newsletter: Backend, sink: PrivateServer, mongo_client: MongoClient
+) -> None:
     """SIGKILL (a crash): nobody gets the campaign twice, and everyone gets it, except,
     when the kill falls between a message's send-log entry and its final dot, that one
     recipient (docs/newsletter.md: a plain SMTP relay cannot be asked what it took)."""
-    recipients, addresses, done = run_campaign_with_a_stop(newsletter, sink, mongo_client,
-                                                           newsletter.worker.kill)
+    recipients, addresses, done = run_campaign_with_a_stop(
+        newsletter, sink, mongo_client, newsletter.worker.kill
+    )
     assert max(recipients.values()) == 1
     missing = set(addresses) - set(recipients)
     assert len(missing) <= 1 and set(recipients) <= set(addresses)

@@ -57,8 +57,14 @@ def test_confirmation_and_unsubscribe_tokens_cannot_stand_in_for_each_other() ->
 
 
 def campaign(**changes: object) -> dict[str, object]:
-    return {"_id": "cmp_" + "2" * 32, "subject": "Release 9", "text_body": "News.",
-            "html_body": "<p>News.</p>", "greeting": True, **changes}
+    return {
+        "_id": "cmp_" + "2" * 32,
+        "subject": "Release 9",
+        "text_body": "News.",
+        "html_body": "<p>News.</p>",
+        "greeting": True,
+        **changes,
+    }
 
 
 def test_every_campaign_message_carries_the_one_click_unsubscribe_headers() -> None:
@@ -109,12 +115,18 @@ def test_batches_cover_everyone_once() -> None:
     assert [list(c) for c in chunks(ids, 3)] == [["0", "1", "2"], ["3", "4", "5"], ["6"]]
 
 
-@pytest.mark.parametrize(("email", "name", "account_id"), [
-    ("not an address", "", ""), ("a@example.com", "x" * 201, ""),
-    ("a@example.com", "line\nbreak", ""), ("a@example.com", "", "acc_nothex"),
-])
-def test_a_bad_applicant_is_refused_with_a_message_naming_the_field(email: str, name: str,
-                                                                   account_id: str) -> None:
+@pytest.mark.parametrize(
+    ("email", "name", "account_id"),
+    [
+        ("not an address", "", ""),
+        ("a@example.com", "x" * 201, ""),
+        ("a@example.com", "line\nbreak", ""),
+        ("a@example.com", "", "acc_nothex"),
+    ],
+)
+def test_a_bad_applicant_is_refused_with_a_message_naming_the_field(
+    email: str, name: str, account_id: str
+) -> None:
     with pytest.raises(InvalidArgument) as refused:
         checked_applicant(email, name, account_id)
     assert email not in refused.value.message or email == "a@example.com"
@@ -125,28 +137,48 @@ def steps(*fields: dict[str, object]) -> list[dict[str, object]]:
 
 
 def requested(at: datetime = NOW) -> dict[str, object]:
-    return step(REQUESTED, subject_key="k" * 64, email="ada@example.com", name="Ada",
-                account_id="", consent_version="2026-01", pending_since=7, requested_at=at,
-                confirmation_requested_at=at)
+    return step(
+        REQUESTED,
+        subject_key="k" * 64,
+        email="ada@example.com",
+        name="Ada",
+        account_id="",
+        consent_version="2026-01",
+        pending_since=7,
+        requested_at=at,
+        confirmation_requested_at=at,
+    )
 
 
 def test_a_life_runs_from_request_to_tombstone_and_the_next_one_starts_afresh() -> None:
-    log = steps(requested(), step(CONFIRMING, at=NOW, claim="c1"),
-                step(CONFIRMED, at=NOW, claim="c1", consent_record_id="cr_1"),
-                step(LEFT, at=NOW), step(ENDED, at=NOW, reason="unsubscribed"),
-                step(CONFIRMED, at=NOW, claim="c1"))  # a stray step of the life that ended
+    log = steps(
+        requested(),
+        step(CONFIRMING, at=NOW, claim="c1"),
+        step(CONFIRMED, at=NOW, claim="c1", consent_record_id="cr_1"),
+        step(LEFT, at=NOW),
+        step(ENDED, at=NOW, reason="unsubscribed"),
+        step(CONFIRMED, at=NOW, claim="c1"),
+    )  # a stray step of the life that ended
     assert [fold(SUBSCRIBER, log[:n]).status for n in range(1, 7)] == [
-        "pending", "confirming", "active", "leaving", "none", "none"]
+        "pending",
+        "confirming",
+        "active",
+        "leaving",
+        "none",
+        "none",
+    ]
     again = fold(SUBSCRIBER, [*log, {**requested(NOW + timedelta(days=1)), "n": 6}])
     assert (again.status, again.ended_n, again.last_n, again.steps) == ("pending", 4, 6, 1)
 
 
 def test_only_the_claim_that_won_confirms_and_a_failed_claim_gives_the_request_back() -> None:
-    log = steps(requested(), step(CONFIRMING, at=NOW, claim="c1"),
-                step(CONFIRMED, at=NOW, claim="c0"))  # a claim that lost: ignored
+    log = steps(
+        requested(), step(CONFIRMING, at=NOW, claim="c1"), step(CONFIRMED, at=NOW, claim="c0")
+    )  # a claim that lost: ignored
     assert fold(SUBSCRIBER, log).status == "confirming"
-    failed = steps(requested(), step(CONFIRMING, at=NOW, claim="c1"),
-                   step(CONFIRM_FAILED, at=NOW, claim="c1"))
+    failed = steps(
+        requested(), step(CONFIRMING, at=NOW, claim="c1"), step(CONFIRM_FAILED, at=NOW, claim="c1")
+    )
     assert fold(SUBSCRIBER, failed).status == "pending"
 
 
@@ -162,9 +194,12 @@ def test_the_latest_restriction_event_counts_whichever_owner_it_names() -> None:
 
 def test_a_cancel_is_final_and_a_late_sent_changes_nothing() -> None:
     created = {"kind": "created", "subject": "S", "text_body": "T", "created_at": NOW}
-    log = [{**created, "n": 0}, {"kind": "sending", "at": NOW, "n": 1},
-           {"kind": "cancelled", "at": NOW, "n": 2},
-           {"kind": "sent", "at": NOW, "n": 3, "progress": {"sent": 9}}]
+    log = [
+        {**created, "n": 0},
+        {"kind": "sending", "at": NOW, "n": 1},
+        {"kind": "cancelled", "at": NOW, "n": 2},
+        {"kind": "sent", "at": NOW, "n": 3, "progress": {"sent": 9}},
+    ]
     state = campaign_state("cmp_1", log)
     assert state is not None and (state.status, state.final_progress) == ("cancelled", None)
     assert campaign_state("cmp_1", []) is None

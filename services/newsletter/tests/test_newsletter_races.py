@@ -69,21 +69,26 @@ class FakeConsent(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[misc
         self.grant_seconds = 0.3  # a slow grant: a second click arrives while it runs
 
     def ListCurrentTexts(self, request: Any, context: Any) -> Any:  # noqa: N802
-        return consent_pb2.ConsentTextList(texts=[consent_pb2.ConsentText(
-            purpose="newsletter", version=VERSION)])
+        return consent_pb2.ConsentTextList(
+            texts=[consent_pb2.ConsentText(purpose="newsletter", version=VERSION)]
+        )
 
     def Grant(self, request: Any, context: Any) -> Any:  # noqa: N802
         time.sleep(self.grant_seconds)
         with self.lock:
             self.grants[request.person.email] += 1
-        return consent_pb2.ConsentRecord(id=tokens.new_id("cr"), purpose="newsletter",
-                                         action="grant", version=request.version)
+        return consent_pb2.ConsentRecord(
+            id=tokens.new_id("cr"), purpose="newsletter", action="grant", version=request.version
+        )
 
     def Withdraw(self, request: Any, context: Any) -> Any:  # noqa: N802
         with self.lock:
             self.withdrawals[request.person.email] += 1
-        return consent_pb2.WithdrawResponse(record=consent_pb2.ConsentRecord(
-            id=tokens.new_id("cr"), purpose="newsletter", action="withdrawal"))
+        return consent_pb2.WithdrawResponse(
+            record=consent_pb2.ConsentRecord(
+                id=tokens.new_id("cr"), purpose="newsletter", action="withdrawal"
+            )
+        )
 
 
 @pytest.fixture(scope="module")
@@ -105,12 +110,18 @@ def sink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateServer]:
 
 
 @pytest.fixture(scope="module")
-def newsletter(consent: tuple[FakeConsent, int], sink: PrivateServer,
-               tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    with running_backend("newsletter", tmp_path_factory.mktemp("newsletter"),
-                         CONSENT_GRPC_ADDR=f"127.0.0.1:{consent[1]}",
-                         LETHE_SMTP_PORT=str(sink.port), NEWSLETTER_SEND_RATE="100",
-                         NEWSLETTER_BATCH_SIZE="10", NEWSLETTER_SEND_LEASE_SECONDS="2") as backend:
+def newsletter(
+    consent: tuple[FakeConsent, int], sink: PrivateServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Backend]:
+    with running_backend(
+        "newsletter",
+        tmp_path_factory.mktemp("newsletter"),
+        CONSENT_GRPC_ADDR=f"127.0.0.1:{consent[1]}",
+        LETHE_SMTP_PORT=str(sink.port),
+        NEWSLETTER_SEND_RATE="100",
+        NEWSLETTER_BATCH_SIZE="10",
+        NEWSLETTER_SEND_LEASE_SECONDS="2",
+    ) as backend:
         yield backend
 
 
@@ -130,8 +141,7 @@ def pepper(backend: Backend) -> str:
 
 
 def life_of(db: Database, subscriber: str) -> Life:
-    return fold(subscriber, list(db.subscriber_steps.find({"_id": under(subscriber)},
-                                                          sort=[("_id", 1)])))
+    return fold(subscriber, list(db.subscriber_steps.find({"_id": under(subscriber)}, sort=[("_id", 1)])))
 
 
 def mails(sink: PrivateServer, to: str = "", kind: str = "") -> list[Any]:
@@ -140,42 +150,45 @@ def mails(sink: PrivateServer, to: str = "", kind: str = "") -> list[Any]:
 
 
 def confirmation_token(sink: PrivateServer, email: str) -> str:
-    [mail] = wait_for(lambda: mails(sink, email, "newsletter-confirmation"), 15,
-                      what="the confirmation mail")
+    [mail] = wait_for(lambda: mails(sink, email, "newsletter-confirmation"), 15, what="the confirmation mail")
     body = mail.get_body(preferencelist=("plain",)).get_content()
     return unquote(body.split("token=", 1)[1].split()[0])
 
 
-def fresh_audience(db: Database, backend: Backend, count: int,
-                   accounts: bool = False) -> list[tuple[str, str, str]]:
+def fresh_audience(
+    db: Database, backend: Backend, count: int, accounts: bool = False
+) -> list[tuple[str, str, str]]:
     """These active subscribers alone; (subscriber id, address, account id) each."""
     db.subscriber_steps.delete_many({})
-    readers = [Reader(f"{unique('r')}@race.example", "",
-                      tokens.new_id("acc") if accounts else "") for _ in range(count)]
+    readers = [
+        Reader(f"{unique('r')}@race.example", "", tokens.new_id("acc") if accounts else "")
+        for _ in range(count)
+    ]
     ids = seed_active(db, pepper(backend), readers, datetime.now(UTC) - timedelta(minutes=1))
     return [(sid, r.email, r.account_id) for sid, r in zip(ids, readers, strict=True)]
 
 
 def start_campaign(stub: Stub, subject: str) -> str:
-    created = stub.CreateCampaign(pb.CreateCampaignRequest(
-        actor_account_id=ACTOR, subject=subject, text_body="Racing."), timeout=10)
+    created = stub.CreateCampaign(
+        pb.CreateCampaignRequest(actor_account_id=ACTOR, subject=subject, text_body="Racing."), timeout=10
+    )
     stub.SendCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id), timeout=10)
     return str(created.id)
 
 
 def campaign(stub: Stub, campaign_id: str) -> Any:
-    return stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id),
-                            timeout=10)
+    return stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id), timeout=10)
 
 
 def test_a_double_confirm_records_one_consent_grant(
-        consent: tuple[FakeConsent, int], sink: PrivateServer, stub: Stub, db: Database,
-        newsletter: Backend) -> None:
+    consent: tuple[FakeConsent, int], sink: PrivateServer, stub: Stub, db: Database, newsletter: Backend
+) -> None:
     fake = consent[0]
     addresses = [f"{unique('c')}@race.example" for _ in range(4)]
     for email in addresses:
-        stub.Subscribe(pb.SubscribeRequest(person=pb.Person(email=email),
-                                           consent_version=VERSION), timeout=10)
+        stub.Subscribe(
+            pb.SubscribeRequest(person=pb.Person(email=email), consent_version=VERSION), timeout=10
+        )
     tokens_ = {email: confirmation_token(sink, email) for email in addresses}
 
     def confirm(email: str) -> str:
@@ -194,8 +207,13 @@ def test_a_double_confirm_records_one_consent_grant(
 
 
 def test_an_unsubscribe_racing_restrictions_is_never_undone(
-        consent: tuple[FakeConsent, int], sink: PrivateServer, stub: Stub, db: Database,
-        newsletter: Backend, amqp_url: str) -> None:
+    consent: tuple[FakeConsent, int],
+    sink: PrivateServer,
+    stub: Stub,
+    db: Database,
+    newsletter: Backend,
+    amqp_url: str,
+) -> None:
     """Each person unsubscribes by link while restriction events for them (set and lift)
     are handled by the workers: every unsubscribe holds, and each withdrawal is recorded
     once."""
@@ -207,11 +225,14 @@ def test_an_unsubscribe_racing_restrictions_is_never_undone(
     def restrict(person: tuple[str, str, str], restricted: bool) -> None:
         request_id = tokens.new_id("pr")
         requests.append(request_id)
-        publisher.publish(Envelope(
-            type="privacy.restriction_changed", source="consent",
-            subject_key=subject_key(pepper(newsletter), person[1]),
-            payload={"request_id": request_id, "account_id": person[2],
-                     "restricted": restricted}))
+        publisher.publish(
+            Envelope(
+                type="privacy.restriction_changed",
+                source="consent",
+                subject_key=subject_key(pepper(newsletter), person[1]),
+                payload={"request_id": request_id, "account_id": person[2], "restricted": restricted},
+            )
+        )
 
     def unsubscribe(person: tuple[str, str, str]) -> str:
         token = links.unsubscribe_token(person[0])
@@ -228,34 +249,40 @@ def test_an_unsubscribe_racing_restrictions_is_never_undone(
         publisher.close()
 
     def handled() -> bool:  # each event answered by this backend's workers
-        return sum(db.privacy_receipts_sent.count_documents({"_id": under(r)})
-                   for r in requests) == len(requests)
+        return sum(db.privacy_receipts_sent.count_documents({"_id": under(r)}) for r in requests) == len(
+            requests
+        )
+
     wait_for(handled, 30, what="every restriction event to be handled")
 
     assert all(a.startswith("you are unsubscribed") for a in answers)
     assert [life_of(db, person[0]).status for person in people] == ["none"] * len(people)
-    assert {person[1]: consent[0].withdrawals[person[1]] for person in people} == \
-        {person[1]: 1 for person in people}
+    assert {person[1]: consent[0].withdrawals[person[1]] for person in people} == {
+        person[1]: 1 for person in people
+    }
     sent = start_campaign(stub, "After they all left")
     wait_for(lambda: campaign(stub, sent).status == "sent", 30, what="the campaign")
-    assert not [m for m in mails(sink, kind="newsletter-campaign")
-                if m["X-Lethe-Campaign"] == sent]
+    assert not [m for m in mails(sink, kind="newsletter-campaign") if m["X-Lethe-Campaign"] == sent]
 
 
 def test_a_cancel_racing_the_senders_lease_renewal_stays_cancelled(
-        sink: PrivateServer, stub: Stub, db: Database, newsletter: Backend) -> None:
+    sink: PrivateServer, stub: Stub, db: Database, newsletter: Backend
+) -> None:
     """The sender renews its lease several times a second and saves progress after every
     batch while staff cancel from four places at once: exactly one cancel wins, the
     campaign stays cancelled, and sending stops within one batch."""
     fresh_audience(db, newsletter, 300)
     campaign_id = start_campaign(stub, "Cancelled mid-way")
-    wait_for(lambda: db.send_log.count_documents({"campaign_id": campaign_id}) >= 30, 30,
-             interval=0.05, what="the campaign to be under way")
+    wait_for(
+        lambda: db.send_log.count_documents({"campaign_id": campaign_id}) >= 30,
+        30,
+        interval=0.05,
+        what="the campaign to be under way",
+    )
 
     def cancel(_: int) -> str:
         try:
-            stub.CancelCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id),
-                                timeout=10)
+            stub.CancelCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id), timeout=10)
         except grpc.RpcError as exc:
             return str(exc.code())
         return "cancelled"
@@ -275,14 +302,19 @@ def test_a_cancel_racing_the_senders_lease_renewal_stays_cancelled(
 
 
 def test_two_workers_never_send_one_campaign_at_once(
-        sink: PrivateServer, stub: Stub, db: Database, newsletter: Backend) -> None:
+    sink: PrivateServer, stub: Stub, db: Database, newsletter: Backend
+) -> None:
     """Both workers look for the campaign every second, and the holder is stopped mid-way
     (its lease goes to the other at once): the send log shows one sender at a time, and
     every message once."""
     people = fresh_audience(db, newsletter, 600)
     campaign_id = start_campaign(stub, "One sender at a time")
-    wait_for(lambda: db.send_log.count_documents({"campaign_id": campaign_id}) >= 60, 30,
-             interval=0.05, what="the campaign to be under way")
+    wait_for(
+        lambda: db.send_log.count_documents({"campaign_id": campaign_id}) >= 60,
+        30,
+        interval=0.05,
+        what="the campaign to be under way",
+    )
     [holder] = [w for w in newsletter.workers if campaign_id in w.log()]  # "sending campaign"
     holder.stop()  # a clean stop hands the campaign on at once
     assert campaign(stub, campaign_id).status == "sending"
@@ -297,17 +329,16 @@ def test_two_workers_never_send_one_campaign_at_once(
     ordered = sorted((min(ats), max(ats)) for ats in spans.values())
     assert len(ordered) >= 2, "the campaign was handed on"
     assert all(earlier[1] <= later[0] for earlier, later in itertools.pairwise(ordered))
-    ours = [m for m in mails(sink, kind="newsletter-campaign")
-            if m["X-Lethe-Campaign"] == campaign_id]
+    ours = [m for m in mails(sink, kind="newsletter-campaign") if m["X-Lethe-Campaign"] == campaign_id]
     delivered = Counter(m["To"] for m in ours)
     assert set(delivered.values()) == {1} and len(delivered) == len(people)
     # one-click unsubscribing (RFC 2369, 8058); the harness checked the headers' form
-    assert all(m["List-Unsubscribe"] and m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-               for m in ours)
+    assert all(
+        m["List-Unsubscribe"] and m["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click" for m in ours
+    )
 
 
-def test_lease_periods_have_one_holder_while_contenders_take_over_dead_ones(
-        db: Database) -> None:
+def test_lease_periods_have_one_holder_while_contenders_take_over_dead_ones(db: Database) -> None:
     """Eight contenders, each holding for a few periods and then dying (it stops renewing);
     every period is held by at most one of them, and the campaign changes hands."""
     repo = CampaignRepository(db)
@@ -353,8 +384,7 @@ class Consent:
     def current_version(self) -> str:
         return VERSION
 
-    def grant(self, account_id: str, email: str, name: str, version: str,
-              client_address: str) -> str:
+    def grant(self, account_id: str, email: str, name: str, version: str, client_address: str) -> str:
         raise AssertionError("not used here")
 
     def withdraw(self, account_id: str, email: str) -> None:
@@ -380,7 +410,8 @@ def domain(repo: NewsletterRepository, consent: Consent) -> tuple[Subscribers, L
 
 
 def test_a_withdrawal_consent_could_not_take_is_recorded_once_by_racing_sweeps(
-        db: Database, repo: NewsletterRepository, newsletter: Backend) -> None:
+    db: Database, repo: NewsletterRepository, newsletter: Backend
+) -> None:
     consent = Consent()
     subscribers, leaving = domain(repo, consent)
     [(subscriber, email, _)] = fresh_audience(db, newsletter, 1)
@@ -399,18 +430,35 @@ def test_a_withdrawal_consent_could_not_take_is_recorded_once_by_racing_sweeps(
 
 
 def test_an_unconfirmed_request_is_forgotten_once_its_link_expired(
-        db: Database, repo: NewsletterRepository) -> None:
+    db: Database, repo: NewsletterRepository
+) -> None:
     subscribers, leaving = domain(repo, Consent())
     email = f"{unique('p')}@race.example"
     key = subject_key("k" * 32, email)
     subscriber = subscriber_id(key)
     asked = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=49)
-    db.subscriber_steps.insert_one({
-        "_id": f"{subscriber}/00000000", "n": 0, "kind": "requested", "subject_key": key,
-        "email": email, "name": "", "account_id": "", "consent_version": VERSION,
-        "pending_since": 1, "requested_at": asked, "confirmation_requested_at": asked})
-    db.queues.insert_one({"_id": f"unconfirmed/{timekey(asked + timedelta(hours=48))}/{subscriber}",
-                          "item": subscriber, "at": asked + timedelta(hours=48)})
+    db.subscriber_steps.insert_one(
+        {
+            "_id": f"{subscriber}/00000000",
+            "n": 0,
+            "kind": "requested",
+            "subject_key": key,
+            "email": email,
+            "name": "",
+            "account_id": "",
+            "consent_version": VERSION,
+            "pending_since": 1,
+            "requested_at": asked,
+            "confirmation_requested_at": asked,
+        }
+    )
+    db.queues.insert_one(
+        {
+            "_id": f"unconfirmed/{timekey(asked + timedelta(hours=48))}/{subscriber}",
+            "item": subscriber,
+            "at": asked + timedelta(hours=48),
+        }
+    )
     assert subscribers.life(subscriber).status == "pending"
 
     assert leaving.forget_unconfirmed() == 1

@@ -40,20 +40,27 @@ def test_defaults_give_the_newsletter_its_own_ports_and_database(monkeypatch: py
     for name in ("NEWSLETTER_GRPC_PORT", "NEWSLETTER_MONGO_DB", "NEWSLETTER_LINK_SECRET"):
         monkeypatch.delenv(name, raising=False)
     config = load_config()
-    assert (config.common.grpc_port, config.common.api_metrics_port,
-            config.common.worker_metrics_port) == (50054, 9104, 9204)
+    assert (config.common.grpc_port, config.common.api_metrics_port, config.common.worker_metrics_port) == (
+        50054,
+        9104,
+        9204,
+    )
     assert (config.common.service, config.common.mongo_db) == ("newsletter", "lethe_newsletter")
     assert len(config.link_key) == 32 and config.send_rate_per_second == 50.0
 
 
-@pytest.mark.parametrize(("name", "value", "problem"), [
-    ("LETHE_SUBJECT_PEPPER", "", "LETHE_SUBJECT_PEPPER"),
-    ("NEWSLETTER_LINK_SECRET", "short", "at least 32"),
-    ("NEWSLETTER_SEND_RATE", "-1", "NEWSLETTER_SEND_RATE"),
-    ("NEWSLETTER_BATCH_SIZE", "0", "NEWSLETTER_BATCH_SIZE"),
-])
-def test_a_bad_setting_stops_the_newsletter_at_start_up(monkeypatch: pytest.MonkeyPatch, name: str,
-                                                       value: str, problem: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("LETHE_SUBJECT_PEPPER", "", "LETHE_SUBJECT_PEPPER"),
+        ("NEWSLETTER_LINK_SECRET", "short", "at least 32"),
+        ("NEWSLETTER_SEND_RATE", "-1", "NEWSLETTER_SEND_RATE"),
+        ("NEWSLETTER_BATCH_SIZE", "0", "NEWSLETTER_BATCH_SIZE"),
+    ],
+)
+def test_a_bad_setting_stops_the_newsletter_at_start_up(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
     monkeypatch.setenv(name, value)
     with pytest.raises(ConfigError, match=problem):
         load_config()
@@ -83,31 +90,44 @@ def active_subscriber(db: Database, backend: Backend, account_id: str = "") -> t
     confirmed = datetime.now(UTC) - timedelta(days=1)
     [subscriber_id] = seed_active(db, pepper, [Reader(email, "Ada", account_id)], confirmed)
     campaign = f"cmp_{'0' * 32}"
-    db.send_log.insert_one({"_id": f"{subscriber_id}/{campaign}", "campaign_id": campaign,
-                            "subscriber_id": subscriber_id, "outcome": "sent", "at": confirmed})
+    db.send_log.insert_one(
+        {
+            "_id": f"{subscriber_id}/{campaign}",
+            "campaign_id": campaign,
+            "subscriber_id": subscriber_id,
+            "outcome": "sent",
+            "at": confirmed,
+        }
+    )
     return subscriber_id, subject_key(pepper, email)
 
 
 def life_of(db: Database, subscriber_id: str) -> Life:
-    return fold(subscriber_id, list(db.subscriber_steps.find({"_id": under(subscriber_id)},
-                                                             sort=[("_id", 1)])))
+    return fold(
+        subscriber_id, list(db.subscriber_steps.find({"_id": under(subscriber_id)}, sort=[("_id", 1)]))
+    )
 
 
 def test_an_erasure_delivered_twice_deletes_suppresses_and_answers_once(
-        newsletter: Backend, db: Database, amqp_url: str) -> None:
+    newsletter: Backend, db: Database, amqp_url: str
+) -> None:
     account_id = tokens.new_id("acc")
     subscriber_id, key = active_subscriber(db, newsletter, account_id)
     request_id = tokens.new_id("pr")
-    event = Envelope(type="privacy.erasure_requested", source="consent", subject_key=key,
-                     payload={"request_id": request_id, "account_id": account_id})
+    event = Envelope(
+        type="privacy.erasure_requested",
+        source="consent",
+        subject_key=key,
+        payload={"request_id": request_id, "account_id": account_id},
+    )
     publisher = EventPublisher(amqp_url)
     try:
         with EventTap(amqp_url, "newsletter", "privacy.receipt") as tap:
             publisher.publish(event)
-            publisher.publish(Envelope(type=event.type, source="consent", subject_key=key,
-                                       payload=event.payload))
-            wait_for(lambda: not life_of(db, subscriber_id).live, 15,
-                     what="the subscriber to be deleted")
+            publisher.publish(
+                Envelope(type=event.type, source="consent", subject_key=key, payload=event.payload)
+            )
+            wait_for(lambda: not life_of(db, subscriber_id).live, 15, what="the subscriber to be deleted")
             time.sleep(1.5)
             receipts = [e for e in tap.drain() if e["payload"]["request_id"] == request_id]  # type: ignore[index]
     finally:
@@ -127,14 +147,16 @@ def test_an_erasure_delivered_twice_deletes_suppresses_and_answers_once(
 
 
 def exported(stub: Stub, key: str) -> dict[str, Any]:
-    reply = stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(
-        subject=subject_pb2.Subject(subject_key=key)), timeout=10)
+    reply = stub.ExportSubjectData(
+        subject_pb2.ExportSubjectDataRequest(subject=subject_pb2.Subject(subject_key=key)), timeout=10
+    )
     assert reply.service == "newsletter" and reply.lawful_bases
     return json.loads(reply.data_json)  # type: ignore[no-any-return]
 
 
-def test_export_shows_the_subscription_and_what_was_sent(newsletter: Backend, db: Database,
-                                                         stub: Stub) -> None:
+def test_export_shows_the_subscription_and_what_was_sent(
+    newsletter: Backend, db: Database, stub: Stub
+) -> None:
     _, key = active_subscriber(db, newsletter)
     data = exported(stub, key)
     assert [s["status"] for s in data["subscriptions"]] == ["active"]
@@ -144,27 +166,46 @@ def test_export_shows_the_subscription_and_what_was_sent(newsletter: Backend, db
 
 
 def test_a_restriction_event_marks_the_subscriber_and_lifting_it_clears_the_mark(
-        newsletter: Backend, db: Database, amqp_url: str, stub: Stub) -> None:
+    newsletter: Backend, db: Database, amqp_url: str, stub: Stub
+) -> None:
     account_id = tokens.new_id("acc")
     _, key = active_subscriber(db, newsletter, account_id)
     publisher = EventPublisher(amqp_url)
     try:
         for restricted in (True, False):
-            publisher.publish(Envelope(type="privacy.restriction_changed", source="consent",
-                                       subject_key=key, payload={
-                                           "request_id": tokens.new_id("pr"),
-                                           "account_id": account_id, "restricted": restricted}))
-            wait_for(lambda r=restricted: exported(stub, key)["subscriptions"][0]["restricted"]  # type: ignore[misc]
-                     is r, 15, what="the restriction mark")
+            publisher.publish(
+                Envelope(
+                    type="privacy.restriction_changed",
+                    source="consent",
+                    subject_key=key,
+                    payload={
+                        "request_id": tokens.new_id("pr"),
+                        "account_id": account_id,
+                        "restricted": restricted,
+                    },
+                )
+            )
+            wait_for(
+                lambda r=restricted: (
+                    exported(stub, key)["subscriptions"][0]["restricted"]  # type: ignore[misc]
+                    is r
+                ),
+                15,
+                what="the restriction mark",
+            )
     finally:
         publisher.close()
 
 
 def test_bad_input_is_refused_with_a_status_and_a_message_without_the_value(stub: Stub) -> None:
     def subscribe(email: str, account_id: str = "") -> object:
-        return lambda: stub.Subscribe(pb.SubscribeRequest(
-            person=pb.Person(email=email, account_id=account_id), consent_version="2026-01"),
-            timeout=10)
+        return lambda: stub.Subscribe(
+            pb.SubscribeRequest(
+                person=pb.Person(email=email, account_id=account_id), consent_version="2026-01"
+            ),
+            timeout=10,
+        )
+
     assert code_of(subscribe("no-at-sign")) == grpc.StatusCode.INVALID_ARGUMENT
     assert code_of(subscribe("a@example.com", "acc_x")) == grpc.StatusCode.INVALID_ARGUMENT
     for call in (stub.Confirm, stub.Unsubscribe, stub.CheckUnsubscribeToken):
@@ -174,22 +215,34 @@ def test_bad_input_is_refused_with_a_status_and_a_message_without_the_value(stub
         assert "forged" not in (refused.value.details() or "")
     ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id="cmp_" + "9" * 32)
     assert code_of(lambda: stub.GetCampaign(ref, timeout=10)) == grpc.StatusCode.NOT_FOUND
-    assert code_of(lambda: stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id="x"),
-                                            timeout=10)) == grpc.StatusCode.INVALID_ARGUMENT
-    assert code_of(lambda: stub.CreateCampaign(pb.CreateCampaignRequest(
-        actor_account_id=ACTOR, subject="two\nlines", text_body="t"), timeout=10)) == \
-        grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        code_of(lambda: stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id="x"), timeout=10))
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
+    assert (
+        code_of(
+            lambda: stub.CreateCampaign(
+                pb.CreateCampaignRequest(actor_account_id=ACTOR, subject="two\nlines", text_body="t"),
+                timeout=10,
+            )
+        )
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )
 
 
 def test_a_campaign_is_sent_once_and_cannot_be_sent_again(stub: Stub) -> None:
-    created = stub.CreateCampaign(pb.CreateCampaignRequest(
-        actor_account_id=ACTOR, subject="Once", text_body="Only once."), timeout=10)
+    created = stub.CreateCampaign(
+        pb.CreateCampaignRequest(actor_account_id=ACTOR, subject="Once", text_body="Only once."), timeout=10
+    )
     assert created.status == "draft"
     ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id)
     assert stub.SendCampaign(ref, timeout=10).status == "sending"
     assert code_of(lambda: stub.SendCampaign(ref, timeout=10)) == grpc.StatusCode.FAILED_PRECONDITION
-    finished = wait_for(lambda: (c := stub.GetCampaign(ref, timeout=10)).status == "sent" and c,
-                        20, what="the campaign to finish")
+    finished = wait_for(
+        lambda: (c := stub.GetCampaign(ref, timeout=10)).status == "sent" and c,
+        20,
+        what="the campaign to finish",
+    )
     assert finished.finished_at
     assert code_of(lambda: stub.CancelCampaign(ref, timeout=10)) == grpc.StatusCode.FAILED_PRECONDITION
 
@@ -200,15 +253,24 @@ def test_the_newsletter_worker_consumes_from_its_own_durable_queue(newsletter: B
 
 
 def test_the_staff_list_pages_newest_first(stub: Stub) -> None:
-    made = [stub.CreateCampaign(pb.CreateCampaignRequest(
-        actor_account_id=ACTOR, subject=f"Page {n}", text_body="t"), timeout=10).id
-        for n in range(3)]
-    first = stub.ListCampaigns(pb.ListCampaignsRequest(actor_account_id=ACTOR, page_size=2),
-                               timeout=10)
+    made = [
+        stub.CreateCampaign(
+            pb.CreateCampaignRequest(actor_account_id=ACTOR, subject=f"Page {n}", text_body="t"), timeout=10
+        ).id
+        for n in range(3)
+    ]
+    first = stub.ListCampaigns(pb.ListCampaignsRequest(actor_account_id=ACTOR, page_size=2), timeout=10)
     assert [c.id for c in first.campaigns] == made[:0:-1] and first.next_page_token
-    second = stub.ListCampaigns(pb.ListCampaignsRequest(
-        actor_account_id=ACTOR, page_size=2, page_token=first.next_page_token), timeout=10)
+    second = stub.ListCampaigns(
+        pb.ListCampaignsRequest(actor_account_id=ACTOR, page_size=2, page_token=first.next_page_token),
+        timeout=10,
+    )
     assert second.campaigns[0].id == made[0]
-    assert code_of(lambda: stub.ListCampaigns(pb.ListCampaignsRequest(
-        actor_account_id=ACTOR, page_token="not*a*token"), timeout=10)) == \
-        grpc.StatusCode.INVALID_ARGUMENT
+    assert (
+        code_of(
+            lambda: stub.ListCampaigns(
+                pb.ListCampaignsRequest(actor_account_id=ACTOR, page_token="not*a*token"), timeout=10
+            )
+        )
+        == grpc.StatusCode.INVALID_ARGUMENT
+    )

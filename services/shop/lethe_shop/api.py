@@ -24,9 +24,13 @@ def main() -> None:
         return build_parts(runtime, config)
 
     def bindings(runtime: Runtime) -> Sequence[ServiceBinding]:
-        return [ServiceBinding(shop_pb2_grpc.add_ShopServiceServicer_to_server,
-                               ShopServicer(parts_of(runtime), config.common.subject_pepper),
-                               shop_pb2.DESCRIPTOR.services_by_name["ShopService"].full_name)]
+        return [
+            ServiceBinding(
+                shop_pb2_grpc.add_ShopServiceServicer_to_server,
+                ShopServicer(parts_of(runtime), config.common.subject_pepper),
+                shop_pb2.DESCRIPTOR.services_by_name["ShopService"].full_name,
+            )
+        ]
 
     def seed(runtime: Runtime) -> None:
         if config.seed_catalogue:

@@ -59,22 +59,24 @@ class KeyState:
 
 def key_state(steps: list[Document]) -> KeyState:
     attempts = tuple(s for s in steps if s.get("kind") == ATTEMPT)
-    declined = {str(s["order_id"]): str(s.get("reason") or CARD_DECLINED)
-                for s in steps if s.get("kind") == DECLINED}
+    declined = {
+        str(s["order_id"]): str(s.get("reason") or CARD_DECLINED) for s in steps if s.get("kind") == DECLINED
+    }
     return KeyState(attempts, declined)
 
 
 def refusal(reason: str) -> DomainError:
     """What the customer is told about a declined attempt."""
     if reason == INVALID_TOKEN:
-        return InvalidArgument("the payment token is not valid or was used already; "
-                               "get a new one from the payment provider")
-    return FailedPrecondition("the payment was declined; no order was placed",
-                              reason="payment_declined")
+        return InvalidArgument(
+            "the payment token is not valid or was used already; get a new one from the payment provider"
+        )
+    return FailedPrecondition("the payment was declined; no order was placed", reason="payment_declined")
 
 
-def attempt_step(state: KeyState, account_id: str, idempotency_key: str, token: str,
-                 now: datetime) -> Step | None:
+def attempt_step(
+    state: KeyState, account_id: str, idempotency_key: str, token: str, now: datetime
+) -> Step | None:
     """None while an attempt is current (the request goes to its order); else the next
     attempt. The token of a declined attempt is refused again (raised)."""
     if state.current:
@@ -83,9 +85,15 @@ def attempt_step(state: KeyState, account_id: str, idempotency_key: str, token: 
     if reason:
         raise refusal(reason)
     number = len(state.attempts)
-    return Step({"kind": ATTEMPT, "attempt": number,
-                 "order_id": order_id_for(account_id, idempotency_key, number),
-                 "token_fingerprint": token, "at": now})
+    return Step(
+        {
+            "kind": ATTEMPT,
+            "attempt": number,
+            "order_id": order_id_for(account_id, idempotency_key, number),
+            "token_fingerprint": token,
+            "at": now,
+        }
+    )
 
 
 def declined_step(state: KeyState, order_id: str, reason: str, now: datetime) -> Step | None:

@@ -21,16 +21,19 @@ class Carts:
         cart = self._repo.people.cart(customer.subject.account_id)
         wanted = [(line["product_id"], line["quantity"]) for line in (cart or {}).get("lines", [])]
         products = self._repo.catalogue.by_id(p for p, _ in wanted)
-        return [line_of(products[p], q) for p, q in wanted
-                if p in products and products[p]["active"]]
+        return [line_of(products[p], q) for p, q in wanted if p in products and products[p]["active"]]
 
     def put(self, customer: Customer, lines: list[tuple[str, int]]) -> list[Document]:
         """Replace the cart; an empty list empties it."""
         wanted = checked_lines(lines) if lines else []
         products = self._catalogue.priced([p for p, _ in wanted])
         priced = [line_of(products[p], q) for p, q in wanted]  # checks quantities and kinds
-        self._repo.people.put_cart({
-            "_id": customer.subject.account_id, "subject_key": customer.subject.subject_key,
-            "lines": [{"product_id": p, "quantity": q} for p, q in wanted],
-            "updated_at": datetime.now(UTC)})
+        self._repo.people.put_cart(
+            {
+                "_id": customer.subject.account_id,
+                "subject_key": customer.subject.subject_key,
+                "lines": [{"product_id": p, "quantity": q} for p, q in wanted],
+                "updated_at": datetime.now(UTC),
+            }
+        )
         return priced

@@ -26,8 +26,7 @@ from lethe_shop.repository import ShopRepository
 _SKU = re.compile(r"[A-Z0-9][A-Z0-9-]{1,39}")
 _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _CURRENCIES = ("EUR", "USD", "GBP", "CHF")
-EDITABLE = ("name", "description", "price_cents", "currency", "vat_rate_bp", "term_months",
-            "files", "active")
+EDITABLE = ("name", "description", "price_cents", "currency", "vat_rate_bp", "term_months", "files", "active")
 MAX_PRICE_CENTS = 100_000_000
 
 
@@ -51,12 +50,19 @@ def check_product(fields: Mapping[str, Any], downloads_dir: Path) -> Document:
     for name in files:
         if not _FILE.fullmatch(name) or not (downloads_dir / name).is_file():
             raise InvalidArgument("every file must be the name of a file in the download storage")
-    return {"name": text(fields["name"], "name", max_length=200),
-            "description": text(fields["description"], "description", max_length=2000,
-                                 required=False, multiline=True),
-            "kind": kind, "price_cents": price, "currency": fields["currency"],
-            "vat_rate_bp": vat, "term_months": term, "files": files,
-            "active": bool(fields["active"])}
+    return {
+        "name": text(fields["name"], "name", max_length=200),
+        "description": text(
+            fields["description"], "description", max_length=2000, required=False, multiline=True
+        ),
+        "kind": kind,
+        "price_cents": price,
+        "currency": fields["currency"],
+        "vat_rate_bp": vat,
+        "term_months": term,
+        "files": files,
+        "active": bool(fields["active"]),
+    }
 
 
 class Catalogue:
@@ -73,8 +79,13 @@ class Catalogue:
         if not _SKU.fullmatch(sku):
             raise InvalidArgument("sku must be 2 to 40 capital letters, digits or dashes")
         now = datetime.now(UTC)
-        doc = {"_id": tokens.new_id("prd"), "sku": sku,
-               **check_product(fields, self._downloads_dir), "created_at": now, "updated_at": now}
+        doc = {
+            "_id": tokens.new_id("prd"),
+            "sku": sku,
+            **check_product(fields, self._downloads_dir),
+            "created_at": now,
+            "updated_at": now,
+        }
         if not self._repo.catalogue.insert(doc):
             raise AlreadyExists("a product with this sku exists already")
         return doc

@@ -18,8 +18,7 @@ from lethe_common.store.keys import key
 from lethe_common.subject import Subject, subject_key
 from lethe_shop.models import MAX_LINES, derived_id
 
-ADDRESS_FIELDS = ("name", "company", "street", "extra", "postcode", "city", "country", "phone",
-                  "vat_id")
+ADDRESS_FIELDS = ("name", "company", "street", "extra", "postcode", "city", "country", "phone", "vat_id")
 REQUIRED_ADDRESS_FIELDS = ("name", "street", "postcode", "city", "country")
 _COUNTRY = re.compile(r"[A-Z]{2}")
 _POSTCODE = re.compile(r"[A-Za-z0-9 -]{2,12}")
@@ -39,16 +38,16 @@ class Customer:
 def checked_customer(account_id: str, email: str, pepper: str) -> Customer:
     validation.object_id(account_id, "account_id")
     address = validation.email(email)
-    return Customer(Subject(account_id=account_id, subject_key=subject_key(pepper, address)),
-                    address)
+    return Customer(Subject(account_id=account_id, subject_key=subject_key(pepper, address)), address)
 
 
 def checked_address(fields: Mapping[str, str], what: str) -> dict[str, str]:
     """An address with its required fields; optional ones kept only when given."""
     address: dict[str, str] = {}
     for name in ADDRESS_FIELDS:
-        value = validation.text(fields.get(name, ""), f"{what}.{name}", max_length=200,
-                                required=name in REQUIRED_ADDRESS_FIELDS)
+        value = validation.text(
+            fields.get(name, ""), f"{what}.{name}", max_length=200, required=name in REQUIRED_ADDRESS_FIELDS
+        )
         if value:
             address[name] = value
     if not _COUNTRY.fullmatch(address["country"]):
@@ -79,8 +78,10 @@ def checked_lines(lines: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
 
 def checked_idempotency_key(key: str) -> str:
     if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise InvalidArgument("an Idempotency-Key of 8 to 100 letters, digits or _.:- is "
-                              "required, so that a retried order is never placed twice")
+        raise InvalidArgument(
+            "an Idempotency-Key of 8 to 100 letters, digits or _.:- is "
+            "required, so that a retried order is never placed twice"
+        )
     return key
 
 
@@ -114,8 +115,12 @@ class OrderRequest:
 
     def fingerprint(self) -> str:
         """What makes two requests the same order (the payment token may differ on a retry)."""
-        content = {"lines": sorted(self.lines), "billing": self.billing,
-                   "delivery": self.delivery, "note": self.delivery_note}
+        content = {
+            "lines": sorted(self.lines),
+            "billing": self.billing,
+            "delivery": self.delivery,
+            "note": self.delivery_note,
+        }
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
     def token_fingerprint(self) -> str:

@@ -38,7 +38,6 @@ class ShopConfig:
     http_timeout_seconds: float
 
 
-
 def _secret(env: Env, name: str) -> str:
     value = env.str(name, "")
     if not value:
@@ -56,8 +55,7 @@ def _download_key(env: Env, pepper: str) -> bytes:
 
 def load_config() -> ShopConfig:
     env = Env()
-    common = load_common(SERVICE, env, grpc_port=50053, api_metrics_port=9103,
-                         worker_metrics_port=9203)
+    common = load_common(SERVICE, env, grpc_port=50053, api_metrics_port=9103, worker_metrics_port=9203)
     config = ShopConfig(
         common=common,
         public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),

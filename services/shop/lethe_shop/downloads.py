@@ -51,8 +51,7 @@ class OpenedFile:
 
 
 class Downloads:
-    def __init__(self, repo: ShopRepository, folder: Path, key: bytes,
-                 link_lifetime: timedelta) -> None:
+    def __init__(self, repo: ShopRepository, folder: Path, key: bytes, link_lifetime: timedelta) -> None:
         self._repo = repo
         self._folder = folder
         self._key = key
@@ -63,9 +62,13 @@ class Downloads:
         expires = now + self._lifetime
         account_id = customer.subject.account_id
         entitlements = sorted(
-            (e for e in self._repo.people.entitlements_of([account_id])
-             if e["account_id"] == account_id and aware(e["until"]) > now),
-            key=lambda e: (aware(e["granted_at"]), e["_id"]))
+            (
+                e
+                for e in self._repo.people.entitlements_of([account_id])
+                if e["account_id"] == account_id and aware(e["until"]) > now
+            ),
+            key=lambda e: (aware(e["granted_at"]), e["_id"]),
+        )
         products = self._repo.catalogue.by_id({e["product_id"] for e in entitlements})
         offers = []
         for entitlement in entitlements:
@@ -74,8 +77,9 @@ class Downloads:
                 path = self._path(name)
                 if path is None:
                     continue
-                token = signing.sign(self._key, PURPOSE, [
-                    entitlement["_id"], str(index), str(int(expires.timestamp()))])
+                token = signing.sign(
+                    self._key, PURPOSE, [entitlement["_id"], str(index), str(int(expires.timestamp()))]
+                )
                 offers.append(Offer(entitlement, name, path.stat().st_size, token, expires))
         return offers
 
@@ -89,22 +93,28 @@ class Downloads:
         if not index.isdigit() or not expires.isdigit():
             raise InvalidArgument("this download link is not valid")
         if int(expires) <= now.timestamp():
-            raise FailedPrecondition("this download link has expired; the downloads page "
-                                     "gives a new one", reason="link_expired")
+            raise FailedPrecondition(
+                "this download link has expired; the downloads page gives a new one", reason="link_expired"
+            )
         entitlement = self._repo.people.entitlement(entitlement_id)
         if entitlement is None or entitlement["account_id"] != customer.subject.account_id:
             raise NotFound("no such download")  # another's link: the same answer as none
         if aware(entitlement["until"]) <= now:
             raise PermissionDenied("the right to download this product has ended")
-        product = self._repo.catalogue.by_id([entitlement["product_id"]]).get(
-            entitlement["product_id"])
+        product = self._repo.catalogue.by_id([entitlement["product_id"]]).get(entitlement["product_id"])
         files = product["files"] if product else []
         path = self._path(files[int(index)]) if int(index) < len(files) else None
         if path is None:
             raise NotFound("this file is no longer offered")
-        self._repo.people.log_download({"_id": tokens.new_id("dlg"), **customer.subject.fields(),
-                                        "entitlement_id": entitlement_id, "file": path.name,
-                                        "at": now})
+        self._repo.people.log_download(
+            {
+                "_id": tokens.new_id("dlg"),
+                **customer.subject.fields(),
+                "entitlement_id": entitlement_id,
+                "file": path.name,
+                "at": now,
+            }
+        )
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         return OpenedFile(path.name, content_type, path.stat().st_size, path)
 

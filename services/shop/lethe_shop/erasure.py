@@ -31,17 +31,22 @@ from lethe_shop.repository import ShopRepository
 
 log = logging.getLogger(__name__)
 
-LEGAL_BASIS = ("orders and invoices: HGB §257 and AO §147 (booking documents and invoices "
-               "8 years, business letters 6 years from the end of the calendar year)")
-DEFERRED_NOTE = ("{count} open order(s) are kept until the contract is fulfilled (Art. 17(3)(b) "
-                 "GDPR: the contract and the legal obligations it brings); a second receipt "
-                 "follows once they are completed")
+LEGAL_BASIS = (
+    "orders and invoices: HGB §257 and AO §147 (booking documents and invoices "
+    "8 years, business letters 6 years from the end of the calendar year)"
+)
+DEFERRED_NOTE = (
+    "{count} open order(s) are kept until the contract is fulfilled (Art. 17(3)(b) "
+    "GDPR: the contract and the legal obligations it brings); a second receipt "
+    "follows once they are completed"
+)
 RECHECK = timedelta(minutes=1)
 RESTRICTION = RestrictionWording(
     blocked=("orders: out of every staff list, no fulfilment step",),
     restricted="{count} order(s) restricted",
     lifted="restriction lifted: orders are processed again",
-    none_held="no order held for this person")
+    none_held="no order held for this person",
+)
 
 
 class ShopErasure:
@@ -60,19 +65,19 @@ class ShopErasure:
         if not open_orders:
             receipt = self._finish(request.request_id, subject)
             self._receipts.send(receipt, subject.subject_key)
-            log.info("erasure handled", extra={"request_id": request.request_id,
-                                               "outcome": receipt.outcome})
+            log.info("erasure handled", extra={"request_id": request.request_id, "outcome": receipt.outcome})
             return receipt
         self._people.add_wait({"_id": request.request_id, **subject.fields(), "opened_at": now})
         receipt = Receipt(
-            request_id=request.request_id, kind="erasure", outcome="deferred",
+            request_id=request.request_id,
+            kind="erasure",
+            outcome="deferred",
             deleted=("shopping cart",) if carts else (),
-            kept=("open orders (addresses, items, payment reference) until fulfilled: "
-                  "Art. 17(3)(b) GDPR",),
-            note=DEFERRED_NOTE.format(count=len(open_orders)))
+            kept=("open orders (addresses, items, payment reference) until fulfilled: Art. 17(3)(b) GDPR",),
+            note=DEFERRED_NOTE.format(count=len(open_orders)),
+        )
         self._receipts.send(receipt, subject.subject_key)
-        log.info("erasure handled", extra={"request_id": request.request_id,
-                                           "outcome": receipt.outcome})
+        log.info("erasure handled", extra={"request_id": request.request_id, "outcome": receipt.outcome})
         # The last open order may have closed while the wait was written. Whoever closes an
         # order looks for waits after its step, and this looks at the orders after writing
         # the wait: one of the two sees the other.
@@ -96,20 +101,30 @@ class ShopErasure:
         self._people.delete_restrictions(people)
         self._store.delete_keys_of(subject.account_id)  # what the person's Idempotency-Keys named
         if not blocked:
-            return Receipt(request_id=request_id, kind="erasure",
-                           deleted=("shopping cart, unpaid orders, download rights and history",),
-                           note="no order of this person is held any more")
+            return Receipt(
+                request_id=request_id,
+                kind="erasure",
+                deleted=("shopping cart, unpaid orders, download rights and history",),
+                note="no order of this person is held any more",
+            )
         last = max(aware(state.retain_until) for state in blocked if state.retain_until)
         return Receipt(
-            request_id=request_id, kind="erasure",
-            deleted=("shopping cart", "phone numbers and delivery notes of the orders",
-                     "download rights and download history"),
-            blocked=(f"{len(blocked)} order(s): billing and delivery address, items, totals, "
-                     "payment reference; readable only for accounting under legal hold",
-                     "records of hand-offs to the supplier (name, delivery address, items)"),
+            request_id=request_id,
+            kind="erasure",
+            deleted=(
+                "shopping cart",
+                "phone numbers and delivery notes of the orders",
+                "download rights and download history",
+            ),
+            blocked=(
+                f"{len(blocked)} order(s): billing and delivery address, items, totals, "
+                "payment reference; readable only for accounting under legal hold",
+                "records of hand-offs to the supplier (name, delivery address, items)",
+            ),
             blocked_until=f"deleted automatically at the end of {last.year}",
             kept=(LEGAL_BASIS,),
-            note=f"{len(blocked)} order(s) blocked until their retention ends")
+            note=f"{len(blocked)} order(s) blocked until their retention ends",
+        )
 
     def finish_waiting(self, subject: Subject) -> int:
         """Send the follow-up receipt of the person's waiting erasures if none of their
@@ -145,10 +160,8 @@ class ShopErasure:
         and moves read it for each order."""
         restricted = request.kind == "restriction"
         for owner in request.subject.owners():
-            self._people.record_restriction(owner, request.request_id, restricted,
-                                            request.occurred_at)
-        receipt = restriction_receipt(request, len(self._book.of_person(request.subject)),
-                                      RESTRICTION)
+            self._people.record_restriction(owner, request.request_id, restricted, request.occurred_at)
+        receipt = restriction_receipt(request, len(self._book.of_person(request.subject)), RESTRICTION)
         self._receipts.send(receipt, request.subject.subject_key)
         return receipt
 
@@ -160,31 +173,48 @@ class ShopErasure:
         return {
             "cart": [dict(line) for line in cart["lines"]] if cart else [],
             "orders": [_order_export(o.view()) for o in self._book.of_person(subject)],
-            "supplier_handoffs": [{
-                "order_id": h["order_id"], "recipient": h["recipient"], "purpose": h["purpose"],
-                "fields": h["fields"], "at": wire_time(h["at"]),
-                "retain_until": wire_time(h.get("retain_until"))}
-                for h in sorted(self._people.handoffs_of(people), key=lambda h: aware(h["at"]))],
-            "download_rights": [{
-                "product_id": e["product_id"], "product_name": e["product_name"],
-                "order_id": e["order_id"], "until": wire_time(e["until"])}
-                for e in sorted(self._people.entitlements_of(people),
-                                key=lambda e: aware(e["granted_at"]))],
-            "download_history": [{"file": d["file"], "at": wire_time(d["at"])}
-                                 for d in sorted(self._people.downloads_of(people),
-                                                 key=lambda d: aware(d["at"]))],
+            "supplier_handoffs": [
+                {
+                    "order_id": h["order_id"],
+                    "recipient": h["recipient"],
+                    "purpose": h["purpose"],
+                    "fields": h["fields"],
+                    "at": wire_time(h["at"]),
+                    "retain_until": wire_time(h.get("retain_until")),
+                }
+                for h in sorted(self._people.handoffs_of(people), key=lambda h: aware(h["at"]))
+            ],
+            "download_rights": [
+                {
+                    "product_id": e["product_id"],
+                    "product_name": e["product_name"],
+                    "order_id": e["order_id"],
+                    "until": wire_time(e["until"]),
+                }
+                for e in sorted(self._people.entitlements_of(people), key=lambda e: aware(e["granted_at"]))
+            ],
+            "download_history": [
+                {"file": d["file"], "at": wire_time(d["at"])}
+                for d in sorted(self._people.downloads_of(people), key=lambda d: aware(d["at"]))
+            ],
         }
 
 
 def _order_export(order: Document) -> dict[str, Any]:
     return {
-        "id": order["_id"], "status": order["status"], "placed_at": wire_time(order["placed_at"]),
+        "id": order["_id"],
+        "status": order["status"],
+        "placed_at": wire_time(order["placed_at"]),
         "lines": [dict(line) for line in order["lines"]],
-        "totals": order["totals"], "billing": order["billing"], "delivery": order.get("delivery"),
+        "totals": order["totals"],
+        "billing": order["billing"],
+        "delivery": order.get("delivery"),
         "delivery_note": order.get("delivery_note", ""),
-        "payment": {"provider": order["payment"]["provider"],
-                    "reference": order["payment"]["reference"],
-                    "status": order["payment"]["status"]},
+        "payment": {
+            "provider": order["payment"]["provider"],
+            "reference": order["payment"]["reference"],
+            "status": order["payment"]["status"],
+        },
         "history": [{"status": h["status"], "at": wire_time(h["at"])} for h in order["history"]],
         "blocked": bool(order.get("blocked")),
         "retain_until": wire_time(order.get("retain_until")),

@@ -47,8 +47,11 @@ def delivery_data(order: Document) -> dict[str, Any]:
     return {
         "reference": order["_id"],
         "recipient": {field: delivery[field] for field in RECIPIENT_FIELDS if delivery.get(field)},
-        "items": [{"sku": line["sku"], "name": line["name"], "quantity": line["quantity"]}
-                  for line in order["lines"] if line["kind"] == "physical"],
+        "items": [
+            {"sku": line["sku"], "name": line["name"], "quantity": line["quantity"]}
+            for line in order["lines"]
+            if line["kind"] == "physical"
+        ],
     }
 
 
@@ -63,8 +66,14 @@ class Fulfilment:
     step, so one of the two always sees the other).
     """
 
-    def __init__(self, repo: ShopRepository, book: OrderBook, supplier: Supplier,
-                 rules: RetentionRules, entitlement_days: int) -> None:
+    def __init__(
+        self,
+        repo: ShopRepository,
+        book: OrderBook,
+        supplier: Supplier,
+        rules: RetentionRules,
+        entitlement_days: int,
+    ) -> None:
         self._people = repo.people
         self._book = book
         self._supplier = supplier
@@ -98,32 +107,55 @@ class Fulfilment:
             if line["kind"] == "physical":
                 continue
             months = line.get("term_months") or 0
-            until = paid_at + (timedelta(days=31 * months) if months
-                               else timedelta(days=self._entitlement_days))
-            self._people.add_entitlement({
-                "_id": entitlement_id(order["_id"], line["product_id"]),
-                **Subject.from_doc(order).fields(), "order_id": order["_id"],
-                "product_id": line["product_id"],
-                "product_name": line["name"], "granted_at": paid_at, "until": until})
+            until = paid_at + (
+                timedelta(days=31 * months) if months else timedelta(days=self._entitlement_days)
+            )
+            self._people.add_entitlement(
+                {
+                    "_id": entitlement_id(order["_id"], line["product_id"]),
+                    **Subject.from_doc(order).fields(),
+                    "order_id": order["_id"],
+                    "product_id": line["product_id"],
+                    "product_name": line["name"],
+                    "granted_at": paid_at,
+                    "until": until,
+                }
+            )
 
     def _revoke(self, order: Document) -> None:
         self._people.revoke_entitlements(
-            [entitlement_id(order["_id"], line["product_id"]) for line in order["lines"]
-             if line["kind"] != "physical"], owners(order))
+            [
+                entitlement_id(order["_id"], line["product_id"])
+                for line in order["lines"]
+                if line["kind"] != "physical"
+            ],
+            owners(order),
+        )
 
     def _hand_off(self, order: Document) -> None:
         data = delivery_data(order)
-        status, answer = call("POST", f"{self._supplier.url}/v1/deliveries", self._supplier.api_key,
-                              self._supplier.timeout, data, idempotency_key=f"delivery-{order['_id']}")
+        status, answer = call(
+            "POST",
+            f"{self._supplier.url}/v1/deliveries",
+            self._supplier.api_key,
+            self._supplier.timeout,
+            data,
+            idempotency_key=f"delivery-{order['_id']}",
+        )
         if status not in (200, 201):
             raise HandOffRefused(f"the supplier refused the delivery ({error_code(answer)})")
         now = datetime.now(UTC)
-        self._people.insert_handoff({
-            "_id": handoff_id(order["_id"]),
-            "order_id": order["_id"], **Subject.from_doc(order).fields(),
-            "recipient": self._supplier.name,
-            "purpose": "delivery of the ordered goods (Art. 6(1)(b) GDPR)",
-            "fields": sorted([*(f"recipient.{f}" for f in data["recipient"]), "items"]),
-            "supplier_reference": str(answer.get("id", ""))[:64], "at": now,
-            "retain_until": self._rules.letter_until(now)})
+        self._people.insert_handoff(
+            {
+                "_id": handoff_id(order["_id"]),
+                "order_id": order["_id"],
+                **Subject.from_doc(order).fields(),
+                "recipient": self._supplier.name,
+                "purpose": "delivery of the ordered goods (Art. 6(1)(b) GDPR)",
+                "fields": sorted([*(f"recipient.{f}" for f in data["recipient"]), "items"]),
+                "supplier_reference": str(answer.get("id", ""))[:64],
+                "at": now,
+                "retain_until": self._rules.letter_until(now),
+            }
+        )
         log.info("handed to the supplier", extra={"order_id": order["_id"]})

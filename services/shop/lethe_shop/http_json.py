@@ -12,8 +12,14 @@ class ProviderUnavailable(RuntimeError):
     """The provider did not answer, or answered 5xx: the call may be repeated (same key)."""
 
 
-def call(method: str, url: str, api_key: str, timeout: float, body: dict[str, Any] | None = None,
-         idempotency_key: str = "") -> tuple[int, dict[str, Any]]:
+def call(
+    method: str,
+    url: str,
+    api_key: str,
+    timeout: float,
+    body: dict[str, Any] | None = None,
+    idempotency_key: str = "",
+) -> tuple[int, dict[str, Any]]:
     """The status and JSON object the provider answered; ProviderUnavailable if it did not."""
     headers = {"Authorization": f"Bearer {api_key}", "Accept": "application/json"}
     data = None

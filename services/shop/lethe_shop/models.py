@@ -14,7 +14,13 @@ MAX_QUANTITY = 1000
 MAX_LINES = 50
 
 PLACED, PAID, SHIPPED, DELIVERED, COMPLETED, CANCELLED = (
-    "placed", "paid", "shipped", "delivered", "completed", "cancelled")
+    "placed",
+    "paid",
+    "shipped",
+    "delivered",
+    "completed",
+    "cancelled",
+)
 STATUSES = (PLACED, PAID, SHIPPED, DELIVERED, COMPLETED, CANCELLED)
 OPEN_STATUSES = (PLACED, PAID, SHIPPED, DELIVERED)
 FINAL_STATUSES = (COMPLETED, CANCELLED)
@@ -58,11 +64,20 @@ def line_of(product: Mapping[str, Any], quantity: int) -> dict[str, Any]:
         raise InvalidArgument("downloads and subscriptions are bought one at a time")
     net = product["price_cents"] * quantity
     vat = (net * product["vat_rate_bp"] + 5000) // 10000
-    return {"product_id": product["_id"], "sku": product["sku"], "name": product["name"],
-            "kind": product["kind"], "quantity": quantity, "unit_cents": product["price_cents"],
-            "vat_rate_bp": product["vat_rate_bp"], "net_cents": net, "vat_cents": vat,
-            "gross_cents": net + vat, "term_months": product.get("term_months", 0),
-            "currency": product["currency"]}
+    return {
+        "product_id": product["_id"],
+        "sku": product["sku"],
+        "name": product["name"],
+        "kind": product["kind"],
+        "quantity": quantity,
+        "unit_cents": product["price_cents"],
+        "vat_rate_bp": product["vat_rate_bp"],
+        "net_cents": net,
+        "vat_cents": vat,
+        "gross_cents": net + vat,
+        "term_months": product.get("term_months", 0),
+        "currency": product["currency"],
+    }
 
 
 def totals_of(lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
@@ -71,10 +86,12 @@ def totals_of(lines: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     currencies = {line["currency"] for line in lines}
     if len(currencies) > 1:
         raise InvalidArgument("all products of one order must be priced in the same currency")
-    return {"currency": currencies.pop() if currencies else "",
-            "net_cents": sum(line["net_cents"] for line in lines),
-            "vat_cents": sum(line["vat_cents"] for line in lines),
-            "gross_cents": sum(line["gross_cents"] for line in lines)}
+    return {
+        "currency": currencies.pop() if currencies else "",
+        "net_cents": sum(line["net_cents"] for line in lines),
+        "vat_cents": sum(line["vat_cents"] for line in lines),
+        "gross_cents": sum(line["gross_cents"] for line in lines),
+    }
 
 
 def has_physical(lines: Iterable[Mapping[str, Any]]) -> bool:
@@ -107,7 +124,6 @@ def check_move(current: str, wanted: str, lines: Iterable[Mapping[str, Any]]) ->
         raise FailedPrecondition(f"an order that is {current} cannot become {wanted}")
     physical = has_physical(lines)
     if current == PAID and wanted == SHIPPED and not physical:
-        raise FailedPrecondition("an order without physical goods is not shipped; "
-                                 "mark it delivered")
+        raise FailedPrecondition("an order without physical goods is not shipped; mark it delivered")
     if current == PAID and wanted == DELIVERED and physical:
         raise FailedPrecondition("an order with physical goods is shipped before it is delivered")

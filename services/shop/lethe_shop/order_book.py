@@ -66,16 +66,17 @@ class OrderBook:
         order = self._store.get(order_id)
         if order is None:
             return None
-        return Loaded(order, self._store.steps(order_id),
-                      self._store.contacts([order_id]).get(order_id))
+        return Loaded(order, self._store.steps(order_id), self._store.contacts([order_id]).get(order_id))
 
     def load_many(self, order_ids: Iterable[str]) -> dict[str, Loaded]:
         ids = list(dict.fromkeys(order_ids))
         orders = self._store.get_many(ids)
         contacts = self._store.contacts(orders)
-        return {order_id: Loaded(orders[order_id], self._store.steps(order_id),
-                                 contacts.get(order_id))
-                for order_id in ids if order_id in orders}
+        return {
+            order_id: Loaded(orders[order_id], self._store.steps(order_id), contacts.get(order_id))
+            for order_id in ids
+            if order_id in orders
+        }
 
     def of_person(self, subject: Subject) -> list[Loaded]:
         """Every order of the person (by account id or subject_key), oldest first."""
@@ -85,15 +86,17 @@ class OrderBook:
                 placed, order_id = person_item_order(item)
                 wanted.setdefault(order_id, placed)
         loaded = self.load_many(wanted)
-        return sorted((o for o in loaded.values() if not o.state.voided),
-                      key=lambda o: aware(o.order["placed_at"]))
+        return sorted(
+            (o for o in loaded.values() if not o.state.voided), key=lambda o: aware(o.order["placed_at"])
+        )
 
     def restricted(self, order: Document) -> bool:
         return self._people.restricted(owners(order))
 
     # -- appending ------------------------------------------------------------------------
-    def append(self, loaded: Loaded,
-               decide: Callable[[OrderState], Step | None]) -> tuple[Loaded, Document | None]:
+    def append(
+        self, loaded: Loaded, decide: Callable[[OrderState], Step | None]
+    ) -> tuple[Loaded, Document | None]:
         """Append the step ``decide`` names on the order's current state (decided again
         if another writer appended first); the order after it, and the step or None."""
         steps, step = self._store.append(loaded.id, lambda steps: decide(fold(loaded.order, steps)))
@@ -118,12 +121,14 @@ class OrderBook:
     def schedule_refund(self, order: Document) -> str:
         """A refund entry, written before the step that may make a refund due: if this
         process stops before the refund, the sweep makes it."""
-        return self._store.schedule(REFUND_QUEUE, order["placed_at"],
-                                    f"{order['_id']}.{tokens.new_id('rfd')}",
-                                    scheduled_at=datetime.now(UTC))
+        return self._store.schedule(
+            REFUND_QUEUE,
+            order["placed_at"],
+            f"{order['_id']}.{tokens.new_id('rfd')}",
+            scheduled_at=datetime.now(UTC),
+        )
 
-    def settle_refund(self, loaded: Loaded, entry_id: str, *, keep_if_not_due: bool = False
-                      ) -> Loaded:
+    def settle_refund(self, loaded: Loaded, entry_id: str, *, keep_if_not_due: bool = False) -> Loaded:
         """Give the money back if the order's steps say it is due, record it, and drop the
         entry; if the provider does not answer, the entry stays for the sweep. The sweep
         keeps an entry that is not due yet if its writer may still be appending its step."""
@@ -146,4 +151,3 @@ class OrderBook:
 
     def remove_entry(self, entry_id: str) -> bool:
         return self._store.remove_entry(entry_id)
-

@@ -56,21 +56,22 @@ class OrderState:
     @property
     def refund_due(self) -> bool:
         """Cancelled while money was taken or is being taken: it goes back."""
-        return (self.status == CANCELLED and self.payment_status in CHARGED_STATUSES
-                and bool(self.reference))
+        return self.status == CANCELLED and self.payment_status in CHARGED_STATUSES and bool(self.reference)
 
 
 def _apply(state: OrderState, step: Document) -> OrderState:
     kind = step.get("kind")
     if kind == PAYMENT:
-        return replace(state, reference=step.get("reference") or state.reference,
-                       payment_status=step["payment_status"])
+        return replace(
+            state, reference=step.get("reference") or state.reference, payment_status=step["payment_status"]
+        )
     if kind == PAY:
         state = replace(state, reference=step["reference"], payment_status="succeeded")
         if state.status != PLACED:
             return state
-        return replace(state, status=PAID, paid_at=aware(step["at"]),
-                       history=(*state.history, _entry(PAID, step)))
+        return replace(
+            state, status=PAID, paid_at=aware(step["at"]), history=(*state.history, _entry(PAID, step))
+        )
     if kind == MOVE:
         state = replace(state, status=step["status"], history=(*state.history, _entry(step["status"], step)))
         if step.get("blocked"):
@@ -89,8 +90,9 @@ def _entry(status: str, step: Document) -> Document:
 
 def fold(order: Document, steps: list[Document]) -> OrderState:
     """The order's state after ``steps`` (first to last); nothing after a void counts."""
-    state = OrderState(history=({"status": PLACED, "at": aware(order["placed_at"]),
-                                 "by": order["account_id"]},))
+    state = OrderState(
+        history=({"status": PLACED, "at": aware(order["placed_at"]), "by": order["account_id"]},)
+    )
     for step in steps:
         state = _apply(state, step)
         if state.voided:
@@ -108,27 +110,44 @@ def view(order: Document, state: OrderState, contacts: Document | None) -> Docum
     if delivery is not None and extra.get("delivery_phone"):
         delivery["phone"] = extra["delivery_phone"]
     return {
-        **order, "billing": billing, "delivery": delivery,
+        **order,
+        "billing": billing,
+        "delivery": delivery,
         "delivery_note": extra.get("delivery_note", ""),
-        "status": state.status, "paid_at": state.paid_at, "history": list(state.history),
-        "payment": {"provider": order["provider"], "reference": state.reference,
-                    "status": state.payment_status},
-        "blocked": state.blocked, "retain_until": state.retain_until,
+        "status": state.status,
+        "paid_at": state.paid_at,
+        "history": list(state.history),
+        "payment": {
+            "provider": order["provider"],
+            "reference": state.reference,
+            "status": state.payment_status,
+        },
+        "blocked": state.blocked,
+        "retain_until": state.retain_until,
     }
 
 
 def event(name: str, order: Document, **extra: Any) -> Envelope:
-    return Envelope(type=name, source=SERVICE, subject_key=order["subject_key"],
-                    payload={"order_id": order["_id"], "account_id": order["account_id"], **extra})
+    return Envelope(
+        type=name,
+        source=SERVICE,
+        subject_key=order["subject_key"],
+        payload={"order_id": order["_id"], "account_id": order["account_id"], **extra},
+    )
 
 
 def _placed_event(order: Document) -> Envelope:
-    return event("order.placed", order, currency=order["totals"]["currency"],
-                 gross_cents=order["totals"]["gross_cents"])
+    return event(
+        "order.placed",
+        order,
+        currency=order["totals"]["currency"],
+        gross_cents=order["totals"]["gross_cents"],
+    )
 
 
-def payment_step(order: Document, state: OrderState, reference: str, charge_status: str,
-                 by: str, now: datetime) -> Step | None:
+def payment_step(
+    order: Document, state: OrderState, reference: str, charge_status: str, by: str, now: datetime
+) -> Step | None:
     """What the provider's word about a charge (its answer or its notification) adds, if
     anything: the first word records the reference (``order.placed``); "succeeded" makes a
     placed order paid (``order.paid``), once, whoever says it first."""
@@ -158,13 +177,22 @@ def blocks(current: str, wanted: str) -> bool:
     return wanted == COMPLETED or (wanted == CANCELLED and current != PLACED)
 
 
-def move_step(order: Document, state: OrderState, seen: str, wanted: str, actor: str,
-              now: datetime, retain_until: datetime | None) -> Step:
+def move_step(
+    order: Document,
+    state: OrderState,
+    seen: str,
+    wanted: str,
+    actor: str,
+    now: datetime,
+    retain_until: datetime | None,
+) -> Step:
     """Staff's move, decided on the steps as they are now. If the order is no longer in the
     status the staff member saw, another writer got there first: Aborted (HTTP 409)."""
     if state.status != seen:
-        raise Aborted(f"the order was changed meanwhile (it is {state.status} now); "
-                      "load it again", reason="order_changed")
+        raise Aborted(
+            f"the order was changed meanwhile (it is {state.status} now); load it again",
+            reason="order_changed",
+        )
     if state.blocked or state.voided:
         raise NotFound("no such order in fulfilment")
     check_move(state.status, wanted, order["lines"])
@@ -193,12 +221,18 @@ def void_step(state: OrderState, now: datetime, reason: str) -> Step | None:
 
 def void_reason(steps: list[Document]) -> str:
     """Why an order was voided (older void steps say nothing: they were declines)."""
-    return next((str(s.get("reason") or "declined") for s in steps if s.get("kind") == VOID),
-                "declined")
+    return next((str(s.get("reason") or "declined") for s in steps if s.get("kind") == VOID), "declined")
 
 
 def refund_step(state: OrderState, refund_status: str, now: datetime) -> Step | None:
     if state.payment_status == refund_status:
         return None
-    return Step({"kind": PAYMENT, "reference": state.reference, "payment_status": refund_status,
-                 "at": now, "by": "refund"})
+    return Step(
+        {
+            "kind": PAYMENT,
+            "reference": state.reference,
+            "payment_status": refund_status,
+            "at": now,
+            "by": "refund",
+        }
+    )

@@ -64,12 +64,16 @@ CONTACT_FIELDS = ("billing_phone", "delivery_phone", "delivery_note")
 ROUNDS = 5  # attempts found declined while placing, before the request is answered 503
 
 
-def split_contacts(order_id: str, billing: dict[str, str], delivery: dict[str, str] | None,
-                   note: str) -> tuple[dict[str, str], dict[str, str] | None, Document | None]:
+def split_contacts(
+    order_id: str, billing: dict[str, str], delivery: dict[str, str] | None, note: str
+) -> tuple[dict[str, str], dict[str, str] | None, Document | None]:
     """Billing and delivery without phones, and the phones and note as their own document
     (what an erasure deletes from an order that must be kept)."""
-    contacts = {"billing_phone": billing.get("phone", ""),
-                "delivery_phone": (delivery or {}).get("phone", ""), "delivery_note": note}
+    contacts = {
+        "billing_phone": billing.get("phone", ""),
+        "delivery_phone": (delivery or {}).get("phone", ""),
+        "delivery_note": note,
+    }
     bare_billing = {k: v for k, v in billing.items() if k != "phone"}
     bare_delivery = {k: v for k, v in delivery.items() if k != "phone"} if delivery else None
     kept = {k: v for k, v in contacts.items() if v}
@@ -77,8 +81,14 @@ def split_contacts(order_id: str, billing: dict[str, str], delivery: dict[str, s
 
 
 class Orders:
-    def __init__(self, repo: ShopRepository, book: OrderBook, catalogue: Catalogue,
-                 provider: PaymentProvider, notify_url: str) -> None:
+    def __init__(
+        self,
+        repo: ShopRepository,
+        book: OrderBook,
+        catalogue: Catalogue,
+        provider: PaymentProvider,
+        notify_url: str,
+    ) -> None:
         self._store = repo.orders
         self._book = book
         self._catalogue = catalogue
@@ -103,12 +113,15 @@ class Orders:
         """The order id of the key's current attempt, begun here if the key holds none."""
         account_id, key = request.customer.subject.account_id, request.idempotency_key
         token, now = request.token_fingerprint(), datetime.now(UTC)
-        steps = self._store.append_key_step(key_log_id(account_id, key), lambda steps: (
-            attempt_step(key_state(steps), account_id, key, token, now)))
+        steps = self._store.append_key_step(
+            key_log_id(account_id, key),
+            lambda steps: attempt_step(key_state(steps), account_id, key, token, now),
+        )
         return key_state(steps).current
 
-    def _place_attempt(self, order_id: str, request: OrderRequest, lines: list[Document],
-                       placed_at: datetime) -> Document | None:
+    def _place_attempt(
+        self, order_id: str, request: OrderRequest, lines: list[Document], placed_at: datetime
+    ) -> Document | None:
         """Write the attempt's order if it is not there yet, and charge it unless it was
         charged; None if the attempt turned out declined meanwhile (decide again)."""
         order, contacts = self._new_order(request, lines, order_id, placed_at)
@@ -140,17 +153,27 @@ class Orders:
             raise InvalidArgument("physical goods need a delivery address")
         return lines
 
-    def _new_order(self, request: OrderRequest, lines: list[Document], order_id: str,
-                   now: datetime) -> tuple[Document, Document | None]:
+    def _new_order(
+        self, request: OrderRequest, lines: list[Document], order_id: str, now: datetime
+    ) -> tuple[Document, Document | None]:
         physical = has_physical(lines)
         customer = request.customer
         billing, delivery, contacts = split_contacts(
-            order_id, request.billing, request.delivery if physical else None,
-            request.delivery_note if physical else "")
+            order_id,
+            request.billing,
+            request.delivery if physical else None,
+            request.delivery_note if physical else "",
+        )
         return {
-            "_id": order_id, **customer.subject.fields(), "email": customer.email,
-            "fingerprint": request.fingerprint(), "placed_at": now, "lines": lines,
-            "totals": totals_of(lines), "billing": billing, "delivery": delivery,
+            "_id": order_id,
+            **customer.subject.fields(),
+            "email": customer.email,
+            "fingerprint": request.fingerprint(),
+            "placed_at": now,
+            "lines": lines,
+            "totals": totals_of(lines),
+            "billing": billing,
+            "delivery": delivery,
             "provider": self._provider.name,
         }, contacts
 
@@ -174,16 +197,22 @@ class Orders:
         if loaded is None or loaded.state.voided:
             return loaded
         if loaded.order["fingerprint"] != request.fingerprint():
-            raise FailedPrecondition("this Idempotency-Key was used for a different order; "
-                                     "use a new key for a new order",
-                                     reason="idempotency_key_reused")
+            raise FailedPrecondition(
+                "this Idempotency-Key was used for a different order; use a new key for a new order",
+                reason="idempotency_key_reused",
+            )
         return loaded
 
     def _charge(self, order: Document, request: OrderRequest) -> Document:
         totals = order["totals"]
         try:
-            charge = self._provider.charge(request.payment_token, totals["gross_cents"],
-                                           totals["currency"], order["_id"], self._notify_url)
+            charge = self._provider.charge(
+                request.payment_token,
+                totals["gross_cents"],
+                totals["currency"],
+                order["_id"],
+                self._notify_url,
+            )
         except PaymentDeclined:
             self._void(order, request, CARD_DECLINED)
             raise refusal(CARD_DECLINED) from None
@@ -191,8 +220,10 @@ class Orders:
             self._void(order, request, INVALID_TOKEN)
             raise refusal(INVALID_TOKEN) from None
         except (ProviderUnavailable, BadNotification):
-            raise Unavailable("the payment provider did not answer; send the same request "
-                              "again with the same Idempotency-Key") from None
+            raise Unavailable(
+                "the payment provider did not answer; send the same request "
+                "again with the same Idempotency-Key"
+            ) from None
         loaded = self.record_charge(order["_id"], charge)
         log.info("order placed", extra={"order_id": order["_id"], "payment": charge.status})
         return loaded.view()
@@ -214,8 +245,9 @@ class Orders:
         this (again): both writes are idempotent."""
         log_id = key_log_id(request.customer.subject.account_id, request.idempotency_key)
         reason, now = void_reason(loaded.steps), datetime.now(UTC)
-        self._store.append_key_step(log_id, lambda steps: declined_step(
-            key_state(steps), loaded.id, reason, now))
+        self._store.append_key_step(
+            log_id, lambda steps: declined_step(key_state(steps), loaded.id, reason, now)
+        )
         self._store.remove_void(loaded.order)
 
     # -- what the provider says -------------------------------------------------------------
@@ -231,8 +263,7 @@ class Orders:
         refund_entries: list[str] = []
 
         def decide(state: OrderState) -> Step | None:
-            step = payment_step(order, state, charge.reference, charge.status,
-                                self._provider.name, now)
+            step = payment_step(order, state, charge.reference, charge.status, self._provider.name, now)
             if step is not None and state.status == CANCELLED and not refund_entries:
                 refund_entries.append(self._book.schedule_refund(order))
             return step

@@ -20,8 +20,15 @@ from typing import Protocol
 
 from lethe_shop.http_json import ProviderUnavailable, call, error_code
 
-__all__ = ["BadNotification", "Charge", "InvalidPaymentToken", "PaymentDeclined",
-           "PaymentProvider", "ProviderUnavailable", "SandboxProvider"]
+__all__ = [
+    "BadNotification",
+    "Charge",
+    "InvalidPaymentToken",
+    "PaymentDeclined",
+    "PaymentProvider",
+    "ProviderUnavailable",
+    "SandboxProvider",
+]
 
 _CHARGE_ID = re.compile(r"ch_[0-9a-f]{24}")
 _TOKEN = re.compile(r"tok_[0-9a-f]{24}")
@@ -55,8 +62,9 @@ class PaymentProvider(Protocol):
         """Raise InvalidPaymentToken for what cannot be a token of this provider (checked
         before any order is written, so that only the provider's answer voids one)."""
 
-    def charge(self, token: str, amount_cents: int, currency: str, order_id: str,
-               notify_url: str) -> Charge: ...
+    def charge(
+        self, token: str, amount_cents: int, currency: str, order_id: str, notify_url: str
+    ) -> Charge: ...
 
     def refund(self, reference: str, order_id: str) -> Charge: ...
 
@@ -78,12 +86,22 @@ class SandboxProvider:
         if not _TOKEN.fullmatch(token):
             raise InvalidPaymentToken("not a token of this provider")
 
-    def charge(self, token: str, amount_cents: int, currency: str, order_id: str,
-               notify_url: str) -> Charge:
+    def charge(self, token: str, amount_cents: int, currency: str, order_id: str, notify_url: str) -> Charge:
         self.check_token(token)
-        status, answer = call("POST", f"{self._url}/v1/charges", self._api_key, self._timeout, {
-            "token": token, "amount": amount_cents, "currency": currency, "reference": order_id,
-            "notify_url": notify_url}, idempotency_key=f"charge-{order_id}")
+        status, answer = call(
+            "POST",
+            f"{self._url}/v1/charges",
+            self._api_key,
+            self._timeout,
+            {
+                "token": token,
+                "amount": amount_cents,
+                "currency": currency,
+                "reference": order_id,
+                "notify_url": notify_url,
+            },
+            idempotency_key=f"charge-{order_id}",
+        )
         if status == 402:
             raise PaymentDeclined(error_code(answer) or "declined")
         if status in (401, 403):  # our API key: a configuration fault, not the customer's
@@ -93,8 +111,14 @@ class SandboxProvider:
         return self._charge_of(answer)
 
     def refund(self, reference: str, order_id: str) -> Charge:
-        status, answer = call("POST", f"{self._url}/v1/charges/{reference}/refunds", self._api_key,
-                              self._timeout, {}, idempotency_key=f"refund-{order_id}")
+        status, answer = call(
+            "POST",
+            f"{self._url}/v1/charges/{reference}/refunds",
+            self._api_key,
+            self._timeout,
+            {},
+            idempotency_key=f"refund-{order_id}",
+        )
         if status not in (200, 201):
             raise ProviderUnavailable(f"the refund was not taken ({error_code(answer)})")
         return self._charge_of(answer)

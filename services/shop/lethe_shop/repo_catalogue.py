@@ -53,8 +53,10 @@ class CatalogueStore:
         edits: dict[str, list[Document]] = {}
         for edit in scan(self._edit_docs, EVERYTHING):
             edits.setdefault(str(edit["_id"]).rsplit("/", 1)[0], []).append(edit)
-        return [apply_edits(product, edits.get(product["_id"], []))
-                for product in scan(self._products, EVERYTHING)]
+        return [
+            apply_edits(product, edits.get(product["_id"], []))
+            for product in scan(self._products, EVERYTHING)
+        ]
 
     def by_id(self, product_ids: Iterable[str]) -> dict[str, Document]:
         ids = list(dict.fromkeys(product_ids))

@@ -35,8 +35,7 @@ DOWNLOAD_LOG = "download_log"
 HANDOFFS = "supplier_handoffs"
 ERASURE_WAITS = "erasure_waits"
 RESTRICTIONS = "restrictions"
-ENT_KIND, DOWNLOADS_KIND, HANDOFFS_KIND, WAITS_KIND = (
-    "ent", "downloads", "handoffs", "erasure_waits")
+ENT_KIND, DOWNLOADS_KIND, HANDOFFS_KIND, WAITS_KIND = ("ent", "downloads", "handoffs", "erasure_waits")
 LETTERS_QUEUE = "letters"
 WAITS_QUEUE = "erasure-waits"
 
@@ -181,14 +180,14 @@ class PeopleStore:
         return deleted
 
     # -- restriction (Art. 18) -----------------------------------------------------------------
-    def record_restriction(self, owner: str, request_id: str, restricted: bool,
-                           at: datetime) -> None:
+    def record_restriction(self, owner: str, request_id: str, restricted: bool, at: datetime) -> None:
         """One entry per request and owner, keyed by the time consent published the request
         (``<owner>/<time>/<request>``); the same request again adds nothing. The latest by
         that time holds, whichever order the events were handled in."""
         with contextlib.suppress(DuplicateKeyError):
-            self._db[RESTRICTIONS].insert_one({"_id": key(owner, timekey(at), request_id),
-                                               "restricted": restricted, "at": at})
+            self._db[RESTRICTIONS].insert_one(
+                {"_id": key(owner, timekey(at), request_id), "restricted": restricted, "at": at}
+            )
 
     def restricted(self, people: Iterable[str]) -> bool:
         """Whether the latest restriction entry of any of ``people`` restricts."""

@@ -45,12 +45,10 @@ class ShopRepository:
 
     # -- legal-hold reads: ``read/<time>/<lhr id>``, newest first by one range ---------------
     def insert_legal_hold_read(self, doc: Document) -> None:
-        self._db[LEGAL_HOLD_READS].insert_one(
-            {**doc, "_id": key(READS, timekey(doc["at"]), doc["read_id"])})
+        self._db[LEGAL_HOLD_READS].insert_one({**doc, "_id": key(READS, timekey(doc["at"]), doc["read_id"])})
 
     def legal_hold_reads(self, after: str, limit: int) -> Page:
-        return page(self._db[LEGAL_HOLD_READS], under(READS), after=after, limit=limit,
-                    descending=True)
+        return page(self._db[LEGAL_HOLD_READS], under(READS), after=after, limit=limit, descending=True)
 
     # -- retention runs (counts and times only) -----------------------------------------------
     def record_retention_run(self, doc: Document) -> None:

@@ -47,8 +47,9 @@ class Retention:
         self._people = repo.people
         self._book = book
 
-    def read_blocked(self, actor_id: str, order_id: str, reason: str,
-                     now: datetime | None = None) -> Document:
+    def read_blocked(
+        self, actor_id: str, order_id: str, reason: str, now: datetime | None = None
+    ) -> Document:
         """A blocked order for accounting or an inspection; the read is recorded first."""
         object_id(actor_id, "actor_account_id")
         object_id(order_id, "order id")
@@ -56,9 +57,15 @@ class Retention:
         loaded = self._book.load(order_id)
         if loaded is None or not loaded.state.blocked:
             raise NotFound("no blocked order with this id")
-        self._repo.insert_legal_hold_read({
-            "read_id": tokens.new_id("lhr"), "actor_account_id": actor_id, "order_id": order_id,
-            "reason": why, "at": to_millis(now or datetime.now(UTC))})
+        self._repo.insert_legal_hold_read(
+            {
+                "read_id": tokens.new_id("lhr"),
+                "actor_account_id": actor_id,
+                "order_id": order_id,
+                "reason": why,
+                "at": to_millis(now or datetime.now(UTC)),
+            }
+        )
         log.info("legal-hold read", extra={"order_id": order_id})
         return loaded.view()
 
@@ -73,8 +80,7 @@ class Retention:
         now = now or datetime.now(UTC)
         deleted = {"orders": self._expire_orders(now), "supplier_handoffs": self._expire_letters(now)}
         if any(deleted.values()):
-            self._repo.record_retention_run({"_id": tokens.new_id("ret"), "at": now,
-                                             "deleted": deleted})
+            self._repo.record_retention_run({"_id": tokens.new_id("ret"), "at": now, "deleted": deleted})
         return deleted
 
     def _expire_orders(self, now: datetime) -> int:
@@ -104,4 +110,3 @@ class Retention:
 
 def _ended(retain_until: datetime | None, now: datetime) -> bool:
     return retain_until is not None and aware(retain_until) <= now
-

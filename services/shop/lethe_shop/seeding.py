@@ -72,8 +72,7 @@ ENTITLEMENT_DAYS = 365
 # Every collection a seeded order touches, in the order written: index entries first,
 # the order next, then what hangs on it (as the domain writes them).
 COLLECTIONS = (PERSON_INDEX, QUEUES, ORDERS, ORDER_CONTACTS, ORDER_STEPS, ENTITLEMENTS)
-DEMO_ADDRESS = {"street": "Hauptstraße 1", "postcode": "10115", "city": "Berlin",
-                "country": "DE"}
+DEMO_ADDRESS = {"street": "Hauptstraße 1", "postcode": "10115", "city": "Berlin", "country": "DE"}
 
 
 @dataclass(frozen=True)
@@ -113,8 +112,7 @@ class _Order:
 
     def queue(self, queue: str, at: datetime, item: str) -> None:
         """An entry as ``TimeQueue.schedule`` inserts it."""
-        self.docs[QUEUES].append({"_id": TimeQueue.entry_id(queue, at, item), "item": item,
-                                  "at": at})
+        self.docs[QUEUES].append({"_id": TimeQueue.entry_id(queue, at, item), "item": item, "at": at})
 
     def index(self, kind: str, item: str) -> None:
         """The person's entries as ``OwnerIndex.add_many`` inserts them."""
@@ -124,8 +122,9 @@ class _Order:
 
 def _line(product: Mapping[str, Any]) -> dict[str, Any]:
     if product["kind"] == "physical":
-        raise ValueError("only downloads and subscriptions are seeded (physical goods need "
-                         "the supplier's hand-off)")
+        raise ValueError(
+            "only downloads and subscriptions are seeded (physical goods need the supplier's hand-off)"
+        )
     if not product.get("active", True):
         raise ValueError("the product is not in the shop (inactive)")
     return line_of(product, 1)
@@ -136,14 +135,21 @@ def _placed(buyer: Buyer, line: dict[str, Any], placed_at: datetime) -> _Order:
     order, its contacts (a billing phone); the ``open`` entry stays while it is open."""
     billing = buyer.billing()
     customer = buyer.customer()
-    request = OrderRequest(customer, tokens.new_id("seed"), [(line["product_id"], 1)], billing,
-                           None, "", "")
+    request = OrderRequest(customer, tokens.new_id("seed"), [(line["product_id"], 1)], billing, None, "", "")
     order_id = order_id_for(customer.subject.account_id, request.idempotency_key)
     bare_billing, delivery, contacts = split_contacts(order_id, billing, None, "")
-    order = {"_id": order_id, **customer.subject.fields(), "email": customer.email,
-             "fingerprint": request.fingerprint(), "placed_at": placed_at,
-             "lines": [line], "totals": totals_of([line]), "billing": bare_billing,
-             "delivery": delivery, "provider": PROVIDER}
+    order = {
+        "_id": order_id,
+        **customer.subject.fields(),
+        "email": customer.email,
+        "fingerprint": request.fingerprint(),
+        "placed_at": placed_at,
+        "lines": [line],
+        "totals": totals_of([line]),
+        "billing": bare_billing,
+        "delivery": delivery,
+        "provider": PROVIDER,
+    }
     built = _Order(order, {name: [] for name in COLLECTIONS})
     built.index(ORDERS_KIND, order_item(order))
     built.docs[ORDERS].append(order)
@@ -152,32 +158,37 @@ def _placed(buyer: Buyer, line: dict[str, Any], placed_at: datetime) -> _Order:
     return built
 
 
-def _paid(built: _Order, answered_at: datetime, paid_at: datetime,
-          entitlement_days: int) -> None:
+def _paid(built: _Order, answered_at: datetime, paid_at: datetime, entitlement_days: int) -> None:
     """The charge's answer (pending), the notification (paid), and the download right the
     worker grants on ``order.paid`` (with its index entries)."""
     order, reference = built.order, f"ch_{secrets.token_hex(12)}"  # as the sandbox names it
-    built.append(payment_step(order, fold(order, built.steps), reference, "pending", PROVIDER,
-                              answered_at))
-    built.append(payment_step(order, fold(order, built.steps), reference, "succeeded", PROVIDER,
-                              paid_at))
+    built.append(payment_step(order, fold(order, built.steps), reference, "pending", PROVIDER, answered_at))
+    built.append(payment_step(order, fold(order, built.steps), reference, "succeeded", PROVIDER, paid_at))
     for line in order["lines"]:
         months = line.get("term_months") or 0
-        until = paid_at + (timedelta(days=31 * months) if months
-                           else timedelta(days=entitlement_days))
+        until = paid_at + (timedelta(days=31 * months) if months else timedelta(days=entitlement_days))
         right = entitlement_id(order["_id"], line["product_id"])
         built.index(ENT_KIND, right)
-        built.docs[ENTITLEMENTS].append({
-            "_id": right, **Subject.from_doc(order).fields(), "order_id": order["_id"],
-            "product_id": line["product_id"], "product_name": line["name"],
-            "granted_at": paid_at, "until": until})
+        built.docs[ENTITLEMENTS].append(
+            {
+                "_id": right,
+                **Subject.from_doc(order).fields(),
+                "order_id": order["_id"],
+                "product_id": line["product_id"],
+                "product_name": line["name"],
+                "granted_at": paid_at,
+                "until": until,
+            }
+        )
 
 
-def _move(built: _Order, seen: str, wanted: str, staff_id: str, at: datetime,
-          retain_until: datetime | None = None) -> None:
+def _move(
+    built: _Order, seen: str, wanted: str, staff_id: str, at: datetime, retain_until: datetime | None = None
+) -> None:
     """A staff move's step, as ``StaffOrders.move`` decides it."""
-    built.append(move_step(built.order, fold(built.order, built.steps), seen, wanted, staff_id,
-                           at, retain_until))
+    built.append(
+        move_step(built.order, fold(built.order, built.steps), seen, wanted, staff_id, at, retain_until)
+    )
 
 
 def _times(at: datetime, gap: timedelta, count: int) -> list[datetime]:
@@ -186,9 +197,14 @@ def _times(at: datetime, gap: timedelta, count: int) -> list[datetime]:
     return [to_millis(start + gap * n) for n in range(count)]
 
 
-def open_order_docs(buyer: Buyer, product: Mapping[str, Any], at: datetime, *,
-                    gap: timedelta = timedelta(seconds=1),
-                    entitlement_days: int = ENTITLEMENT_DAYS) -> dict[str, list[Document]]:
+def open_order_docs(
+    buyer: Buyer,
+    product: Mapping[str, Any],
+    at: datetime,
+    *,
+    gap: timedelta = timedelta(seconds=1),
+    entitlement_days: int = ENTITLEMENT_DAYS,
+) -> dict[str, list[Document]]:
     """The documents of one order placed at ``at`` and paid, waiting for fulfilment."""
     placed, answered, paid = _times(at, gap, 3)
     built = _placed(buyer, _line(product), placed)
@@ -200,10 +216,16 @@ def open_order_docs(buyer: Buyer, product: Mapping[str, Any], at: datetime, *,
     return built.docs
 
 
-def completed_order_docs(buyer: Buyer, product: Mapping[str, Any], at: datetime, *,
-                         staff_id: str, gap: timedelta = timedelta(seconds=1),
-                         rules: RetentionRules = DEFAULT_RULES,
-                         entitlement_days: int = ENTITLEMENT_DAYS) -> dict[str, list[Document]]:
+def completed_order_docs(
+    buyer: Buyer,
+    product: Mapping[str, Any],
+    at: datetime,
+    *,
+    staff_id: str,
+    gap: timedelta = timedelta(seconds=1),
+    rules: RetentionRules = DEFAULT_RULES,
+    entitlement_days: int = ENTITLEMENT_DAYS,
+) -> dict[str, list[Document]]:
     """The documents of one order placed at ``at``, paid, delivered and completed by
     ``staff_id``: blocked, in no staff list, in the retention queue until the end of its
     retention; its download right stays."""
@@ -222,34 +244,50 @@ def _write(db: Db, orders: list[dict[str, list[Document]]]) -> None:
     for collection in COLLECTIONS:
         docs = [doc for built in orders for doc in built[collection]]
         for start in range(0, len(docs), BATCH):
-            db[collection].insert_many(docs[start:start + BATCH], ordered=False)
+            db[collection].insert_many(docs[start : start + BATCH], ordered=False)
 
 
 def _ids(orders: list[dict[str, list[Document]]]) -> list[str]:
     return [str(built[ORDERS][0]["_id"]) for built in orders]
 
 
-def seed_completed_orders(db: Db, buyers: list[Buyer], product: Mapping[str, Any],
-                          at: datetime, *, staff_id: str = "",
-                          gap: timedelta = timedelta(seconds=1),
-                          rules: RetentionRules = DEFAULT_RULES,
-                          entitlement_days: int = ENTITLEMENT_DAYS) -> list[str]:
+def seed_completed_orders(
+    db: Db,
+    buyers: list[Buyer],
+    product: Mapping[str, Any],
+    at: datetime,
+    *,
+    staff_id: str = "",
+    gap: timedelta = timedelta(seconds=1),
+    rules: RetentionRules = DEFAULT_RULES,
+    entitlement_days: int = ENTITLEMENT_DAYS,
+) -> list[str]:
     """Write one completed (blocked) order of ``product`` per buyer, placed at ``at`` and
     each step ``gap`` after the one before; their order ids, in the order given."""
     staff_id = staff_id or tokens.new_id("acc")
-    orders = [completed_order_docs(buyer, product, at, staff_id=staff_id, gap=gap, rules=rules,
-                                   entitlement_days=entitlement_days) for buyer in buyers]
+    orders = [
+        completed_order_docs(
+            buyer, product, at, staff_id=staff_id, gap=gap, rules=rules, entitlement_days=entitlement_days
+        )
+        for buyer in buyers
+    ]
     _write(db, orders)
     return _ids(orders)
 
 
-def seed_open_orders(db: Db, buyers: list[Buyer], product: Mapping[str, Any], at: datetime, *,
-                     gap: timedelta = timedelta(seconds=1),
-                     entitlement_days: int = ENTITLEMENT_DAYS) -> list[str]:
+def seed_open_orders(
+    db: Db,
+    buyers: list[Buyer],
+    product: Mapping[str, Any],
+    at: datetime,
+    *,
+    gap: timedelta = timedelta(seconds=1),
+    entitlement_days: int = ENTITLEMENT_DAYS,
+) -> list[str]:
     """Write one paid order of ``product`` per buyer, placed at ``at``, waiting in the staff
     lists (``open`` and ``status-paid``); their order ids, in the order given."""
-    orders = [open_order_docs(buyer, product, at, gap=gap, entitlement_days=entitlement_days)
-              for buyer in buyers]
+    orders = [
+        open_order_docs(buyer, product, at, gap=gap, entitlement_days=entitlement_days) for buyer in buyers
+    ]
     _write(db, orders)
     return _ids(orders)
-

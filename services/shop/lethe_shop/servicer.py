@@ -29,8 +29,17 @@ from lethe_shop.models import totals_of
 from lethe_shop.payment import BadNotification
 from lethe_shop.wiring import ShopParts
 
-PRODUCT_FIELDS = ("name", "description", "kind", "price_cents", "currency", "vat_rate_bp",
-                  "term_months", "files", "active")
+PRODUCT_FIELDS = (
+    "name",
+    "description",
+    "kind",
+    "price_cents",
+    "currency",
+    "vat_rate_bp",
+    "term_months",
+    "files",
+    "active",
+)
 
 
 def product_message(doc: Mapping[str, Any]) -> pb.Product:
@@ -38,9 +47,24 @@ def product_message(doc: Mapping[str, Any]) -> pb.Product:
 
 
 def line_message(line: Mapping[str, Any]) -> pb.Line:
-    return pb.Line(**{f: line[f] for f in (
-        "product_id", "sku", "name", "kind", "quantity", "unit_cents", "vat_rate_bp",
-        "net_cents", "vat_cents", "gross_cents", "term_months")})
+    return pb.Line(
+        **{
+            f: line[f]
+            for f in (
+                "product_id",
+                "sku",
+                "name",
+                "kind",
+                "quantity",
+                "unit_cents",
+                "vat_rate_bp",
+                "net_cents",
+                "vat_cents",
+                "gross_cents",
+                "term_months",
+            )
+        }
+    )
 
 
 def totals_message(totals: Mapping[str, Any]) -> pb.Totals:
@@ -54,35 +78,42 @@ def address_message(address: Mapping[str, str] | None) -> pb.Address | None:
 def order_message(order: Mapping[str, Any]) -> pb.Order:
     payment = order["payment"]
     return pb.Order(
-        id=order["_id"], status=order["status"], placed_at=wire_time(order["placed_at"]),
+        id=order["_id"],
+        status=order["status"],
+        placed_at=wire_time(order["placed_at"]),
         lines=[line_message(line) for line in order["lines"]],
-        totals=totals_message(order["totals"]), billing=address_message(order["billing"]),
+        totals=totals_message(order["totals"]),
+        billing=address_message(order["billing"]),
         delivery=address_message(order.get("delivery")),
         delivery_note=order.get("delivery_note", ""),
-        payment=pb.Payment(provider=payment["provider"], reference=payment["reference"],
-                           status=payment["status"]),
-        history=[pb.StatusChange(status=h["status"], at=wire_time(h["at"]))
-                 for h in order["history"]],
-        blocked=bool(order.get("blocked")), retain_until=wire_time(order.get("retain_until")),
-        account_id=order["account_id"])
+        payment=pb.Payment(
+            provider=payment["provider"], reference=payment["reference"], status=payment["status"]
+        ),
+        history=[pb.StatusChange(status=h["status"], at=wire_time(h["at"])) for h in order["history"]],
+        blocked=bool(order.get("blocked")),
+        retain_until=wire_time(order.get("retain_until")),
+        account_id=order["account_id"],
+    )
 
 
 def cart_message(lines: list[dict[str, Any]]) -> pb.Cart:
-    return pb.Cart(lines=[line_message(line) for line in lines],
-                   totals=totals_message(totals_of(lines)))
+    return pb.Cart(lines=[line_message(line) for line in lines], totals=totals_message(totals_of(lines)))
 
 
 def offer_message(offer: Offer) -> pb.Download:
-    return pb.Download(product_id=offer.entitlement["product_id"],
-                       product_name=offer.entitlement["product_name"], file=offer.file,
-                       size_bytes=offer.size_bytes,
-                       entitled_until=wire_time(offer.entitlement["until"]), token=offer.token,
-                       link_expires_at=wire_time(offer.link_expires_at))
+    return pb.Download(
+        product_id=offer.entitlement["product_id"],
+        product_name=offer.entitlement["product_name"],
+        file=offer.file,
+        size_bytes=offer.size_bytes,
+        entitled_until=wire_time(offer.entitlement["until"]),
+        token=offer.token,
+        link_expires_at=wire_time(offer.link_expires_at),
+    )
 
 
 def _product_fields(product: pb.Product, names: tuple[str, ...]) -> dict[str, Any]:
-    return {name: list(product.files) if name == "files" else getattr(product, name)
-            for name in names}
+    return {name: list(product.files) if name == "files" else getattr(product, name) for name in names}
 
 
 def _address(address: pb.Address, what: str) -> dict[str, str]:
@@ -103,22 +134,25 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
 
     # -- catalogue --------------------------------------------------------------------------
     def ListProducts(self, request: pb.ListProductsRequest, context: Any) -> pb.ProductList:
-        return pb.ProductList(products=[product_message(p) for p in
-                                        self._parts.catalogue.products(request.include_inactive)])
+        return pb.ProductList(
+            products=[product_message(p) for p in self._parts.catalogue.products(request.include_inactive)]
+        )
 
     def CreateProduct(self, request: pb.ProductInput, context: Any) -> pb.Product:
         _actor(request.actor_account_id)
         product = request.product
-        return product_message(self._parts.catalogue.create(
-            product.sku, _product_fields(product, PRODUCT_FIELDS)))
+        return product_message(
+            self._parts.catalogue.create(product.sku, _product_fields(product, PRODUCT_FIELDS))
+        )
 
     def UpdateProduct(self, request: pb.UpdateProductRequest, context: Any) -> pb.Product:
         _actor(request.actor_account_id)
         fields = tuple(request.fields)
         if not set(fields) <= set(EDITABLE):
             raise InvalidArgument(f"only these fields can be changed: {', '.join(EDITABLE)}")
-        return product_message(self._parts.catalogue.update(
-            request.product.id, _product_fields(request.product, fields)))
+        return product_message(
+            self._parts.catalogue.update(request.product.id, _product_fields(request.product, fields))
+        )
 
     # -- carts ------------------------------------------------------------------------------
     def GetCart(self, request: pb.Customer, context: Any) -> pb.Cart:
@@ -126,8 +160,9 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
 
     def PutCart(self, request: pb.PutCartRequest, context: Any) -> pb.Cart:
         customer = self._customer(request.customer)
-        return cart_message(self._parts.carts.put(
-            customer, [(line.product_id, line.quantity) for line in request.lines]))
+        return cart_message(
+            self._parts.carts.put(customer, [(line.product_id, line.quantity) for line in request.lines])
+        )
 
     # -- orders -----------------------------------------------------------------------------
     def PlaceOrder(self, request: pb.PlaceOrderRequest, context: Any) -> pb.Order:
@@ -137,25 +172,23 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
             idempotency_key=checked_idempotency_key(request.idempotency_key),
             lines=checked_lines((line.product_id, line.quantity) for line in request.lines),
             billing=_address(request.billing, "billing"),
-            delivery=_address(request.delivery, "delivery") if request.HasField("delivery")
-            else None,
+            delivery=_address(request.delivery, "delivery") if request.HasField("delivery") else None,
             delivery_note=checked_note(request.delivery_note),
-            payment_token=request.payment_token)
+            payment_token=request.payment_token,
+        )
         return order_message(self._parts.orders.place(order_request))
 
     def ListOrders(self, request: pb.Customer, context: Any) -> pb.OrderList:
-        return pb.OrderList(orders=[order_message(o) for o in
-                                    self._parts.orders.own(self._customer(request))])
+        return pb.OrderList(
+            orders=[order_message(o) for o in self._parts.orders.own(self._customer(request))]
+        )
 
     def GetOrder(self, request: pb.OrderRef, context: Any) -> pb.Order:
-        return order_message(self._parts.orders.own_one(self._customer(request.customer),
-                                                        request.order_id))
+        return order_message(self._parts.orders.own_one(self._customer(request.customer), request.order_id))
 
-    def PaymentNotification(self, request: pb.PaymentNotificationRequest,
-                            context: Any) -> pb.Ack:
+    def PaymentNotification(self, request: pb.PaymentNotificationRequest, context: Any) -> pb.Ack:
         try:
-            return pb.Ack(message=self._parts.orders.payment_notification(request.body,
-                                                                          request.signature))
+            return pb.Ack(message=self._parts.orders.payment_notification(request.body, request.signature))
         except BadNotification as exc:
             raise InvalidArgument(str(exc)) from None
 
@@ -164,14 +197,17 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
         offers = self._parts.downloads.offers(self._customer(request))
         return pb.DownloadList(downloads=[offer_message(o) for o in offers])
 
-    def FetchDownload(self, request: pb.FetchDownloadRequest,
-                      context: Any) -> Iterator[pb.FileChunk]:
+    def FetchDownload(self, request: pb.FetchDownloadRequest, context: Any) -> Iterator[pb.FileChunk]:
         opened = self._parts.downloads.open(self._customer(request.customer), request.token)
         first = True
         for block in opened.chunks():
             if first:
-                yield pb.FileChunk(file=opened.name, content_type=opened.content_type,
-                                   size_bytes=opened.size_bytes, data=block)
+                yield pb.FileChunk(
+                    file=opened.name,
+                    content_type=opened.content_type,
+                    size_bytes=opened.size_bytes,
+                    data=block,
+                )
                 first = False
             else:
                 yield pb.FileChunk(data=block)
@@ -181,43 +217,59 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
     # -- staff ------------------------------------------------------------------------------
     def ListOrdersForStaff(self, request: pb.StaffOrdersRequest, context: Any) -> pb.OrderList:
         _actor(request.actor_account_id)
-        orders, next_token = self._parts.staff.page(request.status, request.page_size,
-                                                    request.page_token)
-        return pb.OrderList(orders=[order_message(o) for o in orders],
-                            next_page_token=next_token)
+        orders, next_token = self._parts.staff.page(request.status, request.page_size, request.page_token)
+        return pb.OrderList(orders=[order_message(o) for o in orders], next_page_token=next_token)
 
     def MoveOrder(self, request: pb.MoveOrderRequest, context: Any) -> pb.Order:
-        return order_message(self._parts.staff.move(request.actor_account_id, request.order_id,
-                                                    request.status))
+        return order_message(
+            self._parts.staff.move(request.actor_account_id, request.order_id, request.status)
+        )
 
     def ReadBlockedOrder(self, request: pb.LegalHoldRequest, context: Any) -> pb.Order:
-        return order_message(self._parts.retention.read_blocked(
-            request.actor_account_id, request.order_id, request.reason))
+        return order_message(
+            self._parts.retention.read_blocked(request.actor_account_id, request.order_id, request.reason)
+        )
 
     def ListLegalHoldReads(self, request: pb.StaffRequest, context: Any) -> pb.LegalHoldReadList:
         _actor(request.actor_account_id)
         reads, next_token = self._parts.retention.reads(request.page_size, request.page_token)
-        return pb.LegalHoldReadList(reads=[pb.LegalHoldRead(
-            id=r["read_id"], actor_account_id=r["actor_account_id"], order_id=r["order_id"],
-            reason=r["reason"], at=wire_time(r["at"])) for r in reads],
-            next_page_token=next_token)
+        return pb.LegalHoldReadList(
+            reads=[
+                pb.LegalHoldRead(
+                    id=r["read_id"],
+                    actor_account_id=r["actor_account_id"],
+                    order_id=r["order_id"],
+                    reason=r["reason"],
+                    at=wire_time(r["at"]),
+                )
+                for r in reads
+            ],
+            next_page_token=next_token,
+        )
 
     # -- privacy ----------------------------------------------------------------------------
-    def ExportSubjectData(self, request: subject_pb2.ExportSubjectDataRequest,
-                          context: Any) -> subject_pb2.ExportSubjectDataResponse:
+    def ExportSubjectData(
+        self, request: subject_pb2.ExportSubjectDataRequest, context: Any
+    ) -> subject_pb2.ExportSubjectDataResponse:
         data = self._parts.erasure.export(export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
-            service=SERVICE, data_json=json.dumps(data, ensure_ascii=False),
-            lawful_bases=["Art. 6(1)(b) GDPR: the purchase contract",
-                          "Art. 6(1)(c) GDPR: retention of invoices and booking documents "
-                          "(HGB §257, AO §147)"],
+            service=SERVICE,
+            data_json=json.dumps(data, ensure_ascii=False),
+            lawful_bases=[
+                "Art. 6(1)(b) GDPR: the purchase contract",
+                "Art. 6(1)(c) GDPR: retention of invoices and booking documents (HGB §257, AO §147)",
+            ],
             retention="open orders until fulfilled; then blocked and deleted at the end of the "
-                      "retention period (invoices 8 years, business letters 6 years, from the "
-                      "end of the calendar year)",
-            recipients=["payment provider: amount and order reference (card data goes to the "
-                        "provider directly, never to us)",
-                        "supplier: name, delivery address and items of physical orders"])
+            "retention period (invoices 8 years, business letters 6 years, from the "
+            "end of the calendar year)",
+            recipients=[
+                "payment provider: amount and order reference (card data goes to the "
+                "provider directly, never to us)",
+                "supplier: name, delivery address and items of physical orders",
+            ],
+        )
 
-    def EraseSubject(self, request: subject_pb2.EraseSubjectRequest,
-                     context: Any) -> subject_pb2.EraseSubjectResponse:
+    def EraseSubject(
+        self, request: subject_pb2.EraseSubjectRequest, context: Any
+    ) -> subject_pb2.EraseSubjectResponse:
         return erase_subject(SERVICE, request, self._parts.erasure.erase)

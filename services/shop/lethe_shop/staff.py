@@ -62,8 +62,13 @@ class MoveEntries:
 
 
 class StaffOrders:
-    def __init__(self, repo: ShopRepository, book: OrderBook, rules: RetentionRules,
-                 order_closed: Callable[[Subject], object]) -> None:
+    def __init__(
+        self,
+        repo: ShopRepository,
+        book: OrderBook,
+        rules: RetentionRules,
+        order_closed: Callable[[Subject], object],
+    ) -> None:
         self._store = repo.orders
         self._people = repo.people
         self._book = book
@@ -71,8 +76,9 @@ class StaffOrders:
         self._order_closed = order_closed
 
     # -- lists ----------------------------------------------------------------------------
-    def page(self, status: str, size: int = 0, token: str = "",
-             now: datetime | None = None) -> tuple[list[Document], str]:
+    def page(
+        self, status: str, size: int = 0, token: str = "", now: datetime | None = None
+    ) -> tuple[list[Document], str]:
         """Orders in fulfilment, newest first: never blocked ones, never those of a person
         who restricted processing. Returns the page and the next page's token."""
         if status and status not in STATUSES:
@@ -84,16 +90,32 @@ class StaffOrders:
         def fetch(cursor: str, limit: int) -> Page:
             current = self._store.queue_page(queue, cursor, limit)
             loaded = self._book.load_many(queue_item_order(e["item"]) for e in current.items)
-            return Page([{**entry, VIEW: self._listed(
-                entry, loaded.get(queue_item_order(entry["item"])), status, restricted, now)}
-                for entry in current.items], current.next_cursor)
+            return Page(
+                [
+                    {
+                        **entry,
+                        VIEW: self._listed(
+                            entry, loaded.get(queue_item_order(entry["item"])), status, restricted, now
+                        ),
+                    }
+                    for entry in current.items
+                ],
+                current.next_cursor,
+            )
 
-        result = filtered_page(fetch, lambda entry: entry[VIEW] is not None,
-                               after=decode_cursor(token), limit=page_size(size))
+        result = filtered_page(
+            fetch, lambda entry: entry[VIEW] is not None, after=decode_cursor(token), limit=page_size(size)
+        )
         return [entry[VIEW] for entry in result.items], encode_cursor(result.next_cursor)
 
-    def _listed(self, entry: Document, loaded: Loaded | None, status: str,
-                restricted: dict[tuple[str, ...], bool], now: datetime) -> Document | None:
+    def _listed(
+        self,
+        entry: Document,
+        loaded: Loaded | None,
+        status: str,
+        restricted: dict[tuple[str, ...], bool],
+        now: datetime,
+    ) -> Document | None:
         """The entry's order if it belongs on the list; removes entries stale for good."""
         if loaded is None:
             if now - aware(entry["at"]) > ORPHAN_AFTER:
@@ -113,8 +135,7 @@ class StaffOrders:
         return None if restricted[people] else loaded.view()
 
     # -- moves ----------------------------------------------------------------------------
-    def move(self, actor_id: str, order_id: str, wanted: str,
-             now: datetime | None = None) -> Document:
+    def move(self, actor_id: str, order_id: str, wanted: str, now: datetime | None = None) -> Document:
         """Staff move an order one step; completion (or cancelling a paid one) blocks it."""
         object_id(actor_id, "actor_account_id")
         object_id(order_id, "order id")
@@ -124,34 +145,42 @@ class StaffOrders:
             raise NotFound("no such order in fulfilment")
         order, seen = loaded.order, loaded.state.status
         if self._book.restricted(order):
-            raise FailedPrecondition("the customer restricted the processing of their data; "
-                                     "the order waits until the restriction is lifted")
+            raise FailedPrecondition(
+                "the customer restricted the processing of their data; "
+                "the order waits until the restriction is lifted"
+            )
         check_move(seen, wanted, order["lines"])
         retain_until = self._rules.invoice_until(now) if blocks(seen, wanted) else None
         entries = self._before_move(order, wanted, retain_until)
         try:
-            loaded, _ = self._book.append(loaded, lambda state: move_step(
-                order, state, seen, wanted, actor_id, now, retain_until))
+            loaded, _ = self._book.append(
+                loaded, lambda state: move_step(order, state, seen, wanted, actor_id, now, retain_until)
+            )
         except DomainError:
             self._forget(order, wanted, entries)
             raise
         if wanted == CANCELLED:
             self._people.revoke_entitlements(
-                [entitlement_id(order_id, line["product_id"]) for line in order["lines"]
-                 if line["kind"] != "physical"], owners(order))
+                [
+                    entitlement_id(order_id, line["product_id"])
+                    for line in order["lines"]
+                    if line["kind"] != "physical"
+                ],
+                owners(order),
+            )
             loaded = self._book.settle_refund(loaded, entries.refund)
         if not loaded.state.open:
             self._order_closed(Subject.from_doc(order))
         return loaded.view()
 
-    def _before_move(self, order: Document, wanted: str,
-                     retain_until: datetime | None) -> MoveEntries:
+    def _before_move(self, order: Document, wanted: str, retain_until: datetime | None) -> MoveEntries:
         """The entries the moved order needs, written before its step."""
         self._book.before_status(order, wanted, blocked=retain_until is not None)
         retention = refund = ""
         if retain_until is not None:
-            retention = self._store.schedule(RETENTION_QUEUE, retain_until,
-                                             f"{order['_id']}.{tokens.new_id('ret')}")
+            retention = self._store.schedule(
+                RETENTION_QUEUE, retain_until, f"{order['_id']}.{tokens.new_id('ret')}"
+            )
         if wanted == CANCELLED:
             refund = self._book.schedule_refund(order)
         return MoveEntries(retention, refund)

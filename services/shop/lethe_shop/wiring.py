@@ -40,18 +40,24 @@ def build_parts(runtime: Runtime, config: ShopConfig) -> ShopParts:
     repo = ShopRepository(runtime.db, runtime.outbox)
     rules = RetentionRules(config.invoice_retention_years, config.letter_retention_years)
     catalogue = Catalogue(repo, config.downloads_dir)
-    provider = SandboxProvider(config.payment_url, config.payment_api_key,
-                               config.payment_webhook_secret, config.http_timeout_seconds)
+    provider = SandboxProvider(
+        config.payment_url, config.payment_api_key, config.payment_webhook_secret, config.http_timeout_seconds
+    )
     book = OrderBook(repo, provider)
     erasure = ShopErasure(repo, book, ReceiptSender(runtime.db, runtime.outbox, SERVICE))
-    supplier = Supplier(config.supplier_name, config.supplier_url, config.supplier_api_key,
-                        config.http_timeout_seconds)
+    supplier = Supplier(
+        config.supplier_name, config.supplier_url, config.supplier_api_key, config.http_timeout_seconds
+    )
     return ShopParts(
-        repo, catalogue, Carts(repo, catalogue),
-        Orders(repo, book, catalogue, provider,
-               notify_url=config.public_url + PAYMENT_NOTIFICATION_PATH),
+        repo,
+        catalogue,
+        Carts(repo, catalogue),
+        Orders(repo, book, catalogue, provider, notify_url=config.public_url + PAYMENT_NOTIFICATION_PATH),
         StaffOrders(repo, book, rules, order_closed=erasure.finish_waiting),
-        Downloads(repo, config.downloads_dir, config.download_key,
-                  timedelta(minutes=config.download_link_minutes)),
-        Retention(repo, book), erasure,
-        Fulfilment(repo, book, supplier, rules, config.download_entitlement_days))
+        Downloads(
+            repo, config.downloads_dir, config.download_key, timedelta(minutes=config.download_link_minutes)
+        ),
+        Retention(repo, book),
+        erasure,
+        Fulfilment(repo, book, supplier, rules, config.download_entitlement_days),
+    )

@@ -32,16 +32,20 @@ def subscriptions(parts: ShopParts) -> list[Subscription]:
             raise EnvelopeError(str(exc)) from None
         parts.fulfilment.order_paid(str(order_id))
 
-    return [Subscription("shop", "order.paid", order_paid),
-            *privacy_subscriptions(parts.erasure.erase, parts.erasure.restrict)]
+    return [
+        Subscription("shop", "order.paid", order_paid),
+        *privacy_subscriptions(parts.erasure.erase, parts.erasure.restrict),
+    ]
 
 
 def sweeps(parts: ShopParts, config: ShopConfig) -> list[Sweep]:
     def tidy() -> dict[str, int]:
         deleted = parts.retention.sweep()
-        return {**{f"deleted_{name}": count for name, count in deleted.items()},
-                "erasures_finished": parts.erasure.finish_all_waiting(),
-                "refunds_settled": parts.staff.retry_refunds()}
+        return {
+            **{f"deleted_{name}": count for name, count in deleted.items()},
+            "erasures_finished": parts.erasure.finish_all_waiting(),
+            "refunds_settled": parts.staff.retry_refunds(),
+        }
 
     return [Sweep("shop-retention", config.sweep_interval_seconds, tidy)]
 
@@ -53,10 +57,12 @@ def main() -> None:
     def parts_of(runtime: Runtime) -> ShopParts:
         return build_parts(runtime, config)
 
-    worker_main(config.common,
-                subscriptions=lambda runtime: subscriptions(parts_of(runtime)),
-                sweeps=lambda runtime: sweeps(parts_of(runtime), config),
-                indexes=INDEXES)
+    worker_main(
+        config.common,
+        subscriptions=lambda runtime: subscriptions(parts_of(runtime)),
+        sweeps=lambda runtime: sweeps(parts_of(runtime), config),
+        indexes=INDEXES,
+    )
 
 
 if __name__ == "__main__":

@@ -44,15 +44,22 @@ from lethe_testing import Backend, running_backend, wait_for
 Stub = shop_pb2_grpc.ShopServiceStub
 GOOD_CARD = "4242424242424242"
 DECLINED_CARD = "4000000000000002"
-ADDRESS = pb.Address(name="Ada Lovelace", street="Hauptstraße 1", postcode="10115",
-                     city="Berlin", country="DE", phone="+49 30 5550199")
+ADDRESS = pb.Address(
+    name="Ada Lovelace",
+    street="Hauptstraße 1",
+    postcode="10115",
+    city="Berlin",
+    country="DE",
+    phone="+49 30 5550199",
+)
 
 
 @pytest.fixture(scope="module")
 def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
     # The sandbox's own notifications go nowhere: the tests send them when they choose.
-    with running_backend("shop", tmp_path_factory.mktemp("shop-declined"),
-                         LETHE_PUBLIC_URL="http://127.0.0.1:9") as backend:
+    with running_backend(
+        "shop", tmp_path_factory.mktemp("shop-declined"), LETHE_PUBLIC_URL="http://127.0.0.1:9"
+    ) as backend:
         yield backend
 
 
@@ -72,20 +79,29 @@ def db(shop: Backend, mongo_client: MongoClient) -> Database:
 
 @pytest.fixture(scope="module")
 def catalogue(replicas: list[Stub]) -> dict[str, pb.Product]:
-    return {p.sku: p for p in replicas[0].ListProducts(pb.ListProductsRequest(),
-                                                        timeout=10).products}
+    return {p.sku: p for p in replicas[0].ListProducts(pb.ListProductsRequest(), timeout=10).products}
 
 
 def sandbox(method: str, path: str, **kwargs: Any) -> httpx.Response:
-    return httpx.request(method, f"{os.environ['SHOP_PAYMENT_URL']}{path}", headers={
-        "Authorization": f"Bearer {os.environ['SHOP_PAYMENT_API_KEY']}",
-        **kwargs.pop("headers", {})}, timeout=10, **kwargs)
+    return httpx.request(
+        method,
+        f"{os.environ['SHOP_PAYMENT_URL']}{path}",
+        headers={
+            "Authorization": f"Bearer {os.environ['SHOP_PAYMENT_API_KEY']}",
+            **kwargs.pop("headers", {}),
+        },
+        timeout=10,
+        **kwargs,
+    )
 
 
 def token(card: str = GOOD_CARD) -> str:
     """What the customer's browser gets from the provider for a card."""
-    reply = httpx.post(f"{os.environ['SHOP_PAYMENT_URL']}/v1/tokens", json={"card": {
-        "number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}}, timeout=10)
+    reply = httpx.post(
+        f"{os.environ['SHOP_PAYMENT_URL']}/v1/tokens",
+        json={"card": {"number": card, "exp_month": 12, "exp_year": 2030, "cvc": "123"}},
+        timeout=10,
+    )
     assert reply.status_code == 201, reply.text
     return str(reply.json()["id"])
 
@@ -93,9 +109,18 @@ def token(card: str = GOOD_CARD) -> str:
 def consumed(payment_token: str) -> bool:
     """Whether the sandbox has used the token for a charge (or declined it): a token is
     single-use, so charging it here once more is refused exactly then."""
-    reply = sandbox("POST", "/v1/charges", headers={"Idempotency-Key": f"probe-{uuid.uuid4().hex}"},
-                    json={"token": payment_token, "amount": 100, "currency": "EUR",
-                          "reference": "probe", "notify_url": ""})
+    reply = sandbox(
+        "POST",
+        "/v1/charges",
+        headers={"Idempotency-Key": f"probe-{uuid.uuid4().hex}"},
+        json={
+            "token": payment_token,
+            "amount": 100,
+            "currency": "EUR",
+            "reference": "probe",
+            "notify_url": "",
+        },
+    )
     assert reply.status_code in (201, 400), reply.text
     return reply.status_code == 400 and reply.json()["error"]["code"] == "invalid_token"
 
@@ -108,28 +133,44 @@ def charge_at_sandbox(reference: str) -> dict[str, Any]:
 
 def notification(order_id: str, charge_id: str, amount: int) -> pb.PaymentNotificationRequest:
     """The provider's notification, signed as the sandbox signs it."""
-    body = json.dumps({"type": "charge.succeeded", "charge": {
-        "id": charge_id, "status": "succeeded", "amount": amount, "currency": "EUR",
-        "reference": order_id}}).encode()
+    body = json.dumps(
+        {
+            "type": "charge.succeeded",
+            "charge": {
+                "id": charge_id,
+                "status": "succeeded",
+                "amount": amount,
+                "currency": "EUR",
+                "reference": order_id,
+            },
+        }
+    ).encode()
     at = int(time.time())
-    mac = hmac.new(os.environ["SHOP_PAYMENT_WEBHOOK_SECRET"].encode(), f"{at}.".encode() + body,
-                   hashlib.sha256).hexdigest()
+    mac = hmac.new(
+        os.environ["SHOP_PAYMENT_WEBHOOK_SECRET"].encode(), f"{at}.".encode() + body, hashlib.sha256
+    ).hexdigest()
     return pb.PaymentNotificationRequest(body=body, signature=f"t={at},v1={mac}")
 
 
 def new_customer() -> pb.Customer:
-    return pb.Customer(account_id=f"acc_{uuid.uuid4().hex}",
-                       email=f"{uuid.uuid4().hex[:12]}@buyer.example")
+    return pb.Customer(account_id=f"acc_{uuid.uuid4().hex}", email=f"{uuid.uuid4().hex[:12]}@buyer.example")
 
 
-def order_request(catalogue: dict[str, pb.Product], customer: pb.Customer, key: str,
-                  payment_token: str) -> pb.PlaceOrderRequest:
+def order_request(
+    catalogue: dict[str, pb.Product], customer: pb.Customer, key: str, payment_token: str
+) -> pb.PlaceOrderRequest:
     return pb.PlaceOrderRequest(
-        customer=customer, idempotency_key=key,
-        lines=[pb.LineInput(product_id=catalogue["LETHE-ANALYZER-32"].id, quantity=1),
-               pb.LineInput(product_id=catalogue["LETHE-KEY-01"].id, quantity=2)],
-        billing=ADDRESS, delivery=ADDRESS, delivery_note="ring twice",
-        payment_token=payment_token)
+        customer=customer,
+        idempotency_key=key,
+        lines=[
+            pb.LineInput(product_id=catalogue["LETHE-ANALYZER-32"].id, quantity=1),
+            pb.LineInput(product_id=catalogue["LETHE-KEY-01"].id, quantity=2),
+        ],
+        billing=ADDRESS,
+        delivery=ADDRESS,
+        delivery_note="ring twice",
+        payment_token=payment_token,
+    )
 
 
 def at_once(*calls: Callable[[], Any]) -> list[Any]:
@@ -148,18 +189,24 @@ def at_once(*calls: Callable[[], Any]) -> list[Any]:
 
 
 def declined(error: Any) -> bool:
-    return (isinstance(error, grpc.RpcError)
-            and error.code() == grpc.StatusCode.FAILED_PRECONDITION
-            and "declined" in (error.details() or ""))
+    return (
+        isinstance(error, grpc.RpcError)
+        and error.code() == grpc.StatusCode.FAILED_PRECONDITION
+        and "declined" in (error.details() or "")
+    )
 
 
 def pay(stub: Stub, customer: pb.Customer, order: pb.Order) -> pb.Order:
     """Wait until the sandbox settled the order's charge, then tell the shop as the sandbox's
     notification would; the order as the customer now sees it."""
-    wait_for(lambda: charge_at_sandbox(order.payment.reference)["status"] == "succeeded", 10,
-             what="the sandbox to settle the charge")
-    stub.PaymentNotification(notification(order.id, order.payment.reference,
-                                           order.totals.gross_cents), timeout=20)
+    wait_for(
+        lambda: charge_at_sandbox(order.payment.reference)["status"] == "succeeded",
+        10,
+        what="the sandbox to settle the charge",
+    )
+    stub.PaymentNotification(
+        notification(order.id, order.payment.reference, order.totals.gross_cents), timeout=20
+    )
     return stub.GetOrder(pb.OrderRef(customer=customer, order_id=order.id), timeout=10)
 
 
@@ -183,8 +230,8 @@ NONE_LEFT = {"orders": 0, "order_contacts": 0, "person_index": 0, "queues": 0}
 
 
 def test_a_declined_card_holds_no_order_and_the_same_key_pays_with_a_good_card(
-        replicas: list[Stub], shop: Backend, db: Database,
-        catalogue: dict[str, pb.Product]) -> None:
+    replicas: list[Stub], shop: Backend, db: Database, catalogue: dict[str, pb.Product]
+) -> None:
     a, b = replicas[0], replicas[1]
     customer, key = new_customer(), f"checkout-{uuid.uuid4().hex}"
     first_attempt = order_id_for(customer.account_id, key)
@@ -239,25 +286,34 @@ def test_a_declined_card_holds_no_order_and_the_same_key_pays_with_a_good_card(
     assert kinds["paid"] == 1 and kinds["void"] == 0, kinds
     assert traces_of(db, first_attempt) == NONE_LEFT or first_attempt == placed.id
     pepper = shop.api.env["LETHE_SUBJECT_PEPPER"]
-    assert sum(1 for e in db.person_index.find({"_id": under(subject_key(pepper, customer.email))})
-               if e["_id"].split("/")[1] == "orders") == 1
-    stored = "\n".join(str(doc) for name in db.list_collection_names()
-                       for doc in db[name].find())
+    assert (
+        sum(
+            1
+            for e in db.person_index.find({"_id": under(subject_key(pepper, customer.email))})
+            if e["_id"].split("/")[1] == "orders"
+        )
+        == 1
+    )
+    stored = "\n".join(str(doc) for name in db.list_collection_names() for doc in db[name].find())
     assert bad not in stored and good not in stored, "a payment token was stored"
 
 
 def test_two_good_cards_at_once_after_a_decline_make_one_order_and_one_charge(
-        replicas: list[Stub], db: Database, catalogue: dict[str, pb.Product]) -> None:
+    replicas: list[Stub], db: Database, catalogue: dict[str, pb.Product]
+) -> None:
     a, b = replicas[0], replicas[1]
     for _ in range(6):
         customer, key = new_customer(), f"checkout-{uuid.uuid4().hex}"
         with pytest.raises(grpc.RpcError) as refused:
-            a.PlaceOrder(order_request(catalogue, customer, key, token(DECLINED_CARD)),
-                         timeout=20)
+            a.PlaceOrder(order_request(catalogue, customer, key, token(DECLINED_CARD)), timeout=20)
         assert declined(refused.value)
         cards = [token(), token()]
-        results = at_once(*(partial(stub.PlaceOrder, order_request(catalogue, customer, key, card),
-                                    timeout=20) for stub, card in zip((a, b), cards, strict=True)))
+        results = at_once(
+            *(
+                partial(stub.PlaceOrder, order_request(catalogue, customer, key, card), timeout=20)
+                for stub, card in zip((a, b), cards, strict=True)
+            )
+        )
         kept = {r.id for r in results if isinstance(r, pb.Order)}
         assert len(kept) == 1, results
         assert sum(consumed(card) for card in cards) == 1, "both cards, or none, were charged"
@@ -267,14 +323,17 @@ def test_two_good_cards_at_once_after_a_decline_make_one_order_and_one_charge(
 
 
 def test_a_declined_and_a_good_card_at_once_keep_at_most_one_order_and_charge(
-        replicas: list[Stub], db: Database, catalogue: dict[str, pb.Product]) -> None:
+    replicas: list[Stub], db: Database, catalogue: dict[str, pb.Product]
+) -> None:
     a, b = replicas[0], replicas[1]
     outcomes: Counter[str] = Counter()
     for round_ in range(8):
         customer, key = new_customer(), f"checkout-{uuid.uuid4().hex}"
         bad, good = token(DECLINED_CARD), token()
-        calls = [partial(a.PlaceOrder, order_request(catalogue, customer, key, bad), timeout=20),
-                 partial(b.PlaceOrder, order_request(catalogue, customer, key, good), timeout=20)]
+        calls = [
+            partial(a.PlaceOrder, order_request(catalogue, customer, key, bad), timeout=20),
+            partial(b.PlaceOrder, order_request(catalogue, customer, key, good), timeout=20),
+        ]
         results = at_once(*(calls if round_ % 2 else calls[::-1]))
         answered = [r for r in results if isinstance(r, pb.Order)]
         refused = [r for r in results if not isinstance(r, pb.Order)]
@@ -294,23 +353,27 @@ def test_a_declined_and_a_good_card_at_once_keep_at_most_one_order_and_charge(
 
 
 def test_an_erasure_forgets_what_the_persons_keys_named(
-        replicas: list[Stub], shop: Backend, db: Database,
-        catalogue: dict[str, pb.Product]) -> None:
+    replicas: list[Stub], shop: Backend, db: Database, catalogue: dict[str, pb.Product]
+) -> None:
     a = replicas[0]
     customer, key = new_customer(), f"checkout-{uuid.uuid4().hex}"
     for _ in range(2):
         with pytest.raises(grpc.RpcError) as refused:
-            a.PlaceOrder(order_request(catalogue, customer, key, token(DECLINED_CARD)),
-                         timeout=20)
+            a.PlaceOrder(order_request(catalogue, customer, key, token(DECLINED_CARD)), timeout=20)
         assert declined(refused.value)
     logged = list(db.order_keys.find({"_id": under(customer.account_id)}))
     assert [s["kind"] for s in logged] == ["attempt", "declined", "attempt", "declined"]
     assert orders_of(db, customer) == []
 
     pepper = shop.api.env["LETHE_SUBJECT_PEPPER"]
-    receipt = a.EraseSubject(subject_pb2.EraseSubjectRequest(
-        subject=subject_pb2.Subject(account_id=customer.account_id,
-                                    subject_key=subject_key(pepper, customer.email)),
-        request_id=f"pr_{uuid.uuid4().hex}"), timeout=10)
+    receipt = a.EraseSubject(
+        subject_pb2.EraseSubjectRequest(
+            subject=subject_pb2.Subject(
+                account_id=customer.account_id, subject_key=subject_key(pepper, customer.email)
+            ),
+            request_id=f"pr_{uuid.uuid4().hex}",
+        ),
+        timeout=10,
+    )
     assert receipt.service == "shop"
     assert db.order_keys.count_documents({"_id": under(customer.account_id)}) == 0

@@ -44,10 +44,26 @@ from lethe_shop.payment import BadNotification, SandboxProvider
 
 pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
 
-MANUAL = {"_id": "prd_" + "1" * 32, "sku": "MANUAL", "name": "Manual", "kind": "physical",
-          "price_cents": 2900, "currency": "EUR", "vat_rate_bp": 700, "term_months": 0}
-FEED = {"_id": "prd_" + "2" * 32, "sku": "FEED", "name": "Feed", "kind": "subscription",
-        "price_cents": 99000, "currency": "EUR", "vat_rate_bp": 1900, "term_months": 12}
+MANUAL = {
+    "_id": "prd_" + "1" * 32,
+    "sku": "MANUAL",
+    "name": "Manual",
+    "kind": "physical",
+    "price_cents": 2900,
+    "currency": "EUR",
+    "vat_rate_bp": 700,
+    "term_months": 0,
+}
+FEED = {
+    "_id": "prd_" + "2" * 32,
+    "sku": "FEED",
+    "name": "Feed",
+    "kind": "subscription",
+    "price_cents": 99000,
+    "currency": "EUR",
+    "vat_rate_bp": 1900,
+    "term_months": 12,
+}
 
 
 def test_a_line_is_priced_from_the_catalogue_with_vat_rounded_half_up() -> None:
@@ -56,8 +72,11 @@ def test_a_line_is_priced_from_the_catalogue_with_vat_rounded_half_up() -> None:
     odd = line_of({**MANUAL, "price_cents": 50, "vat_rate_bp": 1900}, 1)  # 9.5 cents of VAT
     assert odd["vat_cents"] == 10
     assert totals_of([line, line_of(FEED, 1)]) == {
-        "currency": "EUR", "net_cents": 8700 + 99000, "vat_cents": 609 + 18810,
-        "gross_cents": 9309 + 117810}
+        "currency": "EUR",
+        "net_cents": 8700 + 99000,
+        "vat_cents": 609 + 18810,
+        "gross_cents": 9309 + 117810,
+    }
 
 
 @pytest.mark.parametrize("quantity", [0, -1, 1001])
@@ -73,13 +92,17 @@ def test_subscriptions_come_one_at_a_time_and_currencies_do_not_mix() -> None:
         totals_of([line_of(MANUAL, 1), line_of({**FEED, "currency": "USD"}, 1)])
 
 
-@pytest.mark.parametrize(("made", "years", "until"), [
-    (datetime(2026, 3, 1, tzinfo=UTC), 8, datetime(2034, 12, 31, 23, 59, 59, tzinfo=UTC)),
-    (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), 8, datetime(2034, 12, 31, 23, 59, 59, tzinfo=UTC)),
-    (datetime(2027, 1, 1, tzinfo=UTC), 6, datetime(2033, 12, 31, 23, 59, 59, tzinfo=UTC)),
-])
-def test_retention_runs_from_the_end_of_the_calendar_year(made: datetime, years: int,
-                                                         until: datetime) -> None:
+@pytest.mark.parametrize(
+    ("made", "years", "until"),
+    [
+        (datetime(2026, 3, 1, tzinfo=UTC), 8, datetime(2034, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        (datetime(2026, 12, 31, 23, 30, tzinfo=UTC), 8, datetime(2034, 12, 31, 23, 59, 59, tzinfo=UTC)),
+        (datetime(2027, 1, 1, tzinfo=UTC), 6, datetime(2033, 12, 31, 23, 59, 59, tzinfo=UTC)),
+    ],
+)
+def test_retention_runs_from_the_end_of_the_calendar_year(
+    made: datetime, years: int, until: datetime
+) -> None:
     assert end_of_retention(made, years) == until
 
 
@@ -88,10 +111,13 @@ def test_staff_moves_follow_the_order_of_things() -> None:
     check_move("paid", "shipped", physical)
     check_move("paid", "delivered", digital)
     check_move("delivered", "completed", physical)
-    for current, wanted, lines in (("placed", "shipped", physical), ("paid", "shipped", digital),
-                                   ("paid", "delivered", physical), ("completed", "cancelled",
-                                                                     physical),
-                                   ("shipped", "paid", physical)):
+    for current, wanted, lines in (
+        ("placed", "shipped", physical),
+        ("paid", "shipped", digital),
+        ("paid", "delivered", physical),
+        ("completed", "cancelled", physical),
+        ("shipped", "paid", physical),
+    ):
         with pytest.raises(FailedPrecondition):
             check_move(current, wanted, lines)
     with pytest.raises(InvalidArgument, match="status must be one of"):
@@ -100,17 +126,33 @@ def test_staff_moves_follow_the_order_of_things() -> None:
 
 def test_the_supplier_gets_name_delivery_address_and_items_only() -> None:
     order: dict[str, Any] = {
-        "_id": "ord_" + "3" * 32, "email": "ada@example.com",
+        "_id": "ord_" + "3" * 32,
+        "email": "ada@example.com",
         "lines": [line_of(MANUAL, 2), line_of(FEED, 1)],
         "billing": {"name": "Billing Person", "vat_id": "DE123456789"},
-        "delivery": {"name": "Ada", "street": "Hauptstraße 1", "postcode": "10115",
-                     "city": "Berlin", "country": "DE", "phone": "+49 30 1"},
-        "delivery_note": "ring twice", "totals": totals_of([line_of(MANUAL, 2)])}
+        "delivery": {
+            "name": "Ada",
+            "street": "Hauptstraße 1",
+            "postcode": "10115",
+            "city": "Berlin",
+            "country": "DE",
+            "phone": "+49 30 1",
+        },
+        "delivery_note": "ring twice",
+        "totals": totals_of([line_of(MANUAL, 2)]),
+    }
     sent = delivery_data(order)
-    assert sent == {"reference": order["_id"],
-                    "recipient": {"name": "Ada", "street": "Hauptstraße 1", "postcode": "10115",
-                                  "city": "Berlin", "country": "DE"},
-                    "items": [{"sku": "MANUAL", "name": "Manual", "quantity": 2}]}
+    assert sent == {
+        "reference": order["_id"],
+        "recipient": {
+            "name": "Ada",
+            "street": "Hauptstraße 1",
+            "postcode": "10115",
+            "city": "Berlin",
+            "country": "DE",
+        },
+        "items": [{"sku": "MANUAL", "name": "Manual", "quantity": 2}],
+    }
 
 
 def test_one_key_names_one_order_per_customer_and_a_retry_is_the_same_request() -> None:
@@ -118,18 +160,20 @@ def test_one_key_names_one_order_per_customer_and_a_retry_is_the_same_request() 
     assert order_id_for(a, "key-12345678") == order_id_for(a, "key-12345678")
     assert order_id_for(a, "key-12345678") != order_id_for(b, "key-12345678")
     customer = Customer(Subject(account_id=a, subject_key="0" * 64), "ada@example.com")
-    billing = checked_address({"name": "Ada", "street": "S 1", "postcode": "10115",
-                               "city": "Berlin", "country": "DE"}, "billing")
-    first = OrderRequest(customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 1)]),
-                         billing, None, "", "tok_one")
+    billing = checked_address(
+        {"name": "Ada", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE"}, "billing"
+    )
+    first = OrderRequest(
+        customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 1)]), billing, None, "", "tok_one"
+    )
     retry = OrderRequest(customer, "key-12345678", first.lines, billing, None, "", "tok_two")
-    other = OrderRequest(customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 2)]),
-                         billing, None, "", "tok_one")
+    other = OrderRequest(
+        customer, "key-12345678", checked_lines([("prd_" + "1" * 32, 2)]), billing, None, "", "tok_one"
+    )
     assert first.fingerprint() == retry.fingerprint() != other.fingerprint()
 
 
-def test_a_key_begins_a_new_attempt_only_after_a_decline_and_refuses_the_declined_token(
-) -> None:
+def test_a_key_begins_a_new_attempt_only_after_a_decline_and_refuses_the_declined_token() -> None:
     account, key, now = "acc_" + "a" * 32, "key-12345678", datetime.now(UTC)
     steps: list[dict[str, Any]] = []
 
@@ -172,23 +216,35 @@ def test_a_key_begins_a_new_attempt_only_after_a_decline_and_refuses_the_decline
 def test_a_payment_token_leaves_only_its_fingerprint() -> None:
     customer = Customer(Subject(account_id="acc_" + "a" * 32, subject_key="0" * 64), "ada@example.com")
     token = "tok_" + "1" * 24
-    request = OrderRequest(customer, "key-12345678", [("prd_" + "1" * 32, 1)], {}, None, "",
-                           token)
-    other = OrderRequest(customer, "key-12345678", [("prd_" + "1" * 32, 1)], {}, None, "",
-                         "tok_" + "2" * 24)
+    request = OrderRequest(customer, "key-12345678", [("prd_" + "1" * 32, 1)], {}, None, "", token)
+    other = OrderRequest(customer, "key-12345678", [("prd_" + "1" * 32, 1)], {}, None, "", "tok_" + "2" * 24)
     assert token not in request.token_fingerprint() and "1" * 24 not in request.token_fingerprint()
     assert request.token_fingerprint() != other.token_fingerprint()
     assert request.fingerprint() == other.fingerprint()  # the same order, another card
 
 
-@pytest.mark.parametrize(("fields", "problem"), [
-    ({"street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE"}, "name"),
-    ({"name": "A", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "Germany"},
-     "country"),
-    ({"name": "A", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE",
-      "phone": "call me"}, "phone"),
-    ({"name": "A\x00", "street": "S 1", "postcode": "10115", "city": "B", "country": "DE"}, "name"),
-])
+@pytest.mark.parametrize(
+    ("fields", "problem"),
+    [
+        ({"street": "S 1", "postcode": "10115", "city": "Berlin", "country": "DE"}, "name"),
+        (
+            {"name": "A", "street": "S 1", "postcode": "10115", "city": "Berlin", "country": "Germany"},
+            "country",
+        ),
+        (
+            {
+                "name": "A",
+                "street": "S 1",
+                "postcode": "10115",
+                "city": "Berlin",
+                "country": "DE",
+                "phone": "call me",
+            },
+            "phone",
+        ),
+        ({"name": "A\x00", "street": "S 1", "postcode": "10115", "city": "B", "country": "DE"}, "name"),
+    ],
+)
 def test_addresses_are_checked_field_by_field(fields: dict[str, str], problem: str) -> None:
     with pytest.raises(InvalidArgument, match=problem) as raised:
         checked_address(fields, "delivery")
@@ -209,25 +265,40 @@ def _signed(secret: bytes, body: bytes, at: int) -> str:
 
 def test_only_the_providers_signed_recent_notifications_are_believed() -> None:
     provider = SandboxProvider("http://127.0.0.1:1", "key", "webhook-secret", 1.0)
-    body = json.dumps({"type": "charge.succeeded", "charge": {
-        "id": "ch_" + "a" * 24, "status": "succeeded", "reference": "ord_" + "3" * 32}}).encode()
+    body = json.dumps(
+        {
+            "type": "charge.succeeded",
+            "charge": {"id": "ch_" + "a" * 24, "status": "succeeded", "reference": "ord_" + "3" * 32},
+        }
+    ).encode()
     now = int(time.time())
     charge = provider.notification(body, _signed(b"webhook-secret", body, now))
-    assert (charge.reference, charge.status, charge.order_id) == ("ch_" + "a" * 24, "succeeded",
-                                                                  "ord_" + "3" * 32)
-    for signature in (_signed(b"another-secret", body, now),
-                      _signed(b"webhook-secret", body, now - 3600), "t=,v1=", ""):
+    assert (charge.reference, charge.status, charge.order_id) == (
+        "ch_" + "a" * 24,
+        "succeeded",
+        "ord_" + "3" * 32,
+    )
+    for signature in (
+        _signed(b"another-secret", body, now),
+        _signed(b"webhook-secret", body, now - 3600),
+        "t=,v1=",
+        "",
+    ):
         with pytest.raises(BadNotification):
             provider.notification(body, signature)
     with pytest.raises(BadNotification):
-        provider.notification(body.replace(b"succeeded", b"refunded"),
-                              _signed(b"webhook-secret", body, now))
+        provider.notification(body.replace(b"succeeded", b"refunded"), _signed(b"webhook-secret", body, now))
 
 
 def _order() -> dict[str, Any]:
-    return {"_id": "ord_" + "4" * 32, "account_id": "acc_" + "a" * 32, "subject_key": "0" * 64,
-            "placed_at": datetime(2026, 3, 1, tzinfo=UTC), "lines": [line_of(MANUAL, 1)],
-            "totals": totals_of([line_of(MANUAL, 1)])}
+    return {
+        "_id": "ord_" + "4" * 32,
+        "account_id": "acc_" + "a" * 32,
+        "subject_key": "0" * 64,
+        "placed_at": datetime(2026, 3, 1, tzinfo=UTC),
+        "lines": [line_of(MANUAL, 1)],
+        "totals": totals_of([line_of(MANUAL, 1)]),
+    }
 
 
 def _append(steps: list[dict[str, Any]], step: Step | None) -> None:
@@ -278,8 +349,7 @@ def test_a_move_decided_on_a_status_that_changed_meanwhile_is_refused() -> None:
 def test_a_payment_for_a_cancelled_order_is_recorded_without_paying_it_and_goes_back() -> None:
     order, steps = _order(), list[dict[str, Any]]()
     now = datetime(2026, 3, 1, 12, tzinfo=UTC)
-    _append(steps, move_step(order, fold(order, steps), "placed", CANCELLED, "acc_" + "b" * 32,
-                                    now, None))
+    _append(steps, move_step(order, fold(order, steps), "placed", CANCELLED, "acc_" + "b" * 32, now, None))
     late = payment_step(order, fold(order, steps), "ch_1", "succeeded", "sandbox", now)
     assert late is not None and [e.type for e in late.events] == ["order.placed"]
     _append(steps, late)

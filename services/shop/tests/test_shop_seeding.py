@@ -52,9 +52,15 @@ from lethe_shop.seeding import Buyer, seed_completed_orders, seed_open_orders
 from lethe_shop.staff import StaffOrders
 
 PEPPER = "seeding-test-pepper"
-ADDRESS = {"name": "Ada Lovelace", "company": "Analytical Engines GmbH",
-           "street": "Hauptstraße 1", "postcode": "10115", "city": "Berlin", "country": "DE",
-           "phone": "+49 30 5550199"}
+ADDRESS = {
+    "name": "Ada Lovelace",
+    "company": "Analytical Engines GmbH",
+    "street": "Hauptstraße 1",
+    "postcode": "10115",
+    "city": "Berlin",
+    "country": "DE",
+    "phone": "+49 30 5550199",
+}
 ANALYZER, FEED = "LETHE-ANALYZER-32", "LETHE-FEED-12M"
 # Collections an order of a download or subscription can leave documents in.
 TOUCHED = ("orders", "order_contacts", "order_steps", "person_index", "queues", "entitlements")
@@ -82,8 +88,7 @@ class Provider:
     def check_token(self, token: str) -> None:
         pass
 
-    def charge(self, token: str, amount_cents: int, currency: str, order_id: str,
-               notify_url: str) -> Charge:
+    def charge(self, token: str, amount_cents: int, currency: str, order_id: str, notify_url: str) -> Charge:
         return Charge(f"ch_{secrets.token_hex(12)}", "pending", order_id)
 
     def refund(self, reference: str, order_id: str) -> Charge:
@@ -121,12 +126,18 @@ def shop(test_db: Database[Document], tmp_path: Path) -> Shop:
     rules = RetentionRules(invoice_years=8, letter_years=6)
     erasure = ShopErasure(repo, book, ReceiptSender(test_db, outbox, "shop"))
     return Shop(
-        test_db, repo, book, Orders(repo, book, catalogue, Provider(), "http://127.0.0.1:9/n"),
+        test_db,
+        repo,
+        book,
+        Orders(repo, book, catalogue, Provider(), "http://127.0.0.1:9/n"),
         StaffOrders(repo, book, rules, order_closed=erasure.finish_waiting),
-        Fulfilment(repo, book, Supplier("Sandbox Logistics", "http://127.0.0.1:9", "k", 1.0),
-                   rules, 365),
+        Fulfilment(repo, book, Supplier("Sandbox Logistics", "http://127.0.0.1:9", "k", 1.0), rules, 365),
         Downloads(repo, folder, b"k" * 32, timedelta(minutes=15)),
-        Retention(repo, book), erasure, {p["sku"]: p for p in catalogue.products()}, events)
+        Retention(repo, book),
+        erasure,
+        {p["sku"]: p for p in catalogue.products()},
+        events,
+    )
 
 
 def customer() -> Customer:
@@ -139,12 +150,20 @@ def buyer_of(person: Customer) -> Buyer:
 
 def normal_order(shop: Shop, person: Customer, product: Document, staff_id: str = "") -> str:
     """Placed and paid the normal way; delivered and completed by ``staff_id`` if given."""
-    request = OrderRequest(person, f"key-{uuid.uuid4().hex}", checked_lines([(product["_id"], 1)]),
-                           checked_address(ADDRESS, "billing"), None, "", "tok_" + "0" * 24)
+    request = OrderRequest(
+        person,
+        f"key-{uuid.uuid4().hex}",
+        checked_lines([(product["_id"], 1)]),
+        checked_address(ADDRESS, "billing"),
+        None,
+        "",
+        "tok_" + "0" * 24,
+    )
     placed = shop.orders.place(request)
     order_id = str(placed["_id"])
-    shop.orders.record_charge(order_id, Charge(placed["payment"]["reference"], "succeeded",
-                                               order_id))  # the provider's notification
+    shop.orders.record_charge(
+        order_id, Charge(placed["payment"]["reference"], "succeeded", order_id)
+    )  # the provider's notification
     shop.fulfilment.order_paid(order_id)  # the worker, on order.paid
     if staff_id:
         shop.staff.move(staff_id, order_id, "delivered")
@@ -170,28 +189,37 @@ def masked(value: Any, names: dict[str, str]) -> Any:
 
 
 def names_of(person: Customer, order_id: str, product: Document, staff_id: str) -> dict[str, str]:
-    names = {order_id: "<order>", entitlement_id(order_id, product["_id"]): "<ent>",
-             person.subject.account_id: "<account>", person.subject.subject_key: "<subject>",
-             person.email: "<email>"}
+    names = {
+        order_id: "<order>",
+        entitlement_id(order_id, product["_id"]): "<ent>",
+        person.subject.account_id: "<account>",
+        person.subject.subject_key: "<subject>",
+        person.email: "<email>",
+    }
     return {**names, staff_id: "<staff>"} if staff_id else names
 
 
-def stored(shop: Shop, person: Customer, order_id: str, product: Document,
-           staff_id: str = "") -> dict[str, list[Any]]:
+def stored(
+    shop: Shop, person: Customer, order_id: str, product: Document, staff_id: str = ""
+) -> dict[str, list[Any]]:
     """Every document the order left, masked (the test reads as it likes; the domain does not)."""
     db = shop.db
     docs: dict[str, list[Document]] = {
         "orders": list(db.orders.find({"_id": order_id})),
         "order_contacts": list(db.order_contacts.find({"_id": order_id})),
         "order_steps": list(db.order_steps.find({"_id": under(order_id)}, sort=[("_id", 1)])),
-        "person_index": [*db.person_index.find({"_id": under(person.subject.account_id)}),
-                         *db.person_index.find({"_id": under(person.subject.subject_key)})],
+        "person_index": [
+            *db.person_index.find({"_id": under(person.subject.account_id)}),
+            *db.person_index.find({"_id": under(person.subject.subject_key)}),
+        ],
         "queues": [q for q in db.queues.find() if q["item"].split(".")[0] == order_id],
         "entitlements": [e for e in db.entitlements.find() if e["order_id"] == order_id],
     }
     names = names_of(person, order_id, product, staff_id)
-    return {name: masked(found, names) if name == "order_steps"
-            else sorted(masked(found, names), key=repr) for name, found in docs.items()}
+    return {
+        name: masked(found, names) if name == "order_steps" else sorted(masked(found, names), key=repr)
+        for name, found in docs.items()
+    }
 
 
 def walk(shop: Shop, status: str) -> list[str]:
@@ -215,8 +243,9 @@ def test_seeded_orders_are_the_documents_the_domain_writes(shop: Shop, sku: str)
     seeded_open, seeded_done = customer(), customer()
     now = datetime.now(UTC)
     [seeded_open_id] = seed_open_orders(shop.db, [buyer_of(seeded_open)], product, now)
-    [seeded_done_id] = seed_completed_orders(shop.db, [buyer_of(seeded_done)], product, now,
-                                             staff_id=staff_id)
+    [seeded_done_id] = seed_completed_orders(
+        shop.db, [buyer_of(seeded_done)], product, now, staff_id=staff_id
+    )
 
     expected_open = stored(shop, normal_open, open_id, product)
     assert stored(shop, seeded_open, seeded_open_id, product) == expected_open
@@ -224,18 +253,26 @@ def test_seeded_orders_are_the_documents_the_domain_writes(shop: Shop, sku: str)
     assert stored(shop, seeded_done, seeded_done_id, product, staff_id) == expected_done
     # What each holds, spelled out once: the index by both owners, the queues still standing.
     assert {c: len(d) for c, d in expected_open.items()} == {
-        "orders": 1, "order_contacts": 1, "order_steps": 2, "person_index": 4, "queues": 2,
-        "entitlements": 1}
-    assert sorted(q["_id"].split("/")[0] for q in expected_open["queues"]) == ["open",
-                                                                               "status-paid"]
+        "orders": 1,
+        "order_contacts": 1,
+        "order_steps": 2,
+        "person_index": 4,
+        "queues": 2,
+        "entitlements": 1,
+    }
+    assert sorted(q["_id"].split("/")[0] for q in expected_open["queues"]) == ["open", "status-paid"]
     assert [q["_id"].split("/")[0] for q in expected_done["queues"]] == ["retention"]
-    assert [(s["kind"], s.get("status", s.get("payment_status"))) for s in
-            expected_done["order_steps"]] == [("payment", "pending"), ("paid", None),
-                                              ("moved", "delivered"), ("moved", "completed")]
+    assert [(s["kind"], s.get("status", s.get("payment_status"))) for s in expected_done["order_steps"]] == [
+        ("payment", "pending"),
+        ("paid", None),
+        ("moved", "delivered"),
+        ("moved", "completed"),
+    ]
 
 
 def test_seeded_orders_read_back_through_the_domain_like_normal_ones(
-        shop: Shop, monkeypatch: pytest.MonkeyPatch) -> None:
+    shop: Shop, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(seeding, "BATCH", 2)  # several batches of a few orders
     product, staff_id = shop.products[ANALYZER], tokens.new_id("acc")
     normal_open, normal_done = customer(), customer()
@@ -244,8 +281,9 @@ def test_seeded_orders_read_back_through_the_domain_like_normal_ones(
     at = datetime.now(UTC) - timedelta(hours=1)
     open_people, done_people = [customer() for _ in range(3)], [customer() for _ in range(3)]
     open_ids = seed_open_orders(shop.db, [buyer_of(p) for p in open_people], product, at)
-    done_ids = seed_completed_orders(shop.db, [buyer_of(p) for p in done_people], product, at,
-                                     staff_id=staff_id)
+    done_ids = seed_completed_orders(
+        shop.db, [buyer_of(p) for p in done_people], product, at, staff_id=staff_id
+    )
     assert len(set(open_ids + done_ids)) == 6
 
     def view_of(person: Customer, order_id: str, view: Document) -> Any:
@@ -260,8 +298,7 @@ def test_seeded_orders_read_back_through_the_domain_like_normal_ones(
         one = shop.orders.own_one(person, order_id)
         assert view_of(person, order_id, one) == normal_view
         assert one["placed_at"] == to_millis(at) and one["paid_at"] == to_millis(at) + timedelta(seconds=2)
-        assert (one["status"], one["payment"]["status"], one["blocked"]) == ("paid", "succeeded",
-                                                                               False)
+        assert (one["status"], one["payment"]["status"], one["blocked"]) == ("paid", "succeeded", False)
     normal_held = view_of(normal_done, done_id, shop.retention.read_blocked(staff_id, done_id, "audit"))
     assert normal_held["status"] == "completed" and normal_held["blocked"] is True
     for person, order_id in zip(done_people, done_ids, strict=True):
@@ -271,8 +308,9 @@ def test_seeded_orders_read_back_through_the_domain_like_normal_ones(
         held = shop.retention.read_blocked(staff_id, order_id, "audit")
         assert view_of(person, order_id, held) == normal_held
         completed_at = to_millis(at) + timedelta(seconds=4)
-        assert [h["at"] for h in held["history"]] == [to_millis(at) + timedelta(seconds=n)
-                                                      for n in (0, 2, 3, 4)]
+        assert [h["at"] for h in held["history"]] == [
+            to_millis(at) + timedelta(seconds=n) for n in (0, 2, 3, 4)
+        ]
         assert held["retain_until"] == end_of_retention(completed_at, 8)
 
     # The staff lists: every paid order, newest first, page by page; no completed one.
@@ -280,8 +318,11 @@ def test_seeded_orders_read_back_through_the_domain_like_normal_ones(
     assert walk(shop, "completed") == walk(shop, "delivered") == walk(shop, "placed") == []
 
     # Downloads: the right stays after completion; a link fetches the file.
-    for person, order_id in zip([normal_open, normal_done, *open_people, *done_people],
-                                [open_id, done_id, *open_ids, *done_ids], strict=True):
+    for person, order_id in zip(
+        [normal_open, normal_done, *open_people, *done_people],
+        [open_id, done_id, *open_ids, *done_ids],
+        strict=True,
+    ):
         [offer] = shop.downloads.offers(person)
         assert offer.entitlement["order_id"] == order_id
         assert offer.file in DEMO_FILES and offer.size_bytes == len(DEMO_FILES[offer.file])
@@ -291,8 +332,7 @@ def test_seeded_orders_read_back_through_the_domain_like_normal_ones(
 
     # The export shows them as it shows a normal order (ids and times aside).
     def export(person: Customer, order_id: str) -> Any:
-        return masked(shop.erasure.export(person.subject),
-                      names_of(person, order_id, product, staff_id))
+        return masked(shop.erasure.export(person.subject), names_of(person, order_id, product, staff_id))
 
     assert export(open_people[0], open_ids[0]) == export(normal_open, open_id)
     assert export(done_people[0], done_ids[0]) == export(normal_done, done_id)
@@ -305,8 +345,7 @@ def test_seeded_orders_go_on_like_normal_ones(shop: Shop) -> None:
     at = datetime.now(UTC)
     opened, completed = customer(), customer()
     [open_id] = seed_open_orders(shop.db, [buyer_of(opened)], product, at)
-    [seeded_done_id] = seed_completed_orders(shop.db, [buyer_of(completed)], product, at,
-                                             staff_id=staff_id)
+    [seeded_done_id] = seed_completed_orders(shop.db, [buyer_of(completed)], product, at, staff_id=staff_id)
 
     # Staff complete a seeded paid order: it ends as a normal completed one, and as a seeded one.
     shop.staff.move(staff_id, open_id, "delivered")
@@ -332,6 +371,7 @@ def test_physical_and_inactive_products_are_refused(shop: Shop) -> None:
     with pytest.raises(ValueError, match="physical"):
         seed_open_orders(shop.db, buyers, shop.products["LETHE-KEY-01"], datetime.now(UTC))
     with pytest.raises(ValueError, match="inactive"):
-        seed_completed_orders(shop.db, buyers, {**shop.products[ANALYZER], "active": False},
-                              datetime.now(UTC))
+        seed_completed_orders(
+            shop.db, buyers, {**shop.products[ANALYZER], "active": False}, datetime.now(UTC)
+        )
     assert shop.db.orders.count_documents({}) == 0

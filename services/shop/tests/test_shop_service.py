@@ -22,28 +22,34 @@ from lethe_testing import Backend, code_of, running_backend, wait_for, worker_me
 Stub = shop_pb2_grpc.ShopServiceStub
 
 
-def test_defaults_give_the_shop_its_ports_database_and_retention(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SHOP_GRPC_PORT", "SHOP_MONGO_DB", "SHOP_RETENTION_INVOICE_YEARS",
-                 "SHOP_RETENTION_LETTER_YEARS"):
+def test_defaults_give_the_shop_its_ports_database_and_retention(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "SHOP_GRPC_PORT",
+        "SHOP_MONGO_DB",
+        "SHOP_RETENTION_INVOICE_YEARS",
+        "SHOP_RETENTION_LETTER_YEARS",
+    ):
         monkeypatch.delenv(name, raising=False)
     config = load_config()
     common = config.common
-    assert (common.grpc_port, common.api_metrics_port, common.worker_metrics_port) == (
-        50053, 9103, 9203)
+    assert (common.grpc_port, common.api_metrics_port, common.worker_metrics_port) == (50053, 9103, 9203)
     assert (common.service, common.mongo_db) == ("shop", "lethe_shop")
     assert (config.invoice_retention_years, config.letter_retention_years) == (8, 6)
 
 
-@pytest.mark.parametrize(("name", "value", "problem"), [
-    ("LETHE_SUBJECT_PEPPER", None, "LETHE_SUBJECT_PEPPER"),
-    ("SHOP_PAYMENT_API_KEY", "", "SHOP_PAYMENT_API_KEY"),
-    ("SHOP_PAYMENT_WEBHOOK_SECRET", "", "SHOP_PAYMENT_WEBHOOK_SECRET"),
-    ("SHOP_DOWNLOAD_LINK_SECRET", "short", "at least 32"),
-    ("SHOP_RETENTION_INVOICE_YEARS", "0", "between 1 and 30"),
-])
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("LETHE_SUBJECT_PEPPER", None, "LETHE_SUBJECT_PEPPER"),
+        ("SHOP_PAYMENT_API_KEY", "", "SHOP_PAYMENT_API_KEY"),
+        ("SHOP_PAYMENT_WEBHOOK_SECRET", "", "SHOP_PAYMENT_WEBHOOK_SECRET"),
+        ("SHOP_DOWNLOAD_LINK_SECRET", "short", "at least 32"),
+        ("SHOP_RETENTION_INVOICE_YEARS", "0", "between 1 and 30"),
+    ],
+)
 def test_the_shop_stops_at_start_up_on_missing_or_wrong_settings(
-        monkeypatch: pytest.MonkeyPatch, name: str, value: str | None, problem: str) -> None:
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str | None, problem: str
+) -> None:
     if value is None:
         monkeypatch.delenv(name, raising=False)
     else:
@@ -73,19 +79,32 @@ def test_bad_input_is_refused_without_repeating_it(stub: Stub, shop: Backend) ->
     secret = "ada.secret@example.com"
     calls = [
         lambda: stub.GetCart(pb.Customer(account_id="acc_nope", email=secret), timeout=5),
-        lambda: stub.PlaceOrder(pb.PlaceOrderRequest(customer=pb.Customer(
-            account_id="acc_" + "1" * 32, email=secret), idempotency_key="k"), timeout=5),
+        lambda: stub.PlaceOrder(
+            pb.PlaceOrderRequest(
+                customer=pb.Customer(account_id="acc_" + "1" * 32, email=secret), idempotency_key="k"
+            ),
+            timeout=5,
+        ),
         lambda: stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(), timeout=5),
-        lambda: stub.MoveOrder(pb.MoveOrderRequest(actor_account_id="acc_" + "1" * 32,
-                                                   order_id="x", status="paid"), timeout=5),
-        lambda: stub.ReadBlockedOrder(pb.LegalHoldRequest(
-            actor_account_id="acc_" + "1" * 32, order_id="ord_" + "1" * 32, reason=""),
-            timeout=5),
-        lambda: stub.PaymentNotification(pb.PaymentNotificationRequest(
-            body=b"{}", signature="t=1,v1=0"), timeout=5),
-        lambda: list(stub.FetchDownload(pb.FetchDownloadRequest(customer=pb.Customer(
-            account_id="acc_" + "1" * 32, email="a@example.com"), token="forged.0.1.x"),
-            timeout=5)),
+        lambda: stub.MoveOrder(
+            pb.MoveOrderRequest(actor_account_id="acc_" + "1" * 32, order_id="x", status="paid"), timeout=5
+        ),
+        lambda: stub.ReadBlockedOrder(
+            pb.LegalHoldRequest(actor_account_id="acc_" + "1" * 32, order_id="ord_" + "1" * 32, reason=""),
+            timeout=5,
+        ),
+        lambda: stub.PaymentNotification(
+            pb.PaymentNotificationRequest(body=b"{}", signature="t=1,v1=0"), timeout=5
+        ),
+        lambda: list(
+            stub.FetchDownload(
+                pb.FetchDownloadRequest(
+                    customer=pb.Customer(account_id="acc_" + "1" * 32, email="a@example.com"),
+                    token="forged.0.1.x",
+                ),
+                timeout=5,
+            )
+        ),
     ]
     for call in calls:
         with pytest.raises(grpc.RpcError) as raised:
@@ -96,30 +115,47 @@ def test_bad_input_is_refused_without_repeating_it(stub: Stub, shop: Backend) ->
 
 
 def test_a_blocked_order_that_does_not_exist_is_not_found(stub: Stub) -> None:
-    assert code_of(lambda: stub.ReadBlockedOrder(pb.LegalHoldRequest(
-        actor_account_id="acc_" + "1" * 32, order_id="ord_" + "1" * 32, reason="audit"),
-        timeout=5)) == grpc.StatusCode.NOT_FOUND
+    assert (
+        code_of(
+            lambda: stub.ReadBlockedOrder(
+                pb.LegalHoldRequest(
+                    actor_account_id="acc_" + "1" * 32, order_id="ord_" + "1" * 32, reason="audit"
+                ),
+                timeout=5,
+            )
+        )
+        == grpc.StatusCode.NOT_FOUND
+    )
 
 
 def test_an_erasure_delivered_twice_gives_one_receipt(
-        stub: Stub, shop: Backend, mongo_client: MongoClient) -> None:
+    stub: Stub, shop: Backend, mongo_client: MongoClient
+) -> None:
     key = subject_key(shop.api.env["LETHE_SUBJECT_PEPPER"], f"{uuid.uuid4().hex}@example.com")
     account_id = "acc_" + uuid.uuid4().hex
     db = mongo_client[shop.db_name]
     db.carts.insert_one({"_id": account_id, "subject_key": key, "lines": []})
     request = subject_pb2.EraseSubjectRequest(
         subject=subject_pb2.Subject(account_id=account_id, subject_key=key),
-        request_id=f"pr_{uuid.uuid4().hex}")
+        request_id=f"pr_{uuid.uuid4().hex}",
+    )
     first = stub.EraseSubject(request, timeout=10)
     second = stub.EraseSubject(request, timeout=10)
     assert first.service == second.service == "shop"
     assert db.carts.count_documents({"_id": account_id}) == 0
-    assert db.privacy_receipts_sent.count_documents(
-        {"_id": {"$regex": f"^{request.request_id}/"}}) == 1
-    exported = json.loads(stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(
-        subject=request.subject), timeout=5).data_json)
-    assert exported == {"cart": [], "orders": [], "supplier_handoffs": [], "download_rights": [],
-                        "download_history": []}
+    assert db.privacy_receipts_sent.count_documents({"_id": {"$regex": f"^{request.request_id}/"}}) == 1
+    exported = json.loads(
+        stub.ExportSubjectData(
+            subject_pb2.ExportSubjectDataRequest(subject=request.subject), timeout=5
+        ).data_json
+    )
+    assert exported == {
+        "cart": [],
+        "orders": [],
+        "supplier_handoffs": [],
+        "download_rights": [],
+        "download_history": [],
+    }
 
 
 def test_the_shop_worker_consumes_from_its_own_durable_queue(shop: Backend) -> None:

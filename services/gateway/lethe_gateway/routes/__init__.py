@@ -36,8 +36,20 @@ API_PREFIX = "/api/v1"
 def api_router() -> APIRouter:
     router = APIRouter(prefix=API_PREFIX)
     with_session = APIRouter(dependencies=[Depends(session_account)])
-    for module in (accounts, session, me, consents, privacy, newsletter, shop, contact, admin,
-                   admin_privacy, admin_newsletter, admin_shop):
+    for module in (
+        accounts,
+        session,
+        me,
+        consents,
+        privacy,
+        newsletter,
+        shop,
+        contact,
+        admin,
+        admin_privacy,
+        admin_newsletter,
+        admin_shop,
+    ):
         with_session.include_router(module.router)
     router.include_router(with_session)
     router.include_router(newsletter_links.router)
@@ -49,9 +61,9 @@ def body_limits() -> dict[str, BodyLimit]:
     """The routes whose request bodies have a size limit of their own instead of the
     gateway's default (``LETHE_GATEWAY_MAX_BODY_BYTES``), by exact path."""
     return {
-        f"{API_PREFIX}/payments/notifications": BodyLimit(payments.MAX_NOTIFICATION_BYTES,
-                                                          payments.TOO_LARGE),
-        f"{API_PREFIX}/admin/newsletter/campaigns": BodyLimit(
-            admin_newsletter.MAX_CAMPAIGN_BODY_BYTES),
+        f"{API_PREFIX}/payments/notifications": BodyLimit(
+            payments.MAX_NOTIFICATION_BYTES, payments.TOO_LARGE
+        ),
+        f"{API_PREFIX}/admin/newsletter/campaigns": BodyLimit(admin_newsletter.MAX_CAMPAIGN_BODY_BYTES),
         f"{API_PREFIX}/admin/consent-texts": BodyLimit(admin_privacy.MAX_TEXT_BODY_BYTES),
     }

@@ -16,8 +16,11 @@ async def _check_account_text(request: Request, version: str) -> None:
     texts = await consent(request).ListCurrentTexts(consent_pb2.Empty(), timeout=rpc_timeout(request))
     current = next((t.version for t in texts.texts if t.purpose == "account"), "")
     if version != current:
-        raise HTTPException(422, f"account_consent_version must be the current account text "
-                                 f"({current}); see GET /api/v1/consent-texts")
+        raise HTTPException(
+            422,
+            f"account_consent_version must be the current account text "
+            f"({current}); see GET /api/v1/consent-texts",
+        )
 
 
 @router.post("/accounts", status_code=201, response_model=Registered)
@@ -28,26 +31,36 @@ async def register(body: RegisterBody, request: Request) -> Registered:
     records it once the address is verified.
     """
     await _check_account_text(request, body.account_consent_version)
-    reply = await identity(request).Register(pb.RegisterRequest(
-        email=body.email, password=body.password, name=body.name, phone=body.phone or "",
-        account_consent_version=body.account_consent_version), timeout=rpc_timeout(request))
-    return Registered(id=reply.account_id,
-                      message="we sent a link to your address; open it to activate your account")
+    reply = await identity(request).Register(
+        pb.RegisterRequest(
+            email=body.email,
+            password=body.password,
+            name=body.name,
+            phone=body.phone or "",
+            account_consent_version=body.account_consent_version,
+        ),
+        timeout=rpc_timeout(request),
+    )
+    return Registered(
+        id=reply.account_id, message="we sent a link to your address; open it to activate your account"
+    )
 
 
 @router.post("/accounts/verify", response_model=AccountOut)
 async def verify(body: VerifyBody, request: Request) -> AccountOut:
     """Confirm an address with the token from the mail (activation or an e-mail change)."""
     account = await identity(request).VerifyEmail(
-        pb.VerifyEmailRequest(token=body.token, password=body.password),
-        timeout=rpc_timeout(request))
+        pb.VerifyEmailRequest(token=body.token, password=body.password), timeout=rpc_timeout(request)
+    )
     return AccountOut.of(account)
 
 
 @router.post("/accounts/verify/resend", status_code=202, response_model=Accepted)
 async def resend(body: EmailBody, request: Request) -> Accepted:
     """Send a new verification link; the answer is the same for every address."""
-    await identity(request).ResendVerification(pb.ResendVerificationRequest(email=body.email),
-                                               timeout=rpc_timeout(request))
-    return Accepted(message="if this address has an account waiting for verification, "
-                            "a new link is on its way")
+    await identity(request).ResendVerification(
+        pb.ResendVerificationRequest(email=body.email), timeout=rpc_timeout(request)
+    )
+    return Accepted(
+        message="if this address has an account waiting for verification, a new link is on its way"
+    )

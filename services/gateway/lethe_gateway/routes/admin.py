@@ -29,30 +29,36 @@ RecordId = Annotated[str, Path(max_length=64, pattern=r"^[a-z]{2,4}_[0-9a-f]{32}
 
 
 @router.get("/organisations", response_model=list[OrganisationOut])
-async def list_organisations(request: Request, response: Response, admin: Admin,
-                             limit: PageLimit = DEFAULT_LIMIT,
-                             page_token: PageToken = "") -> list[OrganisationOut]:
+async def list_organisations(
+    request: Request,
+    response: Response,
+    admin: Admin,
+    limit: PageLimit = DEFAULT_LIMIT,
+    page_token: PageToken = "",
+) -> list[OrganisationOut]:
     """Customer organisations, newest first."""
-    reply = await identity(request).ListOrganisations(pb.AdminListRequest(
-        actor_account_id=admin.id, page_size=limit, page_token=page_token),
-        timeout=rpc_timeout(request))
+    reply = await identity(request).ListOrganisations(
+        pb.AdminListRequest(actor_account_id=admin.id, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request),
+    )
     link_next_page(request, response, reply.next_page_token)
     return [OrganisationOut.of(o) for o in reply.organisations]
 
 
 @router.post("/organisations", status_code=201, response_model=OrganisationOut)
 async def create_organisation(body: OrganisationBody, request: Request, admin: Admin) -> OrganisationOut:
-    reply = await identity(request).CreateOrganisation(pb.CreateOrganisationRequest(
-        actor_account_id=admin.id, name=body.name, domains=body.domains),
-        timeout=rpc_timeout(request))
+    reply = await identity(request).CreateOrganisation(
+        pb.CreateOrganisationRequest(actor_account_id=admin.id, name=body.name, domains=body.domains),
+        timeout=rpc_timeout(request),
+    )
     return OrganisationOut.of(reply)
 
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
-async def update_organisation(body: OrganisationPatch, request: Request, admin: Admin,
-                              organisation_id: RecordId) -> OrganisationOut:
-    update = pb.UpdateOrganisationRequest(actor_account_id=admin.id,
-                                          organisation_id=organisation_id)
+async def update_organisation(
+    body: OrganisationPatch, request: Request, admin: Admin, organisation_id: RecordId
+) -> OrganisationOut:
+    update = pb.UpdateOrganisationRequest(actor_account_id=admin.id, organisation_id=organisation_id)
     if body.name is not None:
         update.name = body.name
     if body.domains is not None:
@@ -63,44 +69,65 @@ async def update_organisation(body: OrganisationPatch, request: Request, admin: 
 
 
 @router.get("/portal-access-requests", response_model=list[PortalRequestOut])
-async def list_portal_requests(request: Request, response: Response, admin: Admin,
-                               status: PortalStatus = "pending", limit: PageLimit = DEFAULT_LIMIT,
-                               page_token: PageToken = "") -> list[PortalRequestOut]:
+async def list_portal_requests(
+    request: Request,
+    response: Response,
+    admin: Admin,
+    status: PortalStatus = "pending",
+    limit: PageLimit = DEFAULT_LIMIT,
+    page_token: PageToken = "",
+) -> list[PortalRequestOut]:
     """Portal-access requests of one status, oldest request first."""
-    reply = await identity(request).ListPortalAccessRequests(pb.AdminListRequest(
-        actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
-        timeout=rpc_timeout(request))
+    reply = await identity(request).ListPortalAccessRequests(
+        pb.AdminListRequest(actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request),
+    )
     link_next_page(request, response, reply.next_page_token)
-    return [PortalRequestOut(account_id=r.account_id, name=r.name, email=r.email,
-                             access=PortalAccessOut.of(r.access)) for r in reply.requests]
+    return [
+        PortalRequestOut(
+            account_id=r.account_id, name=r.name, email=r.email, access=PortalAccessOut.of(r.access)
+        )
+        for r in reply.requests
+    ]
 
 
 @router.post("/portal-access-requests/{account_id}/decision", response_model=PortalAccessOut)
-async def decide_portal_access(body: DecisionBody, request: Request, admin: Admin,
-                               account_id: RecordId) -> PortalAccessOut:
+async def decide_portal_access(
+    body: DecisionBody, request: Request, admin: Admin, account_id: RecordId
+) -> PortalAccessOut:
     """Approve or reject a pending request; 409 when it is no longer pending (someone
     decided it first)."""
-    reply = await identity(request).DecidePortalAccess(pb.DecidePortalAccessRequest(
-        actor_account_id=admin.id, account_id=account_id, approve=body.approve,
-        reason=body.reason), timeout=rpc_timeout(request))
+    reply = await identity(request).DecidePortalAccess(
+        pb.DecidePortalAccessRequest(
+            actor_account_id=admin.id, account_id=account_id, approve=body.approve, reason=body.reason
+        ),
+        timeout=rpc_timeout(request),
+    )
     return PortalAccessOut.of(reply)
 
 
 @router.get("/contact-requests", response_model=list[ContactOut])
-async def list_contact_requests(request: Request, response: Response, admin: Admin,
-                                status: ContactStatus = "open", limit: PageLimit = DEFAULT_LIMIT,
-                                page_token: PageToken = "") -> list[ContactOut]:
+async def list_contact_requests(
+    request: Request,
+    response: Response,
+    admin: Admin,
+    status: ContactStatus = "open",
+    limit: PageLimit = DEFAULT_LIMIT,
+    page_token: PageToken = "",
+) -> list[ContactOut]:
     """Contact and callback requests of one status, newest first."""
-    reply = await identity(request).ListContactRequests(pb.AdminListRequest(
-        actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
-        timeout=rpc_timeout(request))
+    reply = await identity(request).ListContactRequests(
+        pb.AdminListRequest(actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request),
+    )
     link_next_page(request, response, reply.next_page_token)
     return [ContactOut.of(c) for c in reply.requests]
 
 
 @router.post("/contact-requests/{contact_request_id}/close", response_model=ContactOut)
 async def close_contact_request(request: Request, admin: Admin, contact_request_id: RecordId) -> ContactOut:
-    reply = await identity(request).CloseContactRequest(pb.CloseContactRequestRequest(
-        actor_account_id=admin.id, contact_request_id=contact_request_id),
-        timeout=rpc_timeout(request))
+    reply = await identity(request).CloseContactRequest(
+        pb.CloseContactRequestRequest(actor_account_id=admin.id, contact_request_id=contact_request_id),
+        timeout=rpc_timeout(request),
+    )
     return ContactOut.of(reply)

@@ -21,20 +21,32 @@ MAX_CAMPAIGN_BODY_BYTES = 2_621_440  # 2.5 MiB
 @router.post("/campaigns", status_code=201, response_model=CampaignOut)
 async def create_campaign(body: CampaignBody, request: Request, admin: Admin) -> CampaignOut:
     """A draft: nothing is sent until it is sent explicitly."""
-    reply = await newsletter(request).CreateCampaign(pb.CreateCampaignRequest(
-        actor_account_id=admin.id, subject=body.subject, text_body=body.text_body,
-        html_body=body.html_body, greeting=body.greeting), timeout=rpc_timeout(request))
+    reply = await newsletter(request).CreateCampaign(
+        pb.CreateCampaignRequest(
+            actor_account_id=admin.id,
+            subject=body.subject,
+            text_body=body.text_body,
+            html_body=body.html_body,
+            greeting=body.greeting,
+        ),
+        timeout=rpc_timeout(request),
+    )
     return CampaignOut.of(reply)
 
 
 @router.get("/campaigns", response_model=list[CampaignOut])
-async def list_campaigns(request: Request, response: Response, admin: Admin,
-                         limit: PageLimit = DEFAULT_LIMIT,
-                         page_token: PageToken = "") -> list[CampaignOut]:
+async def list_campaigns(
+    request: Request,
+    response: Response,
+    admin: Admin,
+    limit: PageLimit = DEFAULT_LIMIT,
+    page_token: PageToken = "",
+) -> list[CampaignOut]:
     """Newest first, a page at a time; the next page's address is in the Link header."""
     reply = await newsletter(request).ListCampaigns(
-        pb.ListCampaignsRequest(actor_account_id=admin.id, page_size=limit,
-                                page_token=page_token), timeout=rpc_timeout(request))
+        pb.ListCampaignsRequest(actor_account_id=admin.id, page_size=limit, page_token=page_token),
+        timeout=rpc_timeout(request),
+    )
     link_next_page(request, response, reply.next_page_token)
     return [CampaignOut.of(c) for c in reply.campaigns]
 
@@ -43,8 +55,8 @@ async def list_campaigns(request: Request, response: Response, admin: Admin,
 async def get_campaign(campaign_id: CampaignId, request: Request, admin: Admin) -> CampaignOut:
     """The campaign and its progress: recipients, sent, failed, dropped."""
     reply = await newsletter(request).GetCampaign(
-        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id),
-        timeout=rpc_timeout(request))
+        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id), timeout=rpc_timeout(request)
+    )
     return CampaignOut.of(reply)
 
 
@@ -52,14 +64,14 @@ async def get_campaign(campaign_id: CampaignId, request: Request, admin: Admin) 
 async def send_campaign(campaign_id: CampaignId, request: Request, admin: Admin) -> CampaignOut:
     """Send to everyone subscribed now; the worker sends it in batches at the set rate."""
     reply = await newsletter(request).SendCampaign(
-        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id),
-        timeout=rpc_timeout(request))
+        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id), timeout=rpc_timeout(request)
+    )
     return CampaignOut.of(reply)
 
 
 @router.post("/campaigns/{campaign_id}/cancel", response_model=CampaignOut)
 async def cancel_campaign(campaign_id: CampaignId, request: Request, admin: Admin) -> CampaignOut:
     reply = await newsletter(request).CancelCampaign(
-        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id),
-        timeout=rpc_timeout(request))
+        pb.CampaignRef(actor_account_id=admin.id, campaign_id=campaign_id), timeout=rpc_timeout(request)
+    )
     return CampaignOut.of(reply)

@@ -29,44 +29,77 @@ MAX_TEXT_BODY_BYTES = 256 * 1024
 @router.post("/consent-texts", status_code=201, response_model=ConsentTextOut)
 async def publish_text(body: PublishTextBody, request: Request, admin: Admin) -> ConsentTextOut:
     """Publish a new version; it is current at once and never changes afterwards."""
-    reply = await consent(request).PublishText(pb.PublishTextRequest(
-        actor_account_id=admin.id, purpose=body.purpose, version=body.version,
-        direct_marketing=body.direct_marketing,
-        texts=[pb.LocalisedText(language=lang, title=text.title, body=text.body)
-               for lang, text in (("de", body.de), ("en", body.en))]),
-        timeout=rpc_timeout(request))
+    reply = await consent(request).PublishText(
+        pb.PublishTextRequest(
+            actor_account_id=admin.id,
+            purpose=body.purpose,
+            version=body.version,
+            direct_marketing=body.direct_marketing,
+            texts=[
+                pb.LocalisedText(language=lang, title=text.title, body=text.body)
+                for lang, text in (("de", body.de), ("en", body.en))
+            ],
+        ),
+        timeout=rpc_timeout(request),
+    )
     return ConsentTextOut.of(reply)
 
 
 @router.get("/privacy-requests", response_model=list[PrivacyRequestOut])
-async def list_requests(request: Request, response: Response, admin: Admin,
-                        status: Status | None = None, kind: RequestKind | None = None,
-                        overdue: bool = False, limit: PageLimit = DEFAULT_LIMIT,
-                        page_token: PageToken = "") -> list[PrivacyRequestOut]:
+async def list_requests(
+    request: Request,
+    response: Response,
+    admin: Admin,
+    status: Status | None = None,
+    kind: RequestKind | None = None,
+    overdue: bool = False,
+    limit: PageLimit = DEFAULT_LIMIT,
+    page_token: PageToken = "",
+) -> list[PrivacyRequestOut]:
     """The ledger, soonest deadline first, a page at a time (the next page is in the
     ``Link`` header); ``overdue=true`` shows what is late."""
-    reply = await consent(request).ListPrivacyRequests(pb.AdminListRequest(
-        actor_account_id=admin.id, status=status or "", kind=kind or "", overdue_only=overdue,
-        page_size=limit, page_token=page_token), timeout=rpc_timeout(request))
+    reply = await consent(request).ListPrivacyRequests(
+        pb.AdminListRequest(
+            actor_account_id=admin.id,
+            status=status or "",
+            kind=kind or "",
+            overdue_only=overdue,
+            page_size=limit,
+            page_token=page_token,
+        ),
+        timeout=rpc_timeout(request),
+    )
     link_next_page(request, response, reply.next_page_token)
     return [PrivacyRequestOut.of(r) for r in reply.requests]
 
 
 @router.post("/privacy-requests/{request_id}/status", response_model=PrivacyRequestOut)
-async def update_request(body: StaffUpdateBody, request_id: RequestId, request: Request,
-                         admin: Admin) -> PrivacyRequestOut:
+async def update_request(
+    body: StaffUpdateBody, request_id: RequestId, request: Request, admin: Admin
+) -> PrivacyRequestOut:
     """Move a request on; a deferral, a rejection or an extension needs a reason."""
-    reply = await consent(request).UpdatePrivacyRequest(pb.UpdatePrivacyRequestRequest(
-        actor_account_id=admin.id, request_id=request_id, status=body.status, reason=body.reason,
-        extend_months=body.extend_months), timeout=rpc_timeout(request))
+    reply = await consent(request).UpdatePrivacyRequest(
+        pb.UpdatePrivacyRequestRequest(
+            actor_account_id=admin.id,
+            request_id=request_id,
+            status=body.status,
+            reason=body.reason,
+            extend_months=body.extend_months,
+        ),
+        timeout=rpc_timeout(request),
+    )
     return PrivacyRequestOut.of(reply)
 
 
 @router.post("/privacy-requests/{request_id}/decision", response_model=PrivacyRequestOut)
-async def decide_objection(body: ObjectionDecisionBody, request_id: RequestId, request: Request,
-                           admin: Admin) -> PrivacyRequestOut:
+async def decide_objection(
+    body: ObjectionDecisionBody, request_id: RequestId, request: Request, admin: Admin
+) -> PrivacyRequestOut:
     """Decide an objection; the person sees the decision and its reasons."""
-    reply = await consent(request).DecideObjection(pb.DecideObjectionRequest(
-        actor_account_id=admin.id, request_id=request_id, uphold=body.uphold, reason=body.reason),
-        timeout=rpc_timeout(request))
+    reply = await consent(request).DecideObjection(
+        pb.DecideObjectionRequest(
+            actor_account_id=admin.id, request_id=request_id, uphold=body.uphold, reason=body.reason
+        ),
+        timeout=rpc_timeout(request),
+    )
     return PrivacyRequestOut.of(reply)

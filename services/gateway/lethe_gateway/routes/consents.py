@@ -35,9 +35,10 @@ async def consent_texts(request: Request) -> list[ConsentTextOut]:
 async def honour_gpc(request: Request, account: identity_pb2.Account) -> None:
     """Record the Global Privacy Control signal, if the request carries it."""
     if global_privacy_control(request):
-        await consent(request).ApplyGlobalPrivacyControl(pb.GpcRequest(
-            person=person(account), client_address=client_address(request)),
-            timeout=rpc_timeout(request))
+        await consent(request).ApplyGlobalPrivacyControl(
+            pb.GpcRequest(person=person(account), client_address=client_address(request)),
+            timeout=rpc_timeout(request),
+        )
 
 
 @router.get("/me/consents", response_model=ConsentsOut)
@@ -52,10 +53,17 @@ async def my_consents(request: Request, account: LoggedIn) -> ConsentsOut:
 async def grant(body: GrantBody, request: Request, account: LoggedIn) -> ConsentRecordOut:
     """Agree to the current text of a purpose (with Sec-GPC: 1, analytics is refused instead)."""
     await honour_gpc(request, account)
-    reply = await consent(request).Grant(pb.GrantRequest(
-        person=person(account), purpose=body.purpose, version=body.version, channel="web_form",
-        client_address=client_address(request),
-        global_privacy_control=global_privacy_control(request)), timeout=rpc_timeout(request))
+    reply = await consent(request).Grant(
+        pb.GrantRequest(
+            person=person(account),
+            purpose=body.purpose,
+            version=body.version,
+            channel="web_form",
+            client_address=client_address(request),
+            global_privacy_control=global_privacy_control(request),
+        ),
+        timeout=rpc_timeout(request),
+    )
     return ConsentRecordOut.of(reply)
 
 
@@ -65,8 +73,15 @@ async def withdraw(purpose: PurposePath, request: Request, account: LoggedIn) ->
 
     Withdrawing the ``account`` consent erases the account.
     """
-    reply = await consent(request).Withdraw(pb.WithdrawRequest(
-        person=person(account), purpose=purpose, channel="web_form",
-        client_address=client_address(request)), timeout=rpc_timeout(request))
-    return WithdrawnOut(record=ConsentRecordOut.of(reply.record),
-                        erasure_request_id=reply.erasure_request_id or None)
+    reply = await consent(request).Withdraw(
+        pb.WithdrawRequest(
+            person=person(account),
+            purpose=purpose,
+            channel="web_form",
+            client_address=client_address(request),
+        ),
+        timeout=rpc_timeout(request),
+    )
+    return WithdrawnOut(
+        record=ConsentRecordOut.of(reply.record), erasure_request_id=reply.erasure_request_id or None
+    )

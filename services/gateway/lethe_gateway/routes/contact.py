@@ -22,7 +22,15 @@ async def contact(body: ContactBody, request: Request) -> Accepted:
         # Only robots fill the hidden field: answer as usual, keep nothing.
         log.info("contact honeypot tripped")
         return RECEIVED
-    await identity(request).SubmitContactRequest(pb.SubmitContactRequestRequest(
-        name=body.name, email=body.email, phone=body.phone or "", message=body.message,
-        kind=body.kind, client_address=client_address(request)), timeout=rpc_timeout(request))
+    await identity(request).SubmitContactRequest(
+        pb.SubmitContactRequestRequest(
+            name=body.name,
+            email=body.email,
+            phone=body.phone or "",
+            message=body.message,
+            kind=body.kind,
+            client_address=client_address(request),
+        ),
+        timeout=rpc_timeout(request),
+    )
     return RECEIVED

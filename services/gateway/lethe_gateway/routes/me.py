@@ -17,30 +17,31 @@ async def get_me(account: LoggedIn) -> AccountOut:
 
 
 @router.patch("/me", response_model=AccountOut)
-async def patch_me(body: ProfilePatch, request: Request,
-                   account: LoggedIn) -> AccountOut:
+async def patch_me(body: ProfilePatch, request: Request, account: LoggedIn) -> AccountOut:
     """Rectify name and phone at once; a new e-mail address waits for its verification."""
     fields = body.model_dump(exclude_unset=True)
     if any(name in fields and fields[name] is None for name in ("name", "email")):
         raise HTTPException(422, "name and email cannot be removed, only changed")
-    update = pb.UpdateProfileRequest(account_id=account.id, **{
-        name: value if value is not None else "" for name, value in fields.items()})
+    update = pb.UpdateProfileRequest(
+        account_id=account.id, **{name: value if value is not None else "" for name, value in fields.items()}
+    )
     reply = await identity(request).UpdateProfile(update, timeout=rpc_timeout(request))
     return AccountOut.of(reply)
 
 
 @router.post("/me/portal-access", response_model=PortalAccessOut)
-async def ask_portal_access(request: Request,
-                            account: LoggedIn) -> PortalAccessOut:
+async def ask_portal_access(request: Request, account: LoggedIn) -> PortalAccessOut:
     """Ask for portal access: refused at once unless the domain is a customer's, then staff decide."""
-    reply = await identity(request).RequestPortalAccess(pb.AccountRef(account_id=account.id),
-                                                        timeout=rpc_timeout(request))
+    reply = await identity(request).RequestPortalAccess(
+        pb.AccountRef(account_id=account.id), timeout=rpc_timeout(request)
+    )
     return PortalAccessOut.of(reply)
 
 
 @router.get("/portal/organisation", response_model=OrganisationOut, tags=["portal"])
 async def portal_organisation(request: Request, account: PortalMember) -> OrganisationOut:
     """The organisation the person works for (portal-only)."""
-    reply = await identity(request).GetPortalOrganisation(pb.AccountRef(account_id=account.id),
-                                                          timeout=rpc_timeout(request))
+    reply = await identity(request).GetPortalOrganisation(
+        pb.AccountRef(account_id=account.id), timeout=rpc_timeout(request)
+    )
     return OrganisationOut.of(reply)

@@ -27,14 +27,25 @@ from lethe_gateway.pages import page
 from lethe_gateway.schemas import Accepted
 
 router = APIRouter(prefix="/newsletter", tags=["newsletter"])
-QueryToken = Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_.-]+$",
-                                         description="the token from the link")]
+QueryToken = Annotated[
+    str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_.-]+$", description="the token from the link")
+]
 # The body is read by hand (JSON or a form), so FastAPI does not list LinkTokenBody among
 # the document's components: its schema goes inline, a $ref to it would point nowhere.
-TOKEN_BODY = {"requestBody": {"required": False, "content": {
-    "application/json": {"schema": LinkTokenBody.model_json_schema()},
-    "application/x-www-form-urlencoded": {"schema": {"type": "object", "properties": {
-        "List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}}}}}}}
+TOKEN_BODY = {
+    "requestBody": {
+        "required": False,
+        "content": {
+            "application/json": {"schema": LinkTokenBody.model_json_schema()},
+            "application/x-www-form-urlencoded": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"List-Unsubscribe": {"type": "string", "enum": ["One-Click"]}},
+                }
+            },
+        },
+    }
+}
 INVALID_LINK = "this link is not complete; please use the whole link from the mail"
 
 
@@ -81,9 +92,15 @@ def _bad_link(request: Request, title: str) -> Response:
 async def confirm_page(request: Request, token: QueryToken = None) -> Response:
     if not token:
         return _bad_link(request, "Newsletter")
-    return page("Newsletter", ["Bitte bestätigen Sie Ihre Anmeldung zum Newsletter.",
-                               "Please confirm your newsletter subscription."],
-                form_action=_link("confirm", token), button="Bestätigen / Confirm")
+    return page(
+        "Newsletter",
+        [
+            "Bitte bestätigen Sie Ihre Anmeldung zum Newsletter.",
+            "Please confirm your newsletter subscription.",
+        ],
+        form_action=_link("confirm", token),
+        button="Bestätigen / Confirm",
+    )
 
 
 @router.post("/confirm", response_model=SubscriptionOut, openapi_extra=TOKEN_BODY)
@@ -94,14 +111,17 @@ async def confirm(request: Request, token: QueryToken = None) -> Any:
     except BadLink:
         return _bad_link(request, "Newsletter")
     try:
-        reply = await newsletter(request).Confirm(pb.TokenRequest(
-            token=link_token, client_address=client_address(request)), timeout=rpc_timeout(request))
+        reply = await newsletter(request).Confirm(
+            pb.TokenRequest(token=link_token, client_address=client_address(request)),
+            timeout=rpc_timeout(request),
+        )
     except grpc.aio.AioRpcError as exc:
         return _failure(request, exc, "Newsletter")
     if _is_json(request):
         return SubscriptionOut.of(reply)
-    return page("Newsletter", ["Danke! Ihre Anmeldung ist bestätigt.",
-                               "Thank you: your subscription is confirmed."])
+    return page(
+        "Newsletter", ["Danke! Ihre Anmeldung ist bestätigt.", "Thank you: your subscription is confirmed."]
+    )
 
 
 @router.get("/unsubscribe", include_in_schema=False)
@@ -110,14 +130,17 @@ async def unsubscribe_page(request: Request, token: QueryToken = None) -> Respon
     if not token:
         return _bad_link(request, "Newsletter abbestellen / Unsubscribe")
     try:
-        await newsletter(request).CheckUnsubscribeToken(pb.TokenRequest(token=token),
-                                                        timeout=rpc_timeout(request))
+        await newsletter(request).CheckUnsubscribeToken(
+            pb.TokenRequest(token=token), timeout=rpc_timeout(request)
+        )
     except grpc.aio.AioRpcError as exc:
         return _failure(request, exc, "Newsletter abbestellen / Unsubscribe")
-    return page("Newsletter abbestellen / Unsubscribe",
-                ["Möchten Sie den Newsletter nicht mehr erhalten?",
-                 "Do you want to stop receiving the newsletter?"],
-                form_action=_link("unsubscribe", token), button="Abmelden / Unsubscribe")
+    return page(
+        "Newsletter abbestellen / Unsubscribe",
+        ["Möchten Sie den Newsletter nicht mehr erhalten?", "Do you want to stop receiving the newsletter?"],
+        form_action=_link("unsubscribe", token),
+        button="Abmelden / Unsubscribe",
+    )
 
 
 @router.post("/unsubscribe", response_model=Accepted, openapi_extra=TOKEN_BODY)
@@ -128,11 +151,14 @@ async def unsubscribe(request: Request, token: QueryToken = None) -> Any:
     except BadLink:
         return _bad_link(request, "Newsletter abbestellen / Unsubscribe")
     try:
-        reply = await newsletter(request).Unsubscribe(pb.TokenRequest(token=link_token),
-                                                      timeout=rpc_timeout(request))
+        reply = await newsletter(request).Unsubscribe(
+            pb.TokenRequest(token=link_token), timeout=rpc_timeout(request)
+        )
     except grpc.aio.AioRpcError as exc:
         return _failure(request, exc, "Newsletter abbestellen / Unsubscribe")
     if _is_json(request):
         return Accepted(message=reply.message)
-    return page("Newsletter abbestellen / Unsubscribe",
-                ["Sie sind abgemeldet und erhalten den Newsletter nicht mehr.", reply.message])
+    return page(
+        "Newsletter abbestellen / Unsubscribe",
+        ["Sie sind abgemeldet und erhalten den Newsletter nicht mehr.", reply.message],
+    )

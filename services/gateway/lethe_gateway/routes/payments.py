@@ -25,7 +25,10 @@ async def payment_notification(request: Request) -> Accepted:
     body = await request.body()
     if len(body) > MAX_NOTIFICATION_BYTES:
         raise HTTPException(413, TOO_LARGE)
-    reply = await shop(request).PaymentNotification(pb.PaymentNotificationRequest(
-        body=body, signature=request.headers.get("Sandbox-Signature", "")[:300]),
-        timeout=rpc_timeout(request))
+    reply = await shop(request).PaymentNotification(
+        pb.PaymentNotificationRequest(
+            body=body, signature=request.headers.get("Sandbox-Signature", "")[:300]
+        ),
+        timeout=rpc_timeout(request),
+    )
     return Accepted(message=reply.message)

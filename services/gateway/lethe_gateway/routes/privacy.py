@@ -28,11 +28,20 @@ RequestId = Annotated[str, Path(pattern=r"^pr_[0-9a-f]{32}$")]
 FollowToken = Annotated[str, Query(min_length=1, max_length=128)]
 
 
-async def _open(request: Request, account: LoggedIn, kind: str, purpose: str = "",
-                reason: str = "") -> OpenedOut:
-    reply = await consent(request).OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
-        person=person(account), kind=kind, purpose=purpose, reason=reason, authenticated=True,
-        client_address=client_address(request)), timeout=rpc_timeout(request))
+async def _open(
+    request: Request, account: LoggedIn, kind: str, purpose: str = "", reason: str = ""
+) -> OpenedOut:
+    reply = await consent(request).OpenPrivacyRequest(
+        pb.OpenPrivacyRequestRequest(
+            person=person(account),
+            kind=kind,
+            purpose=purpose,
+            reason=reason,
+            authenticated=True,
+            client_address=client_address(request),
+        ),
+        timeout=rpc_timeout(request),
+    )
     return OpenedOut(request=PrivacyRequestOut.of(reply.request), follow_token=reply.follow_token)
 
 
@@ -61,33 +70,39 @@ async def object_to(body: ObjectionBody, request: Request, account: LoggedIn) ->
 
 @router.get("/me/privacy-requests", response_model=list[PrivacyRequestOut])
 async def my_requests(request: Request, account: LoggedIn) -> list[PrivacyRequestOut]:
-    reply = await consent(request).ListOwnPrivacyRequests(person(account),
-                                                         timeout=rpc_timeout(request))
+    reply = await consent(request).ListOwnPrivacyRequests(person(account), timeout=rpc_timeout(request))
     return [PrivacyRequestOut.of(r) for r in reply.requests]
 
 
 @router.post("/privacy-requests", status_code=202, response_model=Accepted)
 async def file_request(body: PrivacyRequestBody, request: Request) -> Accepted:
     """Any right, for a person without an account: confirmed by a link mailed to the address."""
-    await consent(request).OpenPrivacyRequest(pb.OpenPrivacyRequestRequest(
-        person=pb.Person(email=body.email), kind=body.kind, purpose=body.purpose or "",
-        reason=body.reason, authenticated=False, client_address=client_address(request)),
-        timeout=rpc_timeout(request))
-    return Accepted(message="we sent a link to this address; the request goes ahead once it "
-                            "is confirmed")
+    await consent(request).OpenPrivacyRequest(
+        pb.OpenPrivacyRequestRequest(
+            person=pb.Person(email=body.email),
+            kind=body.kind,
+            purpose=body.purpose or "",
+            reason=body.reason,
+            authenticated=False,
+            client_address=client_address(request),
+        ),
+        timeout=rpc_timeout(request),
+    )
+    return Accepted(message="we sent a link to this address; the request goes ahead once it is confirmed")
 
 
 @router.post("/privacy-requests/confirm", response_model=PrivacyRequestOut)
 async def confirm_request(body: ConfirmBody, request: Request) -> PrivacyRequestOut:
-    reply = await consent(request).ConfirmPrivacyRequest(pb.TokenRequest(token=body.token),
-                                                         timeout=rpc_timeout(request))
+    reply = await consent(request).ConfirmPrivacyRequest(
+        pb.TokenRequest(token=body.token), timeout=rpc_timeout(request)
+    )
     return PrivacyRequestOut.of(reply)
 
 
 @router.get("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
-async def follow_request(request_id: RequestId, token: FollowToken,
-                         request: Request) -> PrivacyRequestOut:
+async def follow_request(request_id: RequestId, token: FollowToken, request: Request) -> PrivacyRequestOut:
     """A request's status and every service's receipt, for whoever holds its follow token."""
     reply = await consent(request).GetPrivacyRequest(
-        pb.FollowRequest(request_id=request_id, token=token), timeout=rpc_timeout(request))
+        pb.FollowRequest(request_id=request_id, token=token), timeout=rpc_timeout(request)
+    )
     return PrivacyRequestOut.of(reply)

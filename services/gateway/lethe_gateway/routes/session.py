@@ -21,9 +21,15 @@ router = APIRouter(tags=["session"])
 async def login(body: LoginBody, request: Request, response: Response) -> AccountOut:
     """Log in. A new session id every time (no fixation); a running session is ended."""
     stub = identity(request)
-    reply = await stub.Login(pb.LoginRequest(
-        email=body.email, password=body.password, remember_me=body.remember_me,
-        client_address=client_address(request)), timeout=rpc_timeout(request))
+    reply = await stub.Login(
+        pb.LoginRequest(
+            email=body.email,
+            password=body.password,
+            remember_me=body.remember_me,
+            client_address=client_address(request),
+        ),
+        timeout=rpc_timeout(request),
+    )
     old = request.cookies.get(SESSION_COOKIE, "")
     if old:
         await stub.Logout(pb.LogoutRequest(session_token=old), timeout=rpc_timeout(request))
@@ -37,8 +43,7 @@ async def logout(request: Request, current: MaybeAccount) -> Response:
     """Log out: the session is revoked on the server, the cookies are removed."""
     token = request.cookies.get(SESSION_COOKIE, "")
     if token and current is not None:
-        await identity(request).Logout(pb.LogoutRequest(session_token=token),
-                                       timeout=rpc_timeout(request))
+        await identity(request).Logout(pb.LogoutRequest(session_token=token), timeout=rpc_timeout(request))
     response = Response(status_code=204)
     clear_session_cookies(request, response)
     return response

@@ -45,8 +45,7 @@ def customer(account: identity_pb2.Account) -> pb.Customer:
 
 @router.get("/products", response_model=list[ProductOut])
 async def products(request: Request) -> list[ProductOut]:
-    reply = await shop(request).ListProducts(pb.ListProductsRequest(),
-                                             timeout=rpc_timeout(request))
+    reply = await shop(request).ListProducts(pb.ListProductsRequest(), timeout=rpc_timeout(request))
     return [ProductOut.of(p) for p in reply.products]
 
 
@@ -59,21 +58,34 @@ async def get_cart(request: Request, account: Verified) -> CartOut:
 @router.put("/cart", response_model=CartOut)
 async def put_cart(body: CartIn, request: Request, account: Verified) -> CartOut:
     """Replace the cart's lines; the answer prices them."""
-    reply = await shop(request).PutCart(pb.PutCartRequest(
-        customer=customer(account),
-        lines=[pb.LineInput(product_id=line.product_id, quantity=line.quantity)
-               for line in body.lines]), timeout=rpc_timeout(request))
+    reply = await shop(request).PutCart(
+        pb.PutCartRequest(
+            customer=customer(account),
+            lines=[pb.LineInput(product_id=line.product_id, quantity=line.quantity) for line in body.lines],
+        ),
+        timeout=rpc_timeout(request),
+    )
     return CartOut.of(reply)
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut)
-async def place_order(body: OrderIn, request: Request, account: Verified,
-                      idempotency_key: Annotated[str, Header(
-                          min_length=8, max_length=100, pattern=r"^[A-Za-z0-9_.:-]+$",
-                          description="a new random key per order; a retry with the same key "
-                                      "returns the first order. A declined payment (402) "
-                                      "keeps no order: the same key with a new card's token "
-                                      "pays; the declined token is declined again")]) -> OrderOut:
+async def place_order(
+    body: OrderIn,
+    request: Request,
+    account: Verified,
+    idempotency_key: Annotated[
+        str,
+        Header(
+            min_length=8,
+            max_length=100,
+            pattern=r"^[A-Za-z0-9_.:-]+$",
+            description="a new random key per order; a retry with the same key "
+            "returns the first order. A declined payment (402) "
+            "keeps no order: the same key with a new card's token "
+            "pays; the declined token is declined again",
+        ),
+    ],
+) -> OrderOut:
     """Place and pay an order. Prices and totals are the catalogue's, never the client's.
 
     The Idempotency-Key names one order. A retry with it (the same or another token)
@@ -83,14 +95,18 @@ async def place_order(body: OrderIn, request: Request, account: Verified,
     same key with the new card's token: that is a new payment attempt, charged by itself.
     The declined token sent again is declined again (402), without a second order.
     """
-    reply = await shop(request).PlaceOrder(pb.PlaceOrderRequest(
-        customer=customer(account), idempotency_key=idempotency_key,
-        lines=[pb.LineInput(product_id=line.product_id, quantity=line.quantity)
-               for line in body.lines],
-        billing=body.billing.message(),
-        delivery=body.delivery.message() if body.delivery else None,
-        delivery_note=body.delivery_note, payment_token=body.payment_token),
-        timeout=rpc_timeout(request))
+    reply = await shop(request).PlaceOrder(
+        pb.PlaceOrderRequest(
+            customer=customer(account),
+            idempotency_key=idempotency_key,
+            lines=[pb.LineInput(product_id=line.product_id, quantity=line.quantity) for line in body.lines],
+            billing=body.billing.message(),
+            delivery=body.delivery.message() if body.delivery else None,
+            delivery_note=body.delivery_note,
+            payment_token=body.payment_token,
+        ),
+        timeout=rpc_timeout(request),
+    )
     return OrderOut.of(reply)
 
 
@@ -102,9 +118,9 @@ async def my_orders(request: Request, account: Verified) -> list[OrderOut]:
 
 @router.get("/orders/{order_id}", response_model=OrderOut)
 async def my_order(order_id: OrderId, request: Request, account: Verified) -> OrderOut:
-    reply = await shop(request).GetOrder(pb.OrderRef(customer=customer(account),
-                                                     order_id=order_id),
-                                         timeout=rpc_timeout(request))
+    reply = await shop(request).GetOrder(
+        pb.OrderRef(customer=customer(account), order_id=order_id), timeout=rpc_timeout(request)
+    )
     return OrderOut.of(reply)
 
 
@@ -116,14 +132,15 @@ async def downloads(request: Request, account: Verified) -> list[DownloadOut]:
 
 
 @router.get("/downloads/file", response_class=StreamingResponse)
-async def download_file(request: Request, account: Verified,
-                        token: Annotated[str, Query(min_length=1, max_length=400,
-                                                    pattern=r"^[A-Za-z0-9_.-]+$")]
-                        ) -> StreamingResponse:
+async def download_file(
+    request: Request,
+    account: Verified,
+    token: Annotated[str, Query(min_length=1, max_length=400, pattern=r"^[A-Za-z0-9_.-]+$")],
+) -> StreamingResponse:
     """One file, for its buyer only, while the link and the entitlement last."""
-    call = shop(request).FetchDownload(pb.FetchDownloadRequest(customer=customer(account),
-                                                               token=token),
-                                       timeout=DOWNLOAD_TIMEOUT_SECONDS)
+    call = shop(request).FetchDownload(
+        pb.FetchDownloadRequest(customer=customer(account), token=token), timeout=DOWNLOAD_TIMEOUT_SECONDS
+    )
     first = await call.read()  # errors (expired, not yours) surface here, before any byte
     if first is grpc.aio.EOF:
         raise HTTPException(404, "no such download")
@@ -133,6 +150,12 @@ async def download_file(request: Request, account: Verified,
         while (chunk := await call.read()) is not grpc.aio.EOF:
             yield chunk.data
 
-    return StreamingResponse(body(), media_type=first.content_type, headers={
-        "Content-Disposition": f'attachment; filename="{first.file}"',
-        "Content-Length": str(first.size_bytes), "Cache-Control": "no-store"})
+    return StreamingResponse(
+        body(),
+        media_type=first.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{first.file}"',
+            "Content-Length": str(first.size_bytes),
+            "Cache-Control": "no-store",
+        },
+    )
