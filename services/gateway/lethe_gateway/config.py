@@ -27,6 +27,9 @@ class GatewayConfig:
     # Larger request bodies are refused with 413 before they are read (body_limit.py);
     # a route may declare a limit of its own (the provider's notifications, campaigns).
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    # How long GET /api/v1/me/data-export waits for each service's part (its own deadline);
+    # a part not there by then is named as missing in the document.
+    export_timeout_seconds: float = 5.0
 
 
 def _max_body_bytes(env: Env) -> int:
@@ -53,6 +56,9 @@ def load_config() -> GatewayConfig:
         cookie_secure=env.choice("LETHE_GATEWAY_COOKIE_SECURE", "auto", ("auto", "true", "false")),
         session_cache_seconds=env.float("LETHE_GATEWAY_SESSION_CACHE_SECONDS", 2.0),
         max_body_bytes=_max_body_bytes(env),
+        export_timeout_seconds=env.float("LETHE_GATEWAY_EXPORT_TIMEOUT_SECONDS", 5.0),
     )
+    if not config.export_timeout_seconds > 0:
+        env.problem("LETHE_GATEWAY_EXPORT_TIMEOUT_SECONDS must be a number of seconds above 0")
     env.check()
     return config

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -214,3 +214,32 @@ class OpenedOut(BaseModel):
         description="with the id, lets the person follow the request "
         "without logging in; shown once and mailed"
     )
+
+
+class MissingPartOut(BaseModel):
+    service: str = Field(description="identity, consent, shop or newsletter")
+    reason: str = Field(description="why this part is not in the document, in words for people")
+
+
+class ServiceExportOut(BaseModel):
+    service: str = Field(description="identity, consent, shop or newsletter")
+    holds: str = Field(description="what kind of data this service keeps, in words for people")
+    complete: bool = Field(description="false when this service's part could not be collected")
+    missing_reason: str | None = Field(description="why the part is missing; null when complete")
+    data: dict[str, Any] | None = Field(description="what the service holds about you; null when missing")
+    purposes: list[str] = Field(description="what the data is used for")
+    lawful_bases: list[str] = Field(description="the legal grounds (GDPR articles) for holding it")
+    retention: str = Field(description="how long it is kept")
+    recipients: list[str] = Field(description="to whom it was passed (suppliers, payment provider)")
+
+
+class DataExportOut(BaseModel):
+    """Everything held about the logged-in person, from every service (Art. 15 and 20)."""
+
+    format: str = Field(description="the document's format and version", examples=["lethe-data-export/1"])
+    generated_at: str = Field(description="when the document was put together, RFC 3339 UTC")
+    account_id: str
+    email: str
+    complete: bool = Field(description="true only when every service's part is in the document")
+    missing: list[MissingPartOut] = Field(description="the parts that are not in the document, and why")
+    services: list[ServiceExportOut]

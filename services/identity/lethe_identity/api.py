@@ -16,7 +16,14 @@ from lethe_identity.wiring import IdentityParts, build_parts
 
 
 def servicer(parts: IdentityParts) -> IdentityServicer:
-    return IdentityServicer(parts.accounts, parts.sessions, parts.portal, parts.contacts)
+    return IdentityServicer(
+        parts.accounts,
+        parts.sessions,
+        parts.portal,
+        parts.contacts,
+        parts.export,
+        parts.contact_retention_days,
+    )
 
 
 def main() -> None:

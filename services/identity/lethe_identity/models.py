@@ -83,6 +83,7 @@ class AccountView:
     account_consent_version: str
     created_at: datetime | None
     restricted: bool = False
+    subject_key: str = ""
 
     @property
     def is_admin(self) -> bool:
@@ -106,6 +107,7 @@ class AccountView:
             account_consent_version=doc.get("account_consent_version", ""),
             created_at=_time(doc.get("created_at")),
             restricted=bool(doc.get("restricted", False)),
+            subject_key=str(doc.get("subject_key") or ""),
         )
 
 

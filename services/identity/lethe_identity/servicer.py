@@ -5,12 +5,16 @@ Domain errors raised below become status codes in the shared interceptor.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from lethe.common.v1 import subject_pb2
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
-from lethe_common.privacy_api import wire_time
+from lethe_common.privacy_api import export_subject, wire_time
+from lethe_identity import export
 from lethe_identity.accounts import Accounts
+from lethe_identity.config import SERVICE
 from lethe_identity.contact import ContactRequests
 from lethe_identity.models import AccountView, ContactView, OrganisationView, PortalAccessView
 from lethe_identity.portal import Portal
@@ -41,6 +45,7 @@ def account_message(view: AccountView) -> pb.Account:
         account_consent_version=view.account_consent_version,
         created_at=wire_time(view.created_at),
         restricted=view.restricted,
+        subject_key=view.subject_key,
     )
 
 
@@ -70,12 +75,20 @@ def _optional(request: Any, field: str) -> str | None:
 
 class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: ignore[misc]
     def __init__(
-        self, accounts: Accounts, sessions: Sessions, portal: Portal, contacts: ContactRequests
+        self,
+        accounts: Accounts,
+        sessions: Sessions,
+        portal: Portal,
+        contacts: ContactRequests,
+        exports: export.IdentityExport,
+        contact_retention_days: int,
     ) -> None:
         self._accounts = accounts
         self._sessions = sessions
         self._portal = portal
         self._contacts = contacts
+        self._exports = exports
+        self._retention = export.retention(contact_retention_days)
 
     # -- accounts ------------------------------------------------------------------
     def Register(self, request: pb.RegisterRequest, context: Any) -> pb.RegisterResponse:
@@ -194,3 +207,17 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     def CloseContactRequest(self, request: pb.CloseContactRequestRequest, context: Any) -> pb.ContactRequest:
         return contact_message(self._contacts.close(request.actor_account_id, request.contact_request_id))
+
+    # -- privacy -------------------------------------------------------------------------
+    def ExportSubjectData(
+        self, request: subject_pb2.ExportSubjectDataRequest, context: Any
+    ) -> subject_pb2.ExportSubjectDataResponse:
+        data = self._exports.export(export_subject(request.subject))
+        return subject_pb2.ExportSubjectDataResponse(
+            service=SERVICE,
+            data_json=json.dumps(data, ensure_ascii=False),
+            purposes=list(export.PURPOSES),
+            lawful_bases=list(export.LAWFUL_BASES),
+            retention=self._retention,
+            recipients=list(export.RECIPIENTS),
+        )

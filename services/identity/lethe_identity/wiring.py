@@ -10,6 +10,7 @@ from lethe_identity.accounts import Accounts
 from lethe_identity.config import SERVICE, IdentityConfig
 from lethe_identity.contact import ContactRequests
 from lethe_identity.erasure import IdentityErasure
+from lethe_identity.export import IdentityExport
 from lethe_identity.mailer import Mailer
 from lethe_identity.passwords import Passwords
 from lethe_identity.portal import Portal
@@ -26,6 +27,8 @@ class IdentityParts:
     contacts: ContactRequests
     erasure: IdentityErasure
     retention: Retention
+    export: IdentityExport
+    contact_retention_days: int
 
 
 def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
@@ -41,4 +44,6 @@ def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
         contacts=ContactRequests(repo, portal, config),
         erasure=IdentityErasure(repo, ReceiptSender(runtime.db, runtime.outbox, SERVICE), portal),
         retention=Retention(repo, config),
+        export=IdentityExport(repo),
+        contact_retention_days=config.contact_retention_days,
     )
