@@ -265,6 +265,10 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
             data_json=json.dumps(data, ensure_ascii=False),
+            purposes=[
+                "to know and prove which consents the person gave or withdrew, to which text",
+                "to carry out the person's privacy requests and prove that they were answered",
+            ],
             lawful_bases=[
                 "Art. 7(1) GDPR: proof of consent",
                 "Art. 5(2) GDPR: proof that privacy requests were answered",

@@ -120,6 +120,7 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
             data_json=json.dumps(data, ensure_ascii=False),
+            purposes=["to send the newsletter the person subscribed to, and to honour unsubscribing"],
             lawful_bases=["Art. 6(1)(a) GDPR: consent to the newsletter (double opt-in)"],
             retention="until unsubscribing or withdrawing the consent; unconfirmed requests "
             "until their link expires",

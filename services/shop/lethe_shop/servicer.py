@@ -255,6 +255,10 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
             data_json=json.dumps(data, ensure_ascii=False),
+            purposes=[
+                "to sell, charge, deliver and give downloads of what the person ordered",
+                "to keep invoices and business letters as commercial and tax law require",
+            ],
             lawful_bases=[
                 "Art. 6(1)(b) GDPR: the purchase contract",
                 "Art. 6(1)(c) GDPR: retention of invoices and booking documents (HGB §257, AO §147)",
