@@ -519,3 +519,105 @@ def test_no_card_number_phone_or_address_in_any_log(stack: Stack) -> None:
     assert logs
     for value in SEEN:
         assert value not in logs
+
+
+def hits(db: Database, *needles: str) -> set[tuple[str, str, str]]:
+    """(collection, _id, path) of every key or value at any depth of any document of ``db``
+    that holds one of ``needles`` (case-insensitive)."""
+    wanted = [n.lower() for n in needles]
+    found: set[tuple[str, str, str]] = set()
+
+    def walk(collection: str, doc_id: str, path: str, value: Any) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                inner = f"{path}.{k}" if path else str(k)
+                if any(n in str(k).lower() for n in wanted):
+                    found.add((collection, doc_id, f"{inner} (key)"))
+                walk(collection, doc_id, inner, v)
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(collection, doc_id, f"{path}[{i}]", v)
+        elif any(n in str(value).lower() for n in wanted):
+            found.add((collection, doc_id, path))
+
+    for name in db.list_collection_names():
+        for doc in db[name].find():
+            walk(name, str(doc["_id"]), "", doc)
+    return found
+
+
+CLOSED = (
+    "closed order(s) (completed, or cancelled after payment): billing and delivery address (with the name)"
+)
+
+
+def test_an_erasure_leaves_nothing_of_the_person_that_its_receipts_do_not_declare(
+    stack: Stack, clerk: Browser, shop_db: Database
+) -> None:
+    """Issue 14: a completed and an open order, then an erasure. Every collection of the
+    shop is searched for the person's e-mail address, name and phone: after the deferred
+    receipt only the orders' addresses (the completed one's blocked, the open one's kept
+    until fulfilled) and the open order's phones remain; after the open order completes,
+    only the blocked orders' addresses, which the receipt declares with the date they go."""
+    name = f"Augusta Byron {uuid.uuid4().hex[:8]}"
+    phone = f"+49 30 {uuid.uuid4().int % 10**8:08d}"
+    SEEN.append(phone)
+    browser, me = customer(stack, name=name)
+    email = str(me["email"])
+    key = products(browser)["LETHE-KEY-01"]
+
+    def placed() -> str:
+        body = {
+            "lines": [{"product_id": key["id"]}],
+            "billing": address(name, phone=phone),
+            "delivery": address(name, phone=phone),
+            "delivery_note": NOTE,
+            "payment_token": payment_token(),
+        }
+        reply = place(browser, body)
+        assert reply.status_code == 201, reply.text
+        order_id = str(reply.json()["id"])
+        wait_for(
+            lambda: browser.get(f"/api/v1/orders/{order_id}").json()["status"] == "paid",
+            15,
+            what="the order to be paid",
+        )
+        return order_id
+
+    done_id, open_id = placed(), placed()
+    move(clerk, done_id, "shipped", "delivered", "completed")
+    assert ("order_contacts", done_id, "delivery_phone") in hits(shop_db, name, phone)  # it finds
+    opened = browser.post("/api/v1/me/erasure", json={})
+    assert opened.status_code == 202, opened.text
+    request_id = opened.json()["request"]["id"]
+
+    def sent(outcome: str) -> dict[str, Any] | None:
+        doc = shop_db.privacy_receipts_sent.find_one({"_id": f"{request_id}/erasure/{outcome}"})
+        return dict(doc["receipt"]) if doc else None
+
+    addresses = {
+        ("orders", order_id, f"{part}.name")
+        for order_id in (done_id, open_id)
+        for part in ("billing", "delivery")
+    }
+    deferred = wait_for(lambda: sent("deferred"), 20, what="the shop's deferred receipt")
+    assert hits(shop_db, email) == set()
+    assert hits(shop_db, name, phone) == addresses | {
+        ("order_contacts", open_id, "billing_phone"),
+        ("order_contacts", open_id, "delivery_phone"),
+    }
+    # ... each declared: the open order's addresses and phones until fulfilled, the completed
+    # one's addresses blocked until its retention ends.
+    kept = " ".join(deferred["kept"])
+    assert "open orders" in kept and "phone numbers" in kept and "addresses" in kept and "17(3)(b)" in kept
+    assert f"1 {CLOSED}" in deferred["blocked"][0]
+    assert str(datetime.now(UTC).year + 8) in deferred["blocked_until"]
+    assert "e-mail address" in " ".join(deferred["deleted"])
+
+    move(clerk, open_id, "shipped", "delivered", "completed")
+    done = wait_for(lambda: sent("done"), 20, what="the shop's follow-up receipt")
+    assert hits(shop_db, email) == set()
+    assert hits(shop_db, name, phone) == addresses
+    assert f"2 {CLOSED}" in done["blocked"][0]
+    assert str(datetime.now(UTC).year + 8) in done["blocked_until"]
+    assert "HGB" in " ".join(done["kept"])

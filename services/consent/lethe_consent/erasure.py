@@ -56,10 +56,14 @@ class ConsentErasure:
             kind="erasure",
             deleted=("e-mail address, name and client address in every consent record",),
             kept=(
-                f"consent records (subject key, purpose, text version, times) until {until}: "
-                "proof of consent, Art. 7(1) GDPR",
-                "the privacy-request ledger (kinds, dates, receipts): proof that requests "
-                "were answered, Art. 5(2) GDPR",
+                f"consent records (subject key, account id, purpose, text version, times) "
+                f"until {until}: proof of consent, Art. 7(1) GDPR",
+                "the privacy-request ledger (kinds, dates, receipts, the subject key and "
+                f"account id a request was filed for) until {self._proof_days} days after "
+                "each request closed: proof that requests were answered, Art. 5(2) GDPR",
+                "index entries by subject key and account id that find these records and "
+                "requests, until those go; a mark of the erasure for an hour (a consent "
+                "landing meanwhile is pseudonymised too)",
             ),
             note=f"{len(ended)} consents ended, {changed} records pseudonymised",
         )

@@ -56,6 +56,8 @@ class NewsletterErasure:
                     "a keyed hash of the address on the suppression list, so that it is "
                     "never mailed again (no address, no name); it goes if the person "
                     "subscribes and confirms anew",
+                    "the same keyed hash in the marker that ended the subscription (which "
+                    "request ended it, when), so that a repeated request suppresses again",
                 ),
                 note=f"{erased} subscription(s) deleted",
             )

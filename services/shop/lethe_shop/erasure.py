@@ -4,8 +4,9 @@ Erasure (SPEC section 2, orders row): the cart goes at once. Open orders stay
 until the contract is fulfilled (Art. 17(3)(b) GDPR: a legal obligation to
 perform it), and the receipt says so; a follow-up receipt comes once the last
 of them is completed or cancelled. Blocked orders lose what retention does
-not need (phone numbers, delivery notes) and the download history goes; the
-rest stays blocked until its retention ends, and the receipt says until when.
+not need (phone numbers, delivery notes, the e-mail address older orders hold:
+at once, even while others are open) and the download history goes; the rest
+stays blocked until its retention ends, and every receipt says what and until when.
 
 Restriction keeps the person's orders out of every staff list until lifted: it is
 recorded once per request for the person (by account id and by subject_key), and read
@@ -26,7 +27,8 @@ from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, Restricti
 from lethe_common.privacy_api import wire_time
 from lethe_common.subject import Subject
 from lethe_shop.models import CANCELLED, aware
-from lethe_shop.order_book import OrderBook
+from lethe_shop.order_book import Loaded, OrderBook
+from lethe_shop.order_state import OrderState
 from lethe_shop.repository import ShopRepository
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,10 @@ DEFERRED_NOTE = (
     "{count} open order(s) are kept until the contract is fulfilled (Art. 17(3)(b) "
     "GDPR: the contract and the legal obligations it brings); a second receipt "
     "follows once they are completed"
+)
+OPEN_KEPT = (
+    "open orders (name and addresses, phone numbers, delivery note, items, payment "
+    "reference, account id) until fulfilled: Art. 17(3)(b) GDPR"
 )
 RECHECK = timedelta(minutes=1)
 RESTRICTION = RestrictionWording(
@@ -61,19 +67,29 @@ class ShopErasure:
         now = now or datetime.now(UTC)
         subject = request.subject
         carts = self._people.delete_cart(subject.account_id)
-        open_orders = [o for o in self._book.of_person(subject) if o.state.open]
+        orders = self._book.of_person(subject)
+        open_orders = [o for o in orders if o.state.open]
         if not open_orders:
             receipt = self._finish(request.request_id, subject)
             self._receipts.send(receipt, subject.subject_key)
             log.info("erasure handled", extra={"request_id": request.request_id, "outcome": receipt.outcome})
             return receipt
         self._people.add_wait({"_id": request.request_id, **subject.fields(), "opened_at": now})
+        # What needs no waiting goes now: the e-mail address of every order, the contacts
+        # of the blocked ones (issue 14: nothing stays that the receipt does not declare).
+        blocked = self._tidy(orders)
         receipt = Receipt(
             request_id=request.request_id,
             kind="erasure",
             outcome="deferred",
-            deleted=("shopping cart",) if carts else (),
-            kept=("open orders (addresses, items, payment reference) until fulfilled: Art. 17(3)(b) GDPR",),
+            deleted=(
+                *(("shopping cart",) if carts else ()),
+                "the e-mail address, where an order still held it",
+                *(("phone numbers and delivery notes of the closed orders",) if blocked else ()),
+            ),
+            blocked=_blocked_lines(blocked) if blocked else (),
+            blocked_until=_blocked_until(blocked),
+            kept=(OPEN_KEPT, *((LEGAL_BASIS,) if blocked else ())),
             note=DEFERRED_NOTE.format(count=len(open_orders)),
         )
         self._receipts.send(receipt, subject.subject_key)
@@ -84,18 +100,27 @@ class ShopErasure:
         self.finish_waiting(subject)
         return receipt
 
+    def _tidy(self, orders: list[Loaded]) -> list[OrderState]:
+        """Drop the e-mail address that orders placed before issue 14 hold (this handler
+        is that field's only writer: ``OrderStore.drop_email``) and the contacts of
+        blocked orders; the states of the blocked ones."""
+        blocked = []
+        for loaded in orders:
+            self._store.drop_email(loaded.order)
+            if loaded.state.blocked:
+                self._store.delete_contacts(loaded.id)
+                blocked.append(loaded.state)
+        return blocked
+
     def _finish(self, request_id: str, subject: Subject) -> Receipt:
         """Everything the shop can do once no order of the person is open."""
         people = subject.owners()
         self._people.delete_cart(subject.account_id)
-        blocked = []
-        for loaded in self._book.of_person(subject):
-            state = loaded.state
-            if state.blocked:
-                self._store.delete_contacts(loaded.id)
-                blocked.append(state)
-            elif state.status == CANCELLED:
+        orders = self._book.of_person(subject)
+        for loaded in orders:
+            if loaded.state.status == CANCELLED and not loaded.state.blocked:
                 self._store.delete(loaded.order)
+        blocked = self._tidy([o for o in orders if o.state.blocked])
         self._people.delete_entitlements_of(people)
         self._people.delete_downloads_of(people)
         self._people.delete_restrictions(people)
@@ -107,21 +132,17 @@ class ShopErasure:
                 deleted=("shopping cart, unpaid orders, download rights and history",),
                 note="no order of this person is held any more",
             )
-        last = max(aware(state.retain_until) for state in blocked if state.retain_until)
         return Receipt(
             request_id=request_id,
             kind="erasure",
             deleted=(
                 "shopping cart",
+                "the e-mail address, where an order still held it",
                 "phone numbers and delivery notes of the orders",
                 "download rights and download history",
             ),
-            blocked=(
-                f"{len(blocked)} order(s): billing and delivery address, items, totals, "
-                "payment reference; readable only for accounting under legal hold",
-                "records of hand-offs to the supplier (name, delivery address, items)",
-            ),
-            blocked_until=f"deleted automatically at the end of {last.year}",
+            blocked=_blocked_lines(blocked),
+            blocked_until=_blocked_until(blocked),
             kept=(LEGAL_BASIS,),
             note=f"{len(blocked)} order(s) blocked until their retention ends",
         )
@@ -198,6 +219,21 @@ class ShopErasure:
                 for d in sorted(self._people.downloads_of(people), key=lambda d: aware(d["at"]))
             ],
         }
+
+
+def _blocked_lines(blocked: list[OrderState]) -> tuple[str, ...]:
+    return (
+        f"{len(blocked)} closed order(s) (completed, or cancelled after payment): billing and "
+        "delivery address (with the name), "
+        "VAT id, items, totals, payment reference, and the account id and pseudonymous key "
+        "they are filed under; readable only for accounting under legal hold",
+        "records of hand-offs to the supplier (which fields were passed, when, the supplier's reference)",
+    )
+
+
+def _blocked_until(blocked: list[OrderState]) -> str:
+    ends = [aware(state.retain_until) for state in blocked if state.retain_until]
+    return f"deleted automatically at the end of {max(ends).year}" if ends else ""
 
 
 def _order_export(order: Document) -> dict[str, Any]:

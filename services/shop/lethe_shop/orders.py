@@ -166,8 +166,7 @@ class Orders:
         )
         return {
             "_id": order_id,
-            **customer.subject.fields(),
-            "email": customer.email,
+            **customer.subject.fields(),  # never the e-mail address: nothing needs it (issue 14)
             "fingerprint": request.fingerprint(),
             "placed_at": now,
             "lines": lines,

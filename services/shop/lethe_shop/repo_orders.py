@@ -4,6 +4,9 @@
   derived from the account, the Idempotency-Key and the key's attempt, so the insert is
   the idempotency check (a retry meets DuplicateKeyError). Deleted when void (its steps
   stay: the void step), or when retention ends.
+  Orders placed before issue 14 also hold the customer's e-mail address (``email``), which
+  nothing reads: an erasure replaces such an order once by itself without that field
+  (:meth:`OrderStore.drop_email`), the one exception to "never updated".
 - ``order_keys/<account id>/<key hash>/<n>``: what an Idempotency-Key named, its payment
   attempts and their declines (:mod:`lethe_shop.attempts`), appended by unique insert;
   deleted by erasure.
@@ -115,6 +118,22 @@ class OrderStore:
 
     def delete_contacts(self, order_id: str) -> bool:
         return bool(self._contacts.delete_one({"_id": order_id}).deleted_count)
+
+    def drop_email(self, order: Document) -> bool:
+        """Replace an order that still holds the customer's e-mail address (written before
+        orders stopped holding it) with the same document without it; True if one was.
+
+        The erasure handler is this field's only writer, and every writer of it writes the
+        same thing (the order as read, minus ``email``). The filter names the address read,
+        so the replace matches nothing once the order is gone (a void, cancelled or expired
+        order deleted meanwhile is never written back) or was written anew without it. No
+        atomic read-modify-write is needed: a repeat or a concurrent replace is harmless.
+        """
+        if "email" not in order:
+            return False
+        bare = {k: v for k, v in order.items() if k != "email"}
+        done = self._orders.replace_one({"_id": order["_id"], "email": order["email"]}, bare)
+        return bool(done.matched_count)
 
     def delete(self, order: Document) -> bool:
         """Remove an order: the document first (then nothing finds it), then what hangs on

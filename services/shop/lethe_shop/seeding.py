@@ -141,7 +141,6 @@ def _placed(buyer: Buyer, line: dict[str, Any], placed_at: datetime) -> _Order:
     order = {
         "_id": order_id,
         **customer.subject.fields(),
-        "email": customer.email,
         "fingerprint": request.fingerprint(),
         "placed_at": placed_at,
         "lines": [line],

@@ -27,7 +27,7 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import EVENTS_FIELD, OUTBOX, Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.mongo import Document, ensure_indexes
-from lethe_common.privacy import ReceiptSender
+from lethe_common.privacy import PrivacyEvent, ReceiptSender
 from lethe_common.store.keys import under
 from lethe_shop import seeding
 from lethe_shop.catalogue import Catalogue
@@ -375,3 +375,38 @@ def test_physical_and_inactive_products_are_refused(shop: Shop) -> None:
             shop.db, buyers, {**shop.products[ANALYZER], "active": False}, datetime.now(UTC)
         )
     assert shop.db.orders.count_documents({}) == 0
+
+
+def test_an_erasure_drops_the_email_address_that_older_orders_hold(shop: Shop) -> None:
+    """Orders no longer hold the customer's e-mail address (issue 14); those written before
+    do, and an erasure replaces each by itself without it: the completed one at once, the
+    open one too (nothing needs it), and what staff and accounting read is unchanged."""
+    product, staff_id = shop.products[ANALYZER], tokens.new_id("acc")
+    person, other = customer(), customer()
+    done_id = normal_order(shop, person, product, staff_id)
+    open_id = normal_order(shop, person, product)
+    others_id = normal_order(shop, other, product)
+    for who, order_id in ((person, done_id), (person, open_id), (other, others_id)):
+        assert "email" not in shop.db.orders.find_one({"_id": order_id})
+        shop.db.orders.update_one({"_id": order_id}, {"$set": {"email": who.email}})  # as before
+    held_before = shop.retention.read_blocked(staff_id, done_id, "audit")
+    held_before.pop("email")
+    held_before["billing"].pop("phone")  # the contacts of a blocked order go too
+
+    request_id = f"pr_{uuid.uuid4().hex}"
+    deferred = shop.erasure.erase(PrivacyEvent("erasure", request_id, person.subject))
+    assert deferred.outcome == "deferred"
+    everything = "\n".join(str(d) for name in shop.db.list_collection_names() for d in shop.db[name].find())
+    assert person.email not in everything.lower()
+    assert shop.db.orders.find_one({"_id": others_id})["email"] == other.email  # only the person's
+    assert shop.retention.read_blocked(staff_id, done_id, "audit") == held_before
+    assert shop.db.order_contacts.find_one({"_id": done_id}) is None
+    assert shop.db.order_contacts.find_one({"_id": open_id}) is not None  # kept until fulfilled
+    assert shop.erasure.erase(PrivacyEvent("erasure", request_id, person.subject)) == deferred  # a repeat
+
+    shop.staff.move(staff_id, open_id, "delivered")
+    shop.staff.move(staff_id, open_id, "completed")  # closes the last open order: the wait ends
+    assert shop.db.privacy_receipts_sent.find_one({"_id": f"{request_id}/erasure/done"}) is not None
+    assert shop.db.orders.count_documents({"_id": {"$in": [done_id, open_id]}}) == 2
+    everything = "\n".join(str(d) for name in shop.db.list_collection_names() for d in shop.db[name].find())
+    assert person.email not in everything.lower()
