@@ -360,6 +360,11 @@ def test_staff_read_the_ledger_a_page_at_a_time(stack: Stack, admin: Browser) ->
         )  # type: ignore[union-attr]
     assert len(seen) >= 3 and len({r["id"] for r in seen}) == len(seen)
     assert [r["due_at"] for r in seen] == sorted(r["due_at"] for r in seen)
+    # Not past due, and nobody to wait for (an objection does not fan out).
+    assert all(r["overdue"] is False and r["waiting_for"] == [] for r in seen)
+    late = admin.get("/api/v1/admin/privacy-requests", params={"overdue": "true", "kind": "objection"})
+    assert late.status_code == 200, late.text
+    assert not {r["id"] for r in late.json()} & {r["id"] for r in seen}
     error(admin.get("/api/v1/admin/privacy-requests", params={"page_token": "?!"}), 422)
 
 

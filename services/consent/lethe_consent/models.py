@@ -150,6 +150,13 @@ class RequestView:
         done = {r.service for r in self.receipts if r.outcome == "done"}
         return [s for s in self.services if s not in done] if self.kind in FAN_OUT_KINDS else []
 
+    @property
+    def waiting_for(self) -> list[str]:
+        """The services a fan-out request still has no receipt at all from (a deferral is
+        an answer: it names why, and ``awaiting_services`` still lists the service)."""
+        answered = {r.service for r in self.receipts}
+        return [s for s in self.services if s not in answered] if self.kind in FAN_OUT_KINDS else []
+
     def overdue(self, now: datetime) -> bool:
         return self.status in ACTIVE_STATUSES and self.due_at is not None and self.due_at < now
 

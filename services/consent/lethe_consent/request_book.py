@@ -128,6 +128,7 @@ class RequestBook:
         self._store.delete(request_id)
         self._store.delete_steps_and_receipts(request_id, keep_last=True)
         self._store.delete_contact(request_id)
+        self._store.delete_alerts(request_id)
         self._store.delete_confirmation(doc.get("confirm_digest", ""))
         self._store.remove_owner_entries(Subject.from_doc(doc).owners(), request_id)
         dues = [doc.get("due_at"), *(step.get("due_at") for step in steps)]

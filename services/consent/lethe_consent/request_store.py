@@ -13,6 +13,8 @@
   per address, counted as one range for the mail limit.
 - ``consent_owners/<subject_key or account id>/requests/<request id>``: a person's requests.
 - ``privacy_staff_queue/<queue>/<due>/<request id>``: staff lists, soonest due first.
+- ``privacy_overdue_alerts/<request id>/<due>``: a missed due date was alerted; the unique
+  insert makes it once, however many sweeps and worker replicas find it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ CONFIRMATIONS = "privacy_confirmations"
 CONTACTS = "privacy_contacts"
 ATTEMPTS = "privacy_request_attempts"
 STAFF_QUEUE = "privacy_staff_queue"
+OVERDUE_ALERTS = "privacy_overdue_alerts"
 OWNED = "requests"
 
 
@@ -56,6 +59,7 @@ class RequestStore:
         self._owners = OwnerIndex(db[OWNERS])
         self._staff = db[STAFF_QUEUE]
         self.staff = TimeQueue(self._staff)
+        self._alerts = db[OVERDUE_ALERTS]
 
     # -- the request document and its steps ------------------------------------------------
     def insert(self, doc: Document, events: list[Envelope]) -> bool:
@@ -171,3 +175,15 @@ class RequestStore:
         """Take entries out of the staff queues (one ``$in`` of ``_id`` keys)."""
         if entry_ids:
             self._staff.delete_many({"_id": {"$in": sorted(set(entry_ids))}})
+
+    # -- overdue alerts ------------------------------------------------------------------------
+    def record_alert(self, request_id: str, due: datetime, now: datetime) -> bool:
+        """Note that the request missed this due date; True for exactly one caller."""
+        try:
+            self._alerts.insert_one({"_id": key(request_id, timekey(due)), "at": now})
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def delete_alerts(self, request_id: str) -> None:
+        self._alerts.delete_many({"_id": under(request_id)})

@@ -82,6 +82,7 @@ def request_message(view: RequestView, now: datetime | None = None) -> pb.Privac
         decided_at=wire_time(view.decided_at),
         completed_at=wire_time(view.completed_at),
         awaiting_services=view.awaiting_services,
+        waiting_for=view.waiting_for,
         account_id=view.account_id,
         receipts=[
             pb.ServiceReceipt(

@@ -135,6 +135,28 @@ class StaffDesk:
                 overdue[state["kind"]] += 1
         return overdue, pending
 
+    def overdue_sweep(self, now: datetime | None = None) -> dict[str, int]:
+        """Requests open or in progress past their due date, by kind. Reads only the due part
+        of the ``active`` queue (``_id`` range up to now, keyset pages). Each missed due date
+        is alerted once (a WARNING with the request id): a unique insert decides, so repeated
+        sweeps and every worker replica log it once between them."""
+        now = now or datetime.now(UTC)
+        overdue = dict.fromkeys(REQUEST_KINDS, 0)
+        cursor = ""
+        while True:
+            page = self._store.staff.page("active", after=cursor, limit=MAX_PAGE, until=now)
+            states = self._book.states([entry["item"] for entry in page.items])
+            for entry in page.items:
+                state = states.get(entry["item"])
+                if not self._matches(entry, state, now) or state is None or not state["due_at"] < now:
+                    continue
+                overdue[state["kind"]] += 1
+                if self._store.record_alert(state["_id"], state["due_at"], now):
+                    log.warning("privacy request overdue", extra={"request_id": state["_id"]})
+            cursor = page.next_cursor
+            if not cursor:
+                return overdue
+
     # -- moves ---------------------------------------------------------------------------
     def _movable(self, request_id: str) -> Document:
         object_id(request_id, "request id")

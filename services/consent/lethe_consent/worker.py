@@ -24,6 +24,7 @@ from lethe_common.service import worker_main
 from lethe_common.subject import Subject
 from lethe_consent.config import ConsentConfig, load_config
 from lethe_consent.repository import INDEXES
+from lethe_consent.staff import StaffDesk
 from lethe_consent.wiring import ConsentParts, build_parts
 
 log = logging.getLogger(__name__)
@@ -60,11 +61,18 @@ def subscriptions(parts: ConsentParts) -> list[Subscription]:
     ]
 
 
+def check_deadlines(staff: StaffDesk, now: datetime | None = None) -> dict[str, int]:
+    """Alert every request past its due date once and set the overdue gauge by kind."""
+    overdue = staff.overdue_sweep(now)
+    for kind, count in overdue.items():
+        REQUESTS_OVERDUE.labels(kind=kind).set(count)
+    return overdue
+
+
 def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
     def deadlines() -> dict[str, int]:
-        overdue, pending = parts.staff.deadline_counts()
-        for kind, count in overdue.items():
-            REQUESTS_OVERDUE.labels(kind=kind).set(count)
+        overdue = check_deadlines(parts.staff)
+        _, pending = parts.staff.deadline_counts()
         for (kind, status), count in pending.items():
             REQUESTS_PENDING.labels(kind=kind, status=status).set(count)
         return overdue

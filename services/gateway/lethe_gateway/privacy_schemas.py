@@ -175,6 +175,9 @@ class PrivacyRequestOut(BaseModel):
     decided_at: str | None
     completed_at: str | None
     awaiting_services: list[str]
+    waiting_for: list[str] = Field(
+        description="erasure and restriction: the services that have not sent any receipt yet"
+    )
     receipts: list[ReceiptOut]
 
     @classmethod
@@ -192,6 +195,7 @@ class PrivacyRequestOut(BaseModel):
             decided_at=_opt(msg.decided_at),
             completed_at=_opt(msg.completed_at),
             awaiting_services=list(msg.awaiting_services),
+            waiting_for=list(msg.waiting_for),
             receipts=[
                 ReceiptOut(
                     service=r.service,
