@@ -1,0 +1,183 @@
+"""Every collection of the consent service, and what personal data each can hold (issue 14).
+
+The one place that says, per collection: the fields that can name a person, their
+categories, why they are kept, on which lawful basis, for how long and to whom they go. The
+export, the verifier and the privacy notice are to read it from here. Collection names are
+the repositories' own constants. Retention follows SPEC §3 and the configuration defaults
+(``CONSENT_PROOF_RETENTION_DAYS`` 1095, ``CONSENT_CONFIRMATION_TTL_HOURS`` 72,
+``CONSENT_CONFIRMATION_WINDOW_SECONDS`` 3600).
+"""
+
+from __future__ import annotations
+
+from lethe_common.inventory import (
+    COMMUNICATION,
+    CONSENT_RECORD,
+    CONTACT,
+    CREDENTIALS,
+    IDENTIFIER,
+    LEGAL_OBLIGATION,
+    LEGITIMATE_INTEREST,
+    LIBRARY_HOLDINGS,
+    MESSAGE_BUS,
+    NETWORK,
+    PRIVACY_REQUEST,
+    Holding,
+    Inventory,
+)
+from lethe_consent.record_store import OWNERS, RECORDS
+from lethe_consent.repository import EXPIRIES, OLD_USED_TOKENS, PURPOSES, TEXTS
+from lethe_consent.request_store import (
+    ATTEMPTS,
+    CONFIRMATIONS,
+    CONTACTS,
+    RECEIPTS,
+    REQUEST_STEPS,
+    REQUESTS,
+    STAFF_QUEUE,
+)
+
+PROOF = LEGAL_OBLIGATION + ": proof of consent, Art. 7(1) GDPR"
+PROOF_RETENTION = (
+    "CONSENT_PROOF_RETENTION_DAYS (1095) after the withdrawal, refusal or erasure; at erasure "
+    "e-mail, name and client address are dropped at once (pseudonymised)"
+)
+REQUESTS_BASIS = LEGAL_OBLIGATION + ": answering the rights of Art. 15-22 GDPR (Art. 12), and proving it"
+REQUEST_RETENTION = (
+    "unconfirmed: CONSENT_CONFIRMATION_TTL_HOURS (72); closed: CONSENT_PROOF_RETENTION_DAYS "
+    "(1095) after completion; the last step of a deleted request a day more"
+)
+UNCONFIRMED = "until confirmed, or CONSENT_CONFIRMATION_TTL_HOURS (72); at once on erasure"
+INDEX = "index documents: find a person's records and requests, and what falls due, by key"
+WITH_ITEM = "as long as the item the entry points to (deleted after it)"
+
+HOLDINGS: tuple[Holding, ...] = (
+    Holding(
+        PURPOSES,
+        ("by",),
+        (IDENTIFIER,),
+        "the consent purposes, which text of each is current, and who of staff published it",
+        PROOF,
+        "not deleted (what a record refers to)",
+    ),
+    Holding(
+        TEXTS,
+        ("published_by",),
+        (IDENTIFIER,),
+        "every published consent text, word for word, and who of staff published it",
+        PROOF,
+        "not deleted (what a record refers to)",
+    ),
+    Holding(
+        RECORDS,
+        ("_id", "id", "subject_key", "account_id", "email", "name", "client_address", "reason"),
+        (IDENTIFIER, CONTACT, CONSENT_RECORD, NETWORK),
+        "proof of each grant, withdrawal and refusal with the exact text (client addresses truncated)",
+        PROOF,
+        PROOF_RETENTION,
+        (MESSAGE_BUS,),
+    ),
+    Holding(
+        OWNERS,
+        ("_id",),
+        (IDENTIFIER,),
+        INDEX + " (an account's keys, a person's requests, erasure marks)",
+        "the basis of the item the entry points to",
+        WITH_ITEM + "; erasure marks after a short time",
+    ),
+    Holding(
+        REQUESTS,
+        (
+            "_id",
+            "subject_key",
+            "account_id",
+            "purpose",
+            "reason",
+            "decision",
+            "follow_digest",
+            "confirm_digest",
+        ),
+        (IDENTIFIER, PRIVACY_REQUEST, COMMUNICATION, CREDENTIALS),
+        "the privacy-request ledger: access, erasure, restriction, objection",
+        REQUESTS_BASIS,
+        REQUEST_RETENTION,
+        (MESSAGE_BUS,),
+    ),
+    Holding(
+        REQUEST_STEPS,
+        ("_id", "by", "reason", "decision"),
+        (IDENTIFIER, PRIVACY_REQUEST, COMMUNICATION),
+        "each move of a request: confirmation, receipts, staff decisions and their reasons",
+        REQUESTS_BASIS,
+        REQUEST_RETENTION,
+        (MESSAGE_BUS,),
+    ),
+    Holding(
+        RECEIPTS,
+        ("_id", "deleted", "blocked", "kept", "note"),
+        (PRIVACY_REQUEST,),
+        "every service's receipt of a request, shown to the person",
+        REQUESTS_BASIS,
+        "with the request",
+    ),
+    Holding(
+        CONFIRMATIONS,
+        ("_id", "request_id"),
+        (CREDENTIALS,),
+        "the digest of a mailed confirmation link of a request made without an account",
+        REQUESTS_BASIS,
+        UNCONFIRMED,
+    ),
+    Holding(
+        CONTACTS,
+        ("_id", "email"),
+        (CONTACT,),
+        "the address an unconfirmed request is confirmed and answered at",
+        REQUESTS_BASIS,
+        "until confirmed (then deleted), or CONSENT_CONFIRMATION_TTL_HOURS (72); at once on erasure",
+    ),
+    Holding(
+        ATTEMPTS,
+        ("_id",),
+        (IDENTIFIER,),
+        "limit confirmation mails per address (keyed hash) and window",
+        LEGITIMATE_INTEREST + ": no mail bombing through the request form",
+        "CONSENT_CONFIRMATION_WINDOW_SECONDS (3600)",
+    ),
+    Holding(
+        STAFF_QUEUE,
+        ("_id",),
+        (IDENTIFIER,),
+        INDEX + " (staff lists of requests by status and kind)",
+        REQUESTS_BASIS,
+        WITH_ITEM,
+    ),
+    Holding(
+        EXPIRIES,
+        ("_id", "item", "subject_key", "account_id", "owners", "digest"),
+        (IDENTIFIER,),
+        INDEX + " (confirmations, attempts, closed requests, tombstones, records, marks)",
+        "the basis of the item the entry points to",
+        WITH_ITEM,
+    ),
+    Holding(
+        # request_store.OVERDUE_ALERTS (being added alongside issue 14's deadline work).
+        "privacy_overdue_alerts",
+        ("_id",),
+        (PRIVACY_REQUEST,),
+        "a request's missed due date was alerted once (request id and due date in the key)",
+        REQUESTS_BASIS,
+        "with the request (deleted with it)",
+    ),
+    Holding(
+        OLD_USED_TOKENS,
+        ("_id",),
+        (CREDENTIALS,),
+        "none: a collection of the earlier layout (used confirmation links); no code writes it",
+        REQUESTS_BASIS,
+        "not deleted by the service: an old database keeps it until an operator drops it",
+        retired=True,
+    ),
+)
+
+INVENTORY = Inventory("consent", HOLDINGS + LIBRARY_HOLDINGS)
