@@ -31,6 +31,7 @@ from lethe_consent.request_store import (
     ATTEMPTS,
     CONFIRMATIONS,
     CONTACTS,
+    OVERDUE_ALERTS,
     RECEIPTS,
     REQUEST_STEPS,
     REQUESTS,
@@ -161,8 +162,7 @@ HOLDINGS: tuple[Holding, ...] = (
         WITH_ITEM,
     ),
     Holding(
-        # request_store.OVERDUE_ALERTS (being added alongside issue 14's deadline work).
-        "privacy_overdue_alerts",
+        OVERDUE_ALERTS,
         ("_id",),
         (PRIVACY_REQUEST,),
         "a request's missed due date was alerted once (request id and due date in the key)",
