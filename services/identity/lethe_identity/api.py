@@ -23,6 +23,7 @@ def servicer(parts: IdentityParts) -> IdentityServicer:
         parts.contacts,
         parts.export,
         parts.contact_retention_days,
+        parts.erasure,
     )
 
 

@@ -11,11 +11,12 @@ from typing import Any
 from lethe.common.v1 import subject_pb2
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
-from lethe_common.privacy_api import export_subject, wire_time
+from lethe_common.privacy_api import erase_subject, export_subject, wire_time
 from lethe_identity import export
 from lethe_identity.accounts import Accounts
 from lethe_identity.config import SERVICE
 from lethe_identity.contact import ContactRequests
+from lethe_identity.erasure import IdentityErasure
 from lethe_identity.models import AccountView, ContactView, OrganisationView, PortalAccessView
 from lethe_identity.portal import Portal
 from lethe_identity.sessions import Sessions
@@ -82,11 +83,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         contacts: ContactRequests,
         exports: export.IdentityExport,
         contact_retention_days: int,
+        erasure: IdentityErasure,
     ) -> None:
         self._accounts = accounts
         self._sessions = sessions
         self._portal = portal
         self._contacts = contacts
+        self._erasure = erasure
         self._exports = exports
         self._retention = export.retention(contact_retention_days)
 
@@ -221,3 +224,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
             retention=self._retention,
             recipients=list(export.RECIPIENTS),
         )
+
+    def EraseSubject(
+        self, request: subject_pb2.EraseSubjectRequest, context: Any
+    ) -> subject_pb2.EraseSubjectResponse:
+        return erase_subject(SERVICE, request, self._erasure.erase)
