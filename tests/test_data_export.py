@@ -182,6 +182,8 @@ def test_a_service_that_does_not_answer_in_time_is_named_as_missing(
     stack: Stack, people: list[tuple[Browser, str]]
 ) -> None:
     browser, _ = people[0]
+    # every service answers again (another test stopped and restarted one)
+    wait_for(lambda: export(browser)[1]["complete"], 30, what="a complete export")
     apis = stack.backends["newsletter"].apis
     for api in apis:  # frozen: connections are accepted, nothing answers
         assert api.popen is not None
