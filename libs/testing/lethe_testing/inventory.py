@@ -117,3 +117,24 @@ def code_collections(package: str) -> tuple[dict[str, set[str]], set[str]]:
         for spec in getattr(module, "INDEXES", ()):
             found.setdefault(str(spec.collection), set()).add(f"{name}.INDEXES")
     return found, dynamic
+
+
+def code_problems(package: str, inventory: Inventory, dynamic_ok: Mapping[str, str]) -> list[str]:
+    """What is wrong between a service's code and its inventory: a ``db[...]`` the check
+    cannot resolve and that ``dynamic_ok`` does not explain, a collection the code names
+    that is not declared, a declaration no code (the service's or the library's) uses, and
+    a holding that does not say what it holds, why, on which basis and for how long."""
+    named, dynamic = code_collections(package)
+    library, _ = code_collections("lethe_common")
+    problems = [f"collection the check cannot resolve: {expr}" for expr in sorted(dynamic - set(dynamic_ok))]
+    problems += [
+        f"{name} (named in {sorted(named[name])}) is not declared" for name in inventory.undeclared(named)
+    ]
+    problems += [
+        f"{name} is declared but no code uses it"
+        for name in sorted(inventory.collections() - set(named) - set(library))
+    ]
+    problems += inventory.problems()
+    if not inventory.personal():
+        problems.append("a service that holds no personal data needs no inventory")
+    return problems

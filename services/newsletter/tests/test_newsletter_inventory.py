@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from lethe_newsletter.inventory import INVENTORY
-from lethe_testing.inventory import code_collections
+from lethe_testing.inventory import code_problems
 
 pytestmark = pytest.mark.unit
 
@@ -15,22 +15,6 @@ pytestmark = pytest.mark.unit
 DYNAMIC: dict[str, str] = {}
 
 
-def test_every_collection_the_newsletter_code_names_is_declared_in_its_inventory() -> None:
-    named, dynamic = code_collections("lethe_newsletter")
-    assert dynamic <= set(DYNAMIC), f"collections the test cannot resolve: {sorted(dynamic - set(DYNAMIC))}"
-    missing = INVENTORY.undeclared(named)
-    assert not missing, "\n".join(
-        f"{name} (named in {sorted(named[name])}) is not declared" for name in missing
-    )
-
-
-def test_every_newsletter_declaration_names_a_collection_of_its_code_or_the_library() -> None:
-    named, _ = code_collections("lethe_newsletter")
-    library, _ = code_collections("lethe_common")
-    assert sorted(INVENTORY.collections() - set(named) - set(library)) == []
-
-
-def test_every_newsletter_holding_says_what_it_holds_why_on_which_basis_and_how_long() -> None:
+def test_the_newsletter_inventory_declares_every_collection_of_its_code_and_says_why() -> None:
     assert INVENTORY.service == "newsletter"
-    assert INVENTORY.problems() == []
-    assert INVENTORY.personal(), "a service that holds no personal data needs no inventory"
+    assert code_problems("lethe_newsletter", INVENTORY, DYNAMIC) == []
