@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -621,3 +623,128 @@ def test_an_erasure_leaves_nothing_of_the_person_that_its_receipts_do_not_declar
     assert f"2 {CLOSED}" in done["blocked"][0]
     assert str(datetime.now(UTC).year + 8) in done["blocked_until"]
     assert "HGB" in " ".join(done["kept"])
+
+
+def verify_command(stack: Stack, request_id: str) -> subprocess.CompletedProcess[str]:
+    """``tools/verify_erasure.py``, as an operator runs it against this stack."""
+    env = {**os.environ, "CONSENT_GRPC_ADDR": stack.backends["consent"].grpc_addr}
+    script = Path(__file__).parents[1] / "tools" / "verify_erasure.py"
+    return subprocess.run(
+        [sys.executable, str(script), request_id], env=env, capture_output=True, text=True, timeout=200
+    )
+
+
+def followed(stack: Stack, request_id: str, token: str) -> dict[str, Any]:
+    reply = Browser(stack.gateway_url).get(f"/api/v1/privacy-requests/{request_id}", params={"token": token})
+    assert reply.status_code == 200, reply.text
+    return dict(reply.json())
+
+
+def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
+    stack: Stack, clerk: Browser, shop_db: Database, tmp_path: Path
+) -> None:
+    """Issue 14, the whole matrix for one person: an account with a phone, consents, a
+    newsletter subscription, a completed and an open order and a contact request. The export
+    holds every service's part; the erasure's receipts come from every service; once the open
+    order completes, the proof of erasure runs by itself and finds only what the shop's
+    receipt declares kept. A planted copy of the address and a log line with the name make
+    staff's next run fail, naming both places."""
+    name = f"Ada Lovelace {uuid.uuid4().hex[:8]}"
+    phone = f"+49 30 {uuid.uuid4().int % 10**8:08d}"
+    SEEN.append(phone)
+    browser, me = customer(stack, name=name)
+    email = str(me["email"])
+    assert browser.request("PATCH", "/api/v1/me", json={"phone": phone}).status_code == 200
+    newsletter = browser.current_version("newsletter")
+    assert browser.post("/api/v1/me/newsletter", json={"consent_version": newsletter}).status_code == 202
+    contact = {
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "message": "Please call me back",
+        "kind": "callback",
+    }
+    assert browser.post("/api/v1/contact", json=contact).status_code == 202
+    key = products(browser)["LETHE-KEY-01"]
+    body = {
+        "lines": [{"product_id": key["id"]}],
+        "billing": address(name, phone=phone),
+        "delivery": address(name, phone=phone),
+    }
+    done_id = paid_order(browser, [{"product_id": key["id"]}])
+    placed = place(browser, {**body, "payment_token": payment_token()})
+    assert placed.status_code == 201, placed.text
+    open_id = str(placed.json()["id"])
+    move(clerk, done_id, "shipped", "delivered", "completed")
+
+    exported = browser.get("/api/v1/me/data-export")
+    assert exported.status_code == 200, exported.text
+    document = exported.json()
+    assert document["complete"] is True
+    parts = {part["service"]: part for part in document["services"]}
+    assert set(parts) == {"identity", "consent", "shop", "newsletter"}
+    for part in parts.values():
+        assert part["purposes"] and part["lawful_bases"] and part["retention"], part["service"]
+    assert any("payment provider" in r for r in parts["shop"]["recipients"])
+    text = json.dumps(document)
+    assert email in text and open_id in text and done_id in text and phone in text
+
+    opened = browser.post("/api/v1/me/erasure", json={})
+    assert opened.status_code == 202, opened.text
+    request_id, token = opened.json()["request"]["id"], opened.json()["follow_token"]
+    deferred = wait_for(
+        lambda: (r := followed(stack, request_id, token))["status"] == "deferred" and r,
+        30,
+        what="every receipt, the shop's deferred",
+    )
+    assert {r["service"] for r in deferred["receipts"]} == {"identity", "consent", "shop", "newsletter"}
+    again = Browser(stack.gateway_url).post("/api/v1/session", json={"email": email, "password": PASSWORD})
+    assert again.status_code == 401
+    assert deferred.get("verification") is None
+
+    move(clerk, open_id, "shipped", "delivered", "completed")
+    complete = wait_for(
+        lambda: (
+            (r := followed(stack, request_id, token))["status"] == "complete" and r.get("verification") and r
+        ),
+        60,
+        what="the erasure to complete and its proof to run",
+    )
+    proof = complete["verification"]
+    assert proof["outcome"] == "passed", "\n".join(
+        sorted({f"{f['service']} {f['source']} {f['collection']} {f['what']}" for f in proof["failures"]})
+    )
+    assert proof["failures"] == [] and proof["unanswered"] == []
+    assert proof["documents_searched"] > 0 and proof["log_lines_searched"] > 0
+    retained = {(t["service"], t["collection"]) for t in proof["retained"]}
+    assert ("shop", "orders") in retained
+    assert {t["what"] for t in proof["retained"] if t["collection"] == "orders"} >= {"name"}
+    assert all(t["until"] for t in proof["retained"])
+
+    by_command = verify_command(stack, request_id)
+    assert by_command.returncode == 0 and f"request {request_id}: passed" in by_command.stdout
+
+    # What nobody declared fails it: an address in a collection, the name in a log line.
+    shop_db["stray_notes"].insert_one({"_id": "n1", "note": {"deep": [f"write to {email.upper()}"]}})
+    log_file = stack.backends["shop"].worker.log_path
+    with log_file.open("a") as log:
+        log.write(f"a careless line about {name}\n")
+    try:
+        rerun = clerk.post(f"/api/v1/admin/privacy-requests/{request_id}/verification")
+        assert rerun.status_code == 200, rerun.text
+        failed = rerun.json()["verification"]
+        assert failed["outcome"] == "failed"
+        places = {(f["service"], f["source"], f["collection"], f["what"]) for f in failed["failures"]}
+        assert ("shop", "store", "stray_notes", "e-mail address") in places
+        assert ("logs", "log", log_file.name, "name") in places
+        assert "n1/note.deep.0" in " ".join(f["place"] for f in failed["failures"])
+        assert followed(stack, request_id, token)["verification"]["outcome"] == "failed"
+        by_command = verify_command(stack, request_id)
+        assert by_command.returncode == 1 and "FAILURE: shop store stray_notes/n1/" in by_command.stdout
+    finally:
+        shop_db["stray_notes"].drop()
+    unknown = clerk.post("/api/v1/admin/privacy-requests/pr_" + "f" * 32 + "/verification")
+    assert unknown.status_code == 404, unknown.text
+    assert clerk.post("/api/v1/admin/privacy-requests/nonsense/verification").status_code == 422
+    customer_try = browser.post(f"/api/v1/admin/privacy-requests/{request_id}/verification")
+    assert customer_try.status_code in (401, 403)

@@ -158,6 +158,7 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
     put("LETHE_MONGO_URL", f"mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}/")
     put("LETHE_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}/{place.vhost}")
     put("LETHE_MAILDIR", str(place.root / "mail"))
+    put("LETHE_LOG_DIR", str(place.logs))
     put("SHOP_PAYMENT_URL", f"http://127.0.0.1:{env['LETHE_PAYMENT_PORT']}")
     put("SHOP_SUPPLIER_URL", f"http://127.0.0.1:{env['LETHE_SUPPLIER_PORT']}")
     put("SHOP_DOWNLOADS_DIR", str(place.root / "downloads"))

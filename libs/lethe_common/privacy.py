@@ -21,6 +21,7 @@ from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.events.outbox import Outbox
 from lethe_common.mongo import Db, RetiredIndex
 from lethe_common.subject import Subject
+from lethe_common.traces import FINGERPRINT
 
 REQUEST_ID = re.compile(r"pr_[0-9a-f]{32}")
 RECEIPT_KINDS = ("erasure", "restriction", "restriction_lift")
@@ -111,6 +112,45 @@ def _text(value: Any, field: str) -> str:
 
 
 @dataclass(frozen=True)
+class Retained:
+    """A collection a receipt declares kept, and until when: a date (``2034-12-31``) or
+    the event that ends it (``until the open orders are fulfilled``)."""
+
+    collection: str
+    until: str
+
+    def payload(self) -> dict[str, str]:
+        return {"collection": self.collection, "until": self.until}
+
+
+def _retained(value: Any) -> tuple[Retained, ...]:
+    """A receipt's ``retained`` list (absent in receipts sent before issue 14: none)."""
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ITEMS:
+        raise EnvelopeError(f"retained must be a list of at most {MAX_ITEMS} places")
+    places = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise EnvelopeError("each retained place must be an object")
+        collection, until = _text(item.get("collection"), "collection"), _text(item.get("until"), "until")
+        if not collection or not until:
+            raise EnvelopeError("each retained place needs a collection and an end")
+        places.append(Retained(collection, until))
+    return tuple(places)
+
+
+def _fingerprints(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_ITEMS:
+        raise EnvelopeError(f"fingerprints must be a list of at most {MAX_ITEMS}")
+    if not all(isinstance(item, str) and FINGERPRINT.fullmatch(item) for item in value):
+        raise EnvelopeError("a fingerprint has the wrong shape")
+    return tuple(value)
+
+
+@dataclass(frozen=True)
 class Receipt:
     """What one service did for one request (SPEC section 4, step 3).
 
@@ -126,6 +166,10 @@ class Receipt:
     blocked_until: str = ""
     kept: tuple[str, ...] = ()
     note: str = ""
+    # What the proof of erasure may find and is allowed to (issue 14), and keyed hashes of
+    # the names and phone numbers the service deleted, for it to look for.
+    retained: tuple[Retained, ...] = ()
+    fingerprints: tuple[str, ...] = ()
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -137,6 +181,8 @@ class Receipt:
             "blocked_until": self.blocked_until,
             "kept": list(self.kept),
             "note": self.note,
+            "retained": [r.payload() for r in self.retained],
+            "fingerprints": list(self.fingerprints),
         }
 
     @classmethod
@@ -151,6 +197,8 @@ class Receipt:
             blocked_until=_text(p.get("blocked_until"), "blocked_until"),
             kept=_texts(p.get("kept"), "kept"),
             note=_text(p.get("note"), "note"),
+            retained=_retained(p.get("retained")),
+            fingerprints=_fingerprints(p.get("fingerprints")),
         )
         if not REQUEST_ID.fullmatch(receipt.request_id):
             raise EnvelopeError("request_id is not a privacy request id")

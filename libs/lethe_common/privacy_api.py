@@ -8,8 +8,12 @@ from datetime import UTC, datetime
 from lethe.common.v1 import subject_pb2
 from lethe_common.errors import InvalidArgument
 from lethe_common.events.envelope import EnvelopeError
-from lethe_common.privacy import PrivacyEvent, Receipt
+from lethe_common.privacy import REQUEST_ID, PrivacyEvent, Receipt
 from lethe_common.subject import Subject
+from lethe_common.trace_search import ServiceTraceSearch
+from lethe_common.traces import FINGERPRINT, Sought
+
+MAX_SOUGHT = 200
 
 
 def wire_time(value: datetime | None) -> str:
@@ -48,4 +52,46 @@ def erase_subject(
         blocked=receipt.blocked,
         blocked_until=receipt.blocked_until,
         kept_reasons=receipt.kept,
+        retained=[
+            subject_pb2.RetainedPlace(collection=r.collection, until=r.until) for r in receipt.retained
+        ],
+    )
+
+
+def sought_people(request: subject_pb2.FindSubjectTracesRequest) -> list[Sought]:
+    """``FindSubjectTraces``' people, checked: a request id, a subject key, fingerprints."""
+    if not 0 < len(request.people) <= MAX_SOUGHT:
+        raise InvalidArgument(f"name between 1 and {MAX_SOUGHT} people to look for")
+    people = []
+    for person in request.people:
+        if not REQUEST_ID.fullmatch(person.request_id):
+            raise InvalidArgument("request_id is not a privacy request id")
+        subject = Subject.checked(
+            account_id=person.subject.account_id,
+            subject_key=person.subject.subject_key,
+            error=InvalidArgument,
+        )
+        if len(person.fingerprints) > 50 or not all(FINGERPRINT.fullmatch(f) for f in person.fingerprints):
+            raise InvalidArgument("a fingerprint has the wrong shape")
+        people.append(
+            Sought(person.request_id, subject.subject_key, subject.account_id, tuple(person.fingerprints))
+        )
+    return people
+
+
+def find_subject_traces(
+    service: str, request: subject_pb2.FindSubjectTracesRequest, search: ServiceTraceSearch
+) -> subject_pb2.FindSubjectTracesResponse:
+    """``FindSubjectTraces``: search the service's store and queues for every person."""
+    found = search.find(sought_people(request))
+    return subject_pb2.FindSubjectTracesResponse(
+        service=service,
+        traces=[
+            subject_pb2.Trace(
+                request_id=t.request_id, source=t.source, collection=t.collection, place=t.place, what=t.what
+            )
+            for t in found.traces
+        ],
+        documents_searched=found.documents,
+        messages_searched=found.messages,
     )

@@ -154,6 +154,16 @@ def _run_loop(loop: Loop, stop: threading.Event) -> None:
             stop.wait(5.0)
 
 
+def consumer_settings(config: CommonConfig) -> ConsumerSettings:
+    """The service's queues: its inbox, retry queues and dead letters."""
+    return ConsumerSettings(
+        name=f"{config.queue_prefix}{config.service}",
+        max_attempts=config.consumer_max_attempts,
+        retry_base_seconds=config.consumer_retry_base_seconds,
+        queue_type=config.queue_type,
+    )
+
+
 def run_worker(
     runtime: Runtime,
     subscriptions: Sequence[Subscription],
@@ -167,12 +177,7 @@ def run_worker(
     runtime.start_bootstrap(indexes, stop)
     consumer = EventConsumer(
         config.amqp_url,
-        ConsumerSettings(
-            name=f"{config.queue_prefix}{config.service}",
-            max_attempts=config.consumer_max_attempts,
-            retry_base_seconds=config.consumer_retry_base_seconds,
-            queue_type=config.queue_type,
-        ),
+        consumer_settings(config),
         subscriptions,
         runtime.db[PROCESSED_COLLECTION],
         runtime.publisher,

@@ -14,6 +14,7 @@ DYNAMIC = {
     "lethe_common.diagnostics: self._db[name]": "the sweep over (PINGS, PINGS_SEEN)",
     "lethe_common.events.outbox: self._db[str(intent['collection'])]": "reads the proof of an intent",
     "lethe_common.mongo: db[spec.collection]": "ensure_indexes: the services' INDEXES",
+    "lethe_common.trace_search: db[name]": "the proof of erasure reads every collection there is",
 }
 
 

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -149,13 +149,13 @@ class Backend:
 
 
 def backend_env(
-    service: str, run_id: str, base: Mapping[str, str] | None = None, **overrides: str
+    service: str, run_id: str, base: Mapping[str, str] | None = None, grpc_port: int = 0, **overrides: str
 ) -> tuple[dict[str, str], int, int, int]:
-    """Environment for one backend process on free ports, with its own database and queues
-    (the same for every replica of one run)."""
+    """Environment for one backend process on free ports (``grpc_port`` if given), with its
+    own database and queues (the same for every replica of one run)."""
     env = dict(os.environ if base is None else base)
     prefix = service.upper()
-    grpc_port, api_metrics, worker_metrics = free_port(), free_port(), free_port()
+    grpc_port, api_metrics, worker_metrics = grpc_port or free_port(), free_port(), free_port()
     env.update(
         {
             f"{prefix}_GRPC_PORT": str(grpc_port),
@@ -190,12 +190,15 @@ def start_backend(
     *,
     start_worker: bool = True,
     replicas: int = 0,
+    grpc_ports: Sequence[int] = (),
     **overrides: str,
 ) -> Backend:
-    """Start ``replicas`` (default :data:`REPLICAS`) API and worker processes of ``service``."""
+    """Start ``replicas`` (default :data:`REPLICAS`) API and worker processes of ``service``
+    (the API replicas on ``grpc_ports`` when given)."""
     apis, workers, ports = [], [], []
     for n in range(1, (replicas or REPLICAS) + 1):
-        env, grpc_port, api_metrics, worker_metrics = backend_env(service, run_id, None, **overrides)
+        chosen = grpc_ports[n - 1] if len(grpc_ports) >= n else 0
+        env, grpc_port, api_metrics, worker_metrics = backend_env(service, run_id, None, chosen, **overrides)
         suffix = "" if n == 1 else f"-{n}"
         apis.append(
             ServiceProcess(
@@ -251,11 +254,27 @@ def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
     """Start every backend and a gateway; if any fails to get ready, remove all of them."""
     backends: dict[str, Backend] = {}
     gateway_port = free_port()  # known first: links and the payment provider's calls point to it
-    overrides = {"LETHE_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}", **overrides}
-    for name in BACKENDS:  # each learns where the ones before it listen (newsletter → consent)
-        peers = {f"{n.upper()}_GRPC_ADDR": b.grpc_addr for n, b in backends.items()}
+    overrides = {
+        "LETHE_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
+        "LETHE_LOG_DIR": str(log_dir),
+        **overrides,
+    }
+    # Every API's ports are chosen first: each backend knows where all the others listen
+    # (newsletter calls consent, consent's proof of erasure calls everyone).
+    ports = {name: [free_port() for _ in range(REPLICAS)] for name in BACKENDS}
+    peers = {
+        f"{name.upper()}_GRPC_ADDR": ",".join(f"127.0.0.1:{port}" for port in chosen)
+        for name, chosen in ports.items()
+    }
+    for name in BACKENDS:
         backends[name] = start_backend(
-            name, run_id, log_dir, start_worker=True, replicas=REPLICAS, **{**peers, **overrides}
+            name,
+            run_id,
+            log_dir,
+            start_worker=True,
+            replicas=REPLICAS,
+            grpc_ports=ports[name],
+            **{**peers, **overrides},
         )
     gateway, url = start_gateway(backends, log_dir, gateway_port, **overrides)
     stack = Stack(run_id, backends, gateway, url)
@@ -292,7 +311,7 @@ def remove_backend(backend: Backend) -> None:
 def running_backend(service: str, log_dir: Path, **overrides: str) -> Iterator[Backend]:
     """One backend's API and worker, ready; removed afterwards."""
     backend = start_backend(
-        service, unique("svc"), log_dir, start_worker=True, replicas=REPLICAS, **overrides
+        service, unique("svc"), log_dir, start_worker=True, replicas=REPLICAS, grpc_ports=(), **overrides
     )
     try:
         for process in (*backend.apis, *backend.workers):

@@ -17,7 +17,14 @@ from lethe_consent.wiring import ConsentParts, build_parts
 
 def servicer(parts: ConsentParts, config: ConsentConfig) -> ConsentServicer:
     return ConsentServicer(
-        config.common.subject_pepper, parts.texts, parts.ledger, parts.requests, parts.staff, parts.erasure
+        config.common.subject_pepper,
+        parts.texts,
+        parts.ledger,
+        parts.requests,
+        parts.staff,
+        parts.erasure,
+        verifier=parts.verifier,
+        traces=parts.traces,
     )
 
 

@@ -11,6 +11,12 @@ SERVICE = "consent"
 # service joins this list with the issue that gives it its erasure handling.
 DEFAULT_RECEIPT_SERVICES = ("identity", "consent", "shop", "newsletter")
 KNOWN_SERVICES = ("identity", "consent", "shop", "newsletter", "gateway")
+# Where the proof of erasure asks the other services to search (their gRPC APIs).
+TRACE_DEFAULT_ADDRESSES = {
+    "identity": "127.0.0.1:50051",
+    "shop": "127.0.0.1:50053",
+    "newsletter": "127.0.0.1:50054",
+}
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,12 @@ class ConsentConfig:
     confirmation_mails_per_address: int
     confirmation_window_seconds: int
     sweep_interval_seconds: float
+    trace_addresses: dict[str, str]
+    verify_timeout_seconds: float
+    verify_delay_seconds: float
+    verify_interval_seconds: float
+    # The dev stack's log files, which the proof of erasure searches too ("": none).
+    log_dir: str
 
 
 def _receipt_services(env: Env) -> tuple[str, ...]:
@@ -50,6 +62,16 @@ def load_config() -> ConsentConfig:
             "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7
         ),
         sweep_interval_seconds=env.float("CONSENT_SWEEP_INTERVAL_SECONDS", 60.0),
+        trace_addresses={
+            name: env.str(f"{name.upper()}_GRPC_ADDR", default)
+            for name, default in TRACE_DEFAULT_ADDRESSES.items()
+        },
+        verify_timeout_seconds=env.float("CONSENT_VERIFY_TIMEOUT_SECONDS", 120.0),
+        # A completed erasure is searched this long after its last receipt: the senders'
+        # outbox intents of their receipts are gone by then.
+        verify_delay_seconds=env.float("CONSENT_VERIFY_DELAY_SECONDS", 3.0),
+        verify_interval_seconds=env.float("CONSENT_VERIFY_INTERVAL_SECONDS", 5.0),
+        log_dir=env.str("LETHE_LOG_DIR", ""),
     )
     env.check()
     return config

@@ -18,13 +18,28 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
-from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender
+from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, Retained
 from lethe_common.subject import Subject
 from lethe_consent.expiries import due_entries
+from lethe_consent.record_store import OWNERS, RECORDS
 from lethe_consent.records import MARK_EXPIRIES, RECORD_EXPIRIES, ConsentLedger
-from lethe_consent.repository import ConsentRepository
+from lethe_consent.repository import EXPIRIES, ConsentRepository
+from lethe_consent.request_store import RECEIPTS, REQUEST_STEPS, REQUESTS, VERIFICATIONS
 
 log = logging.getLogger(__name__)
+
+
+def proof_places(records_until: str, proof_days: int) -> tuple[Retained, ...]:
+    """What the proof of erasure finds of the person here and may: the pseudonymised
+    records until ``records_until``, the request ledger until ``proof_days`` after each
+    request closed, and the index and expiry entries that find them, as long as those."""
+    ledger = f"{proof_days} days after the request is complete"
+    return (
+        Retained(RECORDS, records_until),
+        Retained(EXPIRIES, records_until),
+        Retained(OWNERS, f"{records_until} (records); {ledger} (requests)"),
+        *(Retained(c, ledger) for c in (REQUESTS, REQUEST_STEPS, RECEIPTS, VERIFICATIONS)),
+    )
 
 
 class ConsentErasure:
@@ -66,6 +81,7 @@ class ConsentErasure:
                 "landing meanwhile is pseudonymised too)",
             ),
             note=f"{len(ended)} consents ended, {changed} records pseudonymised",
+            retained=proof_places(until, self._proof_days),
         )
         self._receipts.send(receipt, subject.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id, "records": changed})

@@ -36,6 +36,7 @@ from lethe_consent.request_store import (
     REQUEST_STEPS,
     REQUESTS,
     STAFF_QUEUE,
+    VERIFICATIONS,
 )
 
 PROOF = LEGAL_OBLIGATION + ": proof of consent, Art. 7(1) GDPR"
@@ -160,6 +161,15 @@ HOLDINGS: tuple[Holding, ...] = (
         INDEX + " (confirmations, attempts, closed requests, tombstones, records, marks)",
         "the basis of the item the entry points to",
         WITH_ITEM,
+    ),
+    Holding(
+        VERIFICATIONS,
+        ("_id", "request_id", "retained.place", "failures.place"),
+        (PRIVACY_REQUEST,),
+        "the proof of erasure: each run's findings (places and kinds of identifier, never "
+        "their values; identifiers in places are masked)",
+        LEGAL_OBLIGATION + ": Art. 5(2) and 17 GDPR (accountability)",
+        "with the request (deleted with it)",
     ),
     Holding(
         OVERDUE_ALERTS,

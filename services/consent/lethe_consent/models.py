@@ -114,6 +114,10 @@ class ReceiptView:
     kept: list[str]
     note: str
     received_at: datetime | None
+    # Issue 14: the collections the receipt declares kept, with their ends, and the
+    # fingerprints of what the service deleted (never shown; the verifier seeks them).
+    retained: list[dict[str, str]] = field(default_factory=list)
+    fingerprints: list[str] = field(default_factory=list)
 
     @classmethod
     def from_doc(cls, doc: Document) -> ReceiptView:
@@ -126,6 +130,8 @@ class ReceiptView:
             kept=doc.get("kept", []),
             note=doc.get("note", ""),
             received_at=doc.get("received_at"),
+            retained=list(doc.get("retained", [])),
+            fingerprints=list(doc.get("fingerprints", [])),
         )
 
 
@@ -144,6 +150,8 @@ class RequestView:
     completed_at: datetime | None
     services: list[str]
     receipts: list[ReceiptView] = field(default_factory=list)
+    # A complete erasure: the last result of the proof of erasure (None before its first).
+    verification: Document | None = None
 
     @property
     def awaiting_services(self) -> list[str]:
@@ -161,7 +169,9 @@ class RequestView:
         return self.status in ACTIVE_STATUSES and self.due_at is not None and self.due_at < now
 
     @classmethod
-    def from_doc(cls, doc: Document, receipts: list[ReceiptView] | None = None) -> RequestView:
+    def from_doc(
+        cls, doc: Document, receipts: list[ReceiptView] | None = None, verification: Document | None = None
+    ) -> RequestView:
         return cls(
             id=doc["_id"],
             kind=doc["kind"],
@@ -176,4 +186,5 @@ class RequestView:
             completed_at=doc.get("completed_at"),
             services=list(doc.get("services", [])),
             receipts=receipts or [],
+            verification=verification,
         )

@@ -68,7 +68,9 @@ class RequestBook:
         return [ReceiptView.from_doc(doc) for doc in docs]
 
     def view(self, state: Document) -> RequestView:
-        return RequestView.from_doc(state, self.receipts(state["_id"]))
+        verified = state["kind"] == "erasure" and state["status"] == "complete"
+        verification = self._store.last_verification(state["_id"]) if verified else None
+        return RequestView.from_doc(state, self.receipts(state["_id"]), verification)
 
     # -- writing ----------------------------------------------------------------------------
     def insert(self, doc: Document, events: list[Envelope], now: datetime) -> bool:

@@ -15,6 +15,8 @@
 - ``privacy_staff_queue/<queue>/<due>/<request id>``: staff lists, soonest due first.
 - ``privacy_overdue_alerts/<request id>/<due>``: a missed due date was alerted; the unique
   insert makes it once, however many sweeps and worker replicas find it.
+- ``privacy_verifications/<request id>/<time>``: each run of the proof of erasure; the
+  last one is the request's result.
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ CONTACTS = "privacy_contacts"
 ATTEMPTS = "privacy_request_attempts"
 STAFF_QUEUE = "privacy_staff_queue"
 OVERDUE_ALERTS = "privacy_overdue_alerts"
+VERIFICATIONS = "privacy_verifications"
 OWNED = "requests"
 
 
@@ -60,6 +63,7 @@ class RequestStore:
         self._staff = db[STAFF_QUEUE]
         self.staff = TimeQueue(self._staff)
         self._alerts = db[OVERDUE_ALERTS]
+        self._verifications = db[VERIFICATIONS]
 
     # -- the request document and its steps ------------------------------------------------
     def insert(self, doc: Document, events: list[Envelope]) -> bool:
@@ -98,6 +102,7 @@ class RequestStore:
                 steps = {**steps, "$lt": last["_id"]}
         self._steps.delete_many({"_id": steps})
         self._receipts.delete_many({"_id": under(request_id)})
+        self._verifications.delete_many({"_id": under(request_id)})
 
     # -- receipts -----------------------------------------------------------------------------
     def insert_receipt(self, doc: Document) -> bool:
@@ -187,3 +192,13 @@ class RequestStore:
 
     def delete_alerts(self, request_id: str) -> None:
         self._alerts.delete_many({"_id": under(request_id)})
+
+    # -- the proof of erasure -----------------------------------------------------------------
+    def add_verification(self, request_id: str, at: datetime, result: Document) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # the same run stored twice is one
+            self._verifications.insert_one(
+                {"_id": key(request_id, timekey(at)), "request_id": request_id, **result}
+            )
+
+    def last_verification(self, request_id: str) -> Document | None:
+        return self._verifications.find_one({"_id": under(request_id)}, sort=[("_id", DESCENDING)])

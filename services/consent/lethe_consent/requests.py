@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -88,6 +89,12 @@ class PrivacyRequests:
         self._texts = texts
         self._mailer = mailer
         self._config = config
+        self._on_erasure_complete: list[Callable[[str, datetime], None]] = []
+
+    def on_erasure_complete(self, call: Callable[[str, datetime], None]) -> None:
+        """Call ``call(request id, completion time)`` before an erasure's completing step is
+        written (so a crash in between leaves a call too many, never one too few)."""
+        self._on_erasure_complete.append(call)
 
     # -- opening ------------------------------------------------------------------------
     def open(
@@ -343,6 +350,9 @@ class PrivacyRequests:
             fields: Document = {"status": status, "by": service, "at": now}
             if status == "complete":
                 fields["completed_at"] = now
+                if doc["kind"] == "erasure":
+                    for call in self._on_erasure_complete:
+                        call(doc["_id"], now)
             if status == "deferred":
                 fields.update(decision=note, decided_at=now)
             return Step(fields)

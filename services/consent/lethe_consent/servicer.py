@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ from lethe.common.v1 import subject_pb2
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.errors import InvalidArgument
-from lethe_common.privacy_api import erase_subject, export_subject, wire_time
+from lethe_common.privacy import REQUEST_ID
+from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import SERVICE
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.models import LANGUAGES, Overview, RecordView, RequestView, TextView
@@ -18,6 +21,9 @@ from lethe_consent.records import ConsentLedger, Person, person_of
 from lethe_consent.requests import PrivacyRequests
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
+from lethe_consent.verification import ErasureVerifier
+
+log = logging.getLogger(__name__)
 
 
 def text_message(view: TextView) -> pb.ConsentText:
@@ -94,9 +100,34 @@ def request_message(view: RequestView, now: datetime | None = None) -> pb.Privac
                 kept=r.kept,
                 note=r.note,
                 received_at=wire_time(r.received_at),
+                retained=[
+                    subject_pb2.RetainedPlace(collection=str(p.get("collection")), until=str(p.get("until")))
+                    for p in r.retained
+                ],
             )
             for r in view.receipts
         ],
+        verification=verification_message(view.verification),
+    )
+
+
+def verification_message(result: dict[str, Any] | None) -> pb.ErasureVerification | None:
+    if result is None:
+        return None
+
+    def traces(entries: list[dict[str, Any]]) -> list[pb.VerifiedTrace]:
+        fields = ("service", "source", "collection", "place", "what", "until")
+        return [pb.VerifiedTrace(**{name: str(e.get(name, "")) for name in fields}) for e in entries]
+
+    return pb.ErasureVerification(
+        outcome=result["outcome"],
+        checked_at=wire_time(result.get("checked_at")),
+        retained=traces(result.get("retained", [])),
+        failures=traces(result.get("failures", [])),
+        unanswered=result.get("unanswered", []),
+        documents_searched=int(result.get("documents_searched", 0)),
+        messages_searched=int(result.get("messages_searched", 0)),
+        log_lines_searched=int(result.get("log_lines_searched", 0)),
     )
 
 
@@ -118,7 +149,12 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         requests: PrivacyRequests,
         staff: StaffDesk,
         erasure: ConsentErasure,
+        *,
+        verifier: ErasureVerifier,
+        traces: ServiceTraceSearch,
     ) -> None:
+        self._verifier = verifier
+        self._traces = traces
         self._pepper = pepper
         self._texts = texts
         self._ledger = ledger
@@ -222,6 +258,13 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
             )
         )
 
+    def VerifyErasure(self, request: pb.VerifyErasureRequest, context: Any) -> pb.PrivacyRequest:
+        if not REQUEST_ID.fullmatch(request.request_id):
+            raise InvalidArgument("request_id is not a privacy request id")
+        self._verifier.verify_one(request.request_id)
+        log.info("erasure verified by staff", extra={"request_id": request.request_id})
+        return request_message(self._requests.view(request.request_id))
+
     def DecideObjection(self, request: pb.DecideObjectionRequest, context: Any) -> pb.PrivacyRequest:
         return request_message(
             self._staff.decide_objection(
@@ -282,3 +325,8 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         self, request: subject_pb2.EraseSubjectRequest, context: Any
     ) -> subject_pb2.EraseSubjectResponse:
         return erase_subject(SERVICE, request, self._erasure.erase)
+
+    def FindSubjectTraces(
+        self, request: subject_pb2.FindSubjectTracesRequest, context: Any
+    ) -> subject_pb2.FindSubjectTracesResponse:
+        return find_subject_traces(SERVICE, request, self._traces)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import SERVICE, ConsentConfig
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.mailer import Mailer
@@ -14,6 +15,8 @@ from lethe_consent.repository import ConsentRepository
 from lethe_consent.requests import PrivacyRequests
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
+from lethe_consent.trace_clients import local_search, remote_search
+from lethe_consent.verification import ErasureVerifier, Search
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,8 @@ class ConsentParts:
     requests: PrivacyRequests
     staff: StaffDesk
     erasure: ConsentErasure
+    verifier: ErasureVerifier
+    traces: ServiceTraceSearch
 
 
 def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
@@ -34,4 +39,19 @@ def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
     erasure = ConsentErasure(
         repo, ledger, ReceiptSender(runtime.db, runtime.outbox, SERVICE), config.proof_retention_days
     )
-    return ConsentParts(texts, ledger, requests, staff, erasure)
+    traces = ServiceTraceSearch.of(runtime)
+    searches: dict[str, Search] = {SERVICE: local_search(SERVICE, traces)}
+    for name in config.receipt_services:
+        if name in config.trace_addresses:
+            searches[name] = remote_search(name, config.trace_addresses[name], config.verify_timeout_seconds)
+    verifier = ErasureVerifier(
+        repo.requests,
+        requests.book,
+        repo.expiries,
+        searches,
+        config.common.subject_pepper,
+        config.log_dir,
+        config.verify_delay_seconds,
+    )
+    requests.on_erasure_complete(verifier.schedule)
+    return ConsentParts(texts, ledger, requests, staff, erasure, verifier, traces)

@@ -86,6 +86,7 @@ def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
         }
 
     return [
+        Sweep("erasure-verification", config.verify_interval_seconds, lambda: parts.verifier.run_due()),
         Sweep("privacy-deadlines", config.sweep_interval_seconds, deadlines),
         Sweep("consent-retention", max(config.sweep_interval_seconds, 300.0), retention),
     ]

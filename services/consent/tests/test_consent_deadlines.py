@@ -22,6 +22,7 @@ from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt, ReceiptSender
 from lethe_common.subject import Subject
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import load_config
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.mailer import Mailer
@@ -31,6 +32,8 @@ from lethe_consent.requests import PrivacyRequests
 from lethe_consent.servicer import ConsentServicer
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
+from lethe_consent.trace_clients import local_search
+from lethe_consent.verification import ErasureVerifier
 from lethe_consent.worker import check_deadlines
 
 SERVICES = ("identity", "consent", "shop", "newsletter")
@@ -60,7 +63,14 @@ def replicas(test_db: Database, amqp_url: str) -> Iterator[Replicas]:
     erasure = ConsentErasure(
         repo, ledger, ReceiptSender(test_db, outbox, "consent"), config.proof_retention_days
     )
-    servicer = ConsentServicer(config.common.subject_pepper, texts, ledger, requests, desks[0], erasure)
+    pepper = config.common.subject_pepper
+    traces = ServiceTraceSearch(test_db, config.common.amqp_url, [], pepper)
+    verifier = ErasureVerifier(
+        repo.requests, requests.book, repo.expiries, {"consent": local_search("consent", traces)}, pepper
+    )
+    servicer = ConsentServicer(
+        pepper, texts, ledger, requests, desks[0], erasure, verifier=verifier, traces=traces
+    )
     yield Replicas(requests, (desks[0], desks[1]), servicer)
     publisher.close()
 

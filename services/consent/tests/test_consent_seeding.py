@@ -25,6 +25,7 @@ from lethe_common.events.outbox import EVENTS_FIELD, Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt, ReceiptSender
 from lethe_common.subject import Subject
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import DEFAULT_RECEIPT_SERVICES, load_config
 from lethe_consent.erasure import ConsentErasure
 from lethe_consent.mailer import Mailer
@@ -41,6 +42,8 @@ from lethe_consent.seeding import (
 from lethe_consent.servicer import ConsentServicer
 from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
+from lethe_consent.trace_clients import local_search
+from lethe_consent.verification import ErasureVerifier
 
 STAFF = "acc_" + "5" * 32
 # Collections of the outbox: the domain's writes announce events there, the seeding's do not.
@@ -79,7 +82,14 @@ def consent(test_db: Database, amqp_url: str) -> Iterator[Consent]:
     erasure = ConsentErasure(
         repo, ledger, ReceiptSender(test_db, outbox, "consent"), config.proof_retention_days
     )
-    servicer = ConsentServicer(config.common.subject_pepper, texts, ledger, requests, staff, erasure)
+    pepper = config.common.subject_pepper
+    traces = ServiceTraceSearch(test_db, config.common.amqp_url, [], pepper)
+    verifier = ErasureVerifier(
+        repo.requests, requests.book, repo.expiries, {"consent": local_search("consent", traces)}, pepper
+    )
+    servicer = ConsentServicer(
+        pepper, texts, ledger, requests, staff, erasure, verifier=verifier, traces=traces
+    )
     yield Consent(ledger, requests, staff, servicer)
     publisher.close()
 

@@ -30,6 +30,7 @@ class GatewayConfig:
     # How long GET /api/v1/me/data-export waits for each service's part (its own deadline);
     # a part not there by then is named as missing in the document.
     export_timeout_seconds: float = 5.0
+    verify_timeout_seconds: float = 150.0
 
 
 def _max_body_bytes(env: Env) -> int:
@@ -57,6 +58,7 @@ def load_config() -> GatewayConfig:
         session_cache_seconds=env.float("LETHE_GATEWAY_SESSION_CACHE_SECONDS", 2.0),
         max_body_bytes=_max_body_bytes(env),
         export_timeout_seconds=env.float("LETHE_GATEWAY_EXPORT_TIMEOUT_SECONDS", 5.0),
+        verify_timeout_seconds=env.float("LETHE_GATEWAY_VERIFY_TIMEOUT_SECONDS", 150.0),
     )
     if not config.export_timeout_seconds > 0:
         env.problem("LETHE_GATEWAY_EXPORT_TIMEOUT_SECONDS must be a number of seconds above 0")

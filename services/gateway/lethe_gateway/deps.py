@@ -52,6 +52,11 @@ def rpc_timeout(request: Request) -> float:
     return float(request.app.state.config.rpc_timeout_seconds)
 
 
+def verify_timeout(request: Request) -> float:
+    """The proof of erasure reads every store: it may take far longer than other calls."""
+    return float(request.app.state.config.verify_timeout_seconds)
+
+
 MaybeAccount = Annotated["pb.Account | None", Depends(session_account)]
 
 

@@ -151,6 +151,11 @@ class WithdrawnOut(BaseModel):
     erasure_request_id: str | None
 
 
+class RetainedPlaceOut(BaseModel):
+    collection: str = Field(description="the service's collection that keeps data of the person")
+    until: str = Field(description="the date the keeping ends, or the event that ends it")
+
+
 class ReceiptOut(BaseModel):
     service: str
     outcome: str
@@ -160,6 +165,53 @@ class ReceiptOut(BaseModel):
     kept: list[str]
     note: str | None
     received_at: str
+    retained: list[RetainedPlaceOut] = Field(
+        default_factory=list, description="what the proof of erasure may find, and until when"
+    )
+
+
+class VerifiedTraceOut(BaseModel):
+    service: str = Field(description="the service whose store, queue or log holds it")
+    source: str = Field(description="store, queue or log")
+    collection: str = Field(description="the collection, queue or log file")
+    place: str = Field(description="where exactly; identifiers masked")
+    what: str = Field(description="e-mail address, name, phone number, account id or subject key")
+    until: str | None = Field(description="retained: when the keeping ends")
+
+    @classmethod
+    def of(cls, msg: pb.VerifiedTrace) -> VerifiedTraceOut:
+        return cls(
+            service=msg.service,
+            source=msg.source,
+            collection=msg.collection,
+            place=msg.place,
+            what=msg.what,
+            until=_opt(msg.until),
+        )
+
+
+class VerificationOut(BaseModel):
+    outcome: str = Field(description="passed, failed (something undeclared is left) or incomplete")
+    checked_at: str
+    retained: list[VerifiedTraceOut] = Field(description="found where a receipt declares it kept")
+    failures: list[VerifiedTraceOut] = Field(description="found where no receipt declares it")
+    unanswered: list[str] = Field(description="services that did not answer the search")
+    documents_searched: int
+    messages_searched: int
+    log_lines_searched: int
+
+    @classmethod
+    def of(cls, msg: pb.ErasureVerification) -> VerificationOut:
+        return cls(
+            outcome=msg.outcome,
+            checked_at=msg.checked_at,
+            retained=[VerifiedTraceOut.of(t) for t in msg.retained],
+            failures=[VerifiedTraceOut.of(t) for t in msg.failures],
+            unanswered=list(msg.unanswered),
+            documents_searched=msg.documents_searched,
+            messages_searched=msg.messages_searched,
+            log_lines_searched=msg.log_lines_searched,
+        )
 
 
 class PrivacyRequestOut(BaseModel):
@@ -179,6 +231,9 @@ class PrivacyRequestOut(BaseModel):
         description="erasure and restriction: the services that have not sent any receipt yet"
     )
     receipts: list[ReceiptOut]
+    verification: VerificationOut | None = Field(
+        default=None, description="a complete erasure: the proof of erasure's last result"
+    )
 
     @classmethod
     def of(cls, msg: pb.PrivacyRequest) -> PrivacyRequestOut:
@@ -206,9 +261,11 @@ class PrivacyRequestOut(BaseModel):
                     kept=list(r.kept),
                     note=_opt(r.note),
                     received_at=r.received_at,
+                    retained=[RetainedPlaceOut(collection=p.collection, until=p.until) for p in r.retained],
                 )
                 for r in msg.receipts
             ],
+            verification=VerificationOut.of(msg.verification) if msg.HasField("verification") else None,
         )
 
 

@@ -9,13 +9,14 @@ from lethe.identity.v1 import identity_pb2, identity_pb2_grpc
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_identity.config import load_config
 from lethe_identity.repository import INDEXES
 from lethe_identity.servicer import IdentityServicer
 from lethe_identity.wiring import IdentityParts, build_parts
 
 
-def servicer(parts: IdentityParts) -> IdentityServicer:
+def servicer(parts: IdentityParts, traces: ServiceTraceSearch) -> IdentityServicer:
     return IdentityServicer(
         parts.accounts,
         parts.sessions,
@@ -24,6 +25,7 @@ def servicer(parts: IdentityParts) -> IdentityServicer:
         parts.export,
         parts.contact_retention_days,
         parts.erasure,
+        traces=traces,
     )
 
 
@@ -38,7 +40,7 @@ def main() -> None:
         return [
             ServiceBinding(
                 identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-                servicer(parts_of(runtime)),
+                servicer(parts_of(runtime), ServiceTraceSearch.of(runtime)),
                 identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
             )
         ]

@@ -19,13 +19,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from lethe_common.errors import NotFound
-from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, RestrictionWording, restriction_receipt
+from lethe_common.privacy import (
+    PrivacyEvent,
+    Receipt,
+    ReceiptSender,
+    RestrictionWording,
+    Retained,
+    restriction_receipt,
+)
 from lethe_common.subject import Subject
+from lethe_common.traces import fingerprints
 from lethe_identity.portal import Portal
-from lethe_identity.repository import IdentityRepository
+from lethe_identity.repository import EXPIRIES, IdentityRepository
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +48,16 @@ RESTRICTION = RestrictionWording(
 
 
 class IdentityErasure:
-    def __init__(self, repo: IdentityRepository, receipts: ReceiptSender, portal: Portal) -> None:
+    def __init__(
+        self,
+        repo: IdentityRepository,
+        receipts: ReceiptSender,
+        portal: Portal,
+        pepper: str,
+        expiry_bound: timedelta,
+    ) -> None:
+        self._pepper = pepper
+        self._expiry_bound = expiry_bound
         self._repo = repo
         self._receipts = receipts
         self._portal = portal
@@ -59,18 +76,23 @@ class IdentityErasure:
         counts = {"accounts": 0, "sessions": 0, "verification_links": 0, "contact_requests": 0}
         request_key = request.subject.subject_key
         keys = {request_key}
+        names: list[str] = []
+        phones: list[str] = []
         for account_id in self._accounts_of(request):
             profile = self._repo.accounts.profiles.head(account_id)
+            names.append(str((profile or {}).get("name") or ""))
+            phones.append(str((profile or {}).get("phone") or ""))
             held = {request_key, str((profile or {}).get("subject_key") or "")} - {""}
             for what, count in self._repo.delete_account(account_id).items():
                 counts[what] += count
             for address_key in held:
                 self._repo.addresses.release(Subject(account_id=account_id, subject_key=address_key))
+                self._repo.addresses.forget(address_key)
             keys |= held
         for subject in keys:
             counts["contact_requests"] += self._repo.contacts.erase_of(subject)
             self._repo.contacts.forget_restrictions(subject)
-        self._repo.tombstone(request.request_id, request_key, now)
+        self._repo.tombstone(request.request_id, now)
         receipt = Receipt(
             request_id=request.request_id,
             kind="erasure",
@@ -80,10 +102,13 @@ class IdentityErasure:
                 "contact and callback requests",
             ),
             kept=(
-                "a tombstone of subject key, request id and time: proof that the erasure "
-                "was carried out, Art. 5(2) GDPR",
+                "the request id and the time of the erasure: proof that it was carried out, Art. 5(2) GDPR",
             ),
             note=", ".join(f"{count} {what}" for what, count in counts.items()),
+            fingerprints=fingerprints(self._pepper, names=names, phones=phones),
+            # The deleted sessions' and links' expiry entries name the account id until they
+            # fall due and the sweep takes them out: the longest lifetime at most.
+            retained=(Retained(EXPIRIES, (now + self._expiry_bound).date().isoformat()),),
         )
         self._receipts.send(receipt, request_key)
         log.info("erasure handled", extra={"request_id": request.request_id, **counts})

@@ -190,11 +190,12 @@ HOLDINGS: tuple[Holding, ...] = (
     ),
     Holding(
         TOMBSTONES,
-        ("_id", "subject_key"),
-        (IDENTIFIER, PRIVACY_REQUEST),
-        "proof of an erasure: subject_key, request id and time, nothing else",
+        (),
+        (),
+        "proof of an erasure: the request id and the time, nothing of the person (tombstones "
+        "written before issue 14's proof of erasure also hold the subject_key)",
         LEGAL_OBLIGATION + ": Art. 5(2) and 17 GDPR (accountability)",
-        "not deleted by any sweep yet (kept as proof; see the inventory's issue 14 report)",
+        "not deleted by any sweep (no personal data)",
     ),
 )
 

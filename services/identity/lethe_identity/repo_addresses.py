@@ -61,3 +61,12 @@ class AddressBook:
 
         _, released = self._versions.write(holder.subject_key, decide)
         return released
+
+    def forget(self, subject_key: str) -> int:
+        """Delete a released address's claim with all its versions (their keys name the
+        address's subject_key); a claim someone holds stays. The versions' rule that numbers
+        are never reused matters only while the claim is contended: a released one is not."""
+        head = self._versions.head(subject_key)
+        if head is not None and not head.get("released"):
+            return 0
+        return self._versions.delete(subject_key)

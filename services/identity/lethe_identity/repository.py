@@ -87,7 +87,8 @@ class IdentityRepository:
         self.owned.remove_owner(account_id)
         return {**counts, "accounts": gone}
 
-    def tombstone(self, request_id: str, subject_key: str, now: datetime) -> None:
-        """Proof of an erasure: subject_key, request id and time, nothing else."""
+    def tombstone(self, request_id: str, now: datetime) -> None:
+        """Proof of an erasure: the request id and the time, nothing of the person (consent's
+        request says whom it concerned, for as long as its proof is kept)."""
         with contextlib.suppress(DuplicateKeyError):  # a repeat of the same request
-            self._tombstones.insert_one({"_id": request_id, "subject_key": subject_key, "erased_at": now})
+            self._tombstones.insert_one({"_id": request_id, "erased_at": now})

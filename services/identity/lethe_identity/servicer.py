@@ -11,7 +11,8 @@ from typing import Any
 from lethe.common.v1 import subject_pb2
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
-from lethe_common.privacy_api import erase_subject, export_subject, wire_time
+from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_identity import export
 from lethe_identity.accounts import Accounts
 from lethe_identity.config import SERVICE
@@ -84,7 +85,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         exports: export.IdentityExport,
         contact_retention_days: int,
         erasure: IdentityErasure,
+        *,
+        traces: ServiceTraceSearch,
     ) -> None:
+        self._traces = traces
         self._accounts = accounts
         self._sessions = sessions
         self._portal = portal
@@ -229,3 +233,8 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         self, request: subject_pb2.EraseSubjectRequest, context: Any
     ) -> subject_pb2.EraseSubjectResponse:
         return erase_subject(SERVICE, request, self._erasure.erase)
+
+    def FindSubjectTraces(
+        self, request: subject_pb2.FindSubjectTracesRequest, context: Any
+    ) -> subject_pb2.FindSubjectTracesResponse:
+        return find_subject_traces(SERVICE, request, self._traces)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
@@ -42,7 +43,17 @@ def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
         sessions=Sessions(repo, accounts, passwords, config),
         portal=portal,
         contacts=ContactRequests(repo, portal, config),
-        erasure=IdentityErasure(repo, ReceiptSender(runtime.db, runtime.outbox, SERVICE), portal),
+        erasure=IdentityErasure(
+            repo,
+            ReceiptSender(runtime.db, runtime.outbox, SERVICE),
+            portal,
+            config.common.subject_pepper,
+            max(
+                timedelta(days=config.remember_me_days),
+                timedelta(hours=config.session_absolute_hours),
+                timedelta(minutes=config.verification_ttl_minutes),
+            ),
+        ),
         retention=Retention(repo, config),
         export=IdentityExport(repo),
         contact_retention_days=config.contact_retention_days,

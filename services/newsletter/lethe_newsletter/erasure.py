@@ -14,16 +14,24 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, RestrictionWording, restriction_receipt
+from lethe_common.privacy import (
+    PrivacyEvent,
+    Receipt,
+    ReceiptSender,
+    RestrictionWording,
+    Retained,
+    restriction_receipt,
+)
 from lethe_common.privacy_api import wire_time
 from lethe_common.subject import Subject
 from lethe_newsletter.lifecycle import Life
 from lethe_newsletter.people import Subscribers
-from lethe_newsletter.repository import NewsletterRepository
+from lethe_newsletter.repository import SUBSCRIBER_STEPS, SUPPRESSION, NewsletterRepository
 
 log = logging.getLogger(__name__)
 
 NONE_HELD = "no newsletter subscription held for this person"
+UNTIL_SUBSCRIBED_AGAIN = "until the person subscribes and confirms anew"
 RESTRICTION = RestrictionWording(
     blocked=("newsletter subscription: no newsletter is sent",),
     restricted="{count} subscription(s) restricted",
@@ -60,6 +68,10 @@ class NewsletterErasure:
                     "request ended it, when), so that a repeated request suppresses again",
                 ),
                 note=f"{erased} subscription(s) deleted",
+                retained=(
+                    Retained(SUPPRESSION, UNTIL_SUBSCRIBED_AGAIN),
+                    Retained(SUBSCRIBER_STEPS, UNTIL_SUBSCRIBED_AGAIN),
+                ),
             )
         else:
             receipt = Receipt(request_id=request.request_id, kind="erasure", note=NONE_HELD)

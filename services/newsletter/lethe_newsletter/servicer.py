@@ -8,7 +8,8 @@ from typing import Any
 from lethe.common.v1 import subject_pb2
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
-from lethe_common.privacy_api import erase_subject, export_subject, wire_time
+from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_common.validation import object_id
 from lethe_newsletter.config import SERVICE
 from lethe_newsletter.models import CampaignView, SubscriptionView
@@ -49,7 +50,8 @@ def _actor(actor_account_id: str) -> str:
 
 
 class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type: ignore[misc]
-    def __init__(self, parts: NewsletterParts) -> None:
+    def __init__(self, parts: NewsletterParts, *, traces: ServiceTraceSearch) -> None:
+        self._traces = traces
         self._subscriptions = parts.subscriptions
         self._leaving = parts.leaving
         self._campaigns = parts.campaigns
@@ -131,3 +133,8 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
         self, request: subject_pb2.EraseSubjectRequest, context: Any
     ) -> subject_pb2.EraseSubjectResponse:
         return erase_subject(SERVICE, request, self._erasure.erase)
+
+    def FindSubjectTraces(
+        self, request: subject_pb2.FindSubjectTracesRequest, context: Any
+    ) -> subject_pb2.FindSubjectTracesResponse:
+        return find_subject_traces(SERVICE, request, self._traces)

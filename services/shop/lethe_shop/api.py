@@ -9,6 +9,7 @@ from lethe.shop.v1 import shop_pb2, shop_pb2_grpc
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_shop.config import load_config
 from lethe_shop.repository import INDEXES
 from lethe_shop.seed import seed_catalogue
@@ -27,7 +28,9 @@ def main() -> None:
         return [
             ServiceBinding(
                 shop_pb2_grpc.add_ShopServiceServicer_to_server,
-                ShopServicer(parts_of(runtime), config.common.subject_pepper),
+                ShopServicer(
+                    parts_of(runtime), config.common.subject_pepper, traces=ServiceTraceSearch.of(runtime)
+                ),
                 shop_pb2.DESCRIPTOR.services_by_name["ShopService"].full_name,
             )
         ]

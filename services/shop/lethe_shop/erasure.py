@@ -23,12 +23,21 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lethe_common.mongo import Document
-from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, RestrictionWording, restriction_receipt
+from lethe_common.privacy import (
+    PrivacyEvent,
+    Receipt,
+    ReceiptSender,
+    RestrictionWording,
+    Retained,
+    restriction_receipt,
+)
 from lethe_common.privacy_api import wire_time
 from lethe_common.subject import Subject
 from lethe_shop.models import CANCELLED, aware
 from lethe_shop.order_book import Loaded, OrderBook
 from lethe_shop.order_state import OrderState
+from lethe_shop.repo_orders import ORDER_CONTACTS, ORDER_STEPS, ORDERS, PERSON_INDEX
+from lethe_shop.repo_people import HANDOFFS
 from lethe_shop.repository import ShopRepository
 
 log = logging.getLogger(__name__)
@@ -91,6 +100,7 @@ class ShopErasure:
             blocked_until=_blocked_until(blocked),
             kept=(OPEN_KEPT, *((LEGAL_BASIS,) if blocked else ())),
             note=DEFERRED_NOTE.format(count=len(open_orders)),
+            retained=_retained(blocked, open_orders=True),
         )
         self._receipts.send(receipt, subject.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id, "outcome": receipt.outcome})
@@ -145,6 +155,7 @@ class ShopErasure:
             blocked_until=_blocked_until(blocked),
             kept=(LEGAL_BASIS,),
             note=f"{len(blocked)} order(s) blocked until their retention ends",
+            retained=_retained(blocked),
         )
 
     def finish_waiting(self, subject: Subject) -> int:
@@ -229,6 +240,21 @@ def _blocked_lines(blocked: list[OrderState]) -> tuple[str, ...]:
         "they are filed under; readable only for accounting under legal hold",
         "records of hand-offs to the supplier (which fields were passed, when, the supplier's reference)",
     )
+
+
+OPEN_UNTIL = "until the open orders are fulfilled (a receipt follows then)"
+OPEN_PLACES = (ORDERS, ORDER_CONTACTS, ORDER_STEPS, PERSON_INDEX, HANDOFFS)
+BLOCKED_PLACES = (ORDERS, ORDER_STEPS, PERSON_INDEX, HANDOFFS)
+
+
+def _retained(blocked: list[OrderState], open_orders: bool = False) -> tuple[Retained, ...]:
+    """Where the proof of erasure may find the person, and until when: the blocked orders
+    (and what files them) until the last retention ends; open orders until fulfilled."""
+    ends = [aware(state.retain_until) for state in blocked if state.retain_until]
+    places = [Retained(c, max(ends).date().isoformat()) for c in BLOCKED_PLACES] if ends else []
+    if open_orders:
+        places += [Retained(c, OPEN_UNTIL) for c in OPEN_PLACES]
+    return tuple(places)
 
 
 def _blocked_until(blocked: list[OrderState]) -> str:

@@ -10,7 +10,8 @@ from lethe.common.v1 import subject_pb2
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.errors import InvalidArgument
-from lethe_common.privacy_api import erase_subject, export_subject, wire_time
+from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.trace_search import ServiceTraceSearch
 from lethe_common.validation import object_id
 from lethe_shop.catalogue import EDITABLE
 from lethe_shop.checkout import (
@@ -125,7 +126,8 @@ def _actor(actor_account_id: str) -> str:
 
 
 class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
-    def __init__(self, parts: ShopParts, pepper: str) -> None:
+    def __init__(self, parts: ShopParts, pepper: str, *, traces: ServiceTraceSearch) -> None:
+        self._traces = traces
         self._parts = parts
         self._pepper = pepper
 
@@ -277,3 +279,8 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
         self, request: subject_pb2.EraseSubjectRequest, context: Any
     ) -> subject_pb2.EraseSubjectResponse:
         return erase_subject(SERVICE, request, self._parts.erasure.erase)
+
+    def FindSubjectTraces(
+        self, request: subject_pb2.FindSubjectTracesRequest, context: Any
+    ) -> subject_pb2.FindSubjectTracesResponse:
+        return find_subject_traces(SERVICE, request, self._traces)

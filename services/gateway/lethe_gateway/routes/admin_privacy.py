@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 
 from lethe.consent.v1 import consent_pb2 as pb
-from lethe_gateway.deps import Admin, consent, rpc_timeout
+from lethe_gateway.deps import Admin, consent, rpc_timeout, verify_timeout
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.privacy_schemas import (
     ConsentTextOut,
@@ -101,5 +101,17 @@ async def decide_objection(
             actor_account_id=admin.id, request_id=request_id, uphold=body.uphold, reason=body.reason
         ),
         timeout=rpc_timeout(request),
+    )
+    return PrivacyRequestOut.of(reply)
+
+
+@router.post("/privacy-requests/{request_id}/verification", response_model=PrivacyRequestOut)
+async def verify_erasure(request_id: RequestId, request: Request, admin: Admin) -> PrivacyRequestOut:
+    """Run the proof of erasure for a complete erasure now: every service's store, retry and
+    dead-letter queues, and the dev stack's logs are searched for the person; the result is
+    stored with the request (409 unless the request is a complete erasure)."""
+    reply = await consent(request).VerifyErasure(
+        pb.VerifyErasureRequest(actor_account_id=admin.id, request_id=request_id),
+        timeout=verify_timeout(request),
     )
     return PrivacyRequestOut.of(reply)
