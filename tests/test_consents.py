@@ -7,14 +7,21 @@ have their erasure handling so far (CONSENT_RECEIPT_SERVICES).
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from kombu import Connection
 from pymongo import MongoClient
 from pymongo.database import Database
 
+from lethe_common.events.envelope import Envelope
+from lethe_common.events.publisher import EventPublisher
+from lethe_common.privacy import Receipt
 from lethe_testing import (
     Browser,
     EventTap,
@@ -286,6 +293,135 @@ def test_a_request_without_an_account_is_confirmed_by_mail(stack: Stack) -> None
         assert anonymous.post("/api/v1/privacy-requests", json=bad).status_code == 422, bad
     error(anonymous.post("/api/v1/privacy-requests/confirm", json={"token": "y" * 43}), 422)
     error(anonymous.get("/api/v1/privacy-requests/not-an-id", params={"token": "z"}), 422)
+
+
+def test_access_without_an_account_is_a_single_use_expiring_download_by_mail(
+    stack: Stack, admin: Browser, consent_db: Database
+) -> None:
+    """Issue 14: a person without an account who sent a contact request asks for their data.
+    Once confirmed, a second mail brings a download link; the document holds what identity
+    keeps of them, with every service's purposes; the download completes the request for
+    staff; the link then, or a forged, wrong or expired one, gets 410 and changes nothing."""
+    anonymous = Browser(stack.gateway_url)
+    email = address(stack)
+    contact = {"name": "Lise Meitner", "email": email, "message": "Please send a quote", "kind": "contact"}
+    assert anonymous.post("/api/v1/contact", json=contact).status_code == 202
+    assert (
+        anonymous.post("/api/v1/privacy-requests", json={"email": email, "kind": "access"}).status_code == 202
+    )
+    confirmed = anonymous.post(
+        "/api/v1/privacy-requests/confirm",
+        json={"token": token_in(wait_for_mail(email, "privacy-request-confirmation"))},
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    request_id = confirmed.json()["id"]
+    assert confirmed.json()["status"] == "in_progress" and "download link" in confirmed.json()["decision"]
+    mail = wait_for_mail(email, "privacy-data-ready")
+    link = re.search(
+        r"(/api/v1/privacy-requests/pr_[0-9a-f]{32}/data-export)\?token=([\w-]{43})", mail_text(mail)
+    )
+    assert link is not None and request_id in link.group(1)
+    path, token = link.groups()
+
+    for wrong in ({"token": "x" * 43}, {"token": "short"}):
+        refused = anonymous.get(path, params=wrong)
+        assert refused.status_code in (410, 422), refused.text
+    other = anonymous.get(f"/api/v1/privacy-requests/pr_{'0' * 32}/data-export", params={"token": token})
+    assert error(other, 410)
+    assert consent_db.privacy_downloads.count_documents({"_id": request_id}) == 1  # still usable
+
+    got = anonymous.get(path, params={"token": token})
+    assert got.status_code == 200, got.text
+    assert got.headers["X-Export-Complete"] == "true" and "attachment" in got.headers["Content-Disposition"]
+    document = got.json()
+    parts = {part["service"]: part for part in document["services"]}
+    assert set(parts) == {"identity", "consent", "shop", "newsletter"}
+    assert "Please send a quote" in json.dumps(parts["identity"]["data"])
+    assert all(part["purposes"] and part["retention"] for part in parts.values())
+    assert "used" in error(anonymous.get(path, params={"token": token}), 410)
+
+    listed = admin.get("/api/v1/admin/privacy-requests", params={"kind": "access", "status": "complete"})
+    mine = [r for r in listed.json() if r["id"] == request_id]
+    assert mine and mine[0]["completed_at"] and "downloaded" in mine[0]["decision"]
+
+    # An expired link: a second request, its link's end moved into the past.
+    assert (
+        anonymous.post("/api/v1/privacy-requests", json={"email": email, "kind": "access"}).status_code == 202
+    )
+    second = wait_for_mail(email, "privacy-request-confirmation", count=2)
+    reconfirmed = anonymous.post("/api/v1/privacy-requests/confirm", json={"token": token_in(second)})
+    second_id = reconfirmed.json()["id"]
+    late = token_in(wait_for_mail(email, "privacy-data-ready", count=2))
+    consent_db.privacy_downloads.update_one(
+        {"_id": second_id}, {"$set": {"expires_at": datetime.now(UTC) - timedelta(minutes=1)}}
+    )
+    assert "expired" in error(
+        anonymous.get(f"/api/v1/privacy-requests/{second_id}/data-export", params={"token": late}), 410
+    )
+    assert follow_status(admin, second_id) == "in_progress"
+
+
+def follow_status(admin: Browser, request_id: str) -> str:
+    listed = admin.get("/api/v1/admin/privacy-requests", params={"kind": "access"})
+    assert listed.status_code == 200, listed.text
+    return str(next(r["status"] for r in listed.json() if r["id"] == request_id))
+
+
+def test_bad_privacy_input_is_refused_clearly_and_changes_nothing(stack: Stack, consent_db: Database) -> None:
+    """Issue 14's list: an erasure for an address nobody holds, a confirmation link used
+    again, a forged follow token, a receipt for a request that does not exist."""
+    amqp_url = stack.backends["consent"].api.env["LETHE_AMQP_URL"]
+    anonymous = Browser(stack.gateway_url)
+    _, known = member(stack)
+    nobody = address(stack)
+    # Nobody's address: the very same answer as anyone's (whether an address is known is
+    # not given away), one mail to that mailbox, and nothing published until it is confirmed.
+    with EventTap(amqp_url, "consent", "privacy.erasure_requested") as tap:
+        answers = [
+            anonymous.post("/api/v1/privacy-requests", json={"email": email, "kind": "erasure"})
+            for email in (nobody, known["email"])
+        ]
+        assert [a.status_code for a in answers] == [202, 202] and answers[0].json() == answers[1].json()
+        token = token_in(wait_for_mail(nobody, "privacy-request-confirmation"))
+        assert tap.drain(1.0) == []
+        confirmed = anonymous.post("/api/v1/privacy-requests/confirm", json={"token": token})
+        assert confirmed.status_code == 200, confirmed.text
+        request_id = confirmed.json()["id"]
+        # The same link again: the request as it is, no second erasure published.
+        replayed = anonymous.post("/api/v1/privacy-requests/confirm", json={"token": token})
+        assert replayed.status_code == 200 and replayed.json()["id"] == request_id
+        published = [e for e in tap.drain(2.0) if e["payload"]["request_id"] == request_id]  # type: ignore[index]
+        assert len(published) == 1
+    # A forged follow token shows nothing.
+    error(anonymous.get(f"/api/v1/privacy-requests/{request_id}", params={"token": "f" * 43}), 404)
+    # The known person is untouched: they still log in.
+    again = Browser(stack.gateway_url).post(
+        "/api/v1/session", json={"email": known["email"], "password": PASSWORD}
+    )
+    assert again.status_code == 200, again.text
+
+    # A receipt for a request that does not exist is dropped with a warning, not filed,
+    # and leaves no dead letter.
+    stranger = "pr_" + uuid.uuid4().hex
+    publisher = EventPublisher(amqp_url)
+    receipt = Receipt(request_id=stranger, kind="erasure", note="nothing held")
+    publisher.publish(
+        Envelope(type="privacy.receipt", source="shop", subject_key="a" * 64, payload=receipt.payload())
+    )
+    publisher.close()
+    wait_for(
+        lambda: (
+            "receipt for no matching privacy request ignored" in stack.backends["consent"].worker.log()
+            or any("receipt for no matching" in w.log() for w in stack.backends["consent"].workers)
+        ),
+        15,
+        what="consent to drop the stray receipt",
+    )
+    assert consent_db.privacy_receipts.count_documents({"request_id": stranger}) == 0
+    assert consent_db.privacy_requests.count_documents({"_id": stranger}) == 0
+    with Connection(amqp_url) as connection:
+        dead = f"{stack.backends['consent'].queue_group}.dead"
+        assert connection.channel().queue_declare(queue=dead, passive=True)[1] == 0
 
 
 def test_restriction_marks_the_account_and_lifting_it_unmarks(stack: Stack, admin: Browser) -> None:

@@ -30,6 +30,7 @@ from lethe_common import signing
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.store.keys import under
+from lethe_common.subject import subject_key
 from lethe_shop.models import handoff_id
 from lethe_shop.order_book import OrderBook
 from lethe_shop.payment import SandboxProvider
@@ -748,3 +749,42 @@ def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
     assert clerk.post("/api/v1/admin/privacy-requests/nonsense/verification").status_code == 422
     customer_try = browser.post(f"/api/v1/admin/privacy-requests/{request_id}/verification")
     assert customer_try.status_code in (401, 403)
+
+
+def test_withdrawing_the_account_consent_erases_the_account_and_keeps_orders_blocked(
+    stack: Stack, clerk: Browser, mongo_client: MongoClient
+) -> None:
+    """SPEC §3: the account consent's withdrawal is an erasure of the account. The person
+    can no longer log in, their newsletter ends with the address suppressed, their completed
+    order stays blocked for accounting, and the proof of erasure passes."""
+    browser, me = customer(stack, name=f"Emmy Noether {uuid.uuid4().hex[:6]}")
+    email = str(me["email"])
+    newsletter = browser.current_version("newsletter")
+    assert browser.post("/api/v1/me/newsletter", json={"consent_version": newsletter}).status_code == 202
+    order_id = paid_order(browser, [{"product_id": products(browser)["LETHE-KEY-01"]["id"]}])
+    move(clerk, order_id, "shipped", "delivered", "completed")
+
+    withdrawn = browser.request("DELETE", "/api/v1/me/consents/account")
+    assert withdrawn.status_code == 200, withdrawn.text
+    request_id = withdrawn.json()["erasure_request_id"]
+    assert request_id and request_id.startswith("pr_")
+
+    def verified() -> dict[str, Any] | None:
+        listed = clerk.get("/api/v1/admin/privacy-requests", params={"kind": "erasure", "status": "complete"})
+        assert listed.status_code == 200, listed.text
+        mine = [r for r in listed.json() if r["id"] == request_id]
+        return mine[0] if mine and mine[0].get("verification") else None
+
+    done = wait_for(verified, 60, what="the erasure the withdrawal opened, and its proof")
+    assert done["reason"] == "account consent withdrawn"
+    assert done["verification"]["outcome"] == "passed", done["verification"]["failures"]
+    assert {r["service"] for r in done["receipts"]} == {"identity", "consent", "shop", "newsletter"}
+    again = Browser(stack.gateway_url).post("/api/v1/session", json={"email": email, "password": PASSWORD})
+    assert again.status_code == 401
+    key = subject_key(stack.gateway.env["LETHE_SUBJECT_PEPPER"], email)
+    newsletter_db = mongo_client[stack.backends["newsletter"].db_name]
+    assert newsletter_db["suppression"].find_one({"_id": key}) is not None
+    held = clerk.get(f"/api/v1/admin/legal-hold/orders/{order_id}", params={"reason": "erasure check"})
+    assert held.status_code == 200, held.text
+    assert held.json()["blocked"] is True and held.json()["status"] == "completed"
+    assert order_id not in staff_ids(clerk)

@@ -27,6 +27,7 @@ class ConsentConfig:
     request_due_months: int
     proof_retention_days: int
     confirmation_ttl_hours: int
+    download_ttl_hours: int
     confirmation_mails_per_address: int
     confirmation_window_seconds: int
     sweep_interval_seconds: float
@@ -34,6 +35,7 @@ class ConsentConfig:
     verify_timeout_seconds: float
     verify_delay_seconds: float
     verify_interval_seconds: float
+    verify_retry_seconds: float
     # The dev stack's log files, which the proof of erasure searches too ("": none).
     log_dir: str
 
@@ -57,6 +59,7 @@ def load_config() -> ConsentConfig:
         request_due_months=env.bounded_int("CONSENT_REQUEST_DUE_MONTHS", 1, 0, 3),
         proof_retention_days=env.bounded_int("CONSENT_PROOF_RETENTION_DAYS", 3 * 365, 0, 36500),
         confirmation_ttl_hours=env.bounded_int("CONSENT_CONFIRMATION_TTL_HOURS", 72, 1, 24 * 30),
+        download_ttl_hours=env.bounded_int("CONSENT_DOWNLOAD_TTL_HOURS", 72, 1, 24 * 30),
         confirmation_mails_per_address=env.bounded_int("CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 3, 1, 1000),
         confirmation_window_seconds=env.bounded_int(
             "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7
@@ -71,6 +74,7 @@ def load_config() -> ConsentConfig:
         # outbox intents of their receipts are gone by then.
         verify_delay_seconds=env.float("CONSENT_VERIFY_DELAY_SECONDS", 3.0),
         verify_interval_seconds=env.float("CONSENT_VERIFY_INTERVAL_SECONDS", 5.0),
+        verify_retry_seconds=env.float("CONSENT_VERIFY_RETRY_SECONDS", 120.0),
         log_dir=env.str("LETHE_LOG_DIR", ""),
     )
     env.check()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from lethe_common.mail import Mail, ServiceMailer
 
 KIND_NAMES = {
@@ -14,6 +16,26 @@ KIND_NAMES = {
 
 
 class Mailer(ServiceMailer):
+    def access_ready(self, to: str, request_id: str, token: str, expires_at: datetime) -> bool:
+        link = self._link(f"/api/v1/privacy-requests/{request_id}/data-export", token)
+        until = expires_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        text = (
+            "Guten Tag,\n\nIhre Daten aus allen Diensten stehen bereit: eine JSON-Datei mit "
+            "Zweck, Rechtsgrundlage, Speicherdauer und Empfängern. Der Link gilt einmal und bis "
+            f"{until}:\n{link}\n\n"
+            "Hello,\n\nyour data from every service is ready: one JSON file with the purposes, "
+            f"legal grounds, retention and recipients. The link works once, until {until}:\n{link}\n\n"
+            f"Vorgang / Request: {request_id}\n"
+        )
+        return self._send(
+            Mail(
+                to=to,
+                subject="Ihre Daten / Your data",
+                text=text,
+                headers={"X-Lethe-Mail": "privacy-data-ready"},
+            )
+        )
+
     def _follow_link(self, request_id: str, follow: str) -> str:
         return self._link(f"/privacy-requests/{request_id}", follow)
 

@@ -15,6 +15,8 @@
 - ``privacy_staff_queue/<queue>/<due>/<request id>``: staff lists, soonest due first.
 - ``privacy_overdue_alerts/<request id>/<due>``: a missed due date was alerted; the unique
   insert makes it once, however many sweeps and worker replicas find it.
+- ``privacy_downloads/<request id>``: the digest of an access request's mailed download
+  link, its subject key and its expiry, until it is used, expires or the request goes.
 - ``privacy_verifications/<request id>/<time>``: each run of the proof of erasure; the
   last one is the request's result.
 """
@@ -46,6 +48,7 @@ ATTEMPTS = "privacy_request_attempts"
 STAFF_QUEUE = "privacy_staff_queue"
 OVERDUE_ALERTS = "privacy_overdue_alerts"
 VERIFICATIONS = "privacy_verifications"
+DOWNLOADS = "privacy_downloads"
 OWNED = "requests"
 
 
@@ -64,6 +67,7 @@ class RequestStore:
         self.staff = TimeQueue(self._staff)
         self._alerts = db[OVERDUE_ALERTS]
         self._verifications = db[VERIFICATIONS]
+        self._downloads = db[DOWNLOADS]
 
     # -- the request document and its steps ------------------------------------------------
     def insert(self, doc: Document, events: list[Envelope]) -> bool:
@@ -103,6 +107,7 @@ class RequestStore:
         self._steps.delete_many({"_id": steps})
         self._receipts.delete_many({"_id": under(request_id)})
         self._verifications.delete_many({"_id": under(request_id)})
+        self._downloads.delete_one({"_id": request_id})
 
     # -- receipts -----------------------------------------------------------------------------
     def insert_receipt(self, doc: Document) -> bool:
@@ -202,3 +207,21 @@ class RequestStore:
 
     def last_verification(self, request_id: str) -> Document | None:
         return self._verifications.find_one({"_id": under(request_id)}, sort=[("_id", DESCENDING)])
+
+    # -- an access request's download link --------------------------------------------------
+    def add_download(self, request_id: str, digest: str, subject_key: str, expires_at: datetime) -> bool:
+        """Store the link of a request once; False when it has one."""
+        try:
+            self._downloads.insert_one(
+                {"_id": request_id, "digest": digest, "subject_key": subject_key, "expires_at": expires_at}
+            )
+        except DuplicateKeyError:
+            return False
+        return True
+
+    def download(self, request_id: str) -> Document | None:
+        return self._downloads.find_one({"_id": request_id})
+
+    def delete_download(self, request_id: str) -> bool:
+        """Take the link out; True for exactly one of several callers that race."""
+        return bool(self._downloads.delete_one({"_id": request_id}).deleted_count)

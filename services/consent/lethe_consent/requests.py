@@ -28,6 +28,7 @@ from lethe_common.privacy import Receipt
 from lethe_common.store.steps import Step
 from lethe_common.subject import Subject
 from lethe_common.validation import text
+from lethe_consent.access_links import LINK_SENT, AccessDownloads
 from lethe_consent.config import ConsentConfig
 from lethe_consent.expiries import due_entries
 from lethe_consent.mailer import Mailer
@@ -85,6 +86,9 @@ class PrivacyRequests:
         self._store = repo.requests
         self._expiries = repo.expiries
         self.book = RequestBook(repo, config.proof_retention_days)
+        self.access = AccessDownloads(
+            self._store, self.book, repo.expiries, mailer, config.download_ttl_hours
+        )
         self._ledger = ledger
         self._texts = texts
         self._mailer = mailer
@@ -237,6 +241,8 @@ class PrivacyRequests:
 
         moved = self.book.move(doc, decide)
         if moved.moved:
+            if doc["kind"] == "access" and contact.get("email"):
+                self.access.send_link(doc, str(contact["email"]), now)
             self._store.delete_contact(doc["_id"])
             self._after_start(moved.state, Person(Subject.from_doc(doc), email=contact.get("email", "")))
             log.info("privacy request confirmed", extra={"request_id": doc["_id"], "kind": doc["kind"]})
@@ -272,6 +278,8 @@ class PrivacyRequests:
                 "decided_at": now,
                 "decision": "upheld: direct marketing stops at once (Art. 21(3) GDPR)",
             }, []
+        if kind == "access":
+            return {"status": "in_progress", "decision": LINK_SENT, "decided_at": now}, []
         return {"status": "open"}, []
 
     def _after_start(self, state: Document, person: Person) -> None:

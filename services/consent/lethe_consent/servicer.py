@@ -230,6 +230,15 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
     def GetPrivacyRequest(self, request: pb.FollowRequest, context: Any) -> pb.PrivacyRequest:
         return request_message(self._requests.follow(request.request_id, request.token))
 
+    def OpenDataDownload(self, request: pb.FollowRequest, context: Any) -> pb.DataDownload:
+        subject = self._requests.access.open(request.request_id, request.token)
+        return pb.DataDownload(
+            request_id=request.request_id, subject=subject_pb2.Subject(subject_key=subject.subject_key)
+        )
+
+    def UseDataDownload(self, request: pb.FollowRequest, context: Any) -> pb.PrivacyRequest:
+        return request_message(self._requests.access.use_up(request.request_id, request.token))
+
     def ListOwnPrivacyRequests(self, request: pb.Person, context: Any) -> pb.PrivacyRequestList:
         return pb.PrivacyRequestList(
             requests=[request_message(r) for r in self._requests.own(self._person(request).subject)]

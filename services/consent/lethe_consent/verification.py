@@ -37,7 +37,7 @@ from lethe_consent.request_store import RequestStore
 log = logging.getLogger(__name__)
 
 VERIFY = "verify"
-RETRY = timedelta(minutes=2)
+RETRY = timedelta(minutes=2)  # a run that died or found a service silent is tried again
 BATCH = 50
 PASSED, FAILED, INCOMPLETE = "passed", "failed", "incomplete"
 LOGS = "logs"
@@ -125,7 +125,9 @@ class ErasureVerifier:
         pepper: str,
         log_dir: str = "",
         delay_seconds: float = 0.0,
+        retry_seconds: float = RETRY.total_seconds(),
     ) -> None:
+        self._retry = timedelta(seconds=retry_seconds)
         self._store = store
         self._book = book
         self._queue = queue
@@ -145,7 +147,7 @@ class ErasureVerifier:
         now = now or datetime.now(UTC)
         claimed: dict[str, datetime] = {}
         for entry in self._queue.due(VERIFY, now, limit=BATCH):
-            retry_at = entry["at"] + RETRY
+            retry_at = entry["at"] + self._retry
             self._queue.schedule(VERIFY, retry_at, entry["item"])
             if self._queue.remove(entry["_id"]):
                 claimed[entry["item"]] = retry_at

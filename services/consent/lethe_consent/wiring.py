@@ -52,6 +52,7 @@ def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
         config.common.subject_pepper,
         config.log_dir,
         config.verify_delay_seconds,
+        config.verify_retry_seconds,
     )
     requests.on_erasure_complete(verifier.schedule)
     return ConsentParts(texts, ledger, requests, staff, erasure, verifier, traces)

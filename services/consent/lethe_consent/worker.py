@@ -83,6 +83,7 @@ def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
             **parts.erasure.sweep(now),
             "unconfirmed_requests": parts.requests.forget_expired_confirmations(now),
             "closed_requests": parts.requests.forget_closed(now),
+            "expired_download_links": parts.requests.access.forget_expired(now),
         }
 
     return [

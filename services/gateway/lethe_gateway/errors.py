@@ -49,6 +49,7 @@ HTTP_CODE_NAMES = {
     413: "too_large",
     422: "invalid_request",
     429: "too_many_requests",
+    503: "unavailable",
 }
 
 

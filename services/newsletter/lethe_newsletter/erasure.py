@@ -93,6 +93,9 @@ class NewsletterErasure:
             return False
         self._repo.suppress(key, datetime.now(UTC), "erasure")
         self._repo.forget_restrictions(ended.before.owners())
+        # The request names the account that found this subscriber: its entry goes, even if
+        # a crash took the account id out of the steps before their purge was finished.
+        self._repo.unlink_account(request.subject.account_id, subscriber)
         return True
 
     def restrict(self, request: PrivacyEvent) -> Receipt:

@@ -73,5 +73,6 @@ class Subscribers:
         if appended.step is not None:
             self._repo.purge(subscriber, int(appended.step["n"]), [appended.before.account_id])
         elif appended.before.ended_n >= 0 and appended.before.last_n == appended.before.ended_n:
-            self._repo.purge(subscriber, appended.before.ended_n, [])
+            # A crash may have cut the first purge short, its account entry still standing.
+            self._repo.purge(subscriber, appended.before.ended_n, [appended.before.account_id])
         return appended

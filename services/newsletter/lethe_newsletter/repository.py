@@ -135,16 +135,16 @@ class NewsletterRepository:
         return self._exists(StepLog.step_id(subscriber, last_n + 1))
 
     def purge(self, subscriber: str, tombstone_n: int, account_ids: Iterable[str]) -> None:
-        """What a life leaves behind once it ended: its steps before the tombstone, its
-        send log, its confirmation-mail claims and its account index entries."""
+        """What a life leaves behind once it ended: its account index entries, its send log,
+        its confirmation-mail claims and its steps before the tombstone. The index entries
+        go first: the steps name the account, and a purge cut short is done again from them."""
+        for account_id in account_ids:
+            self.unlink_account(account_id, subscriber)
         self._mails.delete_many({"_id": under(subscriber)})
         self._send_log.delete_many({"_id": under(subscriber)})
         self._steps.delete_many(
             {"_id": {"$gte": f"{subscriber}/", "$lt": StepLog.step_id(subscriber, tombstone_n)}}
         )
-        for account_id in account_ids:
-            if account_id:
-                self._accounts.remove(account_id, ACCOUNT_KIND, subscriber)
 
     def lives_between(self, first: str, last: str) -> dict[str, Life]:
         """Every subscriber from ``first`` to ``last`` (ids, inclusive): one ``_id`` range."""
@@ -160,6 +160,10 @@ class NewsletterRepository:
     def link_account(self, account_id: str, subscriber: str) -> None:
         if account_id:
             self._accounts.add(account_id, ACCOUNT_KIND, subscriber)
+
+    def unlink_account(self, account_id: str, subscriber: str) -> None:
+        if account_id:
+            self._accounts.remove(account_id, ACCOUNT_KIND, subscriber)
 
     def subscribers_of_account(self, account_id: str) -> list[str]:
         return self._accounts.items(account_id, ACCOUNT_KIND) if account_id else []

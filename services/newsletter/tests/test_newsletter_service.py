@@ -24,11 +24,14 @@ from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common import tokens
 from lethe_common.config import ConfigError
 from lethe_common.events.envelope import Envelope
+from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.store.keys import under
+from lethe_common.store.steps import Step
 from lethe_common.subject import subject_key
 from lethe_newsletter.config import load_config
-from lethe_newsletter.lifecycle import Life, fold
+from lethe_newsletter.lifecycle import ENDED, Life, fold, step
+from lethe_newsletter.repository import NewsletterRepository
 from lethe_newsletter.seeding import Reader, seed_active
 from lethe_testing import Backend, EventTap, code_of, running_backend, unique, wait_for, worker_metrics
 
@@ -144,6 +147,37 @@ def test_an_erasure_delivered_twice_deletes_suppresses_and_answers_once(
     assert tombstone["kind"] == "ended" and "reader.example" not in str(tombstone)
     assert db.suppression.find_one({"_id": key}) is not None
     assert not any(key in str(v) or "reader.example" in str(v) for v in payload.values())  # type: ignore[union-attr]
+
+
+def test_an_erasure_after_a_crash_mid_purge_takes_the_account_entry_out_too(
+    newsletter: Backend, db: Database, stub: Stub
+) -> None:
+    """Issue 14's fault run found it: a worker killed after the end step and part of the
+    purge (the steps gone, the account's index entry standing). The erasure delivered again
+    must leave no entry that names the account."""
+    account_id = tokens.new_id("acc")
+    subscriber_id, key = active_subscriber(db, newsletter, account_id)
+    assert db.subscriber_index.count_documents({"_id": under(account_id)}) == 1
+    request_id = tokens.new_id("pr")
+    repo = NewsletterRepository(db, Outbox(EventPublisher("amqp://unused"), db, 1))
+    ended = repo.append(
+        subscriber_id,
+        lambda life: Step(
+            step(ENDED, at=datetime.now(UTC), reason="erasure", request_id=request_id, subject_key=key)
+        ),
+    )
+    assert ended.step is not None
+    db.subscriber_steps.delete_many({"_id": {"$lt": ended.step["_id"], "$gte": f"{subscriber_id}/"}})
+
+    reply = stub.EraseSubject(
+        subject_pb2.EraseSubjectRequest(
+            subject=subject_pb2.Subject(account_id=account_id, subject_key=key), request_id=request_id
+        ),
+        timeout=10,
+    )
+    assert reply.deleted
+    assert db.subscriber_index.count_documents({"_id": under(account_id)}) == 0
+    assert db.suppression.find_one({"_id": key}) is not None
 
 
 def exported(stub: Stub, key: str) -> dict[str, Any]:

@@ -26,11 +26,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 
 from lethe.common.v1 import subject_pb2
-from lethe_gateway.deps import LoggedIn
+from lethe.consent.v1 import consent_pb2 as pb
+from lethe_gateway.deps import LoggedIn, consent, rpc_timeout
 from lethe_gateway.privacy_schemas import DataExportOut, MissingPartOut, ServiceExportOut
+from lethe_gateway.routes.privacy import FollowToken, RequestId
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["privacy"])
@@ -137,8 +139,17 @@ async def _collect(part: Part, stub: Any, subject: subject_pb2.Subject, timeout:
 )
 async def data_export(request: Request, response: Response, account: LoggedIn) -> DataExportOut:
     """Everything held about you, from every service, as one JSON document (Art. 15 and 20)."""
-    timeout = float(request.app.state.config.export_timeout_seconds)
     subject = subject_pb2.Subject(account_id=account.id, subject_key=account.subject_key)
+    document = await assemble(request, subject, account.id, account.email)
+    as_attachment(response, document)
+    return document
+
+
+async def assemble(
+    request: Request, subject: subject_pb2.Subject, account_id: str, email: str
+) -> DataExportOut:
+    """Every service's part for ``subject``, asked at once, each with its deadline."""
+    timeout = float(request.app.state.config.export_timeout_seconds)
     now = datetime.now(UTC)
     services = list(
         await asyncio.gather(
@@ -148,18 +159,50 @@ async def data_export(request: Request, response: Response, account: LoggedIn) -
     missing = [
         MissingPartOut(service=s.service, reason=s.missing_reason or "") for s in services if not s.complete
     ]
-    complete = not missing
-    response.headers["Content-Disposition"] = (
-        f'attachment; filename="lethe-data-export-{now.strftime("%Y-%m-%d")}.json"'
-    )
-    response.headers["Cache-Control"] = "no-store"
-    response.headers[COMPLETE_HEADER] = "true" if complete else "false"
     return DataExportOut(
         format=FORMAT,
         generated_at=now.isoformat(timespec="seconds"),
-        account_id=account.id,
-        email=account.email,
-        complete=complete,
+        account_id=account_id,
+        email=email,
+        complete=not missing,
         missing=missing,
         services=services,
     )
+
+
+def as_attachment(response: Response, document: DataExportOut) -> None:
+    """A browser saves the document as a file; nothing caches it."""
+    day = document.generated_at[:10]
+    response.headers["Content-Disposition"] = f'attachment; filename="lethe-data-export-{day}.json"'
+    response.headers["Cache-Control"] = "no-store"
+    response.headers[COMPLETE_HEADER] = "true" if document.complete else "false"
+
+
+@router.get(
+    "/privacy-requests/{request_id}/data-export",
+    response_model=DataExportOut,
+    responses={
+        410: {"description": "the link is unknown, used or expired"},
+        503: {"description": "a service could not be asked just now; the link stays valid"},
+    },
+)
+async def mailed_data_export(
+    request_id: RequestId, token: FollowToken, request: Request, response: Response
+) -> DataExportOut:
+    """The data of a person without an account, from the single-use link mailed after they
+    confirmed their access request (Art. 15 and 20). The document is put together now; only
+    a complete one uses the link up, so a service that cannot answer costs no link."""
+    link = pb.FollowRequest(request_id=request_id, token=token)
+    opened = await consent(request).OpenDataDownload(link, timeout=rpc_timeout(request))
+    document = await assemble(request, opened.subject, "", "")
+    if not document.complete:
+        names = ", ".join(m.service for m in document.missing)
+        raise HTTPException(
+            503,
+            f"not every service could be asked just now ({names}); your link still works, "
+            "please try again in a few minutes",
+            headers={"Retry-After": "60"},
+        )
+    await consent(request).UseDataDownload(link, timeout=rpc_timeout(request))
+    as_attachment(response, document)
+    return document
