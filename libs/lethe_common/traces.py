@@ -35,6 +35,9 @@ WORD = re.compile(r"\w+")
 DIGIT_RUN = re.compile(r"\d(?:[\s\-/().]?\d)+")
 PHONE_DIGITS = 8  # the last eight digits: the same number written +49 30 … or 030 …
 NAME_MAX_WORDS = 6
+HEX_RUN = re.compile(r"[0-9a-f]{64,}")
+ID_TOKEN = re.compile(r"[a-z]{2,4}_[0-9a-f]{32}")
+SEEN_LIMIT = 200_000
 
 EMAIL = "e-mail address"
 NAME = "name"
@@ -44,7 +47,8 @@ SUBJECT_KEY = "subject key"
 
 
 def _digest(pepper: str, kind: str, value: str) -> str:
-    return hmac.new(pepper.encode(), f"{kind}:{value}".encode(), hashlib.sha256).hexdigest()
+    """A keyed BLAKE2b (one C call: the search hashes every run of words and digits)."""
+    return hashlib.blake2b(f"{kind}:{value}".encode(), key=pepper.encode()[:64], digest_size=32).hexdigest()
 
 
 def _words(text: str) -> list[str]:
@@ -130,15 +134,25 @@ class TraceFinder:
                     self._fingerprints[mark] = person.request_id
                     if mark.startswith("name:"):
                         self._name_lengths.add(int(mark.split(":")[1]))
-        literals = sorted(self._literals, key=len, reverse=True)
-        self._literal = re.compile("|".join(map(re.escape, literals))) if literals else None
+        self._min_words = min(self._name_lengths, default=0)
+        self._seen: dict[str, frozenset[Hit]] = {}
 
-    def in_text(self, text: str) -> set[Hit]:
-        """Everyone sought whom ``text`` names, and by what."""
+    def in_text(self, text: str) -> frozenset[Hit]:
+        """Everyone sought whom ``text`` names, and by what (a text seen before: from memory,
+        as stores repeat the same values over and over)."""
+        known = self._seen.get(text)
+        if known is None:
+            known = frozenset(self._search(text))
+            if len(self._seen) >= SEEN_LIMIT:
+                self._seen.clear()
+            self._seen[text] = known
+        return known
+
+    def _search(self, text: str) -> set[Hit]:
         hits: set[Hit] = set()
         lowered = text.lower()
-        if self._literal is not None:
-            hits.update(self._literals[m.group(0)] for m in self._literal.finditer(lowered))
+        if self._literals:
+            hits.update(self._literal_hits(lowered))
         hits.update(self._email_hits(text))
         if "%40" in lowered:
             hits.update(self._email_hits(unquote(text)))
@@ -146,6 +160,20 @@ class TraceFinder:
             hits.update(self._name_hits(text))
             hits.update(self._phone_hits(text))
         return hits
+
+    def _literal_hits(self, lowered: str) -> Iterator[Hit]:
+        """The ids as they are: every 64-hex window of a hex run, every account-id-shaped token
+        (set lookups, whoever is sought)."""
+        for run in HEX_RUN.findall(lowered):
+            for start in range(len(run) - 63):
+                hit = self._literals.get(run[start : start + 64])
+                if hit is not None:
+                    yield hit
+        for token in ID_TOKEN.findall(lowered):
+            for start in range(len(token) - 34):  # "xacc_..." holds "acc_..."
+                hit = self._literals.get(token[start:])
+                if hit is not None:
+                    yield hit
 
     def _email_hits(self, text: str) -> Iterator[Hit]:
         if "@" not in text:
@@ -156,7 +184,7 @@ class TraceFinder:
                 yield Hit(self._emails[key], EMAIL)
 
     def _name_hits(self, text: str) -> Iterator[Hit]:
-        if not self._name_lengths:
+        if not self._name_lengths or (self._min_words > 1 and not any(c.isspace() for c in text)):
             return
         words = _words(text)
         for n in self._name_lengths:
@@ -175,9 +203,11 @@ class TraceFinder:
 
     def mask(self, text: str) -> str:
         """``text`` with every sought id and e-mail-like token replaced by what it is."""
-        if self._literal is not None:
-            text = self._literal.sub(lambda m: f"<{self._literals[m.group(0)].what}>", text.lower())
-        return EMAIL_TOKEN.sub(f"<{EMAIL}>", text)
+        lowered = text.lower()
+        for needle, hit in self._literals.items():
+            if needle in lowered:
+                lowered = lowered.replace(needle, f"<{hit.what}>")
+        return EMAIL_TOKEN.sub(f"<{EMAIL}>", lowered)
 
     def in_document(self, doc: Any, path: str = "") -> Iterator[tuple[str, Hit]]:
         """Every (dotted path, hit) in a document, at any depth, in keys and values."""

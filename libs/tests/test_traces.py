@@ -65,6 +65,9 @@ def test_the_phone_is_found_by_its_last_eight_digits_in_any_notation() -> None:
 def test_the_ids_are_found_as_they_are_and_each_hit_names_its_person() -> None:
     assert whats(f"owners/{KEY.upper()}/requests") == {SUBJECT_KEY}
     assert whats(f"session of {ACCOUNT}") == {ACCOUNT_ID}
+    assert whats(f"owner{ACCOUNT}/x") == {ACCOUNT_ID}
+    assert whats(f"{KEY}ff") == {SUBJECT_KEY}  # inside a longer hex run too
+    assert whats(KEY[:-1]) == set()
     hits = finder().in_text(f"{KEY} and grace@example.org")
     assert hits == {Hit(ADA.request_id, SUBJECT_KEY), Hit(OTHER.request_id, EMAIL)}
 

@@ -88,9 +88,11 @@ class ConsentErasure:
         return receipt
 
     def _forget_request_contacts(self, subject: Subject) -> None:
-        """The address of every unconfirmed request of the person goes (the request stays)."""
+        """The address of every unconfirmed request of the person goes, and any unused
+        download link (the request stays)."""
         for request_id in self._requests.owned_by(subject):
             self._requests.delete_contact(request_id)
+            self._requests.delete_download(request_id)
 
     def restrict(self, request: PrivacyEvent) -> Receipt:
         """Consent records are only kept as proof: there is no processing to restrict."""

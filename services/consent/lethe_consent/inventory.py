@@ -31,6 +31,7 @@ from lethe_consent.request_store import (
     ATTEMPTS,
     CONFIRMATIONS,
     CONTACTS,
+    DOWNLOADS,
     OVERDUE_ALERTS,
     RECEIPTS,
     REQUEST_STEPS,
@@ -161,6 +162,15 @@ HOLDINGS: tuple[Holding, ...] = (
         INDEX + " (confirmations, attempts, closed requests, tombstones, records, marks)",
         "the basis of the item the entry points to",
         WITH_ITEM,
+    ),
+    Holding(
+        DOWNLOADS,
+        ("_id", "subject_key", "digest"),
+        (PRIVACY_REQUEST, IDENTIFIER, CREDENTIALS),
+        "the single-use download link mailed to answer an access request without an account "
+        "(its digest, never the link); the data itself is never stored",
+        REQUESTS_BASIS,
+        "until it is used or CONSENT_DOWNLOAD_TTL_HOURS (72) pass; with the request at the latest",
     ),
     Holding(
         VERIFICATIONS,

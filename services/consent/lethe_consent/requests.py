@@ -227,6 +227,8 @@ class PrivacyRequests:
             if state["status"] != AWAITING:
                 return None  # confirmed already: a second click changes nothing
             fields, events = self._start(state, now)
+            if state["kind"] == "access":  # answered by the download link mailed below
+                fields = {"status": "in_progress", "decision": LINK_SENT, "decided_at": now}
             # The month starts when the confirmed request is received.
             return Step(
                 {
@@ -278,8 +280,6 @@ class PrivacyRequests:
                 "decided_at": now,
                 "decision": "upheld: direct marketing stops at once (Art. 21(3) GDPR)",
             }, []
-        if kind == "access":
-            return {"status": "in_progress", "decision": LINK_SENT, "decided_at": now}, []
         return {"status": "open"}, []
 
     def _after_start(self, state: Document, person: Person) -> None:

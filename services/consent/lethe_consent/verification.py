@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 VERIFY = "verify"
 RETRY = timedelta(minutes=2)  # a run that died or found a service silent is tried again
-BATCH = 50
+BATCH = 200  # FindSubjectTraces takes this many at once (MAX_SOUGHT)
 PASSED, FAILED, INCOMPLETE = "passed", "failed", "incomplete"
 LOGS = "logs"
 

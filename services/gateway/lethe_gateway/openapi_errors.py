@@ -67,6 +67,9 @@ def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> No
             operation = document["paths"].get(route.path_format, {}).get(method.lower())
             if operation is not None:
                 responses = operation.setdefault("responses", {})
+                for status, response in responses.items():  # a route's own: the envelope too
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = {"application/json": {"schema": ERROR_REF}}
                 for status, meaning in errors_of(method, calls, operation):
                     responses[str(status)] = {
                         "description": meaning,
