@@ -53,5 +53,6 @@ bench:
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_events.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_sessions.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_erasure.py
+	@$(PY) tools/stack.py run -- $(PY) bench/bench_rights.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_newsletter.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_shop.py

@@ -17,6 +17,10 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from lethe_consent.inventory import INVENTORY as CONSENT_INVENTORY
+from lethe_identity.inventory import INVENTORY as IDENTITY_INVENTORY
+from lethe_newsletter.inventory import INVENTORY as NEWSLETTER_INVENTORY
+from lethe_shop.inventory import INVENTORY as SHOP_INVENTORY
 from lethe_testing import Browser, Stack, mail_text, start_stack, stop_stack, unique, wait_for, wait_for_mail
 
 PASSWORD = "quartz meadow lighthouse 7"
@@ -99,6 +103,14 @@ def people(stack: Stack) -> Iterator[list[tuple[Browser, str]]]:
         browser.close()
 
 
+INVENTORIES = {
+    "identity": IDENTITY_INVENTORY,
+    "consent": CONSENT_INVENTORY,
+    "shop": SHOP_INVENTORY,
+    "newsletter": NEWSLETTER_INVENTORY,
+}
+
+
 def export(browser: Browser) -> tuple[Any, dict[str, Any]]:
     response = browser.get(EXPORT)
     assert response.status_code == 200, response.text
@@ -124,6 +136,15 @@ def test_the_export_holds_every_service_with_purposes_retention_and_recipients(
     for part in parts.values():
         assert part["complete"] is True and part["missing_reason"] is None
         assert part["purposes"] and part["lawful_bases"] and part["retention"] and part["holds"]
+        # Every place the service's inventory declares, as it declares it (issue 14).
+        declared = INVENTORIES[part["service"]]
+        assert [h["collection"] for h in part["inventory"]] == [
+            h.collection for h in declared.personal() if not h.retired
+        ]
+        for shown in part["inventory"]:
+            holding = declared.holding(shown["collection"])
+            assert (shown["purpose"], shown["retention"]) == (holding.purpose, holding.retention)
+            assert shown["lawful_basis"] == holding.lawful_basis and shown["fields"] == list(holding.fields)
 
     [account] = parts["identity"]["data"]["accounts"]
     assert account["email"] == email and account["name"] == "Rosalind Franklin"

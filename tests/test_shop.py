@@ -642,7 +642,7 @@ def followed(stack: Stack, request_id: str, token: str) -> dict[str, Any]:
 
 
 def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
-    stack: Stack, clerk: Browser, shop_db: Database, tmp_path: Path
+    stack: Stack, clerk: Browser, shop_db: Database, mongo_client: MongoClient
 ) -> None:
     """Issue 14, the whole matrix for one person: an account with a phone, consents, a
     newsletter subscription, a completed and an open order and a contact request. The export
@@ -702,6 +702,9 @@ def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
     again = Browser(stack.gateway_url).post("/api/v1/session", json={"email": email, "password": PASSWORD})
     assert again.status_code == 401
     assert deferred.get("verification") is None
+    newsletter_db = mongo_client[stack.backends["newsletter"].db_name]
+    key = subject_key(stack.gateway.env["LETHE_SUBJECT_PEPPER"], email)
+    assert newsletter_db["suppression"].find_one({"_id": key}) is not None
 
     move(clerk, open_id, "shipped", "delivered", "completed")
     complete = wait_for(

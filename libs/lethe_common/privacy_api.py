@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from lethe.common.v1 import subject_pb2
 from lethe_common.errors import InvalidArgument
 from lethe_common.events.envelope import EnvelopeError
+from lethe_common.inventory import Inventory
 from lethe_common.privacy import REQUEST_ID, PrivacyEvent, Receipt
 from lethe_common.subject import Subject
 from lethe_common.trace_search import ServiceTraceSearch
@@ -88,10 +89,33 @@ def find_subject_traces(
         service=service,
         traces=[
             subject_pb2.Trace(
-                request_id=t.request_id, source=t.source, collection=t.collection, place=t.place, what=t.what
+                request_id=t.request_id,
+                source=t.source,
+                collection=t.collection,
+                place=t.place,
+                what=t.what,
+                declared=t.declared,
             )
             for t in found.traces
         ],
         documents_searched=found.documents,
         messages_searched=found.messages,
     )
+
+
+def declared_holdings(inventory: Inventory) -> list[subject_pb2.DeclaredHolding]:
+    """The service's inventory as its export carries it: every collection of the current
+    layout that can hold personal data."""
+    return [
+        subject_pb2.DeclaredHolding(
+            collection=h.collection,
+            fields=list(h.fields),
+            categories=list(h.categories),
+            purpose=h.purpose,
+            lawful_basis=h.lawful_basis,
+            retention=h.retention,
+            recipients=list(h.recipients),
+        )
+        for h in inventory.personal()
+        if not h.retired
+    ]

@@ -18,6 +18,7 @@ from pathlib import Path
 from kombu import Connection
 
 from lethe_common.events.consumer import ConsumerSettings
+from lethe_common.inventory import Inventory
 from lethe_common.mongo import Db
 from lethe_common.runtime import Runtime, consumer_settings
 from lethe_common.traces import Sought, Trace, TraceFinder
@@ -47,8 +48,17 @@ class Findings:
         self.traces.append(trace)
 
 
-def search_store(db: Db, finder: TraceFinder, found: Findings) -> None:
-    """Every string at any depth of every document of every collection (``system.*`` aside)."""
+def declares(inventory: Inventory | None, collection: str, path: str) -> bool:
+    """Whether ``inventory`` declares the field at ``path`` (or one it is inside of)."""
+    if inventory is None or not inventory.declares(collection):
+        return False
+    fields = inventory.holding(collection).fields
+    return any(path == f or path.startswith(f + ".") for f in fields)
+
+
+def search_store(db: Db, finder: TraceFinder, found: Findings, inventory: Inventory | None = None) -> None:
+    """Every string at any depth of every document of every collection (``system.*`` aside),
+    each hit marked with whether the service's inventory declares its field."""
     for name in sorted(db.list_collection_names()):
         if name.startswith("system."):
             continue
@@ -56,9 +66,9 @@ def search_store(db: Db, finder: TraceFinder, found: Findings) -> None:
             found.documents += 1
             doc_id = finder.mask(str(doc.get("_id", "")))
             for path, hit in finder.in_document(doc):
-                found.add(
-                    Trace(hit.request_id, "store", name, f"{name}/{doc_id}/{finder.mask(path)}", hit.what)
-                )
+                place = f"{name}/{doc_id}/{finder.mask(path)}"
+                declared = declares(inventory, name, path)
+                found.add(Trace(hit.request_id, "store", name, place, hit.what, declared))
 
 
 def retry_and_dead_queues(settings: ConsumerSettings) -> list[str]:
@@ -108,21 +118,24 @@ def search_logs(folder: Path, finder: TraceFinder, found: Findings) -> None:
 class ServiceTraceSearch:
     """One service's search of its own store and of its retry and dead-letter queues."""
 
-    def __init__(self, db: Db, amqp_url: str, queues: list[str], pepper: str) -> None:
+    def __init__(
+        self, db: Db, amqp_url: str, queues: list[str], pepper: str, inventory: Inventory | None = None
+    ) -> None:
+        self._inventory = inventory
         self._db = db
         self._amqp_url = amqp_url
         self._queues = queues
         self._pepper = pepper
 
     @classmethod
-    def of(cls, runtime: Runtime) -> ServiceTraceSearch:
+    def of(cls, runtime: Runtime, inventory: Inventory) -> ServiceTraceSearch:
         config = runtime.config
         queues = retry_and_dead_queues(consumer_settings(config))
-        return cls(runtime.db, config.amqp_url, queues, config.subject_pepper)
+        return cls(runtime.db, config.amqp_url, queues, config.subject_pepper, inventory)
 
     def find(self, sought: list[Sought]) -> Findings:
         finder = TraceFinder(self._pepper, sought)
         found = Findings()
-        search_store(self._db, finder, found)
+        search_store(self._db, finder, found, self._inventory)
         search_queues(self._amqp_url, self._queues, finder, found)
         return found

@@ -112,6 +112,9 @@ class Trace:
     collection: str
     place: str
     what: str
+    # A store hit: whether the service's data inventory declares that field of that
+    # collection as one that can hold personal data (queues and logs: never).
+    declared: bool = False
 
 
 class TraceFinder:

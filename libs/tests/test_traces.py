@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from lethe_common.inventory import CONTACT, CONTRACT, Holding, Inventory
 from lethe_common.subject import subject_key
+from lethe_common.trace_search import declares
 from lethe_common.traces import (
     ACCOUNT_ID,
     EMAIL,
@@ -99,3 +101,14 @@ def test_fingerprints_hold_no_value_and_skip_what_cannot_be_sought() -> None:
 def test_nothing_is_found_when_nobody_is_sought() -> None:
     empty = TraceFinder(PEPPER, [])
     assert empty.in_text(f"{KEY} {EMAIL_ADDRESS} Ada King Lovelace") == set()
+
+
+def test_a_store_hit_is_declared_only_where_the_inventory_names_its_field() -> None:
+    inventory = Inventory(
+        "svc",
+        (Holding("orders", ("billing", "_id"), (CONTACT,), "p", CONTRACT, "r"),),
+    )
+    assert declares(inventory, "orders", "billing.name") and declares(inventory, "orders", "_id")
+    assert declares(inventory, "orders", "billing")
+    assert not declares(inventory, "orders", "billingx") and not declares(inventory, "orders", "note")
+    assert not declares(inventory, "carts", "billing") and not declares(None, "orders", "billing")

@@ -69,12 +69,12 @@ def load_config() -> ConsentConfig:
             name: env.str(f"{name.upper()}_GRPC_ADDR", default)
             for name, default in TRACE_DEFAULT_ADDRESSES.items()
         },
-        verify_timeout_seconds=env.float("CONSENT_VERIFY_TIMEOUT_SECONDS", 120.0),
+        verify_timeout_seconds=env.float("CONSENT_VERIFY_TIMEOUT_SECONDS", 1800.0),
         # A completed erasure is searched this long after its last receipt: the senders'
         # outbox intents of their receipts are gone by then.
         verify_delay_seconds=env.float("CONSENT_VERIFY_DELAY_SECONDS", 3.0),
         verify_interval_seconds=env.float("CONSENT_VERIFY_INTERVAL_SECONDS", 5.0),
-        verify_retry_seconds=env.float("CONSENT_VERIFY_RETRY_SECONDS", 120.0),
+        verify_retry_seconds=env.float("CONSENT_VERIFY_RETRY_SECONDS", 1800.0),
         log_dir=env.str("LETHE_LOG_DIR", ""),
     )
     env.check()

@@ -12,10 +12,17 @@ from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.errors import InvalidArgument
 from lethe_common.privacy import REQUEST_ID
-from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.privacy_api import (
+    declared_holdings,
+    erase_subject,
+    export_subject,
+    find_subject_traces,
+    wire_time,
+)
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import SERVICE
 from lethe_consent.erasure import ConsentErasure
+from lethe_consent.inventory import INVENTORY
 from lethe_consent.models import LANGUAGES, Overview, RecordView, RequestView, TextView
 from lethe_consent.records import ConsentLedger, Person, person_of
 from lethe_consent.requests import PrivacyRequests
@@ -117,7 +124,12 @@ def verification_message(result: dict[str, Any] | None) -> pb.ErasureVerificatio
 
     def traces(entries: list[dict[str, Any]]) -> list[pb.VerifiedTrace]:
         fields = ("service", "source", "collection", "place", "what", "until")
-        return [pb.VerifiedTrace(**{name: str(e.get(name, "")) for name in fields}) for e in entries]
+        return [
+            pb.VerifiedTrace(
+                **{name: str(e.get(name, "")) for name in fields}, declared=bool(e.get("declared"))
+            )
+            for e in entries
+        ]
 
     return pb.ErasureVerification(
         outcome=result["outcome"],
@@ -317,6 +329,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         }
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
+            inventory=declared_holdings(INVENTORY),
             data_json=json.dumps(data, ensure_ascii=False),
             purposes=[
                 "to know and prove which consents the person gave or withdrew, to which text",

@@ -50,7 +50,7 @@ def remote_search(service: str, address: str, timeout: float) -> Search:
             raise Unavailable(f"{service} did not answer the search") from None
         return Answer(
             service,
-            [Trace(t.request_id, t.source, t.collection, t.place, t.what) for t in reply.traces],
+            [Trace(t.request_id, t.source, t.collection, t.place, t.what, t.declared) for t in reply.traces],
             reply.documents_searched,
             reply.messages_searched,
         )

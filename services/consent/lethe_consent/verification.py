@@ -26,6 +26,7 @@ from pathlib import Path
 from prometheus_client import Counter
 
 from lethe_common.errors import FailedPrecondition, NotFound, Unavailable
+from lethe_common.events.outbox import OUTBOX
 from lethe_common.mongo import Document
 from lethe_common.store.index import TimeQueue
 from lethe_common.trace_search import Findings, search_logs
@@ -37,10 +38,11 @@ from lethe_consent.request_store import RequestStore
 log = logging.getLogger(__name__)
 
 VERIFY = "verify"
-RETRY = timedelta(minutes=2)  # a run that died or found a service silent is tried again
+RETRY = timedelta(minutes=30)  # a run that died or found a service silent is tried again
 BATCH = 200  # FindSubjectTraces takes this many at once (MAX_SOUGHT)
 PASSED, FAILED, INCOMPLETE = "passed", "failed", "incomplete"
 LOGS = "logs"
+IN_FLIGHT = "until the event is published (outbox): the proof runs again"
 
 VERIFICATIONS = Counter(
     "lethe_erasure_verifications_total",
@@ -89,6 +91,7 @@ def judge(
 ) -> Document:
     """The result of one request's verification from every answer."""
     retained, failures = [], []
+    pending = 0
     for answer in answers:
         for trace in answer.traces:
             entry = {
@@ -97,13 +100,20 @@ def judge(
                 "collection": trace.collection,
                 "place": trace.place,
                 "what": trace.what,
+                "declared": trace.declared,
             }
-            until = kept.get((answer.service, trace.collection)) if trace.source == "store" else None
-            if until:
+            # Only a field the inventory declares may be kept: a receipt cannot excuse the rest.
+            until = kept.get((answer.service, trace.collection)) if trace.declared else None
+            if trace.declared and trace.collection == OUTBOX:
+                # An event still on its way (a crash or an outage delayed it): the run is
+                # tried again once the relay has published and dropped it.
+                pending += 1
+                retained.append({**entry, "until": IN_FLIGHT})
+            elif until:
                 retained.append({**entry, "until": until})
             else:
                 failures.append({**entry, "until": ""})
-    outcome = FAILED if failures else INCOMPLETE if unanswered else PASSED
+    outcome = FAILED if failures else INCOMPLETE if unanswered or pending else PASSED
     return {
         "outcome": outcome,
         "retained": retained,

@@ -9,6 +9,7 @@ from lethe_common.runtime import Runtime
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import SERVICE, ConsentConfig
 from lethe_consent.erasure import ConsentErasure
+from lethe_consent.inventory import INVENTORY
 from lethe_consent.mailer import Mailer
 from lethe_consent.records import ConsentLedger
 from lethe_consent.repository import ConsentRepository
@@ -39,7 +40,7 @@ def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
     erasure = ConsentErasure(
         repo, ledger, ReceiptSender(runtime.db, runtime.outbox, SERVICE), config.proof_retention_days
     )
-    traces = ServiceTraceSearch.of(runtime)
+    traces = ServiceTraceSearch.of(runtime, INVENTORY)
     searches: dict[str, Search] = {SERVICE: local_search(SERVICE, traces)}
     for name in config.receipt_services:
         if name in config.trace_addresses:

@@ -29,8 +29,8 @@ def receipt(service: str, outcome: str, *places: tuple[str, str]) -> ReceiptView
     )
 
 
-def trace(collection: str, what: str = NAME, source: str = "store") -> Trace:
-    return Trace(REQUEST, source, collection, f"{collection}/x/name", what)
+def trace(collection: str, what: str = NAME, source: str = "store", declared: bool = True) -> Trace:
+    return Trace(REQUEST, source, collection, f"{collection}/x/name", what, declared and source == "store")
 
 
 def test_the_final_receipt_declares_what_is_kept_and_a_deferral_only_until_then() -> None:
@@ -71,3 +71,17 @@ def test_a_service_that_did_not_answer_makes_it_incomplete_not_passed() -> None:
     assert result["outcome"] == INCOMPLETE and result["unanswered"] == ["newsletter"]
     assert judge([], ["newsletter"], {}, 0)["outcome"] == INCOMPLETE
     assert judge([Answer("shop", [trace("carts")])], ["newsletter"], {}, 0)["outcome"] == FAILED
+
+
+def test_a_receipt_cannot_keep_a_field_the_inventory_does_not_declare() -> None:
+    kept = {("shop", "orders"): "2034-12-31"}
+    result = judge([Answer("shop", [trace("orders", declared=False)])], [], kept, 0)
+    assert result["outcome"] == FAILED
+    assert [(t["collection"], t["declared"]) for t in result["failures"]] == [("orders", False)]
+
+
+def test_an_event_still_in_the_outbox_makes_it_incomplete_to_run_again() -> None:
+    result = judge([Answer("shop", [trace("outbox", declared=True)])], [], {}, 0)
+    assert result["outcome"] == INCOMPLETE and result["failures"] == []
+    assert "outbox" in result["retained"][0]["until"]
+    assert judge([Answer("shop", [trace("outbox", declared=False)])], [], {}, 0)["outcome"] == FAILED

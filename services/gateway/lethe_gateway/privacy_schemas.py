@@ -177,6 +177,7 @@ class VerifiedTraceOut(BaseModel):
     place: str = Field(description="where exactly; identifiers masked")
     what: str = Field(description="e-mail address, name, phone number, account id or subject key")
     until: str | None = Field(description="retained: when the keeping ends")
+    declared: bool = Field(description="the service's data inventory declares this field")
 
     @classmethod
     def of(cls, msg: pb.VerifiedTrace) -> VerifiedTraceOut:
@@ -187,6 +188,7 @@ class VerifiedTraceOut(BaseModel):
             place=msg.place,
             what=msg.what,
             until=_opt(msg.until),
+            declared=msg.declared,
         )
 
 
@@ -282,6 +284,16 @@ class MissingPartOut(BaseModel):
     reason: str = Field(description="why this part is not in the document, in words for people")
 
 
+class DeclaredHoldingOut(BaseModel):
+    collection: str = Field(description="where the service keeps it")
+    fields: list[str] = Field(description="the fields that can hold personal data")
+    categories: list[str] = Field(description="what kind of personal data")
+    purpose: str
+    lawful_basis: str
+    retention: str
+    recipients: list[str]
+
+
 class ServiceExportOut(BaseModel):
     service: str = Field(description="identity, consent, shop or newsletter")
     holds: str = Field(description="what kind of data this service keeps, in words for people")
@@ -292,6 +304,11 @@ class ServiceExportOut(BaseModel):
     lawful_bases: list[str] = Field(description="the legal grounds (GDPR articles) for holding it")
     retention: str = Field(description="how long it is kept")
     recipients: list[str] = Field(description="to whom it was passed (suppliers, payment provider)")
+    inventory: list[DeclaredHoldingOut] = Field(
+        default_factory=list,
+        description="the service's data inventory: every place that can hold personal data, with "
+        "its purpose, legal ground, retention and recipients",
+    )
 
 
 class DataExportOut(BaseModel):

@@ -11,6 +11,7 @@ from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_identity.config import load_config
+from lethe_identity.inventory import INVENTORY
 from lethe_identity.repository import INDEXES
 from lethe_identity.servicer import IdentityServicer
 from lethe_identity.wiring import IdentityParts, build_parts
@@ -40,7 +41,7 @@ def main() -> None:
         return [
             ServiceBinding(
                 identity_pb2_grpc.add_IdentityServiceServicer_to_server,
-                servicer(parts_of(runtime), ServiceTraceSearch.of(runtime)),
+                servicer(parts_of(runtime), ServiceTraceSearch.of(runtime, INVENTORY)),
                 identity_pb2.DESCRIPTOR.services_by_name["IdentityService"].full_name,
             )
         ]

@@ -11,13 +11,20 @@ from typing import Any
 from lethe.common.v1 import subject_pb2
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
-from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.privacy_api import (
+    declared_holdings,
+    erase_subject,
+    export_subject,
+    find_subject_traces,
+    wire_time,
+)
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_identity import export
 from lethe_identity.accounts import Accounts
 from lethe_identity.config import SERVICE
 from lethe_identity.contact import ContactRequests
 from lethe_identity.erasure import IdentityErasure
+from lethe_identity.inventory import INVENTORY
 from lethe_identity.models import AccountView, ContactView, OrganisationView, PortalAccessView
 from lethe_identity.portal import Portal
 from lethe_identity.sessions import Sessions
@@ -222,6 +229,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         data = self._exports.export(export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
+            inventory=declared_holdings(INVENTORY),
             data_json=json.dumps(data, ensure_ascii=False),
             purposes=list(export.PURPOSES),
             lawful_bases=list(export.LAWFUL_BASES),

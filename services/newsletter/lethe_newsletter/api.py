@@ -10,6 +10,7 @@ from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_newsletter.config import load_config
+from lethe_newsletter.inventory import INVENTORY
 from lethe_newsletter.repository import INDEXES
 from lethe_newsletter.servicer import NewsletterServicer
 from lethe_newsletter.wiring import build_parts
@@ -23,7 +24,7 @@ def main() -> None:
         return [
             ServiceBinding(
                 newsletter_pb2_grpc.add_NewsletterServiceServicer_to_server,
-                NewsletterServicer(parts, traces=ServiceTraceSearch.of(runtime)),
+                NewsletterServicer(parts, traces=ServiceTraceSearch.of(runtime, INVENTORY)),
                 newsletter_pb2.DESCRIPTOR.services_by_name["NewsletterService"].full_name,
             )
         ]

@@ -8,10 +8,17 @@ from typing import Any
 from lethe.common.v1 import subject_pb2
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
-from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.privacy_api import (
+    declared_holdings,
+    erase_subject,
+    export_subject,
+    find_subject_traces,
+    wire_time,
+)
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_common.validation import object_id
 from lethe_newsletter.config import SERVICE
+from lethe_newsletter.inventory import INVENTORY
 from lethe_newsletter.models import CampaignView, SubscriptionView
 from lethe_newsletter.subscriptions import checked_applicant
 from lethe_newsletter.wiring import NewsletterParts
@@ -121,6 +128,7 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
         data = self._erasure.export(export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
+            inventory=declared_holdings(INVENTORY),
             data_json=json.dumps(data, ensure_ascii=False),
             purposes=["to send the newsletter the person subscribed to, and to honour unsubscribing"],
             lawful_bases=["Art. 6(1)(a) GDPR: consent to the newsletter (double opt-in)"],

@@ -11,6 +11,7 @@ from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_shop.config import load_config
+from lethe_shop.inventory import INVENTORY
 from lethe_shop.repository import INDEXES
 from lethe_shop.seed import seed_catalogue
 from lethe_shop.servicer import ShopServicer
@@ -29,7 +30,9 @@ def main() -> None:
             ServiceBinding(
                 shop_pb2_grpc.add_ShopServiceServicer_to_server,
                 ShopServicer(
-                    parts_of(runtime), config.common.subject_pepper, traces=ServiceTraceSearch.of(runtime)
+                    parts_of(runtime),
+                    config.common.subject_pepper,
+                    traces=ServiceTraceSearch.of(runtime, INVENTORY),
                 ),
                 shop_pb2.DESCRIPTOR.services_by_name["ShopService"].full_name,
             )

@@ -10,7 +10,13 @@ from lethe.common.v1 import subject_pb2
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.errors import InvalidArgument
-from lethe_common.privacy_api import erase_subject, export_subject, find_subject_traces, wire_time
+from lethe_common.privacy_api import (
+    declared_holdings,
+    erase_subject,
+    export_subject,
+    find_subject_traces,
+    wire_time,
+)
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_common.validation import object_id
 from lethe_shop.catalogue import EDITABLE
@@ -26,6 +32,7 @@ from lethe_shop.checkout import (
 )
 from lethe_shop.config import SERVICE
 from lethe_shop.downloads import Offer
+from lethe_shop.inventory import INVENTORY
 from lethe_shop.models import totals_of
 from lethe_shop.payment import BadNotification
 from lethe_shop.wiring import ShopParts
@@ -256,6 +263,7 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
         data = self._parts.erasure.export(export_subject(request.subject))
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
+            inventory=declared_holdings(INVENTORY),
             data_json=json.dumps(data, ensure_ascii=False),
             purposes=[
                 "to sell, charge, deliver and give downloads of what the person ordered",

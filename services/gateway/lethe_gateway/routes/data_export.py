@@ -31,7 +31,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from lethe.common.v1 import subject_pb2
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe_gateway.deps import LoggedIn, consent, rpc_timeout
-from lethe_gateway.privacy_schemas import DataExportOut, MissingPartOut, ServiceExportOut
+from lethe_gateway.privacy_schemas import DataExportOut, DeclaredHoldingOut, MissingPartOut, ServiceExportOut
 from lethe_gateway.routes.privacy import FollowToken, RequestId
 
 log = logging.getLogger(__name__)
@@ -114,6 +114,18 @@ async def _collect(part: Part, stub: Any, subject: subject_pb2.Subject, timeout:
         lawful_bases=list(reply.lawful_bases),
         retention=reply.retention,
         recipients=list(reply.recipients),
+        inventory=[
+            DeclaredHoldingOut(
+                collection=h.collection,
+                fields=list(h.fields),
+                categories=list(h.categories),
+                purpose=h.purpose,
+                lawful_basis=h.lawful_basis,
+                retention=h.retention,
+                recipients=list(h.recipients),
+            )
+            for h in reply.inventory
+        ],
     )
 
 
