@@ -143,6 +143,24 @@ class ServiceBinding:
     full_name: str
 
 
+BIND_WAIT_SECONDS = 75.0
+
+
+def bind_port(server: Any, host: str, port: int, wait: float = BIND_WAIT_SECONDS) -> int:
+    """Bind, waiting while the port is taken. Our ports lie in Linux's ephemeral range: a
+    client connection (RabbitMQ asking epmd, say) may have used it as its own port and left it
+    in TIME_WAIT for up to a minute, which refuses a listener until it ends."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            return int(server.add_insecure_port(f"{host}:{port}"))
+        except RuntimeError:
+            if port == 0 or time.monotonic() > deadline:
+                raise
+            log.warning("gRPC port busy; waiting", extra={"port": port})
+            time.sleep(1.0)
+
+
 class GrpcServer:
     """A running server whose health follows its dependencies."""
 
@@ -176,7 +194,7 @@ class GrpcServer:
             ],
             self._server,
         )
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        self.port = bind_port(self._server, host, port)
         self._set_all(health_pb2.HealthCheckResponse.NOT_SERVING)
 
     def _set_all(self, status: Any) -> None:

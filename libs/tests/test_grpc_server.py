@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
+from concurrent import futures
 from typing import Any
 
 import grpc
@@ -15,7 +17,7 @@ from prometheus_client import REGISTRY
 from lethe.diagnostics.v1 import diagnostics_pb2 as pb
 from lethe.diagnostics.v1 import diagnostics_pb2_grpc as pb_grpc
 from lethe_common import errors
-from lethe_common.grpc_server import GrpcServer, ServiceBinding
+from lethe_common.grpc_server import GrpcServer, ServiceBinding, bind_port
 from lethe_testing import free_port, wait_for
 
 pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
@@ -191,3 +193,25 @@ def test_reflection_lists_the_registered_services(running: Running) -> None:
     (reply,) = list(stub.ServerReflectionInfo(iter([request]), timeout=5))
     names = {service.name for service in reply.list_services_response.service}
     assert {SERVICE, "grpc.health.v1.Health"} <= names
+
+
+def test_a_busy_port_is_waited_for_and_then_refused() -> None:
+    """Our ports lie in the ephemeral range: a client may hold one for a while (TIME_WAIT)."""
+    port = free_port()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", port))
+    holder.listen()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=1))
+    threading.Timer(1.0, holder.close).start()
+    assert bind_port(server, "127.0.0.1", port, wait=10) == port  # bound once it was free
+    server.stop(0)
+
+    busy = free_port()
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", busy))
+    holder.listen()
+    try:
+        with pytest.raises(RuntimeError):
+            bind_port(grpc.server(futures.ThreadPoolExecutor(max_workers=1)), "127.0.0.1", busy, wait=1.5)
+    finally:
+        holder.close()
