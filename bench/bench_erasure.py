@@ -14,11 +14,9 @@ Prints figures; asserts nothing.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import tempfile
-import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +24,7 @@ from functools import partial
 from pathlib import Path
 
 from figures import report
-from kombu import Connection, Consumer, Exchange, Producer, Queue
+from floors import broker_round_trips
 
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
@@ -37,48 +35,7 @@ N = int(os.environ.get("BENCH_N", "100"))
 
 def floor(amqp_url: str) -> None:
     """Publish a request, a consumer thread answers on a second queue, wait for the answer."""
-    exchange = Exchange(unique("bench"), type="direct", durable=False, auto_delete=True)
-    ask, answer = Queue(unique("ask"), exchange, "ask"), Queue(unique("answer"), exchange, "answer")
-    stop = threading.Event()
-
-    def responder() -> None:
-        with Connection(amqp_url) as connection:
-            producer = Producer(connection.channel(), exchange=exchange)
-
-            def reply(body: object, message: object) -> None:
-                producer.publish(body, routing_key="answer", serializer="json", delivery_mode=2)
-                message.ack()  # type: ignore[attr-defined]
-
-            with Consumer(connection.channel(), [ask], callbacks=[reply], accept=["json"]):
-                while not stop.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        connection.drain_events(timeout=0.2)
-
-    with Connection(amqp_url, transport_options={"confirm_publish": True}) as connection:
-        for queue in (ask, answer):
-            queue.bind(connection.channel()).declare()
-        thread = threading.Thread(target=responder, daemon=True)
-        thread.start()
-        time.sleep(0.5)
-        producer = Producer(connection.channel(), exchange=exchange)
-        got: list[object] = []
-
-        def received(body: object, message: object) -> None:
-            got.append(body)
-            message.ack()  # type: ignore[attr-defined]
-
-        consumer = Consumer(connection.channel(), [answer], accept=["json"], callbacks=[received])
-        samples = []
-        with consumer:
-            for i in range(N):
-                started = time.perf_counter()
-                producer.publish({"i": i}, routing_key="ask", serializer="json", delivery_mode=2)
-                while len(got) <= i:
-                    connection.drain_events(timeout=5)
-                samples.append((time.perf_counter() - started) * 1000)
-        stop.set()
-        thread.join(2)
-        report("floor: broker round trip (ask, answer), confirmed", samples)
+    report("floor: broker round trip (ask, answer), confirmed", broker_round_trips(amqp_url, N))
 
 
 def open_erasure(stub: consent_pb2_grpc.ConsentServiceStub) -> tuple[str, str]:

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import secrets
 import statistics
@@ -45,7 +44,7 @@ from typing import Any
 
 import httpx
 from figures import report
-from kombu import Connection, Consumer, Exchange, Producer, Queue
+from floors import broker_round_trips
 from pymongo import MongoClient
 
 from lethe.consent.v1 import consent_pb2 as pb
@@ -65,51 +64,6 @@ def percentile(ordered: list[float], share: float) -> float:
 
 
 # -- the floor ------------------------------------------------------------------------------------
-def broker_round_trips(amqp_url: str, n: int) -> list[float]:
-    """Publish (confirmed, persistent), a consumer thread answers on a second queue; ms each."""
-    exchange = Exchange(unique("floor"), type="direct", durable=False, auto_delete=True)
-    ask, answer = Queue(unique("ask"), exchange, "ask"), Queue(unique("answer"), exchange, "answer")
-    stop = threading.Event()
-
-    def responder() -> None:
-        with Connection(amqp_url) as connection:
-            producer = Producer(connection.channel(), exchange=exchange)
-
-            def reply(body: object, message: Any) -> None:
-                producer.publish(body, routing_key="answer", serializer="json", delivery_mode=2)
-                message.ack()
-
-            with Consumer(connection.channel(), [ask], callbacks=[reply], accept=["json"]):
-                while not stop.is_set():
-                    with contextlib.suppress(TimeoutError):
-                        connection.drain_events(timeout=0.2)
-
-    samples = []
-    with Connection(amqp_url, transport_options={"confirm_publish": True}) as connection:
-        for queue in (ask, answer):
-            queue.bind(connection.channel()).declare()
-        thread = threading.Thread(target=responder, daemon=True)
-        thread.start()
-        time.sleep(0.5)
-        producer = Producer(connection.channel(), exchange=exchange)
-        got: list[object] = []
-
-        def received(body: object, message: Any) -> None:
-            got.append(body)
-            message.ack()
-
-        with Consumer(connection.channel(), [answer], accept=["json"], callbacks=[received]):
-            for i in range(n):
-                started = time.perf_counter()
-                producer.publish({"i": i}, routing_key="ask", serializer="json", delivery_mode=2)
-                while len(got) <= i:
-                    connection.drain_events(timeout=5)
-                samples.append((time.perf_counter() - started) * 1000)
-        stop.set()
-        thread.join(2)
-    return samples
-
-
 def store_deletes(client: Client, stack: Stack, n: int) -> list[float]:
     """A delete by ``_id`` of an existing document in each service's database; ms each."""
     samples = []

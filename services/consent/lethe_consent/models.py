@@ -26,6 +26,7 @@ LISTED_STATUSES = ("open", "in_progress", "deferred", "complete", "rejected")
 CLOSED_STATUSES = ("complete", "rejected")
 # An unconfirmed request whose link expired: the sweep's last step before it deletes it.
 EXPIRED = "expired"
+AWAITING = "awaiting_confirmation"
 FAN_OUT_KINDS = ("erasure", "restriction", "restriction_lift")
 REQUEST_KINDS = ("access", "erasure", "restriction", "restriction_lift", "objection")
 

@@ -30,9 +30,9 @@ from lethe_common.subject import Subject
 from lethe_common.validation import text
 from lethe_consent.access_links import LINK_SENT, AccessDownloads
 from lethe_consent.config import ConsentConfig
-from lethe_consent.expiries import due_entries
 from lethe_consent.mailer import Mailer
 from lethe_consent.models import (
+    AWAITING,
     EXPIRED,
     FAN_OUT_KINDS,
     LISTED_STATUSES,
@@ -43,7 +43,8 @@ from lethe_consent.models import (
 )
 from lethe_consent.records import ConsentLedger, Person
 from lethe_consent.repository import ConsentRepository
-from lethe_consent.request_book import CLOSED_EXPIRIES, TOMBSTONES, RequestBook
+from lethe_consent.request_book import RequestBook
+from lethe_consent.request_retention import ATTEMPT_EXPIRIES, CONFIRM_EXPIRIES, RequestRetention
 from lethe_consent.request_state import (
     MAX_REASON,
     add_months,
@@ -56,9 +57,6 @@ __all__ = ["Opened", "PrivacyRequests", "add_months", "status_after_receipts"]
 
 log = logging.getLogger(__name__)
 
-AWAITING = "awaiting_confirmation"
-CONFIRM_EXPIRIES = "confirm"
-ATTEMPT_EXPIRIES = "attempts"
 RECEIVING_STATUSES = ("open", "in_progress", "deferred")
 
 
@@ -86,6 +84,7 @@ class PrivacyRequests:
         self._store = repo.requests
         self._expiries = repo.expiries
         self.book = RequestBook(repo, config.proof_retention_days)
+        self.retention = RequestRetention(self._store, self.book, repo.expiries)
         self.access = AccessDownloads(
             self._store, self.book, repo.expiries, mailer, config.download_ttl_hours
         )
@@ -407,46 +406,3 @@ class PrivacyRequests:
             request_id=request_id,
         )
         return record, opened.request.id if opened.request else ""
-
-    # -- retention -----------------------------------------------------------------------
-    def forget_expired_confirmations(self, now: datetime) -> int:
-        """Unconfirmed requests hold an address; once their link expired they go. The
-        expiry is a step, so it and a last-second confirmation cannot both happen."""
-        expired = 0
-        for entry in due_entries(self._expiries, CONFIRM_EXPIRIES, now):
-            request_id = entry["item"]
-            doc = self._store.get(request_id)
-            if doc is not None and self._expire(doc, now):
-                self.book.delete(doc, now)
-                expired += 1
-            self._store.delete_confirmation(entry.get("digest", ""))
-            self._store.delete_contact(request_id)
-            if doc is None:
-                self._store.remove_owner_entries([entry.get("subject_key", "")], request_id)
-            self._expiries.remove(entry["_id"])
-        for entry in due_entries(self._expiries, ATTEMPT_EXPIRIES, now):
-            self._store.delete_attempt(entry["attempt"])
-            self._expiries.remove(entry["_id"])
-        return expired
-
-    def _expire(self, doc: Document, now: datetime) -> bool:
-        def decide(state: Document) -> Step | None:
-            if state["status"] != AWAITING:
-                return None
-            return Step({"status": EXPIRED, "by": "sweep", "at": now})
-
-        return bool(self.book.move(doc, decide).state["status"] == EXPIRED)
-
-    def forget_closed(self, now: datetime) -> int:
-        """Closed requests go once the proof period after their closing has passed."""
-        deleted = 0
-        for entry in due_entries(self._expiries, CLOSED_EXPIRIES, now):
-            doc = self._store.get(entry["item"])
-            if doc is not None and self.book.closed_long_enough(self.book.state_of(doc), now):
-                self.book.delete(doc, now)
-                deleted += 1
-            self._expiries.remove(entry["_id"])
-        for entry in due_entries(self._expiries, TOMBSTONES, now):
-            self.book.forget_tombstone(entry["item"])
-            self._expiries.remove(entry["_id"])
-        return deleted

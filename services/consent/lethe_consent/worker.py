@@ -81,8 +81,8 @@ def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
         now = datetime.now(UTC)
         return {
             **parts.erasure.sweep(now),
-            "unconfirmed_requests": parts.requests.forget_expired_confirmations(now),
-            "closed_requests": parts.requests.forget_closed(now),
+            "unconfirmed_requests": parts.requests.retention.forget_expired_confirmations(now),
+            "closed_requests": parts.requests.retention.forget_closed(now),
             "expired_download_links": parts.requests.access.forget_expired(now),
         }
 

@@ -326,7 +326,7 @@ def test_a_confirmation_racing_the_expiry_sweep_ends_one_way(consent: Consent) -
         results = at_once(
             [
                 partial(consent.requests.confirm, token),
-                partial(consent.requests.forget_expired_confirmations, expiry),
+                partial(consent.requests.retention.forget_expired_confirmations, expiry),
             ]
         )
         confirmed, expired = results

@@ -255,7 +255,7 @@ def test_seeded_erasures_read_back_as_requests_every_service_completed(
     assert sum(overdue.values()) == sum(pending.values()) == 0
 
     # Once the proof period has passed, the sweep deletes the seeded requests and every entry.
-    assert consent.requests.forget_closed(at + timedelta(days=PROOF_RETENTION_DAYS, minutes=1)) == 3
+    assert consent.requests.retention.forget_closed(at + timedelta(days=PROOF_RETENTION_DAYS, minutes=1)) == 3
     for request_id in ids:
         with pytest.raises(NotFound):
             consent.requests.view(request_id)
