@@ -3,11 +3,12 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup up test unit down protos lint format bench
+.PHONY: help setup up test test-containers unit down protos lint format bench
 
 help:
 	@echo "make up      install what is missing, start everything, Ctrl-C stops"
 	@echo "make test    install what is missing, start the infrastructure, run every test"
+	@echo "make test-containers  build every image, docker-compose up the whole stack, smoke-test it, down"
 	@echo "make unit    the pure tests only (marked unit): no stack, a few seconds"
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
@@ -25,6 +26,12 @@ up: setup
 test:
 	@tools/setup.sh --test
 	@$(PY) tools/stack.py test -- $(PYTEST_ARGS)
+
+# Real containers: Debian's docker.io (its own dockerd, stopped by pid), a local base image
+# from debootstrap, every image, docker-compose.yml up, a smoke scenario, down -v.
+test-containers:
+	@tools/setup.sh --containers
+	@$(PY) tools/containers.py test
 
 unit:
 	@tools/setup.sh

@@ -6,6 +6,7 @@
 #   tools/setup.sh          stack and tools
 #   tools/setup.sh --test   also the nameko peer's venv used by the tests
 #   tools/setup.sh --bench  also Debian's wrk, for the benchmarks
+#   tools/setup.sh --containers  also Debian's docker.io, docker-compose and debootstrap
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -60,6 +61,20 @@ if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rabbitmq-server >/dev/null
 fi
 
+# 3b. Prometheus and promtool from Debian's packages: `make up` runs a Prometheus of its own
+#     (tools/stack_prometheus.py); the tests run promtool on deploy/prometheus/. The package's
+#     own service plays no part: where systemd started it on installation, it is stopped and
+#     disabled again (it would hold port 9090, which `make up` uses).
+if [ ! -x /usr/bin/prometheus ] || [ ! -x /usr/bin/promtool ]; then
+  say "installing prometheus and promtool (apt-get)"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+    || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+  if [ -d /run/systemd/system ]; then
+    as_root systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+  fi
+fi
+
 # 4. The FerretDB launcher (tools/ferretdb): FerretDB v1.24.0 with our patches,
 #    built once per change of the launcher, its module pins or the patches.
 want=$(fingerprint tools/ferretdb/go.mod tools/ferretdb/go.sum tools/ferretdb/*.go \
@@ -88,11 +103,33 @@ if [ "${1:-}" = "--test" ]; then
     echo "$want" > "$NVENV/.lethe-deps"
   fi
 fi
+# 6b. Tests only: the pinned kustomize in var/bin/, for the k8s/ manifests' test.
+if [ "${1:-}" = "--test" ]; then
+  tools/k8s/install.sh
+fi
 # 7. Benchmarks only: Debian's wrk, a load generator that is not bound to one Python core.
 if [ "${1:-}" = "--bench" ] && ! command -v wrk >/dev/null; then
   say "installing wrk (apt-get)"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null \
     || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
          as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+fi
+# 8. Container tests only (make test-containers): Debian's Docker engine and client,
+#    docker-compose 1.29 and debootstrap (the local base image). tools/containers.py starts
+#    and stops its own dockerd; the package's own service, where systemd runs, stays off.
+if [ "${1:-}" = "--containers" ]; then
+  missing=()
+  [ -x /usr/sbin/dockerd ] || missing+=(docker.io)
+  [ -x /usr/bin/docker-compose ] || missing+=(docker-compose)
+  command -v debootstrap >/dev/null || [ -x /usr/sbin/debootstrap ] || missing+=(debootstrap)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} (apt-get)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+      || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+    if [ -d /run/systemd/system ]; then
+      as_root systemctl disable --now docker.service docker.socket >/dev/null 2>&1 || true
+    fi
+  fi
 fi
 say "ready"

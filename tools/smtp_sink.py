@@ -21,9 +21,10 @@ def main() -> None:
     maildir = Path(os.environ.get("LETHE_MAILDIR", ROOT / "var" / "mail"))
     port = int(os.environ.get("LETHE_SMTP_PORT", "2525"))
     maildir.parent.mkdir(parents=True, exist_ok=True)
-    controller = Controller(Mailbox(str(maildir)), hostname="127.0.0.1", port=port)
+    host = os.environ.get("LETHE_BIND_HOST", "127.0.0.1")
+    controller = Controller(Mailbox(str(maildir)), hostname=host, port=port)
     controller.start()
-    print(f"smtp sink on 127.0.0.1:{port} writing to {maildir}", flush=True)
+    print(f"smtp sink on {host}:{port} writing to {maildir}", flush=True)
     done = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: done.set())

@@ -65,6 +65,9 @@ INFRA_PORTS = {
     "LETHE_PAYMENT_PORT": 8090,
     "LETHE_SUPPLIER_PORT": 8091,
 }
+# `up` only (not the private stacks of `test`/`run`): the gateway's metrics port and the
+# stack's Prometheus (tools/stack_prometheus.py), + LETHE_PORT_OFFSET like the others.
+MONITORING_PORTS = {"GATEWAY_METRICS_PORT": 9105, "LETHE_PROMETHEUS_PORT": 9090}
 STACK_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,39}")
 PRIVATE_PORTS = range(20000, 32768)  # below Linux's ephemeral range, so no client takes one
 
@@ -155,8 +158,15 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
         for name, ports in BACKENDS.items():
             for role, port in zip(("GRPC", "API_METRICS", "WORKER_METRICS"), ports, strict=True):
                 put(f"{name.upper()}_{role}_PORT", str(port + offset))
+    for key, port in MONITORING_PORTS.items():
+        if private:  # the tests' gateways choose their own metrics ports, if any
+            env.pop(key, None)
+        else:
+            put(key, str(port + offset))
     put("LETHE_MONGO_URL", f"mongodb://127.0.0.1:{env['LETHE_MONGO_PORT']}/")
     put("LETHE_AMQP_URL", f"amqp://guest:guest@127.0.0.1:{env['LETHE_AMQP_PORT']}/{place.vhost}")
+    for key, url in service_amqp_urls(place, env).items():
+        put(key, url)
     put("LETHE_MAILDIR", str(place.root / "mail"))
     put("LETHE_LOG_DIR", str(place.logs))
     put("SHOP_PAYMENT_URL", f"http://127.0.0.1:{env['LETHE_PAYMENT_PORT']}")
@@ -176,6 +186,29 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
     for name, addresses in replica_addresses(env).items():
         env.setdefault(name, addresses)
     return env
+
+
+def own_broker(place: Place, env: dict[str, str]) -> bool:
+    """Whether ``LETHE_AMQP_URL`` is this stack's own broker and vhost (not one the
+    environment chose)."""
+    return env["LETHE_AMQP_URL"].endswith(f":{env['LETHE_AMQP_PORT']}/{place.vhost}")
+
+
+def service_amqp_users(place: Place) -> dict[str, tuple[str, str]]:
+    """Each backend's broker user and password: ``<stack>-<service>`` (users are broker-wide,
+    vhosts are the stack's), its password a secret of this checkout. The guest user stays
+    for the tests and tools; the services never use it (tools/stack_broker.py)."""
+    return {name: (f"{place.vhost}-{name}", local_secret(f"amqp_{name}")) for name in BACKENDS}
+
+
+def service_amqp_urls(place: Place, env: dict[str, str]) -> dict[str, str]:
+    """``LETHE_AMQP_URL_<SERVICE>``: how each backend's processes reach the stack's broker."""
+    if not own_broker(place, env):
+        return {}
+    return {
+        f"LETHE_AMQP_URL_{name.upper()}": f"amqp://{user}:{password}@127.0.0.1:{env['LETHE_AMQP_PORT']}/{place.vhost}"
+        for name, (user, password) in service_amqp_users(place).items()
+    }
 
 
 def port_offset(env: dict[str, str]) -> int:
@@ -499,6 +532,8 @@ def services(env: dict[str, str]) -> list[Component]:
                 f"{name.upper()}_API_METRICS_PORT": str(api_port),
                 f"{name.upper()}_WORKER_METRICS_PORT": str(worker_port),
             }
+            if own_user := env.get(f"LETHE_AMQP_URL_{name.upper()}"):
+                ports["LETHE_AMQP_URL"] = own_user  # its own broker user, least privilege
             suffix = "" if n == 1 else f"-{n}"
             components += [
                 Component(
@@ -526,6 +561,24 @@ def services(env: dict[str, str]) -> list[Component]:
         )
     )
     return components
+
+
+def monitoring(place: Place, env: dict[str, str]) -> list[Component]:
+    """The stack's Prometheus (tools/stack_prometheus.py): it scrapes every process of the
+    stack and evaluates deploy/prometheus/rules.yml. Left out when Debian's package is not
+    installed (tools/setup.sh installs it)."""
+    import stack_prometheus  # beside this file; `stack.py env` runs without it
+
+    if not stack_prometheus.BINARY.exists():
+        print(f"  {stack_prometheus.BINARY} is missing (tools/setup.sh installs it): no Prometheus")
+        return []
+    folder, port = place.root / "prometheus", int(env["LETHE_PROMETHEUS_PORT"])
+    targets = stack_prometheus.stack_targets(
+        BACKENDS, replicas(env), lambda name, n: replica_ports(env, name, n), int(env["GATEWAY_METRICS_PORT"])
+    )
+    stack_prometheus.write_config(folder, targets)
+    argv, ready = stack_prometheus.argv(folder, port), _http_probe(stack_prometheus.ready_url(port))
+    return [Component("prometheus", argv, ready, port=port)]
 
 
 def wait_ready(
@@ -610,7 +663,7 @@ def cmd_up(timeout: float) -> int:
 
 
 def _run_up(place: Place, env: dict[str, str], timeout: float, received: list[int]) -> int:
-    infra, procs = infrastructure(place, env), services(env)
+    infra, procs = infrastructure(place, env), [*services(env), *monitoring(place, env)]
     print(f"starting stack {place.name} (everything under {relative(place.root)}/)")
     ok = start_all(place, "up", [infra[:2], infra[2:]], env, timeout, lambda: bool(received))
     ok = ok and use_vhost(place, env)
@@ -618,8 +671,11 @@ def _run_up(place: Place, env: dict[str, str], timeout: float, received: list[in
     if ok:
         print(
             f"\nLethe is up: gateway http://127.0.0.1:{env['LETHE_GATEWAY_PORT']}  "
-            f"(/readyz, /metrics, /api/v1/openapi.json)"
+            f"(/readyz, /api/v1/openapi.json; /metrics on http://127.0.0.1:{env['GATEWAY_METRICS_PORT']})"
         )
+        if any(c.name == "prometheus" for c in procs):
+            prometheus = f"http://127.0.0.1:{env['LETHE_PROMETHEUS_PORT']}"
+            print(f"  prometheus {prometheus}  (targets {prometheus}/targets, alerts {prometheus}/alerts)")
         print(f"  payment sandbox {env['SHOP_PAYMENT_URL']}   supplier {env['SHOP_SUPPLIER_URL']}")
         print(
             f"  store  {env['LETHE_MONGO_URL']} (databases {place.database('*')})   "
@@ -650,7 +706,7 @@ def _run_up(place: Place, env: dict[str, str], timeout: float, received: list[in
 def use_vhost(place: Place, env: dict[str, str]) -> bool:
     """Create the stack's vhost on its broker (named after the stack), unless the
     environment chose another broker."""
-    if not env["LETHE_AMQP_URL"].endswith(f":{env['LETHE_AMQP_PORT']}/{place.vhost}"):
+    if not own_broker(place, env):
         return True  # the caller chose a broker and vhost
     ctl = ["/usr/lib/rabbitmq/bin/rabbitmqctl", "-q", "-n", place.node]
     ctl_env = {**env, **erlang_env(place, env)}
@@ -662,6 +718,27 @@ def use_vhost(place: Place, env: dict[str, str]) -> bool:
         if done.returncode != 0 and "already exists" not in done.stderr + done.stdout:
             print(f"  rabbitmqctl {args[0]} failed: {(done.stderr or done.stdout).strip()[:300]}")
             return False
+    return set_up_service_users(place, env, ctl, ctl_env)
+
+
+def set_up_service_users(place: Place, env: dict[str, str], ctl: list[str], ctl_env: dict[str, str]) -> bool:
+    """Every backend's own broker user with least privilege, and every events exchange
+    (tools/stack_broker.py). A private stack's users accept any queue prefix: tests give
+    each run's consumer groups one."""
+    import stack_broker  # needs lethe_common (the venv); `stack.py env` does not
+
+    problem = stack_broker.set_up_users(
+        ctl,
+        ctl_env,
+        place.rabbitmq,
+        place.vhost,
+        service_amqp_users(place),
+        queue_prefix=env.get("LETHE_QUEUE_PREFIX", ""),
+        any_queue_prefix=PRIVATE_STACK.fullmatch(place.name) is not None,
+    )
+    if problem:
+        print(f"  rabbitmqctl import_definitions (the services' broker users) failed: {problem}")
+        return False
     return True
 
 
@@ -732,7 +809,7 @@ def main() -> int:
         print("\n".join(env.get(name, "") for name in rest))
         return 0
     for key, value in sorted(env.items()):
-        if key.startswith(("LETHE_", "IDENTITY_", "CONSENT_", "SHOP_", "NEWSLETTER_")):
+        if key.startswith(("LETHE_", "IDENTITY_", "CONSENT_", "SHOP_", "NEWSLETTER_", "GATEWAY_")):
             print(f"{key}={value}")
     return 0
 

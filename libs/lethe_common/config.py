@@ -149,6 +149,8 @@ class CommonConfig:
     smtp_port: int
     mail_from: str
     shutdown_grace_seconds: float
+    # An API's NOT_SERVING time before it refuses new calls (Kubernetes: endpoints drain).
+    shutdown_drain_seconds: float
     processed_retention_days: int
 
 
@@ -182,5 +184,6 @@ def load_common(
         smtp_port=env.int("LETHE_SMTP_PORT", 2525),
         mail_from=env.str("LETHE_MAIL_FROM", "Lethe <no-reply@lethe.invalid>"),
         shutdown_grace_seconds=env.float("LETHE_SHUTDOWN_GRACE_SECONDS", 5.0),
+        shutdown_drain_seconds=env.float("LETHE_SHUTDOWN_DRAIN_SECONDS", 0.0),
         processed_retention_days=env.int("LETHE_PROCESSED_RETENTION_DAYS", 30),
     )

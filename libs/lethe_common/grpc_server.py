@@ -225,9 +225,14 @@ class GrpcServer:
         threading.Thread(target=self._watch_health, name="health", daemon=True).start()
         log.info("grpc server started", extra={"port": self.port})
 
-    def stop(self, grace: float) -> None:
-        """NOT_SERVING first, so balancers drain us, then finish calls in flight."""
+    def stop(self, grace: float, drain: float = 0.0) -> None:
+        """NOT_SERVING first, then ``drain`` seconds still taking calls (while balancers and
+        probes see NOT_SERVING and move away), then refuse new calls and finish those in
+        flight within ``grace``."""
         self._stop.set()
         self._health.enter_graceful_shutdown()
+        if drain > 0:
+            log.info("draining", extra={"drain_seconds": drain})
+            time.sleep(drain)
         self._server.stop(grace).wait()
         log.info("grpc server stopped")

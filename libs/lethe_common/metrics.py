@@ -67,6 +67,15 @@ CONSUMER_LAG = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 3600),
 )
 
+SWEEP_RUNS = Counter(
+    "lethe_sweep_runs_total", "Runs of a worker's scheduled sweep, by outcome.", ["sweep", "outcome"]
+)
+SWEEP_LAST_SUCCESS = Gauge(
+    "lethe_sweep_last_success_timestamp_seconds",
+    "Unix time at which the sweep last finished without an error (absent until it has).",
+    ["sweep"],
+)
+
 HealthCheck = Callable[[], bool]
 
 

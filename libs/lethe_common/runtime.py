@@ -29,7 +29,7 @@ from lethe_common.events.outbox import Outbox, OutboxRelay
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.grpc_server import GrpcServer, ServiceBinding
 from lethe_common.logging import configure_logging
-from lethe_common.metrics import start_metrics_server
+from lethe_common.metrics import SWEEP_LAST_SUCCESS, SWEEP_RUNS, start_metrics_server
 from lethe_common.mongo import Db, IndexSpec, RetiredIndex
 
 log = logging.getLogger(__name__)
@@ -130,18 +130,37 @@ def run_api(
     runtime.start_bootstrap(indexes, stop, seed)
     _wait_for_signal()
     stop.set()
-    log.info("shutting down", extra={"grace_seconds": config.shutdown_grace_seconds})
-    server.stop(config.shutdown_grace_seconds)
+    log.info(
+        "shutting down",
+        extra={
+            "grace_seconds": config.shutdown_grace_seconds,
+            "drain_seconds": config.shutdown_drain_seconds,
+        },
+    )
+    server.stop(config.shutdown_grace_seconds, drain=config.shutdown_drain_seconds)
     runtime.close()
 
 
+def run_sweep_once(sweep: Sweep) -> bool:
+    """Run ``sweep`` once, log and count it (``lethe_sweep_runs_total``); a success sets
+    ``lethe_sweep_last_success_timestamp_seconds``, which the retention alert watches."""
+    try:
+        result = sweep.run()
+    except Exception:
+        SWEEP_RUNS.labels(sweep.name, "failure").inc()
+        log.exception("sweep failed", extra={"sweep": sweep.name})
+        return False
+    SWEEP_RUNS.labels(sweep.name, "success").inc()
+    SWEEP_LAST_SUCCESS.labels(sweep.name).set_to_current_time()
+    log.info("sweep ran", extra={"sweep": sweep.name, "result": str(result)})
+    return True
+
+
 def _loop_sweep(sweep: Sweep, stop: threading.Event) -> None:
+    for outcome in ("success", "failure"):  # both series exist from the start, at 0
+        SWEEP_RUNS.labels(sweep.name, outcome)
     while not stop.wait(sweep.interval_seconds):
-        try:
-            result = sweep.run()
-            log.info("sweep ran", extra={"sweep": sweep.name, "result": str(result)})
-        except Exception:
-            log.exception("sweep failed", extra={"sweep": sweep.name})
+        run_sweep_once(sweep)
 
 
 def _run_loop(loop: Loop, stop: threading.Event) -> None:

@@ -272,3 +272,42 @@ def test_a_mandatory_publish_no_queue_takes_is_not_reported_as_published(amqp_ur
         publisher.publish_body("", "no.such.queue", {"x": 1}, declare_topic=False)  # not mandatory
     finally:
         publisher.close()
+
+
+def test_queues_declared_before_the_retry_exchange_are_kept_and_retries_still_come_back(
+    amqp_url: str, test_db: Database, run_id: str
+) -> None:
+    """Queues that dead-letter through the default exchange (declared by an earlier version)
+    are declared again as they are; a retry comes back from them through the default
+    exchange with the header naming its first exchange, and is accepted."""
+    settings = ConsumerSettings(name=f"{run_id}.old", max_attempts=MAX_ATTEMPTS, retry_base_seconds=0.2)
+    recorder, publisher, stop = Recorder(failures=1), EventPublisher(amqp_url), threading.Event()
+    consumer = EventConsumer(
+        amqp_url,
+        settings,
+        [Subscription("identity", "system.ping", recorder)],
+        test_db[PROCESSED_COLLECTION],
+        publisher,
+    )
+    with Connection(amqp_url) as connection:
+        inbox, retries, dead = consumer.queues(legacy=True)
+        for queue in (dead, *retries, inbox):
+            queue.bind(connection.channel()).declare()
+    try:
+        threading.Thread(target=consumer.run, args=(stop,), daemon=True).start()
+        assert consumer.ready.wait(10), "consumer did not start on the old queues"
+        event = ping("old queues")
+        publisher.publish(event)
+        wait_for(lambda: len(recorder.calls.get(event.id, [])) == 2, what="the retry through the old queue")
+        assert running_dead(amqp_url, settings.dead) == 0
+    finally:
+        stop.set()
+        time.sleep(1.2)
+        publisher.close()
+        delete_consumer_queues(amqp_url, settings.name, MAX_ATTEMPTS)
+
+
+def running_dead(amqp_url: str, queue: str) -> int:
+    with Connection(amqp_url) as connection:
+        _, count, _ = connection.channel().queue_declare(queue=queue, passive=True)
+        return int(count)

@@ -178,6 +178,21 @@ def test_stop_refuses_new_calls_but_finishes_the_one_in_flight(running: Running)
     assert not stopper.is_alive()
 
 
+def test_a_drain_says_not_serving_while_it_still_answers_calls(running: Running) -> None:
+    """Kubernetes' probes and balancers see NOT_SERVING during the drain and move away;
+    a call that reaches us meanwhile is still answered."""
+    running.ready.set()
+    wait_for(lambda: running.status() == health_pb2.HealthCheckResponse.SERVING, timeout=10, what="SERVING")
+    stopper = threading.Thread(target=running.server.stop, args=(1,), kwargs={"drain": 2.0})
+    stopper.start()
+    not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+    wait_for(lambda: running.status() == not_serving, timeout=1.5, what="NOT_SERVING")
+    assert running.stub.Ping(pb.PingRequest(note=""), timeout=5).ping_id == "p1"
+    stopper.join(10)
+    assert not stopper.is_alive()
+    assert running.refuses_health_checks()
+
+
 def test_after_stop_health_checks_are_unavailable(running: Running) -> None:
     running.ready.set()
     wait_for(lambda: running.status() == health_pb2.HealthCheckResponse.SERVING, timeout=10, what="SERVING")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -94,5 +95,5 @@ class _Server(ThreadingHTTPServer):
 
 
 def serve(handler: type[JsonHandler], port: int) -> None:
-    server = _Server(("127.0.0.1", port), handler)
+    server = _Server((os.environ.get("LETHE_BIND_HOST", "127.0.0.1"), port), handler)
     server.serve_forever()

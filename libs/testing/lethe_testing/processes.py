@@ -152,9 +152,13 @@ def backend_env(
     service: str, run_id: str, base: Mapping[str, str] | None = None, grpc_port: int = 0, **overrides: str
 ) -> tuple[dict[str, str], int, int, int]:
     """Environment for one backend process on free ports (``grpc_port`` if given), with its
-    own database and queues (the same for every replica of one run)."""
+    own database and queues (the same for every replica of one run). It connects to the
+    broker as the service's own user when the test stack made one (``LETHE_AMQP_URL_<SERVICE>``,
+    see tools/stack_broker.py); ``LETHE_AMQP_URL`` in ``overrides`` wins."""
     env = dict(os.environ if base is None else base)
     prefix = service.upper()
+    if own_user := env.get(f"LETHE_AMQP_URL_{prefix}"):
+        env["LETHE_AMQP_URL"] = own_user
     grpc_port, api_metrics, worker_metrics = grpc_port or free_port(), free_port(), free_port()
     env.update(
         {
@@ -173,7 +177,7 @@ def backend_env(
 
 
 def delete_consumer_queues(amqp_url: str, group: str, max_attempts: int = 5) -> None:
-    """Remove a test consumer group's durable queues from the broker."""
+    """Remove a test consumer group's durable queues and its retry exchange from the broker."""
     from kombu import Connection
 
     with Connection(amqp_url) as connection:
@@ -181,6 +185,7 @@ def delete_consumer_queues(amqp_url: str, group: str, max_attempts: int = 5) -> 
         names = [f"{group}.inbox", f"{group}.dead", *(f"{group}.retry.{n}" for n in range(1, max_attempts))]
         for name in names:
             channel.queue_delete(queue=name)
+        channel.exchange_delete(exchange=f"{group}.retry")
 
 
 def start_backend(

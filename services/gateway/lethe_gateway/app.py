@@ -1,4 +1,5 @@
-"""The gateway's ASGI application: probes, metrics, the JSON API under /api/v1."""
+"""The gateway's ASGI application: probes, metrics (unless ``GATEWAY_METRICS_PORT`` moves them to a
+port of their own), the JSON API under /api/v1."""
 
 from __future__ import annotations
 
@@ -27,8 +28,8 @@ HTTP_REQUESTS = Counter(
     "lethe_http_requests_total", "HTTP requests, by route and status.", ["method", "route", "status"]
 )
 HTTP_LATENCY = Histogram(
-    "lethe_http_request_seconds",
-    "HTTP request latency by route.",
+    "lethe_http_request_duration_seconds",
+    "HTTP request latency by route template.",
     ["method", "route"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
 )
@@ -113,8 +114,10 @@ def create_app(config: GatewayConfig) -> FastAPI:
             status_code=200 if ready else 503,
         )
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    if config.metrics_port is None:  # else only on the metrics port (api.py), never publicly
+
+        @app.get("/metrics", include_in_schema=False)
+        async def metrics() -> Response:
+            return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return app

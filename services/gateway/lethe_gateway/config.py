@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from lethe_common.config import Env, log_level
@@ -31,6 +32,12 @@ class GatewayConfig:
     # a part not there by then is named as missing in the document.
     export_timeout_seconds: float = 5.0
     verify_timeout_seconds: float = 150.0
+    # GATEWAY_METRICS_PORT: /metrics (and /healthz, /readyz) on a port of its own, on the
+    # same host as the API; the public app's /metrics then answers 404. None: served publicly.
+    metrics_port: int | None = None
+    # LETHE_GATEWAY_TRUSTED_PROXIES: addresses or networks (the ingress) whose
+    # X-Forwarded-For / X-Forwarded-Proto the gateway believes; empty: nobody's.
+    trusted_proxies: tuple[str, ...] = ()
 
 
 def _max_body_bytes(env: Env) -> int:
@@ -39,6 +46,29 @@ def _max_body_bytes(env: Env) -> int:
     if not (raw.isascii() and raw.isdigit() and low <= int(raw) <= high):
         env.problem(f"{name} must be a whole number of bytes from {low} to {high}, got {raw!r}")
         return DEFAULT_MAX_BODY_BYTES
+    return int(raw)
+
+
+def _trusted_proxies(env: Env) -> tuple[str, ...]:
+    """Each an IP address or network; "*" is refused (anyone could then forge a client)."""
+    name = "LETHE_GATEWAY_TRUSTED_PROXIES"
+    entries = env.list(name)
+    for entry in entries:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            env.problem(f"{name} must list IP addresses or networks (e.g. 10.0.0.0/8), got {entry!r}")
+    return entries
+
+
+def _metrics_port(env: Env) -> int | None:
+    name = "GATEWAY_METRICS_PORT"
+    raw = env.str(name, "")
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit() and 1 <= int(raw) <= 65535):
+        env.problem(f"{name} must be a port number from 1 to 65535, got {raw!r}")
+        return None
     return int(raw)
 
 
@@ -59,7 +89,11 @@ def load_config() -> GatewayConfig:
         max_body_bytes=_max_body_bytes(env),
         export_timeout_seconds=env.float("LETHE_GATEWAY_EXPORT_TIMEOUT_SECONDS", 5.0),
         verify_timeout_seconds=env.float("LETHE_GATEWAY_VERIFY_TIMEOUT_SECONDS", 150.0),
+        metrics_port=_metrics_port(env),
+        trusted_proxies=_trusted_proxies(env),
     )
+    if config.metrics_port is not None and config.metrics_port == config.port:
+        env.problem("GATEWAY_METRICS_PORT must differ from LETHE_GATEWAY_PORT")
     if not config.export_timeout_seconds > 0:
         env.problem("LETHE_GATEWAY_EXPORT_TIMEOUT_SECONDS must be a number of seconds above 0")
     env.check()

@@ -9,12 +9,16 @@ from lethe_common.config import CommonConfig, Env, load_common
 from lethe_common.signing import derive_key
 
 SERVICE = "shop"
+PAYMENT_NOTIFICATION_PATH = "/api/v1/payments/notifications"  # the gateway route
 
 
 @dataclass(frozen=True)
 class ShopConfig:
     common: CommonConfig
     public_url: str
+    # Where the provider posts its notifications; by default the public URL's route. A
+    # deployment whose provider reaches the gateway by another name sets it.
+    payment_notify_url: str
     # The payment provider: its API, our secret key there, the secret its notifications
     # are signed with. Card data never reaches the shop, only the provider's token.
     payment_url: str
@@ -56,9 +60,11 @@ def _download_key(env: Env, pepper: str) -> bytes:
 def load_config() -> ShopConfig:
     env = Env()
     common = load_common(SERVICE, env, grpc_port=50053, api_metrics_port=9103, worker_metrics_port=9203)
+    public_url = env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/")
     config = ShopConfig(
         common=common,
-        public_url=env.str("LETHE_PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+        public_url=public_url,
+        payment_notify_url=env.str("SHOP_PAYMENT_NOTIFY_URL", public_url + PAYMENT_NOTIFICATION_PATH),
         payment_url=env.str("SHOP_PAYMENT_URL", "http://127.0.0.1:8090").rstrip("/"),
         payment_api_key=_secret(env, "SHOP_PAYMENT_API_KEY"),
         payment_webhook_secret=_secret(env, "SHOP_PAYMENT_WEBHOOK_SECRET"),

@@ -20,8 +20,6 @@ from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import Retention, RetentionRules
 from lethe_shop.staff import StaffOrders
 
-PAYMENT_NOTIFICATION_PATH = "/api/v1/payments/notifications"
-
 
 @dataclass(frozen=True)
 class ShopParts:
@@ -52,7 +50,7 @@ def build_parts(runtime: Runtime, config: ShopConfig) -> ShopParts:
         repo,
         catalogue,
         Carts(repo, catalogue),
-        Orders(repo, book, catalogue, provider, notify_url=config.public_url + PAYMENT_NOTIFICATION_PATH),
+        Orders(repo, book, catalogue, provider, notify_url=config.payment_notify_url),
         StaffOrders(repo, book, rules, order_closed=erasure.finish_waiting),
         Downloads(
             repo, config.downloads_dir, config.download_key, timedelta(minutes=config.download_link_minutes)

@@ -1,0 +1,1 @@
+"""Kubernetes manifests: the base's generator, the rules' sync and the policy checks."""
