@@ -3,13 +3,14 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: help setup up test test-containers unit down protos lint format bench
+.PHONY: help setup up test test-containers unit down protos lint format bench screenshots
 
 help:
 	@echo "make up      install what is missing, start everything, Ctrl-C stops"
 	@echo "make test    install what is missing, start the infrastructure, run every test"
 	@echo "make test-containers  build every image, docker-compose up the whole stack, smoke-test it, down"
 	@echo "make unit    the pure tests only (marked unit): no stack, a few seconds"
+	@echo "make screenshots  the portal's main pages at phone and desktop width, into var/screenshots/"
 	@echo "make down    stop whatever a run of make up or make test left behind"
 	@echo "make protos  regenerate the gRPC code from protos/"
 	@echo "make lint    ruff check, ruff format --check and mypy (also a pre-commit hook)"
@@ -63,3 +64,9 @@ bench:
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_rights.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_newsletter.py
 	@$(PY) tools/stack.py run -- $(PY) bench/bench_shop.py
+
+# The portal's main pages (tools/screenshots.py: MAIN_PAGES) in Debian's Chromium at 390x844
+# and 1366x900, on a whole private stack: var/screenshots/<page>-<phone|desktop>.png.
+screenshots:
+	@tools/setup.sh --browser
+	@$(PY) tools/stack.py run -- $(PY) tools/screenshots.py

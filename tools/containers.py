@@ -413,6 +413,16 @@ def monitoring_checks() -> str:
     return f"{len(targets)} targets up, {rules} rules loaded; /metrics not on the public port"
 
 
+def access_log_checks(env: dict[str, str]) -> str:
+    """The gateway wrote access log lines, and every client address in them is truncated."""
+    shown = compose(env, "exec", "-T", "gateway", "sh", "-c", "cat /var/lib/lethe/access/access-*.log").stdout
+    lines = [json.loads(line) for line in shown.splitlines() if line.strip()]
+    assert lines, "the gateway wrote no access log line"
+    whole = [line["client"] for line in lines if line["client"] and not str(line["client"]).endswith(".0")]
+    assert not whole, f"untruncated client addresses in the access log: {len(whole)}"
+    return f"{len(lines)} access log lines, every client address truncated"
+
+
 def users_of_running(env: dict[str, str]) -> dict[str, str]:
     """service -> the uid its process runs as (from `id -u` inside it)."""
     users = {}
@@ -457,6 +467,7 @@ def cmd_test(env: dict[str, str], rebuild_base: bool) -> int:
         for step, seconds in smoke(env).items():
             print(f"  smoke {step:<18} {seconds:6.1f} s")
         say(f"monitoring: {monitoring_checks()}")
+        say(f"access log: {access_log_checks(env)}")
         return 0
     finally:
         cmd_down(env)

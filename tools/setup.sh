@@ -7,7 +7,10 @@
 #   tools/setup.sh --test   also the nameko peer's venv used by the tests
 #   tools/setup.sh --bench  also Debian's wrk, for the benchmarks
 #   tools/setup.sh --containers  also Debian's docker.io, docker-compose and debootstrap
+#   tools/setup.sh --browser  also Debian's chromium and axe-core, for make screenshots (--test too)
 set -euo pipefail
+# Playwright (requirements/dev.txt) drives Debian's chromium: it never downloads a browser.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 VENV=$ROOT/.venv
@@ -89,6 +92,29 @@ fi
 if [ ! -s var/secrets/subject_pepper ]; then
   "$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(32))' > var/secrets/subject_pepper
   chmod 600 var/secrets/subject_pepper
+fi
+
+# 5b. Browser tests (tests/browser) and `make screenshots`: Debian's chromium and
+#     chromium-driver, which Playwright drives by its path (LETHE_CHROMIUM), and axe-core
+#     from npm, pinned by tools/browser/package-lock.json, into tools/browser/node_modules.
+if [ "${1:-}" = "--test" ] || [ "${1:-}" = "--browser" ]; then
+  missing=()
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -x /usr/bin/chromedriver ] || missing+=(chromium-driver)
+  command -v npm >/dev/null || missing+=(npm)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]} (apt-get)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
+      || { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+           as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null; }
+  fi
+  want=$(fingerprint tools/browser/package.json tools/browser/package-lock.json)
+  if [ ! -f tools/browser/node_modules/axe-core/axe.min.js ] \
+     || [ "$(cat tools/browser/node_modules/.lethe-deps 2>/dev/null)" != "$want" ]; then
+    say "installing axe-core (npm ci)"
+    npm ci --prefix tools/browser --ignore-scripts --no-audit --no-fund --loglevel=error >/dev/null
+    echo "$want" > tools/browser/node_modules/.lethe-deps
+  fi
 fi
 
 # 6. The nameko peer's own venv (tests only: nameko needs eventlet, which

@@ -170,6 +170,7 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
     put("LETHE_MAILDIR", str(place.root / "mail"))
     put("LETHE_LOG_DIR", str(place.logs))
     put("SHOP_PAYMENT_URL", f"http://127.0.0.1:{env['LETHE_PAYMENT_PORT']}")
+    put("LETHE_GATEWAY_PAYMENT_PAGE_URL", env["SHOP_PAYMENT_URL"])  # the browser's card page
     put("SHOP_SUPPLIER_URL", f"http://127.0.0.1:{env['LETHE_SUPPLIER_PORT']}")
     put("SHOP_DOWNLOADS_DIR", str(place.root / "downloads"))
     for name in BACKENDS:
@@ -558,6 +559,11 @@ def services(env: dict[str, str]) -> list[Component]:
             [str(VENV_PY), "-m", "lethe_gateway.api"],
             _http_probe(f"http://127.0.0.1:{gateway_port}/readyz"),
             port=gateway_port,
+            # its access log (lethe_gateway/access_log.py) beside the processes' logs
+            extra_env={
+                "LETHE_GATEWAY_ACCESS_LOG_DIR": env.get("LETHE_GATEWAY_ACCESS_LOG_DIR")
+                or str(Path(env["LETHE_LOG_DIR"]) / "access")
+            },
         )
     )
     return components

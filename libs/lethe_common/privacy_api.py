@@ -119,3 +119,8 @@ def declared_holdings(inventory: Inventory) -> list[subject_pb2.DeclaredHolding]
         for h in inventory.personal()
         if not h.retired
     ]
+
+
+def describe_inventory(service: str, inventory: Inventory) -> subject_pb2.DescribeInventoryResponse:
+    """The inventory alone, naming no one: what the privacy notice shows."""
+    return subject_pb2.DescribeInventoryResponse(service=service, inventory=declared_holdings(inventory))

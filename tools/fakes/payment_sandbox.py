@@ -5,6 +5,13 @@ in production:
 
 - ``POST /v1/tokens`` {card: {number, exp_month, exp_year, cvc}}: the client
   (browser) sends the card here, never to Lethe, and gets a single-use token.
+- ``GET /v1/checkout?return_url=&amount=&currency=&reference=``: the provider's hosted
+  card page (HTML, on this origin). Its form posts the card to ``POST /v1/checkout`` here,
+  which makes a token as ``/v1/tokens`` does and sends the browser back (303) to
+  ``return_url`` with ``payment_token=tok_...`` added (``payment_cancelled=1`` if the
+  person cancels). ``return_url`` must be on an origin of ``$SANDBOX_RETURN_ORIGINS``
+  (comma-separated, a port may be ``*``; default ``http://127.0.0.1:*,http://localhost:*``),
+  as a real provider allows only the merchant's registered addresses.
 - ``POST /v1/charges`` (``Authorization: Bearer $SHOP_PAYMENT_API_KEY``,
   ``Idempotency-Key``) {token, amount, currency, reference, notify_url}: 201
   with the charge ``pending``; 402 ``card_declined`` for the test card
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import os
 import re
@@ -29,17 +37,23 @@ import secrets
 import sys
 import threading
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from jsonhttp import Idempotency, JsonHandler, serve
+from jsonhttp import MAX_BODY, Idempotency, JsonHandler, serve
 
 DECLINED_CARD = "4000000000000002"
 NOTIFY_DELAY = float(os.environ.get("SANDBOX_NOTIFY_DELAY_SECONDS", "0.2"))
 WEBHOOK_SECRET = os.environ.get("SHOP_PAYMENT_WEBHOOK_SECRET", "")
 _CURRENCY = re.compile(r"[A-Z]{3}")
+RETURN_ORIGINS = [
+    o.strip()
+    for o in os.environ.get("SANDBOX_RETURN_ORIGINS", "http://127.0.0.1:*,http://localhost:*").split(",")
+    if o.strip()
+]
 
 
 def luhn_ok(number: str) -> bool:
@@ -95,10 +109,83 @@ def settle(charge_id: str, url: str) -> None:
         notify(url, snapshot)
 
 
+def card_token(card: dict[str, Any]) -> dict[str, Any] | None:
+    """A single-use token for a valid card number, or None."""
+    number = re.sub(r"[ -]", "", str(card.get("number", "")))
+    if not (number.isdigit() and 12 <= len(number) <= 19 and luhn_ok(number)):
+        return None
+    token = f"tok_{secrets.token_hex(12)}"
+    with LEDGER.lock:
+        LEDGER.tokens[token] = {"number": number, "used": False}
+    return {"id": token, "card": {"last4": number[-4:]}}
+
+
+def return_origin(url: str) -> str | None:
+    """The origin of ``url`` if it is one the merchant registered (SANDBOX_RETURN_ORIGINS)."""
+    default_ports = {"http": 80, "https": 443}
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port or default_ports.get(parts.scheme, 0)
+    except ValueError:
+        return None
+    if parts.scheme not in default_ports or not parts.hostname or parts.username or parts.password:
+        return None
+    for allowed in RETURN_ORIGINS:
+        scheme, _, rest = allowed.partition("://")
+        host, colon, allowed_port = rest.partition(":")
+        allowed_port = allowed_port if colon else str(default_ports.get(scheme, 0))
+        if (scheme, host.lower()) == (parts.scheme, parts.hostname.lower()) and allowed_port in (
+            "*",
+            str(port),
+        ):
+            return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def with_query(url: str, **values: str) -> str:
+    return url + ("&" if "?" in url else "?") + urllib.parse.urlencode(values)
+
+
+CARD_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sandbox payment</title></head>
+<body>
+<main>
+<h1>Pay {amount} {currency}</h1>
+<p>Payment provider sandbox. Reference: {reference}. Your card goes to the provider only.</p>
+{error}
+<form method="post" action="/v1/checkout">
+<input type="hidden" name="return_url" value="{return_url}">
+<input type="hidden" name="amount" value="{amount_raw}">
+<input type="hidden" name="currency" value="{currency}">
+<input type="hidden" name="reference" value="{reference}">
+<p><label for="number">Card number</label><br>
+<input id="number" name="number" inputmode="numeric" autocomplete="cc-number" required{invalid}></p>
+<p><label for="exp_month">Expiry month</label><br>
+<input id="exp_month" name="exp_month" inputmode="numeric" autocomplete="cc-exp-month" required></p>
+<p><label for="exp_year">Expiry year</label><br>
+<input id="exp_year" name="exp_year" inputmode="numeric" autocomplete="cc-exp-year" required></p>
+<p><label for="cvc">Security code</label><br>
+<input id="cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" required></p>
+<p><button type="submit">Pay</button></p>
+</form>
+<p><a href="{cancel_url}">Cancel and go back to the shop</a></p>
+</main>
+</body>
+</html>
+"""
+
+
 class Handler(JsonHandler):
     api_key = os.environ.get("SHOP_PAYMENT_API_KEY", "")
 
     def do_GET(self) -> None:  # noqa: N802
+        path, _, query = self.path.partition("?")
+        if path == "/v1/checkout":
+            values = {k: v[0] for k, v in urllib.parse.parse_qs(query).items()}
+            self.card_page(values, "", 200)
+            return
         match = re.fullmatch(r"/v1/charges/(ch_[0-9a-f]{24})", self.path)
         if not match:
             self.error(404, "not_found", "no such resource")
@@ -114,6 +201,8 @@ class Handler(JsonHandler):
     def do_POST(self) -> None:  # noqa: N802
         if self.path == "/v1/tokens":
             self.create_token()
+        elif self.path == "/v1/checkout":
+            self.checkout()
         elif self.path == "/v1/charges":
             if self.authorised():
                 self.create_charge()
@@ -128,15 +217,75 @@ class Handler(JsonHandler):
         if body is None:
             return
         card = body.get("card")
-        card = card if isinstance(card, dict) else {}
-        number = re.sub(r"[ -]", "", str(card.get("number", "")))
-        if not (number.isdigit() and 12 <= len(number) <= 19 and luhn_ok(number)):
+        token = card_token(card if isinstance(card, dict) else {})
+        if token is None:
             self.error(400, "invalid_card", "the card number is not valid")
             return
-        token = f"tok_{secrets.token_hex(12)}"
-        with LEDGER.lock:
-            LEDGER.tokens[token] = {"number": number, "used": False}
-        self.answer(201, {"id": token, "card": {"last4": number[-4:]}})
+        self.answer(201, token)
+
+    def card_page(self, values: dict[str, str], error: str, status: int) -> None:
+        """The hosted card form; only for a registered return address."""
+        return_url = values.get("return_url", "")
+        origin = return_origin(return_url)
+        amount = values.get("amount", "")
+        currency = values.get("currency", "")
+        if origin is None:
+            self.page(400, "<p>The shop's return address is not registered with the provider.</p>", "")
+            return
+        if not (amount.isdigit() and int(amount) > 0 and _CURRENCY.fullmatch(currency)):
+            self.page(400, "<p>The amount or the currency is missing.</p>", "")
+            return
+        e = html.escape
+        body = CARD_PAGE.format(
+            amount=e(f"{int(amount) // 100}.{int(amount) % 100:02d}"),
+            amount_raw=e(amount),
+            currency=e(currency),
+            reference=e(values.get("reference", "")[:64]),
+            return_url=e(return_url),
+            cancel_url=e(with_query(return_url, payment_cancelled="1")),
+            error=f'<p role="alert" id="number-error">{e(error)}</p>' if error else "",
+            invalid=' aria-invalid="true" aria-describedby="number-error"' if error else "",
+        )
+        self.page(status, body, origin)
+
+    def page(self, status: int, body: str, return_origin: str) -> None:
+        if not body.startswith("<!doctype"):
+            body = f'<!doctype html><html lang="en"><meta charset="utf-8"><title>Sandbox</title>{body}</html>'
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.send_header("X-Content-Type-Options", "nosniff")
+        # the card form posts here; its answer redirects to the shop, which form-action governs too
+        policy = f"default-src 'none'; form-action 'self' {return_origin}; frame-ancestors 'none'"
+        self.send_header("Content-Security-Policy", policy + "; base-uri 'none'")
+        self.end_headers()
+        self.wfile.write(data)
+
+    def checkout(self) -> None:
+        """The card form's post: a token, and the browser back to the shop (303)."""
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self.page(413, "<p>The form is too large.</p>", "")
+            return
+        raw = self.rfile.read(length).decode("utf-8", "replace")
+        values = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+        return_url = values.get("return_url", "")
+        if return_origin(return_url) is None:
+            self.page(400, "<p>The shop's return address is not registered with the provider.</p>", "")
+            return
+        token = card_token({"number": values.get("number", "")})
+        if token is None:
+            self.card_page(values, "The card number is not valid.", 400)
+            return
+        self.send_response(303)
+        self.send_header("Location", with_query(return_url, payment_token=token["id"]))
+        self.send_header("Content-Length", "0")
+        self.send_header("Cache-Control", "no-store")
+        self.send_header("Referrer-Policy", "no-referrer")
+        self.end_headers()
 
     def create_charge(self) -> None:
         body = self.body()

@@ -714,6 +714,8 @@ def kustomization(files: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str
         # Behind the ingress the scheme the gateway sees is http: say that cookies are Secure.
         "LETHE_GATEWAY_COOKIE_SECURE=true",
         f"LETHE_GATEWAY_TRUSTED_PROXIES={INGRESS_PROXY_CIDR}",
+        # The payment provider's hosted card page the checkout links to (a placeholder).
+        "LETHE_GATEWAY_PAYMENT_PAGE_URL=https://payments.example.invalid",
         *(f"{b.name.upper()}_GRPC_ADDR={grpc_addr(b.name)}" for b in BACKENDS),
     ]
     generators.append({"name": "gateway-config", "literals": gateway})

@@ -7,6 +7,8 @@
 - :mod:`.maildir`: mails in the SMTP sink's Maildir, each checked strictly
   (``checked_mail``), and the tokens in their links;
 - :mod:`.web`: a web client of the gateway (``Browser``).
+- :mod:`.browser`: checks of pages in Debian's Chromium through Playwright (imported
+  on its own: ``from lethe_testing.browser import ...``).
 
 Everything runs against the real store and broker that ``tools/stack.py test``
 started (their URLs are in the environment).

@@ -262,6 +262,7 @@ def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
     overrides = {
         "LETHE_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
         "LETHE_LOG_DIR": str(log_dir),
+        "LETHE_GATEWAY_ACCESS_LOG_DIR": str(log_dir / "access"),  # as `make up` has it
         **overrides,
     }
     # Every API's ports are chosen first: each backend knows where all the others listen

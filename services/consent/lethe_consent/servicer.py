@@ -14,6 +14,7 @@ from lethe_common.errors import InvalidArgument
 from lethe_common.privacy import REQUEST_ID
 from lethe_common.privacy_api import (
     declared_holdings,
+    describe_inventory,
     erase_subject,
     export_subject,
     find_subject_traces,
@@ -294,6 +295,11 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         )
 
     # -- the person's data -------------------------------------------------------------------
+    def DescribeInventory(
+        self, request: subject_pb2.DescribeInventoryRequest, context: Any
+    ) -> subject_pb2.DescribeInventoryResponse:
+        return describe_inventory(SERVICE, INVENTORY)
+
     def ExportSubjectData(
         self, request: subject_pb2.ExportSubjectDataRequest, context: Any
     ) -> subject_pb2.ExportSubjectDataResponse:

@@ -9,6 +9,7 @@ import uvicorn
 
 from lethe_common.logging import configure_logging
 from lethe_common.metrics import start_metrics_server
+from lethe_gateway.access_log import start_sweeper
 from lethe_gateway.app import create_app
 from lethe_gateway.config import GatewayConfig, load_config
 
@@ -33,6 +34,7 @@ def main() -> None:
         # /metrics off the public port; its /readyz only says the process runs (the
         # backends' state is the public /readyz's).
         start_metrics_server(config.host, config.metrics_port)
+    start_sweeper(config.access_log_dir, config.access_log_days)  # now, then hourly (a daemon thread)
     uvicorn.run(create_app(config), **server_settings(config))
 
 

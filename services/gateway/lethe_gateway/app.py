@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,6 +17,8 @@ from lethe.consent.v1 import consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe.shop.v1 import shop_pb2_grpc
+from lethe_gateway import access_log
+from lethe_gateway.access_log import route_template
 from lethe_gateway.backends import Backends
 from lethe_gateway.body_limit import BodyLimit, BodyLimitMiddleware
 from lethe_gateway.config import GatewayConfig
@@ -23,6 +26,8 @@ from lethe_gateway.errors import install_error_handlers
 from lethe_gateway.openapi_errors import install_openapi
 from lethe_gateway.routes import api_router, body_limits
 from lethe_gateway.session_cache import SessionCache
+from lethe_gateway.web import STATIC_DIR, web_router
+from lethe_gateway.web.headers import SecurityHeadersMiddleware
 
 HTTP_REQUESTS = Counter(
     "lethe_http_requests_total", "HTTP requests, by route and status.", ["method", "route", "status"]
@@ -64,7 +69,8 @@ class ObserveMiddleware:
         try:
             await self.app(scope, receive, sending)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            # The full template (an included router's route knows only its own part).
+            route = route_template(scope.get("route"), str(scope.get("path", ""))) or "unmatched"
             method = scope["method"] if scope["method"] in KNOWN_METHODS else "other"
             HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
             HTTP_REQUESTS.labels(method, route, str(status)).inc()
@@ -96,10 +102,14 @@ def create_app(config: GatewayConfig) -> FastAPI:
     install_error_handlers(app)
     app.include_router(api_router())
     install_openapi(app)
+    app.include_router(web_router())
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     # Added first, so it runs inside ObserveMiddleware, which counts its 413s too.
     app.add_middleware(BodyLimitMiddleware, default=BodyLimit(config.max_body_bytes), paths=body_limits())
     app.add_middleware(ObserveMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware)  # every response, the refusals of the others too
+    access_log.install(app, config.access_log_dir)  # outside: it logs the status the client got
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -38,6 +38,14 @@ class GatewayConfig:
     # LETHE_GATEWAY_TRUSTED_PROXIES: addresses or networks (the ingress) whose
     # X-Forwarded-For / X-Forwarded-Proto the gateway believes; empty: nobody's.
     trusted_proxies: tuple[str, ...] = ()
+    # LETHE_GATEWAY_ACCESS_LOG_DIR: one JSON line per request in access-YYYY-MM-DD.log there
+    # (access_log.py); empty: no access log. Day files older than access_log_days are swept.
+    access_log_dir: str = ""
+    access_log_days: int = 7
+    # LETHE_GATEWAY_PAYMENT_PAGE_URL: the payment provider's base URL as the browser reaches
+    # it; the checkout page sends the person to its hosted card page (web/orders_pages.py),
+    # so a card number never reaches Lethe. Empty: the checkout cannot take payments.
+    payment_page_url: str = ""
 
 
 def _max_body_bytes(env: Env) -> int:
@@ -91,9 +99,14 @@ def load_config() -> GatewayConfig:
         verify_timeout_seconds=env.float("LETHE_GATEWAY_VERIFY_TIMEOUT_SECONDS", 150.0),
         metrics_port=_metrics_port(env),
         trusted_proxies=_trusted_proxies(env),
+        access_log_dir=env.str("LETHE_GATEWAY_ACCESS_LOG_DIR", ""),
+        access_log_days=env.bounded_int("LETHE_GATEWAY_ACCESS_LOG_DAYS", 7, 1, 365),
+        payment_page_url=env.str("LETHE_GATEWAY_PAYMENT_PAGE_URL", "").rstrip("/"),
     )
     if config.metrics_port is not None and config.metrics_port == config.port:
         env.problem("GATEWAY_METRICS_PORT must differ from LETHE_GATEWAY_PORT")
+    if config.payment_page_url and not config.payment_page_url.startswith(("http://", "https://")):
+        env.problem("LETHE_GATEWAY_PAYMENT_PAGE_URL must be an http:// or https:// address")
     if not config.export_timeout_seconds > 0:
         env.problem("LETHE_GATEWAY_EXPORT_TIMEOUT_SECONDS must be a number of seconds above 0")
     env.check()

@@ -13,6 +13,7 @@ from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe_common.privacy_api import (
     declared_holdings,
+    describe_inventory,
     erase_subject,
     export_subject,
     find_subject_traces,
@@ -223,6 +224,11 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         return contact_message(self._contacts.close(request.actor_account_id, request.contact_request_id))
 
     # -- privacy -------------------------------------------------------------------------
+    def DescribeInventory(
+        self, request: subject_pb2.DescribeInventoryRequest, context: Any
+    ) -> subject_pb2.DescribeInventoryResponse:
+        return describe_inventory(SERVICE, INVENTORY)
+
     def ExportSubjectData(
         self, request: subject_pb2.ExportSubjectDataRequest, context: Any
     ) -> subject_pb2.ExportSubjectDataResponse:

@@ -10,6 +10,7 @@ from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common.privacy_api import (
     declared_holdings,
+    describe_inventory,
     erase_subject,
     export_subject,
     find_subject_traces,
@@ -122,6 +123,11 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
         return campaign_message(self._campaigns.cancel(request.campaign_id, _actor(request.actor_account_id)))
 
     # -- privacy --------------------------------------------------------------------------
+    def DescribeInventory(
+        self, request: subject_pb2.DescribeInventoryRequest, context: Any
+    ) -> subject_pb2.DescribeInventoryResponse:
+        return describe_inventory(SERVICE, INVENTORY)
+
     def ExportSubjectData(
         self, request: subject_pb2.ExportSubjectDataRequest, context: Any
     ) -> subject_pb2.ExportSubjectDataResponse:

@@ -12,6 +12,7 @@ from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.errors import InvalidArgument
 from lethe_common.privacy_api import (
     declared_holdings,
+    describe_inventory,
     erase_subject,
     export_subject,
     find_subject_traces,
@@ -257,6 +258,11 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
         )
 
     # -- privacy ----------------------------------------------------------------------------
+    def DescribeInventory(
+        self, request: subject_pb2.DescribeInventoryRequest, context: Any
+    ) -> subject_pb2.DescribeInventoryResponse:
+        return describe_inventory(SERVICE, INVENTORY)
+
     def ExportSubjectData(
         self, request: subject_pb2.ExportSubjectDataRequest, context: Any
     ) -> subject_pb2.ExportSubjectDataResponse:

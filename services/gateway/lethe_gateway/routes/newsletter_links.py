@@ -88,6 +88,29 @@ def _bad_link(request: Request, title: str) -> Response:
     return _answer(request, title, 422, "invalid_request", INVALID_LINK)
 
 
+async def confirm_link(request: Request, token: str) -> pb.Subscription:
+    """Confirm a subscription with the mailed token (also the portal's confirm page)."""
+    reply: pb.Subscription = await newsletter(request).Confirm(
+        pb.TokenRequest(token=token, client_address=client_address(request)), timeout=rpc_timeout(request)
+    )
+    return reply
+
+
+async def check_unsubscribe_link(request: Request, token: str) -> None:
+    """Refuses a token that would unsubscribe nobody; changes nothing."""
+    await newsletter(request).CheckUnsubscribeToken(
+        pb.TokenRequest(token=token), timeout=rpc_timeout(request)
+    )
+
+
+async def unsubscribe_link(request: Request, token: str) -> pb.Accepted:
+    """Unsubscribe with the token of any newsletter (also the portal's unsubscribe page)."""
+    reply: pb.Accepted = await newsletter(request).Unsubscribe(
+        pb.TokenRequest(token=token), timeout=rpc_timeout(request)
+    )
+    return reply
+
+
 @router.get("/confirm", include_in_schema=False)
 async def confirm_page(request: Request, token: QueryToken = None) -> Response:
     if not token:
@@ -111,10 +134,7 @@ async def confirm(request: Request, token: QueryToken = None) -> Any:
     except BadLink:
         return _bad_link(request, "Newsletter")
     try:
-        reply = await newsletter(request).Confirm(
-            pb.TokenRequest(token=link_token, client_address=client_address(request)),
-            timeout=rpc_timeout(request),
-        )
+        reply = await confirm_link(request, link_token)
     except grpc.aio.AioRpcError as exc:
         return _failure(request, exc, "Newsletter")
     if _is_json(request):
@@ -130,9 +150,7 @@ async def unsubscribe_page(request: Request, token: QueryToken = None) -> Respon
     if not token:
         return _bad_link(request, "Newsletter abbestellen / Unsubscribe")
     try:
-        await newsletter(request).CheckUnsubscribeToken(
-            pb.TokenRequest(token=token), timeout=rpc_timeout(request)
-        )
+        await check_unsubscribe_link(request, token)
     except grpc.aio.AioRpcError as exc:
         return _failure(request, exc, "Newsletter abbestellen / Unsubscribe")
     return page(
@@ -151,9 +169,7 @@ async def unsubscribe(request: Request, token: QueryToken = None) -> Any:
     except BadLink:
         return _bad_link(request, "Newsletter abbestellen / Unsubscribe")
     try:
-        reply = await newsletter(request).Unsubscribe(
-            pb.TokenRequest(token=link_token), timeout=rpc_timeout(request)
-        )
+        reply = await unsubscribe_link(request, link_token)
     except grpc.aio.AioRpcError as exc:
         return _failure(request, exc, "Newsletter abbestellen / Unsubscribe")
     if _is_json(request):

@@ -1,0 +1,531 @@
+"""The privacy centre (issue 16): consents with their history and exact texts, the data
+export, erasure, restriction and its lifting, objection, a person's requests with every
+service's receipt, a request without an account, and the pages the privacy mails link to
+(``/privacy-requests/confirm?token=`` and ``/privacy-requests/<id>?token=``).
+
+Every action calls the JSON API's own route function (``routes.consents``,
+``routes.privacy``, ``routes.data_export``); this module only turns forms into those calls
+and their answers into pages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from lethe.identity.v1 import identity_pb2 as pb
+from lethe_gateway.privacy_schemas import (
+    ConfirmBody,
+    ConsentsOut,
+    ConsentTextOut,
+    ErasureBody,
+    GrantBody,
+    ObjectionBody,
+    OpenedOut,
+    PrivacyRequestBody,
+)
+from lethe_gateway.routes.consents import consent_texts, grant, my_consents, withdraw
+from lethe_gateway.routes.data_export import data_export
+from lethe_gateway.routes.privacy import (
+    confirm_request,
+    erase_me,
+    file_request,
+    follow_request,
+    lift_restriction,
+    my_requests,
+    object_to,
+    restrict_me,
+)
+from lethe_gateway.web.forms import csrf_ok, field
+from lethe_gateway.web.i18n import language, translator
+from lethe_gateway.web.outcome import Refused, attempt, field_errors
+from lethe_gateway.web.render import render
+from lethe_gateway.web.session import page_account
+
+router = APIRouter()
+
+# Purposes processed on legitimate interest, which a person may object to (Art. 21) beside
+# the consent purposes the consent service lists; the consent service judges every purpose.
+OBJECTABLE_INTERESTS = ("access_logs", "contact_requests")
+REQUEST_KINDS = ("access", "erasure", "restriction", "restriction_lift", "objection")
+EXPORT_HEADERS = ("content-disposition", "cache-control", "x-export-complete")
+MAX_TOKEN = 128
+
+
+# -- helpers --------------------------------------------------------------------------------
+def _to_login(path: str) -> Response:
+    return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
+
+
+def _label(t: Callable[..., str]) -> Callable[[str, str], str]:
+    """A value's name in the person's language (``privacy.<group>.<value>``), else the value."""
+
+    def label(group: str, value: str) -> str:
+        key = f"privacy.{group}.{value}"
+        text = t(key)
+        return value if text == key else text
+
+    return label
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return ""
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
+    except ValueError:
+        return value
+
+
+def _page(
+    request: Request, template: str, account: pb.Account | None, status_code: int = 200, **context: Any
+) -> Response:
+    t = translator(language(request))
+    return render(
+        request,
+        template,
+        account=account,
+        status_code=status_code,
+        label=_label(t),
+        when=_when,
+        **context,
+    )
+
+
+def _problem(request: Request, account: pb.Account | None, status: int, message: str) -> Response:
+    t = translator(language(request))
+    return render(
+        request,
+        "message.html",
+        account=account,
+        status_code=status,
+        title=t("error.title"),
+        message=message,
+        kind="error",
+    )
+
+
+def _expired(request: Request, account: pb.Account | None) -> Response:
+    return _problem(request, account, 403, translator(language(request))("error.csrf"))
+
+
+def follow_link(opened: OpenedOut) -> str:
+    return f"/privacy-requests/{opened.request.id}?token={quote(opened.follow_token, safe='')}"
+
+
+def _text_in(text: ConsentTextOut | None, lang: str) -> dict[str, str]:
+    if text is None:
+        return {"title": "", "body": ""}
+    return text.texts.get(lang) or text.texts.get("en") or {"title": text.purpose, "body": ""}
+
+
+def _consent_view(lang: str, texts: list[ConsentTextOut], mine: ConsentsOut) -> list[dict[str, Any]]:
+    """Per purpose: the current text, the person's state and the history of that purpose."""
+    states = {s.purpose: s for s in mine.states}
+    return [
+        {
+            "purpose": text.purpose,
+            "version": text.version,
+            "text": _text_in(text, lang),
+            "state": states.get(text.purpose),
+            "history": [
+                {"record": r, "text": _text_in(r.text, lang)}
+                for r in mine.history
+                if r.purpose == text.purpose
+            ],
+        }
+        for text in texts
+    ]
+
+
+# -- the overview ---------------------------------------------------------------------------
+@router.get("/privacy")
+async def overview(request: Request) -> Response:
+    account = await page_account(request)
+    if account is None:
+        return _to_login("/privacy")
+    return _page(request, "privacy_overview.html", account)
+
+
+# -- consents -------------------------------------------------------------------------------
+async def _consents_page(
+    request: Request, account: pb.Account, notice: str = "", message: str = "", status_code: int = 200
+) -> Response:
+    lang = language(request)
+    t = translator(lang)
+    try:
+        texts = await attempt(consent_texts(request), t("error.unavailable"))
+        mine = await attempt(my_consents(request, account), t("error.unavailable"))
+    except Refused as refused:
+        return _problem(request, account, refused.status, refused.message)
+    return _page(
+        request,
+        "privacy_consents.html",
+        account,
+        status_code=status_code,
+        purposes=_consent_view(lang, texts, mine),
+        notice=notice,
+        message=message,
+    )
+
+
+@router.get("/privacy/consents")
+async def consents_page(request: Request, done: str = "") -> Response:
+    account = await page_account(request)
+    if account is None:
+        return _to_login("/privacy/consents")
+    t = translator(language(request))
+    notice = t(f"privacy.consents.done.{done}") if done in ("granted", "withdrawn") else ""
+    return await _consents_page(request, account, notice=notice)
+
+
+@router.post("/privacy/consents")
+async def consents_submit(request: Request) -> Response:
+    form = await request.form()
+    account = await page_account(request)
+    if not csrf_ok(request, form):
+        return _expired(request, account)
+    if account is None:
+        return _to_login("/privacy/consents")
+    t = translator(language(request))
+    action, purpose = field(form, "action"), field(form, "purpose")
+    try:
+        if action == "grant":
+            body = GrantBody(purpose=purpose, version=field(form, "version"))
+            await attempt(grant(body, request, account), t("error.unavailable"))
+        elif action == "withdraw" and purpose == "account":
+            # Withdrawing the account consent erases the account: the erase page says what that means.
+            return RedirectResponse("/privacy/erase", status_code=303)
+        elif action == "withdraw":
+            await attempt(withdraw(purpose, request, account), t("error.unavailable"))
+        else:
+            raise Refused(400, t("error.field"))
+    except ValidationError:
+        return await _consents_page(request, account, message=t("error.field"), status_code=422)
+    except Refused as refused:
+        return await _consents_page(request, account, message=refused.message, status_code=refused.status)
+    done = "granted" if action == "grant" else "withdrawn"
+    return RedirectResponse(f"/privacy/consents?done={done}#purpose-{purpose}", status_code=303)
+
+
+# -- the export -----------------------------------------------------------------------------
+@router.get("/privacy/export")
+async def export_download(request: Request) -> Response:
+    """The JSON API's document, saved by the browser as a file."""
+    account = await page_account(request)
+    if account is None:
+        return _to_login("/privacy/export")
+    headers = Response()
+    try:
+        document = await attempt(
+            data_export(request, headers, account), translator(language(request))("error.unavailable")
+        )
+    except Refused as refused:
+        return _problem(request, account, refused.status, refused.message)
+    return JSONResponse(
+        document.model_dump(mode="json"),
+        headers={name: value for name, value in headers.headers.items() if name in EXPORT_HEADERS},
+    )
+
+
+# -- erasure, restriction, objection ----------------------------------------------------------
+def _opened(request: Request, account: pb.Account | None, opened: OpenedOut) -> Response:
+    return _page(
+        request,
+        "privacy_opened.html",
+        account,
+        status_code=202,
+        opened=opened.request,
+        follow=follow_link(opened),
+    )
+
+
+@router.get("/privacy/erase")
+async def erase_page(request: Request) -> Response:
+    account = await page_account(request)
+    if account is None:
+        return _to_login("/privacy/erase")
+    return _page(request, "privacy_erase.html", account, errors={}, values={"reason": ""}, message="")
+
+
+@router.post("/privacy/erase")
+async def erase_submit(request: Request) -> Response:
+    form = await request.form()
+    account = await page_account(request)
+    if not csrf_ok(request, form):
+        return _expired(request, account)
+    if account is None:
+        return _to_login("/privacy/erase")
+    t = translator(language(request))
+    values = {"reason": field(form, "reason")}
+    errors: dict[str, str] = {}
+    if field(form, "confirm") != "yes":
+        errors["confirm"] = t("privacy.erase.confirm.missing")
+    try:
+        body = ErasureBody(reason=values["reason"])
+    except ValidationError as exc:
+        errors.update(field_errors(exc, {"reason": t("privacy.reason.long")}, t("field.required")))
+    if errors:
+        return _page(
+            request,
+            "privacy_erase.html",
+            account,
+            status_code=422,
+            errors=errors,
+            values=values,
+            message=t("error.field"),
+        )
+    try:
+        opened = await attempt(erase_me(body, request, account), t("error.unavailable"))
+    except Refused as refused:
+        return _page(
+            request,
+            "privacy_erase.html",
+            account,
+            status_code=refused.status,
+            errors={},
+            values=values,
+            message=refused.message,
+        )
+    return _opened(request, None, opened)  # the account is being erased: no more account pages
+
+
+@router.get("/privacy/restriction")
+async def restriction_page(request: Request) -> Response:
+    account = await page_account(request)
+    if account is None:
+        return _to_login("/privacy/restriction")
+    return _page(request, "privacy_restriction.html", account, errors={}, values={"reason": ""}, message="")
+
+
+@router.post("/privacy/restriction")
+async def restriction_submit(request: Request) -> Response:
+    form = await request.form()
+    account = await page_account(request)
+    if not csrf_ok(request, form):
+        return _expired(request, account)
+    if account is None:
+        return _to_login("/privacy/restriction")
+    t = translator(language(request))
+    values = {"reason": field(form, "reason")}
+    try:
+        if field(form, "action") == "lift":
+            opened = await attempt(lift_restriction(request, account), t("error.unavailable"))
+        else:
+            body = ErasureBody(reason=values["reason"])
+            opened = await attempt(restrict_me(body, request, account), t("error.unavailable"))
+    except ValidationError as exc:
+        errors = field_errors(exc, {"reason": t("privacy.reason.long")}, t("field.required"))
+        return _page(
+            request,
+            "privacy_restriction.html",
+            account,
+            status_code=422,
+            errors=errors,
+            values=values,
+            message=t("error.field"),
+        )
+    except Refused as refused:
+        return _page(
+            request,
+            "privacy_restriction.html",
+            account,
+            status_code=refused.status,
+            errors={},
+            values=values,
+            message=refused.message,
+        )
+    return _opened(request, account, opened)
+
+
+async def _objectable(request: Request) -> list[str]:
+    texts = await attempt(consent_texts(request), translator(language(request))("error.unavailable"))
+    return [x.purpose for x in texts if x.purpose != "account"] + list(OBJECTABLE_INTERESTS)
+
+
+async def _objection_form(
+    request: Request,
+    account: pb.Account | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    message: str,
+    status_code: int = 200,
+) -> Response:
+    try:
+        purposes = await _objectable(request)
+    except Refused as refused:
+        return _problem(request, account, refused.status, refused.message)
+    return _page(
+        request,
+        "privacy_objection.html",
+        account,
+        status_code=status_code,
+        purposes=purposes,
+        values=values,
+        errors=errors,
+        message=message,
+    )
+
+
+@router.get("/privacy/objection")
+async def objection_page(request: Request) -> Response:
+    account = await page_account(request)
+    if account is None:
+        return _to_login("/privacy/objection")
+    return await _objection_form(request, account, {"purpose": "", "reason": ""}, {}, "")
+
+
+@router.post("/privacy/objection")
+async def objection_submit(request: Request) -> Response:
+    form = await request.form()
+    account = await page_account(request)
+    if not csrf_ok(request, form):
+        return _expired(request, account)
+    if account is None:
+        return _to_login("/privacy/objection")
+    t = translator(language(request))
+    values = {"purpose": field(form, "purpose"), "reason": field(form, "reason")}
+    try:
+        body = ObjectionBody(purpose=values["purpose"], reason=values["reason"])
+        opened = await attempt(object_to(body, request, account), t("error.unavailable"))
+    except ValidationError as exc:
+        messages = {"purpose": t("privacy.objection.purpose.missing"), "reason": t("field.required")}
+        errors = field_errors(exc, messages, t("field.required"))
+        return await _objection_form(request, account, values, errors, t("error.field"), 422)
+    except Refused as refused:
+        return await _objection_form(request, account, values, {}, refused.message, refused.status)
+    return _opened(request, account, opened)
+
+
+# -- the person's requests ------------------------------------------------------------------
+@router.get("/privacy/requests")
+async def requests_page(request: Request) -> Response:
+    account = await page_account(request)
+    if account is None:
+        return _to_login("/privacy/requests")
+    try:
+        found = await attempt(
+            my_requests(request, account), translator(language(request))("error.unavailable")
+        )
+    except Refused as refused:
+        return _problem(request, account, refused.status, refused.message)
+    return _page(request, "privacy_requests.html", account, requests=found)
+
+
+# -- without an account ---------------------------------------------------------------------
+def _request_form(
+    request: Request,
+    account: pb.Account | None,
+    values: dict[str, str],
+    errors: dict[str, str],
+    message: str,
+    status_code: int = 200,
+    sent: bool = False,
+) -> Response:
+    return _page(
+        request,
+        "privacy_request_form.html",
+        account,
+        status_code=status_code,
+        kinds=REQUEST_KINDS,
+        values=values,
+        errors=errors,
+        message=message,
+        sent=sent,
+    )
+
+
+@router.get("/privacy/request")
+async def request_page(request: Request) -> Response:
+    account = await page_account(request)
+    return _request_form(request, account, {"email": "", "kind": "", "purpose": "", "reason": ""}, {}, "")
+
+
+@router.post("/privacy/request")
+async def request_submit(request: Request) -> Response:
+    form = await request.form()
+    account = await page_account(request)
+    if not csrf_ok(request, form):
+        return _expired(request, account)
+    t = translator(language(request))
+    values = {name: field(form, name) for name in ("email", "kind", "purpose", "reason")}
+    errors: dict[str, str] = {}
+    if "@" not in values["email"]:  # the rest of the address is consent's to judge
+        errors["email"] = t("field.email")
+    if values["kind"] == "objection" and not values["purpose"]:
+        errors["purpose"] = t("privacy.objection.purpose.missing")
+    try:
+        body = PrivacyRequestBody(
+            email=values["email"],
+            kind=values["kind"],  # type: ignore[arg-type]  # the model checks it
+            purpose=values["purpose"] or None,
+            reason=values["reason"],
+        )
+    except ValidationError as exc:
+        messages = {
+            "email": t("field.email"),
+            "kind": t("privacy.request.kind.missing"),
+            "purpose": t("privacy.objection.purpose.missing"),
+            "reason": t("privacy.reason.long"),
+        }
+        errors.update(field_errors(exc, messages, t("field.required")))
+    if errors:
+        return _request_form(request, account, values, errors, t("error.field"), 422)
+    try:
+        await attempt(file_request(body, request), t("error.unavailable"))
+    except Refused as refused:
+        return _request_form(request, account, values, {}, refused.message, refused.status)
+    return _request_form(request, account, values, {}, "", 202, sent=True)
+
+
+@router.get("/privacy-requests/confirm")
+async def confirm_page(request: Request, token: str = "") -> Response:
+    """The confirmation link of a privacy mail: a button, so that a mail scanner opening
+    the link confirms nothing."""
+    account = await page_account(request)
+    return _page(request, "privacy_confirm.html", account, token=token[:MAX_TOKEN], message="")
+
+
+@router.post("/privacy-requests/confirm")
+async def confirm_submit(request: Request) -> Response:
+    form = await request.form()
+    account = await page_account(request)
+    if not csrf_ok(request, form):
+        return _expired(request, account)
+    t = translator(language(request))
+    token = field(form, "token")
+    try:
+        body = ConfirmBody(token=token)
+        confirmed = await attempt(confirm_request(body, request), t("error.unavailable"))
+    except ValidationError:
+        return _page(
+            request, "privacy_confirm.html", account, 422, token="", message=t("privacy.link.broken")
+        )
+    except Refused as refused:
+        return _page(
+            request, "privacy_confirm.html", account, refused.status, token=token, message=refused.message
+        )
+    return _page(request, "privacy_confirm.html", account, token=token, message="", confirmed=confirmed)
+
+
+@router.get("/privacy-requests/{request_id}")
+async def follow_page(request: Request, request_id: str, token: str = "") -> Response:
+    """The follow link of a privacy mail: the request's status, every service's receipt and
+    the proof of erasure's result, for whoever holds the token (no log-in)."""
+    account = await page_account(request)
+    t = translator(language(request))
+    if not token:
+        return _problem(request, account, 404, t("privacy.link.broken"))
+    try:
+        found = await attempt(follow_request(request_id, token[:MAX_TOKEN], request), t("error.unavailable"))
+    except Refused as refused:
+        message = t("privacy.link.broken") if refused.status in (404, 410, 422) else refused.message
+        return _problem(request, account, refused.status, message)
+    return _page(request, "privacy_follow.html", account, found=found)

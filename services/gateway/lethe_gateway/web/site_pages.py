@@ -1,0 +1,84 @@
+"""Pages every visitor has: the cookie choice and the language switch."""
+
+from __future__ import annotations
+
+import grpc
+from fastapi import APIRouter, Request
+from starlette.responses import RedirectResponse, Response
+
+from lethe.consent.v1 import consent_pb2
+from lethe.identity.v1 import identity_pb2
+from lethe_gateway.deps import consent, rpc_timeout
+from lethe_gateway.privacy_schemas import GrantBody
+from lethe_gateway.routes.consents import grant, withdraw
+from lethe_gateway.web.forms import csrf_ok, field, set_choice_cookie
+from lethe_gateway.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language, translator
+from lethe_gateway.web.render import render
+from lethe_gateway.web.session import page_account
+
+router = APIRouter()
+
+
+def local_path(target: str, default: str = "/") -> str:
+    """Only a path of this site: never an address elsewhere (no open redirect)."""
+    return (
+        target if target.startswith("/") and not target.startswith("//") and "\\" not in target else default
+    )
+
+
+@router.get("/cookies")
+async def cookie_settings(request: Request) -> Response:
+    account = await page_account(request)
+    notice = translator(language(request))("cookies.saved") if request.query_params.get("saved") else ""
+    return render(request, "cookies.html", account=account, notice=notice)
+
+
+@router.post("/cookies")
+async def choose_cookies(request: Request) -> Response:
+    form = await request.form()
+    account = await page_account(request)
+    t = translator(language(request))
+    choice = field(form, "choice")
+    if not csrf_ok(request, form) or choice not in ("accepted", "declined"):
+        return render(
+            request,
+            "message.html",
+            account=account,
+            status_code=400,
+            title=t("error.title"),
+            message=t("error.csrf"),
+            kind="error",
+        )
+    if account is not None:  # the ledger holds a logged-in person's choice
+        await _record_choice(request, account, choice)
+    target = local_path(field(form, "next"))
+    response = RedirectResponse(target + ("?saved=1" if target == "/cookies" else ""), status_code=303)
+    set_choice_cookie(request, response, choice)
+    return response
+
+
+async def _record_choice(request: Request, account: identity_pb2.Account, choice: str) -> None:
+    """Through the JSON API's own routes: a grant of the current analytics text, or its
+    withdrawal (nothing to withdraw is no error)."""
+    texts = await consent(request).ListCurrentTexts(consent_pb2.Empty(), timeout=rpc_timeout(request))
+    version = next((x.version for x in texts.texts if x.purpose == "analytics"), "")
+    try:
+        if choice == "accepted" and version:
+            await grant(GrantBody(purpose="analytics", version=version), request, account)
+        elif choice == "declined":
+            await withdraw("analytics", request, account)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+            raise
+
+
+@router.post("/language")
+async def switch_language(request: Request) -> Response:
+    form = await request.form()
+    chosen = field(form, "to")
+    response = RedirectResponse(local_path(field(form, "next")), status_code=303)
+    if csrf_ok(request, form) and chosen in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600, path="/", samesite="lax", httponly=True
+        )
+    return response
