@@ -1,6 +1,6 @@
 # One image per Lethe service, all from this file (build from the repository root):
 #   docker build --build-arg SERVICE=identity -t lethe-identity .
-# SERVICE is identity, consent, shop, newsletter or gateway. A backend's image runs its
+# SERVICE is identity, consent, shop, newsletter, analytics or gateway. A backend's image runs its
 # gRPC API by default (`lethe-<service>-api`) and its worker with the command
 # `lethe-<service>-worker`; the gateway's runs `lethe-gateway-api`.
 # BASE: the official python:3.11-slim by default; pin it by digest for production
@@ -13,7 +13,7 @@ ARG BASE=python:3.11-slim
 #    grpcio-tools stay in this stage) ---------------------------------------------
 FROM ${BASE} AS build
 ARG SERVICE
-RUN test -n "$SERVICE" || { echo "--build-arg SERVICE=<identity|consent|shop|newsletter|gateway> is required" >&2; exit 1; }
+RUN test -n "$SERVICE" || { echo "--build-arg SERVICE=<identity|consent|shop|newsletter|analytics|gateway> is required" >&2; exit 1; }
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 COPY requirements/images/build.txt /tmp/build.txt
 RUN python3 -m venv /opt/build \

@@ -254,7 +254,8 @@ def test_erasure_from_the_portal_fans_out_and_completes_with_every_receipt(
         20,
         what="the erasure to complete",
     )
-    assert sorted(r["service"] for r in done["receipts"]) == ["consent", "identity", "newsletter", "shop"]
+    receipts = sorted(r["service"] for r in done["receipts"])
+    assert receipts == ["analytics", "consent", "identity", "newsletter", "shop"]
     identity_receipt = next(r for r in done["receipts"] if r["service"] == "identity")
     assert any("account" in item for item in identity_receipt["deleted"])
     assert browser.get("/api/v1/me").status_code == 401
@@ -336,7 +337,7 @@ def test_access_without_an_account_is_a_single_use_expiring_download_by_mail(
     assert got.headers["X-Export-Complete"] == "true" and "attachment" in got.headers["Content-Disposition"]
     document = got.json()
     parts = {part["service"]: part for part in document["services"]}
-    assert set(parts) == {"identity", "consent", "shop", "newsletter"}
+    assert set(parts) == {"identity", "consent", "shop", "newsletter", "analytics"}
     assert "Please send a quote" in json.dumps(parts["identity"]["data"])
     assert all(part["purposes"] and part["retention"] for part in parts.values())
     assert "used" in error(anonymous.get(path, params={"token": token}), 410)

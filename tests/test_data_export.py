@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import httpx
 import pytest
 
+from lethe_analytics.inventory import INVENTORY as ANALYTICS_INVENTORY
 from lethe_consent.inventory import INVENTORY as CONSENT_INVENTORY
 from lethe_identity.inventory import INVENTORY as IDENTITY_INVENTORY
 from lethe_newsletter.inventory import INVENTORY as NEWSLETTER_INVENTORY
@@ -29,7 +30,7 @@ PHONE = "+49 30 5550123"
 EXPORT = "/api/v1/me/data-export"
 TIMEOUT_SECONDS = 3
 LINK_TOKEN = re.compile(r"token=([A-Za-z0-9_.%-]+)")
-SERVICES = ["identity", "consent", "shop", "newsletter"]
+SERVICES = ["identity", "consent", "shop", "newsletter", "analytics"]
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +109,7 @@ INVENTORIES = {
     "consent": CONSENT_INVENTORY,
     "shop": SHOP_INVENTORY,
     "newsletter": NEWSLETTER_INVENTORY,
+    "analytics": ANALYTICS_INVENTORY,
 }
 
 

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).parents[1] / "tools"))
 import seed as seeding
 
 PEOPLE = int(os.environ.get("LETHE_FAULT_ERASURES", "200"))
-SERVICES = ("identity", "consent", "shop", "newsletter")
+SERVICES = ("identity", "consent", "shop", "newsletter", "analytics")
 
 
 @pytest.fixture(scope="module")

@@ -111,7 +111,7 @@ def test_subscribe_confirm_from_the_mail_and_unsubscribe_with_the_newsletters_li
 
     campaign = send_campaign(editor, f"Pages {uuid.uuid4().hex[:6]}")
     [message] = [m for m in mails_to(email, kind=CAMPAIGN) if m["X-Lethe-Campaign"] == campaign]
-    _, leave = link_in(message, "/api/v1/newsletter/unsubscribe")
+    _, leave = link_in(message, "/newsletter/unsubscribe")  # the portal's page, not the API
     page = c.get(f"/newsletter/unsubscribe?token={leave}")
     assert page.status_code == 200 and "stop receiving the newsletter" in page.text
     forged = c.post("/newsletter/unsubscribe", data={"csrf_token": "forged", "token": leave})

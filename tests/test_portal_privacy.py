@@ -234,7 +234,7 @@ def test_erasure_from_the_page_is_followed_to_complete_on_the_mailed_page(stack:
     assert mailed and mailed[1] == link
 
     done = followed_to(stack, link, "Complete")
-    for service in ("identity", "consent", "shop", "newsletter"):
+    for service in ("identity", "consent", "shop", "newsletter", "analytics"):
         assert f"<strong>{service}</strong>" in done
     assert "Proof of erasure" in done
     # A GET may reuse the session's answer for LETHE_GATEWAY_SESSION_CACHE_SECONDS (2 s).

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from markupsafe import escape
 
+from lethe.analytics.v1 import analytics_pb2_grpc
 from lethe.common.v1 import subject_pb2
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2_grpc
@@ -28,6 +29,7 @@ STUBS: dict[str, Any] = {
     "consent": consent_pb2_grpc.ConsentServiceStub,
     "shop": shop_pb2_grpc.ShopServiceStub,
     "newsletter": newsletter_pb2_grpc.NewsletterServiceStub,
+    "analytics": analytics_pb2_grpc.AnalyticsServiceStub,
 }
 
 
@@ -237,6 +239,8 @@ def test_the_privacy_notice_lists_every_declared_holding_and_the_current_consent
             assert f"<code>{holding.collection}</code>" in text, (service, holding.collection)
             for value in (holding.purpose, holding.lawful_basis, holding.retention):
                 assert escape(value) in text, (service, value)
+    # The gateway's own: its access log, with the retention it is configured with.
+    assert 'id="service-gateway"' in text and "7 days (LETHE_GATEWAY_ACCESS_LOG_DAYS)" in text
     for consent_text in c.get("/api/v1/consent-texts").json():
         assert consent_text["version"] in text
         if "en" in consent_text["texts"]:

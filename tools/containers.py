@@ -39,7 +39,7 @@ STATE = ROOT / "var" / "containers"
 DOCKER_DIR = ROOT / "var" / "docker"
 PIDS = STATE / "run"
 BASE_IMAGE = "lethe-base:bookworm"
-SERVICES = ("identity", "consent", "shop", "newsletter", "gateway")
+SERVICES = ("identity", "consent", "shop", "newsletter", "analytics", "gateway")
 BACKENDS = SERVICES[:-1]
 PROJECT = "lethe-containers"
 # Each image and the compose service whose `build:` makes it (the others reuse the image).
@@ -404,7 +404,7 @@ def monitoring_checks() -> str:
 
     def all_up() -> list[dict[str, Any]] | None:
         targets = httpx.get(f"{prometheus}/api/v1/targets").json()["data"]["activeTargets"]
-        return targets if len(targets) == 9 and all(t["health"] == "up" for t in targets) else None
+        return targets if len(targets) == 11 and all(t["health"] == "up" for t in targets) else None
 
     targets = wait_for("every Prometheus target to be up", all_up, timeout=60)
     groups = httpx.get(f"{prometheus}/api/v1/rules").json()["data"]["groups"]

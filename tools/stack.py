@@ -53,6 +53,7 @@ BACKENDS = {
     "consent": (50052, 9102, 9202),
     "shop": (50053, 9103, 9203),
     "newsletter": (50054, 9104, 9204),
+    "analytics": (50056, 9106, 9206),  # 50055/9105: the gateway's place in the pattern
 }
 REPLICA_PORT_STEP = 10  # replica n of a backend listens on its base ports + 10 * (n - 1)
 INFRA_PORTS = {

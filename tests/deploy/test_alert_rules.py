@@ -85,7 +85,13 @@ def test_the_retention_alert_watches_every_retention_sweep_of_the_workers() -> N
         for name in re.findall(r'Sweep\(\s*"([a-z-]+)"', worker.read_text())
     }
     retention = {name for name in declared if name.endswith(("-retention", "-tidy"))}
-    assert retention == {"identity-retention", "consent-retention", "shop-retention", "newsletter-tidy"}
+    assert retention == {
+        "identity-retention",
+        "consent-retention",
+        "shop-retention",
+        "newsletter-tidy",
+        "analytics-retention",
+    }
     (stale,) = [rule for rule in alert_rules() if rule["alert"] == "LetheRetentionSweepStale"]
     for name in retention:
         assert f'sweep="{name}"' in stale["expr"], name

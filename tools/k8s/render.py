@@ -86,7 +86,7 @@ BACKENDS = (
         50052,
         9102,
         9202,
-        calls=("identity", "shop", "newsletter"),
+        calls=("identity", "shop", "newsletter", "analytics"),
         mails=True,
     ),
     Backend(
@@ -116,6 +116,8 @@ BACKENDS = (
         mails=True,
         secrets=(("NEWSLETTER_LINK_SECRET", "newsletter-app", "link-secret", True),),
     ),
+    # The web analytics: counts per page and day, and page views only with consent.
+    Backend("analytics", 50056, 9106, 9206, api_memory="256Mi"),
 )
 PORTS = {b.name: b.grpc_port for b in BACKENDS}
 

@@ -21,7 +21,7 @@ class EventType:
     description: str
 
 
-ALL_SERVICES = ("identity", "consent", "shop", "newsletter", "gateway")
+ALL_SERVICES = ("identity", "consent", "shop", "newsletter", "analytics", "gateway")
 
 CATALOGUE: dict[str, EventType] = {
     event.name: event

@@ -35,7 +35,7 @@ from lethe_common.events.catalogue import ALL_SERVICES
 # The services that use the bus, each with a broker user of its own. The gateway calls the
 # services over gRPC and never connects to the broker; its exchange is still declared,
 # because consumers subscribe to every source in the catalogue.
-BUS_SERVICES = ("identity", "consent", "shop", "newsletter")
+BUS_SERVICES = ("identity", "consent", "shop", "newsletter", "analytics")
 # Every exchange the broker set-up declares, before any service starts.
 EVENT_SOURCES = ALL_SERVICES
 

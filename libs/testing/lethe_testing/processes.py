@@ -21,7 +21,7 @@ import grpc
 from lethe_common.grpc_client import channel_options, target
 from lethe_testing.waiting import free_port, http_status, unique, wait_for
 
-BACKENDS = ("identity", "consent", "shop", "newsletter")
+BACKENDS = ("identity", "consent", "shop", "newsletter", "analytics")
 
 
 @dataclass

@@ -9,13 +9,14 @@ from lethe_common.config import CommonConfig, Env, load_common
 SERVICE = "consent"
 # The services that answer an erasure or restriction with a receipt. Each
 # service joins this list with the issue that gives it its erasure handling.
-DEFAULT_RECEIPT_SERVICES = ("identity", "consent", "shop", "newsletter")
-KNOWN_SERVICES = ("identity", "consent", "shop", "newsletter", "gateway")
+DEFAULT_RECEIPT_SERVICES = ("identity", "consent", "shop", "newsletter", "analytics")
+KNOWN_SERVICES = ("identity", "consent", "shop", "newsletter", "analytics", "gateway")
 # Where the proof of erasure asks the other services to search (their gRPC APIs).
 TRACE_DEFAULT_ADDRESSES = {
     "identity": "127.0.0.1:50051",
     "shop": "127.0.0.1:50053",
     "newsletter": "127.0.0.1:50054",
+    "analytics": "127.0.0.1:50056",
 }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import grpc
 
+from lethe.analytics.v1 import analytics_pb2_grpc
 from lethe.common.v1 import subject_pb2
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
@@ -24,6 +25,7 @@ STUBS: dict[str, Any] = {
     "identity": identity_pb2_grpc.IdentityServiceStub,
     "shop": shop_pb2_grpc.ShopServiceStub,
     "newsletter": newsletter_pb2_grpc.NewsletterServiceStub,
+    "analytics": analytics_pb2_grpc.AnalyticsServiceStub,
 }
 
 

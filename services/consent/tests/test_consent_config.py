@@ -23,7 +23,7 @@ def test_defaults_give_the_consent_its_own_ports_database_and_deadlines(
     common = config.common
     assert (common.grpc_port, common.api_metrics_port, common.worker_metrics_port) == (50052, 9102, 9202)
     assert (common.service, common.mongo_db) == ("consent", "lethe_consent")
-    assert config.receipt_services == ("identity", "consent", "shop", "newsletter")
+    assert config.receipt_services == ("identity", "consent", "shop", "newsletter", "analytics")
     assert (config.request_due_months, config.proof_retention_days) == (1, 3 * 365)
 
 

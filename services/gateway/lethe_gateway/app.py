@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from lethe.analytics.v1 import analytics_pb2_grpc
 from lethe.consent.v1 import consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
@@ -86,6 +87,9 @@ def create_app(config: GatewayConfig) -> FastAPI:
             app.state.backends.channels["newsletter"]
         )
         app.state.shop = shop_pb2_grpc.ShopServiceStub(app.state.backends.channels["shop"])
+        app.state.analytics = analytics_pb2_grpc.AnalyticsServiceStub(
+            app.state.backends.channels["analytics"]
+        )
         yield
         await app.state.backends.close()
 

@@ -20,6 +20,7 @@ from fastapi import HTTPException, Request, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
+from lethe_gateway.cookies import cookie_name, drop_cookie, put_cookie, read_cookie
 from lethe_gateway.session_cache import MISS, SessionCache
 
 SESSION_COOKIE = "lethe_session"
@@ -36,12 +37,14 @@ def csrf_token_for(session_token: str) -> str:
 
 def _check_csrf(request: Request, session_token: str) -> None:
     sent = request.headers.get(CSRF_HEADER, "")
-    cookie = request.cookies.get(CSRF_COOKIE, "")
+    cookie = read_cookie(request, CSRF_COOKIE)
     expected = csrf_token_for(session_token)
     sent_b, cookie_b, expected_b = (v.encode("utf-8", "replace") for v in (sent, cookie, expected))
     if not (sent and hmac.compare_digest(sent_b, cookie_b) and hmac.compare_digest(sent_b, expected_b)):
         raise HTTPException(
-            403, f"this request needs the {CSRF_HEADER} header with the value of the {CSRF_COOKIE} cookie"
+            403,
+            f"this request needs the {CSRF_HEADER} header with the value of the "
+            f"{cookie_name(request, CSRF_COOKIE)} cookie",
         )
 
 
@@ -67,7 +70,7 @@ async def session_account(request: Request) -> pb.Account | None:
     cached = getattr(request.state, "account", _UNSET)
     if cached is not _UNSET:
         return cast("pb.Account | None", cached)
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = read_cookie(request, SESSION_COOKIE)
     account: pb.Account | None = None
     if token:
         sessions: SessionCache = request.app.state.sessions
@@ -87,30 +90,13 @@ async def session_account(request: Request) -> pb.Account | None:
     return account
 
 
-def _secure(request: Request) -> bool:
-    setting = request.app.state.config.cookie_secure
-    return setting == "true" or (setting == "auto" and request.url.scheme == "https")
-
-
 def set_session_cookies(request: Request, response: Response, session_token: str, max_age: int) -> None:
     """Session cookie (no expiry) unless ``max_age`` says how long it may persist."""
     persist = max_age if max_age > 0 else None
-    secure = _secure(request)
-    response.set_cookie(
-        SESSION_COOKIE, session_token, max_age=persist, path="/", httponly=True, samesite="lax", secure=secure
-    )
-    response.set_cookie(
-        CSRF_COOKIE,
-        csrf_token_for(session_token),
-        max_age=persist,
-        path="/",
-        httponly=False,
-        samesite="lax",
-        secure=secure,
-    )
+    put_cookie(request, response, SESSION_COOKIE, session_token, max_age=persist)
+    put_cookie(request, response, CSRF_COOKIE, csrf_token_for(session_token), max_age=persist, httponly=False)
 
 
 def clear_session_cookies(request: Request, response: Response) -> None:
-    secure = _secure(request)
     for name, http_only in ((SESSION_COOKIE, True), (CSRF_COOKIE, False)):
-        response.delete_cookie(name, path="/", httponly=http_only, samesite="lax", secure=secure)
+        drop_cookie(request, response, name, httponly=http_only)

@@ -7,7 +7,13 @@ from dataclasses import dataclass
 
 from lethe_common.config import Env, log_level
 
-BACKEND_DEFAULT_PORTS = {"identity": 50051, "consent": 50052, "shop": 50053, "newsletter": 50054}
+BACKEND_DEFAULT_PORTS = {
+    "identity": 50051,
+    "consent": 50052,
+    "shop": 50053,
+    "newsletter": 50054,
+    "analytics": 50056,
+}
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 # Below 1 KiB not even a registration fits; above 16 MiB a body is no JSON request of ours.
 MAX_BODY_BYTES_RANGE = (1024, 16 * 1024 * 1024)

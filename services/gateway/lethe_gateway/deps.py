@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from lethe.analytics.v1 import analytics_pb2_grpc
 from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
@@ -32,6 +33,10 @@ def newsletter(request: Request) -> newsletter_pb2_grpc.NewsletterServiceStub:
 
 def shop(request: Request) -> shop_pb2_grpc.ShopServiceStub:
     return request.app.state.shop
+
+
+def analytics(request: Request) -> analytics_pb2_grpc.AnalyticsServiceStub:
+    return request.app.state.analytics
 
 
 def person(account: pb.Account) -> consent_pb2.Person:

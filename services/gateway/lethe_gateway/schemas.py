@@ -212,3 +212,17 @@ class ContactOut(BaseModel):
             created_at=msg.created_at,
             closed_at=_opt(msg.closed_at),
         )
+
+
+class PasswordResetBody(Strict):
+    token: Token
+    new_password: Password
+
+
+class PasswordChangeBody(Strict):
+    current_password: Annotated[str, Field(min_length=1, max_length=1024)]
+    new_password: Password
+
+
+class PasswordSet(BaseModel):
+    message: str

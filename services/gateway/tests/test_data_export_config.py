@@ -39,4 +39,4 @@ def test_a_missing_part_is_explained_in_plain_words() -> None:
         "The shop could not be reached just now."
     )
     assert "error" in explain_missing(shop, grpc.StatusCode.INTERNAL, 5.0)
-    assert [part.service for part in PARTS] == ["identity", "consent", "shop", "newsletter"]
+    assert [part.service for part in PARTS] == ["identity", "consent", "shop", "newsletter", "analytics"]

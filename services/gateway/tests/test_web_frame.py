@@ -3,11 +3,13 @@ security headers on pages, API answers and refusals alike."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
 from lethe_gateway.app import create_app
 from lethe_gateway.config import GatewayConfig
+from lethe_gateway.cookies import cookie_name
 from lethe_gateway.web.headers import CONTENT_SECURITY_POLICY
 from lethe_gateway.web.i18n import TEXTS, language
 from lethe_testing import BACKENDS, free_port
@@ -40,7 +42,16 @@ def test_the_language_follows_the_switch_then_accept_language(
     headers = [(b"accept-language", header.encode())]
     if cookie:
         headers.append((b"cookie", f"lethe_lang={cookie}".encode()))
-    assert language(Request({"type": "http", "headers": headers})) == expected
+    app = create_app(offline_config())
+    scope = {
+        "type": "http",
+        "scheme": "http",
+        "path": "/",
+        "server": ("t", 80),
+        "headers": headers,
+        "app": app,
+    }
+    assert language(Request(scope)) == expected
 
 
 def test_the_policy_allows_nothing_inline_and_no_other_origin() -> None:
@@ -50,8 +61,9 @@ def test_the_policy_allows_nothing_inline_and_no_other_origin() -> None:
     assert all(v in ("'self'", "'none'") for v in directives.values())
 
 
-def test_every_response_has_the_security_headers() -> None:
-    config = GatewayConfig(
+def offline_config() -> GatewayConfig:
+    """A gateway with no backend behind it: pages that need none still answer."""
+    return GatewayConfig(
         host="127.0.0.1",
         port=free_port(),
         log_level="INFO",
@@ -61,7 +73,10 @@ def test_every_response_has_the_security_headers() -> None:
         cookie_secure="auto",
         session_cache_seconds=0.0,
     )
-    with TestClient(create_app(config), raise_server_exceptions=False) as client:
+
+
+def test_every_response_has_the_security_headers() -> None:
+    with TestClient(create_app(offline_config()), raise_server_exceptions=False) as client:
         for path in ("/static/site.css", "/healthz", "/api/v1/nothing-here", "/login", "/cookies"):
             answer = client.get(path)
             assert answer.headers["content-security-policy"] == CONTENT_SECURITY_POLICY, path
@@ -95,3 +110,54 @@ def test_metrics_name_the_whole_route_template_of_an_included_router() -> None:
     with TestClient(create_app(config), raise_server_exceptions=False) as client:
         assert client.post("/api/v1/session", json={"email": 1}).status_code == 422
     assert count() == before + 1
+
+
+def _set_cookies(answer: httpx.Response) -> dict[str, str]:
+    """Each cookie the answer sets: its name and its attributes, lower case."""
+    found = {}
+    for header in answer.headers.get_list("set-cookie"):
+        name, _, rest = header.partition("=")
+        found[name] = rest.lower()
+    return found
+
+
+def test_over_tls_every_cookie_is_host_prefixed_and_secure() -> None:
+    """__Host-: Secure, Path=/ and no Domain, so no sub-domain or plain-HTTP page can
+    plant or shadow it; over plain HTTP (the dev stack) the bare names stay."""
+    with TestClient(create_app(offline_config()), raise_server_exceptions=False) as client:
+        plain = _set_cookies(client.get("http://testserver/cookies"))
+        assert list(plain) == ["lethe_csrf"] and "secure" not in plain["lethe_csrf"]
+        client.cookies.clear()
+        page = client.get("https://testserver/cookies")
+        tls = _set_cookies(page)
+        assert list(tls) == ["__Host-lethe_csrf"]
+        attributes = tls["__Host-lethe_csrf"]
+        assert "secure" in attributes and "path=/" in attributes and "domain" not in attributes
+        token = client.cookies["__Host-lethe_csrf"]
+        switched = client.post(
+            "https://testserver/language",
+            data={"csrf_token": token, "to": "de", "next": "/cookies"},
+            follow_redirects=False,
+        )
+        assert switched.status_code == 303
+        assert "secure" in _set_cookies(switched)["__Host-lethe_lang"]
+        # A bare-named cookie over TLS counts for nothing: it may come from a plain-HTTP page.
+        client.cookies.clear()
+        client.cookies.set("lethe_csrf", token)
+        refused = client.post(
+            "https://testserver/language",
+            data={"csrf_token": token, "to": "de", "next": "/cookies"},
+            follow_redirects=False,
+        )
+        assert "__Host-lethe_lang" not in _set_cookies(refused)
+
+
+def test_a_cookie_scoped_to_a_path_takes_the_secure_prefix() -> None:
+    from starlette.requests import Request
+
+    app = create_app(offline_config())
+    scope = {"type": "http", "scheme": "https", "headers": [], "app": app, "server": ("h", 443), "path": "/"}
+    assert cookie_name(Request(scope), "lethe_checkout", "/checkout") == "__Secure-lethe_checkout"
+    assert (
+        cookie_name(Request({**scope, "scheme": "http"}), "lethe_checkout", "/checkout") == "lethe_checkout"
+    )

@@ -20,7 +20,14 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from lethe_common import tokens
-from lethe_common.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, Unauthenticated
+from lethe_common.errors import (
+    Aborted,
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    Unauthenticated,
+)
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
 from lethe_common.store.keys import key
@@ -117,8 +124,17 @@ class Accounts:
 
     def _send_verification(self, account_id: str, address: str, name: str, purpose: str) -> None:
         """Issue a link that replaces every earlier one of its purpose, and mail it."""
+        token = self.issue_link(account_id, address, purpose, self._ttl)
+        self._mailer.verification(
+            address, name, token, self._ttl.total_seconds() / 3600, change=purpose == CHANGE_EMAIL
+        )
+
+    def issue_link(self, account_id: str, address: str, purpose: str, ttl: timedelta) -> str:
+        """A new link of ``purpose`` for the account, mailed to ``address``: only its digest
+        is stored, and it makes every earlier link of its purpose void. Returns the token
+        (for the mail only). NotFound when the account was erased meanwhile."""
         token, now = tokens.new_token(), self._clock()
-        digest, expires_at = tokens.digest(token), now + self._ttl
+        digest, expires_at = tokens.digest(token), now + ttl
         self._repo.tokens.issue(
             {
                 "_id": digest,
@@ -144,9 +160,7 @@ class Accounts:
                 self._repo.accounts.links.delete_version(key(account_id, purpose), int(link["n"]))
             self._repo.tokens.delete(digest, account_id)
             raise NotFound("no such account")
-        self._mailer.verification(
-            address, name, token, self._ttl.total_seconds() / 3600, change=purpose == CHANGE_EMAIL
-        )
+        return token
 
     def resend_verification(self, email: str) -> None:
         """Send a fresh link to an unverified account; silent for any other address."""
@@ -292,8 +306,10 @@ class Accounts:
             )
         return self.profile(account_id)
 
-    def rehash(self, account_id: str, verified_hash: str, password: str) -> None:
-        """Store the password under the current parameters (log-in), unless it changed."""
+    def rehash(self, account_id: str, verified_hash: str, password: str) -> str:
+        """Store the password under the current parameters (log-in), unless it changed.
+        Returns the hash the account holds if nothing else changed it: the new one, or
+        ``verified_hash`` when it was changed meanwhile (the caller's check then fails)."""
         new_hash = self._passwords.hash(password)
 
         def replace(head: Document | None) -> Step | None:
@@ -304,3 +320,36 @@ class Accounts:
         doc, written = self._repo.accounts.credentials.write(account_id, replace)
         if written and doc is not None and not self._repo.accounts.exists(account_id):
             self._repo.accounts.credentials.delete_version(account_id, int(doc["n"]))
+        return new_hash if written else verified_hash
+
+    def set_password_hash(self, account_id: str, new_hash: str, replaces: str | None = None) -> None:
+        """Make ``new_hash`` the account's password (a reset, or a change in which the
+        person gave ``replaces``' password): a new credentials version. With ``replaces``,
+        Aborted when the password was changed meanwhile by someone else."""
+
+        def replace(head: Document | None) -> Step:
+            if head is None:
+                raise NotFound("no such account")
+            if replaces is not None and head.get("password_hash") != replaces:
+                raise Aborted("your password was changed at this moment elsewhere; please try again")
+            return Step({"password_hash": new_hash})
+
+        doc, written = self._repo.accounts.credentials.write(account_id, replace)
+        if written and doc is not None and not self._repo.accounts.exists(account_id):
+            self._repo.accounts.credentials.delete_version(account_id, int(doc["n"]))
+            raise NotFound("no such account")  # erased meanwhile: nothing of it stays
+
+    def cancel_email_change(self, account_id: str) -> None:
+        """Forget a pending e-mail change: its link, mailed to the new address, confirms
+        nothing any more (``_change_email`` checks the pending address). After a password
+        reset, whoever used the account before must not move it to their own address."""
+
+        def drop(head: Document | None) -> Step | None:
+            if head is None or not head.get("pending_email"):
+                return None
+            kept = [name for name in PROFILE_FIELDS if name in head and name != "pending_email"]
+            return Step({name: head[name] for name in kept})
+
+        doc, written = self._repo.accounts.write_profile(account_id, drop)
+        if written and doc is not None and not self._repo.accounts.exists(account_id):
+            self._repo.accounts.profiles.delete_version(account_id, int(doc["n"]))

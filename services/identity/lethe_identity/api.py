@@ -27,6 +27,7 @@ def servicer(parts: IdentityParts, traces: ServiceTraceSearch) -> IdentityServic
         parts.contact_retention_days,
         parts.erasure,
         traces=traces,
+        passwords=parts.passwords,
     )
 
 

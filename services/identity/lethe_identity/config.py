@@ -30,6 +30,9 @@ class IdentityConfig:
     argon2: Argon2Settings
     password_min_length: int
     verification_ttl_minutes: int
+    password_reset_ttl_minutes: float
+    password_reset_mails_per_address: int
+    password_reset_window_seconds: int
     session_idle_minutes: int
     session_absolute_hours: int
     remember_me_days: int
@@ -71,6 +74,14 @@ def _at_least_zero(env: Env, name: str, default: int) -> int:
     return value
 
 
+def _reset_ttl(env: Env) -> float:
+    """Minutes a password-reset link works: above 0 (fractions for tests), a day at most."""
+    value = env.float("IDENTITY_PASSWORD_RESET_TTL_MINUTES", 60.0)
+    if not 0 < value <= 24 * 60:
+        env.problem("IDENTITY_PASSWORD_RESET_TTL_MINUTES must be above 0 and at most 1440")
+    return value
+
+
 def load_config() -> IdentityConfig:
     env = Env()
     common = load_common(SERVICE, env, grpc_port=50051, api_metrics_port=9101, worker_metrics_port=9201)
@@ -81,6 +92,9 @@ def load_config() -> IdentityConfig:
         argon2=_argon2(env),
         password_min_length=max(10, env.int("IDENTITY_PASSWORD_MIN_LENGTH", 10)),
         verification_ttl_minutes=_positive(env, "IDENTITY_VERIFICATION_TTL_MINUTES", 24 * 60),
+        password_reset_ttl_minutes=_reset_ttl(env),
+        password_reset_mails_per_address=_positive(env, "IDENTITY_PASSWORD_RESET_MAILS_PER_ADDRESS", 3),
+        password_reset_window_seconds=_positive(env, "IDENTITY_PASSWORD_RESET_WINDOW_SECONDS", 3600),
         session_idle_minutes=_positive(env, "IDENTITY_SESSION_IDLE_MINUTES", 30),
         session_absolute_hours=_positive(env, "IDENTITY_SESSION_ABSOLUTE_HOURS", 12),
         remember_me_days=_positive(env, "IDENTITY_REMEMBER_ME_DAYS", 30),

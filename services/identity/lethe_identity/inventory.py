@@ -44,7 +44,14 @@ UNTIL_DELETED = (
 )
 CONTACT_PURPOSE = "answering a contact or callback request"
 CONTACT_RETENTION = "until answered, then IDENTITY_CONTACT_RETENTION_DAYS (90); at once on erasure"
-SECURITY = f"{LEGITIMATE_INTEREST}: security of the accounts (limiting log-in and contact attempts)"
+SECURITY = (
+    f"{LEGITIMATE_INTEREST}: security of the accounts (limiting log-in, password-change and contact "
+    "attempts and password-reset mails)"
+)
+LINK_LIFETIME = (
+    "until used or expired: IDENTITY_VERIFICATION_TTL_MINUTES (1440), password-reset links "
+    "IDENTITY_PASSWORD_RESET_TTL_MINUTES (60); at once on erasure"
+)
 INDEX = "index documents: find a person's items for erasure, export and expiry by key"
 WITH_ITEM = "as long as the item the entry points to (deleted after it)"
 
@@ -78,7 +85,7 @@ HOLDINGS: tuple[Holding, ...] = (
         LINKS,
         ("_id", "digest"),
         (IDENTIFIER, CREDENTIALS),
-        "the newest verification link of each purpose (activation, e-mail change)",
+        "the newest link of each purpose (activation, e-mail change, password reset)",
         ACCOUNT_BASIS,
         UNTIL_DELETED,
     ),
@@ -103,26 +110,30 @@ HOLDINGS: tuple[Holding, ...] = (
         TOKENS,
         ("_id", "account_id", "email"),
         (IDENTIFIER, CONTACT, CREDENTIALS),
-        "a mailed verification link (its digest) and the address it verifies",
+        "a mailed link (its digest: activation, e-mail change, password reset) and the address "
+        "it was sent to",
         ACCOUNT_BASIS,
-        "until used or IDENTITY_VERIFICATION_TTL_MINUTES (1440); at once on erasure",
+        LINK_LIFETIME,
     ),
     Holding(
         USED_TOKENS,
         ("_id",),
         (CREDENTIALS,),
-        "a verification link works once (the digest of a used one)",
+        "a mailed link works once (the digest of a used one)",
         ACCOUNT_BASIS,
-        "until the link would have expired (IDENTITY_VERIFICATION_TTL_MINUTES, 1440)",
+        "until the link would have expired (IDENTITY_VERIFICATION_TTL_MINUTES, 1440; "
+        "IDENTITY_PASSWORD_RESET_TTL_MINUTES, 60)",
     ),
     Holding(
         ATTEMPTS,
         ("_id",),
         (IDENTIFIER, NETWORK),
-        "limit failed log-ins per account and address and contact requests per client "
-        "(keyed hashes of the account, address or client address)",
+        "limit failed log-ins and wrong current passwords per account, log-ins per address, "
+        "contact requests per client and password-reset mails per e-mail address (keyed hashes "
+        "of the account, address or client address)",
         SECURITY,
-        "the limiter's window: IDENTITY_LOGIN_WINDOW_SECONDS (900), IDENTITY_CONTACT_WINDOW_SECONDS (3600)",
+        "the limiter's window: IDENTITY_LOGIN_WINDOW_SECONDS (900), IDENTITY_CONTACT_WINDOW_SECONDS "
+        "(3600), IDENTITY_PASSWORD_RESET_WINDOW_SECONDS (3600)",
     ),
     Holding(
         CONTACTS,

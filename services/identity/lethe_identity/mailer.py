@@ -7,6 +7,8 @@ for the mail again (``ResendVerification``) or staff can decide again.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from lethe_common.mail import Mail, ServiceMailer
 
 
@@ -26,6 +28,52 @@ class Mailer(ServiceMailer):
         )
         subject = "Bitte E-Mail-Adresse bestätigen / Please confirm your e-mail address"
         return self._send(Mail(to=to, subject=subject, text=text, headers={"X-Lethe-Mail": "verification"}))
+
+    def password_reset(self, to: str, token: str, ttl_minutes: float) -> bool:
+        """The link to set a new password. It names no one: the request named only an address."""
+        link = self._link("/reset-password", token)
+        text = (
+            "Hallo,\n\njemand, hoffentlich Sie, möchte für Ihr Konto ein neues Passwort festlegen. "
+            f"Das geht mit diesem Link:\n{link}\n"
+            f"Der Link gilt {ttl_minutes:g} Minuten und nur einmal. Danach endet jede Sitzung Ihres "
+            "Kontos; Sie melden sich mit dem neuen Passwort wieder an.\n"
+            "Wenn Sie das nicht waren, ignorieren Sie diese Mail: Ihr Passwort bleibt, wie es ist.\n\n"
+            "Hello,\n\nsomeone, hopefully you, asked to set a new password for your account. "
+            f"Use this link:\n{link}\n"
+            f"The link works once, for {ttl_minutes:g} minutes. Afterwards every session of your "
+            "account ends; you log in again with the new password.\n"
+            "If this was not you, ignore this mail: your password stays as it is.\n"
+        )
+        subject = "Neues Passwort festlegen / Set a new password"
+        return self._send(Mail(to=to, subject=subject, text=text, headers={"X-Lethe-Mail": "password-reset"}))
+
+    def password_changed(self, to: str, at: datetime, reset: bool) -> bool:
+        """The notice that the password changed: when and how, never the password."""
+        when = at.strftime("%Y-%m-%d %H:%M UTC")
+        forgot = f"{self._public_url}/forgot-password"
+        how_de = "mit dem Link aus unserer E-Mail" if reset else "in Ihrem Profil"
+        how_en = "with the link from our mail" if reset else "in your profile"
+        ended_de = (
+            "Jede Sitzung Ihres Kontos wurde beendet."
+            if reset
+            else ("Jede andere Sitzung Ihres Kontos wurde beendet.")
+        )
+        ended_en = (
+            "Every session of your account has ended."
+            if reset
+            else ("Every other session of your account has ended.")
+        )
+        text = (
+            f"Hallo,\n\ndas Passwort Ihres Kontos wurde am {when} {how_de} geändert. {ended_de}\n"
+            "Wenn Sie das nicht waren, legen Sie sofort ein neues Passwort fest und schreiben Sie "
+            f"uns:\n{forgot}\n\n"
+            f"Hello,\n\nthe password of your account was changed on {when} {how_en}. {ended_en}\n"
+            f"If this was not you, set a new password at once and write to us:\n{forgot}\n"
+        )
+        subject = "Ihr Passwort wurde geändert / Your password was changed"
+        return self._send(
+            Mail(to=to, subject=subject, text=text, headers={"X-Lethe-Mail": "password-changed"})
+        )
 
     def portal_decision(self, to: str, name: str, approved: bool, organisation: str, reason: str) -> bool:
         if approved:

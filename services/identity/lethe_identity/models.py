@@ -17,6 +17,7 @@ CONTACT_STATUSES = ("open", "closed")
 # The purposes of verification links.
 ACTIVATE = "activate"
 CHANGE_EMAIL = "change_email"
+RESET_PASSWORD = "reset_password"  # noqa: S105 (a purpose, not a password)
 
 
 def _time(value: Any) -> datetime | None:

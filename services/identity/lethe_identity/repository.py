@@ -87,6 +87,15 @@ class IdentityRepository:
         self.owned.remove_owner(account_id)
         return {**counts, "accounts": gone}
 
+    def end_sessions(self, account_id: str, keep: str = "") -> int:
+        """End every session of the account but the one whose digest is ``keep`` (a
+        password reset or change), found through the owner index; how many ended."""
+        return sum(
+            self.sessions.end(digest, account_id)
+            for digest in self.owned.items(account_id, "session")
+            if digest != keep
+        )
+
     def tombstone(self, request_id: str, now: datetime) -> None:
         """Proof of an erasure: the request id and the time, nothing of the person (consent's
         request says whom it concerned, for as long as its proof is kept)."""

@@ -27,6 +27,7 @@ from lethe_identity.contact import ContactRequests
 from lethe_identity.erasure import IdentityErasure
 from lethe_identity.inventory import INVENTORY
 from lethe_identity.models import AccountView, ContactView, OrganisationView, PortalAccessView
+from lethe_identity.password_changes import PasswordChanges
 from lethe_identity.portal import Portal
 from lethe_identity.sessions import Sessions
 
@@ -95,8 +96,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         erasure: IdentityErasure,
         *,
         traces: ServiceTraceSearch,
+        passwords: PasswordChanges,
     ) -> None:
         self._traces = traces
+        self._passwords = passwords
         self._accounts = accounts
         self._sessions = sessions
         self._portal = portal
@@ -135,6 +138,21 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     def Logout(self, request: pb.LogoutRequest, context: Any) -> pb.Empty:
         self._sessions.logout(request.session_token)
+        return pb.Empty()
+
+    # -- passwords -----------------------------------------------------------------
+    def RequestPasswordReset(self, request: pb.RequestPasswordResetRequest, context: Any) -> pb.Empty:
+        self._passwords.request_reset(request.email)
+        return pb.Empty()
+
+    def ResetPassword(self, request: pb.ResetPasswordRequest, context: Any) -> pb.Empty:
+        self._passwords.reset(request.token, request.new_password)
+        return pb.Empty()
+
+    def ChangePassword(self, request: pb.ChangePasswordRequest, context: Any) -> pb.Empty:
+        self._passwords.change(
+            request.account_id, request.current_password, request.new_password, request.keep_session_token
+        )
         return pb.Empty()
 
     # -- profile -------------------------------------------------------------------

@@ -96,10 +96,18 @@ class Sessions:
         self._per_address.forget(attempts[1])
         if doc.get("status") != "active":
             raise Unauthenticated("please confirm your e-mail address first; we sent you a link")
-        if self._passwords.needs_rehash(str(stored_hash)):
-            self._accounts.rehash(doc["_id"], str(stored_hash), password)
+        expected_hash = str(stored_hash)
+        if self._passwords.needs_rehash(expected_hash):
+            expected_hash = self._accounts.rehash(doc["_id"], expected_hash, password)
             log.info("password rehashed with the current parameters")
-        return self._open_session(AccountView.from_doc(doc, self._config.admin_emails), remember_me, now)
+        result = self._open_session(AccountView.from_doc(doc, self._config.admin_emails), remember_me, now)
+        # A password reset or change ends every session it finds; one opened at this moment
+        # with the old password may have come too late to be found, so it checks for itself.
+        credentials = self._repo.accounts.credentials.head(doc["_id"])
+        if (credentials or {}).get("password_hash") != expected_hash:
+            self._repo.sessions.end(tokens.digest(result.session_token), doc["_id"])
+            raise Unauthenticated(BAD_CREDENTIALS)
+        return result
 
     def _open_session(self, account: AccountView, remember_me: bool, now: datetime) -> LoginResult:
         token = tokens.new_token()

@@ -13,6 +13,7 @@ from lethe_identity.contact import ContactRequests
 from lethe_identity.erasure import IdentityErasure
 from lethe_identity.export import IdentityExport
 from lethe_identity.mailer import Mailer
+from lethe_identity.password_changes import PasswordChanges
 from lethe_identity.passwords import Passwords
 from lethe_identity.portal import Portal
 from lethe_identity.repository import IdentityRepository
@@ -24,6 +25,7 @@ from lethe_identity.sessions import Sessions
 class IdentityParts:
     accounts: Accounts
     sessions: Sessions
+    passwords: PasswordChanges
     portal: Portal
     contacts: ContactRequests
     erasure: IdentityErasure
@@ -41,6 +43,7 @@ def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
     return IdentityParts(
         accounts=accounts,
         sessions=Sessions(repo, accounts, passwords, config),
+        passwords=PasswordChanges(repo, accounts, passwords, mailer, config),
         portal=portal,
         contacts=ContactRequests(repo, portal, config),
         erasure=IdentityErasure(
@@ -52,6 +55,7 @@ def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
                 timedelta(days=config.remember_me_days),
                 timedelta(hours=config.session_absolute_hours),
                 timedelta(minutes=config.verification_ttl_minutes),
+                timedelta(minutes=config.password_reset_ttl_minutes),
             ),
         ),
         retention=Retention(repo, config),

@@ -74,6 +74,13 @@ class Links:
         return subscriber_id
 
     def unsubscribe_url(self, subscriber_id: str) -> str:
-        """The link in every newsletter: a GET shows a page, a POST unsubscribes (RFC 8058)."""
+        """The List-Unsubscribe header's address: a POST there unsubscribes at once, with
+        no form and no cookie (RFC 8058 one-click); a GET shows a page that asks."""
         token = quote(self.unsubscribe_token(subscriber_id))
         return f"{self._public_url}/api/v1/newsletter/unsubscribe?token={token}"
+
+    def unsubscribe_page_url(self, subscriber_id: str) -> str:
+        """The link in every newsletter's text: the portal's page, which asks for the click
+        in the reader's language."""
+        token = quote(self.unsubscribe_token(subscriber_id))
+        return f"{self._public_url}/newsletter/unsubscribe?token={token}"

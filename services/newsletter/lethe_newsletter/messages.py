@@ -50,13 +50,14 @@ class Messages:
         )
 
     def campaign(self, campaign: Document, subscriber: Document) -> Mail:
-        link = self._links.unsubscribe_url(subscriber["_id"])
+        link = self._links.unsubscribe_page_url(subscriber["_id"])
+        one_click = self._links.unsubscribe_url(subscriber["_id"])
         name = subscriber.get("name", "") if campaign.get("greeting") else ""
         text = campaign["text_body"]
         if campaign.get("greeting"):
             de, en = _greeting(name)
             text = f"{de} / {en}\n\n{text}"
-        text += "\n\n-- \nNewsletter abbestellen / Unsubscribe (one click):\n" + link + "\n"
+        text += "\n\n-- \nNewsletter abbestellen / Unsubscribe:\n" + link + "\n"
         body_html = None
         if campaign.get("html_body"):
             greeting = ""
@@ -75,7 +76,7 @@ class Messages:
             html=body_html,
             headers={
                 "Message-ID": f"<{campaign['_id']}.{subscriber['_id']}@lethe.invalid>",
-                "List-Unsubscribe": f"<{link}>",
+                "List-Unsubscribe": f"<{one_click}>",
                 "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                 "List-Id": "Lethe newsletter <newsletter.lethe.invalid>",
                 "Precedence": "bulk",

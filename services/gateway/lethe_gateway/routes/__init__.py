@@ -19,12 +19,14 @@ from lethe_gateway.routes import (
     admin_newsletter,
     admin_privacy,
     admin_shop,
+    admin_traffic,
     consents,
     contact,
     data_export,
     me,
     newsletter,
     newsletter_links,
+    password,
     payments,
     privacy,
     session,
@@ -40,6 +42,7 @@ def api_router() -> APIRouter:
     for module in (
         accounts,
         session,
+        password,
         me,
         consents,
         privacy,
@@ -51,6 +54,7 @@ def api_router() -> APIRouter:
         admin_privacy,
         admin_newsletter,
         admin_shop,
+        admin_traffic,
     ):
         with_session.include_router(module.router)
     router.include_router(with_session)

@@ -61,6 +61,11 @@ PARTS = (
         "The newsletter service",
         "your newsletter subscriptions and the newsletters sent to you",
     ),
+    Part(
+        "analytics",
+        "The web analytics",
+        "the pages you viewed while you had agreed to analytics (nothing without your consent)",
+    ),
 )
 
 

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import SESSION_COOKIE, clear_session_cookies, set_session_cookies
+from lethe_gateway.cookies import read_cookie
 from lethe_gateway.deps import MaybeAccount, client_address, identity, rpc_timeout
 from lethe_gateway.routes.consents import honour_gpc
 from lethe_gateway.schemas import AccountOut, LoginBody
@@ -30,7 +31,7 @@ async def login(body: LoginBody, request: Request, response: Response) -> Accoun
         ),
         timeout=rpc_timeout(request),
     )
-    old = request.cookies.get(SESSION_COOKIE, "")
+    old = read_cookie(request, SESSION_COOKIE)
     if old:
         await stub.Logout(pb.LogoutRequest(session_token=old), timeout=rpc_timeout(request))
     set_session_cookies(request, response, reply.session_token, int(reply.cookie_max_age_seconds))
@@ -41,7 +42,7 @@ async def login(body: LoginBody, request: Request, response: Response) -> Accoun
 @router.delete("/session", status_code=204)
 async def logout(request: Request, current: MaybeAccount) -> Response:
     """Log out: the session is revoked on the server, the cookies are removed."""
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = read_cookie(request, SESSION_COOKIE)
     if token and current is not None:
         await identity(request).Logout(pb.LogoutRequest(session_token=token), timeout=rpc_timeout(request))
     response = Response(status_code=204)

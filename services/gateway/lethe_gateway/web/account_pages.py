@@ -19,23 +19,11 @@ from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.orders_pages import drop_checkout
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
 from lethe_gateway.web.profile_pages import forget_session
-from lethe_gateway.web.render import render
+from lethe_gateway.web.render import expired, render
 from lethe_gateway.web.session import page_account
 from lethe_gateway.web.site_pages import local_path
 
 router = APIRouter()
-
-
-def _expired(request: Request) -> Response:
-    t = translator(language(request))
-    return render(
-        request,
-        "message.html",
-        status_code=403,
-        title=t("error.title"),
-        message=t("error.csrf"),
-        kind="error",
-    )
 
 
 async def _account_text(request: Request) -> tuple[str, dict[str, str]]:
@@ -83,7 +71,7 @@ async def _register_form(
 async def register_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     t = translator(language(request))
     values = {name: field(form, name) for name in ("email", "name", "phone")}
     errors: dict[str, str] = {}
@@ -120,7 +108,7 @@ async def verify_page(request: Request, token: str = "") -> Response:
 async def verify_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     t = translator(language(request))
     token = field(form, "token")
     password = str(form.get("password", ""))
@@ -171,7 +159,7 @@ async def login_page(request: Request, next: str = "/account") -> Response:  # n
 async def login_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     t = translator(language(request))
     values = {"email": field(form, "email")}
     target = local_path(field(form, "next"), "/account")
@@ -215,7 +203,7 @@ async def login_submit(request: Request) -> Response:
 async def logout_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     ended = await log_out(request, await page_account(request))
     response = RedirectResponse("/login?out=1", status_code=303)
     drop_checkout(request, response)  # addresses waiting for a payment go with the session

@@ -15,7 +15,8 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import Response
 
-from lethe_gateway.auth import CSRF_COOKIE, SESSION_COOKIE, _secure, csrf_token_for
+from lethe_gateway.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
+from lethe_gateway.cookies import put_cookie, read_cookie
 from lethe_gateway.deps import global_privacy_control
 
 CSRF_FIELD = "csrf_token"
@@ -25,22 +26,22 @@ CHOICE_MAX_AGE = 180 * 24 * 3600
 
 def csrf_token(request: Request) -> tuple[str, bool]:
     """The token a form carries, and whether the cookie must be set with the page."""
-    existing = request.cookies.get(CSRF_COOKIE, "")
+    existing = read_cookie(request, CSRF_COOKIE)
     if existing:
         return existing, False
     return secrets.token_urlsafe(32), True
 
 
 def set_csrf_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(CSRF_COOKIE, token, path="/", httponly=False, samesite="lax", secure=_secure(request))
+    put_cookie(request, response, CSRF_COOKIE, token, httponly=False)
 
 
 def csrf_ok(request: Request, form: FormData) -> bool:
     sent = str(form.get(CSRF_FIELD, "")).encode()
-    cookie = request.cookies.get(CSRF_COOKIE, "").encode()
+    cookie = read_cookie(request, CSRF_COOKIE).encode()
     if not (sent and hmac.compare_digest(sent, cookie)):
         return False
-    session = request.cookies.get(SESSION_COOKIE, "")
+    session = read_cookie(request, SESSION_COOKIE)
     return not session or hmac.compare_digest(sent, csrf_token_for(session).encode())
 
 
@@ -48,20 +49,12 @@ def analytics_choice(request: Request) -> str:
     """ "accepted", "declined" or "" (not chosen); Sec-GPC: 1 is a decline."""
     if global_privacy_control(request):
         return "declined"
-    choice = request.cookies.get(CHOICE_COOKIE, "")
+    choice = read_cookie(request, CHOICE_COOKIE)
     return choice if choice in ("accepted", "declined") else ""
 
 
 def set_choice_cookie(request: Request, response: Response, choice: str) -> None:
-    response.set_cookie(
-        CHOICE_COOKIE,
-        choice,
-        max_age=CHOICE_MAX_AGE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=_secure(request),
-    )
+    put_cookie(request, response, CHOICE_COOKIE, choice, max_age=CHOICE_MAX_AGE)
 
 
 def field(form: FormData, name: str) -> str:

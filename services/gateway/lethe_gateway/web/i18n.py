@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 from starlette.requests import Request
 
+from lethe_gateway.cookies import read_cookie
 from lethe_gateway.web.texts import merged
 
 LANGUAGES = ("en", "de")
@@ -18,7 +19,7 @@ TEXTS = merged()
 
 def language(request: Request) -> str:
     """The switch's cookie first, then the best Accept-Language match, else English."""
-    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    chosen = read_cookie(request, LANGUAGE_COOKIE)
     if chosen in LANGUAGES:
         return chosen
     ranked: list[tuple[float, str]] = []

@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from lethe.common.v1 import subject_pb2
-from lethe_gateway.deps import consent, identity, newsletter, rpc_timeout, shop
+from lethe_gateway.deps import analytics, consent, identity, newsletter, rpc_timeout, shop
+from lethe_gateway.inventory import described as gateway_inventory
 from lethe_gateway.privacy_schemas import ConsentTextOut
 from lethe_gateway.routes.consents import consent_texts
 from lethe_gateway.routes.contact import contact as send_contact
@@ -26,35 +27,28 @@ from lethe_gateway.schemas import ContactBody
 from lethe_gateway.web.forms import csrf_ok, field
 from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
-from lethe_gateway.web.render import render
+from lethe_gateway.web.render import expired, render
 from lethe_gateway.web.session import page_account
 
 router = APIRouter()
-SERVICES = ("identity", "consent", "shop", "newsletter")
+SERVICES = ("identity", "consent", "shop", "newsletter", "analytics")
 CONTACT_COLLECTION = "contact_requests"  # identity's collection of contact and callback requests
 
 
 async def inventory(request: Request, service: str) -> subject_pb2.DescribeInventoryResponse:
     """What one service declares it keeps (its ``DescribeInventory``; it names no one)."""
-    stub: Any = {"identity": identity, "consent": consent, "shop": shop, "newsletter": newsletter}[service](
-        request
-    )
+    stubs = {
+        "identity": identity,
+        "consent": consent,
+        "shop": shop,
+        "newsletter": newsletter,
+        "analytics": analytics,
+    }
+    stub: Any = stubs[service](request)
     reply: subject_pb2.DescribeInventoryResponse = await stub.DescribeInventory(
         subject_pb2.DescribeInventoryRequest(), timeout=rpc_timeout(request)
     )
     return reply
-
-
-def _expired(request: Request) -> Response:
-    t = translator(language(request))
-    return render(
-        request,
-        "message.html",
-        status_code=403,
-        title=t("error.title"),
-        message=t("error.csrf"),
-        kind="error",
-    )
 
 
 @router.get("/privacy-notice")
@@ -80,7 +74,10 @@ async def privacy_notice(request: Request) -> Response:
         request,
         "info_notice.html",
         account=account,
-        services=list(zip(SERVICES, declared, strict=True)),
+        services=[
+            *zip(SERVICES, declared, strict=True),
+            ("gateway", gateway_inventory(request.app.state.config.access_log_days)),
+        ],
         texts=texts,
     )
 
@@ -128,7 +125,7 @@ async def contact_page(request: Request) -> Response:
 async def contact_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     t = translator(language(request))
     values = {name: field(form, name) for name in ("name", "email", "phone", "message", "kind")}
     values["kind"] = values["kind"] if values["kind"] in ("contact", "callback") else "contact"

@@ -25,22 +25,10 @@ from lethe_gateway.web.forms import csrf_ok, field
 from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
 from lethe_gateway.web.profile_pages import newsletter_text
-from lethe_gateway.web.render import render
+from lethe_gateway.web.render import expired, render
 
 router = APIRouter()
 TOKEN = re.compile(r"^[A-Za-z0-9_.-]{1,400}$")  # the link routes' own pattern (newsletter_links)
-
-
-def _expired(request: Request) -> Response:
-    t = translator(language(request))
-    return render(
-        request,
-        "message.html",
-        status_code=403,
-        title=t("error.title"),
-        message=t("error.csrf"),
-        kind="error",
-    )
 
 
 async def _subscribe_form(
@@ -85,7 +73,7 @@ async def subscribe_page(request: Request) -> Response:
 async def subscribe_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     t = translator(language(request))
     values = {"email": field(form, "email"), "name": field(form, "name")}
     errors: dict[str, str] = {}
@@ -127,7 +115,7 @@ async def confirm_page(request: Request, token: str = "") -> Response:
 async def confirm_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     t = translator(language(request))
     token = field(form, "token")
     if not TOKEN.match(token):
@@ -155,7 +143,7 @@ async def unsubscribe_page(request: Request, token: str = "") -> Response:
 async def unsubscribe_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     t = translator(language(request))
     token = field(form, "token")
     if not TOKEN.match(token):

@@ -39,7 +39,7 @@ from starlette.datastructures import FormData
 from starlette.responses import RedirectResponse, Response
 
 from lethe.identity.v1 import identity_pb2
-from lethe_gateway.auth import _secure
+from lethe_gateway.cookies import drop_cookie, put_cookie, read_cookie
 from lethe_gateway.routes.shop import (
     downloads,
     get_cart,
@@ -236,7 +236,7 @@ def _who(account: identity_pb2.Account) -> str:
 
 
 def _read_checkout(request: Request, account: identity_pb2.Account) -> dict[str, Any] | None:
-    raw = request.cookies.get(CHECKOUT_COOKIE, "")
+    raw = read_cookie(request, CHECKOUT_COOKIE, CHECKOUT_PATH)
     if not raw or len(raw) > MAX_COOKIE_CHARS:
         return None
     try:
@@ -254,21 +254,12 @@ def _encode_checkout(value: dict[str, Any]) -> str:
 
 
 def _set_checkout(request: Request, response: Response, encoded: str) -> None:
-    response.set_cookie(
-        CHECKOUT_COOKIE,
-        encoded,
-        max_age=CHECKOUT_MAX_AGE,
-        path=CHECKOUT_PATH,
-        httponly=True,
-        samesite="lax",  # sent on the provider's redirect back: a top-level GET navigation
-        secure=_secure(request),
-    )
+    # SameSite=Lax: sent on the provider's redirect back, a top-level GET navigation
+    put_cookie(request, response, CHECKOUT_COOKIE, encoded, max_age=CHECKOUT_MAX_AGE, path=CHECKOUT_PATH)
 
 
 def drop_checkout(request: Request, response: Response) -> None:
-    response.delete_cookie(
-        CHECKOUT_COOKIE, path=CHECKOUT_PATH, httponly=True, samesite="lax", secure=_secure(request)
-    )
+    drop_cookie(request, response, CHECKOUT_COOKIE, path=CHECKOUT_PATH)
 
 
 def _same_lines(saved: dict[str, Any], cart: CartOut) -> bool:

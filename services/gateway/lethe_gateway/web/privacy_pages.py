@@ -43,7 +43,8 @@ from lethe_gateway.routes.privacy import (
     object_to,
     restrict_me,
 )
-from lethe_gateway.web.forms import csrf_ok, field
+from lethe_gateway.web.analytics import forget_visitor
+from lethe_gateway.web.forms import csrf_ok, field, set_choice_cookie
 from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
 from lethe_gateway.web.render import render
@@ -212,7 +213,12 @@ async def consents_submit(request: Request) -> Response:
     except Refused as refused:
         return await _consents_page(request, account, message=refused.message, status_code=refused.status)
     done = "granted" if action == "grant" else "withdrawn"
-    return RedirectResponse(f"/privacy/consents?done={done}#purpose-{purpose}", status_code=303)
+    response = RedirectResponse(f"/privacy/consents?done={done}#purpose-{purpose}", status_code=303)
+    if purpose == "analytics":  # this browser follows the ledger at once
+        set_choice_cookie(request, response, "accepted" if action == "grant" else "declined")
+        if action == "withdraw":
+            await forget_visitor(request, response)
+    return response
 
 
 # -- the export -----------------------------------------------------------------------------
@@ -294,7 +300,9 @@ async def erase_submit(request: Request) -> Response:
             values=values,
             message=refused.message,
         )
-    return _opened(request, None, opened)  # the account is being erased: no more account pages
+    response = _opened(request, None, opened)  # the account is being erased: no more account pages
+    await forget_visitor(request, response)
+    return response
 
 
 @router.get("/privacy/restriction")

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import SESSION_COOKIE
+from lethe_gateway.cookies import read_cookie
 from lethe_gateway.deps import require_portal_access
 from lethe_gateway.newsletter_schemas import PortalSubscribeBody, SubscriptionOut
 from lethe_gateway.routes.consents import consent_texts
@@ -25,7 +26,7 @@ from lethe_gateway.schemas import ProfilePatch
 from lethe_gateway.web.forms import csrf_ok, field
 from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
-from lethe_gateway.web.render import render
+from lethe_gateway.web.render import expired, render
 from lethe_gateway.web.session import page_account
 
 router = APIRouter()
@@ -40,18 +41,6 @@ DONE = {
 }
 
 
-def _expired(request: Request) -> Response:
-    t = translator(language(request))
-    return render(
-        request,
-        "message.html",
-        status_code=403,
-        title=t("error.title"),
-        message=t("error.csrf"),
-        kind="error",
-    )
-
-
 def _login(path: str) -> Response:
     return RedirectResponse(f"/login?next={path}", status_code=303)
 
@@ -59,7 +48,7 @@ def _login(path: str) -> Response:
 def forget_session(request: Request) -> None:
     """Like every state-changing JSON request: this process's remembered answer for the
     session goes, so the next ``GET /api/v1/me`` shows the change at once."""
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = read_cookie(request, SESSION_COOKIE)
     if token:
         request.app.state.sessions.forget(token)
 
@@ -119,7 +108,7 @@ async def account_page(request: Request) -> Response:
 async def profile_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     account = await page_account(request)
     if account is None:
         return _login("/account")
@@ -155,7 +144,7 @@ async def profile_submit(request: Request) -> Response:
 async def email_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     account = await page_account(request)
     if account is None:
         return _login("/account")
@@ -193,7 +182,7 @@ async def email_submit(request: Request) -> Response:
 async def portal_access_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     account = await page_account(request)
     if account is None:
         return _login("/account")
@@ -233,7 +222,7 @@ async def organisation_page(request: Request) -> Response:
 async def newsletter_submit(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     account = await page_account(request)
     if account is None:
         return _login("/account")
@@ -260,7 +249,7 @@ async def newsletter_submit(request: Request) -> Response:
 async def newsletter_leave(request: Request) -> Response:
     form = await request.form()
     if not csrf_ok(request, form):
-        return _expired(request)
+        return expired(request)
     account = await page_account(request)
     if account is None:
         return _login("/account")

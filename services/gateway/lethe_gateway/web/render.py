@@ -12,6 +12,7 @@ from starlette.responses import HTMLResponse
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.deps import global_privacy_control
+from lethe_gateway.web.analytics import count_page_view
 from lethe_gateway.web.forms import CSRF_FIELD, analytics_choice, csrf_token, set_csrf_cookie
 from lethe_gateway.web.i18n import language, translator
 
@@ -47,4 +48,32 @@ def render(
     response = HTMLResponse(page, status_code=status_code, headers={"Cache-Control": "no-store"})
     if new_token:
         set_csrf_cookie(request, response, token)
+    count_page_view(request, response, account)
     return response
+
+
+def message(
+    request: Request,
+    *,
+    title: str,
+    text: str,
+    status_code: int,
+    account: pb.Account | None = None,
+    kind: str = "error",
+) -> HTMLResponse:
+    """A page that only says something: a refusal, a broken link, a done deed."""
+    return render(
+        request,
+        "message.html",
+        account=account,
+        status_code=status_code,
+        title=title,
+        message=text,
+        kind=kind,
+    )
+
+
+def expired(request: Request, account: pb.Account | None = None) -> HTMLResponse:
+    """A form without its CSRF field (or with another's): 403, nothing was done."""
+    t = translator(language(request))
+    return message(request, account=account, title=t("error.title"), text=t("error.csrf"), status_code=403)

@@ -13,13 +13,14 @@ from starlette.requests import Request
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import SAFE_METHODS, SESSION_COOKIE, _authenticate
+from lethe_gateway.cookies import read_cookie
 
 
 async def page_account(request: Request) -> pb.Account | None:
     cached = getattr(request.state, "account", None)
     if cached is not None:
         return cached  # type: ignore[no-any-return]
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = read_cookie(request, SESSION_COOKIE)
     account = await _authenticate(request, token) if token else None
     if token and request.method not in SAFE_METHODS:
         # A form may end the session (log-out, erasure): the JSON API's short cache of

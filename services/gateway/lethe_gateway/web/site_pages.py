@@ -8,9 +8,11 @@ from starlette.responses import RedirectResponse, Response
 
 from lethe.consent.v1 import consent_pb2
 from lethe.identity.v1 import identity_pb2
+from lethe_gateway.cookies import put_cookie
 from lethe_gateway.deps import consent, rpc_timeout
 from lethe_gateway.privacy_schemas import GrantBody
 from lethe_gateway.routes.consents import grant, withdraw
+from lethe_gateway.web.analytics import forget_visitor
 from lethe_gateway.web.forms import csrf_ok, field, set_choice_cookie
 from lethe_gateway.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language, translator
 from lethe_gateway.web.render import render
@@ -54,6 +56,8 @@ async def choose_cookies(request: Request) -> Response:
     target = local_path(field(form, "next"))
     response = RedirectResponse(target + ("?saved=1" if target == "/cookies" else ""), status_code=303)
     set_choice_cookie(request, response, choice)
+    if choice == "declined":
+        await forget_visitor(request, response)
     return response
 
 
@@ -78,7 +82,5 @@ async def switch_language(request: Request) -> Response:
     chosen = field(form, "to")
     response = RedirectResponse(local_path(field(form, "next")), status_code=303)
     if csrf_ok(request, form) and chosen in LANGUAGES:
-        response.set_cookie(
-            LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600, path="/", samesite="lax", httponly=True
-        )
+        put_cookie(request, response, LANGUAGE_COOKIE, chosen, max_age=365 * 24 * 3600)
     return response

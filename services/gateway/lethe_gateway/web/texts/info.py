@@ -37,6 +37,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "info.service.consent": "Consents and privacy requests",
         "info.service.shop": "Shop: orders, payments, deliveries, downloads",
         "info.service.newsletter": "Newsletter",
+        "info.service.analytics": "Web analytics (only with your consent)",
+        "info.service.gateway": "The web site: access logs",
         "info.imprint.title": "Imprint",
         "info.imprint.fill": "The vendor who runs Lethe fills in these details before the site goes "
         "live; the ones below are examples, not a real company.",
@@ -107,6 +109,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "info.service.consent": "Einwilligungen und Datenschutzanfragen",
         "info.service.shop": "Shop: Bestellungen, Zahlungen, Lieferungen, Downloads",
         "info.service.newsletter": "Newsletter",
+        "info.service.analytics": "Webanalyse (nur mit Ihrer Einwilligung)",
+        "info.service.gateway": "Die Website: Zugriffsprotokolle",
         "info.imprint.title": "Impressum",
         "info.imprint.fill": "Der Anbieter, der Lethe betreibt, trägt diese Angaben ein, bevor die Seite "
         "online geht; die folgenden sind Beispiele, kein echtes Unternehmen.",

@@ -1,0 +1,225 @@
+"""First-party analytics through the real system (SPEC §3, TTDSG §25): pages counted with
+no identifier before consent; with consent, views kept under a pseudonymous visitor and the
+logged-in person, shown in their export; a decline or a withdrawal deletes them at once; an
+erasure answers with the analytics receipt; staff see only the counts."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from lethe.analytics.v1 import analytics_pb2, analytics_pb2_grpc
+from lethe_testing import Stack, start_stack, stop_stack, unique
+from lethe_testing.maildir import token_in, wait_for_mail
+from lethe_testing.waiting import wait_for
+from lethe_testing.web import Browser
+
+PASSWORD = "a long passphrase for counting"
+VISITOR = re.compile(r"vis_[0-9a-f]{32}")
+PRODUCT_PAGE = "/products/{product_id}"
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    run = unique("an")
+    running = start_stack(
+        run, tmp_path_factory.mktemp("logs"), IDENTITY_ADMIN_EMAILS=f"boss-{run}@staff.example"
+    )
+    yield running
+    stop_stack(running)
+
+
+@pytest.fixture(scope="module")
+def staff(stack: Stack) -> Iterator[Browser]:
+    browser = Browser(stack.gateway_url)
+    browser.sign_up(f"boss-{stack.run_id}@staff.example", PASSWORD, name="Staff Member")
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def analytics(stack: Stack) -> Iterator[analytics_pb2_grpc.AnalyticsServiceStub]:
+    channel = stack.backends["analytics"].channel()
+    yield analytics_pb2_grpc.AnalyticsServiceStub(channel)
+    channel.close()
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, "the page has no form with a CSRF field"
+    return found[1]
+
+
+def client(stack: Stack, **headers: str) -> httpx.Client:
+    return httpx.Client(base_url=stack.gateway_url, follow_redirects=False, timeout=30, headers=headers)
+
+
+def product_path(stack: Stack) -> str:
+    products = httpx.get(f"{stack.gateway_url}/api/v1/products").json()
+    return f"/products/{products[0]['id']}"
+
+
+def page_views(staff: Browser, page: str) -> int:
+    traffic = staff.get("/api/v1/admin/traffic", params={"days": 1, "top": 50})
+    assert traffic.status_code == 200, traffic.text
+    return next((p["views"] for p in traffic.json()["top_pages"] if p["path"] == page), 0)
+
+
+def choose(browser: httpx.Client, choice: str) -> httpx.Response:
+    form = browser.get("/cookies")
+    chosen = browser.post("/cookies", data={"csrf_token": csrf_of(form), "choice": choice, "next": "/"})
+    assert chosen.status_code == 303, chosen.text
+    return chosen
+
+
+def member(stack: Stack) -> httpx.Client:
+    """A person registered, activated and logged in through the pages."""
+    browser = client(stack)
+    email = f"counted-{uuid.uuid4().hex[:10]}@example.com"
+    form = browser.get("/register")
+    version = re.search(r'name="consent_version" value="([^"]+)"', form.text)
+    assert version
+    registered = browser.post(
+        "/register",
+        data={
+            "csrf_token": csrf_of(form),
+            "email": email,
+            # Names differ: the proof of erasure would take a namesake's profile for a trace.
+            "name": f"Counted Person {uuid.uuid4().hex[:6]}",
+            "password": PASSWORD,
+            "consent_version": version[1],
+            "consent": "yes",
+        },
+    )
+    assert registered.status_code == 200, registered.text
+    token = token_in(wait_for_mail(email, "verification"))
+    landing = browser.get(f"/verify-email?token={token}")
+    browser.post("/verify-email", data={"csrf_token": csrf_of(landing), "token": token, "password": PASSWORD})
+    entered = browser.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(browser.get("/login")),
+            "email": email,
+            "password": PASSWORD,
+            "next": "/",
+        },
+    )
+    assert entered.status_code == 303, entered.text
+    return browser
+
+
+def exported_views(browser: httpx.Client) -> list[dict[str, Any]]:
+    document = browser.get("/privacy/export")
+    assert document.status_code == 200, document.text
+    (part,) = [p for p in document.json()["services"] if p["service"] == "analytics"]
+    assert part["complete"], part
+    return list(part["data"]["page_views"])
+
+
+def test_without_consent_a_page_is_counted_with_no_cookie_and_no_identifier(
+    stack: Stack, staff: Browser
+) -> None:
+    page = product_path(stack)
+    before = page_views(staff, PRODUCT_PAGE)
+    for visitor in (client(stack), client(stack, **{"Sec-GPC": "1"})):
+        shown = visitor.get(page)
+        assert shown.status_code == 200
+        assert "lethe_visitor" not in shown.headers.get("set-cookie", "")
+        assert "lethe_visitor" not in visitor.cookies
+    # GPC counts as a decline even with an "accepted" choice cookie: still only the count.
+    gpc = client(stack, **{"Sec-GPC": "1"})
+    gpc.cookies.set("lethe_consent_choice", "accepted")
+    assert "lethe_visitor" not in gpc.get(page).headers.get("set-cookie", "")
+    wait_for(lambda: page_views(staff, PRODUCT_PAGE) == before + 3, 10, what="three views counted")
+    # The page is counted as its route, never with the product's id in it.
+    top = staff.get("/api/v1/admin/traffic", params={"days": 1, "top": 50}).json()["top_pages"]
+    assert all(page not in p["path"] for p in top)
+
+
+def test_with_consent_views_are_kept_for_the_person_and_withdrawal_deletes_them(stack: Stack) -> None:
+    browser = member(stack)
+    choose(browser, "accepted")
+    browser.get(product_path(stack))
+    visitor = browser.cookies.get("lethe_visitor")
+    assert visitor and VISITOR.fullmatch(visitor)
+    browser.get("/orders")
+    wait_for(lambda: len(exported_views(browser)) >= 2, 10, what="the views in the export")
+    paths = {v["path"] for v in exported_views(browser)}
+    assert {PRODUCT_PAGE, "/orders"} <= paths and all(v["logged_in"] for v in exported_views(browser))
+
+    consents = browser.get("/privacy/consents")
+    withdrawn = browser.post(
+        "/privacy/consents",
+        data={"csrf_token": csrf_of(consents), "action": "withdraw", "purpose": "analytics"},
+    )
+    assert withdrawn.status_code == 303, withdrawn.text
+    assert "lethe_visitor" not in browser.cookies  # the cookie went with the consent
+    assert browser.cookies.get("lethe_consent_choice") == "declined"
+    assert exported_views(browser) == []
+    browser.get("/orders")
+    assert "lethe_visitor" not in browser.cookies and exported_views(browser) == []
+
+
+def test_an_anonymous_decline_deletes_that_visitor_and_no_other(
+    stack: Stack, analytics: analytics_pb2_grpc.AnalyticsServiceStub
+) -> None:
+    leaving, staying = client(stack), client(stack)
+    for visitor in (leaving, staying):
+        choose(visitor, "accepted")
+        visitor.get("/")
+        visitor.get(product_path(stack))
+    leaving_id, staying_id = leaving.cookies["lethe_visitor"], staying.cookies["lethe_visitor"]
+    assert leaving_id != staying_id
+
+    choose(leaving, "declined")
+    assert "lethe_visitor" not in leaving.cookies
+
+    def forgotten(visitor: str) -> int:
+        reply = analytics.ForgetVisitor(analytics_pb2.ForgetVisitorRequest(visitor_id=visitor), timeout=10)
+        return int(reply.deleted)
+
+    assert forgotten(leaving_id) == 0  # the decline already deleted them
+    # The other visitor's views were kept (2 pages, counted after each answer went out).
+    assert wait_for(lambda: forgotten(staying_id) or None, 10, what="the other's views") == 2
+
+
+def test_an_erasure_deletes_the_views_and_the_analytics_service_sends_its_receipt(stack: Stack) -> None:
+    browser = member(stack)
+    choose(browser, "accepted")
+    browser.get("/")
+    browser.get(product_path(stack))
+    wait_for(lambda: len(exported_views(browser)) >= 2, 10, what="the views in the export")
+    erase = browser.get("/privacy/erase")
+    opened = browser.post(
+        "/privacy/erase", data={"csrf_token": csrf_of(erase), "confirm": "yes", "reason": ""}
+    )
+    assert opened.status_code == 202, opened.text
+    assert "lethe_visitor" not in browser.cookies
+    follow = re.search(r'href="(/privacy-requests/pr_[0-9a-f]{32}\?token=[^"]+)"', opened.text)
+    assert follow, "the page links to the request's follow page"
+    api = follow[1].replace("/privacy-requests/", "/api/v1/privacy-requests/").replace("&amp;", "&")
+
+    def finished() -> dict[str, Any] | None:
+        body = dict(httpx.get(stack.gateway_url + api).json())
+        return body if body["status"] == "complete" and body.get("verification") else None
+
+    done = wait_for(finished, 60, what="the erasure and its proof")
+    (receipt,) = [r for r in done["receipts"] if r["service"] == "analytics"]
+    assert receipt["outcome"] == "done" and receipt["deleted"], receipt
+    assert done["verification"]["outcome"] == "passed", done["verification"]
+
+
+def test_only_staff_see_the_traffic(stack: Stack, staff: Browser) -> None:
+    person = member(stack)
+    assert person.get("/api/v1/admin/traffic").status_code == 403
+    refused = person.get("/staff/traffic")
+    assert refused.status_code == 403 and "admin role" in refused.text
+    assert client(stack).get("/staff/traffic").status_code == 303
+    page = staff.get("/staff/traffic", params={"days": 7})
+    assert page.status_code == 200 and 'id="traffic-top"' in page.text
+    assert staff.get("/api/v1/admin/traffic", params={"days": 0}).status_code == 422
