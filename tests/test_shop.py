@@ -683,7 +683,7 @@ def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
     document = exported.json()
     assert document["complete"] is True
     parts = {part["service"]: part for part in document["services"]}
-    assert set(parts) == {"identity", "consent", "shop", "newsletter"}
+    assert set(parts) == {"identity", "consent", "shop", "newsletter", "analytics"}
     for part in parts.values():
         assert part["purposes"] and part["lawful_bases"] and part["retention"], part["service"]
     assert any("payment provider" in r for r in parts["shop"]["recipients"])
@@ -698,7 +698,8 @@ def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
         30,
         what="every receipt, the shop's deferred",
     )
-    assert {r["service"] for r in deferred["receipts"]} == {"identity", "consent", "shop", "newsletter"}
+    every = {"identity", "consent", "shop", "newsletter", "analytics"}
+    assert {r["service"] for r in deferred["receipts"]} == every
     again = Browser(stack.gateway_url).post("/api/v1/session", json={"email": email, "password": PASSWORD})
     assert again.status_code == 401
     assert deferred.get("verification") is None
@@ -781,7 +782,13 @@ def test_withdrawing_the_account_consent_erases_the_account_and_keeps_orders_blo
     done = wait_for(verified, 60, what="the erasure the withdrawal opened, and its proof")
     assert done["reason"] == "account consent withdrawn"
     assert done["verification"]["outcome"] == "passed", done["verification"]["failures"]
-    assert {r["service"] for r in done["receipts"]} == {"identity", "consent", "shop", "newsletter"}
+    assert {r["service"] for r in done["receipts"]} == {
+        "identity",
+        "consent",
+        "shop",
+        "newsletter",
+        "analytics",
+    }
     again = Browser(stack.gateway_url).post("/api/v1/session", json={"email": email, "password": PASSWORD})
     assert again.status_code == 401
     key = subject_key(stack.gateway.env["LETHE_SUBJECT_PEPPER"], email)

@@ -55,6 +55,8 @@ BACKENDS = {
     "newsletter": (50054, 9104, 9204),
     "analytics": (50056, 9106, 9206),  # 50055/9105: the gateway's place in the pattern
 }
+# The settings of Lethe's processes: what `stack.py env` prints and a clean environment lacks.
+ENV_PREFIXES = ("LETHE_", "GATEWAY_", *(f"{name.upper()}_" for name in BACKENDS))
 REPLICA_PORT_STEP = 10  # replica n of a backend listens on its base ports + 10 * (n - 1)
 INFRA_PORTS = {
     "LETHE_MONGO_PORT": 27018,
@@ -816,7 +818,7 @@ def main() -> int:
         print("\n".join(env.get(name, "") for name in rest))
         return 0
     for key, value in sorted(env.items()):
-        if key.startswith(("LETHE_", "IDENTITY_", "CONSENT_", "SHOP_", "NEWSLETTER_", "GATEWAY_")):
+        if key.startswith(ENV_PREFIXES):
             print(f"{key}={value}")
     return 0
 

@@ -32,7 +32,6 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 STACK_PY = ROOT / "tools" / "stack.py"
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
-OUR_PREFIXES = ("LETHE_", "SHOP_", "IDENTITY_", "CONSENT_", "NEWSLETTER_", "GATEWAY_")
 UP_TIMEOUT = 180.0
 
 
@@ -50,7 +49,7 @@ stack = load_stack()
 
 def clean_env(**extra: str) -> dict[str, str]:
     """The environment of a person typing `make up`: none of this test run's settings."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(OUR_PREFIXES)}, **extra}
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(stack.ENV_PREFIXES)}, **extra}
 
 
 def stack_ports(offset: int) -> set[int]:
@@ -173,7 +172,7 @@ def test_ports_follow_the_offset(dev_stack: DevStack) -> None:
 
 def test_prometheus_scrapes_every_process_of_the_stack(dev_stack: DevStack) -> None:
     expected = expected_targets(dev_stack)
-    assert len(expected) == 4 * 2 * stack.replicas(dev_stack.env) + 1
+    assert len(expected) == 5 * 2 * stack.replicas(dev_stack.env) + 1  # five backends, api and worker
 
     def all_up() -> list[dict[str, Any]] | None:
         status, body = get(dev_stack.url("LETHE_PROMETHEUS_PORT", "/api/v1/targets?state=active"))
