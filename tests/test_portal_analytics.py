@@ -223,3 +223,47 @@ def test_only_staff_see_the_traffic(stack: Stack, staff: Browser) -> None:
     page = staff.get("/staff/traffic", params={"days": 7})
     assert page.status_code == 200 and 'id="traffic-top"' in page.text
     assert staff.get("/api/v1/admin/traffic", params={"days": 0}).status_code == 422
+
+
+def analytics_history(browser: httpx.Client) -> list[str]:
+    consents = browser.get("/api/v1/me/consents")
+    assert consents.status_code == 200, consents.text
+    return [r["action"] for r in consents.json()["history"] if r["purpose"] == "analytics"]
+
+
+def log_in(stack: Stack, browser: httpx.Client, email: str) -> None:
+    entered = browser.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(browser.get("/login")),
+            "email": email,
+            "password": PASSWORD,
+            "next": "/",
+        },
+    )
+    assert entered.status_code == 303, entered.text
+
+
+def test_the_choice_made_before_log_in_goes_into_the_ledger_once(stack: Stack) -> None:
+    """An anonymous visitor's banner choice is kept in a cookie, and in the person's consent
+    ledger once they log in; logging in again with the same choice adds nothing."""
+    person = member(stack)
+    email = person.get("/api/v1/me").json()["email"]
+    assert analytics_history(person) == []
+
+    device = client(stack)  # another browser, not logged in: the banner's choice first
+    choose(device, "accepted")
+    log_in(stack, device, email)
+    assert analytics_history(device) == ["grant"]
+    log_in(stack, device, email)
+    assert analytics_history(device) == ["grant"]  # the same choice again: nothing new
+
+    elsewhere = client(stack)
+    choose(elsewhere, "declined")
+    log_in(stack, elsewhere, email)
+    assert analytics_history(elsewhere)[0] == "withdrawal"  # newest first
+    # With the GPC signal the choice cookie is not what counts: GPC's refusal is recorded.
+    gpc = client(stack, **{"Sec-GPC": "1"})
+    choose(gpc, "accepted")
+    log_in(stack, gpc, email)
+    assert "grant" not in analytics_history(gpc)[:1]

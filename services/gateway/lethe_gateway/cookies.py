@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 SameSite = Literal["lax", "strict", "none"]
+CHOICE_COOKIE = "lethe_consent_choice"  # "accepted" or "declined": the visitor's analytics choice
 
 
 def secure(request: Request) -> bool:

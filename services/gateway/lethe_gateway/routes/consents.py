@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import grpc
 from fastapi import APIRouter, Path, Request
 
 from lethe.consent.v1 import consent_pb2 as pb
@@ -39,6 +40,22 @@ async def honour_gpc(request: Request, account: identity_pb2.Account) -> None:
             pb.GpcRequest(person=person(account), client_address=client_address(request)),
             timeout=rpc_timeout(request),
         )
+
+
+async def record_analytics_choice(request: Request, account: identity_pb2.Account, choice: str) -> None:
+    """A browser's analytics choice ("accepted" or "declined") into the person's ledger: a
+    grant of the current analytics text, or its withdrawal (nothing to withdraw is no
+    error). Made when a logged-in person chooses, and at log-in for the choice made before."""
+    texts = await consent(request).ListCurrentTexts(pb.Empty(), timeout=rpc_timeout(request))
+    version = next((x.version for x in texts.texts if x.purpose == "analytics"), "")
+    try:
+        if choice == "accepted" and version:
+            await grant(GrantBody(purpose="analytics", version=version), request, account)
+        elif choice == "declined":
+            await withdraw("analytics", request, account)
+    except grpc.aio.AioRpcError as exc:
+        if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
+            raise
 
 
 @router.get("/me/consents", response_model=ConsentsOut)

@@ -9,9 +9,9 @@ from fastapi import APIRouter, Request, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.auth import SESSION_COOKIE, clear_session_cookies, set_session_cookies
-from lethe_gateway.cookies import read_cookie
-from lethe_gateway.deps import MaybeAccount, client_address, identity, rpc_timeout
-from lethe_gateway.routes.consents import honour_gpc
+from lethe_gateway.cookies import CHOICE_COOKIE, read_cookie
+from lethe_gateway.deps import MaybeAccount, client_address, global_privacy_control, identity, rpc_timeout
+from lethe_gateway.routes.consents import honour_gpc, record_analytics_choice
 from lethe_gateway.schemas import AccountOut, LoginBody
 
 log = logging.getLogger(__name__)
@@ -36,6 +36,7 @@ async def login(body: LoginBody, request: Request, response: Response) -> Accoun
         await stub.Logout(pb.LogoutRequest(session_token=old), timeout=rpc_timeout(request))
     set_session_cookies(request, response, reply.session_token, int(reply.cookie_max_age_seconds))
     await _honour_gpc(request, reply.account)
+    await _record_choice_made_before(request, reply.account)
     return AccountOut.of(reply.account)
 
 
@@ -48,6 +49,18 @@ async def logout(request: Request, current: MaybeAccount) -> Response:
     response = Response(status_code=204)
     clear_session_cookies(request, response)
     return response
+
+
+async def _record_choice_made_before(request: Request, account: pb.Account) -> None:
+    """The analytics choice this browser made before logging in (the cookie banner) goes
+    into the person's ledger; GPC was recorded just before. An outage does not stop the log-in."""
+    choice = read_cookie(request, CHOICE_COOKIE)
+    if choice not in ("accepted", "declined") or global_privacy_control(request):
+        return
+    try:
+        await record_analytics_choice(request, account, choice)
+    except grpc.aio.AioRpcError as exc:
+        log.warning("the analytics choice was not recorded at log-in", extra={"grpc_code": exc.code().name})
 
 
 async def _honour_gpc(request: Request, account: pb.Account) -> None:

@@ -16,11 +16,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from lethe_gateway.auth import CSRF_COOKIE, SESSION_COOKIE, csrf_token_for
-from lethe_gateway.cookies import put_cookie, read_cookie
+from lethe_gateway.cookies import CHOICE_COOKIE, put_cookie, read_cookie
 from lethe_gateway.deps import global_privacy_control
 
 CSRF_FIELD = "csrf_token"
-CHOICE_COOKIE = "lethe_consent_choice"  # "accepted" or "declined": the visitor's analytics choice
 CHOICE_MAX_AGE = 180 * 24 * 3600
 
 

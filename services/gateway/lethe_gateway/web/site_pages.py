@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import grpc
 from fastapi import APIRouter, Request
 from starlette.responses import RedirectResponse, Response
 
-from lethe.consent.v1 import consent_pb2
-from lethe.identity.v1 import identity_pb2
 from lethe_gateway.cookies import put_cookie
-from lethe_gateway.deps import consent, rpc_timeout
-from lethe_gateway.privacy_schemas import GrantBody
-from lethe_gateway.routes.consents import grant, withdraw
+from lethe_gateway.routes.consents import record_analytics_choice
 from lethe_gateway.web.analytics import forget_visitor
 from lethe_gateway.web.forms import csrf_ok, field, set_choice_cookie
 from lethe_gateway.web.i18n import LANGUAGE_COOKIE, LANGUAGES, language, translator
@@ -52,28 +47,13 @@ async def choose_cookies(request: Request) -> Response:
             kind="error",
         )
     if account is not None:  # the ledger holds a logged-in person's choice
-        await _record_choice(request, account, choice)
+        await record_analytics_choice(request, account, choice)
     target = local_path(field(form, "next"))
     response = RedirectResponse(target + ("?saved=1" if target == "/cookies" else ""), status_code=303)
     set_choice_cookie(request, response, choice)
     if choice == "declined":
         await forget_visitor(request, response)
     return response
-
-
-async def _record_choice(request: Request, account: identity_pb2.Account, choice: str) -> None:
-    """Through the JSON API's own routes: a grant of the current analytics text, or its
-    withdrawal (nothing to withdraw is no error)."""
-    texts = await consent(request).ListCurrentTexts(consent_pb2.Empty(), timeout=rpc_timeout(request))
-    version = next((x.version for x in texts.texts if x.purpose == "analytics"), "")
-    try:
-        if choice == "accepted" and version:
-            await grant(GrantBody(purpose="analytics", version=version), request, account)
-        elif choice == "declined":
-            await withdraw("analytics", request, account)
-    except grpc.aio.AioRpcError as exc:
-        if exc.code() not in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.FAILED_PRECONDITION):
-            raise
 
 
 @router.post("/language")
