@@ -18,63 +18,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import httpx
-from playwright._impl._api_structures import SetCookieParam
-
-from lethe_testing import start_stack, stop_stack, unique
+from lethe_testing import pages, start_stack, stop_stack, unique
 from lethe_testing.browser import SCREENSHOTS, Viewport, launch_chromium, new_context, screenshot
-from lethe_testing.web import Browser
 
-# name -> path on the gateway: one screenshot pair each. Add every main page of the portal here.
-PUBLIC_PAGES: dict[str, str] = {
-    "home": "/",
-    "product": "/products/{product}",
-    "register": "/register",
-    "verify-email": "/verify-email?token=example-token",
-    "login": "/login",
-    "forgot-password": "/forgot-password",
-    "reset-password": "/reset-password?token=example-token",
-    "cookies": "/cookies",
-    "privacy-notice": "/privacy-notice",
-    "imprint": "/imprint",
-    "contact": "/contact",
-    "newsletter": "/newsletter",
-    "newsletter-confirm": "/newsletter/confirm?token=example-token",
-    # the answer to a link that lost its token
-    "newsletter-incomplete-link": "/api/v1/newsletter/unsubscribe",
-}
-# Shown to a person who is logged in (a new account, with the admin role for the staff page).
-ACCOUNT_PAGES: dict[str, str] = {
-    "account": "/account",
-    "password-change": "/account/password",
-    "cart": "/cart",
-    "orders": "/orders",
-    "downloads": "/downloads",
-    "privacy-centre": "/privacy",
-    "privacy-consents": "/privacy/consents",
-    "privacy-erase": "/privacy/erase",
-    "privacy-restriction": "/privacy/restriction",
-    "privacy-objection": "/privacy/objection",
-    "privacy-requests": "/privacy/requests",
-    "staff-traffic": "/staff/traffic",
-}
+# The pages of lethe_testing.pages, and the answer to a link that lost its token.
+PUBLIC_PAGES = {**pages.PUBLIC_PAGES, "newsletter-incomplete-link": "/api/v1/newsletter/unsubscribe"}
+ACCOUNT_PAGES = pages.ACCOUNT_PAGES
 MAIN_PAGES = {**PUBLIC_PAGES, **ACCOUNT_PAGES}
 PASSWORD = "a long passphrase for screenshots"  # noqa: S105 - a throwaway stack's person
 VIEWPORTS: tuple[Viewport, ...] = ("phone", "desktop")
-
-
-def _logged_in_cookies(gateway_url: str, email: str) -> list[SetCookieParam]:
-    """A new person signed up and logged in through the JSON API (the mail from the sink's
-    Maildir): their session and CSRF cookies, for the browser."""
-    person = Browser(gateway_url)
-    try:
-        person.sign_up(email, PASSWORD, name="Screen Shot")
-        return [
-            {"name": cookie.name, "value": cookie.value or "", "url": gateway_url}
-            for cookie in person.http.cookies.jar
-        ]
-    finally:
-        person.close()
 
 
 def main() -> int:
@@ -93,8 +45,8 @@ def main() -> int:
     stack = start_stack(run, log_dir, LETHE_LOG_LEVEL="WARNING", IDENTITY_ADMIN_EMAILS=staff)
     failed = 0
     try:
-        cookies = _logged_in_cookies(stack.gateway_url, staff)
-        product = httpx.get(f"{stack.gateway_url}/api/v1/products").json()[0]["id"]
+        cookies = pages.session_cookies(stack.gateway_url, staff, PASSWORD)
+        product = pages.first_product(stack.gateway_url)
         with launch_chromium() as browser:
             for viewport in VIEWPORTS:
                 context = new_context(browser, viewport=viewport)
