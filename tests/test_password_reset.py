@@ -4,7 +4,6 @@ Maildir the mails are read from."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from pymongo.database import Database
 
 from lethe_common import tokens
 from lethe_testing import Browser, Stack, mail_text, mails_to, token_in, unique, wait_for, wait_for_mail
+from lethe_testing.web import csrf_of
 
 PASSWORD = "violet tractor umbrella 42"
 NEW_PASSWORD = "seven quiet herons at dawn"
@@ -213,12 +213,6 @@ def test_the_api_document_describes_the_password_routes(stack: Stack) -> None:
     assert "post" in paths[RESET] and "post" in paths[COMPLETE] and "put" in paths[CHANGE]
     assert "410" in paths[COMPLETE]["post"]["responses"]
     assert paths[COMPLETE]["post"]["requestBody"]["content"]["application/json"]["schema"]
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, "the page has no form with a CSRF field"
-    return found[1]
 
 
 def test_the_pages_refuse_a_form_without_its_csrf_field_and_show_errors_at_their_fields(

@@ -12,14 +12,9 @@ import pytest
 
 from lethe_testing import Stack
 from lethe_testing.maildir import token_in, wait_for_mail
+from lethe_testing.web import csrf_of
 
 PASSWORD = "a long passphrase for pages"
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, "the page has no form with a CSRF field"
-    return found[1]
 
 
 @pytest.fixture

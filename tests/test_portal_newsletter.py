@@ -16,6 +16,7 @@ from markupsafe import escape
 
 from lethe_testing import Browser, Stack, mail_text, mails_to, start_stack, stop_stack, unique, wait_for
 from lethe_testing.maildir import wait_for_mail
+from lethe_testing.web import csrf_of
 
 PASSWORD = "a long passphrase for letters"
 CONFIRMATION = "newsletter-confirmation"
@@ -38,12 +39,6 @@ def editor(stack: Stack) -> Iterator[Browser]:
     browser.sign_up(f"editor-{stack.run_id}@staff.example", PASSWORD, name="Ed Itor")
     yield browser
     browser.close()
-
-
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, "the page has no form with a CSRF field"
-    return found[1]
 
 
 def link_in(message: Any, path: str) -> tuple[str, str]:

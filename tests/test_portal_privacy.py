@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from lethe_testing import Stack
-from lethe_testing.maildir import mail_text, token_in, wait_for_mail
+from lethe_testing.maildir import mail_text, wait_for_mail
 from lethe_testing.waiting import wait_for
+from lethe_testing.web import csrf_of, member_on_pages
 
 PASSWORD = "a long passphrase for privacy"
 LOGIN_PAGES = (
@@ -29,52 +30,14 @@ LOGIN_PAGES = (
 POSTS = ("/privacy/consents", "/privacy/erase", "/privacy/restriction", "/privacy/objection")
 
 
-def csrf_of(page: httpx.Response) -> str:
-    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert found, "the page has no form with a CSRF field"
-    return found[1]
-
-
 def client(stack: Stack) -> httpx.Client:
     return httpx.Client(base_url=stack.gateway_url, follow_redirects=False, timeout=30)
 
 
 def member(stack: Stack) -> tuple[httpx.Client, str]:
     """A new person, registered, activated and logged in through the pages."""
-    browser = client(stack)
     email = f"privacy-{uuid.uuid4().hex[:10]}@example.com"
-    form = browser.get("/register")
-    version = re.search(r'name="consent_version" value="([^"]+)"', form.text)
-    assert version
-    registered = browser.post(
-        "/register",
-        data={
-            "csrf_token": csrf_of(form),
-            "email": email,
-            "name": "Privacy Person",
-            "password": PASSWORD,
-            "consent_version": version[1],
-            "consent": "yes",
-        },
-    )
-    assert registered.status_code == 200, registered.text
-    token = token_in(wait_for_mail(email, "verification"))
-    landing = browser.get(f"/verify-email?token={token}")
-    verified = browser.post(
-        "/verify-email", data={"csrf_token": csrf_of(landing), "token": token, "password": PASSWORD}
-    )
-    assert verified.status_code == 200
-    entered = browser.post(
-        "/login",
-        data={
-            "csrf_token": csrf_of(browser.get("/login")),
-            "email": email,
-            "password": PASSWORD,
-            "next": "/",
-        },
-    )
-    assert entered.status_code == 303, entered.text
-    return browser, email
+    return member_on_pages(stack.gateway_url, email, PASSWORD, "Privacy Person"), email
 
 
 def states(browser: httpx.Client) -> dict[str, Any]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
+
+import httpx
 
 from lethe_testing.maildir import token_in, wait_for_mail
 
@@ -58,3 +61,49 @@ class Browser:
 
     def close(self) -> None:
         self.http.close()
+
+
+def csrf_of(page: httpx.Response) -> str:
+    """The CSRF field of the first form on a portal page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found, "the page has no form with a CSRF field"
+    return found[1]
+
+
+def member_on_pages(base_url: str, email: str, password: str, name: str) -> httpx.Client:
+    """A person registered, activated (the mail's link from the Maildir) and logged in
+    through the portal's pages, as a browser without JavaScript does it; redirects are not
+    followed, so each answer can be looked at."""
+    browser = httpx.Client(base_url=base_url, follow_redirects=False, timeout=30)
+    form = browser.get("/register")
+    version = re.search(r'name="consent_version" value="([^"]+)"', form.text)
+    assert version, "the register page shows the account text's version"
+    registered = browser.post(
+        "/register",
+        data={
+            "csrf_token": csrf_of(form),
+            "email": email,
+            "name": name,
+            "password": password,
+            "consent_version": version[1],
+            "consent": "yes",
+        },
+    )
+    assert registered.status_code == 200, registered.text
+    token = token_in(wait_for_mail(email, "verification"))
+    landing = browser.get(f"/verify-email?token={token}")
+    verified = browser.post(
+        "/verify-email", data={"csrf_token": csrf_of(landing), "token": token, "password": password}
+    )
+    assert verified.status_code == 200, verified.text
+    entered = browser.post(
+        "/login",
+        data={
+            "csrf_token": csrf_of(browser.get("/login")),
+            "email": email,
+            "password": password,
+            "next": "/",
+        },
+    )
+    assert entered.status_code == 303, entered.text
+    return browser

@@ -68,16 +68,17 @@ class Analytics:
     def record(self, view: PageView) -> bool:
         """Count the view; keep it as a visit when it names a visitor. True when kept."""
         now = self._clock()
+        kept = bool(view.visitor_id)
+        if kept:
+            visitor = visitor_hash(self._key, view.visitor_id)
+            expire_at = now + self._retention
+            self._repo.schedule_expiry(visitor, day_start(expire_at))
+            if view.subject_key:
+                self._repo.link(view.subject_key, visitor)
+            self._repo.add_visit(visitor, now, view.path, view.subject_key, expire_at)
+        # Counted last: a count that shows the view means its visit is stored too.
         self._repo.count(day_of(now), view.path)
-        if not view.visitor_id:
-            return False
-        visitor = visitor_hash(self._key, view.visitor_id)
-        expire_at = now + self._retention
-        self._repo.schedule_expiry(visitor, day_start(expire_at))
-        if view.subject_key:
-            self._repo.link(view.subject_key, visitor)
-        self._repo.add_visit(visitor, now, view.path, view.subject_key, expire_at)
-        return True
+        return kept
 
     def forget_visitor(self, visitor_id: str) -> Forgotten:
         """Everything kept about the visitor of this cookie id (its visits and links)."""

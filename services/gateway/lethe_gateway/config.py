@@ -49,7 +49,7 @@ class GatewayConfig:
     access_log_dir: str = ""
     access_log_days: int = 7
     # LETHE_GATEWAY_PAYMENT_PAGE_URL: the payment provider's base URL as the browser reaches
-    # it; the checkout page sends the person to its hosted card page (web/orders_pages.py),
+    # it; the checkout page sends the person to its hosted card page (web/checkout_pages.py),
     # so a card number never reaches Lethe. Empty: the checkout cannot take payments.
     payment_page_url: str = ""
 

@@ -14,9 +14,9 @@ from lethe_gateway.routes.consents import consent_texts
 from lethe_gateway.routes.session import login as log_in
 from lethe_gateway.routes.session import logout as log_out
 from lethe_gateway.schemas import LoginBody, RegisterBody, VerifyBody
+from lethe_gateway.web.checkout_pages import drop_checkout
 from lethe_gateway.web.forms import csrf_ok, field
 from lethe_gateway.web.i18n import language, translator
-from lethe_gateway.web.orders_pages import drop_checkout
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
 from lethe_gateway.web.profile_pages import forget_session
 from lethe_gateway.web.render import expired, render

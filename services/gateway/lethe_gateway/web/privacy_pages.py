@@ -1,7 +1,7 @@
-"""The privacy centre (issue 16): consents with their history and exact texts, the data
-export, erasure, restriction and its lifting, objection, a person's requests with every
-service's receipt, a request without an account, and the pages the privacy mails link to
-(``/privacy-requests/confirm?token=`` and ``/privacy-requests/<id>?token=``).
+"""The privacy centre (issue 16), for a logged-in person: consents with their history and
+exact texts, the data export, erasure, restriction and its lifting, objection, and their
+requests with every service's receipt. The pages a privacy mail links to, and the request
+without an account, are in ``privacy_request_pages.py``.
 
 Every action calls the JSON API's own route function (``routes.consents``,
 ``routes.privacy``, ``routes.data_export``); this module only turns forms into those calls
@@ -10,8 +10,6 @@ and their answers into pages.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -22,22 +20,17 @@ from starlette.responses import RedirectResponse, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe_gateway.privacy_schemas import (
-    ConfirmBody,
     ConsentsOut,
     ConsentTextOut,
     ErasureBody,
     GrantBody,
     ObjectionBody,
     OpenedOut,
-    PrivacyRequestBody,
 )
 from lethe_gateway.routes.consents import consent_texts, grant, my_consents, withdraw
 from lethe_gateway.routes.data_export import data_export
 from lethe_gateway.routes.privacy import (
-    confirm_request,
     erase_me,
-    file_request,
-    follow_request,
     lift_restriction,
     my_requests,
     object_to,
@@ -47,74 +40,21 @@ from lethe_gateway.web.analytics import forget_visitor
 from lethe_gateway.web.forms import csrf_ok, field, set_choice_cookie
 from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
-from lethe_gateway.web.render import render
+from lethe_gateway.web.privacy_frame import page
+from lethe_gateway.web.render import expired, problem
 from lethe_gateway.web.session import page_account
 
 router = APIRouter()
 
+
 # Purposes processed on legitimate interest, which a person may object to (Art. 21) beside
 # the consent purposes the consent service lists; the consent service judges every purpose.
 OBJECTABLE_INTERESTS = ("access_logs", "contact_requests")
-REQUEST_KINDS = ("access", "erasure", "restriction", "restriction_lift", "objection")
 EXPORT_HEADERS = ("content-disposition", "cache-control", "x-export-complete")
-MAX_TOKEN = 128
 
 
-# -- helpers --------------------------------------------------------------------------------
 def _to_login(path: str) -> Response:
     return RedirectResponse(f"/login?next={quote(path)}", status_code=303)
-
-
-def _label(t: Callable[..., str]) -> Callable[[str, str], str]:
-    """A value's name in the person's language (``privacy.<group>.<value>``), else the value."""
-
-    def label(group: str, value: str) -> str:
-        key = f"privacy.{group}.{value}"
-        text = t(key)
-        return value if text == key else text
-
-    return label
-
-
-def _when(value: str | None) -> str:
-    if not value:
-        return ""
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M UTC")
-    except ValueError:
-        return value
-
-
-def _page(
-    request: Request, template: str, account: pb.Account | None, status_code: int = 200, **context: Any
-) -> Response:
-    t = translator(language(request))
-    return render(
-        request,
-        template,
-        account=account,
-        status_code=status_code,
-        label=_label(t),
-        when=_when,
-        **context,
-    )
-
-
-def _problem(request: Request, account: pb.Account | None, status: int, message: str) -> Response:
-    t = translator(language(request))
-    return render(
-        request,
-        "message.html",
-        account=account,
-        status_code=status,
-        title=t("error.title"),
-        message=message,
-        kind="error",
-    )
-
-
-def _expired(request: Request, account: pb.Account | None) -> Response:
-    return _problem(request, account, 403, translator(language(request))("error.csrf"))
 
 
 def follow_link(opened: OpenedOut) -> str:
@@ -152,7 +92,7 @@ async def overview(request: Request) -> Response:
     account = await page_account(request)
     if account is None:
         return _to_login("/privacy")
-    return _page(request, "privacy_overview.html", account)
+    return page(request, "privacy_overview.html", account)
 
 
 # -- consents -------------------------------------------------------------------------------
@@ -165,8 +105,8 @@ async def _consents_page(
         texts = await attempt(consent_texts(request), t("error.unavailable"))
         mine = await attempt(my_consents(request, account), t("error.unavailable"))
     except Refused as refused:
-        return _problem(request, account, refused.status, refused.message)
-    return _page(
+        return problem(request, account, refused.message, refused.status)
+    return page(
         request,
         "privacy_consents.html",
         account,
@@ -192,7 +132,7 @@ async def consents_submit(request: Request) -> Response:
     form = await request.form()
     account = await page_account(request)
     if not csrf_ok(request, form):
-        return _expired(request, account)
+        return expired(request, account)
     if account is None:
         return _to_login("/privacy/consents")
     t = translator(language(request))
@@ -234,7 +174,7 @@ async def export_download(request: Request) -> Response:
             data_export(request, headers, account), translator(language(request))("error.unavailable")
         )
     except Refused as refused:
-        return _problem(request, account, refused.status, refused.message)
+        return problem(request, account, refused.message, refused.status)
     return JSONResponse(
         document.model_dump(mode="json"),
         headers={name: value for name, value in headers.headers.items() if name in EXPORT_HEADERS},
@@ -243,7 +183,7 @@ async def export_download(request: Request) -> Response:
 
 # -- erasure, restriction, objection ----------------------------------------------------------
 def _opened(request: Request, account: pb.Account | None, opened: OpenedOut) -> Response:
-    return _page(
+    return page(
         request,
         "privacy_opened.html",
         account,
@@ -258,7 +198,7 @@ async def erase_page(request: Request) -> Response:
     account = await page_account(request)
     if account is None:
         return _to_login("/privacy/erase")
-    return _page(request, "privacy_erase.html", account, errors={}, values={"reason": ""}, message="")
+    return page(request, "privacy_erase.html", account, errors={}, values={"reason": ""}, message="")
 
 
 @router.post("/privacy/erase")
@@ -266,7 +206,7 @@ async def erase_submit(request: Request) -> Response:
     form = await request.form()
     account = await page_account(request)
     if not csrf_ok(request, form):
-        return _expired(request, account)
+        return expired(request, account)
     if account is None:
         return _to_login("/privacy/erase")
     t = translator(language(request))
@@ -279,7 +219,7 @@ async def erase_submit(request: Request) -> Response:
     except ValidationError as exc:
         errors.update(field_errors(exc, {"reason": t("privacy.reason.long")}, t("field.required")))
     if errors:
-        return _page(
+        return page(
             request,
             "privacy_erase.html",
             account,
@@ -291,7 +231,7 @@ async def erase_submit(request: Request) -> Response:
     try:
         opened = await attempt(erase_me(body, request, account), t("error.unavailable"))
     except Refused as refused:
-        return _page(
+        return page(
             request,
             "privacy_erase.html",
             account,
@@ -310,7 +250,7 @@ async def restriction_page(request: Request) -> Response:
     account = await page_account(request)
     if account is None:
         return _to_login("/privacy/restriction")
-    return _page(request, "privacy_restriction.html", account, errors={}, values={"reason": ""}, message="")
+    return page(request, "privacy_restriction.html", account, errors={}, values={"reason": ""}, message="")
 
 
 @router.post("/privacy/restriction")
@@ -318,7 +258,7 @@ async def restriction_submit(request: Request) -> Response:
     form = await request.form()
     account = await page_account(request)
     if not csrf_ok(request, form):
-        return _expired(request, account)
+        return expired(request, account)
     if account is None:
         return _to_login("/privacy/restriction")
     t = translator(language(request))
@@ -331,7 +271,7 @@ async def restriction_submit(request: Request) -> Response:
             opened = await attempt(restrict_me(body, request, account), t("error.unavailable"))
     except ValidationError as exc:
         errors = field_errors(exc, {"reason": t("privacy.reason.long")}, t("field.required"))
-        return _page(
+        return page(
             request,
             "privacy_restriction.html",
             account,
@@ -341,7 +281,7 @@ async def restriction_submit(request: Request) -> Response:
             message=t("error.field"),
         )
     except Refused as refused:
-        return _page(
+        return page(
             request,
             "privacy_restriction.html",
             account,
@@ -369,8 +309,8 @@ async def _objection_form(
     try:
         purposes = await _objectable(request)
     except Refused as refused:
-        return _problem(request, account, refused.status, refused.message)
-    return _page(
+        return problem(request, account, refused.message, refused.status)
+    return page(
         request,
         "privacy_objection.html",
         account,
@@ -395,7 +335,7 @@ async def objection_submit(request: Request) -> Response:
     form = await request.form()
     account = await page_account(request)
     if not csrf_ok(request, form):
-        return _expired(request, account)
+        return expired(request, account)
     if account is None:
         return _to_login("/privacy/objection")
     t = translator(language(request))
@@ -423,117 +363,5 @@ async def requests_page(request: Request) -> Response:
             my_requests(request, account), translator(language(request))("error.unavailable")
         )
     except Refused as refused:
-        return _problem(request, account, refused.status, refused.message)
-    return _page(request, "privacy_requests.html", account, requests=found)
-
-
-# -- without an account ---------------------------------------------------------------------
-def _request_form(
-    request: Request,
-    account: pb.Account | None,
-    values: dict[str, str],
-    errors: dict[str, str],
-    message: str,
-    status_code: int = 200,
-    sent: bool = False,
-) -> Response:
-    return _page(
-        request,
-        "privacy_request_form.html",
-        account,
-        status_code=status_code,
-        kinds=REQUEST_KINDS,
-        values=values,
-        errors=errors,
-        message=message,
-        sent=sent,
-    )
-
-
-@router.get("/privacy/request")
-async def request_page(request: Request) -> Response:
-    account = await page_account(request)
-    return _request_form(request, account, {"email": "", "kind": "", "purpose": "", "reason": ""}, {}, "")
-
-
-@router.post("/privacy/request")
-async def request_submit(request: Request) -> Response:
-    form = await request.form()
-    account = await page_account(request)
-    if not csrf_ok(request, form):
-        return _expired(request, account)
-    t = translator(language(request))
-    values = {name: field(form, name) for name in ("email", "kind", "purpose", "reason")}
-    errors: dict[str, str] = {}
-    if "@" not in values["email"]:  # the rest of the address is consent's to judge
-        errors["email"] = t("field.email")
-    if values["kind"] == "objection" and not values["purpose"]:
-        errors["purpose"] = t("privacy.objection.purpose.missing")
-    try:
-        body = PrivacyRequestBody(
-            email=values["email"],
-            kind=values["kind"],  # type: ignore[arg-type]  # the model checks it
-            purpose=values["purpose"] or None,
-            reason=values["reason"],
-        )
-    except ValidationError as exc:
-        messages = {
-            "email": t("field.email"),
-            "kind": t("privacy.request.kind.missing"),
-            "purpose": t("privacy.objection.purpose.missing"),
-            "reason": t("privacy.reason.long"),
-        }
-        errors.update(field_errors(exc, messages, t("field.required")))
-    if errors:
-        return _request_form(request, account, values, errors, t("error.field"), 422)
-    try:
-        await attempt(file_request(body, request), t("error.unavailable"))
-    except Refused as refused:
-        return _request_form(request, account, values, {}, refused.message, refused.status)
-    return _request_form(request, account, values, {}, "", 202, sent=True)
-
-
-@router.get("/privacy-requests/confirm")
-async def confirm_page(request: Request, token: str = "") -> Response:
-    """The confirmation link of a privacy mail: a button, so that a mail scanner opening
-    the link confirms nothing."""
-    account = await page_account(request)
-    return _page(request, "privacy_confirm.html", account, token=token[:MAX_TOKEN], message="")
-
-
-@router.post("/privacy-requests/confirm")
-async def confirm_submit(request: Request) -> Response:
-    form = await request.form()
-    account = await page_account(request)
-    if not csrf_ok(request, form):
-        return _expired(request, account)
-    t = translator(language(request))
-    token = field(form, "token")
-    try:
-        body = ConfirmBody(token=token)
-        confirmed = await attempt(confirm_request(body, request), t("error.unavailable"))
-    except ValidationError:
-        return _page(
-            request, "privacy_confirm.html", account, 422, token="", message=t("privacy.link.broken")
-        )
-    except Refused as refused:
-        return _page(
-            request, "privacy_confirm.html", account, refused.status, token=token, message=refused.message
-        )
-    return _page(request, "privacy_confirm.html", account, token=token, message="", confirmed=confirmed)
-
-
-@router.get("/privacy-requests/{request_id}")
-async def follow_page(request: Request, request_id: str, token: str = "") -> Response:
-    """The follow link of a privacy mail: the request's status, every service's receipt and
-    the proof of erasure's result, for whoever holds the token (no log-in)."""
-    account = await page_account(request)
-    t = translator(language(request))
-    if not token:
-        return _problem(request, account, 404, t("privacy.link.broken"))
-    try:
-        found = await attempt(follow_request(request_id, token[:MAX_TOKEN], request), t("error.unavailable"))
-    except Refused as refused:
-        message = t("privacy.link.broken") if refused.status in (404, 410, 422) else refused.message
-        return _problem(request, account, refused.status, message)
-    return _page(request, "privacy_follow.html", account, found=found)
+        return problem(request, account, refused.message, refused.status)
+    return page(request, "privacy_requests.html", account, requests=found)

@@ -73,7 +73,12 @@ def message(
     )
 
 
+def problem(request: Request, account: pb.Account | None, text: str, status: int) -> HTMLResponse:
+    """An error page in the page's frame (the account's navigation stays)."""
+    title = translator(language(request))("error.title")
+    return message(request, account=account, title=title, text=text, status_code=status)
+
+
 def expired(request: Request, account: pb.Account | None = None) -> HTMLResponse:
     """A form without its CSRF field (or with another's): 403, nothing was done."""
-    t = translator(language(request))
-    return message(request, account=account, title=t("error.title"), text=t("error.csrf"), status_code=403)
+    return problem(request, account, translator(language(request))("error.csrf"), 403)
