@@ -127,6 +127,9 @@ def dead_letters(url: str, stack: Stack) -> dict[str, int]:
     return counts
 
 
+# Five services' workers, the broker and the store are killed in turn (about 45 s of
+# openings and faults), then every proof must pass: more than the default 180 s on 2 cores.
+@pytest.mark.timeout(480)
 def test_200_erasures_complete_and_prove_clean_while_every_part_is_killed_in_turn(
     stack: Stack, store: PrivateServer, broker: PrivateServer
 ) -> None:
