@@ -35,10 +35,12 @@ from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common import mongo
 from lethe_common.mail import build_message
 from lethe_common.signing import derive_key
+from lethe_common.staff import MARKETING
 from lethe_newsletter.links import Links
 from lethe_newsletter.messages import Messages
 from lethe_newsletter.seeding import Reader, seed_active
 from lethe_testing import private_smtp_sink, running_backend, unique, wait_for
+from lethe_testing.staff import staff_metadata
 
 N = int(os.environ.get("BENCH_RECIPIENTS", "10000"))
 BATCH = os.environ.get("BENCH_BATCH", "200")
@@ -107,13 +109,20 @@ def main() -> int:
                         html_body=str(campaign["html_body"]),
                         greeting=True,
                     ),
+                    metadata=staff_metadata(ACTOR, MARKETING),
                     timeout=10,
                 )
                 ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id)
                 started = time.perf_counter()
-                stub.SendCampaign(ref, timeout=10)
+                stub.SendCampaign(ref, metadata=staff_metadata(ACTOR, MARKETING), timeout=10)
                 done = wait_for(
-                    lambda: (c := stub.GetCampaign(ref, timeout=10)).status == "sent" and c,
+                    lambda: (
+                        (
+                            c := stub.GetCampaign(ref, metadata=staff_metadata(ACTOR, MARKETING), timeout=10)
+                        ).status
+                        == "sent"
+                        and c
+                    ),
                     3600,
                     interval=0.2,
                     what="the campaign",

@@ -49,7 +49,9 @@ from pymongo import MongoClient
 
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
+from lethe_common.staff import PRIVACY
 from lethe_testing import Stack, start_stack, stop_stack, unique
+from lethe_testing.staff import staff_metadata
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
@@ -167,7 +169,11 @@ def staff_verification(stack: Stack, request_id: str) -> tuple[float, Any]:
     with stack.backends["consent"].channel() as channel:
         stub = consent_pb2_grpc.ConsentServiceStub(channel)
         started = time.perf_counter()
-        reply = stub.VerifyErasure(pb.VerifyErasureRequest(request_id=request_id), timeout=600)
+        reply = stub.VerifyErasure(
+            pb.VerifyErasureRequest(request_id=request_id),
+            metadata=staff_metadata("acc_" + "c" * 32, PRIVACY),
+            timeout=600,
+        )
         return (time.perf_counter() - started) * 1000, reply.verification
 
 

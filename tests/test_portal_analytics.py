@@ -193,7 +193,7 @@ def test_only_staff_see_the_traffic(stack: Stack, staff: Browser) -> None:
     person = member(stack)
     assert person.get("/api/v1/admin/traffic").status_code == 403
     refused = person.get("/staff/traffic")
-    assert refused.status_code == 403 and "admin role" in refused.text
+    assert refused.status_code == 403 and "for staff with the role: Marketing" in refused.text
     assert client(stack).get("/staff/traffic").status_code == 303
     page = staff.get("/staff/traffic", params={"days": 7})
     assert page.status_code == 200 and 'id="traffic-top"' in page.text

@@ -626,12 +626,16 @@ def test_an_erasure_leaves_nothing_of_the_person_that_its_receipts_do_not_declar
     assert "HGB" in " ".join(done["kept"])
 
 
-def verify_command(stack: Stack, request_id: str) -> subprocess.CompletedProcess[str]:
+def verify_command(stack: Stack, request_id: str, staff_id: str) -> subprocess.CompletedProcess[str]:
     """``tools/verify_erasure.py``, as an operator runs it against this stack."""
     env = {**os.environ, "CONSENT_GRPC_ADDR": stack.backends["consent"].grpc_addr}
     script = Path(__file__).parents[1] / "tools" / "verify_erasure.py"
     return subprocess.run(
-        [sys.executable, str(script), request_id], env=env, capture_output=True, text=True, timeout=200
+        [sys.executable, str(script), "--staff", staff_id, request_id],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=200,
     )
 
 
@@ -726,7 +730,7 @@ def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
     assert {t["what"] for t in proof["retained"] if t["collection"] == "orders"} >= {"name"}
     assert all(t["until"] for t in proof["retained"])
 
-    by_command = verify_command(stack, request_id)
+    by_command = verify_command(stack, request_id, clerk.get("/api/v1/me").json()["id"])
     assert by_command.returncode == 0 and f"request {request_id}: passed" in by_command.stdout
 
     # What nobody declared fails it: an address in a collection, the name in a log line.
@@ -744,7 +748,7 @@ def test_one_person_in_every_service_is_exported_erased_and_the_erasure_proven(
         assert ("logs", "log", log_file.name, "name") in places
         assert "n1/note.deep.0" in " ".join(f["place"] for f in failed["failures"])
         assert followed(stack, request_id, token)["verification"]["outcome"] == "failed"
-        by_command = verify_command(stack, request_id)
+        by_command = verify_command(stack, request_id, clerk.get("/api/v1/me").json()["id"])
         assert by_command.returncode == 1 and "FAILURE: shop store stray_notes/n1/" in by_command.stdout
     finally:
         shop_db["stray_notes"].drop()

@@ -58,6 +58,7 @@ SECRETS = (
     "SHOP_PAYMENT_API_KEY",
     "SHOP_PAYMENT_WEBHOOK_SECRET",
     "SHOP_SUPPLIER_API_KEY",
+    "IDENTITY_STAFF_SIGNING_KEY",
 )
 PASSWORD = "a long passphrase for the smoke test"  # noqa: S105 - a throwaway test account
 CLERK = "clerk@containers.example"  # IDENTITY_ADMIN_EMAILS of the compose project
@@ -182,7 +183,9 @@ def compose_env_file() -> Path:
     if not path.exists():
         STATE.mkdir(parents=True, exist_ok=True)
         taken: set[int] = set()
-        lines = [f"{name}={secrets.token_hex(32)}" for name in SECRETS]
+        made = {name: secrets.token_hex(32) for name in SECRETS}
+        lines = [f"{name}={value}" for name, value in made.items()]
+        lines.append(f"LETHE_STAFF_VERIFY_KEY={stack.staff_verify_key(made['IDENTITY_STAFF_SIGNING_KEY'])}")
         lines += [
             "RABBITMQ_ADMIN_USER=admin",
             f"IDENTITY_ADMIN_EMAILS={CLERK}",
@@ -194,7 +197,20 @@ def compose_env_file() -> Path:
         ]
         path.write_text("\n".join(lines) + "\n")
         path.chmod(0o600)
+    _add_missing_secrets(path)
     return path
+
+
+def _add_missing_secrets(path: Path) -> None:
+    """A file made before a secret was added to SECRETS gets it (and the staff verify key)."""
+    held = dict(line.split("=", 1) for line in path.read_text().splitlines() if "=" in line)
+    added = {name: secrets.token_hex(32) for name in SECRETS if not held.get(name)}
+    signing = added.get("IDENTITY_STAFF_SIGNING_KEY") or held.get("IDENTITY_STAFF_SIGNING_KEY", "")
+    if "IDENTITY_STAFF_SIGNING_KEY" in added or not held.get("LETHE_STAFF_VERIFY_KEY"):
+        added["LETHE_STAFF_VERIFY_KEY"] = stack.staff_verify_key(signing)
+    if added:
+        with path.open("a") as out:
+            out.writelines(f"{name}={value}\n" for name, value in added.items())
 
 
 def compose(env: dict[str, str], *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

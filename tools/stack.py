@@ -186,6 +186,10 @@ def stack_env(place: Place | None = None, private: bool = False) -> dict[str, st
     ):
         if not env.get(name):
             env[name] = local_secret(file)
+    if not env.get("IDENTITY_STAFF_SIGNING_KEY"):
+        env["IDENTITY_STAFF_SIGNING_KEY"] = local_secret("staff_signing_key")
+    if not env.get("LETHE_STAFF_VERIFY_KEY"):
+        env["LETHE_STAFF_VERIFY_KEY"] = staff_verify_key(env["IDENTITY_STAFF_SIGNING_KEY"])
     env.setdefault("PYTHONUNBUFFERED", "1")
     for name, addresses in replica_addresses(env).items():
         env.setdefault(name, addresses)
@@ -242,6 +246,13 @@ def _bindable(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def staff_verify_key(signing_key: str) -> str:
+    """The verify key every service checks staff assertions with (lethe_common.staff)."""
+    from lethe_common.staff import verify_key_of  # the venv's, once ``make setup`` has run
+
+    return verify_key_of(signing_key)
 
 
 def local_secret(name: str) -> str:

@@ -152,6 +152,21 @@ class CommonConfig:
     # An API's NOT_SERVING time before it refuses new calls (Kubernetes: endpoints drain).
     shutdown_drain_seconds: float
     processed_retention_days: int
+    # Identity's public key: checks the staff assertion on every staff call (staff.py).
+    staff_verify_key: str
+    # How long the staff audit trail keeps an entry (audit.py): 3 years by default.
+    audit_retention_days: int
+
+
+def staff_verify_key(env: Env) -> str:
+    """``LETHE_STAFF_VERIFY_KEY``: 64 hex digits, identity's Ed25519 public key."""
+    value = env.str("LETHE_STAFF_VERIFY_KEY", "")
+    if len(value) != 64 or any(c not in "0123456789abcdefABCDEF" for c in value):
+        env.problem(
+            "LETHE_STAFF_VERIFY_KEY must be identity's staff verify key, 64 hex digits "
+            "(python -m lethe_common.staff prints a signing key and its verify key)"
+        )
+    return value
 
 
 def load_common(
@@ -186,4 +201,6 @@ def load_common(
         shutdown_grace_seconds=env.float("LETHE_SHUTDOWN_GRACE_SECONDS", 5.0),
         shutdown_drain_seconds=env.float("LETHE_SHUTDOWN_DRAIN_SECONDS", 0.0),
         processed_retention_days=env.int("LETHE_PROCESSED_RETENTION_DAYS", 30),
+        staff_verify_key=staff_verify_key(env),
+        audit_retention_days=env.bounded_int("LETHE_AUDIT_RETENTION_DAYS", 3 * 365, 1, 36500),
     )

@@ -12,6 +12,7 @@ FULL_ENV = {
     "LETHE_MONGO_URL": "mongodb://127.0.0.1:27018/",
     "LETHE_AMQP_URL": "amqp://guest:guest@127.0.0.1:5672//",
     "LETHE_SUBJECT_PEPPER": "pepper-for-tests",
+    "LETHE_STAFF_VERIFY_KEY": "ab" * 32,
 }
 
 

@@ -77,7 +77,10 @@ BACKENDS = (
         9101,
         9201,
         mails=True,
-        secrets=(("IDENTITY_ADMIN_EMAILS", "identity-app", "admin-emails", True),),
+        secrets=(
+            ("IDENTITY_ADMIN_EMAILS", "identity-app", "admin-emails", True),
+            ("IDENTITY_STAFF_SIGNING_KEY", "identity-app", "staff-signing-key", False),
+        ),
         # argon2id at 19 MiB a hash, up to 16 gRPC threads at once.
         api_memory="768Mi",
     ),
@@ -238,6 +241,7 @@ def backend_env(b: Backend) -> list[dict[str, Any]]:
         secret_env("LETHE_MONGO_URL", f"{b.name}-mongo", "connectionString.standard"),
         secret_env("LETHE_AMQP_URL", f"{b.name}-amqp", "url"),
         secret_env("LETHE_SUBJECT_PEPPER", "lethe-subject-pepper", "pepper"),
+        secret_env("LETHE_STAFF_VERIFY_KEY", "lethe-staff-verify-key", "verify-key"),
     ]
     env += [secret_env(*s) for s in b.secrets]
     return env

@@ -19,12 +19,16 @@ from lethe_common.privacy_api import (
     export_subject,
     find_subject_traces,
 )
+from lethe_common.staff import MARKETING, AssertionVerifier, assertion_of
 from lethe_common.trace_search import ServiceTraceSearch
 
 
 class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):  # type: ignore[misc]
-    def __init__(self, parts: AnalyticsParts, *, traces: ServiceTraceSearch) -> None:
+    def __init__(
+        self, parts: AnalyticsParts, *, traces: ServiceTraceSearch, verifier: AssertionVerifier
+    ) -> None:
         self._traces = traces
+        self._verifier = verifier
         self._analytics = parts.analytics
         self._erasure = parts.erasure
 
@@ -41,6 +45,7 @@ class AnalyticsServicer(analytics_pb2_grpc.AnalyticsServiceServicer):  # type: i
         return pb.ForgetVisitorResponse(deleted=forgotten.visits, links_deleted=forgotten.links)
 
     def GetTraffic(self, request: pb.GetTrafficRequest, context: Any) -> pb.Traffic:
+        self._verifier.require(assertion_of(context), MARKETING)
         view = self._analytics.traffic(request.days, request.top)
         return pb.Traffic(
             days=[pb.DayViews(day=day, views=views) for day, views in view.days],

@@ -23,7 +23,12 @@ from lethe_common.errors import InvalidArgument
 pytestmark = pytest.mark.unit
 
 KEY = "a" * 64
-ENV = {"LETHE_MONGO_URL": "mongodb://x", "LETHE_AMQP_URL": "amqp://x", "LETHE_SUBJECT_PEPPER": "p" * 32}
+ENV = {
+    "LETHE_MONGO_URL": "mongodb://x",
+    "LETHE_AMQP_URL": "amqp://x",
+    "LETHE_SUBJECT_PEPPER": "p" * 32,
+    "LETHE_STAFF_VERIFY_KEY": "ab" * 32,
+}
 
 
 @pytest.mark.parametrize(

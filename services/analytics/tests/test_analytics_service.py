@@ -5,6 +5,7 @@ traffic report, the export and the inventory."""
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 import grpc
@@ -14,11 +15,14 @@ from pymongo.database import Database
 from lethe.analytics.v1 import analytics_pb2 as pb
 from lethe.common.v1 import subject_pb2
 from lethe_analytics.domain import new_visitor_id
+from lethe_common.staff import MARKETING
 from lethe_common.store.keys import under
 from lethe_testing import code_of
+from lethe_testing.staff import staff_metadata
 
 Stub = Any  # analytics_pb2_grpc.AnalyticsServiceStub, from conftest
 NOT_IN_THE_MESSAGE = "secretvalue"
+MARKETER = "acc_" + "7" * 32
 
 
 def test_a_page_view_without_consent_is_a_count_that_names_no_one(site: Any, db: Database) -> None:
@@ -80,7 +84,8 @@ def test_bad_input_is_refused_with_a_message_a_person_understands(
 def test_bad_traffic_windows_and_visitor_ids_are_refused(stub: Stub) -> None:
     for days, top in ((401, 0), (-1, 0), (0, 51)):
         request = pb.GetTrafficRequest(days=days, top=top)
-        assert code_of(lambda r=request: stub.GetTraffic(r, timeout=10)) == grpc.StatusCode.INVALID_ARGUMENT
+        call = partial(stub.GetTraffic, request, metadata=staff_metadata(MARKETER, MARKETING), timeout=10)
+        assert code_of(call) == grpc.StatusCode.INVALID_ARGUMENT
     forget = pb.ForgetVisitorRequest(visitor_id="vis_x")
     assert code_of(lambda: stub.ForgetVisitor(forget, timeout=10)) == grpc.StatusCode.INVALID_ARGUMENT
 
@@ -110,7 +115,9 @@ def test_the_traffic_report_counts_every_replica_and_ranks_pages(site: Any, stub
     for path, times in ((quiet, 1), (busy, 4), (middling, 2)):
         for _ in range(times):
             site.view(path)  # round-robin over both API replicas: two writers
-    report = stub.GetTraffic(pb.GetTrafficRequest(days=7, top=50), timeout=10)
+    report = stub.GetTraffic(
+        pb.GetTrafficRequest(days=7, top=50), metadata=staff_metadata(MARKETER, MARKETING), timeout=10
+    )
     assert len(report.days) == 7 and [d.day for d in report.days] == sorted(d.day for d in report.days)
     assert report.total_views == sum(d.views for d in report.days) >= 7
     ranked = [(p.path, p.views) for p in report.top_pages if p.path in (busy, middling, quiet)]

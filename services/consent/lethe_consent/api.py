@@ -9,6 +9,7 @@ from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
+from lethe_common.staff import AssertionVerifier
 from lethe_consent.config import ConsentConfig, load_config
 from lethe_consent.repository import INDEXES
 from lethe_consent.servicer import ConsentServicer
@@ -25,6 +26,7 @@ def servicer(parts: ConsentParts, config: ConsentConfig) -> ConsentServicer:
         parts.erasure,
         verifier=parts.verifier,
         traces=parts.traces,
+        assertions=AssertionVerifier(config.common.staff_verify_key),
     )
 
 

@@ -2,10 +2,13 @@
 
 On erasure the person's consent records are pseudonymised: e-mail, name and
 client address go; subject_key, purpose, text version and times stay as
-proof of what was agreed when (Art. 7(1)). Records are deleted once the
-proof period after the withdrawal or erasure has passed: every withdrawal and
-every pseudonymisation puts an entry in the expiries queue, and the sweep reads
-only the entries that are due.
+proof of what was agreed when (Art. 7(1)). The staff audit entries about the
+person are trimmed to the subject key, the action, the actor and the time, and
+the receipt declares the trail kept (staff may still act on the erasure request
+itself, e.g. run its proof, which is recorded under the same subject key).
+Records are deleted once the proof period after the withdrawal or erasure has
+passed: every withdrawal and every pseudonymisation puts an entry in the
+expiries queue, and the sweep reads only the entries that are due.
 
 The erasure runs in the worker (the bus event) and in the API (``EraseSubject``),
 possibly at once: each step is idempotent. Withdrawals are appended to the
@@ -18,6 +21,7 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from lethe_common.audit import AUDIT, DEFAULT_RETENTION_DAYS
 from lethe_common.privacy import PrivacyEvent, Receipt, ReceiptSender, Retained
 from lethe_common.subject import Subject
 from lethe_consent.expiries import due_entries
@@ -27,6 +31,12 @@ from lethe_consent.repository import EXPIRIES, ConsentRepository
 from lethe_consent.request_store import RECEIPTS, REQUEST_STEPS, REQUESTS, VERIFICATIONS
 
 log = logging.getLogger(__name__)
+
+AUDIT_KEPT = (
+    "the staff audit entries about you and your requests: what staff did and when, under your "
+    "subject key only (no reason, no detail), as proof of how your data and requests were "
+    "handled, Art. 5(2) GDPR",
+)
 
 
 def proof_places(records_until: str, proof_days: int) -> tuple[Retained, ...]:
@@ -49,7 +59,10 @@ class ConsentErasure:
         ledger: ConsentLedger,
         receipts: ReceiptSender,
         proof_retention_days: int,
+        audit_retention_days: int = DEFAULT_RETENTION_DAYS,
     ) -> None:
+        self._audit = repo.audit
+        self._audit_days = audit_retention_days
         self._requests = repo.requests
         self._expiries = repo.expiries
         self._ledger = ledger
@@ -65,7 +78,9 @@ class ConsentErasure:
         self._ledger.schedule_pseudonymised_expiry(subject, request.request_id, now)
         changed = self._ledger.pseudonymise(subject, now)
         self._forget_request_contacts(subject)
+        audited = self._forget_audit(subject, request.request_id)
         until = (now + timedelta(days=self._proof_days)).date().isoformat()
+        audit_until = (now + timedelta(days=self._audit_days)).date().isoformat()
         receipt = Receipt(
             request_id=request.request_id,
             kind="erasure",
@@ -79,13 +94,27 @@ class ConsentErasure:
                 "index entries by subject key and account id that find these records and "
                 "requests, until those go; a mark of the erasure for an hour (a consent "
                 "landing meanwhile is pseudonymised too)",
+                *(AUDIT_KEPT if audited else ()),
             ),
             note=f"{len(ended)} consents ended, {changed} records pseudonymised",
-            retained=proof_places(until, self._proof_days),
+            retained=(
+                *proof_places(until, self._proof_days),
+                *((Retained(AUDIT, audit_until),) if audited else ()),
+            ),
         )
         self._receipts.send(receipt, subject.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id, "records": changed})
         return receipt
+
+    def _forget_audit(self, subject: Subject, request_id: str) -> bool:
+        """Trim the staff audit entries about the person; whether the trail keeps (or may
+        come to keep) any about them: entries there are now, or this erasure is a request of
+        the ledger, which staff may still act on after this receipt (move it on, run its
+        proof of erasure), each recorded under the person's subject key."""
+        if not subject.subject_key:
+            return self._requests.get(request_id) is not None
+        self._audit.forget(subject.subject_key)
+        return bool(self._audit.about(subject.subject_key)) or self._requests.get(request_id) is not None
 
     def _forget_request_contacts(self, subject: Subject) -> None:
         """The address of every unconfirmed request of the person goes, and any unused

@@ -10,6 +10,7 @@ the repositories' own constants. Retention follows SPEC §3 and the configuratio
 
 from __future__ import annotations
 
+from lethe_common.audit import AUDIT
 from lethe_common.inventory import (
     COMMUNICATION,
     CONSENT_RECORD,
@@ -22,6 +23,7 @@ from lethe_common.inventory import (
     MESSAGE_BUS,
     NETWORK,
     PRIVACY_REQUEST,
+    USAGE,
     Holding,
     Inventory,
 )
@@ -188,6 +190,16 @@ HOLDINGS: tuple[Holding, ...] = (
         "a request's missed due date was alerted once (request id and due date in the key)",
         REQUESTS_BASIS,
         "with the request (deleted with it)",
+    ),
+    Holding(
+        AUDIT,
+        ("_id", "actor_id", "target", "subject_key", "reason"),
+        (IDENTIFIER, USAGE, COMMUNICATION),
+        "the staff audit trail: who of staff did what to whose privacy request, when and why "
+        "(status changes, objection decisions, proofs of erasure run, consent texts published)",
+        LEGAL_OBLIGATION + ": Art. 5(2) and 32 GDPR (accountability)",
+        "LETHE_AUDIT_RETENTION_DAYS (1095); on erasure only the subject key, the action, the "
+        "actor and the time stay",
     ),
     Holding(
         OLD_USED_TOKENS,

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 from pymongo.errors import DuplicateKeyError
 
+from lethe_common.audit import AUDIT, AuditTrail
 from lethe_common.events.outbox import Outbox
 from lethe_common.mongo import Db, Document, RetiredIndex
 from lethe_common.privacy import RECEIPT_INDEXES
@@ -97,3 +98,6 @@ class ConsentRepository:
         self.records = RecordStore(db, outbox)
         self.requests = RequestStore(db, outbox)
         self.expiries = TimeQueue(db[EXPIRIES])
+        # What staff did (lethe_common.audit): requests moved, objections decided, proofs
+        # of erasure run, texts published.
+        self.audit = AuditTrail(db[AUDIT])

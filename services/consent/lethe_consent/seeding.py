@@ -17,7 +17,8 @@ every entry they look for:
   completing step, the receipts, the owner entries, the staff-queue entries of the closed
   request and its proof-period expiry;
 - :func:`seed_open_requests`: access requests of logged-in people (``PrivacyRequests.open``),
-  open or taken in progress by staff (``StaffDesk.update``), in the active staff queues.
+  open or taken in progress by staff (``StaffDesk.update``, with its entry in the staff
+  audit trail), in the active staff queues.
 
 Index entries are written before what they point to, as the domain does; an index entry
 that exists already (the same account filed records before) is kept, as ``OwnerIndex.add``
@@ -30,12 +31,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from typing import cast
 
 from pymongo.errors import BulkWriteError
 
 from lethe_common import tokens
+from lethe_common.audit import AUDIT, AuditRecord, AuditTrail
 from lethe_common.errors import InvalidArgument
-from lethe_common.mongo import Db, Document
+from lethe_common.mongo import Coll, Db, Document
 from lethe_common.privacy import Receipt
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.keys import key
@@ -168,6 +171,25 @@ def _staff_entries(state: Document, at: datetime) -> list[Document]:
     ]
 
 
+class _Collected:
+    """Stands in for a collection: keeps what is inserted, to be written in bulk later."""
+
+    def __init__(self) -> None:
+        self.docs: list[Document] = []
+
+    def insert_one(self, doc: Document) -> None:
+        self.docs.append(doc)
+
+
+def _audit_docs(records: list[tuple[AuditRecord, datetime]]) -> list[Document]:
+    """The staff audit trail's documents of ``records``, as ``AuditTrail.record`` makes them."""
+    collected = _Collected()
+    trail = AuditTrail(cast(Coll, collected))
+    for record, at in records:
+        trail.record(record, at)
+    return collected.docs
+
+
 def _seed_requests(
     db: Db,
     docs: list[Document],
@@ -274,6 +296,7 @@ def seed_open_requests(
         raise ValueError("a request in progress was moved there by staff: name the actor")
     docs: list[Document] = []
     steps: dict[str, list[Document]] = {}
+    moves: list[tuple[AuditRecord, datetime]] = []
     for person in requests:
         doc = _request_doc("access", "open", person, at, ())
         docs.append(doc)
@@ -281,5 +304,18 @@ def seed_open_requests(
             steps[doc["_id"]] = [
                 _step(doc["_id"], 0, {"status": status, "decided_by": actor, "by": actor, "at": at})
             ]
+            moves.append(
+                (
+                    AuditRecord(
+                        actor,
+                        "privacy_request.updated",
+                        target=str(doc["_id"]),
+                        subject_key=person.subject_key,
+                        detail=status,
+                    ),
+                    at,
+                )
+            )
     _seed_requests(db, docs, steps, [], [], at)
+    _insert(db, AUDIT, _audit_docs(moves))  # after the move, as StaffDesk.update records it
     return [str(doc["_id"]) for doc in docs]

@@ -7,9 +7,10 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from lethe.common.v1 import subject_pb2
+from lethe.common.v1 import audit_pb2, subject_pb2
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.consent.v1 import consent_pb2_grpc
+from lethe_common.audit_api import list_entries
 from lethe_common.errors import InvalidArgument
 from lethe_common.privacy import REQUEST_ID
 from lethe_common.privacy_api import (
@@ -20,6 +21,7 @@ from lethe_common.privacy_api import (
     find_subject_traces,
     wire_time,
 )
+from lethe_common.staff import ADMIN, PRIVACY, AssertionVerifier, StaffActor, staff_call
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import SERVICE
 from lethe_consent.erasure import ConsentErasure
@@ -165,8 +167,10 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         *,
         verifier: ErasureVerifier,
         traces: ServiceTraceSearch,
+        assertions: AssertionVerifier,
     ) -> None:
         self._verifier = verifier
+        self._assertions = assertions
         self._traces = traces
         self._pepper = pepper
         self._texts = texts
@@ -178,14 +182,20 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
     def _person(self, person: pb.Person) -> Person:
         return person_of(self._pepper, person.account_id, person.email, person.name)
 
+    def _staff_actor(self, context: Any, actor_account_id: str, *roles: str) -> StaffActor:
+        """The staff member the gateway's signed assertion names, if they hold one of
+        ``roles``; the request's ``actor_account_id``, when given, must be them."""
+        return staff_call(self._assertions, context, actor_account_id, *roles)
+
     # -- texts -----------------------------------------------------------------------------
     def ListCurrentTexts(self, request: pb.Empty, context: Any) -> pb.ConsentTextList:
         return pb.ConsentTextList(texts=[text_message(t) for t in self._texts.current()])
 
     def PublishText(self, request: pb.PublishTextRequest, context: Any) -> pb.ConsentText:
+        actor = self._staff_actor(context, request.actor_account_id, PRIVACY)
         return text_message(
             self._texts.publish(
-                request.actor_account_id,
+                actor.account_id,
                 request.purpose,
                 request.version,
                 _texts_of(request),
@@ -258,6 +268,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         )
 
     def ListPrivacyRequests(self, request: pb.AdminListRequest, context: Any) -> pb.PrivacyRequestList:
+        self._staff_actor(context, request.actor_account_id, PRIVACY)
         views, next_token = self._staff.listing(
             request.status,
             request.kind,
@@ -270,9 +281,10 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
     def UpdatePrivacyRequest(
         self, request: pb.UpdatePrivacyRequestRequest, context: Any
     ) -> pb.PrivacyRequest:
+        actor = self._staff_actor(context, request.actor_account_id, PRIVACY)
         return request_message(
             self._staff.update(
-                request.actor_account_id,
+                actor.account_id,
                 request.request_id,
                 request.status,
                 request.reason,
@@ -281,18 +293,26 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         )
 
     def VerifyErasure(self, request: pb.VerifyErasureRequest, context: Any) -> pb.PrivacyRequest:
+        actor = self._staff_actor(context, request.actor_account_id, PRIVACY)
         if not REQUEST_ID.fullmatch(request.request_id):
             raise InvalidArgument("request_id is not a privacy request id")
-        self._verifier.verify_one(request.request_id)
+        self._verifier.verify_one(request.request_id, actor.account_id)
         log.info("erasure verified by staff", extra={"request_id": request.request_id})
         return request_message(self._requests.view(request.request_id))
 
     def DecideObjection(self, request: pb.DecideObjectionRequest, context: Any) -> pb.PrivacyRequest:
+        actor = self._staff_actor(context, request.actor_account_id, PRIVACY)
         return request_message(
-            self._staff.decide_objection(
-                request.actor_account_id, request.request_id, request.uphold, request.reason
-            )
+            self._staff.decide_objection(actor.account_id, request.request_id, request.uphold, request.reason)
         )
+
+    def GetStaffPrivacyRequest(self, request: pb.StaffRequestLookup, context: Any) -> pb.PrivacyRequest:
+        self._staff_actor(context, request.actor_account_id, PRIVACY)
+        return request_message(self._staff.one(request.request_id))
+
+    def ListAuditEntries(self, request: audit_pb2.AuditListRequest, context: Any) -> audit_pb2.AuditEntryList:
+        self._staff_actor(context, request.actor_account_id, ADMIN)
+        return list_entries(SERVICE, self._staff.trail, request)
 
     # -- the person's data -------------------------------------------------------------------
     def DescribeInventory(
@@ -332,6 +352,16 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
                 }
                 for r in self._requests.own(subject)
             ],
+            # What staff did about the person's requests (the audit trail): what, when, why.
+            "staff_actions": [
+                {
+                    "action": str(doc["action"]),
+                    "at": wire_time(doc["at"]),
+                    "reason": str(doc.get("reason", "")),
+                    "detail": str(doc.get("detail", "")),
+                }
+                for doc in (self._staff.trail.about(subject.subject_key) if subject.subject_key else [])
+            ],
         }
         return subject_pb2.ExportSubjectDataResponse(
             service=SERVICE,
@@ -345,7 +375,8 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
                 "Art. 7(1) GDPR: proof of consent",
                 "Art. 5(2) GDPR: proof that privacy requests were answered",
             ],
-            retention="consent records: 3 years after withdrawal or erasure",
+            retention="consent records: 3 years after withdrawal or erasure; staff actions: "
+            "LETHE_AUDIT_RETENTION_DAYS (3 years by default)",
             recipients=[],
         )
 

@@ -1,5 +1,6 @@
-"""What staff do with privacy requests: the paged lists, updates, objection decisions,
-and the deadline gauges.
+"""What staff do with privacy requests: the paged lists, one request, updates, objection
+decisions, and the deadline gauges. Each update and decision is recorded in the staff audit
+trail (``privacy_request.updated``, ``objection.decided``) under the request's subject key.
 
 Lists read one staff queue (``request_state.listing_queue``), soonest due first, a
 page at a time; an entry that does not match its request's state (left by a move
@@ -14,8 +15,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+from lethe_common.audit import AuditRecord
 from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound
 from lethe_common.mongo import Document
+from lethe_common.privacy import REQUEST_ID
 from lethe_common.store.paging import MAX_PAGE, Page, decode_cursor, encode_cursor, filtered_page
 from lethe_common.store.paging import page_size as checked_page_size
 from lethe_common.store.steps import Step
@@ -23,6 +26,7 @@ from lethe_common.subject import Subject
 from lethe_common.validation import object_id, text
 from lethe_consent.models import (
     ACTIVE_STATUSES,
+    AWAITING,
     CLOSED_STATUSES,
     EXPIRED,
     FAN_OUT_KINDS,
@@ -62,6 +66,7 @@ class StaffDesk:
         self, repo: ConsentRepository, book: RequestBook, ledger: ConsentLedger, texts: ConsentTexts
     ) -> None:
         self._store = repo.requests
+        self.trail = self._audit = repo.audit  # ListAuditEntries reads it, the sweep ages it
         self._book = book
         self._ledger = ledger
         self._texts = texts
@@ -98,6 +103,15 @@ class StaffDesk:
             [self._book.view(states[entry["item"]]) for entry in page.items],
             encode_cursor(page.next_cursor),
         )
+
+    def one(self, request_id: str) -> RequestView:
+        """One request as the lists show it; NotFound for none, or one not confirmed yet."""
+        if not REQUEST_ID.fullmatch(request_id):
+            raise InvalidArgument("request_id is not a privacy request id")
+        state = self._book.state(request_id)
+        if state is None or state["status"] in (AWAITING, EXPIRED):
+            raise NotFound("no privacy request with this id")
+        return self._book.view(state)
 
     def _matches(self, entry: Document, state: Document | None, now: datetime) -> bool:
         """Whether a queue entry shows its request as it is; an entry of a request that is
@@ -216,6 +230,18 @@ class StaffDesk:
 
         moved = self._book.move(doc, decide)
         log.info("privacy request updated by staff", extra={"request_id": request_id, "status": status})
+        detail = f"{status}, deadline +{extend_months} months" if extend_months else status
+        self._audit.record(
+            AuditRecord(
+                actor,
+                "privacy_request.updated",
+                target=request_id,
+                subject_key=str(doc.get("subject_key") or ""),
+                reason=reason,
+                detail=detail,
+            ),
+            now,
+        )
         return self._book.view(moved.state)
 
     def decide_objection(
@@ -245,6 +271,17 @@ class StaffDesk:
             )
 
         moved = self._book.move(doc, decide)
+        self._audit.record(
+            AuditRecord(
+                actor,
+                "objection.decided",
+                target=request_id,
+                subject_key=str(doc.get("subject_key") or ""),
+                reason=reason,
+                detail="upheld" if uphold else "rejected",
+            ),
+            now,
+        )
         if uphold and self._texts.purpose(doc["purpose"]).basis == "consent":
             self._ledger.withdraw_for_objection(Person(Subject.from_doc(doc)), doc["purpose"])
         return self._book.view(moved.state)

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
+from lethe_common.audit import AuditRecord
 from lethe_common.errors import AlreadyExists, InvalidArgument
 from lethe_common.mongo import Document
 from lethe_common.store.steps import Step
@@ -86,6 +87,7 @@ def seed_purposes() -> list[SeedPurpose]:
 class ConsentTexts:
     def __init__(self, repo: ConsentRepository) -> None:
         self._store = repo.texts
+        self._audit = repo.audit
 
     def seed(self, now: datetime | None = None) -> int:
         """Give every seeded purpose its first text when it has none; returns how many were new.
@@ -222,6 +224,9 @@ class ConsentTexts:
 
         self._store.log.append_after(purpose, decide)
         log.info("consent text published", extra={"purpose": purpose, "version": version})
+        # About no one: the text is the whole target.
+        published = AuditRecord(actor, "consent_text.published", target=text_id(purpose, version))
+        self._audit.record(published, now)
         view = PurposeView.from_steps(purpose, self._store.purpose(purpose))
         text_doc = self._store.text(purpose, version) or {}
         return TextView(

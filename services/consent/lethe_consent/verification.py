@@ -9,8 +9,9 @@ receipt names; any other hit fails the verification. A service that does not ans
 it *incomplete*, and it is tried again later.
 
 A completed erasure is verified automatically (the ``verify`` queue, filled when the last
-receipt completes it); staff run it again with ``VerifyErasure``. Each result is stored
-with the request; a failure is logged as a warning and counted for the alert.
+receipt completes it); staff run it again with ``VerifyErasure``, which the staff audit trail
+records (``erasure.verified``, the outcome). Each result is stored with the request; a
+failure is logged as a warning and counted for the alert.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import Path
 
 from prometheus_client import Counter
 
+from lethe_common.audit import AuditRecord, AuditTrail
 from lethe_common.errors import FailedPrecondition, NotFound, Unavailable
 from lethe_common.events.outbox import OUTBOX
 from lethe_common.mongo import Document
@@ -136,7 +138,9 @@ class ErasureVerifier:
         log_dir: str = "",
         delay_seconds: float = 0.0,
         retry_seconds: float = RETRY.total_seconds(),
+        audit: AuditTrail | None = None,
     ) -> None:
+        self._audit = audit
         self._retry = timedelta(seconds=retry_seconds)
         self._store = store
         self._book = book
@@ -173,14 +177,29 @@ class ErasureVerifier:
         return counts
 
     # -- what ---------------------------------------------------------------------------------
-    def verify_one(self, request_id: str, now: datetime | None = None) -> Document:
-        """Staff's run: NotFound for no request, FailedPrecondition unless a complete erasure."""
+    def verify_one(self, request_id: str, actor: str = "", now: datetime | None = None) -> Document:
+        """Staff's run (``actor``: who, for the audit trail): NotFound for no request,
+        FailedPrecondition unless a complete erasure."""
         state = self._book.state(request_id)
         if state is None:
             raise NotFound("there is no privacy request with this id")
         if state["kind"] != "erasure" or state["status"] != "complete":
             raise FailedPrecondition("only a complete erasure can be verified")
-        return self.verify([request_id], now)[request_id]
+        result = self.verify([request_id], now)[request_id]
+        if actor and self._audit is not None:
+            # Recorded after the run, so that this run does not find its own entry; the
+            # consent receipt of the erasure declares the trail kept (erasure.py).
+            self._audit.record(
+                AuditRecord(
+                    actor,
+                    "erasure.verified",
+                    target=request_id,
+                    subject_key=str(state.get("subject_key") or ""),
+                    detail=str(result["outcome"]),
+                ),
+                now,
+            )
+        return result
 
     def verify(self, request_ids: list[str], now: datetime | None = None) -> dict[str, Document]:
         """Search once for every complete erasure among ``request_ids``; store each result."""

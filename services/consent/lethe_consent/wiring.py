@@ -38,7 +38,11 @@ def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
     requests = PrivacyRequests(repo, ledger, texts, Mailer(config.common, config.public_url), config)
     staff = StaffDesk(repo, requests.book, ledger, texts)
     erasure = ConsentErasure(
-        repo, ledger, ReceiptSender(runtime.db, runtime.outbox, SERVICE), config.proof_retention_days
+        repo,
+        ledger,
+        ReceiptSender(runtime.db, runtime.outbox, SERVICE),
+        config.proof_retention_days,
+        config.common.audit_retention_days,
     )
     traces = ServiceTraceSearch.of(runtime, INVENTORY)
     searches: dict[str, Search] = {SERVICE: local_search(SERVICE, traces)}
@@ -54,6 +58,7 @@ def build_parts(runtime: Runtime, config: ConsentConfig) -> ConsentParts:
         config.log_dir,
         config.verify_delay_seconds,
         config.verify_retry_seconds,
+        audit=repo.audit,
     )
     requests.on_erasure_complete(verifier.schedule)
     return ConsentParts(texts, ledger, requests, staff, erasure, verifier, traces)

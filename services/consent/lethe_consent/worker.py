@@ -84,6 +84,7 @@ def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
             "unconfirmed_requests": parts.requests.retention.forget_expired_confirmations(now),
             "closed_requests": parts.requests.retention.forget_closed(now),
             "expired_download_links": parts.requests.access.forget_expired(now),
+            "staff_audit": parts.staff.trail.sweep(now, config.common.audit_retention_days),
         }
 
     return [

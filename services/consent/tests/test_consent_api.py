@@ -29,6 +29,7 @@ from lethe.consent.v1 import consent_pb2_grpc
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt
+from lethe_common.staff import PRIVACY
 from lethe_common.subject import subject_key
 from lethe_consent.texts import seed_purposes
 from lethe_testing import (
@@ -45,6 +46,7 @@ from lethe_testing import (
     wait_for_mail,
     worker_metrics,
 )
+from lethe_testing.staff import Metadata, staff_metadata
 
 T = TypeVar("T")
 PLAYED = ("consent", "gateway")
@@ -93,6 +95,11 @@ def publisher(amqp_url: str) -> Iterator[EventPublisher]:
     publisher.close()
 
 
+def staff() -> Metadata:
+    """A privacy staff member's call (ADMIN's), as the gateway makes it."""
+    return staff_metadata(ADMIN, PRIVACY)
+
+
 def person(name: str = "Grace Hopper", account: bool = True) -> pb.Person:
     return pb.Person(
         account_id=f"acc_{uuid.uuid4().hex}" if account else "",
@@ -120,13 +127,16 @@ def test_the_seeded_purposes_have_current_texts_in_german_and_english(stub: Stub
 def test_a_published_version_never_changes(stub: Stub) -> None:
     purpose = f"survey_{unique('s')[-8:]}"
     stub.PublishText(
-        pb.PublishTextRequest(actor_account_id=ADMIN, purpose=purpose, version="v1", texts=TEXTS), timeout=5
+        pb.PublishTextRequest(actor_account_id=ADMIN, purpose=purpose, version="v1", texts=TEXTS),
+        metadata=staff(),
+        timeout=5,
     )
     changed = [pb.LocalisedText(language="de", title="Titel", body="Anders"), TEXTS[1]]
     assert (
         code_of(
             lambda: stub.PublishText(
                 pb.PublishTextRequest(actor_account_id=ADMIN, purpose=purpose, version="v1", texts=changed),
+                metadata=staff(),
                 timeout=5,
             )
         )
@@ -137,6 +147,7 @@ def test_a_published_version_never_changes(stub: Stub) -> None:
         code_of(
             lambda: stub.PublishText(
                 pb.PublishTextRequest(actor_account_id=ADMIN, purpose=purpose, version="v2", texts=TEXTS[:1]),
+                metadata=staff(),
                 timeout=5,
             )
         )
@@ -149,6 +160,7 @@ def test_grant_new_version_withdraw_keeps_the_exact_text_and_announces_it(stub: 
     purpose = f"webinar_{unique('w')[-8:]}"
     stub.PublishText(
         pb.PublishTextRequest(actor_account_id=ADMIN, purpose=purpose, version="2026-01", texts=TEXTS),
+        metadata=staff(),
         timeout=5,
     )
     who = person()
@@ -165,6 +177,7 @@ def test_grant_new_version_withdraw_keeps_the_exact_text_and_announces_it(stub: 
     ]
     stub.PublishText(
         pb.PublishTextRequest(actor_account_id=ADMIN, purpose=purpose, version="2026-02", texts=newer),
+        metadata=staff(),
         timeout=5,
     )
     overview = stub.GetConsents(who, timeout=5)
@@ -368,17 +381,18 @@ def test_a_request_past_its_due_date_shows_in_the_overdue_metric(stub: Stub, con
 
     assert wait_for(lambda: overdue_access() >= 1, 15, what="the overdue gauge") >= 1
     listed = stub.ListPrivacyRequests(
-        pb.AdminListRequest(actor_account_id=ADMIN, overdue_only=True), timeout=5
+        pb.AdminListRequest(actor_account_id=ADMIN, overdue_only=True), metadata=staff(), timeout=5
     ).requests
     assert opened.request.id in [r.id for r in listed]
     stub.UpdatePrivacyRequest(
         pb.UpdatePrivacyRequestRequest(
             actor_account_id=ADMIN, request_id=opened.request.id, status="complete", reason="export sent"
         ),
+        metadata=staff(),
         timeout=5,
     )
     listed = stub.ListPrivacyRequests(
-        pb.AdminListRequest(actor_account_id=ADMIN, overdue_only=True), timeout=5
+        pb.AdminListRequest(actor_account_id=ADMIN, overdue_only=True), metadata=staff(), timeout=5
     ).requests
     assert opened.request.id not in [r.id for r in listed]
 
@@ -503,13 +517,16 @@ def test_other_objections_wait_for_staff_whose_reasons_the_person_sees(stub: Stu
     assert f"privacy-requests/{reply.request.id}?token=" in mail_text(opened)
     assert token_in(opened) == reply.follow_token
     queue = stub.ListPrivacyRequests(
-        pb.AdminListRequest(actor_account_id=ADMIN, kind="objection", status="open"), timeout=5
+        pb.AdminListRequest(actor_account_id=ADMIN, kind="objection", status="open"),
+        metadata=staff(),
+        timeout=5,
     ).requests
     assert reply.request.id in [r.id for r in queue]
     assert (
         code_of(
             lambda: stub.DecideObjection(
                 pb.DecideObjectionRequest(actor_account_id=ADMIN, request_id=reply.request.id, uphold=False),
+                metadata=staff(),
                 timeout=5,
             )
         )
@@ -522,6 +539,7 @@ def test_other_objections_wait_for_staff_whose_reasons_the_person_sees(stub: Stu
             uphold=False,
             reason="logs are kept 7 days for security, Art. 6(1)(f)",
         ),
+        metadata=staff(),
         timeout=5,
     )
     assert decided.status == "rejected" and "security" in decided.decision
@@ -614,6 +632,7 @@ def test_two_staff_deciding_one_objection_at_once_exactly_one_wins(stub: Stub, a
                             uphold=uphold,
                             reason="decided",
                         ),
+                        metadata=staff_metadata(f"acc_{i:032x}", PRIVACY),
                         timeout=10,
                     )
                     for i, uphold in enumerate((True, False) * 2)
@@ -707,6 +726,7 @@ def test_staff_lists_come_in_pages_soonest_due_first(stub: Stub) -> None:
     while True:
         page = stub.ListPrivacyRequests(
             pb.AdminListRequest(actor_account_id=ADMIN, kind="access", page_size=2, page_token=token),
+            metadata=staff(),
             timeout=5,
         )
         assert len(page.requests) <= 2
@@ -720,7 +740,9 @@ def test_staff_lists_come_in_pages_soonest_due_first(stub: Stub) -> None:
     assert (
         code_of(
             lambda: stub.ListPrivacyRequests(
-                pb.AdminListRequest(actor_account_id=ADMIN, page_token="not a token!"), timeout=5
+                pb.AdminListRequest(actor_account_id=ADMIN, page_token="not a token!"),
+                metadata=staff(),
+                timeout=5,
             )
         )
         == grpc.StatusCode.INVALID_ARGUMENT

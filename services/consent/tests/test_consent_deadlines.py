@@ -12,6 +12,7 @@ import logging
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client import REGISTRY
@@ -21,6 +22,7 @@ from lethe.consent.v1 import consent_pb2 as pb
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt, ReceiptSender
+from lethe_common.staff import PRIVACY, AssertionVerifier
 from lethe_common.subject import Subject
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import load_config
@@ -35,9 +37,16 @@ from lethe_consent.texts import ConsentTexts
 from lethe_consent.trace_clients import local_search
 from lethe_consent.verification import ErasureVerifier
 from lethe_consent.worker import check_deadlines
+from lethe_testing.staff import staff_metadata
 
 SERVICES = ("identity", "consent", "shop", "newsletter")
 STAFF = "acc_" + "7" * 32
+
+
+def staff_call() -> SimpleNamespace:
+    """The gRPC context of a privacy staff member's call, as the gateway makes it."""
+    metadata = staff_metadata(STAFF, PRIVACY)
+    return SimpleNamespace(invocation_metadata=lambda: metadata)
 
 
 @dataclasses.dataclass
@@ -69,7 +78,15 @@ def replicas(test_db: Database, amqp_url: str) -> Iterator[Replicas]:
         repo.requests, requests.book, repo.expiries, {"consent": local_search("consent", traces)}, pepper
     )
     servicer = ConsentServicer(
-        pepper, texts, ledger, requests, desks[0], erasure, verifier=verifier, traces=traces
+        pepper,
+        texts,
+        ledger,
+        requests,
+        desks[0],
+        erasure,
+        verifier=verifier,
+        traces=traces,
+        assertions=AssertionVerifier(config.common.staff_verify_key),
     )
     yield Replicas(requests, (desks[0], desks[1]), servicer)
     publisher.close()
@@ -109,14 +126,16 @@ def test_an_erasure_past_its_due_date_is_listed_overdue_with_the_silent_services
 
     # The staff list: overdue, and who has not answered (the shop deferred: it answered).
     page = replicas.servicer.ListPrivacyRequests(
-        pb.AdminListRequest(actor_account_id=STAFF, overdue_only=True), None
+        pb.AdminListRequest(actor_account_id=STAFF, overdue_only=True), staff_call()
     )
     assert [r.id for r in page.requests] == [late.id]
     (shown,) = page.requests
     assert shown.overdue and shown.status == "in_progress"
     assert list(shown.waiting_for) == ["identity", "newsletter"]
     assert list(shown.awaiting_services) == ["identity", "shop", "newsletter"]
-    everything = replicas.servicer.ListPrivacyRequests(pb.AdminListRequest(actor_account_id=STAFF), None)
+    everything = replicas.servicer.ListPrivacyRequests(
+        pb.AdminListRequest(actor_account_id=STAFF), staff_call()
+    )
     listed = {r.id: r for r in everything.requests}
     assert not listed[on_time.id].overdue and list(listed[on_time.id].waiting_for) == list(SERVICES)
 

@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from lethe_common.errors import InvalidArgument, NotFound
 from lethe_common.events.outbox import EVENTS_FIELD, Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.privacy import Receipt, ReceiptSender
+from lethe_common.staff import PRIVACY, AssertionVerifier
 from lethe_common.subject import Subject
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import DEFAULT_RECEIPT_SERVICES, load_config
@@ -44,14 +46,21 @@ from lethe_consent.staff import StaffDesk
 from lethe_consent.texts import ConsentTexts
 from lethe_consent.trace_clients import local_search
 from lethe_consent.verification import ErasureVerifier
+from lethe_testing.staff import staff_metadata
 
 STAFF = "acc_" + "5" * 32
 # Collections of the outbox: the domain's writes announce events there, the seeding's do not.
 OUTBOX_COLLECTIONS = ("outbox", "outbox_leases", "outbox_poison")
-HEX_ID = re.compile(r"\b(cr|pr|acc)_[0-9a-f]{32}\b")
+HEX_ID = re.compile(r"\b(cr|pr|acc|aud)_[0-9a-f]{32}\b")
 # A time in a key (``timekey``) or on the wire (ISO 8601).
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)")
 HEX_64 = re.compile(r"\b[0-9a-f]{64}\b")
+
+
+def staff_call() -> SimpleNamespace:
+    """The gRPC context of a privacy staff member's call, as the gateway makes it."""
+    metadata = staff_metadata(STAFF, PRIVACY)
+    return SimpleNamespace(invocation_metadata=lambda: metadata)
 
 
 @dataclasses.dataclass
@@ -88,7 +97,15 @@ def consent(test_db: Database, amqp_url: str) -> Iterator[Consent]:
         repo.requests, requests.book, repo.expiries, {"consent": local_search("consent", traces)}, pepper
     )
     servicer = ConsentServicer(
-        pepper, texts, ledger, requests, staff, erasure, verifier=verifier, traces=traces
+        pepper,
+        texts,
+        ledger,
+        requests,
+        staff,
+        erasure,
+        verifier=verifier,
+        traces=traces,
+        assertions=AssertionVerifier(config.common.staff_verify_key),
     )
     yield Consent(ledger, requests, staff, servicer)
     publisher.close()
@@ -148,7 +165,7 @@ def listed(consent: Consent, **filters: Any) -> list[pb.PrivacyRequest]:
     token = ""
     while True:
         page = consent.servicer.ListPrivacyRequests(
-            pb.AdminListRequest(page_size=2, page_token=token, **filters), None
+            pb.AdminListRequest(page_size=2, page_token=token, **filters), staff_call()
         )
         found += page.requests
         token = page.next_page_token

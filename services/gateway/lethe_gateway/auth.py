@@ -78,6 +78,7 @@ async def session_account(request: Request) -> pb.Account | None:
         remembered = sessions.get(token) if safe else MISS
         if remembered is MISS:
             account = await _authenticate(request, token)
+            request.state.account_is_fresh = True
             if safe:
                 sessions.put(token, account)
             else:
@@ -87,6 +88,22 @@ async def session_account(request: Request) -> pb.Account | None:
     request.state.account = account
     if account is not None and request.method not in SAFE_METHODS:
         _check_csrf(request, token)
+    return account
+
+
+async def fresh_session_account(request: Request) -> pb.Account | None:
+    """The logged-in account as identity sees it now, never from the session cache: staff
+    requests need a current staff assertion, and a role revoked a moment ago must count."""
+    await session_account(request)  # the CSRF check, and whether a session is there at all
+    if getattr(request.state, "account_is_fresh", False):
+        return cast("pb.Account | None", request.state.account)
+    token = read_cookie(request, SESSION_COOKIE)
+    account = await _authenticate(request, token) if token else None
+    sessions: SessionCache = request.app.state.sessions
+    if token:
+        sessions.forget(token)
+    request.state.account = account
+    request.state.account_is_fresh = True
     return account
 
 

@@ -1,5 +1,6 @@
 """What routes depend on: the backends' stubs, the caller's address and time budget, and
-who is logged in (``LoggedIn``, ``Admin``, ``PortalMember``), as FastAPI dependencies.
+who is logged in (``LoggedIn``, ``PortalMember``, and staff by role: ``Support``, ``Privacy``,
+``Accounting``, ``Marketing``, ``Admin``), as FastAPI dependencies.
 
 Sessions and CSRF themselves are checked in auth.py.
 """
@@ -16,7 +17,8 @@ from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe.shop.v1 import shop_pb2_grpc
-from lethe_gateway.auth import session_account
+from lethe_common.staff import ACCOUNTING, ADMIN, MARKETING, METADATA_KEY, PRIVACY, SUPPORT, holds
+from lethe_gateway.auth import fresh_session_account, session_account
 
 
 def identity(request: Request) -> identity_pb2_grpc.IdentityServiceStub:
@@ -74,10 +76,25 @@ async def require_account(account: MaybeAccount) -> pb.Account:
 LoggedIn = Annotated[pb.Account, Depends(require_account)]
 
 
-async def require_admin(account: LoggedIn) -> pb.Account:
-    if "admin" not in account.roles:
-        raise HTTPException(403, "this needs the admin role")
-    return account
+class StaffWith:
+    """A dependency: the logged-in account, fresh from identity, if it holds one of ``roles``
+    (admin holds all). Each service checks the role again from the staff assertion."""
+
+    def __init__(self, *roles: str) -> None:
+        self.roles = roles
+
+    async def __call__(self, request: Request, account: LoggedIn) -> pb.Account:
+        current = await fresh_session_account(request)
+        if current is None:
+            raise HTTPException(401, "please log in")
+        if not holds(current.roles, self.roles):
+            raise HTTPException(403, f"this needs the {' or '.join(self.roles)} role")
+        return current
+
+
+def as_staff(account: pb.Account) -> tuple[tuple[str, str], ...]:
+    """gRPC metadata of a staff call: identity's assertion, forwarded unchanged."""
+    return ((METADATA_KEY, account.staff_assertion),)
 
 
 async def require_portal_access(account: LoggedIn) -> pb.Account:
@@ -86,5 +103,9 @@ async def require_portal_access(account: LoggedIn) -> pb.Account:
     return account
 
 
-Admin = Annotated[pb.Account, Depends(require_admin)]
+Admin = Annotated[pb.Account, Depends(StaffWith(ADMIN))]
+Support = Annotated[pb.Account, Depends(StaffWith(SUPPORT))]
+Privacy = Annotated[pb.Account, Depends(StaffWith(PRIVACY))]
+Accounting = Annotated[pb.Account, Depends(StaffWith(ACCOUNTING))]
+Marketing = Annotated[pb.Account, Depends(StaffWith(MARKETING))]
 PortalMember = Annotated[pb.Account, Depends(require_portal_access)]

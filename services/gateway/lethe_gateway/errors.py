@@ -37,6 +37,8 @@ HTTP_STATUS_OF_REASON: dict[str, tuple[int, str]] = {
     "payment_declined": (402, "payment_declined"),
     "idempotency_key_reused": (409, "idempotency_key_reused"),
     "link_expired": (410, "link_expired"),
+    # Step-up: enter the password again (POST /api/v1/session/password-check), then retry.
+    "reauthentication_required": (403, "reauthentication_required"),
 }
 HTTP_CODE_NAMES = {
     400: "bad_request",

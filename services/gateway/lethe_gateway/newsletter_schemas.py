@@ -70,6 +70,7 @@ class ProgressOut(BaseModel):
     sent: int
     failed: int
     dropped: int
+    remaining: int = Field(description="not yet sent, failed or dropped")
 
 
 class CampaignOut(BaseModel):
@@ -97,5 +98,11 @@ class CampaignOut(BaseModel):
             created_at=msg.created_at,
             started_at=_opt(msg.started_at),
             finished_at=_opt(msg.finished_at),
-            progress=ProgressOut(recipients=p.recipients, sent=p.sent, failed=p.failed, dropped=p.dropped),
+            progress=ProgressOut(
+                recipients=p.recipients,
+                sent=p.sent,
+                failed=p.failed,
+                dropped=p.dropped,
+                remaining=p.remaining,
+            ),
         )

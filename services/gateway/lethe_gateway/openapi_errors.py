@@ -18,7 +18,7 @@ from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
 from lethe_gateway.auth import SAFE_METHODS, session_account
-from lethe_gateway.deps import require_account, require_admin, require_portal_access
+from lethe_gateway.deps import StaffWith, require_account, require_portal_access
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
 ERROR_SCHEMA: dict[str, Any] = {
@@ -83,8 +83,9 @@ def errors_of(
     """The error statuses an operation can answer with, and what each means."""
     if require_account in calls:
         yield 401, "not logged in (no valid session)"
-    if require_admin in calls:
-        yield 403, "this needs the admin role"
+    staff = next((c for c in calls if isinstance(c, StaffWith)), None)
+    if staff is not None:
+        yield 403, f"this needs the {' or '.join(staff.roles)} role (admin holds every role)"
     elif require_portal_access in calls:
         yield 403, "this needs approved portal access"
     elif session_account in calls and method not in SAFE_METHODS:

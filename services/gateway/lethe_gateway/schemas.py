@@ -226,3 +226,17 @@ class PasswordChangeBody(Strict):
 
 class PasswordSet(BaseModel):
     message: str
+
+
+StaffRole = Literal["support", "privacy", "accounting", "marketing", "admin"]
+
+
+class RoleChangeBody(Strict):
+    email: Annotated[str, Field(min_length=3, max_length=254)]
+    role: StaffRole
+    grant: bool
+    reason: Annotated[str, Field(min_length=3, max_length=300)]
+
+
+class PasswordCheckBody(Strict):
+    password: Annotated[str, Field(min_length=1, max_length=1024)]

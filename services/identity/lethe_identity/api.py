@@ -28,6 +28,9 @@ def servicer(parts: IdentityParts, traces: ServiceTraceSearch) -> IdentityServic
         parts.erasure,
         traces=traces,
         passwords=parts.passwords,
+        staff=parts.staff,
+        signer=parts.signer,
+        verifier=parts.verifier,
     )
 
 

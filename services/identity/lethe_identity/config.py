@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lethe_common.config import CommonConfig, Env, load_common
+from lethe_common.staff import verify_key_of
 from lethe_common.subject import normalise_email
 
 SERVICE = "identity"
@@ -43,6 +44,23 @@ class IdentityConfig:
     contact_window_seconds: int
     contact_retention_days: int
     sweep_interval_seconds: float
+    # Signs the staff assertion (lethe_common.staff); its verify key is LETHE_STAFF_VERIFY_KEY.
+    staff_signing_key: str
+
+
+def _staff_signing_key(env: Env, verify_key: str) -> str:
+    """``IDENTITY_STAFF_SIGNING_KEY``: required, and it must match ``LETHE_STAFF_VERIFY_KEY``."""
+    value = env.str("IDENTITY_STAFF_SIGNING_KEY")
+    if not value:
+        return value
+    try:
+        matches = verify_key_of(value) == verify_key.lower()
+    except ValueError:
+        env.problem("IDENTITY_STAFF_SIGNING_KEY must be 64 hex digits")
+        return value
+    if not matches:
+        env.problem("IDENTITY_STAFF_SIGNING_KEY does not belong to LETHE_STAFF_VERIFY_KEY")
+    return value
 
 
 def _argon2(env: Env) -> Argon2Settings:
@@ -105,6 +123,7 @@ def load_config() -> IdentityConfig:
         contact_window_seconds=_positive(env, "IDENTITY_CONTACT_WINDOW_SECONDS", 3600),
         contact_retention_days=_at_least_zero(env, "IDENTITY_CONTACT_RETENTION_DAYS", 90),
         sweep_interval_seconds=env.float("IDENTITY_SWEEP_INTERVAL_SECONDS", 300.0),
+        staff_signing_key=_staff_signing_key(env, common.staff_verify_key),
     )
     env.check()
     return config

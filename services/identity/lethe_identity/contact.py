@@ -16,6 +16,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from lethe_common import tokens
+from lethe_common.audit import AuditRecord
 from lethe_common.errors import FailedPrecondition, InvalidArgument, NotFound, TooManyRequests
 from lethe_common.mongo import Document
 from lethe_common.store.paging import Page, decode_cursor, encode_cursor, filtered_page, page_size
@@ -78,7 +79,7 @@ class ContactRequests:
         self, actor_id: str, status: str, size: int = 0, token: str = ""
     ) -> tuple[list[ContactView], str]:
         """One status, newest first, a page at a time: (views, next page's token)."""
-        self._portal.require_admin(actor_id)
+        self._portal.require_support(actor_id)
         wanted = status or "open"
         if wanted not in CONTACT_STATUSES:
             raise InvalidArgument("status must be open or closed")
@@ -133,7 +134,7 @@ class ContactRequests:
         )
 
     def close(self, actor_id: str, contact_id: str) -> ContactView:
-        self._portal.require_admin(actor_id)
+        self._portal.require_support(actor_id)
         doc = self._repo.contacts.get(validation.object_id(contact_id, "contact_request_id"))
         if doc is None:
             raise NotFound("no such contact request")
@@ -142,4 +143,13 @@ class ContactRequests:
             raise FailedPrecondition("this contact request is already closed")
         closure = {"closed_at": now, "closed_by": actor_id}
         self._repo.contacts.settle_closed(doc, closure, now + self._retention)
+        self._repo.audit.record(
+            AuditRecord(
+                actor_id,
+                "contact_request.closed",
+                target=str(doc["_id"]),
+                subject_key=str(doc.get("subject_key", "")),
+            ),
+            now,
+        )
         return self._view(doc, closure)

@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from lethe_common.audit import AUDIT, DEFAULT_RETENTION_DAYS
 from lethe_common.errors import NotFound
 from lethe_common.privacy import (
     PrivacyEvent,
@@ -47,6 +48,12 @@ RESTRICTION = RestrictionWording(
 )
 
 
+AUDIT_KEPT = (
+    "the staff audit entries about you: what staff did and when, under your subject key only "
+    "(no reason, no name), as proof of how your data was handled, Art. 5(2) GDPR",
+)
+
+
 class IdentityErasure:
     def __init__(
         self,
@@ -55,7 +62,9 @@ class IdentityErasure:
         portal: Portal,
         pepper: str,
         expiry_bound: timedelta,
+        audit_retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS),
     ) -> None:
+        self._audit_retention = audit_retention
         self._pepper = pepper
         self._expiry_bound = expiry_bound
         self._repo = repo
@@ -92,6 +101,8 @@ class IdentityErasure:
         for subject in keys:
             counts["contact_requests"] += self._repo.contacts.erase_of(subject)
             self._repo.contacts.forget_restrictions(subject)
+            self._repo.audit.forget(subject)
+        audited = any(self._repo.audit.about(subject) for subject in keys)
         self._repo.tombstone(request.request_id, now)
         receipt = Receipt(
             request_id=request.request_id,
@@ -103,12 +114,16 @@ class IdentityErasure:
             ),
             kept=(
                 "the request id and the time of the erasure: proof that it was carried out, Art. 5(2) GDPR",
+                *(AUDIT_KEPT if audited else ()),
             ),
             note=", ".join(f"{count} {what}" for what, count in counts.items()),
             fingerprints=fingerprints(self._pepper, names=names, phones=phones),
             # The deleted sessions' and links' expiry entries name the account id until they
             # fall due and the sweep takes them out: the longest lifetime at most.
-            retained=(Retained(EXPIRIES, (now + self._expiry_bound).date().isoformat()),),
+            retained=(
+                Retained(EXPIRIES, (now + self._expiry_bound).date().isoformat()),
+                *((Retained(AUDIT, (now + self._audit_retention).date().isoformat()),) if audited else ()),
+            ),
         )
         self._receipts.send(receipt, request_key)
         log.info("erasure handled", extra={"request_id": request.request_id, **counts})

@@ -55,8 +55,21 @@ class IdentityExport:
         return {
             "accounts": [self._account(doc) for doc in accounts],
             "contact_requests": [request for key in sorted(keys) for request in self._contacts(key)],
+            "staff_actions": [entry for key in sorted(keys) for entry in self._audit(key)],
             "not_included": list(NOT_INCLUDED),
         }
+
+    def _audit(self, subject_key: str) -> list[dict[str, Any]]:
+        """What staff did about the person (the audit trail): the action, when and why."""
+        return [
+            {
+                "action": str(doc["action"]),
+                "at": wire_time(doc["at"]),
+                "reason": str(doc.get("reason", "")),
+                "detail": str(doc.get("detail", "")),
+            }
+            for doc in self.repo.audit.about(subject_key)
+        ]
 
     def _account_ids(self, subject: Subject) -> list[str]:
         found = {subject.account_id} if subject.account_id else set()

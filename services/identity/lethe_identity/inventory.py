@@ -9,6 +9,7 @@ Retention follows the configuration defaults (docs/architecture.md, "Configurati
 
 from __future__ import annotations
 
+from lethe_common.audit import AUDIT
 from lethe_common.inventory import (
     COMMUNICATION,
     CONSENT,
@@ -27,13 +28,13 @@ from lethe_common.inventory import (
     Holding,
     Inventory,
 )
-from lethe_identity.repo_access import ATTEMPTS, SESSIONS, TOKENS, USED_TOKENS
+from lethe_identity.repo_access import ATTEMPTS, CONFIRMATIONS, SESSIONS, TOKENS, USED_TOKENS
 from lethe_identity.repo_accounts import ACCOUNTS, LINKS, PROFILES
 from lethe_identity.repo_accounts import CREDENTIALS as CREDENTIALS_COLLECTION
 from lethe_identity.repo_addresses import ADDRESSES
 from lethe_identity.repo_contacts import CLOSURES, CONTACTS, RESTRICTIONS
 from lethe_identity.repo_portal import ORG_DOMAINS, ORGANISATIONS
-from lethe_identity.repository import EXPIRIES, OWNED, STAFF_QUEUES, TOMBSTONES
+from lethe_identity.repository import EXPIRIES, OWNED, STAFF_MEMBERS, STAFF_QUEUES, TOMBSTONES
 
 ACCOUNT_PURPOSE = "the customer account: log-in, profile, portal access"
 ACCOUNT_BASIS = f"{CONTRACT}; {CONSENT} to open a customer account"
@@ -105,6 +106,15 @@ HOLDINGS: tuple[Holding, ...] = (
         CONTRACT,
         "until log-out, or IDENTITY_SESSION_IDLE_MINUTES (30) idle / IDENTITY_SESSION_ABSOLUTE_HOURS "
         "(12); with remember-me IDENTITY_REMEMBER_ME_DAYS (30); at once on erasure",
+    ),
+    Holding(
+        CONFIRMATIONS,
+        ("_id",),
+        (IDENTIFIER, CREDENTIALS),
+        "when the password was last entered again in a session (a staff step-up; the session "
+        "token's digest only)",
+        CONTRACT,
+        "as long as the session",
     ),
     Holding(
         TOKENS,
@@ -198,6 +208,24 @@ HOLDINGS: tuple[Holding, ...] = (
         INDEX + " (staff lists of contact and portal requests)",
         "the basis of the item the entry points to",
         WITH_ITEM,
+    ),
+    Holding(
+        STAFF_MEMBERS,
+        ("_id",),
+        (IDENTIFIER,),
+        INDEX + " (the accounts that hold a staff role granted in the back office)",
+        f"{LEGITIMATE_INTEREST}: who of staff may do what",
+        "while the account holds a granted role; at once on erasure",
+    ),
+    Holding(
+        AUDIT,
+        ("_id", "actor_id", "target", "subject_key", "reason"),
+        (IDENTIFIER, USAGE),
+        "the staff audit trail: who of staff did what to whom, when and why (role changes, "
+        "portal decisions, organisations, contact requests)",
+        LEGAL_OBLIGATION + ": Art. 5(2) and 32 GDPR (accountability)",
+        "LETHE_AUDIT_RETENTION_DAYS (1095); on erasure only the subject key, the action, the "
+        "actor and the time stay",
     ),
     Holding(
         TOMBSTONES,

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-ADMIN = "admin"
+from lethe_common.staff import ADMIN, ROLES
+
 PORTAL_STATUSES = ("none", "pending", "approved", "rejected")
 CONTACT_KINDS = ("contact", "callback")
 CONTACT_STATUSES = ("open", "closed")
@@ -92,17 +93,21 @@ class AccountView:
 
     @classmethod
     def from_doc(cls, doc: dict[str, Any], admin_emails: frozenset[str]) -> AccountView:
-        """The account as the service shows it. Roles are not stored: admin is whoever
-        has verified an address listed in IDENTITY_ADMIN_EMAILS, so taking an address
-        off the list revokes the role at once."""
+        """The account as the service shows it. Staff roles are those granted in the back
+        office (``staff_roles``), plus admin for whoever has verified an address listed in
+        IDENTITY_ADMIN_EMAILS (the first admin), so taking an address off the list revokes
+        that admin at once. An account that is not active holds no role."""
         verified = doc.get("status") == "active"
+        granted = set(doc.get("staff_roles") or ()) & set(ROLES)
+        if doc["email"] in admin_emails:
+            granted.add(ADMIN)
         return cls(
             id=doc["_id"],
             email=doc["email"],
             name=doc.get("name", ""),
             phone=doc.get("phone", ""),
             email_verified=verified,
-            roles=(ADMIN,) if verified and doc["email"] in admin_emails else (),
+            roles=tuple(r for r in ROLES if r in granted) if verified else (),
             portal_access=PortalAccessView.from_doc(doc.get("portal_access")),
             pending_email=doc.get("pending_email", ""),
             account_consent_version=doc.get("account_consent_version", ""),

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from lethe_common import tokens
+from lethe_common.audit import AuditRecord
 from lethe_common.errors import Aborted, AlreadyExists, InvalidArgument, NotFound
 from lethe_common.mongo import Document
 from lethe_common.store.paging import decode_cursor, encode_cursor, page_size
@@ -30,11 +31,11 @@ class Organisations:
     def __init__(
         self,
         repo: IdentityRepository,
-        require_admin: Callable[[str], Any],
+        require_support: Callable[[str], Any],
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self._repo = repo
-        self.require_admin = require_admin  # Portal's: the role comes with the account
+        self.require_support = require_support  # Portal's: the role comes with the account
         self._clock = clock
 
     @staticmethod
@@ -56,7 +57,7 @@ class Organisations:
             raise AlreadyExists(f"the domain {domain} already belongs to an organisation")
 
     def create(self, actor_id: str, name: str, domains: Sequence[str]) -> OrganisationView:
-        self.require_admin(actor_id)
+        self.require_support(actor_id)
         organisation_id, checked = tokens.new_ordered_id("org"), self._domains(domains)
         fields = {
             "name": validation.text(name, "name", max_length=200),
@@ -71,6 +72,7 @@ class Organisations:
             self._repo.organisations.release_domains(claimed, organisation_id)
             raise
         self._repo.organisations.write(organisation_id, lambda _: Step(fields))
+        self._repo.audit.record(AuditRecord(actor_id, "organisation.created", target=organisation_id))
         return OrganisationView.from_doc({"_id": organisation_id, **fields})
 
     def update(
@@ -78,7 +80,7 @@ class Organisations:
     ) -> OrganisationView:
         """A compare-and-set on the organisation's versions: the domains a version drops are
         released by the one writer whose version dropped them."""
-        self.require_admin(actor_id)
+        self.require_support(actor_id)
         validation.object_id(organisation_id, "organisation_id")
         new_name = validation.text(name, "name", max_length=200) if name is not None else None
         wanted = self._domains(domains) if domains is not None else None
@@ -115,11 +117,13 @@ class Organisations:
         self._repo.organisations.release_domains(
             [d for d in claimed if d not in doc["domains"]], organisation_id
         )
+        if written:
+            self._repo.audit.record(AuditRecord(actor_id, "organisation.changed", target=organisation_id))
         return OrganisationView.from_doc({**doc, "_id": organisation_id})
 
     def page(self, actor_id: str, size: int = 0, token: str = "") -> tuple[list[OrganisationView], str]:
         """Organisations newest first, a page at a time."""
-        self.require_admin(actor_id)
+        self.require_support(actor_id)
         page = self._repo.organisations.page(decode_cursor(token), page_size(size))
         views = [
             OrganisationView.from_doc({**doc, "_id": str(doc["_id"]).split("/", 1)[0]}) for doc in page.items

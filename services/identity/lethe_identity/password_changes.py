@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 LINK_GONE = "this link to set a new password has expired or has already been used; please ask for a new one"
 LINK_GONE_REASON = "link_expired"  # the gateway answers 410 Gone
 WRONG_CURRENT = "the current password is wrong"
+WRONG_PASSWORD = "that is not your password"  # noqa: S105 (a message)
 SAME_AGAIN = "the new password must differ from the current one"
 
 
@@ -128,6 +129,20 @@ class PasswordChanges:
         self._accounts.cancel_email_change(account_id)
         self._mailer.password_changed(str(doc["email"]), now, reset=True)
         log.info("password reset with a mailed link", extra={"sessions_ended": ended})
+
+    # -- step-up ------------------------------------------------------------------------
+    def confirm(self, account_id: str, password: str) -> None:
+        """The person entered their password again before a dangerous action; wrong ones
+        count against the same limit as a password change's."""
+        now = self._clock()
+        attempt, wait = self._guesses.begin(tokens.keyed(self._pepper, "password-change", account_id), now)
+        if wait:
+            raise TooManyRequests(f"too many wrong passwords; try again in {wait} seconds", retry_after=wait)
+        credentials = self._repo.accounts.credentials.head(account_id)
+        stored_hash = (credentials or {}).get("password_hash")
+        if len(password) > MAX_LENGTH or not self._passwords.verify(stored_hash, password):
+            raise PermissionDenied(WRONG_PASSWORD)
+        self._guesses.forget(attempt)
 
     # -- a change in the profile ---------------------------------------------------------
     def change(

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from lethe_common.audit import AuditRecord
 from lethe_common.errors import (
     FailedPrecondition,
     InvalidArgument,
@@ -25,6 +26,7 @@ from lethe_common.errors import (
 )
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
+from lethe_common.staff import SUPPORT, holds
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.paging import decode_cursor, encode_cursor, filtered_page, page_size
 from lethe_common.store.steps import Step
@@ -66,15 +68,21 @@ class Portal:
         self._repo = repo
         self._mailer = mailer
         self._clock = clock
-        self.organisations = Organisations(repo, self.require_admin, clock)
+        self.organisations = Organisations(repo, self.require_support, clock)
 
     # -- staff -----------------------------------------------------------------------------
-    def require_admin(self, actor_id: str) -> AccountView:
+    def require_role(self, actor_id: str, *roles: str) -> AccountView:
+        """The acting staff member, if their account holds one of ``roles`` now (admin holds
+        all): the assertion the call carried was checked already, and this sees a role
+        revoked since it was signed."""
         doc = self._repo.accounts.account(validation.object_id(actor_id, "actor_account_id"))
         account = AccountView.from_doc(doc, self._admin_emails) if doc else None
-        if account is None or not account.is_admin:
-            raise PermissionDenied("this needs the admin role")
+        if account is None or not holds(account.roles, roles):
+            raise PermissionDenied(f"this needs the {' or '.join(roles)} role")
         return account
+
+    def require_support(self, actor_id: str) -> AccountView:
+        return self.require_role(actor_id, SUPPORT)
 
     # -- a person asks -----------------------------------------------------------------
     @staticmethod
@@ -185,7 +193,7 @@ class Portal:
         self, actor_id: str, status: str, size: int = 0, token: str = ""
     ) -> tuple[list[AccountView], str]:
         """Portal requests of one status, oldest request first, a page at a time."""
-        self.require_admin(actor_id)
+        self.require_support(actor_id)
         wanted = status or "pending"
         if wanted not in ("pending", "approved", "rejected"):
             raise InvalidArgument("status must be pending, approved or rejected")
@@ -223,7 +231,7 @@ class Portal:
         return [shown[str(entry["_id"])] for entry in page.items], encode_cursor(page.next_cursor)
 
     def decide(self, actor_id: str, account_id: str, approve: bool, reason: str) -> PortalAccessView:
-        self.require_admin(actor_id)
+        self.require_support(actor_id)
         checked_reason = validation.text(reason, "reason", max_length=500, required=False)
         doc = self._repo.accounts.account(validation.object_id(account_id, "account_id"))
         if doc is None:
@@ -266,6 +274,15 @@ class Portal:
         self._append(account_id, decision)
         self._unlist(account_id, decided["before"])
         access = decided["access"]
+        self._repo.audit.record(
+            AuditRecord(
+                actor_id,
+                f"portal_access.{access['status']}",
+                target=account_id,
+                subject_key=str(doc["subject_key"]),
+                reason=checked_reason,
+            )
+        )
         self._mailer.portal_decision(
             account.email, account.name, approve, str(access.get("organisation_name", "")), checked_reason
         )

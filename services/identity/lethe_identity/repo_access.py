@@ -4,6 +4,8 @@
 collection           ``_id``                                  found by
 ==================== ======================================== ==============================
 sessions             SHA-256 of the session token             the cookie (Authenticate)
+session_confirmations the same digest                         when the password was last entered
+                                                              again (step-up; its one writer)
 verification_tokens  SHA-256 of the link's token              the link (VerifyEmail)
 used_tokens          the same digest                          a unique insert: a link works once
 attempts             ``<limiter>/<key>/<time>/<random>``      a window of one key = one range
@@ -29,6 +31,7 @@ from lethe_common.store.index import OwnerIndex, TimeQueue
 from lethe_common.store.keys import from_timekey, key, timekey, under
 
 SESSIONS = "sessions"
+CONFIRMATIONS = "session_confirmations"
 TOKENS = "verification_tokens"
 USED_TOKENS = "used_tokens"
 ATTEMPTS = "attempts"
@@ -45,6 +48,7 @@ def session_expiry(session: Document) -> datetime:
 class SessionStore:
     def __init__(self, db: Db, owned: OwnerIndex, expiries: TimeQueue) -> None:
         self._sessions = db[SESSIONS]
+        self._confirmations = db[CONFIRMATIONS]
         self._owned = owned
         self._expiries = expiries
 
@@ -66,9 +70,20 @@ class SessionStore:
             {"_id": digest}, {"$set": {"last_seen_at": now, "idle_expires_at": idle_expires_at}}
         )
 
+    def confirm_password(self, digest: str, now: datetime) -> None:
+        """The session's owner entered their password again (step-up). A document of its
+        own, so that no touch of the session can overwrite it."""
+        self._confirmations.replace_one({"_id": digest}, {"_id": digest, "at": now}, upsert=True)
+
+    def password_entered_at(self, session: Document) -> datetime:
+        """When the password was last entered in this session: at log-in, or a step-up since."""
+        confirmed = self._confirmations.find_one({"_id": session["_id"]})
+        return confirmed["at"] if confirmed else session["created_at"]  # type: ignore[no-any-return]
+
     def end(self, digest: str, account_id: str) -> bool:
         """Delete a session (log-out, expiry, erasure), then its index entry."""
         deleted = bool(self._sessions.delete_one({"_id": digest}).deleted_count)
+        self._confirmations.delete_one({"_id": digest})
         if account_id:
             self._owned.remove(account_id, "session", digest)
         return deleted

@@ -10,6 +10,9 @@ accounts               ``<acc>/activation``         a unique insert deciding the
                                                     (the sweep); exactly one wins
 accounts               ``<acc>/portal/<n>``         portal-access steps (StepLog): the person,
                                                     staff, the e-mail change, restrictions
+accounts               ``<acc>/staff/<n>``          staff-role changes (StepLog): an admin in
+                                                    the back office; each step holds the roles
+                                                    after it, who changed them, when and why
 accounts               ``<acc>/restriction/<t>/<r>`` restriction and lift events (worker),
                                                     keyed by event time: the latest one wins
 profiles               ``<acc>/<v>``                e-mail, name, phone, pending e-mail:
@@ -62,6 +65,7 @@ def compose(account_id: str, parts: Sequence[Document], profile: Document | None
     None when it does not exist: never completed, erased, or expired unverified."""
     base = activation = restriction = None
     portal: list[Document] = []
+    staff: list[Document] = []
     for doc in parts:
         rest = _rest(account_id, str(doc["_id"]))
         if rest == "base":
@@ -70,6 +74,8 @@ def compose(account_id: str, parts: Sequence[Document], profile: Document | None
             activation = doc
         elif rest.startswith("portal/"):
             portal.append(doc)
+        elif rest.startswith("staff/"):
+            staff.append(doc)
         elif rest.startswith("restriction/"):
             restriction = doc  # keys sort by event time: the last is the latest
     if base is None or profile is None or (activation or {}).get("outcome") == EXPIRED:
@@ -85,6 +91,7 @@ def compose(account_id: str, parts: Sequence[Document], profile: Document | None
         "created_at": base.get("created_at"),
         "restricted": bool(restriction and restriction.get("restricted")),
         "portal_steps": portal,
+        "staff_roles": list(staff[-1].get("roles", ())) if staff else [],
     }
     if profile.get("pending_email"):
         account["pending_email"] = profile["pending_email"]
@@ -102,6 +109,7 @@ class AccountStore:
         self.credentials = Versions(db[CREDENTIALS])
         self.links = Versions(db[LINKS])
         self.portal = StepLog(db[ACCOUNTS], outbox)
+        self.staff = StepLog(db[ACCOUNTS])
 
     # -- reading ------------------------------------------------------------------------
     def parts(self, account_id: str) -> list[Document]:
@@ -149,6 +157,12 @@ class AccountStore:
 
     def append_portal(self, account_id: str, decide: Decide) -> Document | None:
         return self.portal.append_after(key(account_id, "portal"), decide)
+
+    def append_staff(self, account_id: str, decide: Decide) -> Document | None:
+        return self.staff.append_after(key(account_id, "staff"), decide)
+
+    def staff_steps(self, account_id: str) -> list[Document]:
+        return self.staff.steps(key(account_id, "staff"))
 
     def delete_part(self, doc_id: str) -> None:
         """Take back one document this writer added to an account that was erased meanwhile."""

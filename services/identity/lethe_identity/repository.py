@@ -23,6 +23,7 @@ from datetime import datetime
 
 from pymongo.errors import DuplicateKeyError
 
+from lethe_common.audit import AUDIT, AuditTrail
 from lethe_common.events.outbox import Outbox
 from lethe_common.mongo import Db, RetiredIndex
 from lethe_common.privacy import RECEIPT_INDEXES
@@ -37,6 +38,7 @@ OWNED = "owned"
 EXPIRIES = "expiries"
 STAFF_QUEUES = "staff_queues"
 TOMBSTONES = "erasure_tombstones"
+STAFF_MEMBERS = "staff_members"
 
 # Every key is an _id now: the secondary indexes of the earlier layout go at start-up.
 INDEXES = [
@@ -69,6 +71,8 @@ class IdentityRepository:
         self.organisations = OrganisationStore(db, self.queues)
         self.contacts = ContactStore(db, self.owned, self.queues, self.expiries)
         self._tombstones = db[TOMBSTONES]
+        self._staff_members = db[STAFF_MEMBERS]
+        self.audit = AuditTrail(db[AUDIT])
 
     def delete_account(self, account_id: str) -> dict[str, int]:
         """Delete an account and all it has, in an order that concurrent writers can rely
@@ -84,6 +88,7 @@ class IdentityRepository:
             elif kind == "token":
                 counts["verification_links"] += self.tokens.delete(item, account_id)
         self.accounts.delete_rest(account_id)
+        self._staff_members.delete_one({"_id": account_id})
         self.owned.remove_owner(account_id)
         return {**counts, "accounts": gone}
 
@@ -95,6 +100,17 @@ class IdentityRepository:
             for digest in self.owned.items(account_id, "session")
             if digest != keep
         )
+
+    # -- the staff list: ``staff_members``, one document per account that holds a granted
+    # role (the roles themselves are the account's staff steps; this only finds them) --
+    def list_staff(self, account_id: str, holds_roles: bool) -> None:
+        if holds_roles:
+            self._staff_members.replace_one({"_id": account_id}, {"_id": account_id}, upsert=True)
+        else:
+            self._staff_members.delete_one({"_id": account_id})
+
+    def staff_ids(self) -> list[str]:
+        return [str(doc["_id"]) for doc in self._staff_members.find({}, sort=[("_id", 1)])]
 
     def tombstone(self, request_id: str, now: datetime) -> None:
         """Proof of an erasure: the request id and the time, nothing of the person (consent's

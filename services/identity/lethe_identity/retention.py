@@ -37,6 +37,7 @@ class Retention:
         self._repo = repo
         self._clock = clock
         self._ttl = timedelta(minutes=config.verification_ttl_minutes)
+        self._audit_days = config.common.audit_retention_days
         self._handlers: dict[str, Callable[[Document, datetime], bool]] = {
             SESSION_QUEUE: self._session,
             TOKEN_QUEUE: self._token,
@@ -48,7 +49,9 @@ class Retention:
     def run(self) -> dict[str, int]:
         """Delete what has outlived its purpose; counts only, never whose."""
         now = self._clock()
-        return {queue: self._drain(queue, handle, now) for queue, handle in self._handlers.items()}
+        counts = {queue: self._drain(queue, handle, now) for queue, handle in self._handlers.items()}
+        counts["staff_audit"] = self._repo.audit.sweep(now, self._audit_days)
+        return counts
 
     def _drain(self, queue: str, handle: Callable[[Document, datetime], bool], now: datetime) -> int:
         deleted = 0

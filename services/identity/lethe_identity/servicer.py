@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lethe.common.v1 import subject_pb2
+from lethe.common.v1 import audit_pb2, subject_pb2
 from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
+from lethe_common.audit_api import list_entries
 from lethe_common.privacy_api import (
     declared_holdings,
     describe_inventory,
@@ -18,6 +19,14 @@ from lethe_common.privacy_api import (
     export_subject,
     find_subject_traces,
     wire_time,
+)
+from lethe_common.staff import (
+    ADMIN,
+    SUPPORT,
+    AssertionSigner,
+    AssertionVerifier,
+    require_recent_password,
+    staff_call,
 )
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_identity import export
@@ -30,6 +39,7 @@ from lethe_identity.models import AccountView, ContactView, OrganisationView, Po
 from lethe_identity.password_changes import PasswordChanges
 from lethe_identity.portal import Portal
 from lethe_identity.sessions import Sessions
+from lethe_identity.staff_roles import StaffMemberView, StaffRoles
 
 
 def portal_access_message(view: PortalAccessView) -> pb.PortalAccess:
@@ -80,6 +90,17 @@ def contact_message(view: ContactView) -> pb.ContactRequest:
     )
 
 
+def staff_member_message(member: StaffMemberView) -> pb.StaffMember:
+    view = member.account
+    return pb.StaffMember(
+        account_id=view.id,
+        email=view.email,
+        name=view.name,
+        roles=list(view.roles),
+        admin_from_environment=member.admin_from_environment,
+    )
+
+
 def _optional(request: Any, field: str) -> str | None:
     return getattr(request, field) if request.HasField(field) else None
 
@@ -97,7 +118,13 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         *,
         traces: ServiceTraceSearch,
         passwords: PasswordChanges,
+        staff: StaffRoles,
+        signer: AssertionSigner,
+        verifier: AssertionVerifier,
     ) -> None:
+        self._staff_roles = staff
+        self._signer = signer
+        self._verifier = verifier
         self._traces = traces
         self._passwords = passwords
         self._accounts = accounts
@@ -134,7 +161,24 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         )
 
     def Authenticate(self, request: pb.AuthenticateRequest, context: Any) -> pb.Account:
-        return account_message(self._sessions.authenticate(request.session_token))
+        return self._with_assertion(self._sessions.authenticate(request.session_token), request.session_token)
+
+    def ConfirmPassword(self, request: pb.ConfirmPasswordRequest, context: Any) -> pb.Account:
+        view = self._sessions.authenticate(request.session_token)
+        self._passwords.confirm(view.id, request.password)
+        self._sessions.password_confirmed(request.session_token)
+        return self._with_assertion(view, request.session_token)
+
+    def _with_assertion(self, view: AccountView, session_token: str) -> pb.Account:
+        """The account, and for staff the assertion the other services' staff RPCs need."""
+        message = account_message(view)
+        if view.roles:
+            entered = self._sessions.password_entered_at(session_token).timestamp()
+            message.staff_assertion = self._signer.sign(view.id, view.roles, entered)
+        return message
+
+    def _staff(self, context: Any, body_actor_id: str, *roles: str) -> str:
+        return staff_call(self._verifier, context, body_actor_id, *roles).account_id
 
     def Logout(self, request: pb.LogoutRequest, context: Any) -> pb.Empty:
         self._sessions.logout(request.session_token)
@@ -178,20 +222,25 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     def CreateOrganisation(self, request: pb.CreateOrganisationRequest, context: Any) -> pb.Organisation:
         return organisation_message(
-            self._portal.organisations.create(request.actor_account_id, request.name, list(request.domains))
+            self._portal.organisations.create(
+                self._staff(context, request.actor_account_id, SUPPORT), request.name, list(request.domains)
+            )
         )
 
     def UpdateOrganisation(self, request: pb.UpdateOrganisationRequest, context: Any) -> pb.Organisation:
         domains = list(request.domains) if request.set_domains else None
         return organisation_message(
             self._portal.organisations.update(
-                request.actor_account_id, request.organisation_id, _optional(request, "name"), domains
+                self._staff(context, request.actor_account_id, SUPPORT),
+                request.organisation_id,
+                _optional(request, "name"),
+                domains,
             )
         )
 
     def ListOrganisations(self, request: pb.AdminListRequest, context: Any) -> pb.OrganisationList:
         organisations, token = self._portal.organisations.page(
-            request.actor_account_id, request.page_size, request.page_token
+            self._staff(context, request.actor_account_id, SUPPORT), request.page_size, request.page_token
         )
         return pb.OrganisationList(
             organisations=[organisation_message(o) for o in organisations], next_page_token=token
@@ -201,7 +250,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         self, request: pb.AdminListRequest, context: Any
     ) -> pb.PortalAccessRequestList:
         accounts, token = self._portal.requests(
-            request.actor_account_id, request.status, request.page_size, request.page_token
+            self._staff(context, request.actor_account_id, SUPPORT),
+            request.status,
+            request.page_size,
+            request.page_token,
         )
         return pb.PortalAccessRequestList(
             requests=[
@@ -215,7 +267,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     def DecidePortalAccess(self, request: pb.DecidePortalAccessRequest, context: Any) -> pb.PortalAccess:
         return portal_access_message(
-            self._portal.decide(request.actor_account_id, request.account_id, request.approve, request.reason)
+            self._portal.decide(
+                self._staff(context, request.actor_account_id, SUPPORT),
+                request.account_id,
+                request.approve,
+                request.reason,
+            )
         )
 
     # -- contact requests ----------------------------------------------------------------
@@ -234,12 +291,33 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
 
     def ListContactRequests(self, request: pb.AdminListRequest, context: Any) -> pb.ContactRequestList:
         contacts, token = self._contacts.list(
-            request.actor_account_id, request.status, request.page_size, request.page_token
+            self._staff(context, request.actor_account_id, SUPPORT),
+            request.status,
+            request.page_size,
+            request.page_token,
         )
         return pb.ContactRequestList(requests=[contact_message(c) for c in contacts], next_page_token=token)
 
     def CloseContactRequest(self, request: pb.CloseContactRequestRequest, context: Any) -> pb.ContactRequest:
-        return contact_message(self._contacts.close(request.actor_account_id, request.contact_request_id))
+        actor = self._staff(context, request.actor_account_id, SUPPORT)
+        return contact_message(self._contacts.close(actor, request.contact_request_id))
+
+    # -- staff roles and the audit trail -----------------------------------------------------
+    def ListStaff(self, request: pb.AdminListRequest, context: Any) -> pb.StaffList:
+        actor = self._staff(context, request.actor_account_id, ADMIN)
+        return pb.StaffList(members=[staff_member_message(m) for m in self._staff_roles.members(actor)])
+
+    def ChangeStaffRole(self, request: pb.ChangeStaffRoleRequest, context: Any) -> pb.StaffMember:
+        actor = staff_call(self._verifier, context, request.actor_account_id, ADMIN)
+        require_recent_password(actor)
+        member = self._staff_roles.change(
+            actor.account_id, request.email, request.role, request.grant, request.reason
+        )
+        return staff_member_message(member)
+
+    def ListAuditEntries(self, request: audit_pb2.AuditListRequest, context: Any) -> audit_pb2.AuditEntryList:
+        self._staff_roles.require_admin(self._staff(context, request.actor_account_id, ADMIN))
+        return list_entries(SERVICE, self._staff_roles.trail, request)
 
     # -- privacy -------------------------------------------------------------------------
     def DescribeInventory(

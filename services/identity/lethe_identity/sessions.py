@@ -154,6 +154,17 @@ class Sessions:
             self._repo.sessions.touch(digest, now, now + timedelta(seconds=int(session["idle_seconds"])))
         return AccountView.from_doc(doc, self._config.admin_emails)
 
+    def password_entered_at(self, session_token: str) -> datetime:
+        """When the password was last entered in this (authenticated) session."""
+        session = self._repo.sessions.get(tokens.digest(session_token))
+        if session is None:
+            raise Unauthenticated(NOT_LOGGED_IN)
+        return self._repo.sessions.password_entered_at(session)
+
+    def password_confirmed(self, session_token: str) -> None:
+        """Record a step-up: the password was just entered again in this session."""
+        self._repo.sessions.confirm_password(tokens.digest(session_token), self._clock())
+
     def logout(self, session_token: str) -> None:
         if not tokens.looks_like_token(session_token):
             return

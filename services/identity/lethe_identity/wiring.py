@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
+from lethe_common.staff import AssertionSigner, AssertionVerifier
 from lethe_identity.accounts import Accounts
 from lethe_identity.config import SERVICE, IdentityConfig
 from lethe_identity.contact import ContactRequests
@@ -19,6 +20,7 @@ from lethe_identity.portal import Portal
 from lethe_identity.repository import IdentityRepository
 from lethe_identity.retention import Retention
 from lethe_identity.sessions import Sessions
+from lethe_identity.staff_roles import StaffRoles
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,9 @@ class IdentityParts:
     retention: Retention
     export: IdentityExport
     contact_retention_days: int
+    staff: StaffRoles
+    signer: AssertionSigner
+    verifier: AssertionVerifier
 
 
 def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
@@ -57,8 +62,12 @@ def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
                 timedelta(minutes=config.verification_ttl_minutes),
                 timedelta(minutes=config.password_reset_ttl_minutes),
             ),
+            timedelta(days=config.common.audit_retention_days),
         ),
         retention=Retention(repo, config),
         export=IdentityExport(repo),
         contact_retention_days=config.contact_retention_days,
+        staff=StaffRoles(repo, accounts, portal, config.admin_emails),
+        signer=AssertionSigner(config.staff_signing_key),
+        verifier=AssertionVerifier(config.common.staff_verify_key),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import replace
@@ -15,6 +16,7 @@ from lethe.identity.v1 import identity_pb2 as pb
 from lethe.identity.v1 import identity_pb2_grpc
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
+from lethe_common.staff import verify_key_of
 from lethe_common.subject import subject_key
 from lethe_testing import Backend, remove_backend, start_backend, token_in, unique, wait_for_mail
 
@@ -123,3 +125,20 @@ def make_privacy_event(
 @pytest.fixture
 def privacy_event() -> Callable[..., Envelope]:
     return make_privacy_event
+
+
+CONFIG_SIGNING_KEY = "1f" * 32  # the staff signing key of configuration tests
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """Only the required variables set; no IDENTITY_* or other LETHE_* leaks in."""
+    for name in list(os.environ):
+        if name.startswith(("IDENTITY_", "LETHE_")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("LETHE_MONGO_URL", "mongodb://127.0.0.1:1")
+    monkeypatch.setenv("LETHE_AMQP_URL", "amqp://x")
+    monkeypatch.setenv("LETHE_SUBJECT_PEPPER", "pepper-for-tests")
+    monkeypatch.setenv("IDENTITY_STAFF_SIGNING_KEY", CONFIG_SIGNING_KEY)
+    monkeypatch.setenv("LETHE_STAFF_VERIFY_KEY", verify_key_of(CONFIG_SIGNING_KEY))
+    return monkeypatch

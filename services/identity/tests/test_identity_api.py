@@ -37,6 +37,7 @@ from lethe_testing import (
     wait_for,
     wait_for_mail,
 )
+from lethe_testing.staff import staff_metadata
 
 PASSWORD = "lantern orchard seventeen"
 Stub = identity_pb2_grpc.IdentityServiceStub
@@ -66,19 +67,28 @@ def test_a_verification_token_works_once_even_when_used_concurrently(stub: Stub)
 def test_admin_rpcs_check_the_role_in_the_service_too(stub: Stub, admin: str, verified: Verified) -> None:
     person = verified(f"{unique('p')}@customer.example")
     calls = [
-        lambda: stub.ListOrganisations(pb.AdminListRequest(actor_account_id=person), timeout=5),
+        lambda: stub.ListOrganisations(
+            pb.AdminListRequest(actor_account_id=person), metadata=staff_metadata(person), timeout=5
+        ),
         lambda: stub.CreateOrganisation(
             pb.CreateOrganisationRequest(actor_account_id=person, name="Mine", domains=["mine.example"]),
+            metadata=staff_metadata(person),
             timeout=5,
         ),
-        lambda: stub.ListContactRequests(pb.AdminListRequest(actor_account_id=person), timeout=5),
+        lambda: stub.ListContactRequests(
+            pb.AdminListRequest(actor_account_id=person), metadata=staff_metadata(person), timeout=5
+        ),
         lambda: stub.DecidePortalAccess(
-            pb.DecidePortalAccessRequest(actor_account_id=person, account_id=person, approve=True), timeout=5
+            pb.DecidePortalAccessRequest(actor_account_id=person, account_id=person, approve=True),
+            metadata=staff_metadata(person),
+            timeout=5,
         ),
     ]
     assert [code_of(call) for call in calls] == [grpc.StatusCode.PERMISSION_DENIED] * len(calls)
     assert (
-        stub.ListOrganisations(pb.AdminListRequest(actor_account_id=admin), timeout=5).organisations
+        stub.ListOrganisations(
+            pb.AdminListRequest(actor_account_id=admin), metadata=staff_metadata(admin), timeout=5
+        ).organisations
         is not None
     )
 
@@ -98,7 +108,11 @@ def test_a_role_given_in_the_store_is_worthless_unless_the_address_is_listed(
     ).session_token
     assert list(stub.Authenticate(pb.AuthenticateRequest(session_token=token), timeout=5).roles) == []
     assert (
-        code_of(lambda: stub.ListOrganisations(pb.AdminListRequest(actor_account_id=former), timeout=5))
+        code_of(
+            lambda: stub.ListOrganisations(
+                pb.AdminListRequest(actor_account_id=former), metadata=staff_metadata(former), timeout=5
+            )
+        )
         == grpc.StatusCode.PERMISSION_DENIED
     )
 
@@ -291,7 +305,9 @@ def test_the_worker_deletes_closed_contact_requests_after_the_retention_period(
         timeout=5,
     ).id
     stub.CloseContactRequest(
-        pb.CloseContactRequestRequest(actor_account_id=admin, contact_request_id=closed), timeout=5
+        pb.CloseContactRequestRequest(actor_account_id=admin, contact_request_id=closed),
+        metadata=staff_metadata(admin),
+        timeout=5,
     )
     wait_for(
         lambda: db["contact_requests"].find_one({"_id": closed}) is None, 15, what="the closed request swept"
@@ -319,7 +335,9 @@ def test_staff_lists_come_in_pages(stub: Stub, admin: str) -> None:
     token = ""
     for _ in range(20):
         page = stub.ListContactRequests(
-            pb.AdminListRequest(actor_account_id=admin, page_size=2, page_token=token), timeout=5
+            pb.AdminListRequest(actor_account_id=admin, page_size=2, page_token=token),
+            metadata=staff_metadata(admin),
+            timeout=5,
         )
         assert len(page.requests) <= 2
         seen.extend(r.id for r in page.requests)
@@ -331,7 +349,9 @@ def test_staff_lists_come_in_pages(stub: Stub, admin: str) -> None:
     assert (
         code_of(
             lambda: stub.ListContactRequests(
-                pb.AdminListRequest(actor_account_id=admin, page_token="not a token!"), timeout=5
+                pb.AdminListRequest(actor_account_id=admin, page_token="not a token!"),
+                metadata=staff_metadata(admin),
+                timeout=5,
             )
         )
         == grpc.StatusCode.INVALID_ARGUMENT
@@ -484,6 +504,7 @@ def test_a_restriction_hides_contact_requests_and_stops_staff_decisions(
     domain = f"{unique('rs')}.example".replace("_", "-")
     stub.CreateOrganisation(
         pb.CreateOrganisationRequest(actor_account_id=admin, name="Restricted Ltd", domains=[domain]),
+        metadata=staff_metadata(admin),
         timeout=5,
     )
     email = f"person@{domain}"
@@ -504,12 +525,15 @@ def test_a_restriction_hides_contact_requests_and_stops_staff_decisions(
             15,
             what="the restriction",
         )
-        queue = stub.ListContactRequests(pb.AdminListRequest(actor_account_id=admin), timeout=5)
+        queue = stub.ListContactRequests(
+            pb.AdminListRequest(actor_account_id=admin), metadata=staff_metadata(admin), timeout=5
+        )
         assert contact_id not in [c.id for c in queue.requests]
         assert (
             code_of(
                 lambda: stub.DecidePortalAccess(
                     pb.DecidePortalAccessRequest(actor_account_id=admin, account_id=account_id, approve=True),
+                    metadata=staff_metadata(admin),
                     timeout=5,
                 )
             )
@@ -523,11 +547,14 @@ def test_a_restriction_hides_contact_requests_and_stops_staff_decisions(
         )
     finally:
         publisher.close()
-    queue = stub.ListContactRequests(pb.AdminListRequest(actor_account_id=admin), timeout=5)
+    queue = stub.ListContactRequests(
+        pb.AdminListRequest(actor_account_id=admin), metadata=staff_metadata(admin), timeout=5
+    )
     assert contact_id in [c.id for c in queue.requests]
     assert (
         stub.DecidePortalAccess(
             pb.DecidePortalAccessRequest(actor_account_id=admin, account_id=account_id, approve=True),
+            metadata=staff_metadata(admin),
             timeout=5,
         ).status
         == "approved"

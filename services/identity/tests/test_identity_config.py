@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
 from lethe_common.config import ConfigError
+from lethe_common.staff import verify_key_of
 from lethe_identity.config import Argon2Settings, IdentityConfig, load_config
 
 pytestmark = pytest.mark.unit  # needs no stack: `make unit` runs these
 
 
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """Only the required variables set; no IDENTITY_* or other LETHE_* leaks in."""
-    for name in list(os.environ):
-        if name.startswith(("IDENTITY_", "LETHE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LETHE_MONGO_URL", "mongodb://127.0.0.1:1")
-    monkeypatch.setenv("LETHE_AMQP_URL", "amqp://x")
-    monkeypatch.setenv("LETHE_SUBJECT_PEPPER", "pepper-for-tests")
-    return monkeypatch
+def test_the_staff_keys_are_required_and_must_belong_together(env: pytest.MonkeyPatch) -> None:
+    env.setenv("LETHE_STAFF_VERIFY_KEY", verify_key_of("2e" * 32))
+    with pytest.raises(ConfigError, match="does not belong to LETHE_STAFF_VERIFY_KEY"):
+        load_config()
+    env.setenv("IDENTITY_STAFF_SIGNING_KEY", "not hex")
+    with pytest.raises(ConfigError, match="IDENTITY_STAFF_SIGNING_KEY must be 64 hex digits"):
+        load_config()
+    env.delenv("IDENTITY_STAFF_SIGNING_KEY")
+    with pytest.raises(ConfigError, match="IDENTITY_STAFF_SIGNING_KEY is required"):
+        load_config()
 
 
 def test_defaults(env: pytest.MonkeyPatch) -> None:

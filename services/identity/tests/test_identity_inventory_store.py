@@ -19,6 +19,7 @@ from lethe_common.store.keys import under
 from lethe_identity.inventory import INVENTORY
 from lethe_testing import code_of, unique, wait_for
 from lethe_testing.inventory import describe, store_problems
+from lethe_testing.staff import staff_metadata
 
 PASSWORD = "lantern orchard seventeen"  # the one conftest's `verified` registers with
 Stub = identity_pb2_grpc.IdentityServiceStub
@@ -38,6 +39,7 @@ def test_every_collection_and_personal_field_identity_writes_is_in_its_inventory
     email, kept = f"ada@{domain}", f"{unique('inv-kept')}@customer.example"
     stub.CreateOrganisation(
         pb.CreateOrganisationRequest(actor_account_id=admin, name="Analytical Engines", domains=[domain]),
+        metadata=staff_metadata(admin),
         timeout=10,
     )
     account_id, kept_id = verified(email), verified(kept)
@@ -64,7 +66,9 @@ def test_every_collection_and_personal_field_identity_writes_is_in_its_inventory
         for address in (email, kept)
     ]
     stub.CloseContactRequest(
-        pb.CloseContactRequestRequest(actor_account_id=admin, contact_request_id=contacts[1]), timeout=10
+        pb.CloseContactRequestRequest(actor_account_id=admin, contact_request_id=contacts[1]),
+        metadata=staff_metadata(admin),
+        timeout=10,
     )
     erasure, restriction = f"pr_{uuid.uuid4().hex}", f"pr_{uuid.uuid4().hex}"
     publisher = EventPublisher(amqp_url)

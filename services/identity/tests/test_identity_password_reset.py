@@ -8,7 +8,6 @@ wrong current passwords per account, so expiry and limits are seen in real time.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import uuid
@@ -129,18 +128,6 @@ def assert_link_gone(call: Callable[[], object]) -> None:
 
 
 # -- configuration --------------------------------------------------------------------------
-@pytest.fixture
-def env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    """Only the required variables set; no IDENTITY_* or other LETHE_* leaks in."""
-    for name in list(os.environ):
-        if name.startswith(("IDENTITY_", "LETHE_")):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("LETHE_MONGO_URL", "mongodb://127.0.0.1:1")
-    monkeypatch.setenv("LETHE_AMQP_URL", "amqp://x")
-    monkeypatch.setenv("LETHE_SUBJECT_PEPPER", "pepper-for-tests")
-    return monkeypatch
-
-
 @pytest.mark.unit
 def test_a_reset_link_lives_an_hour_and_three_mails_an_hour_go_to_one_address(
     env: pytest.MonkeyPatch,

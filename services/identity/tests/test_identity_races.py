@@ -24,6 +24,7 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.store.keys import under
 from lethe_testing import EventTap, code_of, mails_to, token_in, unique, wait_for, wait_for_mail
+from lethe_testing.staff import staff_metadata
 
 Stub = identity_pb2_grpc.IdentityServiceStub
 Verified = Callable[[str], str]
@@ -57,7 +58,9 @@ def pending(stub: Stub, admin: str, verified: Verified) -> tuple[str, list[str],
     (domain, account ids, addresses)."""
     domain = f"{unique('race')}.example".replace("_", "-")
     stub.CreateOrganisation(
-        pb.CreateOrganisationRequest(actor_account_id=admin, name="Racing Ltd", domains=[domain]), timeout=5
+        pb.CreateOrganisationRequest(actor_account_id=admin, name="Racing Ltd", domains=[domain]),
+        metadata=staff_metadata(admin),
+        timeout=5,
     )
     emails = [f"person{n}@{domain}" for n in range(PEOPLE)]
     ids = in_parallel(lambda n: verified(emails[n]), PEOPLE)
@@ -86,6 +89,7 @@ def test_a_staff_decision_and_the_persons_profile_edit_both_survive(
             return at_once(
                 lambda: stub.DecidePortalAccess(
                     pb.DecidePortalAccessRequest(actor_account_id=admin, account_id=ids[n], approve=True),
+                    metadata=staff_metadata(admin),
                     timeout=10,
                 ),
                 lambda: stub.UpdateProfile(
@@ -121,6 +125,7 @@ def test_two_staff_deciding_one_request_exactly_one_wins(
                         pb.DecidePortalAccessRequest(
                             actor_account_id=actor, account_id=ids[n], approve=approve, reason="no"
                         ),
+                        metadata=staff_metadata(actor),
                         timeout=10,
                     )
                     for actor, approve in ((admin, True), (second_admin, False))
@@ -142,7 +147,9 @@ def test_two_staff_deciding_one_request_exactly_one_wins(
         listed = [
             r.account_id
             for r in stub.ListPortalAccessRequests(
-                pb.AdminListRequest(actor_account_id=admin, status=status, page_size=200), timeout=5
+                pb.AdminListRequest(actor_account_id=admin, status=status, page_size=200),
+                metadata=staff_metadata(admin),
+                timeout=5,
             ).requests
         ]
         expected = (
@@ -208,12 +215,15 @@ def test_two_staff_editing_one_organisation_keep_its_domains_and_claims_in_step(
         base = unique("org").replace("_", "-")
         kept, first, second = (f"{name}-{base}.example" for name in ("kept", "one", "two"))
         org = stub.CreateOrganisation(
-            pb.CreateOrganisationRequest(actor_account_id=admin, name="Before", domains=[kept]), timeout=5
+            pb.CreateOrganisationRequest(actor_account_id=admin, name="Before", domains=[kept]),
+            metadata=staff_metadata(admin),
+            timeout=5,
         ).id
 
         def update(actor: str, org: str = org, **change: Any) -> Callable[[], Any]:
             return lambda: stub.UpdateOrganisation(
                 pb.UpdateOrganisationRequest(actor_account_id=actor, organisation_id=org, **change),
+                metadata=staff_metadata(actor),
                 timeout=10,
             )
 
@@ -228,7 +238,9 @@ def test_two_staff_editing_one_organisation_keep_its_domains_and_claims_in_step(
         listed = [
             o
             for o in stub.ListOrganisations(
-                pb.AdminListRequest(actor_account_id=admin, page_size=200), timeout=5
+                pb.AdminListRequest(actor_account_id=admin, page_size=200),
+                metadata=staff_metadata(admin),
+                timeout=5,
             ).organisations
             if o.id == org
         ]
@@ -239,6 +251,7 @@ def test_two_staff_editing_one_organisation_keep_its_domains_and_claims_in_step(
             try:
                 stub.CreateOrganisation(
                     pb.CreateOrganisationRequest(actor_account_id=admin, name="Other", domains=[domain]),
+                    metadata=staff_metadata(admin),
                     timeout=5,
                 )
                 claimable = True
@@ -297,7 +310,9 @@ def test_two_staff_closing_one_contact_request_one_wins(stub: Stub, admin: str, 
         outcomes = at_once(
             *(
                 lambda actor=actor, cid=contact_id: stub.CloseContactRequest(
-                    pb.CloseContactRequestRequest(actor_account_id=actor, contact_request_id=cid), timeout=10
+                    pb.CloseContactRequestRequest(actor_account_id=actor, contact_request_id=cid),
+                    metadata=staff_metadata(actor),
+                    timeout=10,
                 )
                 for actor in (admin, second_admin)
             )
@@ -306,13 +321,17 @@ def test_two_staff_closing_one_contact_request_one_wins(stub: Stub, admin: str, 
         closed = [
             c.id
             for c in stub.ListContactRequests(
-                pb.AdminListRequest(actor_account_id=admin, status="closed", page_size=200), timeout=5
+                pb.AdminListRequest(actor_account_id=admin, status="closed", page_size=200),
+                metadata=staff_metadata(admin),
+                timeout=5,
             ).requests
         ]
         still_open = [
             c.id
             for c in stub.ListContactRequests(
-                pb.AdminListRequest(actor_account_id=admin, page_size=200), timeout=5
+                pb.AdminListRequest(actor_account_id=admin, page_size=200),
+                metadata=staff_metadata(admin),
+                timeout=5,
             ).requests
         ]
         assert closed.count(contact_id) == 1 and contact_id not in still_open
@@ -434,5 +453,7 @@ def test_restriction_and_lift_in_any_order_end_in_the_later_one(
             what="both handled",
         )
     assert stub.GetProfile(pb.AccountRef(account_id=account_id), timeout=5).restricted is last_is_restriction
-    queue = stub.ListContactRequests(pb.AdminListRequest(actor_account_id=admin, page_size=200), timeout=5)
+    queue = stub.ListContactRequests(
+        pb.AdminListRequest(actor_account_id=admin, page_size=200), metadata=staff_metadata(admin), timeout=5
+    )
     assert (contact_id in [c.id for c in queue.requests]) is not last_is_restriction

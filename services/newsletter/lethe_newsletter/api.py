@@ -8,6 +8,7 @@ from lethe.newsletter.v1 import newsletter_pb2, newsletter_pb2_grpc
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
+from lethe_common.staff import AssertionVerifier
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_newsletter.config import load_config
 from lethe_newsletter.inventory import INVENTORY
@@ -24,7 +25,11 @@ def main() -> None:
         return [
             ServiceBinding(
                 newsletter_pb2_grpc.add_NewsletterServiceServicer_to_server,
-                NewsletterServicer(parts, traces=ServiceTraceSearch.of(runtime, INVENTORY)),
+                NewsletterServicer(
+                    parts,
+                    traces=ServiceTraceSearch.of(runtime, INVENTORY),
+                    assertions=AssertionVerifier(config.common.staff_verify_key),
+                ),
                 newsletter_pb2.DESCRIPTOR.services_by_name["NewsletterService"].full_name,
             )
         ]

@@ -8,6 +8,9 @@
   so exactly one worker holds a campaign in any period; never updated.
 - ``campaign_progress``: ``<campaign id>/<run start>/<worker>``: one document per sender
   run, written by that run alone; the latest run's is the campaign's progress.
+- ``campaign_test_sends``: ``<hour>/<campaign id>/<slot>``: the test sends of a campaign in
+  one hour (hours since the epoch, 12 digits), one unique insert per slot, so no more than
+  the limit go however many ask at once; past hours are one ``_id`` range for the sweep.
 """
 
 from __future__ import annotations
@@ -19,13 +22,14 @@ from pymongo.errors import DuplicateKeyError
 from lethe_common.mongo import Db, Document
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.keys import key, timekey, under
-from lethe_common.store.paging import Page, page
+from lethe_common.store.paging import Page, page, scan
 from lethe_common.store.steps import Decide, Step, StepLog
 
 CAMPAIGN_STEPS = "campaign_steps"
 CAMPAIGN_INDEX = "campaign_index"
 CAMPAIGN_LEASES = "campaign_leases"
 CAMPAIGN_PROGRESS = "campaign_progress"
+TEST_SENDS = "campaign_test_sends"
 CREATED = "created"
 SENDING = "sending"
 
@@ -40,6 +44,7 @@ class CampaignRepository:
         self._index = TimeQueue(db[CAMPAIGN_INDEX])
         self._leases = db[CAMPAIGN_LEASES]
         self._progress = db[CAMPAIGN_PROGRESS]
+        self._test_sends = db[TEST_SENDS]
 
     # -- the campaign ---------------------------------------------------------------------
     def create(self, campaign_id: str, created_at: datetime, fields: Document) -> None:
@@ -103,3 +108,29 @@ class CampaignRepository:
     def latest_progress(self, campaign_id: str) -> Document | None:
         found = page(self._progress, under(campaign_id), limit=1, descending=True).items
         return found[0] if found else None
+
+    # -- test sends -------------------------------------------------------------------------
+    def take_test_slot(
+        self, campaign_id: str, hour: int, limit: int, actor: str, now: datetime
+    ) -> str | None:
+        """One of the hour's ``limit`` test-send slots of the campaign (its key), or None
+        when all are taken: each slot is a unique insert, so two callers never share one."""
+        taken = {str(doc["_id"]) for doc in scan(self._test_sends, under(_period(hour), campaign_id))}
+        for slot in range(limit):
+            slot_id = key(_period(hour), campaign_id, f"{slot:04d}")
+            if slot_id in taken:
+                continue
+            try:
+                self._test_sends.insert_one({"_id": slot_id, "by": actor, "at": now})
+            except DuplicateKeyError:
+                continue  # another caller took it just now
+            return slot_id
+        return None
+
+    def give_back_test_slot(self, slot_id: str) -> None:
+        """The test mail did not go: its slot is free again."""
+        self._test_sends.delete_one({"_id": slot_id})
+
+    def forget_test_slots(self, before_hour: int) -> int:
+        """Delete the slots of hours before ``before_hour``: one ``_id`` range."""
+        return int(self._test_sends.delete_many({"_id": {"$lt": _period(before_hour)}}).deleted_count)

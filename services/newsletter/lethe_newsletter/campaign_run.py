@@ -51,8 +51,8 @@ class Tally:
     failed: int = 0
     dropped: int = 0
 
-    def progress(self) -> Progress:
-        return Progress(self.recipients, self.sent, self.failed, self.dropped)
+    def progress(self, remaining: int = 0) -> Progress:
+        return Progress(self.recipients, self.sent, self.failed, self.dropped, remaining)
 
     def count(self, outcome: str) -> None:
         if outcome in ("sent", "failed", "dropped"):
@@ -89,7 +89,10 @@ class CampaignRun:
         self.tally = Tally(len(members))
         for outcome in logged.values():
             self.tally.count(outcome)
-        self.run_id = self.campaigns.start_run(self.id, now(), self.sender.owner, self.tally.progress().doc())
+        self.remaining = len(todo)
+        self.run_id = self.campaigns.start_run(
+            self.id, now(), self.sender.owner, self.tally.progress(self.remaining).doc()
+        )
         session = self.sender.new_session()
         try:
             self._passes(todo, session)
@@ -110,7 +113,7 @@ class CampaignRun:
 
     def _save(self) -> None:
         self._show()
-        self.campaigns.save_progress(self.run_id, self.tally.progress().doc(), now())
+        self.campaigns.save_progress(self.run_id, self.tally.progress(self.remaining).doc(), now())
 
     def _passes(self, todo: list[str], session: MailSession) -> None:
         for attempt in range(self.settings.max_passes):

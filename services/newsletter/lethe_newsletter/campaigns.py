@@ -3,6 +3,11 @@
 Sending and cancelling are steps appended after reading the campaign's steps: when two
 staff press send at once, or cancel races the sender finishing, exactly one move wins
 and the other sees it (a clear FailedPrecondition).
+
+Each staff action that changed a campaign is in the staff audit trail (``staff_audit``,
+:mod:`lethe_common.audit`), written after the step: ``campaign.created``, ``campaign.sent``
+(sending started) and ``campaign.cancelled``, by the staff member the assertion named, with
+the campaign id as the target and no subject key (a campaign concerns no one person).
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from lethe_common import tokens
+from lethe_common.audit import AuditRecord, AuditTrail
 from lethe_common.errors import FailedPrecondition, NotFound
 from lethe_common.mongo import Document
 from lethe_common.store.paging import decode_cursor, encode_cursor
@@ -30,6 +36,9 @@ from lethe_newsletter.models import CampaignView, to_millis
 
 MAX_SUBJECT = 200
 MAX_BODY = 200_000
+CREATED_ACTION = "campaign.created"
+SENT_ACTION = "campaign.sent"
+CANCELLED_ACTION = "campaign.cancelled"
 NOT_A_DRAFT = "only a draft can be sent; this campaign has been sent or cancelled already"
 FINISHED = "this campaign has finished already"
 
@@ -41,8 +50,9 @@ class CampaignPage:
 
 
 class Campaigns:
-    def __init__(self, repo: CampaignRepository) -> None:
+    def __init__(self, repo: CampaignRepository, audit: AuditTrail) -> None:
         self._repo = repo
+        self._audit = audit
 
     def create(
         self,
@@ -65,6 +75,7 @@ class Campaigns:
             "created_by": actor,
         }
         self._repo.create(campaign_id, now, fields)
+        self._audit.record(AuditRecord(actor, CREATED_ACTION, target=campaign_id), now)
         return self.get(campaign_id)
 
     def state(self, campaign_id: str) -> CampaignState | None:
@@ -109,6 +120,7 @@ class Campaigns:
         except FailedPrecondition:
             self._repo.unlist_sending(now, campaign_id)
             raise
+        self._audit.record(AuditRecord(actor, SENT_ACTION, target=campaign_id, detail="sending started"), now)
         return self.get(campaign_id)
 
     def cancel(self, campaign_id: str, actor: str, now: datetime | None = None) -> CampaignView:
@@ -123,6 +135,7 @@ class Campaigns:
             return Step({"kind": CANCELLED, "at": now, "by": actor})
 
         self._repo.append_after(campaign_id, decide)
+        self._audit.record(AuditRecord(actor, CANCELLED_ACTION, target=campaign_id), now)
         cancelled = self.get(campaign_id)
         if cancelled.started_at is not None:  # the sender sees the cancel before its next batch
             self._repo.unlist_sending(cancelled.started_at, campaign_id)

@@ -9,6 +9,7 @@ the repositories' own constants. Retention follows SPEC §3 and the configuratio
 
 from __future__ import annotations
 
+from lethe_common.audit import AUDIT
 from lethe_common.inventory import (
     CONSENT,
     CONSENT_RECORD,
@@ -29,6 +30,7 @@ from lethe_newsletter.campaign_repository import (
     CAMPAIGN_LEASES,
     CAMPAIGN_PROGRESS,
     CAMPAIGN_STEPS,
+    TEST_SENDS,
 )
 from lethe_newsletter.repository import (
     CONFIRMATION_MAILS,
@@ -149,6 +151,25 @@ HOLDINGS: tuple[Holding, ...] = (
         "counts of each sending run",
         "none needed: no personal data",
         "not deleted by the service (counts only)",
+    ),
+    Holding(
+        TEST_SENDS,
+        ("by",),
+        (IDENTIFIER,),
+        "the test sends of a campaign in the current hour (at most 10): who of staff sent one "
+        "and when, never the address it went to",
+        LEGITIMATE_INTEREST + ": a test send cannot be used to mail anyone much",
+        "until the hour is over (the next sweep deletes it)",
+    ),
+    Holding(
+        AUDIT,
+        ("actor_id", "subject_key"),
+        (IDENTIFIER,),
+        "the staff audit trail: who of staff created, sent, cancelled or test-sent which "
+        "campaign, and when (a campaign concerns no one person: the subject key stays empty, "
+        "and a test send's address is not recorded)",
+        LEGAL_OBLIGATION + ": Art. 5(2) and 32 GDPR (accountability)",
+        "LETHE_AUDIT_RETENTION_DAYS (1095)",
     ),
     Holding(
         "subscribers",

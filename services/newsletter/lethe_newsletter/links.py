@@ -84,3 +84,8 @@ class Links:
         in the reader's language."""
         token = quote(self.unsubscribe_token(subscriber_id))
         return f"{self._public_url}/newsletter/unsubscribe?token={token}"
+
+    def unsubscribe_page_url_of_a_test(self) -> str:
+        """Where a test send's unsubscribe link points: the same page, with a token that is
+        none (the page answers that the link is not valid); no subscriber to unsubscribe."""
+        return f"{self._public_url}/newsletter/unsubscribe?token=test-send-no-token"

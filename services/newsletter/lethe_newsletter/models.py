@@ -34,10 +34,15 @@ class SubscriptionView:
 
 @dataclass(frozen=True)
 class Progress:
+    """A campaign's counts: its audience (``recipients``), the messages sent, refused for
+    good (``failed``), passed by (``dropped``: left, restricted or suppressed since the send
+    started) and still to go (``remaining``, those waiting for another pass included)."""
+
     recipients: int = 0
     sent: int = 0
     failed: int = 0
     dropped: int = 0
+    remaining: int = 0
 
     def doc(self) -> Document:
         return {
@@ -45,17 +50,18 @@ class Progress:
             "sent": self.sent,
             "failed": self.failed,
             "dropped": self.dropped,
+            "remaining": self.remaining,
         }
 
     @classmethod
     def of(cls, doc: Document | None) -> Progress:
         doc = doc or {}
-        return cls(
-            int(doc.get("recipients", 0)),
-            int(doc.get("sent", 0)),
-            int(doc.get("failed", 0)),
-            int(doc.get("dropped", 0)),
+        recipients, sent, failed, dropped = (
+            int(doc.get(name, 0)) for name in ("recipients", "sent", "failed", "dropped")
         )
+        # Progress written before ``remaining`` was kept: what is not accounted for yet.
+        remaining = doc.get("remaining", max(recipients - sent - failed - dropped, 0))
+        return cls(recipients, sent, failed, dropped, int(remaining))
 
 
 @dataclass(frozen=True)

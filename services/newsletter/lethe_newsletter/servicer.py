@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lethe.common.v1 import subject_pb2
+from lethe.common.v1 import audit_pb2, subject_pb2
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
+from lethe_common.audit_api import list_entries
 from lethe_common.privacy_api import (
     declared_holdings,
     describe_inventory,
@@ -16,8 +17,15 @@ from lethe_common.privacy_api import (
     find_subject_traces,
     wire_time,
 )
+from lethe_common.staff import (
+    ADMIN,
+    MARKETING,
+    AssertionVerifier,
+    StaffActor,
+    require_recent_password,
+    staff_call,
+)
 from lethe_common.trace_search import ServiceTraceSearch
-from lethe_common.validation import object_id
 from lethe_newsletter.config import SERVICE
 from lethe_newsletter.inventory import INVENTORY
 from lethe_newsletter.models import CampaignView, SubscriptionView
@@ -48,22 +56,28 @@ def campaign_message(view: CampaignView) -> pb.Campaign:
         started_at=wire_time(view.started_at),
         finished_at=wire_time(view.finished_at),
         progress=pb.CampaignProgress(
-            recipients=p.recipients, sent=p.sent, failed=p.failed, dropped=p.dropped
+            recipients=p.recipients, sent=p.sent, failed=p.failed, dropped=p.dropped, remaining=p.remaining
         ),
     )
 
 
-def _actor(actor_account_id: str) -> str:
-    return object_id(actor_account_id, "actor_account_id")
-
-
 class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type: ignore[misc]
-    def __init__(self, parts: NewsletterParts, *, traces: ServiceTraceSearch) -> None:
+    def __init__(
+        self, parts: NewsletterParts, *, traces: ServiceTraceSearch, assertions: AssertionVerifier
+    ) -> None:
         self._traces = traces
+        self._assertions = assertions
         self._subscriptions = parts.subscriptions
         self._leaving = parts.leaving
         self._campaigns = parts.campaigns
         self._erasure = parts.erasure
+        self._audit = parts.audit
+        self._trials = parts.trials
+
+    def _staff_actor(self, context: Any, actor_account_id: str, *roles: str) -> StaffActor:
+        """The staff member the gateway's signed assertion names, if they hold one of
+        ``roles``; the request's ``actor_account_id``, when given, must be them."""
+        return staff_call(self._assertions, context, actor_account_id, *roles)
 
     # -- subscribers ----------------------------------------------------------------------
     def Subscribe(self, request: pb.SubscribeRequest, context: Any) -> pb.Accepted:
@@ -95,9 +109,10 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
 
     # -- campaigns ------------------------------------------------------------------------
     def CreateCampaign(self, request: pb.CreateCampaignRequest, context: Any) -> pb.Campaign:
+        actor = self._staff_actor(context, request.actor_account_id, MARKETING)
         return campaign_message(
             self._campaigns.create(
-                _actor(request.actor_account_id),
+                actor.account_id,
                 request.subject,
                 request.text_body,
                 request.html_body,
@@ -106,21 +121,34 @@ class NewsletterServicer(newsletter_pb2_grpc.NewsletterServiceServicer):  # type
         )
 
     def ListCampaigns(self, request: pb.ListCampaignsRequest, context: Any) -> pb.CampaignList:
-        _actor(request.actor_account_id)
+        self._staff_actor(context, request.actor_account_id, MARKETING)
         found = self._campaigns.list(request.page_size, request.page_token)
         return pb.CampaignList(
             campaigns=[campaign_message(c) for c in found.campaigns], next_page_token=found.next_page_token
         )
 
     def GetCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
-        _actor(request.actor_account_id)
+        self._staff_actor(context, request.actor_account_id, MARKETING)
         return campaign_message(self._campaigns.get(request.campaign_id))
 
     def SendCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
-        return campaign_message(self._campaigns.send(request.campaign_id, _actor(request.actor_account_id)))
+        actor = self._staff_actor(context, request.actor_account_id, MARKETING)
+        require_recent_password(actor)  # sending cannot be undone
+        return campaign_message(self._campaigns.send(request.campaign_id, actor.account_id))
 
     def CancelCampaign(self, request: pb.CampaignRef, context: Any) -> pb.Campaign:
-        return campaign_message(self._campaigns.cancel(request.campaign_id, _actor(request.actor_account_id)))
+        actor = self._staff_actor(context, request.actor_account_id, MARKETING)
+        return campaign_message(self._campaigns.cancel(request.campaign_id, actor.account_id))
+
+    def SendTestCampaign(self, request: pb.TestSendRequest, context: Any) -> pb.Accepted:
+        actor = self._staff_actor(context, request.actor_account_id, MARKETING)
+        self._trials.send(actor.account_id, request.campaign_id, request.email)
+        return pb.Accepted(message="the test mail has been sent")
+
+    # -- the staff audit trail ------------------------------------------------------------
+    def ListAuditEntries(self, request: audit_pb2.AuditListRequest, context: Any) -> audit_pb2.AuditEntryList:
+        self._staff_actor(context, request.actor_account_id, ADMIN)
+        return list_entries(SERVICE, self._audit, request)
 
     # -- privacy --------------------------------------------------------------------------
     def DescribeInventory(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from lethe_common.audit import AUDIT, AuditTrail
+from lethe_common.mail import Mail, send_mail
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
 from lethe_newsletter.campaign_repository import CampaignRepository
@@ -18,6 +20,7 @@ from lethe_newsletter.messages import Messages
 from lethe_newsletter.people import Subscribers
 from lethe_newsletter.repository import NewsletterRepository
 from lethe_newsletter.subscriptions import Subscriptions, Timing
+from lethe_newsletter.trial_sends import TrialSends
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,8 @@ class NewsletterParts:
     leaving: Leaving
     campaigns: Campaigns
     erasure: NewsletterErasure
+    audit: AuditTrail  # the staff audit trail (campaigns created, sent, cancelled, tested)
+    trials: TrialSends
 
 
 def build_parts(runtime: Runtime, config: NewsletterConfig) -> NewsletterParts:
@@ -49,12 +54,21 @@ def build_parts(runtime: Runtime, config: NewsletterConfig) -> NewsletterParts:
         repo, subscribers, leaving, consent, links, config.common.subject_pepper, timing
     )
     receipts = ReceiptSender(runtime.db, runtime.outbox, SERVICE)
+    audit = AuditTrail(runtime.db[AUDIT])
+    messages = Messages(links)
+    common = config.common
+
+    def deliver(mail: Mail) -> str:
+        return send_mail(mail, host=common.smtp_host, port=common.smtp_port, sender=common.mail_from)
+
     return NewsletterParts(
         repo,
         campaign_repo,
-        Messages(links),
+        messages,
         subscriptions,
         leaving,
-        Campaigns(campaign_repo),
+        Campaigns(campaign_repo, audit),
         NewsletterErasure(subscribers, repo, receipts),
+        audit,
+        TrialSends(campaign_repo, messages, deliver, audit),
     )

@@ -3,7 +3,8 @@
 It mails double opt-in links, ends subscriptions whose consent was withdrawn
 elsewhere, does the newsletter's part of erasures and restrictions, sends
 campaigns, retries withdrawals the consent service could not take at once,
-and forgets requests that were never confirmed.
+forgets requests that were never confirmed, and deletes staff audit entries older
+than ``LETHE_AUDIT_RETENTION_DAYS`` and the test-send slots of past hours.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 import smtplib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from lethe_common import tokens
 from lethe_common.events.consumer import Subscription
@@ -74,6 +75,8 @@ def sweeps(parts: NewsletterParts, config: NewsletterConfig) -> list[Sweep]:
         return {
             "withdrawals_recorded": parts.leaving.retry_withdrawals(),
             "unconfirmed_forgotten": parts.leaving.forget_unconfirmed(),
+            "test_send_slots_forgotten": parts.trials.forget_old(),
+            "staff_audit": parts.audit.sweep(datetime.now(UTC), config.common.audit_retention_days),
         }
 
     return [Sweep("newsletter-tidy", config.sweep_interval_seconds, tidy)]

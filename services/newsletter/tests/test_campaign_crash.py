@@ -16,6 +16,7 @@ from pymongo import MongoClient
 
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
+from lethe_common.staff import MARKETING
 from lethe_common.subject import subject_key
 from lethe_newsletter.lifecycle import subscriber_id
 from lethe_newsletter.seeding import Reader, seed_active
@@ -29,9 +30,15 @@ from lethe_testing import (
     wait_for,
     worker_metrics,
 )
+from lethe_testing.staff import Metadata, staff_metadata
 
 RECIPIENTS = 1000
 ACTOR = "acc_" + "e" * 32
+
+
+def staff() -> Metadata:
+    """A marketing staff member's call (ACTOR's), as the gateway makes it."""
+    return staff_metadata(ACTOR, MARKETING)
 
 
 @pytest.fixture(scope="module")
@@ -84,9 +91,12 @@ def run_campaign_with_a_stop(
             pb.CreateCampaignRequest(
                 actor_account_id=ACTOR, subject="Crash test", text_body="One of a thousand."
             ),
+            metadata=staff(),
             timeout=10,
         )
-        stub.SendCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign.id), timeout=10)
+        stub.SendCampaign(
+            pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign.id), metadata=staff(), timeout=10
+        )
 
         def ours() -> list[Path]:
             return [path for path in delivered(sink) if path.name not in before]
@@ -103,7 +113,7 @@ def run_campaign_with_a_stop(
 
         def finished() -> pb.Campaign | None:
             current = stub.GetCampaign(
-                pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign.id), timeout=10
+                pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign.id), metadata=staff(), timeout=10
             )
             return current if current.status == "sent" else None
 

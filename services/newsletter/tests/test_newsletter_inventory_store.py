@@ -20,15 +20,22 @@ from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.publisher import EventPublisher
+from lethe_common.staff import MARKETING
 from lethe_common.store.keys import under
 from lethe_common.subject import subject_key
 from lethe_newsletter.inventory import INVENTORY
 from lethe_newsletter.seeding import Reader, seed_active
 from lethe_testing import Backend, remove_backend, start_backend, unique, wait_for
 from lethe_testing.inventory import describe, store_problems
+from lethe_testing.staff import Metadata, staff_metadata
 
 Stub = newsletter_pb2_grpc.NewsletterServiceStub
 ACTOR = "acc_" + "e" * 32
+
+
+def staff() -> Metadata:
+    """A marketing staff member's call (ACTOR's), as the gateway makes it."""
+    return staff_metadata(ACTOR, MARKETING)
 
 
 @pytest.fixture(scope="module")
@@ -81,11 +88,16 @@ def test_every_collection_and_personal_field_the_newsletter_writes_is_in_its_inv
             pb.CreateCampaignRequest(
                 actor_account_id=ACTOR, subject="News", text_body="Hello.", greeting=True
             ),
+            metadata=staff(),
             timeout=10,
         )
         ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id)
-        stub.SendCampaign(ref, timeout=10)
-        wait_for(lambda: stub.GetCampaign(ref, timeout=10).status == "sent", 20, what="the campaign")
+        stub.SendCampaign(ref, metadata=staff(), timeout=10)
+        wait_for(
+            lambda: stub.GetCampaign(ref, metadata=staff(), timeout=10).status == "sent",
+            20,
+            what="the campaign",
+        )
 
     erasure, restriction = f"pr_{uuid.uuid4().hex}", f"pr_{uuid.uuid4().hex}"
     publisher = EventPublisher(amqp_url)

@@ -34,6 +34,7 @@ from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
 from lethe_common.signing import derive_key
+from lethe_common.staff import MARKETING
 from lethe_common.store.keys import timekey, under
 from lethe_common.subject import subject_key
 from lethe_newsletter.campaign_repository import CampaignRepository
@@ -53,10 +54,16 @@ from lethe_testing import (
     unique,
     wait_for,
 )
+from lethe_testing.staff import Metadata, staff_metadata
 
 ACTOR = "acc_" + "f" * 32
 VERSION = "2026-01"
 Stub = newsletter_pb2_grpc.NewsletterServiceStub
+
+
+def staff() -> Metadata:
+    """A marketing staff member's call (ACTOR's), as the gateway makes it."""
+    return staff_metadata(ACTOR, MARKETING)
 
 
 class FakeConsent(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[misc]
@@ -170,14 +177,20 @@ def fresh_audience(
 
 def start_campaign(stub: Stub, subject: str) -> str:
     created = stub.CreateCampaign(
-        pb.CreateCampaignRequest(actor_account_id=ACTOR, subject=subject, text_body="Racing."), timeout=10
+        pb.CreateCampaignRequest(actor_account_id=ACTOR, subject=subject, text_body="Racing."),
+        metadata=staff(),
+        timeout=10,
     )
-    stub.SendCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id), timeout=10)
+    stub.SendCampaign(
+        pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id), metadata=staff(), timeout=10
+    )
     return str(created.id)
 
 
 def campaign(stub: Stub, campaign_id: str) -> Any:
-    return stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id), timeout=10)
+    return stub.GetCampaign(
+        pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id), metadata=staff(), timeout=10
+    )
 
 
 def test_a_double_confirm_records_one_consent_grant(
@@ -282,7 +295,9 @@ def test_a_cancel_racing_the_senders_lease_renewal_stays_cancelled(
 
     def cancel(_: int) -> str:
         try:
-            stub.CancelCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id), timeout=10)
+            stub.CancelCampaign(
+                pb.CampaignRef(actor_account_id=ACTOR, campaign_id=campaign_id), metadata=staff(), timeout=10
+            )
         except grpc.RpcError as exc:
             return str(exc.code())
         return "cancelled"

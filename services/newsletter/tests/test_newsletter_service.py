@@ -26,6 +26,7 @@ from lethe_common.config import ConfigError
 from lethe_common.events.envelope import Envelope
 from lethe_common.events.outbox import Outbox
 from lethe_common.events.publisher import EventPublisher
+from lethe_common.staff import MARKETING
 from lethe_common.store.keys import under
 from lethe_common.store.steps import Step
 from lethe_common.subject import subject_key
@@ -34,9 +35,15 @@ from lethe_newsletter.lifecycle import ENDED, Life, fold, step
 from lethe_newsletter.repository import NewsletterRepository
 from lethe_newsletter.seeding import Reader, seed_active
 from lethe_testing import Backend, EventTap, code_of, running_backend, unique, wait_for, worker_metrics
+from lethe_testing.staff import Metadata, staff_metadata
 
 ACTOR = "acc_" + "d" * 32
 Stub = newsletter_pb2_grpc.NewsletterServiceStub
+
+
+def staff() -> Metadata:
+    """A marketing staff member's call (ACTOR's), as the gateway makes it."""
+    return staff_metadata(ACTOR, MARKETING)
 
 
 def test_defaults_give_the_newsletter_its_own_ports_and_database(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -248,15 +255,20 @@ def test_bad_input_is_refused_with_a_status_and_a_message_without_the_value(stub
         assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "forged" not in (refused.value.details() or "")
     ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id="cmp_" + "9" * 32)
-    assert code_of(lambda: stub.GetCampaign(ref, timeout=10)) == grpc.StatusCode.NOT_FOUND
+    assert code_of(lambda: stub.GetCampaign(ref, metadata=staff(), timeout=10)) == grpc.StatusCode.NOT_FOUND
     assert (
-        code_of(lambda: stub.GetCampaign(pb.CampaignRef(actor_account_id=ACTOR, campaign_id="x"), timeout=10))
+        code_of(
+            lambda: stub.GetCampaign(
+                pb.CampaignRef(actor_account_id=ACTOR, campaign_id="x"), metadata=staff(), timeout=10
+            )
+        )
         == grpc.StatusCode.INVALID_ARGUMENT
     )
     assert (
         code_of(
             lambda: stub.CreateCampaign(
                 pb.CreateCampaignRequest(actor_account_id=ACTOR, subject="two\nlines", text_body="t"),
+                metadata=staff(),
                 timeout=10,
             )
         )
@@ -266,19 +278,27 @@ def test_bad_input_is_refused_with_a_status_and_a_message_without_the_value(stub
 
 def test_a_campaign_is_sent_once_and_cannot_be_sent_again(stub: Stub) -> None:
     created = stub.CreateCampaign(
-        pb.CreateCampaignRequest(actor_account_id=ACTOR, subject="Once", text_body="Only once."), timeout=10
+        pb.CreateCampaignRequest(actor_account_id=ACTOR, subject="Once", text_body="Only once."),
+        metadata=staff(),
+        timeout=10,
     )
     assert created.status == "draft"
     ref = pb.CampaignRef(actor_account_id=ACTOR, campaign_id=created.id)
-    assert stub.SendCampaign(ref, timeout=10).status == "sending"
-    assert code_of(lambda: stub.SendCampaign(ref, timeout=10)) == grpc.StatusCode.FAILED_PRECONDITION
+    assert stub.SendCampaign(ref, metadata=staff(), timeout=10).status == "sending"
+    assert (
+        code_of(lambda: stub.SendCampaign(ref, metadata=staff(), timeout=10))
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
     finished = wait_for(
-        lambda: (c := stub.GetCampaign(ref, timeout=10)).status == "sent" and c,
+        lambda: (c := stub.GetCampaign(ref, metadata=staff(), timeout=10)).status == "sent" and c,
         20,
         what="the campaign to finish",
     )
     assert finished.finished_at
-    assert code_of(lambda: stub.CancelCampaign(ref, timeout=10)) == grpc.StatusCode.FAILED_PRECONDITION
+    assert (
+        code_of(lambda: stub.CancelCampaign(ref, metadata=staff(), timeout=10))
+        == grpc.StatusCode.FAILED_PRECONDITION
+    )
 
 
 def test_the_newsletter_worker_consumes_from_its_own_durable_queue(newsletter: Backend) -> None:
@@ -289,21 +309,28 @@ def test_the_newsletter_worker_consumes_from_its_own_durable_queue(newsletter: B
 def test_the_staff_list_pages_newest_first(stub: Stub) -> None:
     made = [
         stub.CreateCampaign(
-            pb.CreateCampaignRequest(actor_account_id=ACTOR, subject=f"Page {n}", text_body="t"), timeout=10
+            pb.CreateCampaignRequest(actor_account_id=ACTOR, subject=f"Page {n}", text_body="t"),
+            metadata=staff(),
+            timeout=10,
         ).id
         for n in range(3)
     ]
-    first = stub.ListCampaigns(pb.ListCampaignsRequest(actor_account_id=ACTOR, page_size=2), timeout=10)
+    first = stub.ListCampaigns(
+        pb.ListCampaignsRequest(actor_account_id=ACTOR, page_size=2), metadata=staff(), timeout=10
+    )
     assert [c.id for c in first.campaigns] == made[:0:-1] and first.next_page_token
     second = stub.ListCampaigns(
         pb.ListCampaignsRequest(actor_account_id=ACTOR, page_size=2, page_token=first.next_page_token),
+        metadata=staff(),
         timeout=10,
     )
     assert second.campaigns[0].id == made[0]
     assert (
         code_of(
             lambda: stub.ListCampaigns(
-                pb.ListCampaignsRequest(actor_account_id=ACTOR, page_token="not*a*token"), timeout=10
+                pb.ListCampaignsRequest(actor_account_id=ACTOR, page_token="not*a*token"),
+                metadata=staff(),
+                timeout=10,
             )
         )
         == grpc.StatusCode.INVALID_ARGUMENT

@@ -9,6 +9,7 @@ from lethe.shop.v1 import shop_pb2, shop_pb2_grpc
 from lethe_common.grpc_server import ServiceBinding
 from lethe_common.runtime import Runtime
 from lethe_common.service import api_main
+from lethe_common.staff import AssertionVerifier
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_shop.config import load_config
 from lethe_shop.inventory import INVENTORY
@@ -20,6 +21,7 @@ from lethe_shop.wiring import ShopParts, build_parts
 
 def main() -> None:
     config = load_config()
+    verifier = AssertionVerifier(config.common.staff_verify_key)
 
     @functools.cache
     def parts_of(runtime: Runtime) -> ShopParts:
@@ -33,6 +35,7 @@ def main() -> None:
                     parts_of(runtime),
                     config.common.subject_pepper,
                     traces=ServiceTraceSearch.of(runtime, INVENTORY),
+                    verifier=verifier,
                 ),
                 shop_pb2.DESCRIPTOR.services_by_name["ShopService"].full_name,
             )

@@ -3,7 +3,9 @@
 Staff create and change products; nobody deletes one (orders refer to it),
 they set it inactive and it leaves the shop window. A change is an edit step of
 the product (``product_edits``), so two staff changing one product at once both
-keep their change.
+keep their change. Staff's creations and changes are entries of the staff audit trail
+(``product.created``, ``product.changed`` with the names of the changed fields); the
+demo catalogue's seeding is no one's action and leaves none.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from lethe_common import tokens
+from lethe_common.audit import AuditRecord
 from lethe_common.errors import AlreadyExists, InvalidArgument, NotFound
 from lethe_common.mongo import Document
 from lethe_common.store.steps import Step
@@ -28,6 +31,8 @@ _FILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _CURRENCIES = ("EUR", "USD", "GBP", "CHF")
 EDITABLE = ("name", "description", "price_cents", "currency", "vat_rate_bp", "term_months", "files", "active")
 MAX_PRICE_CENTS = 100_000_000
+PRODUCT_CREATED = "product.created"  # the audit trail's actions
+PRODUCT_CHANGED = "product.changed"
 
 
 def check_product(fields: Mapping[str, Any], downloads_dir: Path) -> Document:
@@ -75,7 +80,8 @@ class Catalogue:
         products = [p for p in self._repo.catalogue.all() if include_inactive or p["active"]]
         return sorted(products, key=lambda p: (p["name"], p["_id"]))
 
-    def create(self, sku: str, fields: Mapping[str, Any]) -> Document:
+    def create(self, sku: str, fields: Mapping[str, Any], *, actor_id: str = "") -> Document:
+        """A new product; ``actor_id``, the member of staff who created it (audited)."""
         if not _SKU.fullmatch(sku):
             raise InvalidArgument("sku must be 2 to 40 capital letters, digits or dashes")
         now = datetime.now(UTC)
@@ -88,9 +94,13 @@ class Catalogue:
         }
         if not self._repo.catalogue.insert(doc):
             raise AlreadyExists("a product with this sku exists already")
+        if actor_id:
+            self._repo.audit.record(AuditRecord(actor_id, PRODUCT_CREATED, target=doc["_id"]), now)
         return doc
 
-    def update(self, product_id: str, changes: Mapping[str, Any]) -> Document:
+    def update(self, actor_id: str, product_id: str, changes: Mapping[str, Any]) -> Document:
+        """Change some fields of a product, for the member of staff ``actor_id`` (audited)."""
+        object_id(actor_id, "actor_account_id")
         object_id(product_id, "product id")
         unknown = set(changes) - set(EDITABLE)
         if unknown or not changes:
@@ -108,6 +118,10 @@ class Catalogue:
         doc = self._repo.catalogue.edit(product_id, decide)
         if doc is None:
             raise NotFound("no such product")
+        changed = ",".join(sorted(changes))
+        self._repo.audit.record(
+            AuditRecord(actor_id, PRODUCT_CHANGED, target=product_id, detail=changed), now
+        )
         return doc
 
     def priced(self, product_ids: list[str]) -> dict[str, Document]:

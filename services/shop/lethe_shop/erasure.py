@@ -14,14 +14,22 @@ where an order is listed or moved, instead of flagging every order.
 
 Everything is found by ``_id`` from the account id and the subject_key: the person's
 index entries (orders, download rights and history, hand-offs, waiting erasures).
+
+The staff audit trail's entries about the person (moves of their orders, legal-hold reads)
+are in their export (``staff_actions``); an erasure trims them to the subject key, the
+action, the actor and the time, and every receipt of one declares ``staff_audit`` retained
+when the person has entries there, or blocked orders a legal-hold read may still add one
+for, until the audit retention after the last of them.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lethe_common.audit import AUDIT, DEFAULT_RETENTION_DAYS
 from lethe_common.mongo import Document
 from lethe_common.privacy import (
     PrivacyEvent,
@@ -55,6 +63,11 @@ OPEN_KEPT = (
     "open orders (name and addresses, phone numbers, delivery note, items, payment "
     "reference, account id) until fulfilled: Art. 17(3)(b) GDPR"
 )
+AUDIT_KEPT = (
+    "the staff audit entries about you (moves of your orders, reads of your blocked orders): "
+    "what staff did and when, under your subject key only (no reason, no order), as proof "
+    "of how your data was handled, Art. 5(2) GDPR"
+)
 RECHECK = timedelta(minutes=1)
 RESTRICTION = RestrictionWording(
     blocked=("orders: out of every staff list, no fulfilment step",),
@@ -65,11 +78,19 @@ RESTRICTION = RestrictionWording(
 
 
 class ShopErasure:
-    def __init__(self, repo: ShopRepository, book: OrderBook, receipts: ReceiptSender) -> None:
+    def __init__(
+        self,
+        repo: ShopRepository,
+        book: OrderBook,
+        receipts: ReceiptSender,
+        audit_retention: timedelta = timedelta(days=DEFAULT_RETENTION_DAYS),
+    ) -> None:
         self._store = repo.orders
         self._people = repo.people
+        self._audit = repo.audit
         self._book = book
         self._receipts = receipts
+        self._audit_retention = audit_retention
 
     def erase(self, request: PrivacyEvent, now: datetime | None = None) -> Receipt:
         """Idempotent: a repeat deletes nothing more and sends no second receipt."""
@@ -87,6 +108,7 @@ class ShopErasure:
         # What needs no waiting goes now: the e-mail address of every order, the contacts
         # of the blocked ones (issue 14: nothing stays that the receipt does not declare).
         blocked = self._tidy(orders)
+        audited = self._trim_audit(subject, orders, blocked, now)
         receipt = Receipt(
             request_id=request.request_id,
             kind="erasure",
@@ -98,9 +120,9 @@ class ShopErasure:
             ),
             blocked=_blocked_lines(blocked) if blocked else (),
             blocked_until=_blocked_until(blocked),
-            kept=(OPEN_KEPT, *((LEGAL_BASIS,) if blocked else ())),
+            kept=(OPEN_KEPT, *((LEGAL_BASIS,) if blocked else ()), *((AUDIT_KEPT,) if audited else ())),
             note=DEFERRED_NOTE.format(count=len(open_orders)),
-            retained=_retained(blocked, open_orders=True),
+            retained=(*_retained(blocked, open_orders=True), *audited),
         )
         self._receipts.send(receipt, subject.subject_key)
         log.info("erasure handled", extra={"request_id": request.request_id, "outcome": receipt.outcome})
@@ -135,12 +157,15 @@ class ShopErasure:
         self._people.delete_downloads_of(people)
         self._people.delete_restrictions(people)
         self._store.delete_keys_of(subject.account_id)  # what the person's Idempotency-Keys named
+        audited = self._trim_audit(subject, orders, blocked, datetime.now(UTC))
         if not blocked:
             return Receipt(
                 request_id=request_id,
                 kind="erasure",
                 deleted=("shopping cart, unpaid orders, download rights and history",),
+                kept=(AUDIT_KEPT,) if audited else (),
                 note="no order of this person is held any more",
+                retained=audited,
             )
         return Receipt(
             request_id=request_id,
@@ -153,10 +178,26 @@ class ShopErasure:
             ),
             blocked=_blocked_lines(blocked),
             blocked_until=_blocked_until(blocked),
-            kept=(LEGAL_BASIS,),
+            kept=(LEGAL_BASIS, *((AUDIT_KEPT,) if audited else ())),
             note=f"{len(blocked)} order(s) blocked until their retention ends",
-            retained=_retained(blocked),
+            retained=(*_retained(blocked), *audited),
         )
+
+    def _trim_audit(
+        self, subject: Subject, orders: list[Loaded], blocked: list[OrderState], now: datetime
+    ) -> tuple[Retained, ...]:
+        """Trim the person's audit entries; the receipt's declaration of what stays of them:
+        entries the person has, and those a legal-hold read of a blocked order may still
+        add, each kept for the audit retention (nothing when there are neither)."""
+        keys = _subject_keys(subject, orders)
+        entries = False
+        for key in keys:
+            self._audit.forget(key)
+            entries = entries or bool(self._audit.about(key))
+        if not entries and not blocked:
+            return ()
+        last = max([now, *(aware(s.retain_until) for s in blocked if s.retain_until)])
+        return (Retained(AUDIT, (last + self._audit_retention).date().isoformat()),)
 
     def finish_waiting(self, subject: Subject) -> int:
         """Send the follow-up receipt of the person's waiting erasures if none of their
@@ -202,9 +243,10 @@ class ShopErasure:
         orders and hand-offs included."""
         people = subject.owners()
         cart = self._people.cart(subject.account_id) if subject.account_id else None
+        orders = self._book.of_person(subject)
         return {
             "cart": [dict(line) for line in cart["lines"]] if cart else [],
-            "orders": [_order_export(o.view()) for o in self._book.of_person(subject)],
+            "orders": [_order_export(o.view()) for o in orders],
             "supplier_handoffs": [
                 {
                     "order_id": h["order_id"],
@@ -229,7 +271,25 @@ class ShopErasure:
                 {"file": d["file"], "at": wire_time(d["at"])}
                 for d in sorted(self._people.downloads_of(people), key=lambda d: aware(d["at"]))
             ],
+            "staff_actions": [
+                {
+                    "action": str(doc["action"]),
+                    "at": wire_time(doc["at"]),
+                    "order_id": str(doc.get("target", "")),
+                    "reason": str(doc.get("reason", "")),
+                    "detail": str(doc.get("detail", "")),
+                }
+                for key in _subject_keys(subject, orders)
+                for doc in self._audit.about(key)
+            ],
         }
+
+
+def _subject_keys(subject: Subject, orders: Iterable[Loaded]) -> list[str]:
+    """The subject keys the person's audit entries are filed under: theirs, and those of
+    their orders (found by account id too)."""
+    found = [subject.subject_key, *(str(o.order.get("subject_key") or "") for o in orders)]
+    return sorted({key for key in found if key})
 
 
 def _blocked_lines(blocked: list[OrderState]) -> tuple[str, ...]:

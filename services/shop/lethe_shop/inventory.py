@@ -10,6 +10,7 @@ calendar year; ``SHOP_DOWNLOAD_ENTITLEMENT_DAYS`` 365).
 
 from __future__ import annotations
 
+from lethe_common.audit import AUDIT
 from lethe_common.inventory import (
     ADDRESS,
     CONTACT,
@@ -173,12 +174,23 @@ HOLDINGS: tuple[Holding, ...] = (
         WITH_ITEM,
     ),
     Holding(
+        AUDIT,
+        ("_id", "actor_id", "target", "subject_key", "reason"),
+        (IDENTIFIER, USAGE),
+        "the staff audit trail: who of staff did what to whose order or to which product, when "
+        "and why (order moves, legal-hold reads of blocked orders, catalogue changes)",
+        LEGAL_OBLIGATION + ": Art. 5(2) and 32 GDPR (accountability, access to blocked data)",
+        "LETHE_AUDIT_RETENTION_DAYS (1095); on erasure only the subject key, the action, the "
+        "actor and the time stay",
+    ),
+    Holding(
         LEGAL_HOLD_READS,
         ("_id", "actor_account_id", "order_id", "reason"),
         (IDENTIFIER,),
-        "audit of every read of a blocked order through the legal-hold path",
+        "the reads of blocked orders an earlier version recorded here (the staff audit trail "
+        "records them now; no code writes this collection): still listed with the trail's",
         LEGAL_OBLIGATION + ": Art. 5(2) GDPR (accountability of access to blocked data)",
-        "not deleted by any sweep yet (see the inventory's issue 14 report)",
+        "LETHE_AUDIT_RETENTION_DAYS (1095) after the read, like the audit trail",
     ),
     Holding(
         RETENTION_AUDIT,

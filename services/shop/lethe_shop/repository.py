@@ -1,25 +1,33 @@
 """The only code that touches the shop's collections, in three parts: the catalogue
 (:mod:`repo_catalogue`), orders (:mod:`repo_orders`) and what is kept per person
-(:mod:`repo_people`); the records of staff's legal-hold reads and of retention runs are
-here. Every query on a hot path is ``_id``-led (docs/architecture.md, "Every query"), and nothing
-depends on an update being atomic: documents are inserted once and deleted, and what
-several writers change is a step log.
+(:mod:`repo_people`); the staff audit trail (:mod:`lethe_common.audit`: moves, legal-hold
+reads, catalogue changes), the legal-hold reads of the earlier layout and the records of
+retention runs are here. Every query on a hot path is ``_id``-led (docs/architecture.md,
+"Every query"), and nothing depends on an update being atomic: documents are inserted
+once and deleted, and what several writers change is a step log.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
+from lethe_common.audit import AUDIT, AuditTrail
 from lethe_common.events.outbox import Outbox
 from lethe_common.mongo import Db, Document, IndexSpec, RetiredIndex
 from lethe_common.privacy import RECEIPT_INDEXES
-from lethe_common.store.keys import key, timekey, under
-from lethe_common.store.paging import Page, page
+from lethe_common.store.keys import timekey, under
+from lethe_common.store.paging import Page, page, scan
 from lethe_shop.repo_catalogue import PRODUCTS, CatalogueStore
 from lethe_shop.repo_orders import ORDERS, OrderStore
 from lethe_shop.repo_people import DOWNLOAD_LOG, ENTITLEMENTS, HANDOFFS, PeopleStore
 
+# The legal-hold reads as recorded before the staff audit trail (``read/<time>/<lhr id>``):
+# no code writes them any more; they are listed after the trail's and swept like it.
 LEGAL_HOLD_READS = "legal_hold_reads"
 RETENTION_AUDIT = "retention_audit"
 READS = "read"
+# A page token that points at the first of the earlier layout's reads.
+EARLIER_READS = READS + "0"
 
 INDEXES: list[IndexSpec | RetiredIndex] = [
     # Only an insert meets it (a product's sku cannot be changed), so it arbitrates.
@@ -42,13 +50,20 @@ class ShopRepository:
         self.catalogue = CatalogueStore(db)
         self.orders = OrderStore(db, outbox)
         self.people = PeopleStore(db)
+        self.audit = AuditTrail(db[AUDIT])
 
-    # -- legal-hold reads: ``read/<time>/<lhr id>``, newest first by one range ---------------
-    def insert_legal_hold_read(self, doc: Document) -> None:
-        self._db[LEGAL_HOLD_READS].insert_one({**doc, "_id": key(READS, timekey(doc["at"]), doc["read_id"])})
-
-    def legal_hold_reads(self, after: str, limit: int) -> Page:
+    # -- legal-hold reads of the earlier layout: ``read/<time>/<lhr id>``, newest first ------
+    def earlier_legal_hold_reads(self, after: str, limit: int) -> Page:
+        """A page of them; ``after`` is a key of theirs or :data:`EARLIER_READS` (the first)."""
         return page(self._db[LEGAL_HOLD_READS], under(READS), after=after, limit=limit, descending=True)
+
+    def sweep_earlier_legal_hold_reads(self, cutoff: datetime) -> int:
+        """Delete the earlier layout's reads made before ``cutoff`` (the audit retention)."""
+        old = {"$gte": f"{READS}/", "$lt": f"{READS}/{timekey(cutoff)}"}
+        gone = 0
+        for doc in list(scan(self._db[LEGAL_HOLD_READS], old)):
+            gone += int(self._db[LEGAL_HOLD_READS].delete_one({"_id": doc["_id"]}).deleted_count)
+        return gone
 
     # -- retention runs (counts and times only) -----------------------------------------------
     def record_retention_run(self, doc: Document) -> None:

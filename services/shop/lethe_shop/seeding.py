@@ -7,7 +7,8 @@ written is what the domain writes for the same outcome, decided by the domain's 
 functions (``line_of``, ``totals_of``, ``split_contacts``, ``payment_step``,
 ``move_step``): the placed order and its contacts, its steps, the person's index
 entries by account id and subject_key, the queue entries still standing at the end,
-and the download right the worker grants on ``order.paid``. The steps are those of the
+the download right the worker grants on ``order.paid``, and the staff audit trail's
+entries of the moves (as :class:`~lethe_common.audit.AuditTrail` records them). The steps are those of the
 sandbox's usual path: the charge's answer (``pending``), then its notification (paid).
 
 The one difference: steps that announce an event carry no ``_events`` marks (nothing is
@@ -26,10 +27,11 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from lethe_common import tokens
-from lethe_common.mongo import Db, Document
+from lethe_common.audit import AUDIT, AuditRecord, AuditTrail
+from lethe_common.mongo import Coll, Db, Document
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.keys import key
 from lethe_common.store.steps import Step, StepLog
@@ -62,6 +64,7 @@ from lethe_shop.repo_orders import (
 )
 from lethe_shop.repo_people import ENT_KIND, ENTITLEMENTS
 from lethe_shop.retention import RetentionRules
+from lethe_shop.staff import ORDER_MOVED
 
 BATCH = 3000
 PROVIDER = "sandbox"  # SandboxProvider.name: the order's "provider" and the payment steps' "by"
@@ -71,7 +74,7 @@ DEFAULT_RULES = RetentionRules(invoice_years=8, letter_years=6)
 ENTITLEMENT_DAYS = 365
 # Every collection a seeded order touches, in the order written: index entries first,
 # the order next, then what hangs on it (as the domain writes them).
-COLLECTIONS = (PERSON_INDEX, QUEUES, ORDERS, ORDER_CONTACTS, ORDER_STEPS, ENTITLEMENTS)
+COLLECTIONS = (PERSON_INDEX, QUEUES, ORDERS, ORDER_CONTACTS, ORDER_STEPS, ENTITLEMENTS, AUDIT)
 DEMO_ADDRESS = {"street": "Hauptstraße 1", "postcode": "10115", "city": "Berlin", "country": "DE"}
 
 
@@ -91,6 +94,16 @@ class Buyer:
 
     def customer(self) -> Customer:
         return Customer(self.subject, self.email)
+
+
+class _Inserts:
+    """Stands in for a collection: keeps what is inserted, to be written in bulk."""
+
+    def __init__(self, docs: list[Document]) -> None:
+        self.docs = docs
+
+    def insert_one(self, doc: Document) -> None:
+        self.docs.append(doc)
 
 
 @dataclass
@@ -184,9 +197,17 @@ def _paid(built: _Order, answered_at: datetime, paid_at: datetime, entitlement_d
 def _move(
     built: _Order, seen: str, wanted: str, staff_id: str, at: datetime, retain_until: datetime | None = None
 ) -> None:
-    """A staff move's step, as ``StaffOrders.move`` decides it."""
+    """A staff move's step, as ``StaffOrders.move`` decides it, and its audit entry."""
     built.append(
         move_step(built.order, fold(built.order, built.steps), seen, wanted, staff_id, at, retain_until)
+    )
+    trail = AuditTrail(cast(Coll, _Inserts(built.docs[AUDIT])))
+    order = built.order
+    trail.record(
+        AuditRecord(
+            staff_id, ORDER_MOVED, target=order["_id"], subject_key=order["subject_key"], detail=wanted
+        ),
+        at,
     )
 
 

@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from lethe.common.v1 import subject_pb2
+from lethe.common.v1 import audit_pb2, subject_pb2
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
+from lethe_common.audit_api import list_entries
 from lethe_common.errors import InvalidArgument
 from lethe_common.privacy_api import (
     declared_holdings,
@@ -18,8 +19,15 @@ from lethe_common.privacy_api import (
     find_subject_traces,
     wire_time,
 )
+from lethe_common.staff import (
+    ACCOUNTING,
+    ADMIN,
+    AssertionVerifier,
+    StaffActor,
+    require_recent_password,
+    staff_call,
+)
 from lethe_common.trace_search import ServiceTraceSearch
-from lethe_common.validation import object_id
 from lethe_shop.catalogue import EDITABLE
 from lethe_shop.checkout import (
     ADDRESS_FIELDS,
@@ -36,6 +44,7 @@ from lethe_shop.downloads import Offer
 from lethe_shop.inventory import INVENTORY
 from lethe_shop.models import totals_of
 from lethe_shop.payment import BadNotification
+from lethe_shop.retention import LEGAL_HOLD_READ
 from lethe_shop.wiring import ShopParts
 
 PRODUCT_FIELDS = (
@@ -129,39 +138,54 @@ def _address(address: pb.Address, what: str) -> dict[str, str]:
     return checked_address({f: getattr(address, f) for f in ADDRESS_FIELDS}, what)
 
 
-def _actor(actor_account_id: str) -> str:
-    return object_id(actor_account_id, "actor_account_id")
-
-
 class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
-    def __init__(self, parts: ShopParts, pepper: str, *, traces: ServiceTraceSearch) -> None:
+    def __init__(
+        self,
+        parts: ShopParts,
+        pepper: str,
+        *,
+        traces: ServiceTraceSearch,
+        verifier: AssertionVerifier,
+    ) -> None:
         self._traces = traces
         self._parts = parts
         self._pepper = pepper
+        self._verifier = verifier
 
     def _customer(self, customer: pb.Customer) -> Customer:
         return checked_customer(customer.account_id, customer.email, self._pepper)
 
+    def _staff(self, context: Any, actor_account_id: str, role: str) -> StaffActor:
+        """The staff member the verified assertion names, if they hold ``role``; the
+        request's own actor id, when given, must be theirs."""
+        return staff_call(self._verifier, context, actor_account_id, role)
+
     # -- catalogue --------------------------------------------------------------------------
     def ListProducts(self, request: pb.ListProductsRequest, context: Any) -> pb.ProductList:
+        if request.include_inactive:
+            self._staff(context, "", ADMIN)
         return pb.ProductList(
             products=[product_message(p) for p in self._parts.catalogue.products(request.include_inactive)]
         )
 
     def CreateProduct(self, request: pb.ProductInput, context: Any) -> pb.Product:
-        _actor(request.actor_account_id)
+        actor = self._staff(context, request.actor_account_id, ADMIN)
         product = request.product
         return product_message(
-            self._parts.catalogue.create(product.sku, _product_fields(product, PRODUCT_FIELDS))
+            self._parts.catalogue.create(
+                product.sku, _product_fields(product, PRODUCT_FIELDS), actor_id=actor.account_id
+            )
         )
 
     def UpdateProduct(self, request: pb.UpdateProductRequest, context: Any) -> pb.Product:
-        _actor(request.actor_account_id)
+        actor = self._staff(context, request.actor_account_id, ADMIN)
         fields = tuple(request.fields)
         if not set(fields) <= set(EDITABLE):
             raise InvalidArgument(f"only these fields can be changed: {', '.join(EDITABLE)}")
         return product_message(
-            self._parts.catalogue.update(request.product.id, _product_fields(request.product, fields))
+            self._parts.catalogue.update(
+                actor.account_id, request.product.id, _product_fields(request.product, fields)
+            )
         )
 
     # -- carts ------------------------------------------------------------------------------
@@ -226,36 +250,47 @@ class ShopServicer(shop_pb2_grpc.ShopServiceServicer):  # type: ignore[misc]
 
     # -- staff ------------------------------------------------------------------------------
     def ListOrdersForStaff(self, request: pb.StaffOrdersRequest, context: Any) -> pb.OrderList:
-        _actor(request.actor_account_id)
+        self._staff(context, request.actor_account_id, ACCOUNTING)
         orders, next_token = self._parts.staff.page(request.status, request.page_size, request.page_token)
         return pb.OrderList(orders=[order_message(o) for o in orders], next_page_token=next_token)
 
+    def GetOrderForStaff(self, request: pb.StaffOrderRef, context: Any) -> pb.Order:
+        self._staff(context, request.actor_account_id, ACCOUNTING)
+        return order_message(self._parts.staff.one(request.order_id))
+
     def MoveOrder(self, request: pb.MoveOrderRequest, context: Any) -> pb.Order:
-        return order_message(
-            self._parts.staff.move(request.actor_account_id, request.order_id, request.status)
-        )
+        actor = self._staff(context, request.actor_account_id, ACCOUNTING)
+        return order_message(self._parts.staff.move(actor.account_id, request.order_id, request.status))
 
     def ReadBlockedOrder(self, request: pb.LegalHoldRequest, context: Any) -> pb.Order:
+        actor = self._staff(context, request.actor_account_id, ACCOUNTING)
+        require_recent_password(actor)
         return order_message(
-            self._parts.retention.read_blocked(request.actor_account_id, request.order_id, request.reason)
+            self._parts.retention.read_blocked(actor.account_id, request.order_id, request.reason)
         )
 
     def ListLegalHoldReads(self, request: pb.StaffRequest, context: Any) -> pb.LegalHoldReadList:
-        _actor(request.actor_account_id)
+        self._staff(context, request.actor_account_id, ACCOUNTING)
         reads, next_token = self._parts.retention.reads(request.page_size, request.page_token)
         return pb.LegalHoldReadList(
             reads=[
                 pb.LegalHoldRead(
-                    id=r["read_id"],
-                    actor_account_id=r["actor_account_id"],
-                    order_id=r["order_id"],
-                    reason=r["reason"],
-                    at=wire_time(r["at"]),
+                    id=r.id,
+                    actor_account_id=r.actor_account_id,
+                    order_id=r.order_id,
+                    reason=r.reason,
+                    at=r.at,
                 )
                 for r in reads
             ],
             next_page_token=next_token,
         )
+
+    def ListAuditEntries(self, request: audit_pb2.AuditListRequest, context: Any) -> audit_pb2.AuditEntryList:
+        """The shop's audit trail: admin reads all of it, accounting the legal-hold reads."""
+        role = ACCOUNTING if request.action == LEGAL_HOLD_READ else ADMIN
+        self._staff(context, request.actor_account_id, role)
+        return list_entries(SERVICE, self._parts.repo.audit, request)
 
     # -- privacy ----------------------------------------------------------------------------
     def DescribeInventory(

@@ -1,7 +1,8 @@
 """Staff and orders: the fulfilment lists (in pages) and moving an order along.
 
-A move is a step in the order's log, decided on the status the staff member saw: when
-two staff move one order at once, or a move meets the payment, the first step wins and
+A move is a step in the order's log, decided on the status the staff member saw, and once
+appended an entry ``order.moved`` of the staff audit trail: when two staff move one order
+at once, or a move meets the payment, the first step wins and
 the other is refused with Aborted (HTTP 409, "load it again"). What a move sets going
 (the refund of a cancelled order, the revocation of its download rights, the erasure
 that waited for it) runs after its step, by the one writer that appended it.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lethe_common import tokens
+from lethe_common.audit import AuditRecord
 from lethe_common.errors import DomainError, FailedPrecondition, InvalidArgument, NotFound
 from lethe_common.mongo import Document
 from lethe_common.store.paging import Page, decode_cursor, encode_cursor, filtered_page, page_size
@@ -51,6 +53,10 @@ log = logging.getLogger(__name__)
 ORPHAN_AFTER = timedelta(hours=1)
 REFUND_GRACE = timedelta(minutes=10)
 VIEW = "_view"
+RESTRICTED = (
+    "the customer restricted the processing of their data; the order waits until the restriction is lifted"
+)
+ORDER_MOVED = "order.moved"  # the audit trail's action of a move (detail: the new status)
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class StaffOrders:
     ) -> None:
         self._store = repo.orders
         self._people = repo.people
+        self._audit = repo.audit
         self._book = book
         self._rules = rules
         self._order_closed = order_closed
@@ -134,6 +141,17 @@ class StaffOrders:
             restricted[people] = self._people.restricted(people)
         return None if restricted[people] else loaded.view()
 
+    def one(self, order_id: str) -> Document:
+        """One order as staff see it in fulfilment: never a blocked one (that is read under
+        legal hold) nor one whose customer restricted processing."""
+        object_id(order_id, "order id")
+        loaded = self._book.load(order_id)
+        if loaded is None or loaded.state.blocked or loaded.state.voided:
+            raise NotFound("no such order in fulfilment")
+        if self._book.restricted(loaded.order):
+            raise FailedPrecondition(RESTRICTED)
+        return loaded.view()
+
     # -- moves ----------------------------------------------------------------------------
     def move(self, actor_id: str, order_id: str, wanted: str, now: datetime | None = None) -> Document:
         """Staff move an order one step; completion (or cancelling a paid one) blocks it."""
@@ -145,10 +163,7 @@ class StaffOrders:
             raise NotFound("no such order in fulfilment")
         order, seen = loaded.order, loaded.state.status
         if self._book.restricted(order):
-            raise FailedPrecondition(
-                "the customer restricted the processing of their data; "
-                "the order waits until the restriction is lifted"
-            )
+            raise FailedPrecondition(RESTRICTED)
         check_move(seen, wanted, order["lines"])
         retain_until = self._rules.invoice_until(now) if blocks(seen, wanted) else None
         entries = self._before_move(order, wanted, retain_until)
@@ -159,6 +174,18 @@ class StaffOrders:
         except DomainError:
             self._forget(order, wanted, entries)
             raise
+        # The move happened: it is in the audit trail before anything it sets going (the
+        # erasure that waited for the order trims the person's entries, this one too).
+        self._audit.record(
+            AuditRecord(
+                actor_id,
+                ORDER_MOVED,
+                target=order_id,
+                subject_key=str(order.get("subject_key", "")),
+                detail=wanted,
+            ),
+            now,
+        )
         if wanted == CANCELLED:
             self._people.revoke_entitlements(
                 [

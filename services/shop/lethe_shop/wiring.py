@@ -42,7 +42,10 @@ def build_parts(runtime: Runtime, config: ShopConfig) -> ShopParts:
         config.payment_url, config.payment_api_key, config.payment_webhook_secret, config.http_timeout_seconds
     )
     book = OrderBook(repo, provider)
-    erasure = ShopErasure(repo, book, ReceiptSender(runtime.db, runtime.outbox, SERVICE))
+    audit_days = config.common.audit_retention_days
+    erasure = ShopErasure(
+        repo, book, ReceiptSender(runtime.db, runtime.outbox, SERVICE), timedelta(days=audit_days)
+    )
     supplier = Supplier(
         config.supplier_name, config.supplier_url, config.supplier_api_key, config.http_timeout_seconds
     )
@@ -55,7 +58,7 @@ def build_parts(runtime: Runtime, config: ShopConfig) -> ShopParts:
         Downloads(
             repo, config.downloads_dir, config.download_key, timedelta(minutes=config.download_link_minutes)
         ),
-        Retention(repo, book),
+        Retention(repo, book, audit_days),
         erasure,
         Fulfilment(repo, book, supplier, rules, config.download_entitlement_days),
     )

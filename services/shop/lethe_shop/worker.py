@@ -2,8 +2,9 @@
 
 It hands paid physical orders to the supplier and grants downloads, does the
 shop's part of erasures and restrictions, deletes orders whose retention has
-ended, sends the follow-up receipt of erasures that waited for open orders, and
-makes refunds whose writer stopped before making them. Each sweep reads only its
+ended and staff audit entries older than ``LETHE_AUDIT_RETENTION_DAYS``, sends the
+follow-up receipt of erasures that waited for open orders, and makes refunds whose
+writer stopped before making them. Each sweep reads only its
 due entries (``queues/<queue>/<time>/...``).
 """
 
@@ -41,6 +42,7 @@ def subscriptions(parts: ShopParts) -> list[Subscription]:
 def sweeps(parts: ShopParts, config: ShopConfig) -> list[Sweep]:
     def tidy() -> dict[str, int]:
         deleted = parts.retention.sweep()
+        deleted.update(parts.retention.sweep_audit())
         return {
             **{f"deleted_{name}": count for name, count in deleted.items()},
             "erasures_finished": parts.erasure.finish_all_waiting(),

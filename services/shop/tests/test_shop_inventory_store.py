@@ -21,11 +21,13 @@ from pymongo.database import Database
 from lethe.common.v1 import subject_pb2
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
+from lethe_common.staff import ACCOUNTING
 from lethe_common.store.keys import under
 from lethe_common.subject import subject_key
 from lethe_shop.inventory import INVENTORY
 from lethe_testing import Backend, running_backend, wait_for
 from lethe_testing.inventory import describe, store_problems
+from lethe_testing.staff import staff_metadata
 
 Stub = shop_pb2_grpc.ShopServiceStub
 STAFF = "acc_" + "5" * 32
@@ -124,10 +126,14 @@ def test_every_collection_and_personal_field_the_shop_writes_is_in_its_inventory
     list(stub.FetchDownload(pb.FetchDownloadRequest(customer=customer, token=downloads[0].token), timeout=10))
     for status in ("shipped", "delivered", "completed"):
         stub.MoveOrder(
-            pb.MoveOrderRequest(actor_account_id=STAFF, order_id=completed.id, status=status), timeout=10
+            pb.MoveOrderRequest(actor_account_id=STAFF, order_id=completed.id, status=status),
+            metadata=staff_metadata(STAFF, ACCOUNTING),
+            timeout=10,
         )
     stub.ReadBlockedOrder(
-        pb.LegalHoldRequest(actor_account_id=STAFF, order_id=completed.id, reason="tax audit"), timeout=10
+        pb.LegalHoldRequest(actor_account_id=STAFF, order_id=completed.id, reason="tax audit"),
+        metadata=staff_metadata(STAFF, ACCOUNTING),
+        timeout=10,
     )
 
     open_order = place(stub, customer, lines)

@@ -32,10 +32,12 @@ from pymongo.database import Database
 
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
+from lethe_common.staff import ACCOUNTING, ADMIN
 from lethe_common.store.keys import under
 from lethe_shop.checkout import order_id_for
 from lethe_shop.models import entitlement_id, handoff_id
 from lethe_testing import Backend, EventTap, running_backend, wait_for
+from lethe_testing.staff import staff_metadata
 
 Stub = shop_pb2_grpc.ShopServiceStub
 CARD = "4242424242424242"
@@ -187,6 +189,7 @@ def mover(stub: Stub, actor: str, order_id: str, wanted: str) -> Callable[[], pb
     return partial(
         stub.MoveOrder,
         pb.MoveOrderRequest(actor_account_id=actor, order_id=order_id, status=wanted),
+        metadata=staff_metadata(actor, ACCOUNTING),
         timeout=20,
     )
 
@@ -384,6 +387,7 @@ def test_a_cancellation_racing_the_payment_never_keeps_both_the_money_and_the_go
 def test_two_staff_editing_one_product_at_once_both_keep_their_change(replicas: list[Stub]) -> None:
     a, b = replicas[0], replicas[1]
     actor = f"acc_{uuid.uuid4().hex}"
+    admin = staff_metadata(actor, ADMIN)
     for _ in range(5):
         created = a.CreateProduct(
             pb.ProductInput(
@@ -398,6 +402,7 @@ def test_two_staff_editing_one_product_at_once_both_keep_their_change(replicas: 
                     active=True,
                 ),
             ),
+            metadata=admin,
             timeout=10,
         )
         at_once(
@@ -406,6 +411,7 @@ def test_two_staff_editing_one_product_at_once_both_keep_their_change(replicas: 
                 pb.UpdateProductRequest(
                     actor_account_id=actor, product=pb.Product(id=created.id, active=False), fields=["active"]
                 ),
+                metadata=admin,
                 timeout=10,
             ),
             partial(
@@ -415,11 +421,14 @@ def test_two_staff_editing_one_product_at_once_both_keep_their_change(replicas: 
                     product=pb.Product(id=created.id, price_cents=1299),
                     fields=["price_cents"],
                 ),
+                metadata=admin,
                 timeout=10,
             ),
         )
         listed = {
             p.id: p
-            for p in a.ListProducts(pb.ListProductsRequest(include_inactive=True), timeout=10).products
+            for p in a.ListProducts(
+                pb.ListProductsRequest(include_inactive=True), metadata=admin, timeout=10
+            ).products
         }
         assert (listed[created.id].active, listed[created.id].price_cents) == (False, 1299)

@@ -15,11 +15,14 @@ from lethe.common.v1 import subject_pb2
 from lethe.shop.v1 import shop_pb2 as pb
 from lethe.shop.v1 import shop_pb2_grpc
 from lethe_common.config import ConfigError
+from lethe_common.staff import ACCOUNTING
 from lethe_common.subject import subject_key
 from lethe_shop.config import load_config
 from lethe_testing import Backend, code_of, running_backend, wait_for, worker_metrics
+from lethe_testing.staff import staff_metadata
 
 Stub = shop_pb2_grpc.ShopServiceStub
+STAFF = "acc_" + "1" * 32
 
 
 def test_defaults_give_the_shop_its_ports_database_and_retention(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -87,10 +90,13 @@ def test_bad_input_is_refused_without_repeating_it(stub: Stub, shop: Backend) ->
         ),
         lambda: stub.ExportSubjectData(subject_pb2.ExportSubjectDataRequest(), timeout=5),
         lambda: stub.MoveOrder(
-            pb.MoveOrderRequest(actor_account_id="acc_" + "1" * 32, order_id="x", status="paid"), timeout=5
+            pb.MoveOrderRequest(actor_account_id=STAFF, order_id="x", status="paid"),
+            metadata=staff_metadata(STAFF, ACCOUNTING),
+            timeout=5,
         ),
         lambda: stub.ReadBlockedOrder(
-            pb.LegalHoldRequest(actor_account_id="acc_" + "1" * 32, order_id="ord_" + "1" * 32, reason=""),
+            pb.LegalHoldRequest(actor_account_id=STAFF, order_id="ord_" + "1" * 32, reason=""),
+            metadata=staff_metadata(STAFF, ACCOUNTING),
             timeout=5,
         ),
         lambda: stub.PaymentNotification(
@@ -118,9 +124,8 @@ def test_a_blocked_order_that_does_not_exist_is_not_found(stub: Stub) -> None:
     assert (
         code_of(
             lambda: stub.ReadBlockedOrder(
-                pb.LegalHoldRequest(
-                    actor_account_id="acc_" + "1" * 32, order_id="ord_" + "1" * 32, reason="audit"
-                ),
+                pb.LegalHoldRequest(actor_account_id=STAFF, order_id="ord_" + "1" * 32, reason="audit"),
+                metadata=staff_metadata(STAFF, ACCOUNTING),
                 timeout=5,
             )
         )
@@ -155,6 +160,7 @@ def test_an_erasure_delivered_twice_gives_one_receipt(
         "supplier_handoffs": [],
         "download_rights": [],
         "download_history": [],
+        "staff_actions": [],
     }
 
 

@@ -19,6 +19,7 @@ from lethe_gateway.routes import (
     admin_newsletter,
     admin_privacy,
     admin_shop,
+    admin_staff,
     admin_traffic,
     consents,
     contact,
@@ -55,6 +56,7 @@ def api_router() -> APIRouter:
         admin_newsletter,
         admin_shop,
         admin_traffic,
+        admin_staff,
     ):
         with_session.include_router(module.router)
     router.include_router(with_session)

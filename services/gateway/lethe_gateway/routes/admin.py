@@ -1,4 +1,4 @@
-"""Staff routes (role admin): organisations, portal-access decisions, contact requests.
+"""Staff routes (role support): organisations, portal-access decisions, contact requests.
 
 Lists come in pages (``?limit=&page_token=``; the next page is in the ``Link`` header).
 """
@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.deps import Admin, identity, rpc_timeout
+from lethe_gateway.deps import Support, as_staff, identity, rpc_timeout
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.schemas import (
     ContactOut,
@@ -32,13 +32,14 @@ RecordId = Annotated[str, Path(max_length=64, pattern=r"^[a-z]{2,4}_[0-9a-f]{32}
 async def list_organisations(
     request: Request,
     response: Response,
-    admin: Admin,
+    staff: Support,
     limit: PageLimit = DEFAULT_LIMIT,
     page_token: PageToken = "",
 ) -> list[OrganisationOut]:
     """Customer organisations, newest first."""
     reply = await identity(request).ListOrganisations(
-        pb.AdminListRequest(actor_account_id=admin.id, page_size=limit, page_token=page_token),
+        pb.AdminListRequest(actor_account_id=staff.id, page_size=limit, page_token=page_token),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     link_next_page(request, response, reply.next_page_token)
@@ -46,9 +47,10 @@ async def list_organisations(
 
 
 @router.post("/organisations", status_code=201, response_model=OrganisationOut)
-async def create_organisation(body: OrganisationBody, request: Request, admin: Admin) -> OrganisationOut:
+async def create_organisation(body: OrganisationBody, request: Request, staff: Support) -> OrganisationOut:
     reply = await identity(request).CreateOrganisation(
-        pb.CreateOrganisationRequest(actor_account_id=admin.id, name=body.name, domains=body.domains),
+        pb.CreateOrganisationRequest(actor_account_id=staff.id, name=body.name, domains=body.domains),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return OrganisationOut.of(reply)
@@ -56,15 +58,17 @@ async def create_organisation(body: OrganisationBody, request: Request, admin: A
 
 @router.patch("/organisations/{organisation_id}", response_model=OrganisationOut)
 async def update_organisation(
-    body: OrganisationPatch, request: Request, admin: Admin, organisation_id: RecordId
+    body: OrganisationPatch, request: Request, staff: Support, organisation_id: RecordId
 ) -> OrganisationOut:
-    update = pb.UpdateOrganisationRequest(actor_account_id=admin.id, organisation_id=organisation_id)
+    update = pb.UpdateOrganisationRequest(actor_account_id=staff.id, organisation_id=organisation_id)
     if body.name is not None:
         update.name = body.name
     if body.domains is not None:
         update.domains.extend(body.domains)
         update.set_domains = True
-    reply = await identity(request).UpdateOrganisation(update, timeout=rpc_timeout(request))
+    reply = await identity(request).UpdateOrganisation(
+        update, metadata=as_staff(staff), timeout=rpc_timeout(request)
+    )
     return OrganisationOut.of(reply)
 
 
@@ -72,14 +76,15 @@ async def update_organisation(
 async def list_portal_requests(
     request: Request,
     response: Response,
-    admin: Admin,
+    staff: Support,
     status: PortalStatus = "pending",
     limit: PageLimit = DEFAULT_LIMIT,
     page_token: PageToken = "",
 ) -> list[PortalRequestOut]:
     """Portal-access requests of one status, oldest request first."""
     reply = await identity(request).ListPortalAccessRequests(
-        pb.AdminListRequest(actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
+        pb.AdminListRequest(actor_account_id=staff.id, status=status, page_size=limit, page_token=page_token),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     link_next_page(request, response, reply.next_page_token)
@@ -93,14 +98,15 @@ async def list_portal_requests(
 
 @router.post("/portal-access-requests/{account_id}/decision", response_model=PortalAccessOut)
 async def decide_portal_access(
-    body: DecisionBody, request: Request, admin: Admin, account_id: RecordId
+    body: DecisionBody, request: Request, staff: Support, account_id: RecordId
 ) -> PortalAccessOut:
     """Approve or reject a pending request; 409 when it is no longer pending (someone
     decided it first)."""
     reply = await identity(request).DecidePortalAccess(
         pb.DecidePortalAccessRequest(
-            actor_account_id=admin.id, account_id=account_id, approve=body.approve, reason=body.reason
+            actor_account_id=staff.id, account_id=account_id, approve=body.approve, reason=body.reason
         ),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return PortalAccessOut.of(reply)
@@ -110,14 +116,15 @@ async def decide_portal_access(
 async def list_contact_requests(
     request: Request,
     response: Response,
-    admin: Admin,
+    staff: Support,
     status: ContactStatus = "open",
     limit: PageLimit = DEFAULT_LIMIT,
     page_token: PageToken = "",
 ) -> list[ContactOut]:
     """Contact and callback requests of one status, newest first."""
     reply = await identity(request).ListContactRequests(
-        pb.AdminListRequest(actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token),
+        pb.AdminListRequest(actor_account_id=staff.id, status=status, page_size=limit, page_token=page_token),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     link_next_page(request, response, reply.next_page_token)
@@ -125,9 +132,10 @@ async def list_contact_requests(
 
 
 @router.post("/contact-requests/{contact_request_id}/close", response_model=ContactOut)
-async def close_contact_request(request: Request, admin: Admin, contact_request_id: RecordId) -> ContactOut:
+async def close_contact_request(request: Request, staff: Support, contact_request_id: RecordId) -> ContactOut:
     reply = await identity(request).CloseContactRequest(
-        pb.CloseContactRequestRequest(actor_account_id=admin.id, contact_request_id=contact_request_id),
+        pb.CloseContactRequestRequest(actor_account_id=staff.id, contact_request_id=contact_request_id),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return ContactOut.of(reply)

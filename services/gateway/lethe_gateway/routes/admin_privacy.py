@@ -1,4 +1,5 @@
-"""Staff routes (role admin): consent texts, the privacy-request ledger, objections."""
+"""Staff routes (role privacy): consent texts, the privacy-request ledger, objections, the
+erasure verifier."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Request, Response
 
 from lethe.consent.v1 import consent_pb2 as pb
-from lethe_gateway.deps import Admin, consent, rpc_timeout, verify_timeout
+from lethe.identity.v1 import identity_pb2
+from lethe_gateway.deps import Privacy, as_staff, consent, rpc_timeout, verify_timeout
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.privacy_schemas import (
     ConsentTextOut,
@@ -27,11 +29,11 @@ MAX_TEXT_BODY_BYTES = 256 * 1024
 
 
 @router.post("/consent-texts", status_code=201, response_model=ConsentTextOut)
-async def publish_text(body: PublishTextBody, request: Request, admin: Admin) -> ConsentTextOut:
+async def publish_text(body: PublishTextBody, request: Request, staff: Privacy) -> ConsentTextOut:
     """Publish a new version; it is current at once and never changes afterwards."""
     reply = await consent(request).PublishText(
         pb.PublishTextRequest(
-            actor_account_id=admin.id,
+            actor_account_id=staff.id,
             purpose=body.purpose,
             version=body.version,
             direct_marketing=body.direct_marketing,
@@ -40,6 +42,7 @@ async def publish_text(body: PublishTextBody, request: Request, admin: Admin) ->
                 for lang, text in (("de", body.de), ("en", body.en))
             ],
         ),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return ConsentTextOut.of(reply)
@@ -49,7 +52,7 @@ async def publish_text(body: PublishTextBody, request: Request, admin: Admin) ->
 async def list_requests(
     request: Request,
     response: Response,
-    admin: Admin,
+    staff: Privacy,
     status: Status | None = None,
     kind: RequestKind | None = None,
     overdue: bool = False,
@@ -60,32 +63,51 @@ async def list_requests(
     ``Link`` header); ``overdue=true`` shows what is late."""
     reply = await consent(request).ListPrivacyRequests(
         pb.AdminListRequest(
-            actor_account_id=admin.id,
+            actor_account_id=staff.id,
             status=status or "",
             kind=kind or "",
             overdue_only=overdue,
             page_size=limit,
             page_token=page_token,
         ),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     link_next_page(request, response, reply.next_page_token)
     return [PrivacyRequestOut.of(r) for r in reply.requests]
 
 
+@router.get("/privacy-requests/{request_id}", response_model=PrivacyRequestOut)
+async def one_request(request_id: RequestId, request: Request, staff: Privacy) -> PrivacyRequestOut:
+    """One request of the ledger, as the list shows it."""
+    return await privacy_request_for_staff(request, staff, request_id)
+
+
+async def privacy_request_for_staff(
+    request: Request, staff: identity_pb2.Account, request_id: str
+) -> PrivacyRequestOut:
+    reply = await consent(request).GetStaffPrivacyRequest(
+        pb.StaffRequestLookup(actor_account_id=staff.id, request_id=request_id),
+        metadata=as_staff(staff),
+        timeout=rpc_timeout(request),
+    )
+    return PrivacyRequestOut.of(reply)
+
+
 @router.post("/privacy-requests/{request_id}/status", response_model=PrivacyRequestOut)
 async def update_request(
-    body: StaffUpdateBody, request_id: RequestId, request: Request, admin: Admin
+    body: StaffUpdateBody, request_id: RequestId, request: Request, staff: Privacy
 ) -> PrivacyRequestOut:
     """Move a request on; a deferral, a rejection or an extension needs a reason."""
     reply = await consent(request).UpdatePrivacyRequest(
         pb.UpdatePrivacyRequestRequest(
-            actor_account_id=admin.id,
+            actor_account_id=staff.id,
             request_id=request_id,
             status=body.status,
             reason=body.reason,
             extend_months=body.extend_months,
         ),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return PrivacyRequestOut.of(reply)
@@ -93,25 +115,27 @@ async def update_request(
 
 @router.post("/privacy-requests/{request_id}/decision", response_model=PrivacyRequestOut)
 async def decide_objection(
-    body: ObjectionDecisionBody, request_id: RequestId, request: Request, admin: Admin
+    body: ObjectionDecisionBody, request_id: RequestId, request: Request, staff: Privacy
 ) -> PrivacyRequestOut:
     """Decide an objection; the person sees the decision and its reasons."""
     reply = await consent(request).DecideObjection(
         pb.DecideObjectionRequest(
-            actor_account_id=admin.id, request_id=request_id, uphold=body.uphold, reason=body.reason
+            actor_account_id=staff.id, request_id=request_id, uphold=body.uphold, reason=body.reason
         ),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return PrivacyRequestOut.of(reply)
 
 
 @router.post("/privacy-requests/{request_id}/verification", response_model=PrivacyRequestOut)
-async def verify_erasure(request_id: RequestId, request: Request, admin: Admin) -> PrivacyRequestOut:
+async def verify_erasure(request_id: RequestId, request: Request, staff: Privacy) -> PrivacyRequestOut:
     """Run the proof of erasure for a complete erasure now: every service's store, retry and
     dead-letter queues, and the dev stack's logs are searched for the person; the result is
     stored with the request (409 unless the request is a complete erasure)."""
     reply = await consent(request).VerifyErasure(
-        pb.VerifyErasureRequest(actor_account_id=admin.id, request_id=request_id),
+        pb.VerifyErasureRequest(actor_account_id=staff.id, request_id=request_id),
+        metadata=as_staff(staff),
         timeout=verify_timeout(request),
     )
     return PrivacyRequestOut.of(reply)

@@ -1,4 +1,5 @@
-"""Staff routes (role admin): the catalogue, order fulfilment, and the legal-hold reading.
+"""Staff routes: the catalogue (role admin), order fulfilment and the legal-hold reading
+(role accounting).
 
 Blocked orders (completed, or cancelled after payment) are in no list; they
 are read one at a time through the legal-hold route, with a reason, and every
@@ -12,8 +13,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
+from lethe.identity.v1 import identity_pb2
 from lethe.shop.v1 import shop_pb2 as pb
-from lethe_gateway.deps import Admin, rpc_timeout, shop
+from lethe_gateway.deps import Accounting, Admin, as_staff, rpc_timeout, shop
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
 from lethe_gateway.shop_schemas import (
     LegalHoldReadOut,
@@ -34,7 +36,7 @@ ProductId = Annotated[str, Path(pattern=r"^prd_[0-9a-f]{32}$")]
 async def all_products(request: Request, admin: Admin) -> list[ProductOut]:
     """Every product, inactive ones too."""
     reply = await shop(request).ListProducts(
-        pb.ListProductsRequest(include_inactive=True), timeout=rpc_timeout(request)
+        pb.ListProductsRequest(include_inactive=True), metadata=as_staff(admin), timeout=rpc_timeout(request)
     )
     return [ProductOut.of(p) for p in reply.products]
 
@@ -43,7 +45,9 @@ async def all_products(request: Request, admin: Admin) -> list[ProductOut]:
 async def create_product(body: ProductIn, request: Request, admin: Admin) -> ProductOut:
     product, _ = product_message(body)
     reply = await shop(request).CreateProduct(
-        pb.ProductInput(actor_account_id=admin.id, product=product), timeout=rpc_timeout(request)
+        pb.ProductInput(actor_account_id=admin.id, product=product),
+        metadata=as_staff(admin),
+        timeout=rpc_timeout(request),
     )
     return ProductOut.of(reply)
 
@@ -56,6 +60,7 @@ async def change_product(
     product, fields = product_message(body, product_id)
     reply = await shop(request).UpdateProduct(
         pb.UpdateProductRequest(actor_account_id=admin.id, product=product, fields=fields),
+        metadata=as_staff(admin),
         timeout=rpc_timeout(request),
     )
     return ProductOut.of(reply)
@@ -65,7 +70,7 @@ async def change_product(
 async def orders(
     request: Request,
     response: Response,
-    admin: Admin,
+    staff: Accounting,
     status: Annotated[
         str, Query(pattern=r"^[a-z]{0,20}$", description="one status; all open ones if empty")
     ] = "",
@@ -76,19 +81,37 @@ async def orders(
     header); never blocked ones, never those of a person who restricted."""
     reply = await shop(request).ListOrdersForStaff(
         pb.StaffOrdersRequest(
-            actor_account_id=admin.id, status=status, page_size=limit, page_token=page_token
+            actor_account_id=staff.id, status=status, page_size=limit, page_token=page_token
         ),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     link_next_page(request, response, reply.next_page_token)
     return [StaffOrderOut.of(o) for o in reply.orders]
 
 
+@router.get("/orders/{order_id}", response_model=StaffOrderOut)
+async def staff_order(order_id: OrderId, request: Request, staff: Accounting) -> StaffOrderOut:
+    """One order in fulfilment (404 for a blocked one: read it through the legal hold; 409
+    while its customer restricted processing)."""
+    return await order_for_staff(request, staff, order_id)
+
+
+async def order_for_staff(request: Request, staff: identity_pb2.Account, order_id: str) -> StaffOrderOut:
+    reply = await shop(request).GetOrderForStaff(
+        pb.StaffOrderRef(actor_account_id=staff.id, order_id=order_id),
+        metadata=as_staff(staff),
+        timeout=rpc_timeout(request),
+    )
+    return StaffOrderOut.of(reply)
+
+
 @router.post("/orders/{order_id}/status", response_model=StaffOrderOut)
-async def move_order(order_id: OrderId, body: MoveIn, request: Request, admin: Admin) -> StaffOrderOut:
+async def move_order(order_id: OrderId, body: MoveIn, request: Request, staff: Accounting) -> StaffOrderOut:
     """One step along placed → paid → shipped → delivered → completed, or cancelled."""
     reply = await shop(request).MoveOrder(
-        pb.MoveOrderRequest(actor_account_id=admin.id, order_id=order_id, status=body.status),
+        pb.MoveOrderRequest(actor_account_id=staff.id, order_id=order_id, status=body.status),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return StaffOrderOut.of(reply)
@@ -98,12 +121,13 @@ async def move_order(order_id: OrderId, body: MoveIn, request: Request, admin: A
 async def read_blocked_order(
     order_id: OrderId,
     request: Request,
-    admin: Admin,
+    staff: Accounting,
     reason: Annotated[str, Query(min_length=3, max_length=300)],
 ) -> StaffOrderOut:
     """A blocked order, for accounting or an inspection; the read and its reason are audited."""
     reply = await shop(request).ReadBlockedOrder(
-        pb.LegalHoldRequest(actor_account_id=admin.id, order_id=order_id, reason=reason),
+        pb.LegalHoldRequest(actor_account_id=staff.id, order_id=order_id, reason=reason),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     return StaffOrderOut.of(reply)
@@ -113,14 +137,15 @@ async def read_blocked_order(
 async def legal_hold_reads(
     request: Request,
     response: Response,
-    admin: Admin,
+    staff: Accounting,
     limit: PageLimit = DEFAULT_LIMIT,
     page_token: PageToken = "",
 ) -> list[LegalHoldReadOut]:
     """Who read which blocked order, when and why; newest first, one page (the next one is
     in the ``Link`` header)."""
     reply = await shop(request).ListLegalHoldReads(
-        pb.StaffRequest(actor_account_id=admin.id, page_size=limit, page_token=page_token),
+        pb.StaffRequest(actor_account_id=staff.id, page_size=limit, page_token=page_token),
+        metadata=as_staff(staff),
         timeout=rpc_timeout(request),
     )
     link_next_page(request, response, reply.next_page_token)

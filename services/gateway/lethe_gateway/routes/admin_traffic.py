@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
 from lethe.analytics.v1 import analytics_pb2 as pb
-from lethe_gateway.deps import Admin, analytics, rpc_timeout
+from lethe.identity.v1 import identity_pb2 as pb_identity
+from lethe_gateway.deps import Marketing, analytics, as_staff, rpc_timeout
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -40,9 +41,9 @@ class TrafficOut(BaseModel):
         )
 
 
-async def read_traffic(request: Request, days: int, top: int) -> TrafficOut:
+async def read_traffic(request: Request, staff: pb_identity.Account, days: int, top: int) -> TrafficOut:
     reply = await analytics(request).GetTraffic(
-        pb.GetTrafficRequest(days=days, top=top), timeout=rpc_timeout(request)
+        pb.GetTrafficRequest(days=days, top=top), metadata=as_staff(staff), timeout=rpc_timeout(request)
     )
     return TrafficOut.of(reply)
 
@@ -50,9 +51,9 @@ async def read_traffic(request: Request, days: int, top: int) -> TrafficOut:
 @router.get("/traffic", response_model=TrafficOut)
 async def traffic(
     request: Request,
-    admin: Admin,
+    staff: Marketing,
     days: Annotated[int, Query(ge=1, le=400)] = 30,
     top: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> TrafficOut:
     """Page views per day (every day of the window, oldest first) and the most viewed pages."""
-    return await read_traffic(request, days, top)
+    return await read_traffic(request, staff, days, top)

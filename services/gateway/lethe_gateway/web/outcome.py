@@ -18,11 +18,14 @@ T = TypeVar("T")
 class Refused(Exception):
     """What a page tells the person: an HTTP status and a message (already safe to show)."""
 
-    def __init__(self, status: int, message: str, fields: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, message: str, fields: dict[str, str] | None = None, *, code: str = ""
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.fields = fields or {}
+        self.code = code  # the JSON API's error code, e.g. reauthentication_required
 
 
 async def attempt(call: Awaitable[T], unavailable: str) -> T:
@@ -30,8 +33,8 @@ async def attempt(call: Awaitable[T], unavailable: str) -> T:
     try:
         return await call
     except grpc.aio.AioRpcError as exc:
-        status, _, message = http_error_of(exc)
-        raise Refused(status, message if status < 500 else unavailable) from exc
+        status, code, message = http_error_of(exc)
+        raise Refused(status, message if status < 500 else unavailable, code=code) from exc
     except HTTPException as exc:
         raise Refused(exc.status_code, str(exc.detail)) from exc
 
