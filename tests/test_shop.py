@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import uuid
@@ -17,6 +18,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import grpc
 import httpx
@@ -37,6 +39,8 @@ from lethe_shop.payment import SandboxProvider
 from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import Retention
 from lethe_testing import Browser, Stack, start_stack, stop_stack, unique, wait_for
+from lethe_testing.bus import EventTap
+from lethe_testing.maildir import mail_text, token_in, wait_for_mail
 
 PASSWORD = "copper kettle marmalade 9"
 CARD = "4242424242424242"
@@ -802,3 +806,90 @@ def test_withdrawing_the_account_consent_erases_the_account_and_keeps_orders_blo
     assert held.status_code == 200, held.text
     assert held.json()["blocked"] is True and held.json()["status"] == "completed"
     assert order_id not in staff_ids(clerk)
+
+
+def test_an_erasure_under_a_new_address_covers_what_the_old_one_held(
+    stack: Stack, clerk: Browser, mongo_client: MongoClient, amqp_url: str
+) -> None:
+    """Issue 18: as A a person subscribes to the newsletter (before logging in, so it is held
+    under A's key alone), asks for a callback, grants a consent and orders; then changes to B
+    and asks, as B, to be forgotten. The export as B already holds what A left; every service's
+    receipt covers A's data; the suppression list holds both keys; the proof of erasure looks
+    under both keys (a planted copy of A's key fails it) and otherwise passes."""
+    name = f"Mary Somerville {uuid.uuid4().hex[:8]}"
+    browser, me = customer(stack, name=name)
+    old = str(me["email"])
+    new = f"{unique('moved')}-{stack.run_id}@elsewhere.example".lower()
+    SEEN.append(new)
+    pepper = stack.gateway.env["LETHE_SUBJECT_PEPPER"]
+    old_key, new_key = subject_key(pepper, old), subject_key(pepper, new)
+
+    anonymous = Browser(stack.gateway_url)
+    version = anonymous.current_version("newsletter")
+    subscribing = {"email": old, "name": name, "consent_version": version}
+    assert anonymous.post("/api/v1/newsletter/subscriptions", json=subscribing).status_code == 202
+    found = re.search(r"token=([A-Za-z0-9_.%-]+)", mail_text(wait_for_mail(old, "newsletter-confirmation")))
+    assert found is not None
+    confirmed = anonymous.post("/api/v1/newsletter/confirm", json={"token": unquote(found[1])})
+    assert confirmed.status_code == 200 and confirmed.json()["status"] == "active", confirmed.text
+    contact = {"name": name, "email": old, "message": "Please call me back", "kind": "callback"}
+    contact["phone"] = PHONE
+    assert anonymous.post("/api/v1/contact", json=contact).status_code == 202
+    analytics = {"purpose": "analytics", "version": browser.current_version("analytics")}
+    granted = browser.post("/api/v1/me/consents", json=analytics)
+    assert granted.status_code == 201, granted.text
+    order_id = paid_order(browser, [{"product_id": products(browser)["LETHE-KEY-01"]["id"]}])
+    move(clerk, order_id, "shipped", "delivered", "completed")
+
+    changed = browser.request("PATCH", "/api/v1/me", json={"email": new})
+    assert changed.status_code == 200, changed.text
+    token = token_in(wait_for_mail(new, "verification"))
+    with EventTap(amqp_url, "identity", "account.email_changed") as tap:
+        switched = browser.post("/api/v1/accounts/verify", json={"token": token})
+        assert switched.status_code == 200 and switched.json()["email"] == new, switched.text
+        bodies = wait_for(tap.drain, 20, what="account.email_changed")
+    mine = [b for b in bodies if b["payload"]["account_id"] == me["id"]]  # type: ignore[index]
+    assert [b["payload"] for b in mine] == [
+        {"account_id": me["id"], "old_subject_key": old_key, "new_subject_key": new_key}
+    ]
+    assert "@" not in json.dumps(mine), "an address in the event"
+
+    exported = browser.get("/api/v1/me/data-export")
+    assert exported.status_code == 200, exported.text
+    parts = {part["service"]: part["data"] for part in exported.json()["services"]}
+    assert old in json.dumps(parts["newsletter"]), "the export as B misses the subscription made as A"
+    assert "Please call me back" in json.dumps(parts["identity"])
+
+    with EventTap(amqp_url, "consent", "privacy.erasure_requested") as tap:
+        opened = browser.post("/api/v1/me/erasure", json={})
+        assert opened.status_code == 202, opened.text
+        request_id, follow = opened.json()["request"]["id"], opened.json()["follow_token"]
+        requested = wait_for(tap.drain, 20, what="privacy.erasure_requested")
+    asked = [b for b in requested if b["payload"]["request_id"] == request_id]
+    assert [(b["subject_key"], b["payload"]["former_subject_keys"]) for b in asked] == [(new_key, [old_key])]
+    complete = wait_for(
+        lambda: (
+            (r := followed(stack, request_id, follow))["status"] == "complete" and r.get("verification") and r
+        ),
+        60,
+        what="the erasure as B to complete and its proof to run",
+    )
+    notes = {r["service"]: r["note"] for r in complete["receipts"]}
+    assert "1 subscription(s) deleted" in notes["newsletter"], notes
+    assert "1 contact_requests" in notes["identity"], notes
+    assert complete["verification"]["outcome"] == "passed", complete["verification"]["failures"]
+
+    newsletter_db = mongo_client[stack.backends["newsletter"].db_name]
+    for key in (old_key, new_key):
+        assert newsletter_db["suppression"].find_one({"_id": key}) is not None
+    for service in ("identity", "consent", "newsletter"):
+        assert hits(mongo_client[stack.backends[service].db_name], old, name) == set(), service
+
+    newsletter_db["stray_notes"].insert_one({"_id": "k1", "held_for": old_key})
+    try:
+        rerun = clerk.post(f"/api/v1/admin/privacy-requests/{request_id}/verification")
+        assert rerun.status_code == 200, rerun.text
+        places = {(f["service"], f["collection"]) for f in rerun.json()["verification"]["failures"]}
+        assert ("newsletter", "stray_notes") in places, "the proof did not look under the old key"
+    finally:
+        newsletter_db["stray_notes"].drop()

@@ -60,6 +60,7 @@ class PrivacyEvent:
             account_id=payload.get("account_id"),
             subject_key=envelope.subject_key,
             occurred_at=envelope.occurred_at,
+            former_keys=payload.get("former_subject_keys", []),
         )
 
     @classmethod
@@ -71,12 +72,14 @@ class PrivacyEvent:
         account_id: Any,
         subject_key: Any,
         occurred_at: datetime | None = None,
+        former_keys: Any = (),
     ) -> PrivacyEvent:
         """Raise EnvelopeError unless the ids have the shapes our services give them (the
-        subject key is required, the account id may be empty)."""
+        subject key is required, the account id may be empty, former keys are optional)."""
         if not isinstance(request_id, str) or not REQUEST_ID.fullmatch(request_id):
             raise EnvelopeError("request_id is not a privacy request id")
         subject = Subject.checked(account_id=account_id, subject_key=subject_key, error=EnvelopeError)
+        subject = subject.with_former_keys(Subject.checked_keys(former_keys, error=EnvelopeError))
         return cls(kind, request_id, subject, occurred_at or datetime.now(UTC))
 
 

@@ -24,12 +24,13 @@ def wire_time(value: datetime | None) -> str:
 
 def export_subject(subject: subject_pb2.Subject) -> Subject:
     """``ExportSubjectData``'s subject, checked: an account id, a subject key, or both."""
-    return Subject.checked(
+    checked = Subject.checked(
         account_id=subject.account_id,
         subject_key=subject.subject_key,
         key_required=False,
         error=InvalidArgument,
     )
+    return checked.with_former_keys(Subject.checked_keys(list(subject.former_subject_keys), InvalidArgument))
 
 
 def erase_subject(
@@ -42,6 +43,7 @@ def erase_subject(
             request.request_id,
             account_id=request.subject.account_id,
             subject_key=request.subject.subject_key,
+            former_keys=list(request.subject.former_subject_keys),
         )
     except EnvelopeError as exc:
         raise InvalidArgument(str(exc)) from None
@@ -60,7 +62,8 @@ def erase_subject(
 
 
 def sought_people(request: subject_pb2.FindSubjectTracesRequest) -> list[Sought]:
-    """``FindSubjectTraces``' people, checked: a request id, a subject key, fingerprints."""
+    """``FindSubjectTraces``' people, checked: a request id, a subject key (and the former
+    ones), fingerprints."""
     if not 0 < len(request.people) <= MAX_SOUGHT:
         raise InvalidArgument(f"name between 1 and {MAX_SOUGHT} people to look for")
     people = []
@@ -74,9 +77,12 @@ def sought_people(request: subject_pb2.FindSubjectTracesRequest) -> list[Sought]
         )
         if len(person.fingerprints) > 50 or not all(FINGERPRINT.fullmatch(f) for f in person.fingerprints):
             raise InvalidArgument("a fingerprint has the wrong shape")
-        people.append(
-            Sought(person.request_id, subject.subject_key, subject.account_id, tuple(person.fingerprints))
-        )
+        former = Subject.checked_keys(list(person.subject.former_subject_keys), InvalidArgument)
+        # One search per key the person had: an earlier address's key is looked for too.
+        for subject_key in subject.with_former_keys(former).all_keys():
+            people.append(
+                Sought(person.request_id, subject_key, subject.account_id, tuple(person.fingerprints))
+            )
     return people
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import pytest
 
-from lethe_common.events.envelope import EnvelopeError
+from lethe_common.events.envelope import Envelope, EnvelopeError
 from lethe_common.privacy import PrivacyEvent, RestrictionWording, restriction_receipt
 from lethe_common.subject import Subject, subject_key
 
@@ -145,3 +145,51 @@ def test_a_restriction_receipt_of_nothing_held_says_so_where_the_service_words_i
         assert (receipt.blocked, receipt.note) == ((), "no thing held for this person")
     counted = restriction_receipt(request("restriction"), 0, replace(WORDING, none_held=""))
     assert (counted.blocked, counted.note) == (("things: never used",), "0 thing(s) restricted")
+
+
+OLD = subject_key(PEPPER, "old@example.com")
+OLDER = subject_key(PEPPER, "older@example.com")
+
+
+def test_a_subject_with_former_keys_is_found_under_each_of_them() -> None:
+    """Issue 18: what the person left under an earlier address is theirs too."""
+    person = Subject(account_id=ACCOUNT, subject_key=KEY).with_former_keys([OLD, KEY, OLDER, OLD])
+    assert person.former_keys == (OLD, OLDER)  # the current key and repeats are not former
+    assert person.all_keys() == [KEY, OLD, OLDER]
+    assert person.owners() == [KEY, OLD, OLDER, ACCOUNT]
+    assert person.store_filter() == {
+        "$or": [{"subject_key": {"$in": [KEY, OLD, OLDER]}}, {"account_id": ACCOUNT}]
+    }
+    assert person.fields() == {"account_id": ACCOUNT, "subject_key": KEY}
+    assert person.stored() == {**person.fields(), "former_subject_keys": [OLD, OLDER]}
+    assert Subject.from_doc({"_id": "x", **person.stored()}) == person
+    assert Subject(subject_key=KEY).stored() == {"account_id": "", "subject_key": KEY}
+
+
+@pytest.mark.parametrize("former", [OLD, [OLD.upper()], ["old@example.com"], [5], [OLD] * 51])
+def test_former_keys_from_outside_are_checked(former: object) -> None:
+    with pytest.raises(ValueError, match="former subject key"):
+        Subject.checked_keys(former)
+
+
+def test_a_privacy_event_carries_the_former_keys_and_refuses_bad_ones() -> None:
+    event = PrivacyEvent.checked(
+        "erasure", "pr_" + "a" * 32, account_id=ACCOUNT, subject_key=KEY, former_keys=[OLD]
+    )
+    assert event.subject.all_keys() == [KEY, OLD]
+    with pytest.raises(EnvelopeError, match="former subject key"):
+        PrivacyEvent.checked(
+            "erasure", "pr_" + "a" * 32, account_id=ACCOUNT, subject_key=KEY, former_keys=["a@b.example"]
+        )
+
+
+@pytest.mark.parametrize("former", [None, 5, "x", {"k": OLD}])
+def test_a_bus_event_with_malformed_former_keys_is_refused(former: object) -> None:
+    envelope = Envelope(
+        type="privacy.erasure_requested",
+        source="consent",
+        subject_key=KEY,
+        payload={"request_id": "pr_" + "b" * 32, "account_id": ACCOUNT, "former_subject_keys": former},
+    )
+    with pytest.raises(EnvelopeError):
+        PrivacyEvent.from_envelope(envelope)

@@ -40,6 +40,14 @@ CATALOGUE: dict[str, EventType] = {
             "person agreed to the account consent text of that version.",
         ),
         EventType(
+            name="account.email_changed",
+            sources=("identity",),
+            payload={"account_id": str, "old_subject_key": str, "new_subject_key": str},
+            description="A person verified a new e-mail address for their account. Keys only, "
+            "never an address: what a service holds under the old key is the same person's "
+            "(privacy requests name every key the account held).",
+        ),
+        EventType(
             name="account.portal_access_changed",
             sources=("identity",),
             payload={"account_id": str, "status": str, "organisation_id": str},

@@ -263,6 +263,9 @@ def start_stack(run_id: str, log_dir: Path, **overrides: str) -> Stack:
         "LETHE_PUBLIC_URL": f"http://127.0.0.1:{gateway_port}",
         "LETHE_LOG_DIR": str(log_dir),
         "LETHE_GATEWAY_ACCESS_LOG_DIR": str(log_dir / "access"),  # as `make up` has it
+        # Every test client is 127.0.0.1: a module registers more people than a real client
+        # would (the limit itself: tests/test_enumeration.py, identity's own tests).
+        "IDENTITY_ACCOUNT_MAILS_PER_CLIENT": "100000",
         **overrides,
     }
     # Every API's ports are chosen first: each backend knows where all the others listen
@@ -325,6 +328,23 @@ def running_backend(service: str, log_dir: Path, **overrides: str) -> Iterator[B
         yield backend
     finally:
         remove_backend(backend)
+
+
+def metric_total(backend: Backend, name: str, **labels: str) -> float:
+    """The sum over ``backend``'s API replicas of the samples of ``name`` that carry every
+    label given (a counter's total across replicas)."""
+    total = 0.0
+    for api in backend.apis:
+        if api.popen is None or api.popen.poll() is not None:
+            continue
+        url = api.ready_url.replace("/readyz", "/metrics")
+        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback http
+            text = str(response.read().decode())
+        for line in text.splitlines():
+            sample, _, value = line.rpartition(" ")
+            if sample.split("{")[0] == name and all(f'{k}="{v}"' in sample for k, v in labels.items()):
+                total += float(value)
+    return total
 
 
 def worker_metrics(backend: Backend) -> str:

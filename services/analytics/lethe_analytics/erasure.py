@@ -39,12 +39,14 @@ class AnalyticsErasure:
         Two workers may handle one request at once (a redelivery); the receipt must say what
         was deleted whichever of them sends it, so each records what it found before it
         deletes anything, and the first record is what the receipt says."""
-        key = request.subject.subject_key
-        visits, visitors = self._analytics.held_by(key)
+        keys = request.subject.all_keys()  # an earlier address's key too (issue 18)
+        held = [self._analytics.held_by(key) for key in keys]
+        visits, visitors = sum(h[0] for h in held), sum(h[1] for h in held)
         found = self._repo.first_finding(request.request_id, {"visits": visits, "visitors": visitors})
-        self._analytics.forget_person(key)
+        for key in keys:
+            self._analytics.forget_person(key)
         receipt = self._receipt(request, int(found["visits"]), int(found["visitors"]))
-        self._receipts.send(receipt, key)
+        self._receipts.send(receipt, request.subject.subject_key)
         self._repo.drop_finding(request.request_id)
         log.info("erasure handled", extra={"request_id": request.request_id, "visits": visits})
         return receipt
@@ -81,7 +83,7 @@ class AnalyticsErasure:
     def export(self, subject: Subject) -> dict[str, Any]:
         """The person's page views: page and time (no visitor id: the service keeps only
         its keyed hash, which tells the person nothing)."""
-        visits = self._analytics.visits_of_person(subject.subject_key) if subject.subject_key else []
+        visits = [doc for key in subject.all_keys() for doc in self._analytics.visits_of_person(key)]
         return {
             "page_views": [
                 {"path": doc["path"], "at": wire_time(doc["at"]), "logged_in": "subject_key" in doc}

@@ -29,8 +29,12 @@ class ConsentConfig:
     proof_retention_days: int
     confirmation_ttl_hours: int
     download_ttl_hours: int
+    # Confirmation mails of requests without an account: per target address and window,
+    # and per client (the caller's address as the gateway saw it) and window.
     confirmation_mails_per_address: int
     confirmation_window_seconds: int
+    confirmation_mails_per_client: int
+    confirmation_client_window_seconds: int
     sweep_interval_seconds: float
     trace_addresses: dict[str, str]
     verify_timeout_seconds: float
@@ -61,9 +65,15 @@ def load_config() -> ConsentConfig:
         proof_retention_days=env.bounded_int("CONSENT_PROOF_RETENTION_DAYS", 3 * 365, 0, 36500),
         confirmation_ttl_hours=env.bounded_int("CONSENT_CONFIRMATION_TTL_HOURS", 72, 1, 24 * 30),
         download_ttl_hours=env.bounded_int("CONSENT_DOWNLOAD_TTL_HOURS", 72, 1, 24 * 30),
-        confirmation_mails_per_address=env.bounded_int("CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 3, 1, 1000),
+        confirmation_mails_per_address=env.bounded_int("CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 10, 1, 1000),
         confirmation_window_seconds=env.bounded_int(
-            "CONSENT_CONFIRMATION_WINDOW_SECONDS", 3600, 1, 86400 * 7
+            "CONSENT_CONFIRMATION_WINDOW_SECONDS", 86400, 1, 86400 * 7
+        ),
+        confirmation_mails_per_client=env.bounded_int(
+            "CONSENT_CONFIRMATION_MAILS_PER_CLIENT", 30, 1, 100_000
+        ),
+        confirmation_client_window_seconds=env.bounded_int(
+            "CONSENT_CONFIRMATION_CLIENT_WINDOW_SECONDS", 3600, 1, 86400 * 7
         ),
         sweep_interval_seconds=env.float("CONSENT_SWEEP_INTERVAL_SECONDS", 60.0),
         trace_addresses={

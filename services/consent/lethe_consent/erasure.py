@@ -113,8 +113,10 @@ class ConsentErasure:
         proof of erasure), each recorded under the person's subject key."""
         if not subject.subject_key:
             return self._requests.get(request_id) is not None
-        self._audit.forget(subject.subject_key)
-        return bool(self._audit.about(subject.subject_key)) or self._requests.get(request_id) is not None
+        for key in subject.all_keys():
+            self._audit.forget(key)
+        audited = any(self._audit.about(key) for key in subject.all_keys())
+        return audited or self._requests.get(request_id) is not None
 
     def _forget_request_contacts(self, subject: Subject) -> None:
         """The address of every unconfirmed request of the person goes, and any unused

@@ -5,7 +5,7 @@ categories, why they are kept, on which lawful basis, for how long and to whom t
 export, the verifier and the privacy notice are to read it from here. Collection names are
 the repositories' own constants. Retention follows SPEC §3 and the configuration defaults
 (``CONSENT_PROOF_RETENTION_DAYS`` 1095, ``CONSENT_CONFIRMATION_TTL_HOURS`` 72,
-``CONSENT_CONFIRMATION_WINDOW_SECONDS`` 3600).
+``CONSENT_CONFIRMATION_WINDOW_SECONDS`` 86400).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from lethe_common.inventory import (
     Holding,
     Inventory,
 )
+from lethe_common.send_limits import SEND_LIMITS
 from lethe_consent.record_store import OWNERS, RECORDS
 from lethe_consent.repository import EXPIRIES, OLD_USED_TOKENS, PURPOSES, TEXTS
 from lethe_consent.request_store import (
@@ -95,6 +96,7 @@ HOLDINGS: tuple[Holding, ...] = (
         (
             "_id",
             "subject_key",
+            "former_subject_keys",
             "account_id",
             "purpose",
             "reason",
@@ -142,12 +144,24 @@ HOLDINGS: tuple[Holding, ...] = (
         "until confirmed (then deleted), or CONSENT_CONFIRMATION_TTL_HOURS (72); at once on erasure",
     ),
     Holding(
+        SEND_LIMITS,
+        ("_id", "entry"),
+        (IDENTIFIER, NETWORK),
+        "limit confirmation mails of requests made without an account per target address and "
+        "per client (keyed hashes of the address and of the client address, never either; "
+        "lethe_common.send_limits)",
+        LEGITIMATE_INTEREST + ": no mail bombing through the request form",
+        "the limit's window: CONSENT_CONFIRMATION_WINDOW_SECONDS (86400) per address, "
+        "CONSENT_CONFIRMATION_CLIENT_WINDOW_SECONDS (3600) per client; then swept",
+    ),
+    Holding(
         ATTEMPTS,
         ("_id",),
         (IDENTIFIER,),
-        "limit confirmation mails per address (keyed hash) and window",
+        "none: the earlier layout's mail limit per subject_key; no code writes it any more",
         LEGITIMATE_INTEREST + ": no mail bombing through the request form",
-        "CONSENT_CONFIRMATION_WINDOW_SECONDS (3600)",
+        "what an old database holds is swept as its expiries fall due (within an hour)",
+        retired=True,
     ),
     Holding(
         STAFF_QUEUE,
@@ -159,7 +173,7 @@ HOLDINGS: tuple[Holding, ...] = (
     ),
     Holding(
         EXPIRIES,
-        ("_id", "item", "subject_key", "account_id", "owners", "digest"),
+        ("_id", "item", "subject_key", "former_subject_keys", "account_id", "owners", "digest"),
         (IDENTIFIER,),
         INDEX + " (confirmations, attempts, closed requests, tombstones, records, marks)",
         "the basis of the item the entry points to",

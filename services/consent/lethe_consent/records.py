@@ -110,12 +110,20 @@ class ConsentLedger:
 
     # -- reading ----------------------------------------------------------------------------
     def history(self, subject: Subject) -> list[Document]:
-        """The person's records, oldest first: everything under their subject key, and what
-        their account filed under earlier keys (one range per key)."""
+        """The person's records, oldest first: everything under their subject key, what
+        their account filed under earlier keys (one range per key), and what was filed
+        without an account under the earlier addresses the request names (issue 18: a
+        double opt-in made before the address changed)."""
         found = list(self._records.of_subject(subject.subject_key))
         for other in self._other_keys(subject):
             found += [
                 doc for doc in self._records.of_subject(other) if doc.get("account_id") == subject.account_id
+            ]
+        for former in subject.former_keys:
+            found += [
+                doc
+                for doc in self._records.of_subject(former)
+                if not doc.get("account_id") and doc["_id"] not in {d["_id"] for d in found}
             ]
         return in_order(found)
 
@@ -405,8 +413,7 @@ class ConsentLedger:
             now + self._proof,
             item,
             what="pseudonymised",
-            subject_key=subject.subject_key,
-            account_id=subject.account_id,
+            **subject.stored(),
         )
 
     def pseudonymise(self, subject: Subject, now: datetime) -> int:

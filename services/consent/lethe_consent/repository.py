@@ -22,6 +22,7 @@ from lethe_common.audit import AUDIT, AuditTrail
 from lethe_common.events.outbox import Outbox
 from lethe_common.mongo import Db, Document, RetiredIndex
 from lethe_common.privacy import RECEIPT_INDEXES
+from lethe_common.send_limits import SEND_LIMITS
 from lethe_common.store.index import TimeQueue
 from lethe_common.store.paging import scan
 from lethe_common.store.steps import StepLog
@@ -98,6 +99,8 @@ class ConsentRepository:
         self.records = RecordStore(db, outbox)
         self.requests = RequestStore(db, outbox)
         self.expiries = TimeQueue(db[EXPIRIES])
+        # Counted confirmation mails, per address and per client (lethe_common.send_limits).
+        self.send_limits = db[SEND_LIMITS]
         # What staff did (lethe_common.audit): requests moved, objections decided, proofs
         # of erasure run, texts published.
         self.audit = AuditTrail(db[AUDIT])

@@ -9,8 +9,10 @@
 - ``privacy_confirmations/<link digest>``: which request a mailed link confirms.
 - ``privacy_contacts/<request id>``: the address of an unconfirmed request, until it is
   confirmed, erased or swept.
-- ``privacy_request_attempts/<subject_key>/<time>/<request id>``: unconfirmed requests
-  per address, counted as one range for the mail limit.
+- ``privacy_request_attempts/<subject_key>/<time>/<request id>``: retired (the mail limit
+  of the earlier layout); the retention sweep deletes what an old database still holds as
+  its expiries fall due. Confirmation mails are now counted in ``send_limits``
+  (:mod:`lethe_common.send_limits`).
 - ``consent_owners/<subject_key or account id>/requests/<request id>``: a person's requests.
 - ``privacy_staff_queue/<queue>/<due>/<request id>``: staff lists, soonest due first.
 - ``privacy_overdue_alerts/<request id>/<due>``: a missed due date was alerted; the unique
@@ -141,23 +143,7 @@ class RequestStore:
     def delete_contact(self, request_id: str) -> bool:
         return bool(self._contacts.delete_one({"_id": request_id}).deleted_count)
 
-    # -- unconfirmed requests per address ----------------------------------------------------
-    @staticmethod
-    def attempt_id(subject_key: str, at: datetime, request_id: str) -> str:
-        return key(subject_key, timekey(at), request_id)
-
-    def add_attempt(self, attempt_id: str) -> None:
-        with contextlib.suppress(DuplicateKeyError):
-            self._attempts.insert_one({"_id": attempt_id})
-
-    def count_attempts(self, subject_key: str, since: datetime) -> int:
-        """The address's attempts at ``since`` or later (one ``_id`` range)."""
-        return int(
-            self._attempts.count_documents(
-                {"_id": {"$gte": key(subject_key, timekey(since)), "$lt": under(subject_key)["$lt"]}}
-            )
-        )
-
+    # -- the retired mail limit of the earlier layout --------------------------------------------
     def delete_attempt(self, attempt_id: str) -> None:
         self._attempts.delete_one({"_id": attempt_id})
 

@@ -25,6 +25,7 @@ from lethe_common.errors import InvalidArgument, NotFound
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
 from lethe_common.privacy import Receipt
+from lethe_common.send_limits import MailLimiter, Window
 from lethe_common.store.steps import Step
 from lethe_common.subject import Subject
 from lethe_common.validation import text
@@ -44,7 +45,7 @@ from lethe_consent.models import (
 from lethe_consent.records import ConsentLedger, Person
 from lethe_consent.repository import ConsentRepository
 from lethe_consent.request_book import RequestBook
-from lethe_consent.request_retention import ATTEMPT_EXPIRIES, CONFIRM_EXPIRIES, RequestRetention
+from lethe_consent.request_retention import CONFIRM_EXPIRIES, RequestRetention
 from lethe_consent.request_state import (
     MAX_REASON,
     add_months,
@@ -53,11 +54,13 @@ from lethe_consent.request_state import (
 )
 from lethe_consent.texts import ConsentTexts
 
-__all__ = ["Opened", "PrivacyRequests", "add_months", "status_after_receipts"]
+__all__ = ["CONFIRMATION_MAIL", "Opened", "PrivacyRequests", "add_months", "status_after_receipts"]
 
 log = logging.getLogger(__name__)
 
 RECEIVING_STATUSES = ("open", "in_progress", "deferred")
+# The send limit's name of the confirmation mail of a request made without an account.
+CONFIRMATION_MAIL = "privacy-request-confirmation"
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,13 @@ class PrivacyRequests:
         self._texts = texts
         self._mailer = mailer
         self._config = config
+        self.mail_limits = MailLimiter(
+            repo.send_limits,
+            config.common.subject_pepper,
+            CONFIRMATION_MAIL,
+            Window(config.confirmation_mails_per_address, config.confirmation_window_seconds),
+            Window(config.confirmation_mails_per_client, config.confirmation_client_window_seconds),
+        )
         self._on_erasure_complete: list[Callable[[str, datetime], None]] = []
 
     def on_erasure_complete(self, call: Callable[[str, datetime], None]) -> None:
@@ -110,8 +120,11 @@ class PrivacyRequests:
         authenticated: bool,
         now: datetime | None = None,
         request_id: str = "",
+        client_address: str = "",
     ) -> Opened:
-        """Open a request; with ``request_id`` given and taken already, answer that one."""
+        """Open a request; with ``request_id`` given and taken already, answer that one.
+        ``client_address`` (the caller's, as the gateway saw it) counts against the limit
+        of confirmation mails per client."""
         now = now or datetime.now(UTC)
         if kind not in REQUEST_KINDS:
             raise InvalidArgument(f"kind must be one of {', '.join(REQUEST_KINDS)}")
@@ -126,7 +139,9 @@ class PrivacyRequests:
         if not authenticated:
             # Nobody vouches for an account id here: the mailbox decides who this is.
             anonymous = Subject(subject_key=person.subject.subject_key)
-            return self._await_confirmation(Person(anonymous, email=person.email), kind, purpose, reason, now)
+            return self._await_confirmation(
+                Person(anonymous, email=person.email), kind, purpose, reason, now, client_address
+            )
         follow = tokens.new_token()
         doc = self._new_doc(person.subject, kind, purpose, reason, follow, now, request_id)
         fields, events = self._start(doc, now)
@@ -154,7 +169,7 @@ class PrivacyRequests:
             "status": "open",
             "received_at": now,
             "due_at": add_months(now, self._config.request_due_months),
-            **subject.fields(),
+            **subject.stored(),
             "purpose": purpose,
             "reason": reason,
             "decision": "",
@@ -164,13 +179,17 @@ class PrivacyRequests:
         }
 
     def _await_confirmation(
-        self, person: Person, kind: str, purpose: str, reason: str, now: datetime
+        self, person: Person, kind: str, purpose: str, reason: str, now: datetime, client_address: str
     ) -> Opened:
-        """Store the request and mail the link; the answer is the same whatever happens."""
+        """Store the request and mail the link; the answer is the same whatever happens.
+
+        Over a send limit (per address or per client) nothing is stored and nothing is
+        sent: the link is only in the mail, so a request without one could never be
+        confirmed, and keeping its address for CONSENT_CONFIRMATION_TTL_HOURS would serve
+        nothing. The caller gets the same empty answer either way."""
         request_id = tokens.new_id("pr")
         subject = person.subject
-        if not self._admit(subject.subject_key, request_id, now):
-            log.info("privacy request not sent: too many for one address in the window")
+        if not self.mail_limits.admit(person.email, client_address, now):
             return Opened(None, "")
         confirm, follow = tokens.new_token(), tokens.new_token()
         digest = tokens.digest(confirm)
@@ -190,22 +209,6 @@ class PrivacyRequests:
             person.email, request_id, kind, confirm, follow, self._config.confirmation_ttl_hours
         )
         return Opened(None, "")
-
-    def _admit(self, subject_key: str, request_id: str, now: datetime) -> bool:
-        """At most ``confirmation_mails_per_address`` unconfirmed requests per address in the
-        window: insert this attempt, then count the address's range. Of attempts racing,
-        each counts every one inserted before its count, so the limit is never exceeded."""
-        window = timedelta(seconds=self._config.confirmation_window_seconds)
-        attempt = self._store.attempt_id(subject_key, now, request_id)
-        self._expiries.schedule(ATTEMPT_EXPIRIES, now + window, request_id, attempt=attempt)
-        self._store.add_attempt(attempt)
-        if (
-            self._store.count_attempts(subject_key, now - window)
-            > self._config.confirmation_mails_per_address
-        ):
-            self._store.delete_attempt(attempt)
-            return False
-        return True
 
     def confirm(self, token: str, now: datetime | None = None) -> RequestView:
         now = now or datetime.now(UTC)
@@ -253,7 +256,12 @@ class PrivacyRequests:
         """How a freshly received request starts: its status fields and the events to
         publish with them."""
         kind = request["kind"]
-        payload = {"request_id": request["_id"], "account_id": request.get("account_id", "")}
+        payload: dict[str, object] = {
+            "request_id": request["_id"],
+            "account_id": request.get("account_id", ""),
+        }
+        if request.get("former_subject_keys"):
+            payload["former_subject_keys"] = list(request["former_subject_keys"])
         if kind == "erasure":
             return {"status": "in_progress"}, [
                 Envelope(

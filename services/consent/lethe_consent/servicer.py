@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +23,7 @@ from lethe_common.privacy_api import (
     wire_time,
 )
 from lethe_common.staff import ADMIN, PRIVACY, AssertionVerifier, StaffActor, staff_call
+from lethe_common.subject import Subject
 from lethe_common.trace_search import ServiceTraceSearch
 from lethe_consent.config import SERVICE
 from lethe_consent.erasure import ConsentErasure
@@ -180,7 +182,9 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
         self._erasure = erasure
 
     def _person(self, person: pb.Person) -> Person:
-        return person_of(self._pepper, person.account_id, person.email, person.name)
+        found = person_of(self._pepper, person.account_id, person.email, person.name)
+        former = Subject.checked_keys(list(person.former_subject_keys), InvalidArgument)
+        return replace(found, subject=found.subject.with_former_keys(former))
 
     def _staff_actor(self, context: Any, actor_account_id: str, *roles: str) -> StaffActor:
         """The staff member the gateway's signed assertion names, if they hold one of
@@ -241,6 +245,7 @@ class ConsentServicer(consent_pb2_grpc.ConsentServiceServicer):  # type: ignore[
             purpose=request.purpose,
             reason=request.reason,
             authenticated=request.authenticated,
+            client_address=request.client_address,
         )
         reply = pb.OpenPrivacyRequestResponse(follow_token=opened.follow_token)
         if opened.request is not None:

@@ -31,6 +31,7 @@ from lethe_common.errors import FailedPrecondition, NotFound, Unavailable
 from lethe_common.events.outbox import OUTBOX
 from lethe_common.mongo import Document
 from lethe_common.store.index import TimeQueue
+from lethe_common.subject import Subject
 from lethe_common.trace_search import Findings, search_logs
 from lethe_common.traces import Sought, Trace, TraceFinder
 from lethe_consent.models import ReceiptView
@@ -81,11 +82,11 @@ def kept_places(receipts: list[ReceiptView]) -> dict[tuple[str, str], str]:
     return kept
 
 
-def sought_of(request: Document, receipts: list[ReceiptView]) -> Sought:
+def sought_of(request: Document, receipts: list[ReceiptView]) -> list[Sought]:
+    """Whom to look for: the person under every key their account had (issue 18)."""
     marks = tuple(dict.fromkeys(f for r in receipts for f in r.fingerprints))
-    return Sought(
-        request["_id"], str(request.get("subject_key") or ""), str(request.get("account_id") or ""), marks
-    )
+    subject = Subject.from_doc(request)
+    return [Sought(request["_id"], k, subject.account_id, marks) for k in subject.all_keys()]
 
 
 def judge(
@@ -209,7 +210,7 @@ class ErasureVerifier:
         if not wanted:
             return {}
         receipts = {i: self._book.receipts(i) for i in wanted}
-        sought = [sought_of(wanted[i], receipts[i]) for i in sorted(wanted)]
+        sought = [person for i in sorted(wanted) for person in sought_of(wanted[i], receipts[i])]
         answers, unanswered, lines = self._search(sought)
         results = {}
         for request_id in sorted(wanted):

@@ -91,6 +91,8 @@ def sweeps(parts: ConsentParts, config: ConsentConfig) -> list[Sweep]:
         Sweep("erasure-verification", config.verify_interval_seconds, lambda: parts.verifier.run_due()),
         Sweep("privacy-deadlines", config.sweep_interval_seconds, deadlines),
         Sweep("consent-retention", max(config.sweep_interval_seconds, 300.0), retention),
+        # Counts of confirmation mails whose window ended (lethe_common.send_limits).
+        Sweep("consent-send-limits", config.sweep_interval_seconds, parts.requests.mail_limits.sweep),
     ]
 
 

@@ -5,7 +5,13 @@ service checks it (``Authenticate``) for every state-changing request, and for s
 ones at most every ``LETHE_GATEWAY_SESSION_CACHE_SECONDS`` (session_cache.py). A state-changing
 request that carries a valid session must also carry ``X-CSRF-Token`` equal
 to the ``lethe_csrf`` cookie (double submit); the token is derived from the
-session token, so a cookie planted by someone else does not pass either.
+session token, so a cookie planted by someone else does not pass either. The one
+exception is log-out (``DELETE /api/v1/session``): ending one's own session needs the
+session cookie alone.
+
+A customer's own dangerous actions (erasure of the account, a new e-mail address) need the
+password entered within the last 10 minutes (:func:`require_recent_password`), like the
+staff step-up.
 """
 
 from __future__ import annotations
@@ -28,6 +34,14 @@ CSRF_COOKIE = "lethe_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _UNSET = object()
+# Log-out needs no CSRF token: a client (or a page) that lost its CSRF cookie can still end
+# its own session, and a forged log-out changes nobody's data. Nothing else is exempt.
+LOGOUT = ("DELETE", "/api/v1/session")
+
+
+def needs_csrf(method: str, path: str) -> bool:
+    """Whether a request with a valid session must carry the CSRF token."""
+    return method not in SAFE_METHODS and (method, path) != LOGOUT
 
 
 def csrf_token_for(session_token: str) -> str:
@@ -86,7 +100,7 @@ async def session_account(request: Request) -> pb.Account | None:
         else:
             account = cast("pb.Account | None", remembered)
     request.state.account = account
-    if account is not None and request.method not in SAFE_METHODS:
+    if account is not None and needs_csrf(request.method, str(request.scope.get("path", ""))):
         _check_csrf(request, token)
     return account
 
@@ -105,6 +119,23 @@ async def fresh_session_account(request: Request) -> pb.Account | None:
     request.state.account = account
     request.state.account_is_fresh = True
     return account
+
+
+REAUTHENTICATE = (
+    "reauthentication_required: the password was last entered more than 10 minutes ago; "
+    "send it to POST /api/v1/session/password-check, then try again"
+)
+
+
+async def require_recent_password(request: Request) -> None:
+    """Erasure of one's own account and a new e-mail address: identity answers
+    PERMISSION_DENIED ``reauthentication_required`` (HTTP 403) unless this session's password
+    was entered (at log-in, or ``POST /session/password-check`` since) within 10 minutes."""
+    stub: identity_pb2_grpc.IdentityServiceStub = request.app.state.identity
+    await stub.RequireRecentPassword(
+        pb.RequireRecentPasswordRequest(session_token=read_cookie(request, SESSION_COOKIE)),
+        timeout=float(request.app.state.config.rpc_timeout_seconds),
+    )
 
 
 def set_session_cookies(request: Request, response: Response, session_token: str, max_age: int) -> None:

@@ -43,7 +43,12 @@ def analytics(request: Request) -> analytics_pb2_grpc.AnalyticsServiceStub:
 
 def person(account: pb.Account) -> consent_pb2.Person:
     """The logged-in person as the consent service files them."""
-    return consent_pb2.Person(account_id=account.id, email=account.email, name=account.name)
+    return consent_pb2.Person(
+        account_id=account.id,
+        email=account.email,
+        name=account.name,
+        former_subject_keys=list(account.former_subject_keys),
+    )
 
 
 def global_privacy_control(request: Request) -> bool:

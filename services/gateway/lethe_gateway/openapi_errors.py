@@ -17,7 +17,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 from starlette.routing import BaseRoute
 
-from lethe_gateway.auth import SAFE_METHODS, session_account
+from lethe_gateway.auth import needs_csrf, session_account
 from lethe_gateway.deps import StaffWith, require_account, require_portal_access
 
 ERROR_REF = {"$ref": "#/components/schemas/Error"}
@@ -70,7 +70,10 @@ def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> No
                 for status, response in responses.items():  # a route's own: the envelope too
                     if status.isdigit() and int(status) >= 400:
                         response["content"] = {"application/json": {"schema": ERROR_REF}}
-                for status, meaning in errors_of(method, calls, operation):
+                for status, meaning in errors_of(method, calls, operation, route.path_format):
+                    own = responses.get(str(status), {}).get("description", "")
+                    if status == 403 and own and own != meaning:  # both: e.g. CSRF and step-up
+                        meaning = f"{meaning}; or {own}"
                     responses[str(status)] = {
                         "description": meaning,
                         "content": {"application/json": {"schema": ERROR_REF}},
@@ -78,7 +81,7 @@ def describe_errors(document: dict[str, Any], routes: Sequence[BaseRoute]) -> No
 
 
 def errors_of(
-    method: str, calls: set[Callable[..., Any]], operation: dict[str, Any]
+    method: str, calls: set[Callable[..., Any]], operation: dict[str, Any], path: str = ""
 ) -> Iterator[tuple[int, str]]:
     """The error statuses an operation can answer with, and what each means."""
     if require_account in calls:
@@ -88,7 +91,7 @@ def errors_of(
         yield 403, f"this needs the {' or '.join(staff.roles)} role (admin holds every role)"
     elif require_portal_access in calls:
         yield 403, "this needs approved portal access"
-    elif session_account in calls and method not in SAFE_METHODS:
+    elif session_account in calls and needs_csrf(method, path):
         yield 403, "a logged-in request without the X-CSRF-Token header of its lethe_csrf cookie"
     if "requestBody" in operation:
         yield 413, "the request body is larger than this route accepts"

@@ -138,6 +138,12 @@ def test_error_statuses_follow_what_each_route_checks(gateway_url: str) -> None:
     staff = paths["/api/v1/admin/privacy-requests"]["get"]
     assert {401, 403} <= _error_statuses(staff)
     assert "admin" in staff["responses"]["403"]["description"]
+    # log-out needs the session cookie alone: no CSRF refusal
+    assert 403 not in _error_statuses(paths["/api/v1/session"]["delete"])
+    # erasure and a new e-mail address: the CSRF header, or the password asked again
+    for path, method in (("/api/v1/me/erasure", "post"), ("/api/v1/me", "patch")):
+        description = paths[path][method]["responses"]["403"]["description"]
+        assert "X-CSRF-Token" in description and "reauthentication_required" in description
     # the link's token is its credential: no session, but a body
     link = _error_statuses(paths["/api/v1/newsletter/confirm"]["post"])
     assert 401 not in link and {413, 422} <= link

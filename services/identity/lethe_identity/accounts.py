@@ -23,7 +23,6 @@ from lethe_common import tokens
 from lethe_common.errors import (
     Aborted,
     AlreadyExists,
-    FailedPrecondition,
     InvalidArgument,
     NotFound,
     Unauthenticated,
@@ -34,13 +33,13 @@ from lethe_common.store.keys import key
 from lethe_common.store.steps import Step
 from lethe_common.subject import Subject, subject_key
 from lethe_identity import validation
+from lethe_identity.account_mails import MailJobs, MailLimits
 from lethe_identity.config import IdentityConfig
 from lethe_identity.mailer import Mailer
 from lethe_identity.models import ACTIVATE, CHANGE_EMAIL, AccountView, utcnow
 from lethe_identity.passwords import MAX_LENGTH, Passwords, check_password
 from lethe_identity.portal import Portal
 from lethe_identity.repo_accounts import UNVERIFIED_QUEUE, VERIFIED
-from lethe_identity.repo_addresses import TAKEN
 from lethe_identity.repository import IdentityRepository
 
 INVALID_LINK = "this verification link is invalid or has already been used"
@@ -48,6 +47,16 @@ PROFILE_FIELDS = ("email", "subject_key", "name", "phone", "pending_email", "ema
 # A claim on an address whose account never came, or has moved to another address, is
 # taken over after this long (a registration or e-mail change takes milliseconds).
 CLAIM_GRACE = timedelta(minutes=10)
+
+
+def email_changed(account_id: str, old_key: str, new_key: str) -> Envelope:
+    """``account.email_changed``: the keys only, never an address (issue 18)."""
+    return Envelope(
+        type="account.email_changed",
+        source="identity",
+        subject_key=new_key,
+        payload={"account_id": account_id, "old_subject_key": old_key, "new_subject_key": new_key},
+    )
 
 
 class Accounts:
@@ -59,6 +68,7 @@ class Accounts:
         config: IdentityConfig,
         portal: Portal,
         clock: Callable[[], datetime] = utcnow,
+        jobs: MailJobs | None = None,
     ) -> None:
         self._repo = repo
         self._passwords = passwords
@@ -68,6 +78,9 @@ class Accounts:
         self._pepper = config.common.subject_pepper
         self._clock = clock
         self._ttl = timedelta(minutes=config.verification_ttl_minutes)
+        # Mails anyone can cause: limited, and sent after the answer (account_mails.py).
+        self._jobs = jobs or MailJobs(0)
+        self._limits = MailLimits(repo.attempts, self._pepper, config)
 
     # -- the address an account holds ---------------------------------------------------
     def _stale(self, address_key: str) -> Callable[[Document], bool]:
@@ -92,7 +105,12 @@ class Accounts:
         return doc if doc is not None and doc["subject_key"] == address_key else None
 
     # -- registration and verification ------------------------------------------------
-    def register(self, email: str, password: str, name: str, phone: str, consent_version: str) -> str:
+    def register(
+        self, email: str, password: str, name: str, phone: str, consent_version: str, client_address: str = ""
+    ) -> str:
+        """Open an unverified account and mail its activation link. An address that has an
+        account is answered alike (an id that leads nowhere) and its holder is told by mail:
+        the answer must not say whether an address has an account (issue 18)."""
         address = validation.email(email)
         checked_name = validation.name(name)
         checked_phone = validation.phone(phone)
@@ -108,7 +126,8 @@ class Accounts:
             )
         except AlreadyExists:
             self._repo.expiries.remove_item(UNVERIFIED_QUEUE, now + self._ttl, account_id)
-            raise
+            self._tell_holder(address, client_address, change=False)
+            return account_id  # never stored: it leads nowhere
         self._repo.accounts.register(
             account_id,
             {"created_at": now, "account_consent_version": version},
@@ -118,16 +137,33 @@ class Accounts:
         claim = self._repo.addresses.holder(address_key)
         if claim is None or claim["account_id"] != account_id:  # taken over as stale meanwhile
             self._repo.delete_account(account_id)
-            raise AlreadyExists(TAKEN)
-        self._send_verification(account_id, address, checked_name, ACTIVATE)
+            self._tell_holder(address, client_address, change=False)
+            return account_id
+        self._send_verification(account_id, address, ACTIVATE, client_address)
         return account_id
 
-    def _send_verification(self, account_id: str, address: str, name: str, purpose: str) -> None:
-        """Issue a link that replaces every earlier one of its purpose, and mail it."""
+    def _send_verification(self, account_id: str, address: str, purpose: str, client_address: str) -> None:
+        """After the answer, and within the limits: issue a link that replaces every
+        earlier one of its purpose, and mail it (naming no one: the address is unverified)."""
+        self._jobs.run(purpose, lambda: self._mail_link(account_id, address, purpose, client_address))
+
+    def _mail_link(self, account_id: str, address: str, purpose: str, client_address: str) -> None:
+        if not self._limits.allow(purpose, address, client_address, self._clock()):
+            return  # the earlier link, if any, keeps working
         token = self.issue_link(account_id, address, purpose, self._ttl)
         self._mailer.verification(
-            address, name, token, self._ttl.total_seconds() / 3600, change=purpose == CHANGE_EMAIL
+            address, token, self._ttl.total_seconds() / 3600, change=purpose == CHANGE_EMAIL
         )
+
+    def _tell_holder(self, address: str, client_address: str, change: bool) -> None:
+        """After the answer, and within the same limits: tell the holder of ``address``
+        that someone tried to register it (or move their account to it)."""
+
+        def notify() -> None:
+            if self._limits.allow("address_in_use", address, client_address, self._clock()):
+                self._mailer.address_in_use(address, change=change)
+
+        self._jobs.run("address_in_use", notify)
 
     def issue_link(self, account_id: str, address: str, purpose: str, ttl: timedelta) -> str:
         """A new link of ``purpose`` for the account, mailed to ``address``: only its digest
@@ -162,12 +198,18 @@ class Accounts:
             raise NotFound("no such account")
         return token
 
-    def resend_verification(self, email: str) -> None:
-        """Send a fresh link to an unverified account; silent for any other address."""
+    def resend_verification(self, email: str, client_address: str = "") -> None:
+        """Send a fresh link to an unverified account; silent for any other address. The
+        look-up, the limits and the mail all come after the answer, so a known address is
+        answered as fast as an unknown one."""
         address = validation.email(email)
-        doc = self.by_address(address)
-        if doc is not None and doc.get("status") == "unverified":
-            self._send_verification(doc["_id"], address, doc.get("name", ""), ACTIVATE)
+
+        def resend() -> None:
+            doc = self.by_address(address)
+            if doc is not None and doc.get("status") == "unverified":
+                self._mail_link(str(doc["_id"]), address, ACTIVATE, client_address)
+
+        self._jobs.run(ACTIVATE, resend)
 
     def verify(self, token: str, password: str = "") -> AccountView:
         """Consume a link. Activation also needs the account's password: without it,
@@ -250,13 +292,19 @@ class Accounts:
                 self._repo.addresses.release(new_holder)
             raise
         old_key = str(switched["from"]["subject_key"])
+        former_entry = ""
         if old_key != new_key:
+            former_entry = self._repo.accounts.record_former_key(
+                account_id, old_key, now, email_changed(account_id, old_key, new_key)
+            )
             self._repo.addresses.release(Subject(account_id=account_id, subject_key=old_key))
         with contextlib.suppress(NotFound):  # erased meanwhile: handled just below
             self._portal.address_changed(account_id, validation.email_domain(address), now)
         if not self._repo.accounts.exists(account_id):  # erased meanwhile: take it back
             if version is not None:
                 self._repo.accounts.profiles.delete_version(account_id, int(version["n"]))
+            if former_entry:
+                self._repo.accounts.delete_part(former_entry)
             self._repo.addresses.release(new_holder)
             raise NotFound("no such account")
 
@@ -268,8 +316,18 @@ class Accounts:
         return AccountView.from_doc(doc, self._config.admin_emails)
 
     def update_profile(
-        self, account_id: str, *, name: str | None = None, phone: str | None = None, email: str | None = None
+        self,
+        account_id: str,
+        *,
+        name: str | None = None,
+        phone: str | None = None,
+        email: str | None = None,
+        client_address: str = "",
     ) -> AccountView:
+        """Rectify name and phone; a new address waits for its link. An address another
+        account holds is answered alike (pending, "check your mail"), but no link goes to
+        it: its holder is told by mail instead, so the address never becomes this
+        account's and the answer does not say whether it has an account (issue 18)."""
         current = self.profile(account_id)
         changes: dict[str, object] = {}
         if name is not None:
@@ -279,11 +337,13 @@ class Accounts:
         new_address = validation.email(email) if email is not None else None
         if new_address == current.email:
             new_address = None
+        taken = False
         if new_address is not None:
             new_key = subject_key(self._pepper, new_address)
             claim = self._repo.addresses.holder(new_key)
-            if claim is not None and claim["account_id"] != account_id and not self._stale(new_key)(claim):
-                raise FailedPrecondition("this e-mail address cannot be used for your account")
+            taken = (
+                claim is not None and claim["account_id"] != account_id and not self._stale(new_key)(claim)
+            )
 
         def edit(head: Document | None) -> Step | None:
             if head is None:
@@ -300,10 +360,10 @@ class Accounts:
         if written and doc is not None and not self._repo.accounts.exists(account_id):
             self._repo.accounts.profiles.delete_version(account_id, int(doc["n"]))
             raise NotFound("no such account")  # erased meanwhile: nothing of it stays
-        if written and new_address is not None:
-            self._send_verification(
-                account_id, new_address, str(changes.get("name", current.name)), CHANGE_EMAIL
-            )
+        if written and new_address is not None and taken:
+            self._tell_holder(new_address, client_address, change=True)
+        elif written and new_address is not None:
+            self._send_verification(account_id, new_address, CHANGE_EMAIL, client_address)
         return self.profile(account_id)
 
     def rehash(self, account_id: str, verified_hash: str, password: str) -> str:

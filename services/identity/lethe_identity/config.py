@@ -34,6 +34,13 @@ class IdentityConfig:
     password_reset_ttl_minutes: float
     password_reset_mails_per_address: int
     password_reset_window_seconds: int
+    # Mails anyone can cause (registration, resend, e-mail change, "address in use"):
+    # per target address and per client address (account_mails.py).
+    account_mails_per_address: int
+    account_mail_window_seconds: int
+    account_mails_per_client: int
+    account_mail_client_window_seconds: int
+    mail_threads: int
     session_idle_minutes: int
     session_absolute_hours: int
     remember_me_days: int
@@ -113,6 +120,13 @@ def load_config() -> IdentityConfig:
         password_reset_ttl_minutes=_reset_ttl(env),
         password_reset_mails_per_address=_positive(env, "IDENTITY_PASSWORD_RESET_MAILS_PER_ADDRESS", 3),
         password_reset_window_seconds=_positive(env, "IDENTITY_PASSWORD_RESET_WINDOW_SECONDS", 3600),
+        account_mails_per_address=_positive(env, "IDENTITY_ACCOUNT_MAILS_PER_ADDRESS", 10),
+        account_mail_window_seconds=_positive(env, "IDENTITY_ACCOUNT_MAIL_WINDOW_SECONDS", 24 * 3600),
+        account_mails_per_client=_positive(env, "IDENTITY_ACCOUNT_MAILS_PER_CLIENT", 30),
+        account_mail_client_window_seconds=_positive(
+            env, "IDENTITY_ACCOUNT_MAIL_CLIENT_WINDOW_SECONDS", 3600
+        ),
+        mail_threads=_positive(env, "IDENTITY_MAIL_THREADS", 1),
         session_idle_minutes=_positive(env, "IDENTITY_SESSION_IDLE_MINUTES", 30),
         session_absolute_hours=_positive(env, "IDENTITY_SESSION_ABSOLUTE_HOURS", 12),
         remember_me_days=_positive(env, "IDENTITY_REMEMBER_ME_DAYS", 30),

@@ -84,7 +84,7 @@ class IdentityErasure:
         now = now or datetime.now(UTC)
         counts = {"accounts": 0, "sessions": 0, "verification_links": 0, "contact_requests": 0}
         request_key = request.subject.subject_key
-        keys = {request_key}
+        keys = set(request.subject.all_keys())
         names: list[str] = []
         phones: list[str] = []
         for account_id in self._accounts_of(request):
@@ -92,6 +92,7 @@ class IdentityErasure:
             names.append(str((profile or {}).get("name") or ""))
             phones.append(str((profile or {}).get("phone") or ""))
             held = {request_key, str((profile or {}).get("subject_key") or "")} - {""}
+            held |= set(self._repo.accounts.former_keys(account_id))
             for what, count in self._repo.delete_account(account_id).items():
                 counts[what] += count
             for address_key in held:
@@ -135,7 +136,8 @@ class IdentityErasure:
         restricted = request.kind == "restriction"
         # Contact requests first, the account last: once the account (what the profile
         # shows) says restricted or lifted, the staff queue already agrees.
-        self._repo.contacts.restrict(request.subject.subject_key, at, request.request_id, restricted)
+        for subject_key in request.subject.all_keys():
+            self._repo.contacts.restrict(subject_key, at, request.request_id, restricted)
         accounts = self._restrict_accounts(self._accounts_of(request), at, request.request_id, restricted)
         receipt = restriction_receipt(request, accounts, RESTRICTION)
         self._receipts.send(receipt, request.subject.subject_key)

@@ -50,7 +50,8 @@ class IdentityExport:
 
     def export(self, subject: Subject) -> dict[str, Any]:
         accounts = [doc for doc in map(self.repo.accounts.account, self._account_ids(subject)) if doc]
-        keys = {subject.subject_key} | {str(doc.get("subject_key") or "") for doc in accounts}
+        keys = set(subject.all_keys()) | {str(doc.get("subject_key") or "") for doc in accounts}
+        keys |= {k for doc in accounts for k in doc.get("former_subject_keys") or ()}
         keys.discard("")
         return {
             "accounts": [self._account(doc) for doc in accounts],

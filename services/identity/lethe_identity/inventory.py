@@ -47,7 +47,7 @@ CONTACT_PURPOSE = "answering a contact or callback request"
 CONTACT_RETENTION = "until answered, then IDENTITY_CONTACT_RETENTION_DAYS (90); at once on erasure"
 SECURITY = (
     f"{LEGITIMATE_INTEREST}: security of the accounts (limiting log-in, password-change and contact "
-    "attempts and password-reset mails)"
+    "attempts, password-reset mails and account mails anyone can cause)"
 )
 LINK_LIFETIME = (
     "until used or expired: IDENTITY_VERIFICATION_TTL_MINUTES (1440), password-reset links "
@@ -59,9 +59,17 @@ WITH_ITEM = "as long as the item the entry points to (deleted after it)"
 HOLDINGS: tuple[Holding, ...] = (
     Holding(
         ACCOUNTS,
-        ("_id", "account_consent_version", "created_at", "domain", "restricted", "request_id"),
+        (
+            "_id",
+            "account_consent_version",
+            "created_at",
+            "domain",
+            "restricted",
+            "request_id",
+            "old_subject_key",
+        ),
         (IDENTIFIER, CONSENT_RECORD, USAGE),
-        ACCOUNT_PURPOSE + " (base, activation, portal-request steps, restriction marks)",
+        ACCOUNT_PURPOSE + " (base, activation, portal-request steps, restriction marks, former address keys)",
         ACCOUNT_BASIS,
         UNTIL_DELETED,
         (MESSAGE_BUS,),
@@ -139,11 +147,13 @@ HOLDINGS: tuple[Holding, ...] = (
         ("_id",),
         (IDENTIFIER, NETWORK),
         "limit failed log-ins and wrong current passwords per account, log-ins per address, "
-        "contact requests per client and password-reset mails per e-mail address (keyed hashes "
+        "contact requests per client, password-reset mails per e-mail address, and account mails "
+        "(registration, resend, e-mail change) per e-mail address and per client (keyed hashes "
         "of the account, address or client address)",
         SECURITY,
         "the limiter's window: IDENTITY_LOGIN_WINDOW_SECONDS (900), IDENTITY_CONTACT_WINDOW_SECONDS "
-        "(3600), IDENTITY_PASSWORD_RESET_WINDOW_SECONDS (3600)",
+        "(3600), IDENTITY_PASSWORD_RESET_WINDOW_SECONDS (3600), IDENTITY_ACCOUNT_MAIL_WINDOW_SECONDS "
+        "(86400), IDENTITY_ACCOUNT_MAIL_CLIENT_WINDOW_SECONDS (3600)",
     ),
     Holding(
         CONTACTS,

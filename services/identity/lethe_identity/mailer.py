@@ -13,14 +13,16 @@ from lethe_common.mail import Mail, ServiceMailer
 
 
 class Mailer(ServiceMailer):
-    def verification(self, to: str, name: str, token: str, ttl_hours: float, change: bool = False) -> bool:
+    def verification(self, to: str, token: str, ttl_hours: float, change: bool = False) -> bool:
+        """The link that confirms an address. It names no one: the address is not verified
+        yet, so the name typed with it may be anyone's (issue 18)."""
         link = self._link("/verify-email", token)
         what_de = "Ihre neue E-Mail-Adresse" if change else "Ihre E-Mail-Adresse"
         what_en = "your new e-mail address" if change else "your e-mail address"
         text = (
-            f"Hallo {name},\n\nbitte bestätigen Sie {what_de} mit diesem Link:\n{link}\n"
+            f"Hallo,\n\nbitte bestätigen Sie {what_de} mit diesem Link:\n{link}\n"
             f"Der Link gilt {ttl_hours:g} Stunden und nur einmal.\n\n"
-            f"Hello {name},\n\nplease confirm {what_en} with this link:\n{link}\n"
+            f"Hello,\n\nplease confirm {what_en} with this link:\n{link}\n"
             f"The link works once, for {ttl_hours:g} hours.\n\n"
             "Code (API: POST /api/v1/accounts/verify): " + token + "\n\n"
             "Wenn Sie das nicht waren, ignorieren Sie diese Mail. / "
@@ -28,6 +30,31 @@ class Mailer(ServiceMailer):
         )
         subject = "Bitte E-Mail-Adresse bestätigen / Please confirm your e-mail address"
         return self._send(Mail(to=to, subject=subject, text=text, headers={"X-Lethe-Mail": "verification"}))
+
+    def address_in_use(self, to: str, change: bool) -> bool:
+        """The notice to an address's holder that someone tried to register it (``change``:
+        to move their account to it). No link, no name, nothing of the other person."""
+        login, forgot = f"{self._public_url}/login", f"{self._public_url}/forgot-password"
+        if change:
+            tried_de = "jemand hat versucht, Ihre E-Mail-Adresse für ein anderes Konto bei uns einzutragen"
+            tried_en = "someone tried to change the address of another account with us to yours"
+        else:
+            tried_de = "jemand hat versucht, mit Ihrer E-Mail-Adresse ein Konto bei uns zu eröffnen"
+            tried_en = "someone tried to register an account with us with your e-mail address"
+        text = (
+            f"Hallo,\n\n{tried_de}. Ihre Adresse gehört schon zu einem Konto; geändert hat sich "
+            "nichts, und ohne Zugang zu Ihrem Postfach kann niemand sie verwenden.\n"
+            f"Wenn Sie das waren: melden Sie sich an ({login}) oder legen Sie ein neues Passwort "
+            f"fest ({forgot}). Haben Sie Ihr Konto noch nicht aktiviert, nutzen Sie den Link aus "
+            "unserer ersten Mail.\nWenn nicht, ignorieren Sie diese Mail.\n\n"
+            f"Hello,\n\n{tried_en}. Your address already belongs to an account; nothing has "
+            "changed, and no one can use it without access to your mailbox.\n"
+            f"If this was you: log in ({login}) or set a new password ({forgot}). If you have "
+            "not activated your account yet, use the link from our first mail.\n"
+            "If not, ignore this mail.\n"
+        )
+        subject = "Ihre E-Mail-Adresse wird schon verwendet / Your e-mail address is already in use"
+        return self._send(Mail(to=to, subject=subject, text=text, headers={"X-Lethe-Mail": "address-in-use"}))
 
     def password_reset(self, to: str, token: str, ttl_minutes: float) -> bool:
         """The link to set a new password. It names no one: the request named only an address."""

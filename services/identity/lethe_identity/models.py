@@ -86,6 +86,7 @@ class AccountView:
     created_at: datetime | None
     restricted: bool = False
     subject_key: str = ""
+    former_subject_keys: tuple[str, ...] = ()
 
     @property
     def is_admin(self) -> bool:
@@ -114,6 +115,7 @@ class AccountView:
             created_at=_time(doc.get("created_at")),
             restricted=bool(doc.get("restricted", False)),
             subject_key=str(doc.get("subject_key") or ""),
+            former_subject_keys=tuple(doc.get("former_subject_keys") or ()),
         )
 
 

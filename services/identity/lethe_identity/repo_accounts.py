@@ -53,6 +53,8 @@ LINKS = "verification_links"
 UNVERIFIED_QUEUE = "unverified"
 VERIFIED = "verified"
 EXPIRED = "expired"
+# ``accounts/<acc>/former_key/<time>/<old key>``: an address the account held before.
+FORMER_KEY = "former_key"
 PORTAL_FIELDS = ("status", "organisation_id", "organisation_name", "requested_at", "decided_at", "reason")
 
 
@@ -66,6 +68,7 @@ def compose(account_id: str, parts: Sequence[Document], profile: Document | None
     base = activation = restriction = None
     portal: list[Document] = []
     staff: list[Document] = []
+    former: list[str] = []
     for doc in parts:
         rest = _rest(account_id, str(doc["_id"]))
         if rest == "base":
@@ -76,6 +79,8 @@ def compose(account_id: str, parts: Sequence[Document], profile: Document | None
             portal.append(doc)
         elif rest.startswith("staff/"):
             staff.append(doc)
+        elif rest.startswith(f"{FORMER_KEY}/"):
+            former.append(str(doc["old_subject_key"]))
         elif rest.startswith("restriction/"):
             restriction = doc  # keys sort by event time: the last is the latest
     if base is None or profile is None or (activation or {}).get("outcome") == EXPIRED:
@@ -92,6 +97,7 @@ def compose(account_id: str, parts: Sequence[Document], profile: Document | None
         "restricted": bool(restriction and restriction.get("restricted")),
         "portal_steps": portal,
         "staff_roles": list(staff[-1].get("roles", ())) if staff else [],
+        "former_subject_keys": [k for k in dict.fromkeys(former) if k != profile["subject_key"]],
     }
     if profile.get("pending_email"):
         account["pending_email"] = profile["pending_email"]
@@ -131,6 +137,11 @@ class AccountStore:
         latest = self._parts.find_one({"_id": under(account_id, "restriction")}, sort=[("_id", DESCENDING)])
         return bool(latest and latest.get("restricted"))
 
+    def former_keys(self, account_id: str) -> list[str]:
+        """The keys of the addresses the account held before, oldest first."""
+        docs = self._parts.find({"_id": under(account_id, FORMER_KEY)}, sort=[("_id", ASCENDING)])
+        return list(dict.fromkeys(str(doc["old_subject_key"]) for doc in docs))
+
     def activation(self, account_id: str) -> Document | None:
         return self._parts.find_one({"_id": key(account_id, "activation")})
 
@@ -151,6 +162,14 @@ class AccountStore:
             existing = self.activation(account_id)
             return str((existing or {}).get("outcome", outcome))
         return outcome
+
+    def record_former_key(self, account_id: str, old_key: str, now: datetime, event: Envelope) -> str:
+        """Remember that the account held ``old_key`` until ``now``, and publish ``event``
+        (``account.email_changed``) with it: one insert, so neither goes without the other.
+        Returns the entry's id (for taking it back after an erasure that ran meanwhile)."""
+        entry = key(account_id, FORMER_KEY, timekey(now), old_key)
+        self._outbox.insert(self._parts, {"_id": entry, "old_subject_key": old_key, "at": now}, event)
+        return entry
 
     def write_profile(self, account_id: str, decide: DecideVersion) -> tuple[Document | None, bool]:
         return self.profiles.write(account_id, decide)

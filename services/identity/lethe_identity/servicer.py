@@ -67,6 +67,7 @@ def account_message(view: AccountView) -> pb.Account:
         created_at=wire_time(view.created_at),
         restricted=view.restricted,
         subject_key=view.subject_key,
+        former_subject_keys=list(view.former_subject_keys),
     )
 
 
@@ -138,7 +139,12 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
     # -- accounts ------------------------------------------------------------------
     def Register(self, request: pb.RegisterRequest, context: Any) -> pb.RegisterResponse:
         account_id = self._accounts.register(
-            request.email, request.password, request.name, request.phone, request.account_consent_version
+            request.email,
+            request.password,
+            request.name,
+            request.phone,
+            request.account_consent_version,
+            client_address=request.client_address,
         )
         return pb.RegisterResponse(account_id=account_id)
 
@@ -146,7 +152,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         return account_message(self._accounts.verify(request.token, request.password))
 
     def ResendVerification(self, request: pb.ResendVerificationRequest, context: Any) -> pb.Empty:
-        self._accounts.resend_verification(request.email)
+        self._accounts.resend_verification(request.email, client_address=request.client_address)
         return pb.Empty()
 
     # -- sessions ------------------------------------------------------------------
@@ -168,6 +174,10 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
         self._passwords.confirm(view.id, request.password)
         self._sessions.password_confirmed(request.session_token)
         return self._with_assertion(view, request.session_token)
+
+    def RequireRecentPassword(self, request: pb.RequireRecentPasswordRequest, context: Any) -> pb.Empty:
+        self._sessions.require_recent_password(request.session_token)
+        return pb.Empty()
 
     def _with_assertion(self, view: AccountView, session_token: str) -> pb.Account:
         """The account, and for staff the assertion the other services' staff RPCs need."""
@@ -210,6 +220,7 @@ class IdentityServicer(identity_pb2_grpc.IdentityServiceServicer):  # type: igno
                 name=_optional(request, "name"),
                 phone=_optional(request, "phone"),
                 email=_optional(request, "email"),
+                client_address=request.client_address,
             )
         )
 

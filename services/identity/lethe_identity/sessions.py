@@ -14,7 +14,8 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from lethe_common import tokens
-from lethe_common.errors import TooManyRequests, Unauthenticated
+from lethe_common.errors import PermissionDenied, TooManyRequests, Unauthenticated
+from lethe_common.staff import STEP_UP_SECONDS
 from lethe_common.subject import normalise_email
 from lethe_identity.accounts import Accounts
 from lethe_identity.config import IdentityConfig
@@ -27,6 +28,10 @@ log = logging.getLogger(__name__)
 
 BAD_CREDENTIALS = "the e-mail address or the password is wrong"
 NOT_LOGGED_IN = "you are not logged in, or your session has ended"
+REAUTHENTICATE = (
+    "for your security, please enter your password again: "
+    f"you last entered it more than {STEP_UP_SECONDS // 60} minutes ago"
+)
 # Refreshing last_seen on every request would be a store write per request;
 # once a minute keeps the idle clock honest to within a minute.
 TOUCH_AFTER = timedelta(seconds=60)
@@ -160,6 +165,15 @@ class Sessions:
         if session is None:
             raise Unauthenticated(NOT_LOGGED_IN)
         return self._repo.sessions.password_entered_at(session)
+
+    def require_recent_password(self, session_token: str) -> None:
+        """A customer's own dangerous action (erasure, a new e-mail address): the password
+        entered in this session within the staff step-up's window (``STEP_UP_SECONDS``)."""
+        if not tokens.looks_like_token(session_token):
+            raise Unauthenticated(NOT_LOGGED_IN)
+        entered = self.password_entered_at(session_token)
+        if (self._clock() - entered).total_seconds() > STEP_UP_SECONDS:
+            raise PermissionDenied(REAUTHENTICATE, reason="reauthentication_required")
 
     def password_confirmed(self, session_token: str) -> None:
         """Record a step-up: the password was just entered again in this session."""

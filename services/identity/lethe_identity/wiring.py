@@ -8,6 +8,7 @@ from datetime import timedelta
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
 from lethe_common.staff import AssertionSigner, AssertionVerifier
+from lethe_identity.account_mails import MailJobs
 from lethe_identity.accounts import Accounts
 from lethe_identity.config import SERVICE, IdentityConfig
 from lethe_identity.contact import ContactRequests
@@ -44,7 +45,7 @@ def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
     passwords = Passwords(config.argon2)
     mailer = Mailer(config.common, config.public_url)
     portal = Portal(repo, mailer, config.admin_emails)
-    accounts = Accounts(repo, passwords, mailer, config, portal)
+    accounts = Accounts(repo, passwords, mailer, config, portal, jobs=MailJobs(config.mail_threads))
     return IdentityParts(
         accounts=accounts,
         sessions=Sessions(repo, accounts, passwords, config),

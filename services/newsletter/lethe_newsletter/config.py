@@ -20,6 +20,12 @@ class NewsletterConfig:
     link_key: bytes
     confirmation_ttl_hours: int
     confirmation_resend_seconds: int
+    # Confirmation mails: per target address and window, and per client (the caller's
+    # address as the gateway saw it) and window.
+    confirmation_mails_per_address: int
+    confirmation_window_seconds: int
+    confirmation_mails_per_client: int
+    confirmation_client_window_seconds: int
     send_rate_per_second: float
     batch_size: int
     send_lease_seconds: float
@@ -50,6 +56,18 @@ def load_config() -> NewsletterConfig:
         confirmation_ttl_hours=env.bounded_int("NEWSLETTER_CONFIRMATION_TTL_HOURS", 48, 1, 24 * 30),
         confirmation_resend_seconds=env.bounded_int(
             "NEWSLETTER_CONFIRMATION_RESEND_SECONDS", 600, 0, 86400 * 7
+        ),
+        confirmation_mails_per_address=env.bounded_int(
+            "NEWSLETTER_CONFIRMATION_MAILS_PER_ADDRESS", 10, 1, 1000
+        ),
+        confirmation_window_seconds=env.bounded_int(
+            "NEWSLETTER_CONFIRMATION_WINDOW_SECONDS", 86400, 1, 86400 * 7
+        ),
+        confirmation_mails_per_client=env.bounded_int(
+            "NEWSLETTER_CONFIRMATION_MAILS_PER_CLIENT", 30, 1, 100_000
+        ),
+        confirmation_client_window_seconds=env.bounded_int(
+            "NEWSLETTER_CONFIRMATION_CLIENT_WINDOW_SECONDS", 3600, 1, 86400 * 7
         ),
         send_rate_per_second=rate,
         # Subscribers are read again before each batch: at the default rate, someone who

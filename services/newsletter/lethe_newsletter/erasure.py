@@ -53,6 +53,10 @@ class NewsletterErasure:
         )
         self._repo.forget_restrictions(request.subject.owners())
         if erased:
+            # Every address the person had stays unmailed, not only the one subscribed:
+            # an erasure made under a new address covers the old one (issue 18).
+            for key in request.subject.all_keys():
+                self._repo.suppress(key, datetime.now(UTC), "erasure")
             receipt = Receipt(
                 request_id=request.request_id,
                 kind="erasure",
@@ -110,8 +114,8 @@ class NewsletterErasure:
     def export(self, subject: Subject) -> dict[str, Any]:
         """Everything held about the person: subscription and which campaigns reached them."""
         lives = self._subscribers.lives_of(subject)
-        key = subject.subject_key
-        suppressed = bool(self._repo.suppressions([key])) if key else False
+        keys = subject.all_keys()
+        suppressed = bool(self._repo.suppressions(keys)) if keys else False
         return {
             "subscriptions": [self._subscription(life) for life in lives],
             "newsletters_sent": [

@@ -25,6 +25,7 @@ from lethe_common.inventory import (
     Holding,
     Inventory,
 )
+from lethe_common.send_limits import SEND_LIMITS
 from lethe_newsletter.campaign_repository import (
     CAMPAIGN_INDEX,
     CAMPAIGN_LEASES,
@@ -119,6 +120,16 @@ HOLDINGS: tuple[Holding, ...] = (
         INDEX + " (unconfirmed requests, withdrawals to retry)",
         NEWSLETTER_BASIS,
         WITH_ITEM,
+    ),
+    Holding(
+        SEND_LIMITS,
+        ("_id", "entry"),
+        (IDENTIFIER, NETWORK),
+        "limit double opt-in mails per target address and per client (keyed hashes of the "
+        "address and of the client address, never either; lethe_common.send_limits)",
+        LEGITIMATE_INTEREST + ": no mail bombing through the subscription form",
+        "the limit's window: NEWSLETTER_CONFIRMATION_WINDOW_SECONDS (86400) per address, "
+        "NEWSLETTER_CONFIRMATION_CLIENT_WINDOW_SECONDS (3600) per client; then swept",
     ),
     Holding(
         CAMPAIGN_STEPS,

@@ -19,8 +19,8 @@ class Subscribers:
 
     def of(self, subject: Subject) -> list[str]:
         """The subscriber ids a person may have: their address's, and those their account
-        subscribed (with an address it may since have changed)."""
-        found = [subscriber_id(subject.subject_key)] if subject.subject_key else []
+        subscribed (with an address it may since have changed), and its former addresses'."""
+        found = [subscriber_id(key) for key in subject.all_keys()]
         for subscriber in self._repo.subscribers_of_account(subject.account_id):
             if subscriber in found:
                 continue

@@ -15,6 +15,8 @@ Every read and write names documents by ``_id`` (docs/architecture.md, "Every qu
 - ``confirmation_mails``: ``<subscriber id>/<event id>``, one confirmation mail per event.
 - ``queues``: ``unconfirmed/<expiry>/<subscriber id>`` and
   ``withdrawals/<due>/<subscriber id>``, what the sweep looks at (TimeQueue).
+- ``send_limits``: confirmation mails counted per address and per client, by keyed hashes
+  (:mod:`lethe_common.send_limits`), each deleted once its window ends.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pymongo.errors import DuplicateKeyError
 from lethe_common.events.outbox import Outbox
 from lethe_common.mongo import Coll, Db, Document, RetiredIndex
 from lethe_common.privacy import RECEIPT_INDEXES
+from lethe_common.send_limits import SEND_LIMITS
 from lethe_common.store.index import OwnerIndex, TimeQueue
 from lethe_common.store.keys import key, timekey, under
 from lethe_common.store.paging import page, scan
@@ -100,6 +103,8 @@ class NewsletterRepository:
         self._send_log = db[SEND_LOG]
         self._mails = db[CONFIRMATION_MAILS]
         self._queues = TimeQueue(db[QUEUES])
+        # Counted confirmation mails, per address and per client (lethe_common.send_limits).
+        self.send_limits = db[SEND_LIMITS]
 
     # -- subscribers ----------------------------------------------------------------------
     def life(self, subscriber: str) -> Life:

@@ -1,9 +1,17 @@
 """Subscribing with double opt-in and confirming (SPEC section 3, newsletter row).
 
 Nothing goes to an address before it is confirmed except the one confirmation mail the
-person asked for, at most once per resend interval. Every answer to a subscription
-request is the same, whatever the address's state, so the form tells nobody who
-subscribes.
+person asked for, at most once per resend interval, and no more than the send limits allow
+(:mod:`lethe_common.send_limits`: ``NEWSLETTER_CONFIRMATION_MAILS_PER_ADDRESS`` in
+``NEWSLETTER_CONFIRMATION_WINDOW_SECONDS`` per address, ``..._PER_CLIENT`` in
+``..._CLIENT_WINDOW_SECONDS`` per client). Every answer to a subscription request is the
+same, whatever the address's state and whether a mail goes, so the form tells nobody who
+subscribes or that a limit was reached.
+
+A request whose mail a limit refuses changes nothing: a new subscription is not recorded
+(its link would only be in the mail, so it could never be confirmed, and its address and
+name would be kept for nothing), and a pending one keeps its last mail's time, so the next
+request after the limit frees up mails at once.
 
 Every move is a step appended after reading the subscriber's steps (see
 :mod:`lethe_newsletter.lifecycle`): two requests for one address at once start one
@@ -22,6 +30,7 @@ from lethe_common import tokens
 from lethe_common.errors import FailedPrecondition, InvalidArgument, Unavailable
 from lethe_common.events.envelope import Envelope
 from lethe_common.netaddr import truncate_address
+from lethe_common.send_limits import MailLimiter
 from lethe_common.store.steps import Step
 from lethe_common.subject import Subject, subject_key
 from lethe_common.validation import email as checked_email
@@ -59,6 +68,8 @@ USED_OR_UNKNOWN = (
 BEING_CONFIRMED = "this subscription is being confirmed right now; please try again in a moment"
 # Steps one subscription may take: repeated requests change it at most this often.
 MAX_LIFE_STEPS = 50
+# The send limit's name of the double opt-in mail.
+CONFIRMATION_MAIL = "newsletter-confirmation"
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,7 @@ class Subscriptions:
         links: Links,
         pepper: str,
         timing: Timing,
+        mail_limits: MailLimiter,
     ) -> None:
         self._repo = repo
         self._subscribers = subscribers
@@ -121,6 +133,7 @@ class Subscriptions:
         self._links = links
         self._pepper = pepper
         self._timing = timing
+        self.mail_limits = mail_limits
 
     # -- subscribing ----------------------------------------------------------------------
     def subscribe(
@@ -146,7 +159,8 @@ class Subscriptions:
         ):
             return ACCEPTED  # still unsubscribing: consent is down, the worker retries
         self._repo.link_account(applicant.account_id, subscriber)  # the index before the item
-        request = _Request(applicant, key, version, truncate_address(client_address), at)
+        permit = _MailPermit(self.mail_limits, applicant.email, client_address, at)
+        request = _Request(applicant, key, version, truncate_address(client_address), at, permit)
         self._repo.append(subscriber, lambda life: self._request_step(life, request))
         return ACCEPTED
 
@@ -156,6 +170,8 @@ class Subscriptions:
 
     def _request_step(self, life: Life, request: _Request) -> Step | None:
         if not life.live:
+            if not request.permit.granted():
+                return None  # over a send limit: no mail, so nothing to confirm either
             self._mailing(life.subscriber_id, request.at)
             applicant = request.applicant
             return Step(
@@ -188,7 +204,8 @@ class Subscriptions:
             changes["account_id"] = request.applicant.account_id
         last = life.confirmation_requested_at
         events = []
-        if last is None or last <= request.at - self._timing.resend_interval:
+        due = last is None or last <= request.at - self._timing.resend_interval
+        if due and request.permit.granted():
             self._mailing(life.subscriber_id, request.at)
             changes.update(requested_at=request.at, confirmation_requested_at=request.at)
             events.append(_confirmation_event(life.subscriber_id, life.subject_key))
@@ -323,6 +340,23 @@ class Subscriptions:
         self._links.unsubscribed_id(token)
 
 
+class _MailPermit:
+    """Whether a request may mail: the send limits are asked once, the first time a step
+    would mail (the step may be decided again after a lost race; it asks no more)."""
+
+    def __init__(self, limits: MailLimiter, email: str, client_address: str, at: datetime) -> None:
+        self._limits = limits
+        self._email = email
+        self._client_address = client_address
+        self._at = at
+        self._answer: bool | None = None
+
+    def granted(self) -> bool:
+        if self._answer is None:
+            self._answer = self._limits.admit(self._email, self._client_address, self._at)
+        return self._answer
+
+
 @dataclass(frozen=True)
 class _Request:
     applicant: Applicant
@@ -330,3 +364,4 @@ class _Request:
     version: str
     client_address: str
     at: datetime
+    permit: _MailPermit

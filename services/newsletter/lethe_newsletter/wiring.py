@@ -9,6 +9,7 @@ from lethe_common.audit import AUDIT, AuditTrail
 from lethe_common.mail import Mail, send_mail
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
+from lethe_common.send_limits import MailLimiter, Window
 from lethe_newsletter.campaign_repository import CampaignRepository
 from lethe_newsletter.campaigns import Campaigns
 from lethe_newsletter.config import SERVICE, NewsletterConfig
@@ -19,7 +20,7 @@ from lethe_newsletter.links import Links
 from lethe_newsletter.messages import Messages
 from lethe_newsletter.people import Subscribers
 from lethe_newsletter.repository import NewsletterRepository
-from lethe_newsletter.subscriptions import Subscriptions, Timing
+from lethe_newsletter.subscriptions import CONFIRMATION_MAIL, Subscriptions, Timing
 from lethe_newsletter.trial_sends import TrialSends
 
 
@@ -50,8 +51,15 @@ def build_parts(runtime: Runtime, config: NewsletterConfig) -> NewsletterParts:
         confirm_wait_seconds=min(config.rpc_timeout_seconds, 5.0),
         claim_timeout=timedelta(seconds=max(30.0, 3 * config.rpc_timeout_seconds)),
     )
+    mail_limits = MailLimiter(
+        repo.send_limits,
+        config.common.subject_pepper,
+        CONFIRMATION_MAIL,
+        Window(config.confirmation_mails_per_address, config.confirmation_window_seconds),
+        Window(config.confirmation_mails_per_client, config.confirmation_client_window_seconds),
+    )
     subscriptions = Subscriptions(
-        repo, subscribers, leaving, consent, links, config.common.subject_pepper, timing
+        repo, subscribers, leaving, consent, links, config.common.subject_pepper, timing, mail_limits
     )
     receipts = ReceiptSender(runtime.db, runtime.outbox, SERVICE)
     audit = AuditTrail(runtime.db[AUDIT])

@@ -4,7 +4,8 @@ It mails double opt-in links, ends subscriptions whose consent was withdrawn
 elsewhere, does the newsletter's part of erasures and restrictions, sends
 campaigns, retries withdrawals the consent service could not take at once,
 forgets requests that were never confirmed, and deletes staff audit entries older
-than ``LETHE_AUDIT_RETENTION_DAYS`` and the test-send slots of past hours.
+than ``LETHE_AUDIT_RETENTION_DAYS``, the test-send slots of past hours and the send
+limits' counts of confirmation mails whose window ended.
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def sweeps(parts: NewsletterParts, config: NewsletterConfig) -> list[Sweep]:
             "withdrawals_recorded": parts.leaving.retry_withdrawals(),
             "unconfirmed_forgotten": parts.leaving.forget_unconfirmed(),
             "test_send_slots_forgotten": parts.trials.forget_old(),
+            "send_limits_forgotten": parts.subscriptions.mail_limits.sweep(),
             "staff_audit": parts.audit.sweep(datetime.now(UTC), config.common.audit_retention_days),
         }
 

@@ -104,7 +104,7 @@ class ShopErasure:
             self._receipts.send(receipt, subject.subject_key)
             log.info("erasure handled", extra={"request_id": request.request_id, "outcome": receipt.outcome})
             return receipt
-        self._people.add_wait({"_id": request.request_id, **subject.fields(), "opened_at": now})
+        self._people.add_wait({"_id": request.request_id, **subject.stored(), "opened_at": now})
         # What needs no waiting goes now: the e-mail address of every order, the contacts
         # of the blocked ones (issue 14: nothing stays that the receipt does not declare).
         blocked = self._tidy(orders)
@@ -286,9 +286,9 @@ class ShopErasure:
 
 
 def _subject_keys(subject: Subject, orders: Iterable[Loaded]) -> list[str]:
-    """The subject keys the person's audit entries are filed under: theirs, and those of
-    their orders (found by account id too)."""
-    found = [subject.subject_key, *(str(o.order.get("subject_key") or "") for o in orders)]
+    """The subject keys the person's audit entries are filed under: theirs (current and
+    former), and those of their orders (found by account id too)."""
+    found = [*subject.all_keys(), *(str(o.order.get("subject_key") or "") for o in orders)]
     return sorted({key for key in found if key})
 
 

@@ -143,7 +143,7 @@ HOLDINGS: tuple[Holding, ...] = (
     ),
     Holding(
         ERASURE_WAITS,
-        ("_id", "account_id", "subject_key"),
+        ("_id", "account_id", "subject_key", "former_subject_keys"),
         (IDENTIFIER, PRIVACY_REQUEST),
         "an erasure waiting until the person's open orders are fulfilled (Art. 17(3)(b))",
         LEGAL_OBLIGATION + ": Art. 17 GDPR",

@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request
 
 from lethe.consent.v1 import consent_pb2
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.deps import consent, identity, rpc_timeout
+from lethe_gateway.deps import client_address, consent, identity, rpc_timeout
 from lethe_gateway.schemas import Accepted, AccountOut, EmailBody, RegisterBody, Registered, VerifyBody
 
 router = APIRouter(tags=["accounts"])
@@ -27,8 +27,10 @@ async def _check_account_text(request: Request, version: str) -> None:
 async def register(body: RegisterBody, request: Request) -> Registered:
     """Open a customer account; a verification link goes to the address.
 
-    The account consent must be given to the current text: the consent service
-    records it once the address is verified.
+    An address that already has an account is answered the same (201, an id that leads
+    nowhere), and its holder is told by mail: the answer never says whether an address has
+    an account. The account consent must be given to the current text (else 422): the
+    consent service records it once the address is verified.
     """
     await _check_account_text(request, body.account_consent_version)
     reply = await identity(request).Register(
@@ -38,6 +40,7 @@ async def register(body: RegisterBody, request: Request) -> Registered:
             name=body.name,
             phone=body.phone or "",
             account_consent_version=body.account_consent_version,
+            client_address=client_address(request),
         ),
         timeout=rpc_timeout(request),
     )
@@ -57,9 +60,11 @@ async def verify(body: VerifyBody, request: Request) -> AccountOut:
 
 @router.post("/accounts/verify/resend", status_code=202, response_model=Accepted)
 async def resend(body: EmailBody, request: Request) -> Accepted:
-    """Send a new verification link; the answer is the same for every address."""
+    """Send a new verification link; the answer is the same, and as fast, for every address
+    (identity looks the address up and mails after answering)."""
     await identity(request).ResendVerification(
-        pb.ResendVerificationRequest(email=body.email), timeout=rpc_timeout(request)
+        pb.ResendVerificationRequest(email=body.email, client_address=client_address(request)),
+        timeout=rpc_timeout(request),
     )
     return Accepted(
         message="if this address has an account waiting for verification, a new link is on its way"

@@ -4,7 +4,8 @@ action asks for.
 Granting or revoking a role, a legal-hold read and sending a campaign need the password
 entered within the last 10 minutes; the service that owns the action checks it from the
 staff assertion and answers 403 ``reauthentication_required`` otherwise. The client then
-sends the password to ``POST /session/password-check`` and tries again.
+sends the password to ``POST /session/password-check`` (routes/session.py) and tries
+again.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ from pydantic import BaseModel
 
 from lethe.common.v1 import audit_pb2
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.auth import SESSION_COOKIE
-from lethe_gateway.cookies import read_cookie
-from lethe_gateway.deps import Admin, LoggedIn, as_staff, consent, identity, newsletter, rpc_timeout, shop
+from lethe_gateway.deps import Admin, as_staff, consent, identity, newsletter, rpc_timeout, shop
 from lethe_gateway.paging import DEFAULT_LIMIT, PageLimit, PageToken, link_next_page
-from lethe_gateway.schemas import PasswordCheckBody, RoleChangeBody
+from lethe_gateway.schemas import RoleChangeBody
 
 router = APIRouter(tags=["admin"])
 AuditService = Literal["identity", "consent", "shop", "newsletter"]
@@ -73,17 +72,6 @@ class AuditEntryOut(BaseModel):
             reason=msg.reason,
             detail=msg.detail,
         )
-
-
-@router.post("/session/password-check", status_code=204)
-async def check_password(body: PasswordCheckBody, request: Request, account: LoggedIn) -> Response:
-    """Step-up: enter the password again before a dangerous action (403 when it is wrong,
-    429 after too many wrong ones)."""
-    await identity(request).ConfirmPassword(
-        pb.ConfirmPasswordRequest(session_token=read_cookie(request, SESSION_COOKIE), password=body.password),
-        timeout=rpc_timeout(request),
-    )
-    return Response(status_code=204)
 
 
 async def list_staff(request: Request, admin: pb.Account) -> list[StaffMemberOut]:

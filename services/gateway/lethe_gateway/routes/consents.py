@@ -13,6 +13,7 @@ from fastapi import APIRouter, Path, Request
 
 from lethe.consent.v1 import consent_pb2 as pb
 from lethe.identity.v1 import identity_pb2
+from lethe_gateway.auth import REAUTHENTICATE, require_recent_password
 from lethe_gateway.deps import LoggedIn, client_address, consent, global_privacy_control, person, rpc_timeout
 from lethe_gateway.privacy_schemas import (
     ConsentRecordOut,
@@ -84,12 +85,19 @@ async def grant(body: GrantBody, request: Request, account: LoggedIn) -> Consent
     return ConsentRecordOut.of(reply)
 
 
-@router.delete("/me/consents/{purpose}", response_model=WithdrawnOut)
+@router.delete(
+    "/me/consents/{purpose}",
+    response_model=WithdrawnOut,
+    responses={403: {"description": f"for the account consent only: {REAUTHENTICATE}"}},
+)
 async def withdraw(purpose: PurposePath, request: Request, account: LoggedIn) -> WithdrawnOut:
     """Withdraw for the future: a new record; the grant stays as proof.
 
-    Withdrawing the ``account`` consent erases the account.
+    Withdrawing the ``account`` consent erases the account, so it needs the password
+    entered within 10 minutes, like ``POST /me/erasure``.
     """
+    if purpose == "account":
+        await require_recent_password(request)
     reply = await consent(request).Withdraw(
         pb.WithdrawRequest(
             person=person(account),

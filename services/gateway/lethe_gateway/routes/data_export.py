@@ -156,7 +156,11 @@ async def _collect(part: Part, stub: Any, subject: subject_pb2.Subject, timeout:
 )
 async def data_export(request: Request, response: Response, account: LoggedIn) -> DataExportOut:
     """Everything held about you, from every service, as one JSON document (Art. 15 and 20)."""
-    subject = subject_pb2.Subject(account_id=account.id, subject_key=account.subject_key)
+    subject = subject_pb2.Subject(
+        account_id=account.id,
+        subject_key=account.subject_key,
+        former_subject_keys=list(account.former_subject_keys),
+    )
     document = await assemble(request, subject, account.id, account.email)
     as_attachment(response, document)
     return document

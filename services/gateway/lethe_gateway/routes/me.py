@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 
 from lethe.identity.v1 import identity_pb2 as pb
-from lethe_gateway.deps import LoggedIn, PortalMember, identity, rpc_timeout
+from lethe_gateway.auth import REAUTHENTICATE, require_recent_password
+from lethe_gateway.deps import LoggedIn, PortalMember, client_address, identity, rpc_timeout
 from lethe_gateway.schemas import AccountOut, OrganisationOut, PortalAccessOut, ProfilePatch
 
 router = APIRouter(tags=["me"])
@@ -16,14 +17,23 @@ async def get_me(account: LoggedIn) -> AccountOut:
     return AccountOut.of(account)
 
 
-@router.patch("/me", response_model=AccountOut)
+@router.patch(
+    "/me",
+    response_model=AccountOut,
+    responses={403: {"description": REAUTHENTICATE}},
+)
 async def patch_me(body: ProfilePatch, request: Request, account: LoggedIn) -> AccountOut:
-    """Rectify name and phone at once; a new e-mail address waits for its verification."""
+    """Rectify name and phone at once; a new e-mail address waits for its verification and
+    needs the password entered within 10 minutes (nothing changes otherwise)."""
     fields = body.model_dump(exclude_unset=True)
     if any(name in fields and fields[name] is None for name in ("name", "email")):
         raise HTTPException(422, "name and email cannot be removed, only changed")
+    if fields.get("email") and str(fields["email"]).strip().lower() != account.email.lower():
+        await require_recent_password(request)
     update = pb.UpdateProfileRequest(
-        account_id=account.id, **{name: value if value is not None else "" for name, value in fields.items()}
+        account_id=account.id,
+        client_address=client_address(request),
+        **{name: value if value is not None else "" for name, value in fields.items()},
     )
     reply = await identity(request).UpdateProfile(update, timeout=rpc_timeout(request))
     return AccountOut.of(reply)

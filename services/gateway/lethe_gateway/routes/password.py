@@ -61,7 +61,7 @@ async def complete_password_reset(
     "/me/password",
     response_model=PasswordSet,
     responses={
-        403: {"description": "the current password is wrong (or the X-CSRF-Token header is missing)"},
+        403: {"description": "the current password is wrong"},
         429: {
             "description": "too many wrong current passwords; the Retry-After header says how long to wait"
         },

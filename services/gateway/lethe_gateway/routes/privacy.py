@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 
 from lethe.consent.v1 import consent_pb2 as pb
+from lethe_gateway.auth import REAUTHENTICATE, require_recent_password
 from lethe_gateway.deps import LoggedIn, client_address, consent, person, rpc_timeout
 from lethe_gateway.privacy_schemas import (
     ConfirmBody,
@@ -45,9 +46,16 @@ async def _open(
     return OpenedOut(request=PrivacyRequestOut.of(reply.request), follow_token=reply.follow_token)
 
 
-@router.post("/me/erasure", status_code=202, response_model=OpenedOut)
+@router.post(
+    "/me/erasure",
+    status_code=202,
+    response_model=OpenedOut,
+    responses={403: {"description": REAUTHENTICATE}},
+)
 async def erase_me(body: ErasureBody, request: Request, account: LoggedIn) -> OpenedOut:
-    """Be forgotten: every service purges or blocks its data and sends a receipt."""
+    """Be forgotten: every service purges or blocks its data and sends a receipt. Needs the
+    password entered within 10 minutes (403 ``reauthentication_required``)."""
+    await require_recent_password(request)
     return await _open(request, account, "erasure", reason=body.reason)
 
 

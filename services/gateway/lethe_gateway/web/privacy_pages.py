@@ -43,6 +43,7 @@ from lethe_gateway.web.outcome import Refused, attempt, field_errors
 from lethe_gateway.web.privacy_frame import page
 from lethe_gateway.web.render import expired, problem
 from lethe_gateway.web.session import page_account
+from lethe_gateway.web.step_up import PASSWORD_FIELD, confirm_password, refusal_on_form
 
 router = APIRouter()
 
@@ -198,11 +199,15 @@ async def erase_page(request: Request) -> Response:
     account = await page_account(request)
     if account is None:
         return _to_login("/privacy/erase")
-    return page(request, "privacy_erase.html", account, errors={}, values={"reason": ""}, message="")
+    return page(
+        request, "privacy_erase.html", account, errors={}, values={"reason": ""}, message="", step_up=False
+    )
 
 
 @router.post("/privacy/erase")
 async def erase_submit(request: Request) -> Response:
+    """Erasure needs the password entered within 10 minutes: the form's password field,
+    optional until then, is checked first (``step_up.py``)."""
     form = await request.form()
     account = await page_account(request)
     if not csrf_ok(request, form):
@@ -210,7 +215,7 @@ async def erase_submit(request: Request) -> Response:
     if account is None:
         return _to_login("/privacy/erase")
     t = translator(language(request))
-    values = {"reason": field(form, "reason")}
+    values = {"reason": field(form, "reason"), "confirm": field(form, "confirm")}
     errors: dict[str, str] = {}
     if field(form, "confirm") != "yes":
         errors["confirm"] = t("privacy.erase.confirm.missing")
@@ -227,18 +232,22 @@ async def erase_submit(request: Request) -> Response:
             errors=errors,
             values=values,
             message=t("error.field"),
+            step_up=False,
         )
     try:
+        await confirm_password(request, account, str(form.get(PASSWORD_FIELD, "")))
         opened = await attempt(erase_me(body, request, account), t("error.unavailable"))
     except Refused as refused:
+        errors, message, step_up = refusal_on_form(refused, t)
         return page(
             request,
             "privacy_erase.html",
             account,
             status_code=refused.status,
-            errors={},
+            errors=errors,
             values=values,
-            message=refused.message,
+            message=message,
+            step_up=step_up,
         )
     response = _opened(request, None, opened)  # the account is being erased: no more account pages
     await forget_visitor(request, response)

@@ -1,4 +1,5 @@
-"""The account page: rectify name and phone, change the e-mail address, ask for portal
+"""The account page: rectify name and phone, change the e-mail address (with the password
+if it was last entered more than 10 minutes ago), ask for portal
 access and see the organisation once approved, and the newsletter switch.
 
 Every action is a form posting to its own address, which calls the JSON API's route
@@ -28,6 +29,7 @@ from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.outcome import Refused, attempt, field_errors
 from lethe_gateway.web.render import expired, render
 from lethe_gateway.web.session import page_account
+from lethe_gateway.web.step_up import PASSWORD_FIELD, confirm_password, refusal_on_form
 
 router = APIRouter()
 
@@ -69,6 +71,7 @@ async def _account_page(
     errors: dict[str, str] | None = None,
     message: str = "",
     status_code: int = 200,
+    step_up: bool = False,
 ) -> Response:
     t = translator(language(request))
     notice = t(DONE[request.query_params.get("done", "")]) if request.query_params.get("done") in DONE else ""
@@ -92,6 +95,7 @@ async def _account_page(
         "newsletter_version": version,
         "newsletter_text": text,
         "newsletter_error": newsletter_error,
+        "step_up": step_up,  # the e-mail form's password field is required
     }
     return render(request, "profile_account.html", account=account, status_code=status_code, **context)
 
@@ -142,6 +146,8 @@ async def profile_submit(request: Request) -> Response:
 
 @router.post("/account/email")
 async def email_submit(request: Request) -> Response:
+    """A new address needs the password entered within 10 minutes: the form's password
+    field, optional until then, is checked first (``step_up.py``)."""
     form = await request.form()
     if not csrf_ok(request, form):
         return expired(request)
@@ -164,15 +170,18 @@ async def email_submit(request: Request) -> Response:
             status_code=422,
         )
     try:
+        await confirm_password(request, account, str(form.get(PASSWORD_FIELD, "")))
         await attempt(patch_me(body, request, account), t("error.unavailable"))
     except Refused as refused:
+        errors, message, step_up = refusal_on_form(refused, t)
         return await _account_page(
             request,
             account,
             values=values,
-            errors={"email": refused.message},
-            message=refused.message,
+            errors=errors if step_up else {"email": refused.message},
+            message=message,
             status_code=refused.status,
+            step_up=step_up,
         )
     forget_session(request)
     return RedirectResponse("/account?done=email", status_code=303)

@@ -16,13 +16,9 @@ from lethe.identity.v1 import identity_pb2 as pb
 from lethe_common.staff import holds
 from lethe_gateway.auth import SESSION_COOKIE, _authenticate
 from lethe_gateway.cookies import read_cookie
-from lethe_gateway.routes.admin_staff import check_password
-from lethe_gateway.schemas import PasswordCheckBody
 from lethe_gateway.web.i18n import language, translator
-from lethe_gateway.web.outcome import Refused, attempt
 from lethe_gateway.web.render import message
-
-STEP_UP = "reauthentication_required"  # a service's answer: enter the password again
+from lethe_gateway.web.step_up import confirm_password
 
 
 async def staff_account(request: Request, *roles: str) -> pb.Account | Response:
@@ -47,20 +43,12 @@ async def staff_account(request: Request, *roles: str) -> pb.Account | Response:
     return account
 
 
-class WrongPassword(Refused):
-    """The password a step-up form carried is not the person's (or too many were wrong)."""
-
-
 async def after_step_up(
     request: Request, staff: pb.Account, password: str, *roles: str
 ) -> pb.Account | Response:
     """Whom to act as. A dangerous action's form may carry the password (the step-up): it
     is checked first (:class:`WrongPassword` if wrong), then the account is read again, so
     the assertion forwarded carries the new time. Without one, ``staff`` as it is."""
-    if not password:
+    if not await confirm_password(request, staff, password):
         return staff
-    try:
-        await attempt(check_password(PasswordCheckBody(password=password[:1024]), request, staff), "")
-    except Refused as no:
-        raise WrongPassword(no.status, no.message, code=no.code) from no
     return await staff_account(request, *roles)

@@ -42,7 +42,8 @@ from lethe_gateway.web.outcome import Refused, attempt
 from lethe_gateway.web.privacy_frame import when
 from lethe_gateway.web.render import expired, problem, render
 from lethe_gateway.web.shop_pages import money
-from lethe_gateway.web.staff_gate import STEP_UP, WrongPassword, after_step_up, staff_account
+from lethe_gateway.web.staff_gate import after_step_up, staff_account
+from lethe_gateway.web.step_up import STEP_UP, WrongPassword
 
 router = APIRouter()
 ORDERS = "/staff/orders"

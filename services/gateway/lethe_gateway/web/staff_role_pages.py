@@ -25,7 +25,8 @@ from lethe_gateway.web.forms import csrf_ok, field
 from lethe_gateway.web.i18n import language, translator
 from lethe_gateway.web.outcome import Refused, attempt
 from lethe_gateway.web.render import expired, problem, render
-from lethe_gateway.web.staff_gate import STEP_UP, WrongPassword, after_step_up, staff_account
+from lethe_gateway.web.staff_gate import after_step_up, staff_account
+from lethe_gateway.web.step_up import STEP_UP, WrongPassword
 
 router = APIRouter()
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 TEXTS: dict[str, dict[str, str]] = {
     "en": {
         "password.forgot.link": "Forgot your password?",
+        "password.reauth.label": "Your current password",
+        "password.reauth.hint": "Needed if you last entered it more than 10 minutes ago.",
+        "password.reauth.needed": "For your security, please enter your current password again: you last "
+        "entered it more than 10 minutes ago.",
+        "password.reauth.wrong": "This is not your current password.",
         "password.forgot.title": "Forgot your password?",
         "password.forgot.lead": "Enter the e-mail address of your account. We send you a link to set "
         "a new password.",
@@ -41,6 +46,11 @@ TEXTS: dict[str, dict[str, str]] = {
     },
     "de": {
         "password.forgot.link": "Passwort vergessen?",
+        "password.reauth.label": "Ihr aktuelles Passwort",
+        "password.reauth.hint": "Nötig, wenn Sie es vor mehr als 10 Minuten zuletzt eingegeben haben.",
+        "password.reauth.needed": "Bitte geben Sie zu Ihrer Sicherheit Ihr aktuelles Passwort erneut ein: "
+        "Sie haben es vor mehr als 10 Minuten zuletzt eingegeben.",
+        "password.reauth.wrong": "Das ist nicht Ihr aktuelles Passwort.",
         "password.forgot.title": "Passwort vergessen?",
         "password.forgot.lead": "Geben Sie die E-Mail-Adresse Ihres Kontos ein. Wir schicken Ihnen einen "
         "Link, mit dem Sie ein neues Passwort festlegen.",
