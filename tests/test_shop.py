@@ -40,7 +40,7 @@ from lethe_shop.repository import ShopRepository
 from lethe_shop.retention import Retention
 from lethe_testing import Browser, Stack, start_stack, stop_stack, unique, wait_for
 from lethe_testing.bus import EventTap
-from lethe_testing.maildir import mail_text, token_in, wait_for_mail
+from lethe_testing.maildir import mail_text, mails_to, token_in, wait_for_mail
 
 PASSWORD = "copper kettle marmalade 9"
 CARD = "4242424242424242"
@@ -854,11 +854,29 @@ def test_an_erasure_under_a_new_address_covers_what_the_old_one_held(
     ]
     assert "@" not in json.dumps(mine), "an address in the event"
 
-    exported = browser.get("/api/v1/me/data-export")
-    assert exported.status_code == 200, exported.text
-    parts = {part["service"]: part["data"] for part in exported.json()["services"]}
-    assert old in json.dumps(parts["newsletter"]), "the export as B misses the subscription made as A"
-    assert "Please call me back" in json.dumps(parts["identity"])
+    # The subscription stays with the address that confirmed it: nothing asks B to confirm.
+    assert mails_to(new, kind="newsletter-confirmation") == []
+
+    def newsletter_part() -> dict[str, Any]:
+        exported = browser.get("/api/v1/me/data-export")
+        assert exported.status_code == 200, exported.text
+        parts = {part["service"]: part["data"] for part in exported.json()["services"]}
+        assert "Please call me back" in json.dumps(parts["identity"])
+        return dict(parts["newsletter"])
+
+    subscriptions = newsletter_part()["subscriptions"]
+    assert [(s["email"], s["status"], s["restricted"]) for s in subscriptions] == [(old, "active", False)]
+
+    def restriction(method: str) -> None:
+        opened = browser.request(method, "/api/v1/me/restriction", json={} if method == "POST" else None)
+        assert opened.status_code == 202, opened.text
+        request_id, follow = opened.json()["request"]["id"], opened.json()["follow_token"]
+        wait_for(lambda: followed(stack, request_id, follow)["status"] == "complete", 30, what=method)
+
+    restriction("POST")  # as B: the subscription made as A is restricted too
+    assert [s["restricted"] for s in newsletter_part()["subscriptions"]] == [True]
+    restriction("DELETE")
+    assert [s["restricted"] for s in newsletter_part()["subscriptions"]] == [False]
 
     with EventTap(amqp_url, "consent", "privacy.erasure_requested") as tap:
         opened = browser.post("/api/v1/me/erasure", json={})

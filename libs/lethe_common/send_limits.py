@@ -45,6 +45,7 @@ from prometheus_client import Counter
 from pymongo import ASCENDING
 
 from lethe_common import tokens
+from lethe_common.config import Env
 from lethe_common.mongo import Coll
 from lethe_common.store.keys import key, timekey, under
 from lethe_common.store.paging import page
@@ -83,6 +84,30 @@ class Window:
     def __post_init__(self) -> None:
         if self.limit < 1 or self.seconds < 1:
             raise ValueError("a send limit needs a limit and a window of at least 1")
+
+
+@dataclass(frozen=True)
+class MailLimits:
+    """One kind of mail's two limits: per target address and per client."""
+
+    per_address: Window
+    per_client: Window
+
+    @classmethod
+    def from_env(cls, env: Env, prefix: str) -> MailLimits:
+        """``<prefix>_MAILS_PER_ADDRESS`` in ``<prefix>_WINDOW_SECONDS`` (10 a day) and
+        ``<prefix>_MAILS_PER_CLIENT`` in ``<prefix>_CLIENT_WINDOW_SECONDS`` (30 an hour)."""
+        week = 86400 * 7
+        return cls(
+            Window(
+                env.bounded_int(f"{prefix}_MAILS_PER_ADDRESS", 10, 1, 1000),
+                env.bounded_int(f"{prefix}_WINDOW_SECONDS", 86400, 1, week),
+            ),
+            Window(
+                env.bounded_int(f"{prefix}_MAILS_PER_CLIENT", 30, 1, 100_000),
+                env.bounded_int(f"{prefix}_CLIENT_WINDOW_SECONDS", 3600, 1, week),
+            ),
+        )
 
 
 class SlidingWindow:

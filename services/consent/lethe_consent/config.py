@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lethe_common.config import CommonConfig, Env, load_common
+from lethe_common.send_limits import MailLimits
 
 SERVICE = "consent"
 # The services that answer an erasure or restriction with a receipt. Each
@@ -31,10 +32,8 @@ class ConsentConfig:
     download_ttl_hours: int
     # Confirmation mails of requests without an account: per target address and window,
     # and per client (the caller's address as the gateway saw it) and window.
-    confirmation_mails_per_address: int
-    confirmation_window_seconds: int
-    confirmation_mails_per_client: int
-    confirmation_client_window_seconds: int
+    # Confirmation mails per target address and per client (lethe_common.send_limits).
+    confirmation_limits: MailLimits
     sweep_interval_seconds: float
     trace_addresses: dict[str, str]
     verify_timeout_seconds: float
@@ -65,16 +64,7 @@ def load_config() -> ConsentConfig:
         proof_retention_days=env.bounded_int("CONSENT_PROOF_RETENTION_DAYS", 3 * 365, 0, 36500),
         confirmation_ttl_hours=env.bounded_int("CONSENT_CONFIRMATION_TTL_HOURS", 72, 1, 24 * 30),
         download_ttl_hours=env.bounded_int("CONSENT_DOWNLOAD_TTL_HOURS", 72, 1, 24 * 30),
-        confirmation_mails_per_address=env.bounded_int("CONSENT_CONFIRMATION_MAILS_PER_ADDRESS", 10, 1, 1000),
-        confirmation_window_seconds=env.bounded_int(
-            "CONSENT_CONFIRMATION_WINDOW_SECONDS", 86400, 1, 86400 * 7
-        ),
-        confirmation_mails_per_client=env.bounded_int(
-            "CONSENT_CONFIRMATION_MAILS_PER_CLIENT", 30, 1, 100_000
-        ),
-        confirmation_client_window_seconds=env.bounded_int(
-            "CONSENT_CONFIRMATION_CLIENT_WINDOW_SECONDS", 3600, 1, 86400 * 7
-        ),
+        confirmation_limits=MailLimits.from_env(env, "CONSENT_CONFIRMATION"),
         sweep_interval_seconds=env.float("CONSENT_SWEEP_INTERVAL_SECONDS", 60.0),
         trace_addresses={
             name: env.str(f"{name.upper()}_GRPC_ADDR", default)

@@ -25,7 +25,7 @@ from lethe_common.errors import InvalidArgument, NotFound
 from lethe_common.events.envelope import Envelope
 from lethe_common.mongo import Document
 from lethe_common.privacy import Receipt
-from lethe_common.send_limits import MailLimiter, Window
+from lethe_common.send_limits import MailLimiter
 from lethe_common.store.steps import Step
 from lethe_common.subject import Subject
 from lethe_common.validation import text
@@ -99,8 +99,8 @@ class PrivacyRequests:
             repo.send_limits,
             config.common.subject_pepper,
             CONFIRMATION_MAIL,
-            Window(config.confirmation_mails_per_address, config.confirmation_window_seconds),
-            Window(config.confirmation_mails_per_client, config.confirmation_client_window_seconds),
+            config.confirmation_limits.per_address,
+            config.confirmation_limits.per_client,
         )
         self._on_erasure_complete: list[Callable[[str, datetime], None]] = []
 

@@ -214,7 +214,7 @@ def test_withdrawing_the_account_consent_at_once_opens_one_erasure(consent: Cons
 
 
 def test_anonymous_requests_at_once_never_exceed_the_mail_limit(consent: Consent, test_db: Database) -> None:
-    limit = load_config().confirmation_mails_per_address
+    limit = load_config().confirmation_limits.per_address.limit
     who = someone()
     anonymous = anonymously(who)
     results = at_once(

@@ -33,6 +33,7 @@ from lethe_common import tokens
 from lethe_common.errors import InvalidArgument, NotFound, PermissionDenied, TooManyRequests
 from lethe_common.store.keys import key
 from lethe_identity import validation
+from lethe_identity.account_mails import MailJobs
 from lethe_identity.accounts import Accounts
 from lethe_identity.config import IdentityConfig
 from lethe_identity.limiter import AttemptLimiter
@@ -59,8 +60,10 @@ class PasswordChanges:
         mailer: Mailer,
         config: IdentityConfig,
         clock: Callable[[], datetime] = utcnow,
+        jobs: MailJobs | None = None,
     ) -> None:
         self._repo = repo
+        self._jobs = jobs or MailJobs(0)
         self._accounts = accounts
         self._passwords = passwords
         self._mailer = mailer
@@ -85,8 +88,12 @@ class PasswordChanges:
     # -- a forgotten password ----------------------------------------------------------
     def request_reset(self, email: str) -> None:
         """Mail a link to set a new password, if a verified account holds ``email``; the
-        same answer in every case (nothing tells whether the address has an account)."""
+        same answer in every case (nothing tells whether the address has an account): the
+        lookup and the mail run after the answer (``MailJobs``), so it takes as long too."""
         address = validation.email(email)
+        self._jobs.run(RESET_PASSWORD, lambda: self._mail_reset(address))
+
+    def _mail_reset(self, address: str) -> None:
         now = self._clock()
         _, wait = self._mails.begin(tokens.keyed(self._pepper, "password-reset", address), now)
         if wait:

@@ -45,11 +45,12 @@ def build_parts(runtime: Runtime, config: IdentityConfig) -> IdentityParts:
     passwords = Passwords(config.argon2)
     mailer = Mailer(config.common, config.public_url)
     portal = Portal(repo, mailer, config.admin_emails)
-    accounts = Accounts(repo, passwords, mailer, config, portal, jobs=MailJobs(config.mail_threads))
+    jobs = MailJobs(config.mail_threads)
+    accounts = Accounts(repo, passwords, mailer, config, portal, jobs=jobs)
     return IdentityParts(
         accounts=accounts,
         sessions=Sessions(repo, accounts, passwords, config),
-        passwords=PasswordChanges(repo, accounts, passwords, mailer, config),
+        passwords=PasswordChanges(repo, accounts, passwords, mailer, config, jobs=jobs),
         portal=portal,
         contacts=ContactRequests(repo, portal, config),
         erasure=IdentityErasure(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from lethe_common.config import CommonConfig, Env, load_common
+from lethe_common.send_limits import MailLimits
 from lethe_common.signing import derive_key
 
 SERVICE = "newsletter"
@@ -22,10 +23,8 @@ class NewsletterConfig:
     confirmation_resend_seconds: int
     # Confirmation mails: per target address and window, and per client (the caller's
     # address as the gateway saw it) and window.
-    confirmation_mails_per_address: int
-    confirmation_window_seconds: int
-    confirmation_mails_per_client: int
-    confirmation_client_window_seconds: int
+    # Confirmation mails per target address and per client (lethe_common.send_limits).
+    confirmation_limits: MailLimits
     send_rate_per_second: float
     batch_size: int
     send_lease_seconds: float
@@ -57,18 +56,7 @@ def load_config() -> NewsletterConfig:
         confirmation_resend_seconds=env.bounded_int(
             "NEWSLETTER_CONFIRMATION_RESEND_SECONDS", 600, 0, 86400 * 7
         ),
-        confirmation_mails_per_address=env.bounded_int(
-            "NEWSLETTER_CONFIRMATION_MAILS_PER_ADDRESS", 10, 1, 1000
-        ),
-        confirmation_window_seconds=env.bounded_int(
-            "NEWSLETTER_CONFIRMATION_WINDOW_SECONDS", 86400, 1, 86400 * 7
-        ),
-        confirmation_mails_per_client=env.bounded_int(
-            "NEWSLETTER_CONFIRMATION_MAILS_PER_CLIENT", 30, 1, 100_000
-        ),
-        confirmation_client_window_seconds=env.bounded_int(
-            "NEWSLETTER_CONFIRMATION_CLIENT_WINDOW_SECONDS", 3600, 1, 86400 * 7
-        ),
+        confirmation_limits=MailLimits.from_env(env, "NEWSLETTER_CONFIRMATION"),
         send_rate_per_second=rate,
         # Subscribers are read again before each batch: at the default rate, someone who
         # leaves mid-campaign is passed by within about a second.

@@ -35,10 +35,12 @@ class Messages:
     def __init__(self, links: Links) -> None:
         self._links = links
 
-    def confirmation(self, to: str, name: str, token: str, ttl: timedelta) -> Mail:
+    def confirmation(self, to: str, token: str, ttl: timedelta) -> Mail:
+        """The double opt-in link. It greets no one: the address is not confirmed yet, and a
+        name typed by whoever subscribed it must not reach its owner (issue 18)."""
         link = self._links.confirmation_url(token)
         hours = int(ttl.total_seconds() // 3600)
-        de, en = _greeting(name)
+        de, en = _greeting("")
         text = (
             f"{de}\n\nbitte bestätigen Sie Ihre Anmeldung zum Newsletter mit diesem Link "
             f"(gültig {hours} Stunden):\n{link}\n\n"

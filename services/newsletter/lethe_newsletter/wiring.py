@@ -9,7 +9,7 @@ from lethe_common.audit import AUDIT, AuditTrail
 from lethe_common.mail import Mail, send_mail
 from lethe_common.privacy import ReceiptSender
 from lethe_common.runtime import Runtime
-from lethe_common.send_limits import MailLimiter, Window
+from lethe_common.send_limits import MailLimiter
 from lethe_newsletter.campaign_repository import CampaignRepository
 from lethe_newsletter.campaigns import Campaigns
 from lethe_newsletter.config import SERVICE, NewsletterConfig
@@ -55,8 +55,8 @@ def build_parts(runtime: Runtime, config: NewsletterConfig) -> NewsletterParts:
         repo.send_limits,
         config.common.subject_pepper,
         CONFIRMATION_MAIL,
-        Window(config.confirmation_mails_per_address, config.confirmation_window_seconds),
-        Window(config.confirmation_mails_per_client, config.confirmation_client_window_seconds),
+        config.confirmation_limits.per_address,
+        config.confirmation_limits.per_client,
     )
     subscriptions = Subscriptions(
         repo, subscribers, leaving, consent, links, config.common.subject_pepper, timing, mail_limits

@@ -53,7 +53,7 @@ def subscriptions(parts: NewsletterParts, config: NewsletterConfig) -> list[Subs
         if found is None:
             return  # confirmed, gone, expired, or another worker mails it
         pending, token = found
-        mail = parts.messages.confirmation(pending.email, pending.name, token, ttl)
+        mail = parts.messages.confirmation(pending.email, token, ttl)
         try:
             send_mail(mail, host=common.smtp_host, port=common.smtp_port, sender=common.mail_from)
         except (smtplib.SMTPException, OSError):

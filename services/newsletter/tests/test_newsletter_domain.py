@@ -213,3 +213,10 @@ def test_a_cancel_is_final_and_a_late_sent_changes_nothing() -> None:
 def test_a_subscriber_id_is_derived_from_the_address_key_alone() -> None:
     assert subscriber_id("k" * 64) == subscriber_id("k" * 64) != subscriber_id("j" * 64)
     assert re.fullmatch(r"sub_[0-9a-f]{32}", subscriber_id("k" * 64))
+
+
+def test_the_confirmation_mail_greets_no_one() -> None:
+    """Issue 18: the address is not confirmed yet, so no name typed at subscribing reaches it."""
+    mail = Messages(LINKS).confirmation("x@example.com", "t" * 43, timedelta(hours=48))
+    assert mail.text.startswith("Hallo,\n") and "Hello,\n" in mail.text
+    assert "t" * 43 in mail.text and "48" in mail.text

@@ -22,7 +22,7 @@ from pymongo.database import Database
 from lethe.consent.v1 import consent_pb2, consent_pb2_grpc
 from lethe.newsletter.v1 import newsletter_pb2 as pb
 from lethe.newsletter.v1 import newsletter_pb2_grpc
-from lethe_common.send_limits import DUE
+from lethe_common.send_limits import DUE, MailLimits, Window
 from lethe_common.store.keys import under
 from lethe_common.subject import subject_key
 from lethe_newsletter.config import load_config
@@ -135,8 +135,7 @@ def test_the_defaults_are_ten_mails_an_address_a_day_and_thirty_a_client_an_hour
     ):
         monkeypatch.delenv(name, raising=False)
     config = load_config()
-    assert (config.confirmation_mails_per_address, config.confirmation_window_seconds) == (10, 86400)
-    assert (config.confirmation_mails_per_client, config.confirmation_client_window_seconds) == (30, 3600)
+    assert config.confirmation_limits == MailLimits(Window(10, 86400), Window(30, 3600))
 
 
 def test_the_eleventh_confirmation_mail_to_one_address_is_not_sent_and_answered_the_same(
