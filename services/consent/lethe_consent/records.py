@@ -119,12 +119,8 @@ class ConsentLedger:
             found += [
                 doc for doc in self._records.of_subject(other) if doc.get("account_id") == subject.account_id
             ]
-        for former in subject.former_keys:
-            found += [
-                doc
-                for doc in self._records.of_subject(former)
-                if not doc.get("account_id") and doc["_id"] not in {d["_id"] for d in found}
-            ]
+        for former in subject.former_keys:  # (the account's own records there came above)
+            found += [doc for doc in self._records.of_subject(former) if not doc.get("account_id")]
         return in_order(found)
 
     def _other_keys(self, subject: Subject) -> list[str]:

@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 
 from lethe_common import tokens
 from lethe_common.errors import (
-    Aborted,
     AlreadyExists,
     InvalidArgument,
     NotFound,
@@ -35,6 +34,7 @@ from lethe_common.subject import Subject, subject_key
 from lethe_identity import validation
 from lethe_identity.account_mails import MailJobs, MailLimits
 from lethe_identity.config import IdentityConfig
+from lethe_identity.credentials import Credentials
 from lethe_identity.mailer import Mailer
 from lethe_identity.models import ACTIVATE, CHANGE_EMAIL, AccountView, utcnow
 from lethe_identity.passwords import MAX_LENGTH, Passwords, check_password
@@ -72,6 +72,8 @@ class Accounts:
     ) -> None:
         self._repo = repo
         self._passwords = passwords
+        # The password hash's versions: log-in's rehash, a reset, a change (credentials.py).
+        self.credentials = Credentials(repo, passwords)
         self._mailer = mailer
         self._config = config
         self._portal = portal
@@ -234,14 +236,10 @@ class Accounts:
             self._activate(doc, password, digest, record["expires_at"], now)
         return self.profile(account_id)
 
-    def _password_hash(self, account_id: str) -> str | None:
-        head = self._repo.accounts.credentials.head(account_id)
-        return str(head["password_hash"]) if head and head.get("password_hash") else None
-
     def _activate(
         self, doc: Document, password: str, digest: str, expires_at: datetime, now: datetime
     ) -> None:
-        if not self._passwords.verify(self._password_hash(doc["_id"]), password[:MAX_LENGTH]):
+        if not self._passwords.verify(self.credentials.hash_of(doc["_id"]), password[:MAX_LENGTH]):
             raise Unauthenticated("to activate your account, enter the password you chose")
         if not self._repo.tokens.claim(digest, now, expires_at):
             raise InvalidArgument(INVALID_LINK)
@@ -365,39 +363,6 @@ class Accounts:
         elif written and new_address is not None:
             self._send_verification(account_id, new_address, CHANGE_EMAIL, client_address)
         return self.profile(account_id)
-
-    def rehash(self, account_id: str, verified_hash: str, password: str) -> str:
-        """Store the password under the current parameters (log-in), unless it changed.
-        Returns the hash the account holds if nothing else changed it: the new one, or
-        ``verified_hash`` when it was changed meanwhile (the caller's check then fails)."""
-        new_hash = self._passwords.hash(password)
-
-        def replace(head: Document | None) -> Step | None:
-            if head is None or head.get("password_hash") != verified_hash:
-                return None
-            return Step({"password_hash": new_hash})
-
-        doc, written = self._repo.accounts.credentials.write(account_id, replace)
-        if written and doc is not None and not self._repo.accounts.exists(account_id):
-            self._repo.accounts.credentials.delete_version(account_id, int(doc["n"]))
-        return new_hash if written else verified_hash
-
-    def set_password_hash(self, account_id: str, new_hash: str, replaces: str | None = None) -> None:
-        """Make ``new_hash`` the account's password (a reset, or a change in which the
-        person gave ``replaces``' password): a new credentials version. With ``replaces``,
-        Aborted when the password was changed meanwhile by someone else."""
-
-        def replace(head: Document | None) -> Step:
-            if head is None:
-                raise NotFound("no such account")
-            if replaces is not None and head.get("password_hash") != replaces:
-                raise Aborted("your password was changed at this moment elsewhere; please try again")
-            return Step({"password_hash": new_hash})
-
-        doc, written = self._repo.accounts.credentials.write(account_id, replace)
-        if written and doc is not None and not self._repo.accounts.exists(account_id):
-            self._repo.accounts.credentials.delete_version(account_id, int(doc["n"]))
-            raise NotFound("no such account")  # erased meanwhile: nothing of it stays
 
     def cancel_email_change(self, account_id: str) -> None:
         """Forget a pending e-mail change: its link, mailed to the new address, confirms

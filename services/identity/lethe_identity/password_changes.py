@@ -129,7 +129,7 @@ class PasswordChanges:
         if not self._repo.tokens.claim(digest, now, record["expires_at"]):
             raise gone  # used at this moment by another request
         try:
-            self._accounts.set_password_hash(account_id, new_hash)
+            self._accounts.credentials.set_password_hash(account_id, new_hash)
         except NotFound:
             raise gone from None
         ended = self._repo.end_sessions(account_id)
@@ -145,8 +145,7 @@ class PasswordChanges:
         attempt, wait = self._guesses.begin(tokens.keyed(self._pepper, "password-change", account_id), now)
         if wait:
             raise TooManyRequests(f"too many wrong passwords; try again in {wait} seconds", retry_after=wait)
-        credentials = self._repo.accounts.credentials.head(account_id)
-        stored_hash = (credentials or {}).get("password_hash")
+        stored_hash = self._accounts.credentials.hash_of(account_id)
         if len(password) > MAX_LENGTH or not self._passwords.verify(stored_hash, password):
             raise PermissionDenied(WRONG_PASSWORD)
         self._guesses.forget(attempt)
@@ -167,12 +166,13 @@ class PasswordChanges:
         attempt, wait = self._guesses.begin(tokens.keyed(self._pepper, "password-change", account_id), now)
         if wait:
             raise TooManyRequests(f"too many wrong passwords; try again in {wait} seconds", retry_after=wait)
-        credentials = self._repo.accounts.credentials.head(account_id)
-        stored_hash = (credentials or {}).get("password_hash")
+        stored_hash = self._accounts.credentials.hash_of(account_id)
         if len(current_password) > MAX_LENGTH or not self._passwords.verify(stored_hash, current_password):
             raise PermissionDenied(WRONG_CURRENT)
         self._guesses.forget(attempt)
-        self._accounts.set_password_hash(account_id, self._passwords.hash(new_password), replaces=stored_hash)
+        self._accounts.credentials.set_password_hash(
+            account_id, self._passwords.hash(new_password), replaces=stored_hash
+        )
         keep = tokens.digest(keep_session_token) if tokens.looks_like_token(keep_session_token) else ""
         ended = self._repo.end_sessions(account_id, keep=keep)
         self._mailer.password_changed(str(doc["email"]), now, reset=False)

@@ -92,8 +92,7 @@ class Sessions:
         doc, stored_hash = None, None
         if normalise_email(email) and len(password) <= MAX_LENGTH:
             doc = self._accounts.by_address(email)
-            credentials = self._repo.accounts.credentials.head(doc["_id"]) if doc else None
-            stored_hash = (credentials or {}).get("password_hash")
+            stored_hash = self._accounts.credentials.hash_of(doc["_id"]) if doc else None
         if not self._passwords.verify(stored_hash, password[:MAX_LENGTH]) or doc is None:
             log.info("log-in failed")
             raise Unauthenticated(BAD_CREDENTIALS)
@@ -103,13 +102,12 @@ class Sessions:
             raise Unauthenticated("please confirm your e-mail address first; we sent you a link")
         expected_hash = str(stored_hash)
         if self._passwords.needs_rehash(expected_hash):
-            expected_hash = self._accounts.rehash(doc["_id"], expected_hash, password)
+            expected_hash = self._accounts.credentials.rehash(doc["_id"], expected_hash, password)
             log.info("password rehashed with the current parameters")
         result = self._open_session(AccountView.from_doc(doc, self._config.admin_emails), remember_me, now)
         # A password reset or change ends every session it finds; one opened at this moment
         # with the old password may have come too late to be found, so it checks for itself.
-        credentials = self._repo.accounts.credentials.head(doc["_id"])
-        if (credentials or {}).get("password_hash") != expected_hash:
+        if self._accounts.credentials.hash_of(doc["_id"]) != expected_hash:
             self._repo.sessions.end(tokens.digest(result.session_token), doc["_id"])
             raise Unauthenticated(BAD_CREDENTIALS)
         return result
